@@ -1,0 +1,49 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { addSeconds } from '../clock.ts';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+/** Failures older than this are forgotten. */
+const FORGET_AFTER = '1 day';
+const FIRST_BLOCK_SECONDS = 30;
+const MAX_BLOCK_SECONDS = 3600;
+
+/**
+ * Throttles password guessing per email (known or not, so the answer does not tell which): from the
+ * max-th failure on, each further failure blocks the next try for twice as long as the last.
+ */
+export async function assertNotThrottled(db: Q, email: string, now: Date): Promise<void> {
+  const row = await db.selectFrom('login_failures').select('blocked_until').where('email', '=', email).executeTakeFirst();
+  if (row?.blocked_until && row.blocked_until > now) {
+    const seconds = Math.ceil((row.blocked_until.getTime() - now.getTime()) / 1000);
+    throw new AppError(
+      'rate_limited',
+      `Too many failed sign-ins for this account. Try again in ${seconds} s, or ask for an unlock code (POST /api/v1/auth/request-unlock-otp).`,
+      seconds,
+    );
+  }
+}
+
+export async function recordLoginFailure(db: Q, email: string, now: Date, maxFailures: number): Promise<void> {
+  const row = await db
+    .insertInto('login_failures')
+    .values({ email, failures: 1, updated_at: now })
+    .onConflict((oc) =>
+      oc.column('email').doUpdateSet({
+        failures: sql`CASE WHEN login_failures.updated_at < ${now}::timestamptz - interval '${sql.raw(FORGET_AFTER)}' THEN 1 ELSE login_failures.failures + 1 END`,
+        updated_at: now,
+      }),
+    )
+    .returning('failures')
+    .executeTakeFirstOrThrow();
+  if (row.failures >= maxFailures) {
+    const seconds = Math.min(MAX_BLOCK_SECONDS, FIRST_BLOCK_SECONDS * 2 ** (row.failures - maxFailures));
+    await db.updateTable('login_failures').set({ blocked_until: addSeconds(now, seconds) }).where('email', '=', email).execute();
+  }
+}
+
+export async function clearLoginFailures(db: Q, email: string): Promise<void> {
+  await db.deleteFrom('login_failures').where('email', '=', email).execute();
+}

@@ -1,0 +1,31 @@
+import type { FlowContext } from '../otp/context.ts';
+import { AppError } from '../errors.ts';
+import { normalizeEmail } from './phone.ts';
+import { verifyPassword } from './passwords.ts';
+import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './login-throttle.ts';
+import { startSession, type TokenPair } from './sessions.ts';
+import { findUserByEmail } from './users.ts';
+
+/**
+ * Password login. The password is checked before anything about the account is said, and an unknown
+ * email spends a hash and counts a failure exactly like a wrong password.
+ */
+export async function login(ctx: FlowContext, rawEmail: string, password: string): Promise<TokenPair> {
+  const email = normalizeEmail(rawEmail);
+  const now = ctx.clock();
+  await assertNotThrottled(ctx.db, email, now);
+  const user = await findUserByEmail(ctx.db, email);
+  const ok = await verifyPassword(user?.password_hash, password);
+  if (!user || !ok) {
+    await recordLoginFailure(ctx.db, email, now, ctx.config.LOGIN_MAX_FAILURES);
+    throw new AppError('invalid_credentials', 'The email or password is wrong.');
+  }
+  await clearLoginFailures(ctx.db, email);
+  if (!user.email_verified_at) {
+    throw new AppError(
+      'email_not_verified',
+      'Verify your email address first: enter the code we sent (POST /api/v1/auth/verify-account), or ask for a new one (POST /api/v1/auth/resend-verification).',
+    );
+  }
+  return startSession(ctx.db, ctx.config, user.id, now);
+}

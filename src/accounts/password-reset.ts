@@ -1,0 +1,38 @@
+import type { FlowContext } from '../otp/context.ts';
+import { otpRules } from '../otp/context.ts';
+import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
+import { consumeCode } from '../otp/store.ts';
+import { clearLoginFailures } from './login-throttle.ts';
+import { hashPassword } from './passwords.ts';
+import { normalizeEmail } from './phone.ts';
+import { revokeAllSessions } from './sessions.ts';
+import { findUserByEmail } from './users.ts';
+
+/** Emails a reset code when the account exists; answers the same in every case. */
+export async function forgotPassword(ctx: FlowContext, rawEmail: string): Promise<CodeSent> {
+  const email = normalizeEmail(rawEmail);
+  await ctx.sendLimits.take(email);
+  const now = ctx.clock();
+  const user = await findUserByEmail(ctx.db, email);
+  if (user) await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'password_reset', channel: 'email', destination: email, now });
+  return codeExpiry(ctx, 'email', now);
+}
+
+/** Sets a new password with a reset code and ends every session of the account. */
+export async function resetPassword(ctx: FlowContext, rawEmail: string, otp: string, newPassword: string): Promise<void> {
+  const email = normalizeEmail(rawEmail);
+  const user = await findUserByEmail(ctx.db, email);
+  const now = ctx.clock();
+  await consumeCode(ctx.db, otpRules(ctx.config), { userId: user?.id, purpose: 'password_reset', code: otp, now });
+  const passwordHash = await hashPassword(newPassword);
+  await ctx.db.transaction().execute(async (trx) => {
+    // The code reached the inbox, which proves the address too.
+    await trx
+      .updateTable('users')
+      .set((eb) => ({ password_hash: passwordHash, updated_at: now, email_verified_at: eb.fn.coalesce('email_verified_at', eb.val(now)) }))
+      .where('id', '=', user!.id)
+      .execute();
+    await revokeAllSessions(trx, user!.id, now);
+    await clearLoginFailures(trx, email);
+  });
+}

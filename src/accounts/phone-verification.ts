@@ -1,0 +1,36 @@
+import type { FlowContext } from '../otp/context.ts';
+import { otpRules } from '../otp/context.ts';
+import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
+import { consumeCode } from '../otp/store.ts';
+import type { User } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { normalizePhone } from './phone.ts';
+import { isUniqueViolation, toPublicUser, type PublicUser } from './users.ts';
+
+/** Sends an SMS code to the account's phone, or to a new number that replaces it once verified. */
+export async function requestPhoneCode(ctx: FlowContext, user: User, newPhone?: string): Promise<CodeSent & { phone: string }> {
+  const phone = newPhone ? normalizePhone(newPhone, ctx.config.DEFAULT_PHONE_REGION) : user.phone;
+  await ctx.sendLimits.take(phone);
+  const now = ctx.clock();
+  await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'phone_verification', channel: 'sms', destination: phone, now });
+  return { ...codeExpiry(ctx, 'sms', now), phone };
+}
+
+export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string): Promise<PublicUser> {
+  const now = ctx.clock();
+  const { destination } = await consumeCode(ctx.db, otpRules(ctx.config), { userId: user.id, purpose: 'phone_verification', code: otp, now });
+  try {
+    const updated = await ctx.db
+      .updateTable('users')
+      .set({ phone: destination, phone_verified_at: now, updated_at: now })
+      .where('id', '=', user.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toPublicUser(updated);
+  } catch (err) {
+    if (isUniqueViolation(err, 'users_verified_phone_key')) {
+      throw new AppError('phone_taken', 'This phone number is already verified on another account.');
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,103 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Config } from '../config.ts';
+import type { Database, User } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { addSeconds } from '../clock.ts';
+import { findUserById } from './users.ts';
+import { hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from './tokens.ts';
+
+type Q = Kysely<Database> | Transaction<Database>;
+type TokenConfig = Pick<Config, 'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_SECONDS'>;
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+}
+
+async function issuePair(db: Q, config: TokenConfig, userId: string, sessionId: string, now: Date): Promise<TokenPair> {
+  const refresh = newRefreshToken();
+  await db
+    .insertInto('refresh_tokens')
+    .values({
+      token_hash: hashRefreshToken(refresh),
+      session_id: sessionId,
+      expires_at: addSeconds(now, config.REFRESH_TOKEN_TTL_SECONDS),
+      created_at: now,
+    })
+    .execute();
+  return {
+    access_token: await signAccessToken(config.JWT_SECRET, { userId, sessionId }, config.ACCESS_TOKEN_TTL_SECONDS, now),
+    refresh_token: refresh,
+    token_type: 'bearer',
+    expires_in: config.ACCESS_TOKEN_TTL_SECONDS,
+  };
+}
+
+export async function startSession(db: Kysely<Database>, config: TokenConfig, userId: string, now: Date): Promise<TokenPair> {
+  return db.transaction().execute(async (trx) => {
+    const session = await trx.insertInto('sessions').values({ user_id: userId, created_at: now }).returning('id').executeTakeFirstOrThrow();
+    return issuePair(trx, config, userId, session.id, now);
+  });
+}
+
+const invalidRefresh = () =>
+  new AppError('invalid_refresh_token', 'The refresh token is not valid (expired, used or revoked). Log in again.');
+
+/** Rotation: the conditional UPDATE lets exactly one of several concurrent uses of a token win. */
+export async function rotateRefreshToken(db: Kysely<Database>, config: TokenConfig, token: string, now: Date): Promise<TokenPair> {
+  return db.transaction().execute(async (trx) => {
+    const used = await trx
+      .updateTable('refresh_tokens')
+      .set({ used_at: now })
+      .where('token_hash', '=', hashRefreshToken(token))
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning('session_id')
+      .executeTakeFirst();
+    if (!used) throw invalidRefresh();
+    const session = await trx
+      .selectFrom('sessions')
+      .select(['id', 'user_id'])
+      .where('id', '=', used.session_id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (!session) throw invalidRefresh();
+    return issuePair(trx, config, session.user_id, session.id, now);
+  });
+}
+
+/** Revokes the session a refresh token belongs to, if it is the caller's. */
+export async function revokeSessionOf(db: Kysely<Database>, userId: string, token: string, now: Date): Promise<void> {
+  const row = await db
+    .selectFrom('refresh_tokens')
+    .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+    .select('sessions.id')
+    .where('refresh_tokens.token_hash', '=', hashRefreshToken(token))
+    .where('sessions.user_id', '=', userId)
+    .executeTakeFirst();
+  if (!row) throw invalidRefresh();
+  await db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', row.id).where('revoked_at', 'is', null).execute();
+}
+
+export async function revokeAllSessions(db: Q, userId: string, now: Date): Promise<void> {
+  await db.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+}
+
+/** The user behind a Bearer access token whose session is still live; throws unauthorized otherwise. */
+export async function authenticate(db: Kysely<Database>, config: Pick<Config, 'JWT_SECRET'>, token: string, now: Date): Promise<User> {
+  const claims = await verifyAccessToken(config.JWT_SECRET, token, now);
+  const unauthorized = new AppError('unauthorized', 'Sign in first: send a valid access token as "Authorization: Bearer <token>".');
+  if (!claims) throw unauthorized;
+  const session = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('id', '=', claims.sessionId)
+    .where('user_id', '=', claims.userId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  const user = session && (await findUserById(db, claims.userId));
+  if (!user) throw unauthorized;
+  return user;
+}

@@ -1,0 +1,47 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, User } from '../db/schema.ts';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+/** What the API may show of a user: never a hash or a token. */
+export interface PublicUser {
+  id: string;
+  email: string;
+  phone: string;
+  first_name: string;
+  last_name: string;
+  email_verified: boolean;
+  phone_verified: boolean;
+  created_at: string;
+}
+
+export function toPublicUser(u: User): PublicUser {
+  return {
+    id: u.id,
+    email: u.email,
+    phone: u.phone,
+    first_name: u.first_name,
+    last_name: u.last_name,
+    email_verified: u.email_verified_at !== null,
+    phone_verified: u.phone_verified_at !== null,
+    created_at: new Date(u.created_at).toISOString(),
+  };
+}
+
+export function findUserByEmail(db: Q, email: string): Promise<User | undefined> {
+  return db.selectFrom('users').selectAll().where(sql<string>`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();
+}
+
+export function findUserById(db: Q, id: string): Promise<User | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Only a verified phone identifies an account: an unverified one may be anybody's typo. */
+export function findUserByVerifiedPhone(db: Q, phone: string): Promise<User | undefined> {
+  return db.selectFrom('users').selectAll().where('phone', '=', phone).where('phone_verified_at', 'is not', null).executeTakeFirst();
+}
+
+export function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint?: string; message?: string };
+  return e?.code === '23505' && (e.constraint === constraint || (e.message ?? '').includes(constraint));
+}

@@ -1,0 +1,111 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** Migrations live in code so that the same list runs on PGlite and the server, with no files to find. */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      await runStatements(db, `
+        CREATE TABLE users (
+          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          email text NOT NULL,
+          phone text NOT NULL,
+          first_name text NOT NULL,
+          last_name text NOT NULL,
+          password_hash text,
+          email_verified_at timestamptz,
+          phone_verified_at timestamptz,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        );
+        CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+        -- a phone number proves one person: it can be verified on one account only
+        CREATE UNIQUE INDEX users_verified_phone_key ON users (phone) WHERE phone_verified_at IS NOT NULL;
+
+        CREATE TABLE otp_codes (
+          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          purpose text NOT NULL,
+          destination text NOT NULL,
+          code_hash text NOT NULL,
+          attempts integer NOT NULL DEFAULT 0,
+          expires_at timestamptz NOT NULL,
+          consumed_at timestamptz,
+          created_at timestamptz NOT NULL,
+          UNIQUE (user_id, purpose)
+        );
+
+        CREATE TABLE sessions (
+          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          created_at timestamptz NOT NULL,
+          revoked_at timestamptz
+        );
+        CREATE INDEX sessions_user_idx ON sessions (user_id);
+
+        CREATE TABLE refresh_tokens (
+          token_hash text PRIMARY KEY,
+          session_id uuid NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+          expires_at timestamptz NOT NULL,
+          used_at timestamptz,
+          created_at timestamptz NOT NULL
+        );
+        CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
+
+        CREATE TABLE login_failures (
+          email text PRIMARY KEY,
+          failures integer NOT NULL,
+          blocked_until timestamptz,
+          updated_at timestamptz NOT NULL
+        );
+
+        CREATE TABLE messages (
+          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          channel text NOT NULL,
+          recipient text NOT NULL,
+          purpose text NOT NULL,
+          subject text,
+          body_text text NOT NULL,
+          body_html text,
+          otp text,
+          expires_at timestamptz,
+          status text NOT NULL DEFAULT 'queued',
+          attempts integer NOT NULL DEFAULT 0,
+          next_attempt_at timestamptz NOT NULL,
+          lease_until timestamptz,
+          last_error text,
+          provider_id text,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          sent_at timestamptz
+        );
+        CREATE INDEX messages_due_idx ON messages (next_attempt_at) WHERE status IN ('queued', 'sending');
+        CREATE INDEX messages_recipient_idx ON messages (lower(recipient), created_at DESC);
+      `);
+    },
+  },
+};
+
+/** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */
+async function runStatements(db: Kysely<any>, script: string): Promise<void> {
+  const statements = script
+    .split(/;\s*$/m)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter(Boolean);
+  for (const statement of statements) await sql.raw(statement).execute(db);
+}
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Applies every pending migration; throws with the failing migration's error. */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** True when no migration is pending (readiness and doctor). */
+export async function isMigrated(db: Kysely<any>): Promise<boolean> {
+  const all = await new Migrator({ db, provider }).getMigrations();
+  return all.every((m) => m.executedAt !== undefined);
+}

@@ -1,0 +1,92 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  phone: string;
+  first_name: string;
+  last_name: string;
+  password_hash: string | null;
+  email_verified_at: NullableTimestamp;
+  phone_verified_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type OtpPurpose = 'email_verification' | 'phone_verification' | 'password_reset' | 'unlock';
+
+export interface OtpCodesTable {
+  id: Generated<string>;
+  user_id: string;
+  purpose: OtpPurpose;
+  destination: string;
+  code_hash: string;
+  attempts: Generated<number>;
+  expires_at: Timestamp;
+  consumed_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  created_at: Timestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface RefreshTokensTable {
+  token_hash: string;
+  session_id: string;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface LoginFailuresTable {
+  /** Lower-cased email: unknown addresses are throttled exactly like known ones. */
+  email: string;
+  failures: number;
+  blocked_until: NullableTimestamp;
+  updated_at: Timestamp;
+}
+
+export type Channel = 'email' | 'sms';
+export type MessageStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'captured';
+
+export interface MessagesTable {
+  id: Generated<string>;
+  channel: Channel;
+  recipient: string;
+  purpose: OtpPurpose;
+  subject: string | null;
+  body_text: string;
+  body_html: string | null;
+  /** The code, kept for the dev inbox until the message is final; null once redacted. */
+  otp: string | null;
+  expires_at: NullableTimestamp;
+  status: Generated<MessageStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  lease_until: NullableTimestamp;
+  last_error: string | null;
+  provider_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  sent_at: NullableTimestamp;
+}
+
+export interface Database {
+  users: UsersTable;
+  otp_codes: OtpCodesTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  login_failures: LoginFailuresTable;
+  messages: MessagesTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type Message = Selectable<MessagesTable>;
+export type NewMessage = Insertable<MessagesTable>;

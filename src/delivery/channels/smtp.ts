@@ -1,0 +1,68 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Config } from '../../config.ts';
+import type { Message } from '../../db/schema.ts';
+import { channelStatus, DeliveryError, type DeliveryChannel } from './types.ts';
+
+type SmtpConfig = Pick<
+  Config,
+  'SMTP_SERVER' | 'SMTP_PORT' | 'SMTP_USERNAME' | 'SMTP_PASSWORD' | 'SMTP_TLS_REJECT_UNAUTHORIZED' | 'FROM_EMAIL'
+>;
+
+/** nodemailer options: implicit TLS on 465, otherwise STARTTLS whenever the server offers it. */
+export function smtpTransportOptions(config: SmtpConfig) {
+  return {
+    host: config.SMTP_SERVER,
+    port: config.SMTP_PORT,
+    secure: config.SMTP_PORT === 465,
+    auth: config.SMTP_USERNAME ? { user: config.SMTP_USERNAME, pass: config.SMTP_PASSWORD ?? '' } : undefined,
+    tls: { rejectUnauthorized: config.SMTP_TLS_REJECT_UNAUTHORIZED },
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  };
+}
+
+export function createSmtpChannel(config: SmtpConfig): DeliveryChannel {
+  let transport: Transporter | undefined;
+  const status = () =>
+    channelStatus(
+      {
+        SMTP_SERVER: config.SMTP_SERVER,
+        SMTP_USERNAME: config.SMTP_USERNAME,
+        SMTP_PASSWORD: config.SMTP_PASSWORD,
+        FROM_EMAIL: config.FROM_EMAIL,
+      },
+      'SMTP',
+    );
+  return {
+    channel: 'email',
+    provider: 'smtp',
+    status,
+    async send(message: Message) {
+      transport ??= nodemailer.createTransport(smtpTransportOptions(config));
+      try {
+        const info = await transport.sendMail({
+          from: config.FROM_EMAIL,
+          to: message.recipient,
+          subject: message.subject ?? '',
+          text: message.body_text,
+          html: message.body_html ?? undefined,
+        });
+        return { providerId: info.messageId ?? null };
+      } catch (err) {
+        throw smtpError(err);
+      }
+    },
+    async close() {
+      transport?.close();
+    },
+  };
+}
+
+/** SMTP 5xx answers are final (bad recipient, refused sender); everything else may pass on a retry. */
+function smtpError(err: unknown): DeliveryError {
+  const e = err as { responseCode?: number; response?: string; code?: string; message?: string };
+  const permanent = typeof e.responseCode === 'number' && e.responseCode >= 500 && e.code !== 'EAUTH';
+  const words = e.response ?? e.message ?? String(err);
+  return new DeliveryError(`SMTP ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${words}`, permanent);
+}

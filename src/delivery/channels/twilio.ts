@@ -1,0 +1,32 @@
+import type { Config } from '../../config.ts';
+import type { Message } from '../../db/schema.ts';
+import { postToProvider } from './sms-http.ts';
+import { channelStatus, type DeliveryChannel } from './types.ts';
+
+type TwilioConfig = Pick<Config, 'SMS_API_URL' | 'SMS_API_KEY' | 'SMS_ACCOUNT_SID' | 'SMS_FROM'>;
+
+/** Twilio's Messages API: a form POST with Basic auth (account SID, auth token or key). */
+export function createTwilioChannel(config: TwilioConfig): DeliveryChannel {
+  return {
+    channel: 'sms',
+    provider: 'twilio',
+    status: () =>
+      channelStatus(
+        {
+          SMS_API_URL: config.SMS_API_URL,
+          SMS_ACCOUNT_SID: config.SMS_ACCOUNT_SID,
+          SMS_API_KEY: config.SMS_API_KEY,
+          SMS_FROM: config.SMS_FROM,
+        },
+        'SMS',
+      ),
+    async send(message: Message) {
+      const auth = Buffer.from(`${config.SMS_ACCOUNT_SID}:${config.SMS_API_KEY}`).toString('base64');
+      const body = await postToProvider('Twilio', config.SMS_API_URL!, {
+        headers: { authorization: `Basic ${auth}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ To: message.recipient, From: config.SMS_FROM!, Body: message.body_text }).toString(),
+      });
+      return { providerId: (body as { sid?: string })?.sid ?? null };
+    },
+  };
+}

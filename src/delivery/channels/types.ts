@@ -1,0 +1,47 @@
+import type { Channel, Message } from '../../db/schema.ts';
+import { settingState, type SettingState } from '../placeholders.ts';
+
+export interface ChannelStatus {
+  /** True only when every required setting is set and none is a placeholder. */
+  configured: boolean;
+  /** Each required setting and its state, so doctor and the delivery page can name the culprit. */
+  settings: Record<string, SettingState>;
+  /** A sentence saying what is wrong, when not configured. */
+  problem?: string;
+}
+
+export interface SendResult {
+  providerId: string | null;
+}
+
+export interface DeliveryChannel {
+  readonly channel: Channel;
+  /** Name in logs and the delivery state: 'smtp', 'twilio', 'http'. */
+  readonly provider: string;
+  status(): ChannelStatus;
+  send(message: Message): Promise<SendResult>;
+  close?(): Promise<void>;
+}
+
+/** A send that failed; permanent failures are not retried. */
+export class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'DeliveryError';
+  }
+}
+
+/** The status of a channel from its required settings; `what` names it in the problem sentence. */
+export function channelStatus(settings: Record<string, string | undefined>, what: string): ChannelStatus {
+  const states = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, settingState(v)]));
+  const placeholders = Object.keys(states).filter((k) => states[k] === 'placeholder');
+  const missing = Object.keys(states).filter((k) => states[k] === 'missing');
+  if (placeholders.length) {
+    return { configured: false, settings: states, problem: `${what} credentials are placeholder values (${placeholders.join(', ')})` };
+  }
+  if (missing.length) return { configured: false, settings: states, problem: `${what} is not configured (${missing.join(', ')} not set)` };
+  return { configured: true, settings: states };
+}

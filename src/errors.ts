@@ -1,0 +1,38 @@
+/**
+ * Every error code the API can answer, in one place, with the HTTP status it maps to.
+ * Domain code throws AppError with one of these codes; only the HTTP layer reads the status.
+ */
+export const ERROR_CODES = {
+  validation_error: 400,
+  invalid_phone: 400,
+  weak_password: 400,
+  otp_invalid: 400,
+  otp_expired: 400,
+  otp_attempts_exceeded: 400,
+  invalid_credentials: 401,
+  unauthorized: 401,
+  invalid_refresh_token: 401,
+  email_not_verified: 403,
+  not_found: 404,
+  email_taken: 409,
+  phone_taken: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal_error: 500,
+  not_ready: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Seconds until a retry can succeed (rate limits, throttles). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}

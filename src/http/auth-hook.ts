@@ -1,0 +1,28 @@
+import type { FastifyRequest } from 'fastify';
+import type { Db } from '../db/client.ts';
+import type { Config } from '../config.ts';
+import type { Clock } from '../clock.ts';
+import type { User } from '../db/schema.ts';
+import { authenticate } from '../accounts/sessions.ts';
+import { AppError } from '../errors.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: User | null;
+  }
+}
+
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+/** A preHandler that sets request.user from a live access token, or answers 401. */
+export function requireUser(deps: { db: Db; config: Config; clock: Clock }) {
+  return async (request: FastifyRequest) => {
+    const token = bearerToken(request);
+    if (!token) throw new AppError('unauthorized', 'Sign in first: send "Authorization: Bearer <access token>".');
+    request.user = await authenticate(deps.db, deps.config, token, deps.clock());
+  };
+}

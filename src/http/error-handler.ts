@@ -1,0 +1,34 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AppError, ERROR_CODES, type ErrorCode } from '../errors.ts';
+
+function send(reply: import('fastify').FastifyReply, code: ErrorCode, message: string, retryAfter?: number) {
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  return reply.status(ERROR_CODES[code]).send({ error: { code, message } });
+}
+
+/** Maps every failure to {error:{code,message}}: domain errors by code, framework errors to 4xx, the rest to 500. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof AppError) return send(reply, err.code, err.message, err.retryAfterSeconds);
+    if (err.validation) {
+      const where = err.validationContext ?? 'body';
+      const first = err.validation[0];
+      const field = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : (first?.params as { missingProperty?: string })?.missingProperty;
+      const detail = first?.message ?? err.message;
+      return send(reply, 'validation_error', `Invalid ${where}${field ? ` field "${field}"` : ''}: ${detail}.`);
+    }
+    const status = err.statusCode ?? 500;
+    if (status === 413) return send(reply, 'payload_too_large', 'The request body is too large.');
+    if (status === 415) return send(reply, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
+    if (status === 429) return send(reply, 'rate_limited', err.message);
+    if (status >= 400 && status < 500) {
+      const message = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError ? 'The body is not valid JSON.' : err.message;
+      return send(reply, 'validation_error', message);
+    }
+    request.log.error({ err }, 'request failed');
+    return send(reply, 'internal_error', 'Something went wrong on our side. It was logged; try again in a moment.');
+  });
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, 'not_found', `There is no ${request.method} ${request.url.split('?')[0]} here. See /docs for the API.`),
+  );
+}

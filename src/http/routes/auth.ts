@@ -1,0 +1,137 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FlowContext } from '../../otp/context.ts';
+import { register, resendVerification, verifyAccount } from '../../accounts/registration.ts';
+import { login } from '../../accounts/login.ts';
+import { forgotPassword, resetPassword } from '../../accounts/password-reset.ts';
+import { requestUnlock, verifyUnlock } from '../../accounts/unlock.ts';
+import { revokeSessionOf, rotateRefreshToken } from '../../accounts/sessions.ts';
+import { toPublicUser } from '../../accounts/users.ts';
+import { requireUser } from '../auth-hook.ts';
+import {
+  body,
+  CodeSent,
+  Email,
+  errors,
+  LoginPassword,
+  Message,
+  Name,
+  Otp,
+  Password,
+  Phone,
+  PublicUser,
+  Token,
+  TokenPair,
+} from '../schemas.ts';
+
+export const RegisterBody = (passwordRequired: boolean) =>
+  body({
+    email: Email,
+    phone: Phone,
+    first_name: Name,
+    last_name: Name,
+    password: passwordRequired ? Password : Type.Optional(Password),
+  });
+
+export const RegisterReply = Type.Object({
+  message: Type.String(),
+  user: PublicUser,
+  verification: Type.Object(CodeSent),
+});
+
+export const registeredMessage = (email: string) =>
+  `Account created. A verification code was sent to ${email}: POST it to /api/v1/auth/verify-account.`;
+
+const CodeSentReply = Type.Object({ message: Type.String(), ...CodeSent });
+const SAME_ANSWER = 'If an account needs it, a code has been sent. It expires at the time given.';
+
+export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
+  const tags = ['auth'];
+  const auth = requireUser(ctx);
+
+  app.post(
+    '/register',
+    { schema: { tags, summary: 'Create an account and email a verification code', body: RegisterBody(true), response: { 201: RegisterReply, ...errors(400, 409, 429) } } },
+    async (request, reply) => {
+      const result = await register(ctx, request.body);
+      return reply.status(201).send({ message: registeredMessage(result.user.email), ...result });
+    },
+  );
+
+  app.post(
+    '/resend-verification',
+    { schema: { tags, summary: 'Send a new email verification code (same answer for every address)', body: body({ email: Email }), response: { 200: CodeSentReply, ...errors(400, 429) } } },
+    async (request) => ({ message: SAME_ANSWER, ...(await resendVerification(ctx, request.body.email)) }),
+  );
+
+  app.post(
+    '/verify-account',
+    { schema: { tags, summary: 'Verify the email address with its code', body: body({ email: Email, otp: Otp }), response: { 200: Type.Object({ message: Type.String(), is_verified: Type.Literal(true), user: PublicUser }), ...errors(400) } } },
+    async (request) => ({ message: 'Email address verified. You can log in now.', is_verified: true as const, user: await verifyAccount(ctx, request.body.email, request.body.otp) }),
+  );
+
+  app.post(
+    '/login',
+    { schema: { tags, summary: 'Log in with email and password', body: body({ email: Email, password: LoginPassword }), response: { 200: TokenPair, ...errors(400, 401, 403, 429) } } },
+    async (request) => login(ctx, request.body.email, request.body.password),
+  );
+
+  app.post(
+    '/refresh',
+    { schema: { tags, summary: 'Trade a refresh token for a new pair (the old one dies)', body: body({ refresh_token: Token }), response: { 200: TokenPair, ...errors(400, 401) } } },
+    async (request) => rotateRefreshToken(ctx.db, ctx.config, request.body.refresh_token, ctx.clock()),
+  );
+
+  app.post(
+    '/logout',
+    { preHandler: auth, schema: { tags, summary: 'Revoke the session of a refresh token', security: [{ bearer: [] }], body: body({ refresh_token: Token }), response: { 200: Message, ...errors(400, 401) } } },
+    async (request) => {
+      await revokeSessionOf(ctx.db, request.user!.id, request.body.refresh_token, ctx.clock());
+      return { message: 'Logged out: this session is revoked.' };
+    },
+  );
+
+  app.get(
+    '/me',
+    { preHandler: auth, schema: { tags, summary: 'The signed-in user', security: [{ bearer: [] }], response: { 200: PublicUser, ...errors(401) } } },
+    async (request) => toPublicUser(request.user!),
+  );
+
+  app.post(
+    '/forgot-password',
+    { schema: { tags, summary: 'Email a password reset code (same answer for every address)', body: body({ email: Email }), response: { 200: CodeSentReply, ...errors(400, 429) } } },
+    async (request) => ({ message: SAME_ANSWER, ...(await forgotPassword(ctx, request.body.email)) }),
+  );
+
+  app.post(
+    '/reset-password',
+    { schema: { tags, summary: 'Set a new password with a reset code; every session ends', body: body({ email: Email, otp: Otp, new_password: Password }), response: { 200: Message, ...errors(400) } } },
+    async (request) => {
+      await resetPassword(ctx, request.body.email, request.body.otp, request.body.new_password);
+      return { message: 'Password changed. Every session was signed out; log in with the new password.' };
+    },
+  );
+
+  const Identifier = Type.String({ minLength: 3, maxLength: 254, description: 'The account email or its verified phone.' });
+  app.post(
+    '/request-unlock-otp',
+    {
+      schema: {
+        tags,
+        summary: 'Send a code that lifts the login throttle (same answer for every identifier)',
+        body: body({ identifier: Identifier, delivery_method: Type.Optional(Type.Union([Type.Literal('email'), Type.Literal('sms')], { default: 'email' })) }),
+        response: { 200: CodeSentReply, ...errors(400, 429) },
+      },
+    },
+    async (request) => ({ message: SAME_ANSWER, ...(await requestUnlock(ctx, request.body.identifier, request.body.delivery_method ?? 'email')) }),
+  );
+
+  app.post(
+    '/verify-unlock-otp',
+    { schema: { tags, summary: 'Lift the login throttle with an unlock code', body: body({ identifier: Identifier, otp: Otp }), response: { 200: Type.Object({ message: Type.String(), unlocked: Type.Literal(true) }), ...errors(400) } } },
+    async (request) => {
+      await verifyUnlock(ctx, request.body.identifier, request.body.otp);
+      return { message: 'Unlocked: you can log in again now.', unlocked: true as const };
+    },
+  );
+};

@@ -1,0 +1,25 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Db } from '../../db/client.ts';
+import { ping } from '../../db/client.ts';
+import { isMigrated } from '../../db/migrations.ts';
+import { AppError } from '../../errors.ts';
+import { errors } from '../schemas.ts';
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+  const tags = ['health'];
+  app.get('/health', { schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get(
+    '/health/ready',
+    { schema: { tags, summary: 'Readiness: the database answers and is migrated', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.Literal('ok') }), ...errors(503) } } },
+    async () => {
+      try {
+        await ping(db);
+      } catch (err) {
+        throw new AppError('not_ready', `The database does not answer: ${(err as Error).message}`);
+      }
+      if (!(await isMigrated(db))) throw new AppError('not_ready', 'The database is not migrated: run `panic-api migrate`.');
+      return { status: 'ready' as const, database: 'ok' as const };
+    },
+  );
+};

@@ -1,0 +1,69 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FlowContext } from '../../otp/context.ts';
+import { register } from '../../accounts/registration.ts';
+import { requestPhoneCode, verifyPhoneCode } from '../../accounts/phone-verification.ts';
+import { toPublicUser } from '../../accounts/users.ts';
+import { AppError } from '../../errors.ts';
+import { requireUser } from '../auth-hook.ts';
+import { body, CodeSent, errors, Otp, Phone, PublicUser } from '../schemas.ts';
+import { RegisterBody, RegisterReply, registeredMessage } from './auth.ts';
+
+export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
+  const tags = ['users'];
+  const auth = requireUser(ctx);
+  const security = [{ bearer: [] }];
+
+  app.post(
+    '/register',
+    { schema: { tags, summary: 'Alias of /auth/register for existing clients: password optional, answers 200', body: RegisterBody(false), response: { 200: RegisterReply, ...errors(400, 409, 429) } } },
+    async (request) => {
+      const result = await register(ctx, request.body);
+      return { message: registeredMessage(result.user.email), ...result };
+    },
+  );
+
+  app.get(
+    '/me',
+    { preHandler: auth, schema: { tags, summary: 'Alias of /auth/me', security, response: { 200: PublicUser, ...errors(401) } } },
+    async (request) => toPublicUser(request.user!),
+  );
+
+  app.post(
+    '/verify-phone',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: "Text a code to the account's phone, or to a new number",
+        security,
+        body: Type.Optional(body({ phone: Type.Optional(Phone) })),
+        response: { 200: Type.Object({ message: Type.String(), phone: Type.String(), ...CodeSent }), ...errors(400, 401, 429) },
+      },
+    },
+    async (request) => {
+      const sent = await requestPhoneCode(ctx, request.user!, request.body?.phone);
+      return { message: `A code was sent by SMS to ${sent.phone}: POST it to /api/v1/users/verify-otp.`, ...sent };
+    },
+  );
+
+  app.post(
+    '/verify-otp',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: 'Verify the phone with its SMS code',
+        security,
+        body: body({ otp: Type.Optional(Otp), otp_code: Type.Optional(Otp) }),
+        response: { 200: Type.Object({ message: Type.String(), phone_verified: Type.Literal(true), user: PublicUser }), ...errors(400, 401, 409) },
+      },
+    },
+    async (request) => {
+      const otp = request.body.otp ?? request.body.otp_code;
+      if (!otp) throw new AppError('validation_error', 'Invalid body field "otp": send the code as "otp" (or "otp_code").');
+      const user = await verifyPhoneCode(ctx, request.user!, otp);
+      return { message: 'Phone number verified.', phone_verified: true as const, user };
+    },
+  );
+};

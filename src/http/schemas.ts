@@ -1,0 +1,46 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+
+/** Shared pieces of the contract: limits on every string keep huge inputs a 400, not a slow hash. */
+export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254, examples: ['thandi@example.com'] });
+export const Phone = Type.String({ minLength: 3, maxLength: 32, examples: ['+27825550123', '082 555 0123'] });
+export const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+export const Password = Type.String({ minLength: 8, maxLength: 256, description: 'At least 8 characters.' });
+export const LoginPassword = Type.String({ minLength: 1, maxLength: 256 });
+export const Otp = Type.String({ pattern: '^[0-9]{4,10}$', description: 'The digits of the code.', examples: ['123456'] });
+export const Token = Type.String({ minLength: 1, maxLength: 2048 });
+
+export const ErrorBody = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});
+
+export const PublicUser = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  email: Type.String(),
+  phone: Type.String({ description: 'E.164' }),
+  first_name: Type.String(),
+  last_name: Type.String(),
+  email_verified: Type.Boolean(),
+  phone_verified: Type.Boolean(),
+  created_at: Type.String({ format: 'date-time' }),
+});
+
+export const CodeSent = {
+  channel: Type.Union([Type.Literal('email'), Type.Literal('sms')]),
+  expires_in_minutes: Type.Integer(),
+  expires_at: Type.String({ format: 'date-time' }),
+};
+
+export const TokenPair = Type.Object({
+  access_token: Type.String(),
+  refresh_token: Type.String(),
+  token_type: Type.Literal('bearer'),
+  expires_in: Type.Integer({ description: 'Seconds the access token lives.' }),
+});
+
+export const Message = Type.Object({ message: Type.String() });
+
+/** A body schema that refuses unknown fields' types but tolerates extra fields (old clients send some). */
+export const body = <T extends Record<string, TSchema>>(props: T) => Type.Object(props);
+
+/** Error answers every route may give, for the OpenAPI document. */
+export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ErrorBody]));

@@ -1,0 +1,20 @@
+import type { Config } from '../config.ts';
+import type { Clock } from '../clock.ts';
+import type { Db } from '../db/client.ts';
+import type { SendLimits } from './send-limits.ts';
+import type { OtpRules } from './store.ts';
+
+/** What the account flows need: storage, settings, time and the per-destination send limits. */
+export interface FlowContext {
+  db: Db;
+  config: Config;
+  clock: Clock;
+  sendLimits: SendLimits;
+}
+
+export const otpRules = (config: Config): OtpRules => ({
+  secret: config.OTP_SECRET,
+  length: config.OTP_LENGTH,
+  ttlSeconds: config.OTP_TTL_SECONDS,
+  maxAttempts: config.OTP_MAX_ATTEMPTS,
+});

@@ -1,0 +1,59 @@
+import type { Transaction } from 'kysely';
+import type { Channel, Database, OtpPurpose } from '../db/schema.ts';
+import { enqueue, notifyEnqueued } from '../delivery/outbox.ts';
+import { renderCodeMessage } from '../delivery/templates.ts';
+import { addSeconds } from '../clock.ts';
+import { otpRules, type FlowContext } from './context.ts';
+import { issueCode } from './store.ts';
+
+export interface CodeSent {
+  channel: Channel;
+  expires_in_minutes: number;
+  expires_at: string;
+}
+
+/** The expiry a response states: the same whether or not a code was really sent (no enumeration). */
+export function codeExpiry(ctx: FlowContext, channel: Channel, now: Date): CodeSent {
+  return {
+    channel,
+    expires_in_minutes: Math.ceil(ctx.config.OTP_TTL_SECONDS / 60),
+    expires_at: addSeconds(now, ctx.config.OTP_TTL_SECONDS).toISOString(),
+  };
+}
+
+/** Issues a code and queues its message in the caller's transaction. */
+export async function issueAndQueue(
+  trx: Transaction<Database>,
+  ctx: FlowContext,
+  input: { userId: string; firstName?: string; purpose: OtpPurpose; channel: Channel; destination: string; now: Date },
+): Promise<void> {
+  const { code, expiresAt } = await issueCode(trx, otpRules(ctx.config), input);
+  const rendered = renderCodeMessage(input.purpose, input.channel, {
+    code,
+    expiresInMinutes: Math.ceil(ctx.config.OTP_TTL_SECONDS / 60),
+    firstName: input.firstName,
+  });
+  await enqueue(
+    trx,
+    {
+      channel: input.channel,
+      recipient: input.destination,
+      purpose: input.purpose,
+      subject: rendered.subject,
+      text: rendered.text,
+      html: rendered.html,
+      otp: code,
+      expiresAt,
+    },
+    input.now,
+  );
+}
+
+/** Issues and queues a code in its own transaction, then wakes the worker. */
+export async function sendCode(
+  ctx: FlowContext,
+  input: { userId: string; firstName?: string; purpose: OtpPurpose; channel: Channel; destination: string; now: Date },
+): Promise<void> {
+  await ctx.db.transaction().execute((trx) => issueAndQueue(trx, ctx, input));
+  notifyEnqueued();
+}

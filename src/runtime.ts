@@ -1,0 +1,68 @@
+import { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { openDatabase, type DbHandle } from './db/client.ts';
+import { migrateToLatest } from './db/migrations.ts';
+import { createChannels, type Channels } from './delivery/channels/index.ts';
+import { createWorker, type Worker } from './delivery/worker.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createSendLimits } from './otp/send-limits.ts';
+import type { FlowContext } from './otp/context.ts';
+import { limiterFactory } from './rate-limit.ts';
+import { buildApp } from './app.ts';
+
+export interface RuntimeOptions {
+  config: Config;
+  logger?: Logger;
+  clock?: Clock;
+  /** Replace the channels built from config (tests that swap providers). */
+  channels?: Channels;
+}
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  handle: DbHandle;
+  ctx: FlowContext;
+  channels: Channels;
+  worker: Worker;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Opens the database (migrating it), the limit store and the channels, and builds app and worker. */
+export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger(config);
+  const clock = opts.clock ?? systemClock;
+  const handle = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  try {
+    await migrateToLatest(handle.db);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true }) : undefined;
+  const makeLimiter = limiterFactory(redis);
+  const ctx: FlowContext = { db: handle.db, config, clock, sendLimits: createSendLimits(config, makeLimiter) };
+  const channels = opts.channels ?? createChannels(config);
+  const worker = createWorker({ db: handle.db, config, channels, logger, clock });
+  const app = await buildApp({ ctx, logger, makeLimiter });
+  return {
+    config,
+    logger,
+    handle,
+    ctx,
+    channels,
+    worker,
+    app,
+    async close() {
+      await app.close();
+      await worker.stop();
+      await Promise.all([channels.email.close?.(), channels.sms.close?.()]);
+      redis?.disconnect();
+      await handle.close();
+    },
+  };
+}

@@ -1,0 +1,231 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { waitForMessage } from './wait.ts';
+
+type WaitOpts = { timeoutMs?: number; count?: number };
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
+  res.end(data);
+}
+
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<{ server: Server; base: string }> {
+  const server = createServer((req, res) => {
+    handler(req, res).catch((err: Error) => {
+      if (!res.headersSent) sendJson(res, 500, { error: err.message });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return { server, base: `http://127.0.0.1:${port}` };
+}
+
+function closeServer(server: Server): Promise<void> {
+  // fetch keeps connections alive; without this close() would wait for them to idle out.
+  server.closeAllConnections();
+  return new Promise((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+}
+
+// ---------------------------------------------------------------- Twilio
+
+export const TWILIO_TEST_ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
+
+export interface TwilioMessage {
+  to: string;
+  from: string;
+  body: string;
+  sid: string;
+}
+
+export interface TwilioFailure {
+  status: number;
+  code?: number;
+  message?: string;
+}
+
+export interface TwilioFixture {
+  /** full URL of POST .../Accounts/{SID}/Messages.json */
+  messagesUrl: string;
+  /** full URL of GET .../Accounts/{SID}.json */
+  accountUrl: string;
+  accountSid: string;
+  authToken: string;
+  messages: TwilioMessage[];
+  /** every HTTP request received, including refused ones */
+  readonly requests: number;
+  /** may be changed at any time, e.g. to fail first and recover later */
+  failWith: TwilioFailure | undefined;
+  waitFor(to: string, opts?: WaitOpts): Promise<TwilioMessage>;
+  close(): Promise<void>;
+}
+
+const twilioError = (status: number, code: number, message: string) => ({
+  code,
+  message,
+  more_info: `https://www.twilio.com/docs/errors/${code}`,
+  status,
+});
+
+const DEFAULT_FAILURES: Record<number, [number, string]> = {
+  400: [21211, "The 'To' number is not a valid phone number."],
+  429: [20429, 'Too Many Requests'],
+  500: [20500, 'An internal server error has occurred'],
+  503: [20503, 'Service unavailable'],
+};
+
+function basicAuth(req: IncomingMessage): { user: string; pass: string } | undefined {
+  const m = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i < 0 ? undefined : { user: decoded.slice(0, i), pass: decoded.slice(i + 1) };
+}
+
+export async function startTwilioServer(
+  opts: { accountSid?: string; authToken?: string; failWith?: TwilioFailure } = {},
+): Promise<TwilioFixture> {
+  const { accountSid = TWILIO_TEST_ACCOUNT_SID, authToken = 'twilio-test-token' } = opts;
+  const messages: TwilioMessage[] = [];
+  let requests = 0;
+
+  const { server, base } = await listen(async (req, res) => {
+    requests++;
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const m = /^\/2010-04-01\/Accounts\/([^/]+?)(\/Messages)?\.json$/.exec(path);
+    const isMessages = m?.[2] !== undefined && req.method === 'POST';
+    const isAccount = m?.[2] === undefined && req.method === 'GET';
+    if (!m || (!isMessages && !isAccount)) {
+      return sendJson(res, 404, twilioError(404, 20404, `The requested resource ${path} was not found`));
+    }
+    const auth = basicAuth(req);
+    if (!auth || auth.user !== accountSid || auth.pass !== authToken) {
+      return sendJson(res, 401, twilioError(401, 20003, 'Authenticate'));
+    }
+    if (m[1] !== accountSid) {
+      return sendJson(res, 404, twilioError(404, 20404, `The requested resource ${path} was not found`));
+    }
+    if (isAccount) return sendJson(res, 200, { sid: accountSid, status: 'active', friendly_name: 'test' });
+
+    // Auth and routing are checked first so a misconfigured client still gets 401/404.
+    const fail = fixture.failWith;
+    if (fail) {
+      const [code, message] = DEFAULT_FAILURES[fail.status] ?? [20000 + fail.status, `HTTP ${fail.status}`];
+      return sendJson(res, fail.status, twilioError(fail.status, fail.code ?? code, fail.message ?? message));
+    }
+    // A non-form content type leaves the parameters empty, as on Twilio.
+    const isForm = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+    const form = new URLSearchParams(isForm ? await readBody(req) : '');
+    const to = form.get('To');
+    const body = form.get('Body');
+    const from = form.get('From') ?? form.get('MessagingServiceSid');
+    if (!to) return sendJson(res, 400, { code: 21604, message: "A 'To' phone number is required.", status: 400 });
+    if (!body) return sendJson(res, 400, { code: 21602, message: 'Message body is required.', status: 400 });
+    if (!from) return sendJson(res, 400, { code: 21603, message: "A 'From' phone number is required.", status: 400 });
+    const sid = 'SM' + randomBytes(16).toString('hex');
+    messages.push({ to, from, body, sid });
+    sendJson(res, 201, {
+      sid,
+      account_sid: accountSid,
+      status: 'queued',
+      to,
+      from,
+      body,
+      num_segments: '1',
+      direction: 'outbound-api',
+      date_created: new Date().toUTCString(),
+      error_code: null,
+      error_message: null,
+      uri: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`,
+    });
+  });
+
+  const fixture: TwilioFixture = {
+    messagesUrl: `${base}/2010-04-01/Accounts/${accountSid}/Messages.json`,
+    accountUrl: `${base}/2010-04-01/Accounts/${accountSid}.json`,
+    accountSid,
+    authToken,
+    messages,
+    get requests() {
+      return requests;
+    },
+    failWith: opts.failWith,
+    waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `Twilio SMS to ${to}`, o),
+    close: () => closeServer(server),
+  };
+  return fixture;
+}
+
+// ---------------------------------------------------------------- generic HTTP SMS provider
+
+export interface HttpSmsMessage {
+  to: string;
+  body: string;
+  id: string;
+}
+
+export interface HttpSmsFixture {
+  /** full URL of POST /send */
+  url: string;
+  apiKey: string;
+  messages: HttpSmsMessage[];
+  readonly requests: number;
+  failWith: { status: number; message?: string } | undefined;
+  waitFor(to: string, opts?: WaitOpts): Promise<HttpSmsMessage>;
+  close(): Promise<void>;
+}
+
+export async function startHttpSmsServer(
+  opts: { apiKey?: string; failWith?: { status: number; message?: string } } = {},
+): Promise<HttpSmsFixture> {
+  const { apiKey = 'sms-test-key' } = opts;
+  const messages: HttpSmsMessage[] = [];
+  let requests = 0;
+
+  const { server, base } = await listen(async (req, res) => {
+    requests++;
+    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/send') {
+      return sendJson(res, 404, { error: 'not found' });
+    }
+    if (req.headers.authorization !== `Bearer ${apiKey}`) return sendJson(res, 401, { error: 'unauthorized' });
+    const fail = fixture.failWith;
+    if (fail) return sendJson(res, fail.status, { error: fail.message ?? `HTTP ${fail.status}` });
+    let payload: unknown;
+    try {
+      payload = JSON.parse(await readBody(req));
+    } catch {
+      return sendJson(res, 400, { error: 'invalid JSON' });
+    }
+    const { to, body } = (payload ?? {}) as { to?: unknown; body?: unknown };
+    if (typeof to !== 'string' || !to || typeof body !== 'string' || !body) {
+      return sendJson(res, 400, { error: 'to and body are required' });
+    }
+    const id = randomBytes(12).toString('hex');
+    messages.push({ to, body, id });
+    sendJson(res, 200, { id });
+  });
+
+  const fixture: HttpSmsFixture = {
+    url: `${base}/send`,
+    apiKey,
+    messages,
+    get requests() {
+      return requests;
+    },
+    failWith: opts.failWith,
+    waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `HTTP SMS to ${to}`, o),
+    close: () => closeServer(server),
+  };
+  return fixture;
+}
