@@ -1,0 +1,188 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { databaseKinds, person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
+
+for (const db of await databaseKinds()) {
+  describe(`account flows over HTTP (${db})`, () => {
+    let stack: Stack;
+    before(async () => {
+      stack = await startStack({ db });
+    });
+    after(() => stack.close());
+
+    it('registers, emails a code over STARTTLS+AUTH, verifies it and logs in', async () => {
+      const p = person('flow');
+      const reg = await stack.api('POST', '/api/v1/auth/register', { ...p, email: p.email.toUpperCase(), phone: '082 555 0123' });
+      assert.equal(reg.status, 201, reg.text);
+      assert.equal(reg.body.user.email, p.email);
+      assert.equal(reg.body.user.phone, '+27825550123');
+      assert.equal(reg.body.user.email_verified, false);
+      assert.equal(reg.body.verification.expires_in_minutes, 10);
+      assert.ok(Date.parse(reg.body.verification.expires_at) > Date.now());
+      assert.ok(!('password_hash' in reg.body.user) && !reg.text.includes(p.password));
+
+      const mail = await stack.smtp.waitFor(p.email);
+      assert.equal(mail.secure, true, 'mail went over TLS');
+      assert.match(mail.subject, /verify your email/i);
+      assert.match(mail.text, /never share this code/i);
+      assert.match(mail.html, /Never share this code/);
+      const otp = (mail.text.match(/\b(\d{6})\b/) ?? [])[1];
+      assert.ok(otp);
+      assert.match(mail.text, /expires in 10 minutes/);
+
+      const early = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
+      assert.equal(early.status, 403);
+      assert.equal(early.body.error.code, 'email_not_verified');
+
+      const wrong = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: otp === '000000' ? '111111' : '000000' });
+      assert.equal(wrong.body.error.code, 'otp_invalid');
+      const ver = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
+      assert.equal(ver.status, 200, ver.text);
+      assert.equal(ver.body.is_verified, true);
+      const again = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
+      assert.equal(again.body.error.code, 'otp_invalid', 'a code works once');
+
+      const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email.toUpperCase(), password: p.password });
+      assert.equal(login.status, 200, login.text);
+      assert.equal(login.body.token_type, 'bearer');
+      assert.equal(login.body.expires_in, 900);
+      const me = await stack.api('GET', '/api/v1/auth/me', undefined, login.body.access_token);
+      assert.equal(me.status, 200);
+      assert.deepEqual(Object.keys(me.body).sort(), ['created_at', 'email', 'email_verified', 'first_name', 'id', 'last_name', 'phone', 'phone_verified']);
+      assert.equal(me.body.email_verified, true);
+      const alias = await stack.api('GET', '/api/v1/users/me', undefined, login.body.access_token);
+      assert.deepEqual(alias.body, me.body);
+    });
+
+    it('answers 409 email_taken for a second account with the same email, in any case', async () => {
+      const p = person('dup');
+      assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+      const dup = await stack.api('POST', '/api/v1/auth/register', { ...p, email: p.email.toUpperCase() });
+      assert.equal(dup.status, 409);
+      assert.equal(dup.body.error.code, 'email_taken');
+    });
+
+    it('the /users/register alias answers 200 and takes no password', async () => {
+      const p = person('alias');
+      const { password: _unused, ...noPassword } = p;
+      const reg = await stack.api('POST', '/api/v1/users/register', noPassword);
+      assert.equal(reg.status, 200, reg.text);
+      assert.equal(reg.body.user.email, p.email);
+      assert.ok(await stack.emailCode(p.email));
+    });
+
+    it('refuses an invalid phone number with 400', async () => {
+      const res = await stack.api('POST', '/api/v1/auth/register', { ...person('badphone'), phone: '12345' });
+      assert.equal(res.status, 400);
+      assert.equal(res.body.error.code, 'invalid_phone');
+    });
+
+    it('resend-verification sends a new code and kills the old one', async () => {
+      const p = person('resend');
+      await stack.api('POST', '/api/v1/auth/register', p);
+      const first = await stack.emailCode(p.email, 1);
+      const res = await stack.api('POST', '/api/v1/auth/resend-verification', { email: p.email });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.expires_in_minutes, 10);
+      const second = await stack.emailCode(p.email, 2);
+      if (first !== second) {
+        const old = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: first });
+        assert.equal(old.body.error.code, 'otp_invalid');
+      }
+      const ok = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: second });
+      assert.equal(ok.status, 200);
+    });
+
+    it('verifies a phone by SMS through the Twilio API, also a new number', async () => {
+      const { person: p, tokens } = await verifiedLogin(stack, 'phone');
+      const send = await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token);
+      assert.equal(send.status, 200, send.text);
+      assert.equal(send.body.phone, p.phone);
+      const sms = await stack.sms.waitFor(p.phone);
+      assert.equal(sms.from, '+15005550006');
+      assert.match(sms.body, /never share this code/i);
+      const otp = sms.body.match(/\b(\d{6})\b/)![1];
+      const ver = await stack.api('POST', '/api/v1/users/verify-otp', { otp_code: otp }, tokens.access_token);
+      assert.equal(ver.status, 200, ver.text);
+      assert.equal(ver.body.phone_verified, true);
+
+      const other = person('newphone').phone;
+      const change = await stack.api('POST', '/api/v1/users/verify-phone', { phone: other }, tokens.access_token);
+      assert.equal(change.body.phone, other);
+      const code = await stack.smsCode(other);
+      const done = await stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, tokens.access_token);
+      assert.equal(done.body.user.phone, other);
+      const me = await stack.api('GET', '/api/v1/auth/me', undefined, tokens.access_token);
+      assert.equal(me.body.phone, other);
+      assert.equal(me.body.phone_verified, true);
+    });
+
+    it('rotates refresh tokens, and logout revokes the session', async () => {
+      const { tokens } = await verifiedLogin(stack, 'refresh');
+      const next = await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token });
+      assert.equal(next.status, 200, next.text);
+      assert.notEqual(next.body.refresh_token, tokens.refresh_token);
+      const reuse = await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token });
+      assert.equal(reuse.status, 401);
+      const asAccess = await stack.api('GET', '/api/v1/auth/me', undefined, next.body.refresh_token);
+      assert.equal(asAccess.status, 401, 'a refresh token is not an access token');
+
+      const out = await stack.api('POST', '/api/v1/auth/logout', { refresh_token: next.body.refresh_token }, next.body.access_token);
+      assert.equal(out.status, 200, out.text);
+      assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: next.body.refresh_token })).status, 401);
+      assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, next.body.access_token)).status, 401);
+    });
+
+    it('resets a password with an emailed code and revokes every session', async () => {
+      const { person: p, tokens } = await verifiedLogin(stack, 'reset');
+      const forgot = await stack.api('POST', '/api/v1/auth/forgot-password', { email: p.email });
+      assert.equal(forgot.status, 200);
+      const otp = await stack.emailCode(p.email, 2);
+      const reset = await stack.api('POST', '/api/v1/auth/reset-password', { email: p.email, otp, new_password: 'a brand new secret' });
+      assert.equal(reset.status, 200, reset.text);
+      assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, tokens.access_token)).status, 401);
+      assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token })).status, 401);
+      assert.equal((await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })).status, 401);
+      assert.equal((await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: 'a brand new secret' })).status, 200);
+    });
+
+    it('throttles an account after 5 wrong passwords, and an unlock code lifts it', async () => {
+      const { person: p } = await verifiedLogin(stack, 'throttle');
+      for (let i = 0; i < 5; i++) {
+        const bad = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: `wrong-${i}` });
+        assert.equal(bad.status, 401);
+        assert.equal(bad.body.error.code, 'invalid_credentials');
+      }
+      const blocked = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
+      assert.equal(blocked.status, 429);
+      assert.equal(blocked.body.error.code, 'rate_limited');
+      assert.ok(Number(blocked.headers.get('retry-after')) > 0);
+
+      const req = await stack.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.email, delivery_method: 'email' });
+      assert.equal(req.status, 200, req.text);
+      const otp = await stack.emailCode(p.email, 2);
+      const unlock = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: p.email, otp });
+      assert.equal(unlock.status, 200, unlock.text);
+      assert.equal((await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })).status, 200);
+    });
+
+    it('serves health, readiness and the OpenAPI document of every route', async () => {
+      assert.equal((await stack.api('GET', '/health')).body.status, 'ok');
+      assert.equal((await stack.api('GET', '/health/ready')).body.status, 'ready');
+      const doc = await stack.api('GET', '/openapi.json');
+      assert.equal(doc.status, 200);
+      assert.match(doc.body.openapi, /^3\./);
+      for (const path of [
+        '/api/v1/auth/register', '/api/v1/users/register', '/api/v1/auth/resend-verification', '/api/v1/auth/verify-account',
+        '/api/v1/auth/login', '/api/v1/auth/refresh', '/api/v1/auth/logout', '/api/v1/auth/me', '/api/v1/users/me',
+        '/api/v1/users/verify-phone', '/api/v1/users/verify-otp', '/api/v1/auth/forgot-password', '/api/v1/auth/reset-password',
+        '/api/v1/auth/request-unlock-otp', '/api/v1/auth/verify-unlock-otp', '/health', '/health/ready',
+      ]) {
+        assert.ok(doc.body.paths[path], `${path} is documented`);
+      }
+      const docs = await fetch(`${stack.baseUrl}/docs`, { redirect: 'follow' });
+      assert.equal(docs.status, 200);
+      assert.match(await docs.text(), /swagger/i);
+    });
+  });
+}

@@ -1,0 +1,154 @@
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createRuntime, type Runtime } from '../../src/runtime.ts';
+import type { Clock } from '../../src/clock.ts';
+import { createTestDatabase, pgAvailable } from './pg.ts';
+import { startTwilioServer, type TwilioFixture } from './sms.ts';
+import { startSmtpServer, type SmtpFixture } from './smtp.ts';
+
+export type DbKind = 'pglite' | 'postgres';
+
+/** PGlite always; the PostgreSQL server whenever it answers (always in CI, where its absence fails). */
+export async function databaseKinds(): Promise<DbKind[]> {
+  return (await pgAvailable()) ? ['pglite', 'postgres'] : ['pglite'];
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  text: string;
+  headers: Headers;
+}
+
+export interface Stack {
+  baseUrl: string;
+  runtime: Runtime;
+  smtp: SmtpFixture;
+  sms: TwilioFixture;
+  /** Every log line the service wrote, as text. */
+  logs: string[];
+  api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<ApiResponse<T>>;
+  /** The code in the newest email to `to` (waits for count such mails). */
+  emailCode(to: string, count?: number): Promise<string>;
+  smsCode(to: string, count?: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  db?: DbKind;
+  env?: Record<string, string>;
+  clock?: Clock;
+  /** Leave the worker stopped (tests that drive delivery by hand). */
+  noWorker?: boolean;
+}
+
+const codeIn = (text: string): string => {
+  const match = text.match(/\b(\d{4,10})\b/);
+  if (!match) throw new Error(`no code in message: ${text}`);
+  return match[1];
+};
+
+/**
+ * The whole service on a random port, with a real SMTP server (STARTTLS + AUTH) and a Twilio-speaking
+ * HTTP server as its providers, on PGlite in memory or a fresh database on the PostgreSQL server.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const smtp = await startSmtpServer();
+  const sms = await startTwilioServer();
+  const pgdb = opts.db === 'postgres' ? await createTestDatabase() : undefined;
+  const config = loadConfig({
+    APP_ENV: 'test',
+    LOG_LEVEL: 'info',
+    ...(pgdb ? { DATABASE_URL: pgdb.url } : { DATA_DIR: 'memory://' }),
+    SMTP_SERVER: smtp.host,
+    SMTP_PORT: String(smtp.port),
+    SMTP_USERNAME: smtp.username,
+    SMTP_PASSWORD: smtp.password,
+    SMTP_TLS_REJECT_UNAUTHORIZED: 'false',
+    FROM_EMAIL: 'Panic System <no-reply@panic.test>',
+    SMS_PROVIDER: 'twilio',
+    SMS_API_URL: sms.messagesUrl,
+    SMS_ACCOUNT_SID: sms.accountSid,
+    SMS_API_KEY: sms.authToken,
+    SMS_FROM: '+15005550006',
+    RATE_LIMIT_IP_PER_MINUTE: '100000',
+    OTP_RESEND_COOLDOWN_SECONDS: '0',
+    OTP_MAX_SENDS_PER_HOUR: '1000',
+    DELIVERY_POLL_MS: '50',
+    DELIVERY_RETRY_BASE_SECONDS: '0.05',
+    ...opts.env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock });
+  if (!opts.noWorker) runtime.worker.start();
+  const address = await runtime.app.listen({ port: 0, host: '127.0.0.1' });
+
+  async function api(method: string, path: string, body?: unknown, token?: string): Promise<ApiResponse> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`${address}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.status, body: parsed, text, headers: res.headers };
+  }
+
+  return {
+    baseUrl: address,
+    runtime,
+    smtp,
+    sms,
+    logs,
+    api,
+    emailCode: async (to, count) => codeIn((await smtp.waitFor(to, { count })).text),
+    smsCode: async (to, count) => codeIn((await sms.waitFor(to, { count })).body),
+    async close() {
+      await runtime.close();
+      await Promise.all([smtp.close(), sms.close()]);
+      await pgdb?.drop();
+    },
+  };
+}
+
+let seq = 0;
+/** A fresh identity per call, so tests never collide on email or phone. */
+export function person(tag = 'user') {
+  seq += 1;
+  const n = String((Date.now() + seq) % 10_000_000).padStart(7, '0');
+  return {
+    email: `${tag}.${seq}.${n}@example.test`,
+    phone: `+2782${n}`,
+    first_name: 'Thandi',
+    last_name: 'Mokoena',
+    password: 'correct horse battery',
+  };
+}
+
+/** Registers and verifies an account, and logs it in. */
+export async function verifiedLogin(stack: Stack, tag?: string) {
+  const p = person(tag);
+  const reg = await stack.api('POST', '/api/v1/auth/register', p);
+  if (reg.status !== 201) throw new Error(`register failed: ${reg.text}`);
+  const otp = await stack.emailCode(p.email);
+  const ver = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
+  if (ver.status !== 200) throw new Error(`verify failed: ${ver.text}`);
+  const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
+  if (login.status !== 200) throw new Error(`login failed: ${login.text}`);
+  return { person: p, tokens: login.body as { access_token: string; refresh_token: string } };
+}
