@@ -5,7 +5,6 @@
 export const ERROR_CODES = {
   validation_error: 400,
   invalid_phone: 400,
-  weak_password: 400,
   otp_invalid: 400,
   otp_expired: 400,
   otp_attempts_exceeded: 400,

@@ -20,8 +20,9 @@ export function limiterFactory(redis?: Redis): LimiterFactory {
   return (spec) => {
     if (spec.durationSeconds <= 0) return { consume: async () => {} };
     const opts = { keyPrefix: `panic:${spec.keyPrefix}`, points: spec.points, duration: spec.durationSeconds };
+    // When Redis is down, counting goes on in memory rather than failing the request.
     const limiter: RateLimiterAbstract = redis
-      ? new RateLimiterRedis({ ...opts, storeClient: redis })
+      ? new RateLimiterRedis({ ...opts, storeClient: redis, insuranceLimiter: new RateLimiterMemory(opts) })
       : new RateLimiterMemory(opts);
     return {
       async consume(key, message) {

@@ -43,7 +43,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await handle.close();
     throw err;
   }
-  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true }) : undefined;
+  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, logger) : undefined;
   const makeLimiter = limiterFactory(redis);
   const ctx: FlowContext = { db: handle.db, config, clock, sendLimits: createSendLimits(config, makeLimiter) };
   const channels = opts.channels ?? createChannels(config);
@@ -65,4 +65,16 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await handle.close();
     },
   };
+}
+
+/** Connects before serving so limits are shared from the first request; a dead Redis is logged, not fatal. */
+async function connectRedis(url: string, logger: Logger): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis error: rate limits fall back to this process'));
+  try {
+    await redis.connect();
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'Redis not reachable at start: rate limits are per process until it is');
+  }
+  return redis;
 }
