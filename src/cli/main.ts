@@ -3,15 +3,24 @@ import { createLogger } from '../logger.ts';
 import { openDatabase } from '../db/client.ts';
 import { migrateToLatest } from '../db/migrations.ts';
 import { createRuntime } from '../runtime.ts';
+import { CliError } from './api-client.ts';
 
-const USAGE = `panic-api <command>
+interface Command {
+  summary: string;
+  run(args: string[]): Promise<void | number>;
+}
 
-Commands:
-  serve     run the HTTP API and the delivery worker (DELIVERY_WORKER=off: API only)
-  worker    run the delivery worker alone
-  migrate   apply pending database migrations and exit
+/** Every command, in the order --help lists them. */
+const COMMANDS: Record<string, Command> = {
+  serve: { summary: 'run the HTTP API and the delivery worker (DELIVERY_WORKER=off: API only)', run: () => serve('serve') },
+  worker: { summary: 'run the delivery worker alone', run: () => serve('worker') },
+  migrate: { summary: 'apply pending database migrations and exit', run: () => migrate() },
+};
 
-Configuration comes from the environment; see README.md.`;
+const usage = () =>
+  `panic-api <command>\n\nCommands:\n${Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(18)}${c.summary}`)
+    .join('\n')}\n\nConfiguration comes from the environment; see README.md.`;
 
 function configOrExit(): Config {
   try {
@@ -25,23 +34,18 @@ function configOrExit(): Config {
   }
 }
 
-async function run(command: string | undefined): Promise<void> {
-  switch (command) {
-    case 'serve':
-    case 'worker':
-      return serve(command);
-    case 'migrate':
-      return migrate();
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    default:
-      process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
-      process.exit(2);
+async function run(command: string | undefined, args: string[]): Promise<void> {
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${usage()}\n`);
+    return;
   }
+  const found = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!found) {
+    process.stderr.write(`Unknown command "${command}".\n\n${usage()}\n`);
+    process.exit(2);
+  }
+  const code = await found.run(args);
+  if (typeof code === 'number') process.exitCode = code;
 }
 
 async function serve(mode: 'serve' | 'worker'): Promise<void> {
@@ -82,7 +86,7 @@ async function migrate(): Promise<void> {
   }
 }
 
-run(process.argv[2]).catch((err) => {
-  process.stderr.write(`panic-api: ${err instanceof Error ? err.message : String(err)}\n`);
+run(process.argv[2], process.argv.slice(3)).catch((err) => {
+  process.stderr.write(err instanceof CliError ? `${err.message}\n` : `panic-api: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
