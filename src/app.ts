@@ -10,11 +10,14 @@ import { installIpRateLimit } from './http/ip-rate-limit.ts';
 import { authRoutes } from './http/routes/auth.ts';
 import { userRoutes } from './http/routes/users.ts';
 import { healthRoutes } from './http/routes/health.ts';
+import { adminRoutes } from './http/routes/admin.ts';
+import type { Channels } from './delivery/channels/index.ts';
 
 export interface AppDeps {
   ctx: FlowContext;
   logger: Logger;
   makeLimiter: LimiterFactory;
+  channels: Channels;
 }
 
 /** Builds the HTTP app from its dependencies; it opens nothing itself. */
@@ -48,5 +51,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { db: ctx.db });
   await app.register(authRoutes, { prefix: '/api/v1/auth', ctx });
   await app.register(userRoutes, { prefix: '/api/v1/users', ctx });
+  if (ctx.config.ADMIN_TOKEN) {
+    await app.register(adminRoutes, { prefix: '/api/v1/admin', ctx, channels: deps.channels, adminToken: ctx.config.ADMIN_TOKEN });
+  }
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.header('content-type', ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()),
+  );
   return app;
 }

@@ -11,6 +11,8 @@ import { createSendLimits } from './otp/send-limits.ts';
 import type { FlowContext } from './otp/context.ts';
 import { limiterFactory } from './rate-limit.ts';
 import { buildApp } from './app.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { queueDepth } from './delivery/outbox.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -26,6 +28,7 @@ export interface Runtime {
   handle: DbHandle;
   ctx: FlowContext;
   channels: Channels;
+  metrics: Metrics;
   worker: Worker;
   app: FastifyInstance;
   close(): Promise<void>;
@@ -45,16 +48,18 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   }
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, logger) : undefined;
   const makeLimiter = limiterFactory(redis);
-  const ctx: FlowContext = { db: handle.db, config, clock, sendLimits: createSendLimits(config, makeLimiter) };
+  const metrics = createMetrics(() => queueDepth(handle.db));
+  const ctx: FlowContext = { db: handle.db, config, clock, sendLimits: createSendLimits(config, makeLimiter), metrics };
   const channels = opts.channels ?? createChannels(config);
-  const worker = createWorker({ db: handle.db, config, channels, logger, clock });
-  const app = await buildApp({ ctx, logger, makeLimiter });
+  const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics });
+  const app = await buildApp({ ctx, logger, makeLimiter, channels });
   return {
     config,
     logger,
     handle,
     ctx,
     channels,
+    metrics,
     worker,
     app,
     async close() {

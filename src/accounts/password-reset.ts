@@ -1,7 +1,6 @@
 import type { FlowContext } from '../otp/context.ts';
-import { otpRules } from '../otp/context.ts';
 import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
-import { consumeCode } from '../otp/store.ts';
+import { checkCode } from '../otp/check-code.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { hashPassword } from './passwords.ts';
 import { normalizeEmail } from './phone.ts';
@@ -23,7 +22,7 @@ export async function resetPassword(ctx: FlowContext, rawEmail: string, otp: str
   const email = normalizeEmail(rawEmail);
   const user = await findUserByEmail(ctx.db, email);
   const now = ctx.clock();
-  await consumeCode(ctx.db, otpRules(ctx.config), { userId: user?.id, purpose: 'password_reset', code: otp, now });
+  await checkCode(ctx, { userId: user?.id, purpose: 'password_reset', code: otp, now });
   const passwordHash = await hashPassword(newPassword);
   await ctx.db.transaction().execute(async (trx) => {
     // The code reached the inbox, which proves the address too.

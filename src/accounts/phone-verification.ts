@@ -1,7 +1,6 @@
 import type { FlowContext } from '../otp/context.ts';
-import { otpRules } from '../otp/context.ts';
 import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
-import { consumeCode } from '../otp/store.ts';
+import { checkCode } from '../otp/check-code.ts';
 import type { User } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { normalizePhone } from './phone.ts';
@@ -18,7 +17,7 @@ export async function requestPhoneCode(ctx: FlowContext, user: User, newPhone?: 
 
 export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string): Promise<PublicUser> {
   const now = ctx.clock();
-  const { destination } = await consumeCode(ctx.db, otpRules(ctx.config), { userId: user.id, purpose: 'phone_verification', code: otp, now });
+  const { destination } = await checkCode(ctx, { userId: user.id, purpose: 'phone_verification', code: otp, now });
   try {
     const updated = await ctx.db
       .updateTable('users')

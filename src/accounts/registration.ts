@@ -1,7 +1,6 @@
 import type { FlowContext } from '../otp/context.ts';
-import { otpRules } from '../otp/context.ts';
 import { codeExpiry, issueAndQueue, sendCode, type CodeSent } from '../otp/send-code.ts';
-import { consumeCode } from '../otp/store.ts';
+import { checkCode } from '../otp/check-code.ts';
 import { notifyEnqueued } from '../delivery/outbox.ts';
 import { AppError } from '../errors.ts';
 import { hashPassword } from './passwords.ts';
@@ -75,7 +74,7 @@ export async function resendVerification(ctx: FlowContext, rawEmail: string): Pr
 export async function verifyAccount(ctx: FlowContext, rawEmail: string, otp: string): Promise<PublicUser> {
   const now = ctx.clock();
   const user = await findUserByEmail(ctx.db, normalizeEmail(rawEmail));
-  await consumeCode(ctx.db, otpRules(ctx.config), { userId: user?.id, purpose: 'email_verification', code: otp, now });
+  await checkCode(ctx, { userId: user?.id, purpose: 'email_verification', code: otp, now });
   const verified = await ctx.db
     .updateTable('users')
     .set({ email_verified_at: now, updated_at: now })

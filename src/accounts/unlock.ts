@@ -1,8 +1,7 @@
 import type { Channel } from '../db/schema.ts';
 import type { FlowContext } from '../otp/context.ts';
-import { otpRules } from '../otp/context.ts';
 import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
-import { consumeCode } from '../otp/store.ts';
+import { checkCode } from '../otp/check-code.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { normalizeEmail, normalizePhone } from './phone.ts';
 import { findUserByEmail, findUserByVerifiedPhone } from './users.ts';
@@ -41,6 +40,6 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
 /** A right unlock code lifts the login throttle of its account at once. */
 export async function verifyUnlock(ctx: FlowContext, identifier: string, otp: string): Promise<void> {
   const user = await findByIdentifier(ctx, identifier);
-  await consumeCode(ctx.db, otpRules(ctx.config), { userId: user?.id, purpose: 'unlock', code: otp, now: ctx.clock() });
+  await checkCode(ctx, { userId: user?.id, purpose: 'unlock', code: otp, now: ctx.clock() });
   await clearLoginFailures(ctx.db, user!.email);
 }

@@ -4,6 +4,7 @@ import { openDatabase } from '../db/client.ts';
 import { migrateToLatest } from '../db/migrations.ts';
 import { createRuntime } from '../runtime.ts';
 import { CliError } from './api-client.ts';
+import { messagesCommand } from './messages.ts';
 
 interface Command {
   summary: string;
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   serve: { summary: 'run the HTTP API and the delivery worker (DELIVERY_WORKER=off: API only)', run: () => serve('serve') },
   worker: { summary: 'run the delivery worker alone', run: () => serve('worker') },
   migrate: { summary: 'apply pending database migrations and exit', run: () => migrate() },
+  messages: { summary: 'the delivery log of a running server: messages --to X [--status S] [--json] (needs ADMIN_TOKEN)', run: messagesCommand },
 };
 
 const usage = () =>

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.ts';
 import { addSeconds } from '../clock.ts';
 import type { Database, Message } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Channels } from './channels/index.ts';
 import { DeliveryError } from './channels/types.ts';
 import { retryDelaySeconds } from './backoff.ts';
@@ -19,6 +20,7 @@ export interface WorkerDeps {
   channels: Channels;
   logger: Logger;
   clock: Clock;
+  metrics: Metrics;
 }
 
 export interface Worker {
@@ -32,7 +34,7 @@ export interface Worker {
 const BATCH = 20;
 
 export function createWorker(deps: WorkerDeps): Worker {
-  const { db, config, channels, logger, clock } = deps;
+  const { db, config, channels, logger, clock, metrics } = deps;
   let running = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
@@ -63,6 +65,11 @@ export function createWorker(deps: WorkerDeps): Worker {
         logger.warn({ message_id: message.id, channel: message.channel, attempts: message.attempts, reason, retry_at: retryAt }, 'message send failed, will retry');
       }
     }
+    if (state.configured) {
+      const seconds = (Date.now() - started) / 1000;
+      metrics.sendSeconds.observe({ channel: message.channel, provider: channel.provider, outcome: outcome.status === 'sent' ? 'sent' : 'error' }, seconds);
+    }
+    metrics.messagesFinished.inc({ channel: message.channel, status: outcome.status });
     await recordOutcome(db, message.id, outcome, clock(), config.isDevelopment);
   }
 

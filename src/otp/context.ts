@@ -1,15 +1,17 @@
 import type { Config } from '../config.ts';
 import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
+import type { Metrics } from '../metrics.ts';
 import type { SendLimits } from './send-limits.ts';
 import type { OtpRules } from './store.ts';
 
-/** What the account flows need: storage, settings, time and the per-destination send limits. */
+/** What the account flows need: storage, settings, time, the per-destination send limits and metrics. */
 export interface FlowContext {
   db: Db;
   config: Config;
   clock: Clock;
   sendLimits: SendLimits;
+  metrics: Metrics;
 }
 
 export const otpRules = (config: Config): OtpRules => ({

@@ -47,6 +47,7 @@ export async function issueAndQueue(
     },
     input.now,
   );
+  ctx.metrics.codesIssued.inc({ purpose: input.purpose });
 }
 
 /** Issues and queues a code in its own transaction, then wakes the worker. */

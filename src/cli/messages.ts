@@ -1,0 +1,59 @@
+import { parseArgs } from 'node:util';
+import { apiErrorMessage, apiBaseUrl, callApi, CliError } from './api-client.ts';
+
+interface LogRow {
+  created_at: string;
+  channel: string;
+  recipient: string;
+  purpose: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  provider_id: string | null;
+  next_attempt_at: string | null;
+}
+
+const WHY: Record<string, string> = {
+  sent: 'accepted by the provider',
+  captured: 'development: not sent, shown in the dev inbox and the log',
+  queued: 'waiting for its next attempt',
+  sending: 'being sent now',
+  failed: 'gave up',
+};
+
+/** `panic-api messages --to X [--status S] [--json]`: the delivery log of a running server. */
+export async function messagesCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { to: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const token = process.env.ADMIN_TOKEN;
+  if (!token) throw new CliError('Set ADMIN_TOKEN to the server\'s admin token: the delivery log is behind it.');
+  const query = new URLSearchParams();
+  if (values.to) query.set('to', values.to);
+  if (values.status) query.set('status', values.status);
+  if (values.limit) query.set('limit', values.limit);
+  const res = await callApi<{ messages: LogRow[] }>('GET', `/api/v1/admin/messages?${query}`, { token });
+  if (res.status === 404) {
+    throw new CliError(`The server at ${apiBaseUrl()} has no delivery log endpoint: start it with ADMIN_TOKEN set.`);
+  }
+  if (res.status !== 200) throw new CliError(apiErrorMessage(res));
+  const rows = res.body.messages;
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
+  if (!rows.length) {
+    process.stdout.write(`No messages${values.to ? ` to ${values.to}` : ''}. Was a code requested for exactly this address?\n`);
+    return 0;
+  }
+  for (const r of rows) {
+    process.stdout.write(
+      `${r.created_at}  ${r.channel.padEnd(5)} ${r.recipient}  ${r.purpose}  ${r.status.toUpperCase()} after ${r.attempts} attempt(s): ${WHY[r.status] ?? ''}\n`,
+    );
+    if (r.last_error) process.stdout.write(`    reason: ${r.last_error}\n`);
+    if (r.next_attempt_at) process.stdout.write(`    next attempt: ${r.next_attempt_at}\n`);
+    if (r.provider_id) process.stdout.write(`    provider id: ${r.provider_id}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,72 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FlowContext } from '../../otp/context.ts';
+import type { Channels } from '../../delivery/channels/index.ts';
+import { deliveryState, listDeliveryLog } from '../../delivery/delivery-log.ts';
+import { normalizePhone } from '../../accounts/phone.ts';
+import { AppError } from '../../errors.ts';
+import { bearerToken } from '../auth-hook.ts';
+import { errors } from '../schemas.ts';
+
+const sameSecret = (a: string, b: string) =>
+  timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+
+/** A recipient as typed, plus its E.164 form when it reads as a phone number. */
+function recipientForms(to: string, region: string): string[] {
+  if (to.includes('@')) return [to.trim()];
+  try {
+    return [to.trim(), normalizePhone(to, region)];
+  } catch {
+    return [to.trim()];
+  }
+}
+
+const Status = Type.Union(['queued', 'sending', 'sent', 'failed', 'captured'].map((s) => Type.Literal(s)));
+
+/** Operations endpoints; registered only when ADMIN_TOKEN is set. */
+export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels: Channels; adminToken: string }> = async (
+  app,
+  { ctx, channels, adminToken },
+) => {
+  const tags = ['admin'];
+  const security = [{ bearer: [] }];
+  app.addHook('preHandler', async (request) => {
+    const token = bearerToken(request);
+    if (!token || !sameSecret(token, adminToken)) {
+      throw new AppError('unauthorized', 'Send the admin token as "Authorization: Bearer $ADMIN_TOKEN".');
+    }
+  });
+
+  app.get(
+    '/messages',
+    {
+      schema: {
+        tags,
+        summary: 'The delivery log (no bodies or codes), newest first',
+        security,
+        querystring: Type.Object({
+          to: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
+          status: Type.Optional(Status),
+          limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+        }),
+        response: { 200: Type.Object({ messages: Type.Array(Type.Any()) }), ...errors(400, 401) },
+      },
+    },
+    async (request) => {
+      const { to, status, limit } = request.query;
+      const messages = await listDeliveryLog(ctx.db, {
+        recipients: to ? recipientForms(to, ctx.config.DEFAULT_PHONE_REGION) : undefined,
+        status: status as never,
+        limit: Math.min(500, Math.max(1, Number(limit ?? 50))),
+      });
+      return { messages };
+    },
+  );
+
+  app.get(
+    '/delivery',
+    { schema: { tags, summary: 'Per-channel delivery state', security, response: { 200: Type.Object({ channels: Type.Array(Type.Any()) }), ...errors(401) } } },
+    async () => ({ channels: await deliveryState(ctx.db, channels) }),
+  );
+};

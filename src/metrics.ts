@@ -1,0 +1,46 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The service's Prometheus metrics, one registry per runtime so several can live in one process. */
+export interface Metrics {
+  registry: Registry;
+  codesIssued: Counter<'purpose'>;
+  codesChecked: Counter<'purpose' | 'result'>;
+  messagesFinished: Counter<'channel' | 'status'>;
+  sendSeconds: Histogram<'channel' | 'provider' | 'outcome'>;
+}
+
+export function createMetrics(queueDepth: () => Promise<number>): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'panic_' });
+  new Gauge({
+    name: 'panic_delivery_queue_depth',
+    help: 'Messages waiting to be sent (queued or sending)',
+    registers: [registry],
+    async collect() {
+      this.set(await queueDepth());
+    },
+  });
+  return {
+    registry,
+    codesIssued: new Counter({ name: 'panic_otp_issued_total', help: 'Codes issued', labelNames: ['purpose'], registers: [registry] }),
+    codesChecked: new Counter({
+      name: 'panic_otp_checked_total',
+      help: 'Codes submitted, by result: verified or the refusal code',
+      labelNames: ['purpose', 'result'],
+      registers: [registry],
+    }),
+    messagesFinished: new Counter({
+      name: 'panic_messages_total',
+      help: 'Messages by channel and the status an attempt left them in',
+      labelNames: ['channel', 'status'],
+      registers: [registry],
+    }),
+    sendSeconds: new Histogram({
+      name: 'panic_delivery_send_seconds',
+      help: 'Time a provider took to accept or refuse a message',
+      labelNames: ['channel', 'provider', 'outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
