@@ -28,6 +28,8 @@ export interface SmtpFixture {
   messages: ReceivedMail[];
   /** number of rejected AUTH attempts */
   readonly authFailures: number;
+  /** number of messages whose data arrived (accepted or not) */
+  readonly dataReceived: number;
   waitFor(to: string, opts?: { timeoutMs?: number; count?: number }): Promise<ReceivedMail>;
   close(): Promise<void>;
 }
@@ -37,6 +39,10 @@ export interface SmtpOptions {
   password?: string;
   rejectRecipients?: RegExp;
   tempFailRecipients?: RegExp;
+  /** Listen on this port (0, the default, picks a free one). */
+  port?: number;
+  /** Awaited after a message's data arrived and before it is accepted: holds a send in flight. */
+  beforeAccept?: () => Promise<void>;
 }
 
 function smtpError(code: number, message: string): SMTPServerError {
@@ -44,7 +50,7 @@ function smtpError(code: number, message: string): SMTPServerError {
 }
 
 export async function startSmtpServer(opts: SmtpOptions = {}): Promise<SmtpFixture> {
-  const { username = 'mailer', password = 'mail-secret', rejectRecipients, tempFailRecipients } = opts;
+  const { username = 'mailer', password = 'mail-secret', rejectRecipients, tempFailRecipients, beforeAccept } = opts;
   // EC keys keep certificate generation fast enough to do per fixture.
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',
@@ -53,6 +59,7 @@ export async function startSmtpServer(opts: SmtpOptions = {}): Promise<SmtpFixtu
   });
   const messages: ReceivedMail[] = [];
   let authFailures = 0;
+  let dataReceived = 0;
 
   const server = new SMTPServer({
     key: pems.private,
@@ -77,8 +84,10 @@ export async function startSmtpServer(opts: SmtpOptions = {}): Promise<SmtpFixtu
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('error', cb);
-      stream.on('end', () => {
+      stream.on('end', async () => {
         const raw = Buffer.concat(chunks);
+        dataReceived++;
+        await beforeAccept?.();
         simpleParser(raw).then(
           (parsed) => {
             messages.push({
@@ -102,7 +111,7 @@ export async function startSmtpServer(opts: SmtpOptions = {}): Promise<SmtpFixtu
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
@@ -117,6 +126,9 @@ export async function startSmtpServer(opts: SmtpOptions = {}): Promise<SmtpFixtu
     messages,
     get authFailures() {
       return authFailures;
+    },
+    get dataReceived() {
+      return dataReceived;
     },
     waitFor(to, o) {
       const want = to.toLowerCase();

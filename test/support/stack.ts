@@ -5,7 +5,7 @@ import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import type { Clock } from '../../src/clock.ts';
 import { createTestDatabase, pgAvailable } from './pg.ts';
 import { startTwilioServer, type TwilioFixture } from './sms.ts';
-import { startSmtpServer, type SmtpFixture } from './smtp.ts';
+import { startSmtpServer, type SmtpFixture, type SmtpOptions } from './smtp.ts';
 
 export type DbKind = 'pglite' | 'postgres';
 
@@ -41,6 +41,7 @@ export interface StackOptions {
   clock?: Clock;
   /** Leave the worker stopped (tests that drive delivery by hand). */
   noWorker?: boolean;
+  smtp?: SmtpOptions;
 }
 
 const codeIn = (text: string): string => {
@@ -54,7 +55,7 @@ const codeIn = (text: string): string => {
  * HTTP server as its providers, on PGlite in memory or a fresh database on the PostgreSQL server.
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const smtp = await startSmtpServer();
+  const smtp = await startSmtpServer(opts.smtp);
   const sms = await startTwilioServer();
   const pgdb = opts.db === 'postgres' ? await createTestDatabase() : undefined;
   const config = loadConfig({

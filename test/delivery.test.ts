@@ -1,0 +1,234 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort } from './support/net.ts';
+import { startSmtpServer } from './support/smtp.ts';
+import { person, startStack, type Stack } from './support/stack.ts';
+import { waitUntil } from './support/wait.ts';
+
+async function messageRow(stack: Stack, recipient: string) {
+  return stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at', 'desc').executeTakeFirst();
+}
+
+async function finalRow(stack: Stack, recipient: string, statuses = ['sent', 'failed', 'captured']) {
+  return waitUntil(async () => {
+    const row = await messageRow(stack, recipient);
+    return row && statuses.includes(row.status) ? row : undefined;
+  }, { timeoutMs: 15_000, what: `a final message to ${recipient}` });
+}
+
+describe('delivery: retries, permanent and temporary failures', () => {
+  it('retries until an SMTP server that comes up late accepts the mail', async () => {
+    const port = await freePort();
+    const stack = await startStack({ env: { SMTP_PORT: String(port) } });
+    const late = { close: async () => {} };
+    try {
+      const p = person('late');
+      assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+      const queued = await waitUntil(async () => {
+        const row = await messageRow(stack, p.email);
+        return row?.status === 'queued' && row.attempts >= 1 ? row : undefined;
+      }, { what: 'a failed first attempt' });
+      assert.match(queued.last_error ?? '', /ECONNREFUSED|ECONNECTION|connect/i);
+      const server = await startSmtpServer({ port });
+      late.close = server.close;
+      const mail = await server.waitFor(p.email, { timeoutMs: 15_000 });
+      const row = await finalRow(stack, p.email);
+      assert.equal(row.status, 'sent');
+      assert.ok(row.attempts >= 2);
+      assert.ok(row.provider_id, 'the SMTP message id is kept');
+      const otp = mail.text.match(/\b(\d{6})\b/)![1];
+      assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status, 200);
+    } finally {
+      await stack.close();
+      await late.close();
+    }
+  });
+
+  describe('SMTP answers', () => {
+    let stack: Stack;
+    before(async () => {
+      stack = await startStack({
+        smtp: { rejectRecipients: /^bounce/, tempFailRecipients: /^busy/ },
+        env: { DELIVERY_MAX_ATTEMPTS: '3' },
+      });
+    });
+    after(() => stack.close());
+
+    it('a 5xx for the recipient fails at once, with the server\'s words kept', async () => {
+      const p = { ...person(), email: `bounce.${Date.now()}@example.test` };
+      await stack.api('POST', '/api/v1/auth/register', p);
+      const row = await finalRow(stack, p.email);
+      assert.equal(row.status, 'failed');
+      assert.equal(row.attempts, 1);
+      assert.match(row.last_error!, /550/);
+      assert.match(row.last_error!, /Mailbox unavailable/);
+    });
+
+    it('a 4xx is retried, then fails after DELIVERY_MAX_ATTEMPTS with the reason', async () => {
+      const p = { ...person(), email: `busy.${Date.now()}@example.test` };
+      await stack.api('POST', '/api/v1/auth/register', p);
+      const row = await finalRow(stack, p.email);
+      assert.equal(row.status, 'failed');
+      assert.equal(row.attempts, 3);
+      assert.match(row.last_error!, /451/);
+    });
+
+    it('outside development a final message keeps no readable code', async () => {
+      const p = person('redact');
+      await stack.api('POST', '/api/v1/auth/register', p);
+      const code = await stack.emailCode(p.email);
+      const row = await finalRow(stack, p.email);
+      assert.equal(row.status, 'sent');
+      assert.equal(row.otp, null);
+      assert.equal(row.body_html, null);
+      assert.ok(!row.body_text.includes(code));
+      const failed = await finalRow(stack, (await stack.runtime.ctx.db.selectFrom('messages').select('recipient').where('status', '=', 'failed').executeTakeFirstOrThrow()).recipient);
+      assert.equal(failed.otp, null);
+    });
+  });
+
+  describe('Twilio answers', () => {
+    let stack: Stack;
+    before(async () => {
+      stack = await startStack({ env: { DELIVERY_MAX_ATTEMPTS: '4' } });
+    });
+    after(() => stack.close());
+
+    async function phoneCodeRequest(tag: string) {
+      const p = person(tag);
+      await stack.api('POST', '/api/v1/auth/register', p);
+      const otp = await stack.emailCode(p.email);
+      await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
+      const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
+      const res = await stack.api('POST', '/api/v1/users/verify-phone', {}, login.body.access_token);
+      assert.equal(res.status, 200);
+      return p;
+    }
+
+    it('a 400 from the API fails at once with Twilio\'s message', async () => {
+      stack.sms.failWith = { status: 400, code: 21211, message: "The 'To' number is not a valid phone number." };
+      try {
+        const p = await phoneCodeRequest('tw400');
+        const row = await finalRow(stack, p.phone);
+        assert.equal(row.status, 'failed');
+        assert.equal(row.attempts, 1);
+        assert.match(row.last_error!, /400/);
+        assert.match(row.last_error!, /not a valid phone number/);
+      } finally {
+        stack.sms.failWith = undefined;
+      }
+    });
+
+    it('a 429 or 500 is retried and succeeds once the API recovers', async () => {
+      stack.sms.failWith = { status: 429, message: 'Too Many Requests' };
+      const p = await phoneCodeRequest('tw429');
+      await waitUntil(async () => ((await messageRow(stack, p.phone))?.attempts ?? 0) >= 1 && (await messageRow(stack, p.phone))?.status === 'queued', { what: 'a retry' });
+      stack.sms.failWith = { status: 500, message: 'Internal' };
+      await waitUntil(async () => ((await messageRow(stack, p.phone))?.attempts ?? 0) >= 2, { what: 'a second attempt' });
+      stack.sms.failWith = undefined;
+      const row = await finalRow(stack, p.phone);
+      assert.equal(row.status, 'sent');
+      assert.match(row.provider_id!, /^SM/);
+      assert.ok(await stack.smsCode(p.phone));
+    });
+  });
+});
+
+describe('operations: metrics and the delivery log', () => {
+  let stack: Stack;
+  const ADMIN = 'admin-token-for-tests-0123456789';
+  before(async () => {
+    stack = await startStack({ env: { ADMIN_TOKEN: ADMIN } });
+  });
+  after(() => stack.close());
+
+  const metric = (text: string, name: string, labels: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((kv) => l.includes(kv)));
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+
+  it('counts codes issued, verified and refused, messages sent, and send latency', async () => {
+    const before = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+    const p = person('metrics');
+    await stack.api('POST', '/api/v1/auth/register', p);
+    const otp = await stack.emailCode(p.email);
+    await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: otp === '000000' ? '111111' : '000000' });
+    await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
+    await finalRow(stack, p.email);
+    const res = await fetch(`${stack.baseUrl}/metrics`);
+    assert.match(res.headers.get('content-type')!, /text\/plain/);
+    const text = await res.text();
+    const delta = (name: string, labels: string) => metric(text, name, labels) - metric(before, name, labels);
+    assert.equal(delta('panic_otp_issued_total', 'purpose="email_verification"'), 1);
+    assert.equal(delta('panic_otp_checked_total', 'purpose="email_verification",result="verified"'), 1);
+    assert.equal(delta('panic_otp_checked_total', 'purpose="email_verification",result="otp_invalid"'), 1);
+    assert.equal(delta('panic_messages_total', 'channel="email",status="sent"'), 1);
+    assert.equal(delta('panic_delivery_send_seconds_count', 'channel="email",provider="smtp",outcome="sent"'), 1);
+    assert.match(text, /^panic_delivery_queue_depth \d+$/m);
+  });
+
+  it('the delivery log needs the admin token and never shows bodies or codes', async () => {
+    const p = person('log');
+    await stack.api('POST', '/api/v1/auth/register', p);
+    const code = await stack.emailCode(p.email);
+    await finalRow(stack, p.email);
+    assert.equal((await stack.api('GET', `/api/v1/admin/messages?to=${p.email}`)).status, 401);
+    assert.equal((await stack.api('GET', `/api/v1/admin/messages?to=${p.email}`, undefined, 'wrong')).status, 401);
+    const log = await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(p.email.toUpperCase())}`, undefined, ADMIN);
+    assert.equal(log.status, 200, log.text);
+    assert.equal(log.body.messages.length, 1);
+    const [m] = log.body.messages;
+    assert.equal(m.status, 'sent');
+    assert.equal(m.channel, 'email');
+    assert.equal(m.purpose, 'email_verification');
+    assert.ok(!log.text.includes(code));
+    assert.ok(!('body_text' in m) && !('otp' in m));
+    const none = await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(p.email)}&status=failed`, undefined, ADMIN);
+    assert.equal(none.body.messages.length, 0);
+    assert.equal((await stack.api('GET', '/api/v1/admin/messages?status=lost', undefined, ADMIN)).status, 400);
+  });
+
+  it('the delivery state names each channel, its last success and queue depth', async () => {
+    const res = await stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN);
+    assert.equal(res.status, 200, res.text);
+    const email = res.body.channels.find((c: { channel: string }) => c.channel === 'email');
+    const sms = res.body.channels.find((c: { channel: string }) => c.channel === 'sms');
+    assert.equal(email.state, 'configured');
+    assert.equal(email.provider, 'smtp');
+    assert.ok(email.last_success_at);
+    assert.equal(typeof email.queue_depth, 'number');
+    assert.equal(sms.provider, 'twilio');
+    assert.ok(!res.text.includes(stack.smtp.password) && !res.text.includes(stack.sms.authToken));
+  });
+});
+
+describe('operations endpoints without ADMIN_TOKEN', () => {
+  it('do not exist', async () => {
+    const stack = await startStack();
+    try {
+      assert.equal((await stack.api('GET', '/api/v1/admin/messages')).status, 404);
+      assert.equal((await stack.api('GET', '/api/v1/admin/delivery', undefined, 'anything')).status, 404);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('report placeholder SMS credentials by name', async () => {
+    const stack = await startStack({
+      env: {
+        ADMIN_TOKEN: 'admin-token-for-tests-0123456789',
+        SMS_ACCOUNT_SID: 'YOUR_ACCOUNT_SID',
+        SMS_API_KEY: 'your-real-sms-api-key',
+      },
+    });
+    try {
+      const res = await stack.api('GET', '/api/v1/admin/delivery', undefined, 'admin-token-for-tests-0123456789');
+      const sms = res.body.channels.find((c: { channel: string }) => c.channel === 'sms');
+      assert.equal(sms.state, 'placeholder');
+      assert.match(sms.problem, /SMS credentials are placeholder values/);
+      assert.match(sms.problem, /SMS_ACCOUNT_SID/);
+    } finally {
+      await stack.close();
+    }
+  });
+});
