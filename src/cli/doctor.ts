@@ -1,0 +1,79 @@
+import { apiBaseUrl, CliError } from './api-client.ts';
+import { checkConfig, checkSecrets } from './doctor/config.ts';
+import { checkDatabase } from './doctor/database.ts';
+import { checkRedis } from './doctor/redis.ts';
+import { checkSms } from './doctor/sms.ts';
+import { checkSmtp } from './doctor/smtp.ts';
+import { CHECK_TIMEOUT_MS, errorText, fail, warn, type Check } from './doctor/types.ts';
+
+const ICON: Record<Check['status'], string> = { ok: '✅', warn: '⚠️ ', fail: '❌' };
+/** The checks that need a parsed configuration, in the order they are printed. */
+const NEEDS_CONFIG = ['secrets', 'database', 'smtp', 'sms', 'redis'] as const;
+
+/** Runs one check with a deadline; a check that throws or hangs becomes a failed row, not a crash. */
+async function guarded(name: string, run: () => Promise<Check>): Promise<Check> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<Check>((resolve) => {
+    timer = setTimeout(
+      () => resolve(fail(name, `The ${name} check did not finish within ${CHECK_TIMEOUT_MS / 1000} s`, 'Something on the way does not answer: check the host and port settings and firewalls.')),
+      CHECK_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([
+      run().catch((err: unknown) => fail(name, `The ${name} check failed unexpectedly: ${errorText(err)}`, 'Run doctor again; if it persists, report it with this line.')),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Every check, independent ones in parallel; the printed order is fixed. */
+export async function runChecks(env: NodeJS.ProcessEnv = process.env): Promise<Check[]> {
+  const { check: configCheck, config } = checkConfig(env);
+  if (!config) {
+    return [configCheck, ...NEEDS_CONFIG.map((name) => warn(name, 'Not checked: the configuration is invalid', 'Fix the configuration first (see the config line).'))];
+  }
+  const rest = await Promise.all([
+    guarded('secrets', async () => checkSecrets(env, config)),
+    guarded('database', () => checkDatabase(config, apiBaseUrl(env))),
+    guarded('smtp', () => checkSmtp(config)),
+    guarded('sms', () => checkSms(config)),
+    guarded('redis', () => checkRedis(config)),
+  ]);
+  return [configCheck, ...rest];
+}
+
+export function formatTable(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.name.length));
+  const lines: string[] = [];
+  for (const c of checks) {
+    lines.push(`${ICON[c.status]} ${c.name.padEnd(width)}  ${c.finding}`);
+    if (c.status !== 'ok' && c.fix) lines.push(`${' '.repeat(width + 5)}fix: ${c.fix}`);
+  }
+  const count = (s: Check['status']) => checks.filter((c) => c.status === s).length;
+  const [failed, warned, passed] = [count('fail'), count('warn'), count('ok')];
+  const tally = `${passed} ok, ${warned} warning${warned === 1 ? '' : 's'}, ${failed} failed`;
+  lines.push(
+    '',
+    failed
+      ? `${tally}: codes will not be delivered until the ❌ lines are fixed.`
+      : warned
+        ? `${tally}: nothing stops delivery; read the ⚠️ lines.`
+        : `${tally}: everything needed to deliver codes works.`,
+  );
+  return lines.join('\n');
+}
+
+/** `panic-api doctor [--json]`: 1 when any check fails, else 0. */
+export async function doctor(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const unknown = args.filter((a) => a !== '--json');
+  if (unknown.length) throw new CliError(`doctor: unknown option ${unknown[0]} (usage: panic-api doctor [--json])`);
+  const checks = await runChecks(env);
+  const ok = !checks.some((c) => c.status === 'fail');
+  process.stdout.write(args.includes('--json') ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${formatTable(checks)}\n`);
+  // Every check closes what it opened; should a driver still hold a handle, do not hang the shell.
+  setTimeout(() => process.exit(ok ? 0 : 1), 2000).unref();
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,113 @@
+import type { Config } from '../../config.ts';
+import { createChannels } from '../../delivery/channels/index.ts';
+import { errorCode, explainCode, fail, missingSeverity, ok, warn, type Check } from './types.ts';
+
+const NAME = 'sms';
+const TIMEOUT_MS = 8000;
+
+function networkFailure(err: unknown, what: string, origin: string, fix: string): Check {
+  const timedOut = (err as Error).name === 'TimeoutError';
+  const code = timedOut ? 'ETIMEDOUT' : errorCode(err);
+  return fail(NAME, `${what} not reachable at ${origin} (${explainCode(code)})`, fix);
+}
+
+/**
+ * Twilio: GET of the account resource (…/Accounts/{SID}.json) derived from SMS_API_URL, with the
+ * same Basic auth the Messages POST uses. It proves the credentials and sends nothing.
+ */
+async function checkTwilio(config: Config): Promise<Check> {
+  const messagesUrl = config.SMS_API_URL!;
+  let accountUrl: URL;
+  try {
+    accountUrl = new URL(messagesUrl.replace(/\/Messages\.json$/, '.json'));
+  } catch {
+    return fail(NAME, 'SMS_API_URL is not a URL', 'Set SMS_API_URL to https://api.twilio.com/2010-04-01/Accounts/<Account SID>/Messages.json.');
+  }
+  if (!/\/Accounts\/[^/]+\/Messages\.json$/.test(messagesUrl)) {
+    return fail(
+      NAME,
+      'SMS_API_URL is not a Twilio Messages URL (it should end in /Accounts/<Account SID>/Messages.json)',
+      'Set SMS_API_URL to https://api.twilio.com/2010-04-01/Accounts/<Account SID>/Messages.json, or SMS_PROVIDER=http for another gateway.',
+    );
+  }
+  const auth = Buffer.from(`${config.SMS_ACCOUNT_SID}:${config.SMS_API_KEY}`).toString('base64');
+  let res: Response;
+  try {
+    res = await fetch(accountUrl, {
+      headers: { authorization: `Basic ${auth}`, accept: 'application/json' },
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (err) {
+    return networkFailure(err, 'Twilio API', accountUrl.origin, 'Check the host in SMS_API_URL and that this host may make outbound HTTPS requests (firewall, proxy).');
+  }
+  const body = (await res.json().catch(() => undefined)) as { status?: string; message?: string } | undefined;
+  if (res.status === 200) {
+    if (body?.status && body.status !== 'active') {
+      return fail(NAME, `Twilio accepted the credentials, but the account is ${body.status}`, 'Reactivate the account (or upgrade it) in the Twilio console.');
+    }
+    return ok(NAME, 'Twilio accepted the credentials (SMS_ACCOUNT_SID / SMS_API_KEY) and the account is active; nothing was sent');
+  }
+  if (res.status === 401 || res.status === 403) {
+    return fail(
+      NAME,
+      'Twilio rejected the credentials (SMS_ACCOUNT_SID / SMS_API_KEY)',
+      'Copy the Account SID into SMS_ACCOUNT_SID and the Auth Token into SMS_API_KEY from the Twilio console (an API key needs its SK… SID as SMS_ACCOUNT_SID).',
+    );
+  }
+  if (res.status === 404) {
+    return fail(
+      NAME,
+      'Twilio has no such account: the Account SID in SMS_API_URL is wrong (HTTP 404)',
+      'Put your Account SID in SMS_API_URL: https://api.twilio.com/2010-04-01/Accounts/<Account SID>/Messages.json.',
+    );
+  }
+  return warn(NAME, `Twilio answered HTTP ${res.status}${body?.message ? ` (${body.message})` : ''}: the credentials could not be checked`, 'Try again in a minute; see https://status.twilio.com if it persists.');
+}
+
+/** A generic gateway cannot be asked about credentials without sending; its origin can be asked whether it answers. */
+async function checkHttpGateway(config: Config): Promise<Check> {
+  let origin: string;
+  try {
+    origin = new URL(config.SMS_API_URL!).origin;
+  } catch {
+    return fail(NAME, 'SMS_API_URL is not a URL', 'Set SMS_API_URL to the full URL your SMS gateway takes POSTs on.');
+  }
+  try {
+    const res = await fetch(origin, { method: 'HEAD', signal: AbortSignal.timeout(TIMEOUT_MS) });
+    await res.body?.cancel();
+  } catch (err) {
+    return networkFailure(err, 'SMS gateway', origin, 'Check the host and port in SMS_API_URL and that this host may reach it (firewall, proxy).');
+  }
+  return warn(
+    NAME,
+    `SMS_PROVIDER=http: settings present and the gateway answers at ${origin}, but SMS_API_KEY cannot be checked without sending an SMS`,
+    'Send yourself a code (POST /api/v1/users/verify-phone) and read its status and reason in the delivery log (GET /api/v1/admin/messages).',
+  );
+}
+
+/** SMS provider chosen, credentials not placeholders, and (Twilio) accepted. */
+export async function checkSms(config: Config): Promise<Check> {
+  if (!config.SMS_PROVIDER) {
+    return missingSeverity(config.APP_ENV) === 'warn'
+      ? warn(NAME, 'SMS provider not configured (SMS_PROVIDER not set): SMS codes go to the dev inbox and the log', 'Fine for development (open /dev/inbox). To send real SMS set SMS_PROVIDER=twilio with SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY and SMS_FROM.')
+      : fail(NAME, 'SMS provider not configured (SMS_PROVIDER not set): no SMS code can be sent', 'Set SMS_PROVIDER=twilio with SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY and SMS_FROM (or SMS_PROVIDER=http with SMS_API_URL and SMS_API_KEY).');
+  }
+  const state = createChannels(config).sms.status();
+  if (!state.configured) {
+    const names = Object.keys(state.settings);
+    const placeholders = names.filter((k) => state.settings[k] === 'placeholder');
+    if (placeholders.length) {
+      return fail(
+        NAME,
+        `SMS credentials are placeholder values (${placeholders.join(', ')})`,
+        `Replace ${placeholders.join(', ')} with the real values from your ${config.SMS_PROVIDER === 'twilio' ? 'Twilio console' : 'SMS gateway'}.`,
+      );
+    }
+    const missing = names.filter((k) => state.settings[k] === 'missing');
+    const what = `SMS provider ${config.SMS_PROVIDER} not fully configured (${missing.join(', ')} not set)`;
+    return missingSeverity(config.APP_ENV) === 'warn'
+      ? warn(NAME, `${what}: SMS codes go to the dev inbox and the log`, `Set ${missing.join(', ')}.`)
+      : fail(NAME, `${what}: no SMS code can be sent`, `Set ${missing.join(', ')}.`);
+  }
+  return config.SMS_PROVIDER === 'twilio' ? checkTwilio(config) : checkHttpGateway(config);
+}

@@ -1,0 +1,518 @@
+/**
+ * Crash safety of delivery, against the REAL process (`node bin/panic-api.js serve|worker` as children):
+ * - SIGKILL while a mail is in flight: after a restart on the same data (PGlite folder or PostgreSQL
+ *   database) the lease runs out, the mail is sent again and its code verifies;
+ * - SIGTERM while a mail is in flight: the HTTP server stops, the send finishes, the process exits 0;
+ * - two worker processes on one PostgreSQL database send 500 queued SMS exactly once.
+ */
+import { after, describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { createTestDatabase, pgAvailable } from './support/pg.ts';
+import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
+import { startTwilioServer } from './support/sms.ts';
+import { waitUntil } from './support/wait.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'panic-api.js');
+
+// Generous: a fresh PGlite folder alone takes 10-15 s to initialise on a 2-core machine.
+const START_TIMEOUT_MS = 90_000;
+const TEST_TIMEOUT_MS = 300_000;
+
+// ------------------------------------------------------------------ child processes
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  port?: number;
+  /** everything the child wrote, stdout and stderr interleaved */
+  output(): string;
+  /** JSON log lines of stdout that parse */
+  logLines(): Array<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly running: boolean;
+}
+
+const children = new Set<Child>();
+
+/** Only what node needs: an inherited DATABASE_URL or NODE_TEST_CONTEXT must not leak into the service. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'SystemRoot']) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  return {
+    ...env,
+    APP_ENV: 'test',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    JWT_SECRET: 'crash-safety-test-jwt-secret-0123456789abcdef',
+    OTP_SECRET: 'crash-safety-test-otp-secret-0123456789abcdef',
+    RATE_LIMIT_IP_PER_MINUTE: '100000',
+    DELIVERY_LEASE_SECONDS: '2',
+    DELIVERY_POLL_MS: '100',
+  };
+}
+
+function startChild(name: string, command: 'serve' | 'worker' | 'migrate', env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, [BIN, command], { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let stdout = '';
+  proc.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    stdout += c.toString();
+  });
+  proc.stderr!.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  let running = true;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.on('exit', (code, signal) => {
+      running = false;
+      resolve({ code, signal });
+    });
+  });
+  const child: Child = {
+    name,
+    proc,
+    port: env.PORT ? Number(env.PORT) : undefined,
+    output: () => out,
+    logLines: () =>
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        }),
+    exited,
+    get running() {
+      return running;
+    },
+  };
+  children.add(child);
+  void exited.then(() => children.delete(child));
+  return child;
+}
+
+/** The child's output for an assertion message (the tail: enough to see why it failed). */
+function report(...cs: Child[]): string {
+  return cs
+    .map((c) => {
+      const text = c.output();
+      const tail = text.length > 6000 ? `…${text.slice(-6000)}` : text;
+      return `\n----- ${c.name} (${c.running ? 'running' : `exited ${c.proc.exitCode ?? c.proc.signalCode}`}) -----\n${tail}`;
+    })
+    .join('');
+}
+
+async function kill(child: Child, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (!child.running) return;
+  child.proc.kill(signal);
+  await child.exited;
+}
+
+after(async () => {
+  await Promise.all([...children].map((c) => kill(c)));
+});
+
+/** Resolves when the child's exit, or rejects with its output after `timeoutMs`. */
+async function exitOf(child: Child, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${child.name} did not exit within ${timeoutMs} ms${report(child)}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([child.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Whether a fresh TCP connection to the port is accepted. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitForHealth(child: Child): Promise<void> {
+  try {
+    await waitUntil(
+      async () => {
+        if (!child.running) throw new Error(`${child.name} exited before answering /health`);
+        try {
+          const res = await fetch(`http://127.0.0.1:${child.port}/health`);
+          await res.text();
+          return res.status === 200;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: START_TIMEOUT_MS, intervalMs: 200, what: `${child.name} /health` },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}${report(child)}`);
+  }
+}
+
+async function waitForLog(child: Child, msg: string): Promise<void> {
+  try {
+    await waitUntil(
+      () => {
+        if (!child.running) throw new Error(`${child.name} exited before logging "${msg}"`);
+        return child.logLines().some((l) => l.msg === msg);
+      },
+      { timeoutMs: START_TIMEOUT_MS, intervalMs: 100, what: `${child.name} to log "${msg}"` },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}${report(child)}`);
+  }
+}
+
+async function api(child: Child, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${child.port}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+// ------------------------------------------------------------------ fixtures
+
+/**
+ * `beforeAccept` of the SMTP fixture: while holding, every message whose data arrived waits.
+ * `passThrough()` lets later messages be accepted at once and leaves the held ones held (a held
+ * message of a killed process is on a dead connection: releasing it would only record a mail
+ * nobody is waiting for). `release()` lets the held ones go too.
+ */
+function makeGate() {
+  let holding = true;
+  let entered = 0;
+  const held: Array<() => void> = [];
+  return {
+    get entered() {
+      return entered;
+    },
+    beforeAccept(): Promise<void> {
+      entered++;
+      if (!holding) return Promise.resolve();
+      return new Promise<void>((resolve) => held.push(resolve));
+    },
+    passThrough() {
+      holding = false;
+    },
+    release() {
+      holding = false;
+      for (const resolve of held.splice(0)) resolve();
+    },
+  };
+}
+
+function smtpEnv(smtp: SmtpFixture): Record<string, string> {
+  return {
+    SMTP_SERVER: smtp.host,
+    SMTP_PORT: String(smtp.port),
+    SMTP_USERNAME: smtp.username,
+    SMTP_PASSWORD: smtp.password,
+    SMTP_TLS_REJECT_UNAUTHORIZED: 'false',
+    FROM_EMAIL: 'Panic System <no-reply@panic.test>',
+  };
+}
+
+type DbKind = 'pglite' | 'postgres';
+
+interface MessageRow {
+  status: string;
+  attempts: number;
+}
+
+/** The data a service child runs on, and a way to read a message's row. */
+interface Store {
+  env: Record<string, string>;
+  /** PostgreSQL: any time. PGlite: only while no child has the folder open. */
+  emailRow(recipient: string): Promise<MessageRow | undefined>;
+}
+
+async function openStore(t: TestContext, kind: DbKind): Promise<Store> {
+  if (kind === 'postgres') {
+    const database = await createTestDatabase();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    t.after(async () => {
+      await client.end().catch(() => undefined);
+      await database.drop();
+    });
+    return {
+      env: { DATABASE_URL: database.url },
+      async emailRow(recipient) {
+        const r = await client.query<MessageRow>(
+          `SELECT status, attempts FROM messages WHERE channel = 'email' AND lower(recipient) = lower($1)`,
+          [recipient],
+        );
+        assert.ok(r.rows.length <= 1, `one message to ${recipient}, got ${r.rows.length}`);
+        return r.rows[0];
+      },
+    };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'panic-crash-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return {
+    env: { DATA_DIR: dir },
+    async emailRow(recipient) {
+      const db = await PGlite.create(dir);
+      try {
+        const r = await db.query<MessageRow>(
+          `SELECT status, attempts FROM messages WHERE channel = 'email' AND lower(recipient) = lower($1)`,
+          [recipient],
+        );
+        assert.ok(r.rows.length <= 1, `one message to ${recipient}, got ${r.rows.length}`);
+        return r.rows[0];
+      } finally {
+        await db.close();
+      }
+    },
+  };
+}
+
+let seq = 0;
+function person(tag: string) {
+  seq += 1;
+  const n = String((Date.now() + seq) % 10_000_000).padStart(7, '0');
+  return {
+    email: `${tag}.${seq}.${n}@example.test`,
+    phone: `+2782${n}`,
+    first_name: 'Thandi',
+    last_name: 'Mokoena',
+    password: 'correct horse battery',
+  };
+}
+
+const codeIn = (text: string): string => {
+  const match = /\b(\d{6})\b/.exec(text);
+  assert.ok(match, `a 6-digit code in the mail: ${text}`);
+  return match[1];
+};
+
+async function startServe(name: string, env: Record<string, string>): Promise<Child> {
+  const child = startChild(name, 'serve', { ...env, PORT: String(await freePort()) });
+  await waitForHealth(child);
+  return child;
+}
+
+/** Kills (SIGKILL) whatever of `list` still runs when the test ends, pass or fail. */
+function stopChildrenAfter(t: TestContext, list: Child[]): void {
+  t.after(async () => {
+    await Promise.all(list.map((c) => kill(c)));
+  });
+}
+
+// ------------------------------------------------------------------ tests
+
+const kinds: DbKind[] = ['pglite'];
+if (await pgAvailable()) kinds.push('postgres');
+else console.log('# PostgreSQL not reachable: crash-safety tests on the PostgreSQL server skipped');
+
+for (const kind of kinds) {
+  describe(`crash safety of delivery, real process (${kind})`, () => {
+    it('SIGKILL while a mail is in flight: after a restart the mail is sent and its code verifies', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const gate = makeGate();
+      const smtp = await startSmtpServer({ beforeAccept: () => gate.beforeAccept() });
+      t.after(() => smtp.close());
+      const store = await openStore(t, kind);
+      const started: Child[] = [];
+      stopChildrenAfter(t, started);
+      const env = { ...store.env, ...smtpEnv(smtp) };
+
+      const first = await startServe(`serve #1 (${kind})`, env);
+      started.push(first);
+      const p = person('crash');
+      const reg = await api(first, 'POST', '/api/v1/auth/register', p);
+      assert.equal(reg.status, 201, reg.text + report(first));
+
+      // The mail's DATA reached the SMTP server and waits to be accepted: the send is in flight.
+      await waitUntil(() => gate.entered >= 1, { timeoutMs: 60_000, what: 'the first send to reach the SMTP server' }).catch((err) => {
+        throw new Error(`${(err as Error).message}${report(first)}`);
+      });
+      first.proc.kill('SIGKILL');
+      const killed = await exitOf(first, 30_000);
+      assert.equal(killed.signal, 'SIGKILL');
+      assert.equal(smtp.messages.length, 0, 'nothing was accepted before the kill');
+      if (kind === 'postgres') {
+        const row = await store.emailRow(p.email);
+        assert.deepEqual(row, { status: 'sending', attempts: 1 }, 'the killed process left its claim behind');
+      }
+
+      // The killed attempt stays held (its connection is gone); the next one is accepted at once.
+      gate.passThrough();
+      const second = await startServe(`serve #2 (${kind})`, env);
+      started.push(second);
+      const mail = await smtp.waitFor(p.email, { timeoutMs: 60_000 }).catch((err) => {
+        throw new Error(`${(err as Error).message}${report(second)}`);
+      });
+      assert.equal(smtp.messages.length, 1, 'exactly one mail accepted');
+      assert.ok(smtp.dataReceived >= 2, `the restarted process sent again (DATA arrivals: ${smtp.dataReceived})`);
+
+      const ver = await api(second, 'POST', '/api/v1/auth/verify-account', { email: p.email, otp: codeIn(mail.text) });
+      assert.equal(ver.status, 200, ver.text + report(second));
+
+      if (kind === 'postgres') {
+        const row = await waitUntil(
+          async () => {
+            const r = await store.emailRow(p.email);
+            return r?.status === 'sent' ? r : undefined;
+          },
+          { timeoutMs: 30_000, intervalMs: 100, what: 'the message row to be sent' },
+        );
+        assert.ok(row.attempts >= 2, `attempts ${row.attempts} >= 2`);
+      }
+
+      // Stop the restarted process (gracefully: it must exit 0), then read the row (PGlite: only now).
+      second.proc.kill('SIGTERM');
+      const stopped = await exitOf(second, 60_000);
+      assert.deepEqual(stopped, { code: 0, signal: null }, report(second));
+      const row = await store.emailRow(p.email);
+      assert.ok(row, 'the message row exists');
+      assert.equal(row.status, 'sent');
+      assert.ok(row.attempts >= 2, `attempts ${row.attempts} >= 2`);
+    });
+
+    it('SIGTERM while a mail is in flight: HTTP stops, the send finishes, the process exits 0', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const gate = makeGate();
+      const smtp = await startSmtpServer({ beforeAccept: () => gate.beforeAccept() });
+      t.after(() => smtp.close());
+      const store = await openStore(t, kind);
+      const started: Child[] = [];
+      stopChildrenAfter(t, started);
+      t.after(() => gate.release());
+
+      const child = await startServe(`serve (${kind})`, { ...store.env, ...smtpEnv(smtp) });
+      started.push(child);
+      const port = child.port!;
+      const p = person('term');
+      const reg = await api(child, 'POST', '/api/v1/auth/register', p);
+      assert.equal(reg.status, 201, reg.text + report(child));
+      await waitUntil(() => gate.entered >= 1, { timeoutMs: 60_000, what: 'the send to reach the SMTP server' }).catch((err) => {
+        throw new Error(`${(err as Error).message}${report(child)}`);
+      });
+
+      child.proc.kill('SIGTERM');
+      await waitUntil(async () => !(await accepts(port)), { timeoutMs: 30_000, intervalMs: 50, what: 'the HTTP server to stop accepting' }).catch(
+        (err) => {
+          throw new Error(`${(err as Error).message}${report(child)}`);
+        },
+      );
+      // Still waiting for the send in flight: it has not exited and nothing was accepted yet.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(child.running, `the process waits for the send in flight${report(child)}`);
+      assert.equal(smtp.messages.length, 0);
+
+      gate.release();
+      const exit = await exitOf(child, 60_000);
+      assert.deepEqual(exit, { code: 0, signal: null }, report(child));
+      assert.equal(smtp.messages.length, 1, 'the mail was accepted exactly once');
+      assert.equal(smtp.dataReceived, 1, 'and sent only once');
+      assert.equal(smtp.messages[0].envelopeTo[0], p.email);
+      assert.equal(await accepts(port), false, 'nothing listens any more');
+
+      const row = await store.emailRow(p.email);
+      assert.deepEqual(row, { status: 'sent', attempts: 1 }, report(child));
+    });
+  });
+}
+
+describe('two worker processes on one PostgreSQL database', { skip: !kinds.includes('postgres') && 'PostgreSQL not reachable' }, () => {
+  it('send 500 queued SMS exactly once', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const COUNT = 500;
+    const sms = await startTwilioServer();
+    t.after(() => sms.close());
+    const database = await createTestDatabase();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    t.after(async () => {
+      await client.end().catch(() => undefined);
+      await database.drop();
+    });
+    const env = {
+      DATABASE_URL: database.url,
+      DELIVERY_LEASE_SECONDS: '60',
+      SMS_PROVIDER: 'twilio',
+      SMS_API_URL: sms.messagesUrl,
+      SMS_ACCOUNT_SID: sms.accountSid,
+      SMS_API_KEY: sms.authToken,
+      SMS_FROM: '+15005550006',
+    };
+    const started: Child[] = [];
+    stopChildrenAfter(t, started);
+
+    // Migrate once first, so the workers do not race to create the schema.
+    const migrate = startChild('migrate', 'migrate', env);
+    started.push(migrate);
+    assert.deepEqual(await exitOf(migrate, START_TIMEOUT_MS), { code: 0, signal: null }, report(migrate));
+
+    const workers = [startChild('worker A', 'worker', env), startChild('worker B', 'worker', env)];
+    started.push(...workers);
+    // Both poll before anything is queued, so neither gets a head start.
+    await Promise.all(workers.map((w) => waitForLog(w, 'delivery worker running')));
+
+    await client.query(
+      `INSERT INTO messages (channel, recipient, purpose, body_text, otp, next_attempt_at, created_at, updated_at)
+       SELECT 'sms', '+2782' || (1000000 + g)::text, 'phone_verification',
+              'Your Panic System code is ' || lpad(g::text, 6, '0'), lpad(g::text, 6, '0'), now(), now(), now()
+       FROM generate_series(1, $1::int) AS g`,
+      [COUNT],
+    );
+
+    const pending = async () =>
+      Number((await client.query(`SELECT count(*)::int AS n FROM messages WHERE status IN ('queued', 'sending')`)).rows[0].n);
+    await waitUntil(async () => (await pending()) === 0, { timeoutMs: 180_000, intervalMs: 250, what: 'every message to leave the queue' }).catch(
+      async (err) => {
+        throw new Error(`${(err as Error).message} (${await pending()} pending, ${sms.requests} requests)${report(...workers)}`);
+      },
+    );
+
+    // SIGTERM waits for sends in flight, so a duplicate send could not still be on its way.
+    for (const w of workers) w.proc.kill('SIGTERM');
+    for (const w of workers) assert.deepEqual(await exitOf(w, 60_000), { code: 0, signal: null }, report(w));
+
+    assert.equal(sms.requests, COUNT, 'one POST per message');
+    assert.equal(sms.messages.length, COUNT);
+    assert.equal(new Set(sms.messages.map((m) => m.to)).size, COUNT, 'every recipient once');
+    const rows = await client.query<{ status: string; attempts: number; n: number }>(
+      `SELECT status, attempts, count(*)::int AS n FROM messages GROUP BY status, attempts`,
+    );
+    assert.deepEqual(rows.rows, [{ status: 'sent', attempts: 1, n: COUNT }]);
+
+    // Each worker logs a line per message it sent: together all of them, each some of them.
+    const sentBy = workers.map((w) => w.logLines().filter((l) => l.msg === 'message sent').length);
+    t.diagnostic(`sent by worker A: ${sentBy[0]}, by worker B: ${sentBy[1]}`);
+    assert.equal(sentBy[0] + sentBy[1], COUNT);
+    assert.ok(sentBy[0] > 0 && sentBy[1] > 0, `both workers sent some (A ${sentBy[0]}, B ${sentBy[1]})`);
+  });
+});

@@ -1,0 +1,273 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Check } from '../src/cli/doctor/types.ts';
+import { createTestDatabase, pgAvailable } from './support/pg.ts';
+import { startTwilioServer, type TwilioFixture } from './support/sms.ts';
+import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
+import { startStack } from './support/stack.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CHILD_TIMEOUT_MS = 30_000;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real command, in a child process, with only the environment given (no inherited SMTP_* etc.). */
+function panicApi(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/panic-api.js', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`panic-api ${args.join(' ')} did not finish within ${CHILD_TIMEOUT_MS} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, CHILD_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface Report {
+  ok: boolean;
+  checks: Check[];
+}
+
+describe('panic-api doctor', () => {
+  let smtp: SmtpFixture;
+  let twilio: TwilioFixture;
+  let tmp: string;
+  let deadPort: number;
+  /** A healthy test setup; each test breaks one thing. */
+  let healthy: Record<string, string>;
+
+  before(async () => {
+    smtp = await startSmtpServer();
+    twilio = await startTwilioServer();
+    tmp = mkdtempSync(join(tmpdir(), 'panic-doctor-'));
+    deadPort = await closedPort();
+    healthy = {
+      APP_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATA_DIR: join(tmp, 'data'),
+      API_BASE_URL: `http://127.0.0.1:${deadPort}`,
+      SMTP_SERVER: smtp.host,
+      SMTP_PORT: String(smtp.port),
+      SMTP_USERNAME: smtp.username,
+      SMTP_PASSWORD: smtp.password,
+      SMTP_TLS_REJECT_UNAUTHORIZED: 'false',
+      FROM_EMAIL: 'Panic System <no-reply@panic.test>',
+      SMS_PROVIDER: 'twilio',
+      SMS_API_URL: twilio.messagesUrl,
+      SMS_ACCOUNT_SID: twilio.accountSid,
+      SMS_API_KEY: twilio.authToken,
+      SMS_FROM: '+15005550006',
+    };
+    // a real, migrated PGlite folder for the database check to open
+    const migrated = await panicApi(['migrate'], healthy);
+    assert.equal(migrated.code, 0, migrated.stderr);
+  });
+  after(async () => {
+    await Promise.all([smtp?.close(), twilio?.close()]);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** Runs `doctor --json`, checks the output is exactly the JSON report and holds no secret value. */
+  async function doctor(env: Record<string, string>): Promise<{ code: number | null; report: Report; byName: Record<string, Check> }> {
+    const run = await panicApi(['doctor', '--json'], env);
+    let report: Report;
+    try {
+      report = JSON.parse(run.stdout) as Report;
+    } catch {
+      throw new Error(`doctor --json did not print JSON (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+    }
+    assert.deepEqual(Object.keys(report).sort(), ['checks', 'ok']);
+    assert.equal(report.ok, run.code === 0, 'ok matches the exit code');
+    for (const secret of [smtp.password, twilio.authToken, 'wrong-password', 'wrong-token']) {
+      assert.ok(!run.stdout.includes(secret), `the output holds a secret value: ${secret}`);
+    }
+    for (const c of report.checks) {
+      assert.ok(['ok', 'warn', 'fail'].includes(c.status), JSON.stringify(c));
+      assert.ok(c.finding.length > 0);
+      if (c.status !== 'ok') assert.ok(c.fix, `${c.name} has no fix`);
+    }
+    return { code: run.code, report, byName: Object.fromEntries(report.checks.map((c) => [c.name, c])) };
+  }
+
+  const failures = (r: Report) => r.checks.filter((c) => c.status === 'fail').map((c) => c.name);
+
+  it('healthy setup (PGlite): every check ok or warn, exit 0, and no mail or SMS sent', async () => {
+    const before = { twilioRequests: twilio.requests, mails: smtp.messages.length };
+    const { code, report, byName } = await doctor({ ...healthy, REDIS_URL: 'redis://127.0.0.1:6379' });
+    assert.equal(code, 0, JSON.stringify(report, null, 2));
+    assert.deepEqual(failures(report), []);
+    assert.deepEqual(report.checks.map((c) => c.name), ['config', 'secrets', 'database', 'smtp', 'sms', 'redis']);
+    assert.equal(byName.config.status, 'ok');
+    assert.equal(byName.database.status, 'ok', byName.database.finding);
+    assert.match(byName.database.finding, /migrated/);
+    // the fixture's certificate is self-signed, so verification is off: a warning, but TLS and AUTH worked
+    assert.match(byName.smtp.finding, /STARTTLS, login accepted/);
+    assert.equal(byName.sms.status, 'ok', byName.sms.finding);
+    assert.match(byName.sms.finding, /Twilio accepted the credentials/);
+    assert.ok(['ok', 'warn'].includes(byName.redis.status));
+    // nothing was sent: one GET of the account resource, no Messages POST, no mail
+    assert.equal(twilio.requests - before.twilioRequests, 1, 'only the account GET reached Twilio');
+    assert.equal(twilio.messages.length, 0);
+    assert.equal(smtp.messages.length, before.mails);
+    assert.equal(smtp.messages.length, 0);
+  });
+
+  it('healthy setup on a PostgreSQL server: database ok', async (t) => {
+    if (!(await pgAvailable())) return t.skip('PostgreSQL not available');
+    const pgdb = await createTestDatabase();
+    t.after(() => pgdb.drop());
+    const env = { ...healthy, DATABASE_URL: pgdb.url };
+    const fresh = await doctor(env);
+    assert.equal(fresh.byName.database.status, 'warn', 'not migrated yet');
+    assert.match(fresh.byName.database.finding, /migrations are pending/);
+    assert.match(fresh.byName.database.fix ?? '', /panic-api migrate/);
+    assert.equal((await panicApi(['migrate'], env)).code, 0);
+    const { code, byName } = await doctor(env);
+    assert.equal(code, 0);
+    assert.equal(byName.database.status, 'ok', byName.database.finding);
+    assert.match(byName.database.finding, /^PostgreSQL at postgres:\/\/.* answers and is migrated/);
+  });
+
+  it('SMTP on a closed port: fail "not reachable", exit 1', async () => {
+    const { code, report, byName } = await doctor({ ...healthy, SMTP_PORT: String(deadPort) });
+    assert.equal(code, 1);
+    assert.deepEqual(failures(report), ['smtp']);
+    assert.match(byName.smtp.finding, new RegExp(`SMTP server not reachable at 127\\.0\\.0\\.1:${deadPort} \\(ECONNREFUSED`));
+    assert.match(byName.smtp.fix ?? '', /SMTP_SERVER and SMTP_PORT/);
+    assert.match(byName.smtp.fix ?? '', /firewall/);
+  });
+
+  it('SMTP (STARTTLS + AUTH) with a wrong password: fail naming the username or password, exit 1', async () => {
+    const failuresBefore = smtp.authFailures;
+    const { code, report, byName } = await doctor({ ...healthy, SMTP_PASSWORD: 'wrong-password' });
+    assert.equal(code, 1);
+    assert.deepEqual(failures(report), ['smtp']);
+    assert.match(byName.smtp.finding, /SMTP server refused the username or password \(535 /);
+    assert.match(byName.smtp.fix ?? '', /SMTP_USERNAME and SMTP_PASSWORD/);
+    assert.equal(smtp.authFailures, failuresBefore + 1, 'the server really saw one AUTH attempt');
+  });
+
+  it('SMTP with a self-signed certificate and verification on: fail naming TLS and the certificate', async () => {
+    const { code, report, byName } = await doctor({ ...healthy, SMTP_TLS_REJECT_UNAUTHORIZED: 'true' });
+    assert.equal(code, 1);
+    assert.deepEqual(failures(report), ['smtp']);
+    assert.match(byName.smtp.finding, /TLS handshake failed: the server's certificate is not trusted \(self-signed certificate/);
+    assert.match(byName.smtp.fix ?? '', /SMTP_TLS_REJECT_UNAUTHORIZED=false only for a named test server/);
+  });
+
+  it('placeholder SMS values from the old guide: fail "SMS credentials are placeholder values", nothing contacted', async () => {
+    const guide = {
+      SMS_PROVIDER: 'twilio',
+      SMS_ACCOUNT_SID: 'YOUR_ACCOUNT_SID',
+      SMS_API_KEY: 'your-real-sms-api-key',
+      SMS_API_URL: 'https://api.twilio.com/2010-04-01/Accounts/YOUR_ACCOUNT_SID/Messages.json',
+    };
+    const { code, report, byName } = await doctor({ ...healthy, ...guide });
+    assert.equal(code, 1);
+    assert.deepEqual(failures(report), ['sms']);
+    assert.match(byName.sms.finding, /^SMS credentials are placeholder values \(SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY\)$/);
+
+    // the same placeholders aimed at the local Twilio server prove that nothing is contacted
+    const requests = twilio.requests;
+    const local = await doctor({ ...healthy, ...guide, SMS_API_URL: twilio.messagesUrl.replace(twilio.accountSid, 'YOUR_ACCOUNT_SID') });
+    assert.equal(local.code, 1);
+    assert.match(local.byName.sms.finding, /SMS credentials are placeholder values/);
+    assert.equal(twilio.requests, requests, 'doctor contacted the SMS provider');
+    assert.equal(twilio.messages.length, 0);
+  });
+
+  it('Twilio refusing the credentials: fail "Twilio rejected the credentials", still nothing sent', async () => {
+    const { code, byName } = await doctor({ ...healthy, SMS_API_KEY: 'wrong-token' });
+    assert.equal(code, 1);
+    assert.equal(byName.sms.finding, 'Twilio rejected the credentials (SMS_ACCOUNT_SID / SMS_API_KEY)');
+    assert.equal(twilio.messages.length, 0);
+  });
+
+  it('SMS unset and SMTP unset in development: warnings, exit 0', async () => {
+    const dev: Record<string, string> = { APP_ENV: 'development', LOG_LEVEL: 'silent', DATA_DIR: healthy.DATA_DIR, API_BASE_URL: healthy.API_BASE_URL };
+    const { code, byName } = await doctor(dev);
+    assert.equal(code, 0);
+    assert.equal(byName.smtp.status, 'warn');
+    assert.equal(byName.smtp.finding, 'SMTP not configured: codes go to the dev inbox and the log');
+    assert.equal(byName.sms.status, 'warn');
+    assert.match(byName.sms.finding, /^SMS provider not configured/);
+    assert.equal(byName.secrets.status, 'warn');
+    assert.match(byName.secrets.finding, /using development secrets/);
+  });
+
+  it('production with development secrets and no SMS provider: fail, exit 1', async () => {
+    const { code, report, byName } = await doctor({ ...healthy, APP_ENV: 'production', SMS_PROVIDER: '', JWT_SECRET: 'short' });
+    assert.equal(code, 1);
+    assert.deepEqual(failures(report).sort(), ['secrets', 'sms']);
+    assert.equal(byName.config.status, 'ok');
+    assert.match(byName.secrets.finding, /JWT_SECRET is shorter than 32 characters, OTP_SECRET is not set/);
+    assert.ok(!JSON.stringify(report).includes('"short"'));
+    assert.equal(byName.sms.finding, 'SMS provider not configured (SMS_PROVIDER not set): no SMS code can be sent');
+  });
+
+  it('an invalid setting: config fails naming the variable and the rest is skipped', async () => {
+    const { code, report, byName } = await doctor({ ...healthy, SMTP_PORT: 'five-eight-seven' });
+    assert.equal(code, 1);
+    assert.equal(byName.config.status, 'fail');
+    assert.match(byName.config.finding, /SMTP_PORT/);
+    assert.deepEqual(report.checks.slice(1).map((c) => c.finding), Array(5).fill('Not checked: the configuration is invalid'));
+  });
+
+  it('PGlite with a server running: asks its /health/ready and leaves the data folder alone', async (t) => {
+    const stack = await startStack();
+    t.after(() => stack.close());
+    const untouched = join(tmp, 'never-created');
+    const { byName } = await doctor({ ...healthy, DATA_DIR: untouched, API_BASE_URL: stack.baseUrl });
+    assert.equal(byName.database.status, 'ok', byName.database.finding);
+    assert.match(byName.database.finding, /reports its database ready and migrated/);
+    assert.ok(!existsSync(untouched), 'doctor created or opened the data folder of a running server');
+  });
+
+  it('human output: a table with ✅ / ❌, "fix:" lines and a summary', async () => {
+    const run = await panicApi(['doctor'], { ...healthy, SMTP_PORT: String(deadPort) });
+    assert.equal(run.code, 1, run.stderr);
+    const lines = run.stdout.split('\n');
+    assert.ok(lines.some((l) => /^✅ config\s+All settings are valid/.test(l)), run.stdout);
+    const smtpLine = lines.findIndex((l) => /^❌ smtp\s+SMTP server not reachable/.test(l));
+    assert.ok(smtpLine >= 0, run.stdout);
+    assert.match(lines[smtpLine + 1], /^\s+fix: Check SMTP_SERVER and SMTP_PORT/);
+    assert.ok(lines.some((l) => l.startsWith('⚠️')), 'the self-signed test server warns');
+    assert.match(run.stdout, /\d+ ok, \d+ warnings?, 1 failed: codes will not be delivered until the ❌ lines are fixed\./);
+    assert.ok(!run.stdout.trimStart().startsWith('{'));
+    assert.ok(!run.stdout.includes(smtp.password));
+
+    const bad = await panicApi(['doctor', '--jsno'], healthy);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /unknown option --jsno/);
+  });
+});
