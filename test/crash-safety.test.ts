@@ -9,7 +9,7 @@ import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { createTestDatabase, pgAvailable } from './support/pg.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
 import { startTwilioServer } from './support/sms.ts';
+import { freePort } from './support/net.ts';
 import { waitUntil } from './support/wait.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -139,14 +140,6 @@ async function exitOf(child: Child, timeoutMs: number): Promise<{ code: number |
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Whether a fresh TCP connection to the port is accepted. */
