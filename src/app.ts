@@ -7,9 +7,11 @@ import type { FlowContext } from './otp/context.ts';
 import type { LimiterFactory } from './rate-limit.ts';
 import { installErrorHandling } from './http/error-handler.ts';
 import { installIpRateLimit } from './http/ip-rate-limit.ts';
+import { installJsonBodyParser } from './http/json-body.ts';
 import { authRoutes } from './http/routes/auth.ts';
 import { userRoutes } from './http/routes/users.ts';
 import { healthRoutes } from './http/routes/health.ts';
+import { devInboxRoutes } from './http/routes/dev-inbox.ts';
 import { adminRoutes } from './http/routes/admin.ts';
 import type { Channels } from './delivery/channels/index.ts';
 
@@ -32,6 +34,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('user', null);
   installErrorHandling(app);
+  installJsonBodyParser(app);
 
   await app.register(swagger, {
     openapi: {
@@ -51,6 +54,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { db: ctx.db });
   await app.register(authRoutes, { prefix: '/api/v1/auth', ctx });
   await app.register(userRoutes, { prefix: '/api/v1/users', ctx });
+  if (ctx.config.isDevelopment) await app.register(devInboxRoutes, { ctx });
   if (ctx.config.ADMIN_TOKEN) {
     await app.register(adminRoutes, { prefix: '/api/v1/admin', ctx, channels: deps.channels, adminToken: ctx.config.ADMIN_TOKEN });
   }

@@ -1,0 +1,186 @@
+import { parseArgs } from 'node:util';
+import { apiBaseUrl, apiErrorMessage, callApi, CliError } from './api-client.ts';
+
+/** One row of GET /dev/inbox/messages. */
+export interface InboxRow {
+  id: string;
+  channel: 'email' | 'sms';
+  recipient: string;
+  purpose: string;
+  status: string;
+  otp: string | null;
+  subject: string | null;
+  body_text: string;
+  created_at: string;
+  expires_at: string | null;
+  sent_at: string | null;
+  last_error: string | null;
+}
+
+const POLL_MS = 2000;
+const DEFAULT_ROWS = 20;
+
+const USAGE = `panic-api inbox [--to X] [--json] [--follow] [--limit N]
+
+Latest one-time codes from the dev inbox of a running server (APP_ENV=development), at API_BASE_URL
+(default http://localhost:8000).
+
+  --to X       only messages to this email or phone (case-insensitive; "082 555 0123" finds +27825550123)
+  --json       print the messages as JSON (with --follow: one JSON object per line)
+  --follow     keep watching: print new messages every 2 s until Ctrl-C
+  --limit N    rows in the table (default ${DEFAULT_ROWS}, at most 100)`;
+
+const NOT_DEVELOPMENT =
+  'the dev inbox exists only with APP_ENV=development; use `panic-api messages --to X` for the delivery log';
+
+const PURPOSE: Record<string, string> = {
+  email_verification: 'email verification',
+  phone_verification: 'phone verification',
+  password_reset: 'password reset',
+  unlock: 'unlock',
+};
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** Local time; the date too when it is not today. */
+export function formatTime(iso: string, now = new Date()): string {
+  const d = new Date(iso);
+  const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  return d.toDateString() === now.toDateString() ? time : `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${time}`;
+}
+
+const COLUMNS: Array<[string, (m: InboxRow) => string]> = [
+  ['TIME', (m) => formatTime(m.created_at)],
+  ['RECIPIENT', (m) => m.recipient],
+  ['CHANNEL', (m) => (m.channel === 'sms' ? 'SMS' : 'email')],
+  ['PURPOSE', (m) => PURPOSE[m.purpose] ?? m.purpose],
+  ['CODE', (m) => m.otp ?? '-'],
+  ['STATUS', (m) => m.status],
+];
+
+/** A plain-text table; widths from the rows given, or at least `minWidths` (follow mode keeps them). */
+export function formatTable(rows: InboxRow[], withHeader = true, minWidths: number[] = []): { text: string; widths: number[] } {
+  const cells = rows.map((m) => COLUMNS.map(([, get]) => get(m)));
+  const widths = COLUMNS.map(([title], i) => Math.max(minWidths[i] ?? 0, title.length, ...cells.map((c) => c[i].length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  const lines = cells.map(line);
+  if (withHeader) lines.unshift(line(COLUMNS.map(([title]) => title)));
+  return { text: lines.length ? `${lines.join('\n')}\n` : '', widths };
+}
+
+async function fetchInbox(to: string | undefined): Promise<InboxRow[]> {
+  const path = `/dev/inbox/messages${to ? `?${new URLSearchParams({ to })}` : ''}`;
+  const res = await callApi<{ messages: InboxRow[] }>('GET', path);
+  if (res.status === 404) throw new CliError(`The server at ${apiBaseUrl()} has no dev inbox: ${NOT_DEVELOPMENT}.`);
+  if (res.status !== 200) throw new CliError(apiErrorMessage(res));
+  if (!Array.isArray(res.body?.messages)) throw new CliError(`The server at ${apiBaseUrl()} did not answer with a message list.`);
+  return res.body.messages;
+}
+
+function emptyHint(to: string | undefined): string {
+  return (
+    `No messages${to ? ` to ${to}` : ''} yet. Request a code, e.g. register an account:\n` +
+    `  curl -X POST ${apiBaseUrl()}/api/v1/auth/register -H 'content-type: application/json' \\\n` +
+    `    -d '{"email":"you@example.com","phone":"+27825550123","first_name":"Ada","last_name":"Lovelace","password":"correct horse battery"}'\n`
+  );
+}
+
+/** `panic-api inbox [--to X] [--json] [--follow]`: the latest codes of a running development server. */
+export async function inboxCommand(args: string[]): Promise<number> {
+  let values: { to?: string; json?: boolean; follow?: boolean; limit?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        to: { type: 'string', short: 't' },
+        json: { type: 'boolean', default: false },
+        follow: { type: 'boolean', short: 'f', default: false },
+        limit: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const limit = values.limit === undefined ? DEFAULT_ROWS : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    process.stderr.write(`--limit must be a whole number from 1 to 100.\n`);
+    return 2;
+  }
+  const to = values.to?.trim() || undefined;
+  const out = (text: string) => process.stdout.write(text);
+
+  // Newest first from the server; the table reads top to bottom in time, the newest last.
+  const messages = await fetchInbox(to);
+  const shown = messages.slice(0, limit).reverse();
+  let widths: number[] = [];
+  if (values.json) {
+    if (values.follow) for (const m of shown) out(`${JSON.stringify(m)}\n`);
+    else out(`${JSON.stringify(messages, null, 2)}\n`);
+  } else if (shown.length) {
+    const table = formatTable(shown);
+    widths = table.widths;
+    out(table.text);
+    if (messages.length > shown.length) out(`(the latest ${shown.length} of ${messages.length}; --limit N or --json for more)\n`);
+  } else if (!values.follow) {
+    out(emptyHint(to));
+  }
+  if (!values.follow) return 0;
+
+  if (!values.json) {
+    if (!shown.length) out(emptyHint(to));
+    process.stderr.write(`Watching ${apiBaseUrl()}/dev/inbox for new codes${to ? ` to ${to}` : ''} (Ctrl-C to stop)…\n`);
+  }
+  const seen = new Set(messages.map((m) => m.id));
+  let headerPrinted = shown.length > 0;
+  return new Promise<number>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    let down = false;
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      clearTimeout(timer);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(0);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    const poll = async () => {
+      if (stopped) return;
+      try {
+        const fresh = (await fetchInbox(to)).filter((m) => !seen.has(m.id)).reverse();
+        if (stopped) return;
+        if (down) process.stderr.write('The server answers again.\n');
+        down = false;
+        for (const m of fresh) seen.add(m.id);
+        if (fresh.length) {
+          if (values.json) for (const m of fresh) out(`${JSON.stringify(m)}\n`);
+          else {
+            const table = formatTable(fresh, !headerPrinted, widths);
+            widths = table.widths;
+            headerPrinted = true;
+            out(table.text);
+          }
+        }
+      } catch (err) {
+        // A restart of the server is normal while developing: say so once, keep watching.
+        if (!down) process.stderr.write(`${(err as Error).message} Still watching…\n`);
+        down = true;
+      }
+      if (!stopped) timer = setTimeout(() => void poll(), POLL_MS);
+    };
+    timer = setTimeout(() => void poll(), POLL_MS);
+  });
+}

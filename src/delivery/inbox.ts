@@ -1,0 +1,74 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/client.ts';
+import type { Channel, MessageStatus, OtpPurpose } from '../db/schema.ts';
+import { normalizePhone } from '../accounts/phone.ts';
+
+/** One message as the dev inbox shows it: the code and body are kept in development. */
+export interface InboxMessage {
+  id: string;
+  channel: Channel;
+  recipient: string;
+  purpose: OtpPurpose;
+  status: MessageStatus;
+  otp: string | null;
+  subject: string | null;
+  body_text: string;
+  created_at: Date;
+  expires_at: Date | null;
+  sent_at: Date | null;
+  last_error: string | null;
+}
+
+export const INBOX_LIMIT = 100;
+
+/**
+ * The values a `to` filter matches, lower-cased: the value itself, and for something that is not an
+ * email address also its E.164 form ("082 555 0123" finds "+27825550123"). Unparseable numbers are
+ * simply not added.
+ */
+export function recipientKeys(to: string, defaultRegion: string): string[] {
+  const value = to.trim();
+  if (!value) return [];
+  const keys = new Set([value.toLowerCase()]);
+  if (!value.includes('@')) {
+    try {
+      keys.add(normalizePhone(value, defaultRegion).toLowerCase());
+    } catch {
+      // not a phone number: the literal value is the only key
+    }
+  }
+  return [...keys];
+}
+
+/**
+ * The latest messages of every status, newest first, optionally for one recipient (case-insensitive).
+ * For the development inbox only: outside development bodies are redacted and there is no route to this.
+ */
+export async function listInbox(
+  db: Db,
+  opts: { to?: string; defaultRegion: string; limit?: number },
+): Promise<InboxMessage[]> {
+  const keys = opts.to === undefined ? [] : recipientKeys(opts.to, opts.defaultRegion);
+  let query = db
+    .selectFrom('messages')
+    .select([
+      'id',
+      'channel',
+      'recipient',
+      'purpose',
+      'status',
+      'otp',
+      'subject',
+      'body_text',
+      'created_at',
+      'expires_at',
+      'sent_at',
+      'last_error',
+    ])
+    .where('status', 'in', ['captured', 'sent', 'queued', 'sending', 'failed'])
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(opts.limit ?? INBOX_LIMIT);
+  if (keys.length) query = query.where(sql<string>`lower(recipient)`, 'in', keys);
+  return query.execute();
+}

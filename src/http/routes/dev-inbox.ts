@@ -1,0 +1,65 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FlowContext } from '../../otp/context.ts';
+import { listInbox, type InboxMessage } from '../../delivery/inbox.ts';
+import { INBOX_PAGE } from '../../web/inbox-page.ts';
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+const InboxRow = Type.Object({
+  id: Type.String(),
+  channel: Type.String(),
+  recipient: Type.String(),
+  purpose: Type.String(),
+  status: Type.String(),
+  otp: Nullable(Type.String()),
+  subject: Nullable(Type.String()),
+  body_text: Type.String(),
+  created_at: Type.String(),
+  expires_at: Nullable(Type.String()),
+  sent_at: Nullable(Type.String()),
+  last_error: Nullable(Type.String()),
+});
+
+const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+
+const toJson = (m: InboxMessage) => ({
+  ...m,
+  created_at: new Date(m.created_at).toISOString(),
+  expires_at: iso(m.expires_at),
+  sent_at: iso(m.sent_at),
+});
+
+/** A page that loads nothing from elsewhere: inline style and script only, and JSON from this origin. */
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy':
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+};
+
+/**
+ * The development inbox: every message with its code, as a page and as JSON. app.ts registers this
+ * only when APP_ENV=development, so elsewhere both paths fall through to the 404 handler.
+ */
+export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
+  app.get(
+    '/dev/inbox/messages',
+    {
+      schema: {
+        hide: true,
+        querystring: Type.Object({ to: Type.Optional(Type.String({ maxLength: 254 })) }),
+        response: { 200: Type.Object({ messages: Type.Array(InboxRow) }) },
+      },
+    },
+    async (request, reply) => {
+      const messages = await listInbox(ctx.db, { to: request.query.to, defaultRegion: ctx.config.DEFAULT_PHONE_REGION });
+      reply.header('cache-control', 'no-store');
+      return { messages: messages.map(toJson) };
+    },
+  );
+
+  app.get('/dev/inbox', { schema: { hide: true } }, async (_request, reply) => reply.headers(PAGE_HEADERS).send(INBOX_PAGE));
+};

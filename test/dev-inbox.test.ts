@@ -1,0 +1,338 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { person, startStack, type Stack } from './support/stack.ts';
+import { waitUntil } from './support/wait.ts';
+
+/** Development with no provider configured: every message is captured into the dev inbox. */
+const DEV_ENV = {
+  APP_ENV: 'development',
+  SMTP_SERVER: '',
+  SMTP_USERNAME: '',
+  SMTP_PASSWORD: '',
+  SMS_PROVIDER: '',
+  SMS_API_URL: '',
+  SMS_ACCOUNT_SID: '',
+  SMS_API_KEY: '',
+  SMS_FROM: '',
+};
+
+interface Row {
+  id: string;
+  channel: string;
+  recipient: string;
+  purpose: string;
+  status: string;
+  otp: string | null;
+  body_text: string;
+  created_at: string;
+  last_error: string | null;
+}
+
+const inbox = async (stack: Stack, to?: string): Promise<Row[]> => {
+  const res = await stack.api('GET', `/dev/inbox/messages${to === undefined ? '' : `?to=${encodeURIComponent(to)}`}`);
+  assert.equal(res.status, 200, res.text);
+  return res.body.messages;
+};
+
+/** The captured message to `to` for `purpose`, once the worker has handled it. */
+const capturedFor = (stack: Stack, to: string, purpose: string) =>
+  waitUntil(async () => (await inbox(stack, to)).find((m) => m.purpose === purpose && m.status === 'captured'), {
+    timeoutMs: 10_000,
+    what: `a captured ${purpose} message to ${to}`,
+  });
+
+describe('dev inbox JSON (APP_ENV=development)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: DEV_ENV });
+  });
+  after(() => stack.close());
+
+  it("lists a registered user's captured code, newest first, and filters by recipient in any case", async () => {
+    const a = person('inbox-a');
+    const b = person('inbox-b');
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', a)).status, 201);
+    const msgA = await capturedFor(stack, a.email, 'email_verification');
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', b)).status, 201);
+    const msgB = await capturedFor(stack, b.email, 'email_verification');
+
+    assert.match(msgA.otp ?? '', /^\d{6}$/);
+    assert.equal(msgA.channel, 'email');
+    assert.equal(msgA.recipient, a.email);
+    assert.ok(msgA.body_text.includes(msgA.otp!), 'development keeps the body with its code');
+    assert.ok(msgA.last_error, 'a captured message says why it was not sent');
+    assert.ok(!Number.isNaN(Date.parse(msgA.created_at)));
+
+    const all = await inbox(stack);
+    const ids = all.map((m) => m.id);
+    assert.ok(ids.indexOf(msgB.id) < ids.indexOf(msgA.id), 'newest first');
+
+    const upper = await inbox(stack, a.email.toUpperCase());
+    assert.deepEqual(upper.map((m) => m.id), [msgA.id], 'the filter ignores case and keeps only that recipient');
+    assert.deepEqual(await inbox(stack, 'nobody@example.test'), []);
+
+    const verified = await stack.api('POST', '/api/v1/auth/verify-account', { email: a.email, otp: msgA.otp });
+    assert.equal(verified.status, 200, verified.text);
+  });
+
+  it('finds SMS codes by the phone number written locally', async () => {
+    const p = person('inbox-sms');
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+    const mail = await capturedFor(stack, p.email, 'email_verification');
+    assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: mail.otp })).status, 200);
+    const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
+    assert.equal(login.status, 200, login.text);
+    assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, login.body.access_token)).status, 200);
+
+    const local = `0${p.phone.slice(3)}`; // +2782… → 082…
+    const sms = await capturedFor(stack, local, 'phone_verification');
+    assert.equal(sms.channel, 'sms');
+    assert.equal(sms.recipient, p.phone);
+    const ok = await stack.api('POST', '/api/v1/users/verify-otp', { otp: sms.otp }, login.body.access_token);
+    assert.equal(ok.status, 200, ok.text);
+  });
+
+  it('serves the page as self-contained HTML and keeps both routes out of the OpenAPI document', async () => {
+    const page = await fetch(`${stack.baseUrl}/dev/inbox`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await page.text();
+    assert.match(html, /Dev inbox/);
+    assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)=/i, 'nothing is loaded from elsewhere');
+    assert.doesNotMatch(html, /innerHTML/, 'values go into the DOM as text only');
+    const doc = await stack.api('GET', '/openapi.json');
+    assert.ok(!Object.keys(doc.body.paths).some((p) => p.startsWith('/dev')), 'dev routes are not documented');
+  });
+});
+
+describe('dev inbox outside development (APP_ENV=test)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  it('answers 404 with the error body on both paths', async () => {
+    for (const path of ['/dev/inbox', '/dev/inbox/messages', '/dev/inbox/messages?to=a@b.co']) {
+      const res = await stack.api('GET', path);
+      assert.equal(res.status, 404, path);
+      assert.equal(res.body.error.code, 'not_found', path);
+      assert.equal(typeof res.body.error.message, 'string');
+    }
+  });
+
+  it('`panic-api inbox` says the inbox exists only in development', async () => {
+    const run = await cli(['inbox'], stack.baseUrl);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /exists only with APP_ENV=development/);
+    assert.match(run.stderr, /panic-api messages --to X/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The page in a real browser: Debian's chromium driven by playwright-core (no downloaded browser).
+
+const CHROMIUM = '/usr/bin/chromium';
+const inCi = process.env.CI === 'true' || process.env.CI === '1';
+const chromiumMissing = !existsSync(CHROMIUM);
+
+describe('dev inbox page in headless Chromium', { skip: chromiumMissing && !inCi ? `${CHROMIUM} is not installed (apt-get install chromium)` : false }, () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: DEV_ENV });
+  });
+  after(() => stack.close());
+
+  it('shows a new code without reloading, copies it, and the copied code verifies the account', { timeout: 90_000 }, async (t) => {
+    if (chromiumMissing) assert.fail(`${CHROMIUM} is missing: CI must install Debian's chromium package (see .ci/run)`);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.baseUrl });
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+
+      await page.goto(`${stack.baseUrl}/dev/inbox`);
+      await page.getByText('No messages yet').waitFor({ timeout: 10_000 });
+      assert.ok(await page.getByText('/api/v1/auth/register').isVisible(), 'the empty state says how to get a code');
+      await page.screenshot({ path: join(tmpdir(), 'panic-dev-inbox-empty.png'), fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: join(tmpdir(), 'panic-dev-inbox-empty-phone.png'), fullPage: true });
+      await page.setViewportSize({ width: 900, height: 900 });
+      await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+
+      const p = person('browser');
+      const reg = await stack.api('POST', '/api/v1/auth/register', p);
+      assert.equal(reg.status, 201, reg.text);
+
+      const card = page.locator('li.msg', { hasText: p.email });
+      const code = card.locator('.code');
+      await code.filter({ hasText: /^\d{6}$/ }).waitFor({ timeout: 10_000 });
+      const shown = (await code.textContent())!.trim();
+      assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the code appeared without a reload');
+      await card.locator('.badge', { hasText: 'captured' }).waitFor({ timeout: 10_000 });
+      assert.match((await card.textContent()) ?? '', /Email verification/);
+
+      await card.getByRole('button', { name: /copy/i }).click();
+      await card.getByRole('button', { name: /copied/i }).waitFor({ timeout: 5000 });
+      let copied: string | null;
+      try {
+        copied = await page.evaluate(() => navigator.clipboard.readText());
+      } catch (err) {
+        t.diagnostic(`clipboard not readable here (${(err as Error).message}); using the value the page exposes`);
+        copied = await page.evaluate(() => document.documentElement.getAttribute('data-last-copied'));
+      }
+      assert.equal(copied, shown);
+      t.diagnostic(`copied with ${await page.evaluate(() => document.documentElement.getAttribute('data-copy-method'))}`);
+
+      const ver = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: copied });
+      assert.equal(ver.status, 200, ver.text);
+
+      // A second recipient, then the filter: kept in the URL, and values are rendered as text only.
+      const q = person('browser-other');
+      assert.equal((await stack.api('POST', '/api/v1/auth/register', q)).status, 201);
+      await page.locator('li.msg', { hasText: q.email }).waitFor({ timeout: 10_000 });
+      await page.fill('#to', p.email.toUpperCase());
+      await page.waitForFunction((email) => {
+        const rows = document.querySelectorAll('li.msg');
+        return rows.length === 1 && rows[0].textContent!.includes(email);
+      }, p.email);
+      assert.equal(new URL(page.url()).searchParams.get('to'), p.email.toUpperCase());
+      await page.screenshot({ path: join(tmpdir(), 'panic-dev-inbox-filtered.png'), fullPage: true });
+
+      const hostile = '<img src=x onerror="window.pwned=1">';
+      await page.fill('#to', hostile);
+      await page.getByText(`No messages to ${hostile}`).waitFor({ timeout: 5000 });
+      await page.screenshot({ path: join(tmpdir(), 'panic-dev-inbox-no-match.png'), fullPage: true });
+      assert.equal(await page.locator('main img').count(), 0);
+      assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+
+      await page.click('#clear');
+      await page.waitForFunction(() => document.querySelectorAll('li.msg').length === 2);
+      assert.equal(new URL(page.url()).search, '');
+      // Reopening with ?to= applies the filter at once.
+      await page.goto(`${stack.baseUrl}/dev/inbox?to=${encodeURIComponent(q.email)}`);
+      await page.waitForFunction((email) => {
+        const rows = document.querySelectorAll('li.msg');
+        return rows.length === 1 && rows[0].textContent!.includes(email);
+      }, q.email);
+      assert.equal(await page.inputValue('#to'), q.email);
+
+      await page.goto(`${stack.baseUrl}/dev/inbox`);
+      await page.waitForFunction(() => document.querySelectorAll('li.msg').length === 2);
+      await card.getByRole('button', { name: /copy/i }).click();
+      await card.getByRole('button', { name: /copied/i }).waitFor({ timeout: 5000 });
+      const shot = join(tmpdir(), 'panic-dev-inbox.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      const phoneShot = join(tmpdir(), 'panic-dev-inbox-phone.png');
+      await page.screenshot({ path: phoneShot, fullPage: true });
+      t.diagnostic(`screenshots: ${shot}, ${phoneShot}`);
+      assert.deepEqual(pageErrors, []);
+      await context.close();
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('the copy fallback works where the clipboard API is missing', { timeout: 60_000 }, async () => {
+    if (chromiumMissing) assert.fail(`${CHROMIUM} is missing`);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      // As on a plain-http LAN address: no navigator.clipboard at all.
+      // (A string, not a function: tsx's helpers do not exist inside the page.)
+      await page.addInitScript({ content: "Object.defineProperty(Navigator.prototype, 'clipboard', { get: function () { return undefined; }, configurable: true });" });
+      const p = person('fallback');
+      assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+      await page.goto(`${stack.baseUrl}/dev/inbox`);
+      const card = page.locator('li.msg', { hasText: p.email });
+      await card.locator('.code').filter({ hasText: /^\d{6}$/ }).waitFor({ timeout: 10_000 });
+      const shown = (await card.locator('.code').textContent())!.trim();
+      await card.getByRole('button', { name: /copy/i }).click();
+      await card.getByRole('button', { name: /copied/i }).waitFor({ timeout: 5000 });
+      assert.equal(await page.evaluate(() => typeof navigator.clipboard), 'undefined');
+      assert.equal(await page.evaluate(() => document.documentElement.getAttribute('data-copy-method')), 'execCommand');
+      assert.equal(await page.evaluate(() => document.documentElement.getAttribute('data-last-copied')), shown);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// `panic-api inbox` as a child process.
+
+const BIN = fileURLToPath(new URL('../bin/panic-api.js', import.meta.url));
+const exec = promisify(execFile);
+
+async function cli(args: string[], baseUrl: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
+      env: { ...process.env, NODE_TEST_CONTEXT: undefined, API_BASE_URL: baseUrl },
+      timeout: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('`panic-api inbox`', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: DEV_ENV });
+  });
+  after(() => stack.close());
+
+  it('--json --to prints the code of a running development server', { timeout: 60_000 }, async () => {
+    const p = person('cli');
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+    const msg = await capturedFor(stack, p.email, 'email_verification');
+
+    const json = await cli(['inbox', '--json', '--to', p.email.toUpperCase()], stack.baseUrl);
+    assert.equal(json.code, 0, json.stderr);
+    const rows = JSON.parse(json.stdout) as Row[];
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].recipient, p.email);
+    assert.equal(rows[0].otp, msg.otp);
+
+    const table = await cli(['inbox', '--to', p.email], stack.baseUrl);
+    assert.equal(table.code, 0, table.stderr);
+    const [header, row] = table.stdout.trimEnd().split('\n');
+    assert.match(header, /^TIME\s+RECIPIENT\s+CHANNEL\s+PURPOSE\s+CODE\s+STATUS$/);
+    assert.ok(row.includes(p.email) && row.includes(msg.otp!) && row.includes('email verification') && row.endsWith('captured'), row);
+  });
+
+  it('against a closed port exits 1 saying the server is not running', { timeout: 60_000 }, async () => {
+    const run = await cli(['inbox', '--json', '--to', 'a@b.co'], `http://127.0.0.1:${await closedPort()}`);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /is not running/);
+    assert.equal(run.stdout, '');
+  });
+});
