@@ -1,0 +1,37 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors.ts';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** A NUL (PostgreSQL text cannot hold it) or a UTF-16 surrogate without its pair (not text at all). */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function findUnstorable(value: unknown): boolean {
+  if (typeof value === 'string') return UNSTORABLE.test(value);
+  if (Array.isArray(value)) return value.some(findUnstorable);
+  if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || findUnstorable(v));
+  return false;
+}
+
+/**
+ * JSON bodies as Fastify parses them (prototype poisoning refused), but only when they are text that
+ * can be stored as given: invalid UTF-8, NUL characters and lone surrogates are a 400, not a 500
+ * from the database nor a value silently changed to U+FFFD.
+ */
+export function installJsonBodyParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(raw as Buffer);
+    } catch {
+      return done(new AppError('validation_error', 'The body is not valid UTF-8 text.'), undefined);
+    }
+    parseJson(request, text, (err, body) => {
+      if (err) return done(err, undefined);
+      if (findUnstorable(body)) {
+        return done(new AppError('validation_error', 'The body contains a NUL character or broken Unicode (a lone surrogate).'), undefined);
+      }
+      done(null, body);
+    });
+  });
+}
