@@ -1,11 +1,14 @@
 import { z } from 'zod';
+import { isPlaceholder } from './delivery/placeholders.ts';
 
 /** Development-only secrets: usable in development and test, refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-in-production-0000';
 export const DEV_OTP_SECRET = 'dev-only-otp-secret-change-me-in-production-0000';
 
+/** `PORT=` (empty, as compose passes an unset variable) means "not set", not 0. */
+const blankIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+  z.preprocess(blankIsUnset, z.coerce.number().int().min(min).max(max).default(def));
 const optionalText = z
   .string()
   .optional()
@@ -49,7 +52,7 @@ const schema = z.object({
   SMS_ACCOUNT_SID: optionalText,
   SMS_FROM: optionalText,
   DELIVERY_WORKER: z.enum(['on', 'off']).default('on'),
-  DELIVERY_RETRY_BASE_SECONDS: z.coerce.number().min(0).default(5),
+  DELIVERY_RETRY_BASE_SECONDS: z.preprocess(blankIsUnset, z.coerce.number().min(0).default(5)),
   DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
   DELIVERY_LEASE_SECONDS: int(60, 1, 3600),
   DELIVERY_POLL_MS: int(1000, 10, 60000),
@@ -81,7 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const secret = (name: 'JWT_SECRET' | 'OTP_SECRET', dev: string): string => {
     const value = e[name];
     if (e.APP_ENV === 'production') {
-      if (!value || value.length < 32 || value === dev) {
+      if (!value || value.length < 32 || value === dev || isPlaceholder(value)) {
         throw new ConfigError(
           `${name} must be set to a random string of at least 32 characters when APP_ENV=production ` +
             `(generate one with: openssl rand -hex 32)`,

@@ -7,7 +7,6 @@ export const REDACT_PATHS = [
   'new_password',
   'otp',
   'otp_code',
-  'code',
   'token',
   'access_token',
   'refresh_token',
@@ -15,21 +14,53 @@ export const REDACT_PATHS = [
   '*.new_password',
   '*.otp',
   '*.otp_code',
-  '*.code',
   '*.token',
   '*.access_token',
   '*.refresh_token',
+  // PGlite errors carry the query's parameters (hashes, emails)
+  'err.params',
   'req.headers.authorization',
   'req.headers.cookie',
   'req.body',
   'res.headers["set-cookie"]',
 ];
 
+/** A URL with every query-string value replaced: clients do put tokens and passwords there. */
+export function redactQuery(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => (pair.includes('=') ? `${pair.slice(0, pair.indexOf('='))}=[redacted]` : '[redacted]'));
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+/** Fastify's request summary (it uses ours over its own), with the query string redacted. */
+const serializers = {
+  req: (req: LoggedRequest) => ({
+    method: req.method,
+    url: req.url === undefined ? undefined : redactQuery(req.url),
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  }),
+};
+
 export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, destination?: pino.DestinationStream): Logger {
   return pino(
     {
       level: config.LOG_LEVEL,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers,
     },
     destination,
   );

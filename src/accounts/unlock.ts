@@ -5,15 +5,27 @@ import { checkCode } from '../otp/check-code.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { normalizeEmail, normalizePhone } from './phone.ts';
 import { findUserByEmail, findUserByVerifiedPhone } from './users.ts';
+import { AppError } from '../errors.ts';
 import type { User } from '../db/schema.ts';
 
-/** An identifier is an email (it has an @) or a phone number, in its normal form. */
+const notAnIdentifier = () =>
+  new AppError('validation_error', 'Invalid body field "identifier": send the account\'s email address or its phone number, e.g. +27825550123.');
+
+/**
+ * An identifier is an email (it has an @) or a phone number, in its normal form. Anything else is
+ * refused: answering "a code was sent" to a typo would leave its owner waiting for a code forever.
+ * The answer depends only on the identifier's form, never on whether an account has it.
+ */
 function normalizeIdentifier(ctx: FlowContext, identifier: string): { email?: string; phone?: string } {
-  if (identifier.includes('@')) return { email: normalizeEmail(identifier) };
+  const trimmed = identifier.trim();
+  if (trimmed.includes('@')) {
+    if (!/^[^\s@]+@[^\s@]+$/.test(trimmed)) throw notAnIdentifier();
+    return { email: normalizeEmail(trimmed) };
+  }
   try {
-    return { phone: normalizePhone(identifier, ctx.config.DEFAULT_PHONE_REGION) };
+    return { phone: normalizePhone(trimmed, ctx.config.DEFAULT_PHONE_REGION) };
   } catch {
-    return {};
+    throw notAnIdentifier();
   }
 }
 

@@ -1,0 +1,232 @@
+/**
+ * The development fallback (DESIGN.md, Delivery): with a channel not configured or failing, development
+ * captures the message and logs the one line people grep for; test (= production) never does, and
+ * retries instead. Also the generic HTTP SMS provider, end to end.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort as closedPort } from './support/net.ts';
+import type { Message } from '../src/db/schema.ts';
+import { person, startStack, type Stack } from './support/stack.ts';
+import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
+import { waitUntil } from './support/wait.ts';
+
+/** Every provider setting startStack fills in, emptied: nothing is configured. */
+const NO_PROVIDERS = {
+  SMTP_SERVER: '',
+  SMTP_USERNAME: '',
+  SMTP_PASSWORD: '',
+  FROM_EMAIL: '',
+  SMS_PROVIDER: '',
+  SMS_API_URL: '',
+  SMS_ACCOUNT_SID: '',
+  SMS_API_KEY: '',
+  SMS_FROM: '',
+};
+
+interface LogLine {
+  msg?: string;
+  level?: number;
+  [key: string]: unknown;
+}
+const logLines = (stack: Stack): LogLine[] =>
+  stack.logs.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as LogLine);
+
+const messagesTo = (stack: Stack, recipient: string): Promise<Message[]> =>
+  stack.runtime.handle.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at').execute();
+
+/** The newest message to `recipient` once `done` holds for it. */
+async function messageWhen(stack: Stack, recipient: string, done: (m: Message) => boolean, what: string): Promise<Message> {
+  return waitUntil(
+    async () => {
+      const rows = await messagesTo(stack, recipient);
+      const last = rows[rows.length - 1];
+      return last && done(last) ? last : undefined;
+    },
+    { timeoutMs: 10_000, what: `${what} (message to ${recipient})` },
+  );
+}
+
+const EMAIL_LINE = /^SMTP server not accessible, simulating verification email to (\S+) with OTP: (\d+)$/;
+const SMS_LINE = /^SMS provider not configured, simulating verification SMS to (\S+) with OTP: (\d+)$/;
+
+/** The fallback lines for one recipient; the test asserts there is exactly one. */
+const fallbackLines = (stack: Stack, pattern: RegExp, recipient: string) =>
+  logLines(stack)
+    .map((l) => (l.msg ?? '').match(pattern))
+    .filter((m): m is RegExpMatchArray => m !== null && m[1] === recipient);
+
+async function registerNew(stack: Stack, tag: string) {
+  const p = person(tag);
+  const reg = await stack.api('POST', '/api/v1/auth/register', p);
+  assert.equal(reg.status, 201, reg.text);
+  return p;
+}
+
+describe('development, nothing configured: codes are captured and logged once', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: { APP_ENV: 'development', ...NO_PROVIDERS } });
+  });
+  after(() => stack?.close());
+
+  let account: { email: string; phone: string; password: string };
+  let accessToken = '';
+
+  it('registering logs exactly one "SMTP server not accessible" line with the code, and the message is captured', async () => {
+    assert.equal(stack.runtime.config.isDevelopment, true);
+    assert.equal(stack.runtime.config.SMTP_SERVER, undefined, 'SMTP is not configured');
+    account = await registerNew(stack, 'devfallback');
+    const row = await messageWhen(stack, account.email, (m) => m.status !== 'queued' && m.status !== 'sending', 'a final state');
+    assert.equal(row.status, 'captured', `status ${row.status}, last_error ${row.last_error}`);
+    assert.equal(row.channel, 'email');
+    assert.match(row.last_error ?? '', /SMTP/, 'the reason is kept');
+    assert.equal(row.attempts, 1, 'captured at once, no pointless retries');
+
+    const lines = fallbackLines(stack, EMAIL_LINE, account.email);
+    assert.equal(lines.length, 1, `exactly one fallback line for ${account.email}: ${JSON.stringify(lines)}`);
+    const code = lines[0][2];
+    assert.match(code, /^\d{6}$/);
+    assert.equal(lines[0][0], `SMTP server not accessible, simulating verification email to ${account.email} with OTP: ${code}`);
+    assert.equal(row.otp, code, 'the dev inbox keeps the same code (development keeps the body)');
+    assert.equal(stack.smtp.messages.length, 0, 'no mail went anywhere');
+
+    const ver = await stack.api('POST', '/api/v1/auth/verify-account', { email: account.email, otp: code });
+    assert.equal(ver.status, 200, ver.text);
+    assert.equal(ver.body.is_verified, true);
+    // nothing else was logged for this address afterwards
+    assert.equal(fallbackLines(stack, EMAIL_LINE, account.email).length, 1);
+  });
+
+  it('phone verification logs "SMS provider not configured, simulating verification SMS" with a code that verifies the phone', async () => {
+    assert.ok(account, 'the registration test ran first');
+    const login = await stack.api('POST', '/api/v1/auth/login', { email: account.email, password: account.password });
+    assert.equal(login.status, 200, login.text);
+    accessToken = login.body.access_token;
+
+    const send = await stack.api('POST', '/api/v1/users/verify-phone', {}, accessToken);
+    assert.equal(send.status, 200, send.text);
+    const row = await messageWhen(stack, account.phone, (m) => m.status !== 'queued' && m.status !== 'sending', 'a final state');
+    assert.equal(row.status, 'captured', `status ${row.status}, last_error ${row.last_error}`);
+    assert.equal(row.channel, 'sms');
+    assert.match(row.last_error ?? '', /SMS_PROVIDER|not configured/);
+
+    const lines = fallbackLines(stack, SMS_LINE, account.phone);
+    assert.equal(lines.length, 1, `exactly one SMS fallback line: ${JSON.stringify(lines)}`);
+    const code = lines[0][2];
+    assert.match(code, /^\d{6}$/);
+    assert.equal(stack.sms.messages.length, 0, 'no SMS went anywhere');
+
+    const ver = await stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, accessToken);
+    assert.equal(ver.status, 200, ver.text);
+    assert.equal(ver.body.phone_verified, true);
+  });
+});
+
+describe('development, SMTP on a closed port, SMS through the generic HTTP provider', () => {
+  let stack: Stack;
+  let httpSms: HttpSmsFixture;
+  let port = 0;
+  before(async () => {
+    httpSms = await startHttpSmsServer();
+    port = await closedPort();
+    stack = await startStack({
+      env: {
+        APP_ENV: 'development',
+        SMTP_SERVER: '127.0.0.1',
+        SMTP_PORT: String(port),
+        SMS_PROVIDER: 'http',
+        SMS_API_URL: httpSms.url,
+        SMS_API_KEY: httpSms.apiKey,
+        SMS_ACCOUNT_SID: '',
+        SMS_FROM: '',
+      },
+    });
+  });
+  after(async () => {
+    await stack?.close();
+    await httpSms?.close();
+  });
+
+  let account: { email: string; phone: string; password: string };
+
+  it('a failed send is captured too, with the reason kept in last_error', async () => {
+    account = await registerNew(stack, 'devclosed');
+    const row = await messageWhen(stack, account.email, (m) => m.status !== 'queued' && m.status !== 'sending', 'a final state');
+    assert.equal(row.status, 'captured', `status ${row.status}, last_error ${row.last_error}`);
+    assert.match(row.last_error ?? '', /ECONNREFUSED|connect/i, `the connection failure is the reason: ${row.last_error}`);
+    assert.match(row.last_error ?? '', new RegExp(String(port)), 'it names the port it tried');
+
+    const lines = fallbackLines(stack, EMAIL_LINE, account.email);
+    assert.equal(lines.length, 1, `exactly one fallback line: ${JSON.stringify(lines)}`);
+    const ver = await stack.api('POST', '/api/v1/auth/verify-account', { email: account.email, otp: lines[0][2] });
+    assert.equal(ver.status, 200, ver.text);
+  });
+
+  it('SMS_PROVIDER=http delivers the phone code as JSON {to, body} with the Bearer key', async () => {
+    assert.ok(account, 'the previous test ran first');
+    const login = await stack.api('POST', '/api/v1/auth/login', { email: account.email, password: account.password });
+    assert.equal(login.status, 200, login.text);
+    const send = await stack.api('POST', '/api/v1/users/verify-phone', {}, login.body.access_token);
+    assert.equal(send.status, 200, send.text);
+
+    // The fixture answers 401 without "Authorization: Bearer <key>" and 400 unless the body is JSON {to, body}.
+    const sms = await httpSms.waitFor(account.phone);
+    assert.equal(sms.to, account.phone, 'E.164 recipient');
+    assert.match(sms.body, /never share this code/i);
+    const code = sms.body.match(/\b(\d{6})\b/)?.[1];
+    assert.ok(code, `a code in: ${sms.body}`);
+    assert.equal(httpSms.requests, 1, 'accepted at the first request (right key, right shape)');
+
+    const row = await messageWhen(stack, account.phone, (m) => m.status === 'sent', 'sent');
+    assert.equal(row.provider_id, sms.id, 'the provider id is recorded');
+    assert.equal(fallbackLines(stack, SMS_LINE, account.phone).length, 0, 'delivered for real: no fallback line');
+
+    const ver = await stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, login.body.access_token);
+    assert.equal(ver.status, 200, ver.text);
+    assert.equal(ver.body.phone_verified, true);
+  });
+});
+
+describe('test (= production), SMTP on a closed port: no fallback, the message is retried', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: { APP_ENV: 'test', SMTP_SERVER: '127.0.0.1', SMTP_PORT: String(await closedPort()) } });
+  });
+  after(() => stack?.close());
+
+  it('never logs the code nor captures the message; it stays queued (or failed) with the connection error', async () => {
+    assert.equal(stack.runtime.config.isDevelopment, false);
+    const p = await registerNew(stack, 'testclosed');
+    // The code is readable in the row only while the message is in flight: take it now.
+    const [first] = await messagesTo(stack, p.email);
+    assert.ok(first?.otp, 'the queued message holds its code');
+    const code = first.otp;
+
+    const row = await messageWhen(
+      stack,
+      p.email,
+      (m) => m.attempts >= 2 && m.last_error !== null && (m.status === 'queued' || m.status === 'failed'),
+      'two failed attempts',
+    );
+    assert.ok(['queued', 'failed'].includes(row.status), `status ${row.status}`);
+    assert.match(row.last_error ?? '', /ECONNREFUSED|connect/i, `the reason: ${row.last_error}`);
+    if (row.status === 'queued') assert.ok(new Date(row.next_attempt_at).getTime() > new Date(row.created_at).getTime(), 'a later attempt is planned');
+
+    const lines = logLines(stack);
+    assert.ok(lines.some((l) => /will retry|failed/.test(l.msg ?? '')), 'the failure is logged (without the code)');
+    assert.ok(lines.some((l) => l.msg === 'incoming request'), 'requests are logged');
+    assert.equal(lines.filter((l) => /simulating|with OTP/i.test(l.msg ?? '')).length, 0, 'no fallback line in test');
+    const text = stack.logs.join('');
+    assert.doesNotMatch(text, new RegExp(`(?<![0-9])${code}(?![0-9])`), 'the code is nowhere in the log');
+
+    // and it never becomes captured, however long we look
+    for (let i = 0; i < 5; i++) {
+      const [now] = await messagesTo(stack, p.email);
+      assert.notEqual(now.status, 'captured');
+      assert.notEqual(now.status, 'sent');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(stack.smtp.messages.length, 0);
+  });
+});
