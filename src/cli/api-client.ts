@@ -1,5 +1,7 @@
 /** Talks to a running panic-api over HTTP: the way every command reads a running server's data. */
 export class CliError extends Error {}
+/** Wrong or missing arguments: main prints the command's usage line and exits 2. */
+export class UsageError extends CliError {}
 
 export const apiBaseUrl = (env: NodeJS.ProcessEnv = process.env): string =>
   (env.API_BASE_URL ?? 'http://localhost:8000').replace(/\/+$/, '');
@@ -28,13 +30,14 @@ export async function callApi<T = any>(
       signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
     });
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
+    const e = err as Error & { cause?: { code?: string; message?: string } };
     if (e.name === 'TimeoutError') throw new CliError(`The server at ${base} did not answer within ${(opts.timeoutMs ?? 15_000) / 1000} s.`);
     const code = e.cause?.code;
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET') {
       throw new CliError(`The server at ${base} is not running (${code}). Start it with \`npm start\`, or set API_BASE_URL.`);
     }
-    throw new CliError(`Could not reach the server at ${base}: ${e.message}`);
+    const cause = e.cause?.message;
+    throw new CliError(`Could not reach the server at ${base}: ${e.message}${cause ? ` (${cause})` : ''}.`);
   }
   const text = await res.text();
   let body: unknown = text;

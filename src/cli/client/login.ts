@@ -1,0 +1,17 @@
+import { apiBaseUrl } from '../api-client.ts';
+import { done, expiryText, parseCommand, passwordFrom, request } from './common.ts';
+import { sessionFrom, sessionPath, writeSession, type TokenPair } from './session.ts';
+
+/** `login EMAIL [--password P]`: the token pair is saved (0600) for the commands that need a session. */
+export async function loginCommand(argv: string[]): Promise<number> {
+  const { args: [email], opts, json } = parseCommand(argv, { positionals: ['EMAIL'], strings: ['password'] });
+  const password = await passwordFrom(opts.password, 'Password', '--password P');
+  const pair = await request<TokenPair>(json, 'POST', '/api/v1/auth/login', { email, password });
+  const session = sessionFrom(pair, email, apiBaseUrl());
+  await writeSession(session);
+  return done(json, pair, [
+    `Logged in as ${email}. The session is saved in ${sessionPath()} (only you can read it).`,
+    `The access token expires ${expiryText(session.access_token_expires_at)} and is renewed automatically.`,
+    'Next: panic-api me (your account), panic-api verify-phone (verify your phone), panic-api logout.',
+  ]);
+}

@@ -1,0 +1,29 @@
+import { done, parseCommand } from './common.ts';
+import { authedRequest } from './session.ts';
+
+interface PublicUser {
+  id: string;
+  email: string;
+  phone: string;
+  first_name: string;
+  last_name: string;
+  email_verified: boolean;
+  phone_verified: boolean;
+  created_at: string;
+}
+
+const mark = (verified: boolean) => (verified ? 'verified' : 'NOT verified');
+
+/** `me`: the logged-in account. */
+export async function meCommand(argv: string[]): Promise<number> {
+  const { json } = parseCommand(argv);
+  const { body: u } = await authedRequest<PublicUser>(json, 'GET', '/api/v1/auth/me');
+  return done(json, u, [
+    `${u.first_name} ${u.last_name}`,
+    `  email    ${u.email} (${mark(u.email_verified)})`,
+    `  phone    ${u.phone} (${mark(u.phone_verified)})`,
+    `  id       ${u.id}`,
+    `  created  ${new Date(u.created_at).toLocaleString()}`,
+    u.phone_verified ? undefined : 'Verify your phone with: panic-api verify-phone',
+  ]);
+}

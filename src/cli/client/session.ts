@@ -1,0 +1,158 @@
+/**
+ * The saved session of `panic-api login`: the token pair, the server that issued it and the email,
+ * in a JSON file only its owner can read. Commands that need it refresh an expired access token once.
+ */
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { apiBaseUrl, callApi, CliError, type ApiResult } from '../api-client.ts';
+import { apiFailure, isSuccess } from './common.ts';
+
+export interface Session {
+  api_base_url: string;
+  email: string;
+  token_type: 'bearer';
+  access_token: string;
+  refresh_token: string;
+  /** When the access token stops working (it is refreshed automatically). */
+  access_token_expires_at: string;
+  saved_at: string;
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+}
+
+export const NOT_LOGGED_IN = 'Not logged in: run `panic-api login EMAIL` first.';
+
+/** A session the server no longer accepts (expired, logged out, password reset). */
+export class SessionEndedError extends CliError {}
+
+/** PANIC_API_SESSION_FILE, else $XDG_CONFIG_HOME/panic-api/session.json, else ~/.config/panic-api/session.json. */
+export function sessionPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PANIC_API_SESSION_FILE?.trim()) return resolve(env.PANIC_API_SESSION_FILE.trim());
+  const xdg = env.XDG_CONFIG_HOME?.trim();
+  // The XDG spec ignores a relative XDG_CONFIG_HOME.
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.config'), 'panic-api', 'session.json');
+}
+
+export function sessionFrom(pair: TokenPair, email: string, baseUrl: string, now = new Date()): Session {
+  return {
+    api_base_url: baseUrl,
+    email,
+    token_type: 'bearer',
+    access_token: pair.access_token,
+    refresh_token: pair.refresh_token,
+    access_token_expires_at: new Date(now.getTime() + pair.expires_in * 1000).toISOString(),
+    saved_at: now.toISOString(),
+  };
+}
+
+/** The session, or undefined when there is no file; a damaged file is an error. */
+export async function readSession(path = sessionPath()): Promise<Session | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CliError(`Cannot read the session file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const s = JSON.parse(text) as Session;
+    if (typeof s.access_token === 'string' && typeof s.refresh_token === 'string' && typeof s.api_base_url === 'string') return s;
+  } catch {
+    // reported below
+  }
+  throw new CliError(`The session file ${path} is damaged: delete it and run \`panic-api login EMAIL\` again.`);
+}
+
+/**
+ * Written to a fresh file (mode 0600, in a folder created 0700) then renamed over the old one, so
+ * the tokens are never readable by others, not even for a moment, and never half written.
+ */
+export async function writeSession(session: Session, path = sessionPath()): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const file = await open(temp, 'wx', 0o600);
+  try {
+    await file.chmod(0o600); // exactly 0600, whatever the umask
+    await file.writeFile(`${JSON.stringify(session, null, 2)}\n`);
+  } finally {
+    await file.close();
+  }
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await chmod(path, 0o600);
+}
+
+export async function deleteSession(path = sessionPath()): Promise<void> {
+  await rm(path, { force: true });
+}
+
+/**
+ * The session to use against the API: the server it came from, unless API_BASE_URL names another
+ * one (then the tokens are not sent anywhere they were not issued).
+ */
+export async function currentSession(): Promise<Session> {
+  const session = await readSession();
+  if (!session) throw new CliError(NOT_LOGGED_IN);
+  const wanted = process.env.API_BASE_URL?.trim() ? apiBaseUrl() : undefined;
+  if (wanted && wanted !== session.api_base_url) {
+    throw new CliError(
+      `The saved session is for ${session.api_base_url}, not ${wanted}: run \`panic-api login ${session.email}\` against this server, or unset API_BASE_URL.`,
+    );
+  }
+  return session;
+}
+
+const rejected = (res: ApiResult) => res.status === 401;
+
+/**
+ * A request with the saved access token. When it is rejected (401) the refresh token buys a new pair
+ * once, which is saved, and the request is retried. `body` is built from the session it is sent with.
+ */
+export async function authedRequest<T = any>(
+  json: boolean,
+  method: string,
+  path: string,
+  body?: (session: Session) => unknown,
+): Promise<{ body: T; session: Session }> {
+  let session = await currentSession();
+  const baseUrl = session.api_base_url;
+  const send = (s: Session) => callApi<T>(method, path, { baseUrl, token: s.access_token, body: body?.(s) });
+  let res = await send(session);
+  if (rejected(res) && session.refresh_token) {
+    session = await refreshed(json, session);
+    res = await send(session);
+  }
+  if (!isSuccess(res)) throw apiFailure(res, json);
+  return { body: res.body, session };
+}
+
+async function refreshed(json: boolean, session: Session): Promise<Session> {
+  const res = await callApi<TokenPair>('POST', '/api/v1/auth/refresh', {
+    baseUrl: session.api_base_url,
+    body: { refresh_token: session.refresh_token },
+  });
+  if (isSuccess(res)) {
+    const next = sessionFrom(res.body, session.email, session.api_base_url);
+    await writeSession(next);
+    return next;
+  }
+  if (!rejected(res)) throw apiFailure(res, json);
+  // Another panic-api may have refreshed (and so rotated) the pair a moment ago: use its pair.
+  const onDisk = await readSession();
+  if (onDisk && onDisk.refresh_token !== session.refresh_token && onDisk.api_base_url === session.api_base_url) return onDisk;
+  await deleteSession();
+  throw new SessionEndedError(
+    `Your session has ended (it expired, was logged out, or the password was reset): run \`panic-api login ${session.email}\` again.`,
+  );
+}

@@ -1,0 +1,23 @@
+import { devInboxHint, done, expiryText, parseCommand } from './common.ts';
+import { authedRequest } from './session.ts';
+
+interface PhoneCodeSent {
+  message: string;
+  phone: string;
+  expires_in_minutes: number;
+  expires_at: string;
+}
+
+/** `verify-phone [--phone P]`: an SMS code to the account's phone, or to a new number. */
+export async function verifyPhoneCommand(argv: string[]): Promise<number> {
+  const { opts, json } = parseCommand(argv, { strings: ['phone'] });
+  const { body, session } = await authedRequest<PhoneCodeSent>(json, 'POST', '/api/v1/users/verify-phone', () =>
+    opts.phone === undefined ? {} : { phone: opts.phone },
+  );
+  if (json) return done(json, body, []);
+  return done(json, body, [
+    `A code was sent by SMS to ${body.phone}; it expires ${expiryText(body.expires_at, body.expires_in_minutes)}.`,
+    'Check your phone, then run: panic-api verify-phone-otp CODE',
+    await devInboxHint(body.phone, session.api_base_url),
+  ]);
+}

@@ -1,0 +1,322 @@
+/**
+ * The client commands of `panic-api`, run for real (`node bin/panic-api.js …` as child processes)
+ * against the whole service in-process: a whole account journey, then the ways it goes wrong.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sessionPath } from '../src/cli/client/session.ts';
+import { freePort } from './support/net.ts';
+import { person, startStack, type Stack } from './support/stack.ts';
+
+const BIN = fileURLToPath(new URL('../bin/panic-api.js', import.meta.url));
+const SCRIPT = '/usr/bin/script';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** One `panic-api` run; stdin is a pipe (not a terminal) that is closed at once. */
+function cli(args: string[], env: Record<string, string | undefined>): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, NODE_TEST_CONTEXT: undefined, ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    child.stdin?.end();
+  });
+}
+
+const json = (run: Run) => {
+  try {
+    return JSON.parse(run.stdout);
+  } catch {
+    assert.fail(`stdout is not JSON: ${run.stdout}\nstderr: ${run.stderr}`);
+  }
+};
+
+const ok = (run: Run, what: string) => {
+  assert.equal(run.code, 0, `${what}: exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  assert.equal(run.stderr, '', `${what} writes nothing on stderr when it succeeds`);
+};
+
+/** Exit 1 with exactly one sentence (one line) on stderr. */
+const failed = (run: Run, pattern: RegExp) => {
+  assert.equal(run.code, 1, `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  assert.match(run.stderr.trimEnd(), pattern);
+  assert.equal(run.stderr.trimEnd().split('\n').length, 1, `one line on stderr: ${run.stderr}`);
+};
+
+describe('panic-api client commands against a running server', () => {
+  let stack: Stack;
+  let dir: string;
+  let sessionFile: string;
+  let env: Record<string, string>;
+  const p = person('cli');
+  const newPassword = 'a brand new passphrase';
+  const readSessionFile = () => JSON.parse(readFileSync(sessionFile, 'utf8'));
+
+  before(async () => {
+    stack = await startStack();
+    dir = mkdtempSync(join(tmpdir(), 'panic-cli-'));
+    sessionFile = join(dir, 'config', 'panic-api', 'session.json');
+    env = { API_BASE_URL: stack.baseUrl, PANIC_API_SESSION_FILE: sessionFile };
+  });
+  after(async () => {
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('register: says the code was emailed, its expiry, and what to run next', { timeout: 60_000 }, async () => {
+    const run = await cli(['register', p.email, p.phone, p.first_name, p.last_name, '--password', p.password], env);
+    ok(run, 'register');
+    assert.match(run.stdout, /Account created for /);
+    assert.match(run.stdout, /expires at \d{2}:\d{2} \(in 10 minutes\)/);
+    assert.ok(run.stdout.includes(`Check your email, then run: panic-api verify ${p.email} CODE`), run.stdout);
+    assert.doesNotMatch(run.stdout, /panic-api inbox/, 'no dev inbox hint outside development');
+  });
+
+  it('send --json prints the API body; verify: a wrong code is the API sentence, the right one verifies', { timeout: 60_000 }, async () => {
+    const sent = await cli(['send', p.email, '--json'], env);
+    ok(sent, 'send');
+    const body = json(sent);
+    assert.equal(body.expires_in_minutes, 10);
+    assert.ok(!Number.isNaN(Date.parse(body.expires_at)));
+    const code = await stack.emailCode(p.email, 2);
+
+    const wrong = await cli(['verify', p.email, code === '000000' ? '111111' : '000000', '--json'], env);
+    failed(wrong, /^The code is not valid\. .*\(otp_invalid, HTTP 400\)$/);
+    assert.equal(json(wrong).error.code, 'otp_invalid', '--json also prints the error body for scripts');
+
+    const right = await cli(['verify', p.email, code], env);
+    ok(right, 'verify');
+    assert.ok(right.stdout.includes(`Email address ${p.email} verified.`), right.stdout);
+    assert.ok(right.stdout.includes(`Log in with: panic-api login ${p.email}`), right.stdout);
+  });
+
+  it('login: a wrong password fails with the API sentence; no password and no terminal is a usage error', { timeout: 60_000 }, async () => {
+    const wrong = await cli(['login', p.email, '--password', 'not the password'], env);
+    failed(wrong, /^The email or password is wrong\. \(invalid_credentials, HTTP 401\)$/);
+    assert.equal(wrong.stdout, '');
+    assert.ok(!existsSync(sessionFile), 'a failed login saves nothing');
+
+    const noPassword = await cli(['login', p.email], env);
+    assert.equal(noPassword.code, 2, noPassword.stderr);
+    assert.match(noPassword.stderr, /No password: give --password P, or run this in a terminal/);
+    assert.match(noPassword.stderr, /Usage: panic-api login EMAIL \[--password P\] \[--json\]/);
+  });
+
+  it('login --password saves the session 0600 in a 0700 folder, without the password, and prints no token', { timeout: 60_000 }, async () => {
+    const run = await cli(['login', p.email, '--password', p.password], env);
+    ok(run, 'login');
+    assert.ok(run.stdout.includes(`Logged in as ${p.email}.`), run.stdout);
+    assert.ok(run.stdout.includes(sessionFile), 'says where the session is');
+    assert.match(run.stdout, /expires at \d{2}:\d{2} \(in 15 minutes\)/);
+
+    assert.equal(statSync(sessionFile).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'config', 'panic-api')).mode & 0o777, 0o700);
+    const raw = readFileSync(sessionFile, 'utf8');
+    assert.ok(!raw.includes(p.password), 'the password is never stored');
+    const session = JSON.parse(raw);
+    assert.equal(session.api_base_url, stack.baseUrl);
+    assert.equal(session.email, p.email);
+    assert.ok(session.access_token && session.refresh_token);
+    assert.ok(!run.stdout.includes(session.access_token) && !run.stdout.includes(session.refresh_token), 'no token on stdout');
+  });
+
+  it('me --json prints the account', { timeout: 60_000 }, async () => {
+    const run = await cli(['me', '--json'], env);
+    ok(run, 'me');
+    const me = json(run);
+    assert.equal(me.email, p.email);
+    assert.equal(me.phone, p.phone);
+    assert.equal(me.email_verified, true);
+    assert.equal(me.phone_verified, false);
+  });
+
+  it('a rejected access token is refreshed once, transparently, and the new pair saved', { timeout: 60_000 }, async () => {
+    const before = readSessionFile();
+    writeFileSync(sessionFile, JSON.stringify({ ...before, access_token: 'garbage.not.a.jwt' }), { mode: 0o600 });
+    const run = await cli(['me'], env);
+    ok(run, 'me after refresh');
+    assert.ok(run.stdout.includes(`${p.first_name} ${p.last_name}`), run.stdout);
+    assert.match(run.stdout, /phone .* \(NOT verified\)/);
+    assert.ok(run.stdout.includes('Verify your phone with: panic-api verify-phone'), run.stdout);
+    const after = readSessionFile();
+    assert.notEqual(after.access_token, 'garbage.not.a.jwt');
+    assert.notEqual(after.refresh_token, before.refresh_token, 'the refresh token was rotated and the new one kept');
+    assert.equal(statSync(sessionFile).mode & 0o777, 0o600);
+    assert.ok(!run.stdout.includes(after.access_token));
+  });
+
+  it('verify-phone sends an SMS code; verify-phone-otp --json verifies the phone', { timeout: 60_000 }, async () => {
+    const sent = await cli(['verify-phone'], env);
+    ok(sent, 'verify-phone');
+    assert.ok(sent.stdout.includes(`A code was sent by SMS to ${p.phone}`), sent.stdout);
+    assert.match(sent.stdout, /expires at \d{2}:\d{2} \(in 10 minutes\)/);
+    assert.ok(sent.stdout.includes('then run: panic-api verify-phone-otp CODE'), sent.stdout);
+
+    const code = await stack.smsCode(p.phone);
+    const run = await cli(['verify-phone-otp', code, '--json'], env);
+    ok(run, 'verify-phone-otp');
+    const body = json(run);
+    assert.equal(body.phone_verified, true);
+    assert.equal(body.user.phone, p.phone);
+  });
+
+  it('forgot-password then reset-password --password: every session ends, the saved one is removed', { timeout: 60_000 }, async () => {
+    const forgot = await cli(['forgot-password', p.email], env);
+    ok(forgot, 'forgot-password');
+    assert.ok(forgot.stdout.includes(`If ${p.email} has an account, a password reset code was emailed`), forgot.stdout);
+    assert.ok(forgot.stdout.includes(`then run: panic-api reset-password ${p.email} CODE`), forgot.stdout);
+
+    const code = await stack.emailCode(p.email, 3);
+    const reset = await cli(['reset-password', p.email, code, '--password', newPassword], env);
+    ok(reset, 'reset-password');
+    assert.match(reset.stdout, /Password changed for .*the saved one here too/);
+    assert.ok(reset.stdout.includes(`Log in with the new password: panic-api login ${p.email}`));
+    assert.ok(!existsSync(sessionFile), 'the dead session is not kept');
+  });
+
+  it('login --json prints the token pair; a session revoked on the server says to log in again', { timeout: 60_000 }, async () => {
+    const login = await cli(['login', p.email, '--password', newPassword, '--json'], env);
+    ok(login, 'login --json');
+    const pair = json(login);
+    assert.equal(pair.token_type, 'bearer');
+    assert.equal(pair.access_token, readSessionFile().access_token);
+
+    // The session ends elsewhere (logged out from another client): refresh fails too.
+    const out = await stack.api('POST', '/api/v1/auth/logout', { refresh_token: pair.refresh_token }, pair.access_token);
+    assert.equal(out.status, 200, out.text);
+    const me = await cli(['me'], env);
+    failed(me, new RegExp(`^Your session has ended .*panic-api login ${p.email.replace(/\./g, '\\.')}\` again\\.$`));
+    assert.ok(!existsSync(sessionFile));
+  });
+
+  it('logout revokes the session and deletes the file; then `me` says to log in', { timeout: 60_000 }, async () => {
+    ok(await cli(['login', p.email, '--password', newPassword], env), 'login');
+    const { access_token, refresh_token } = readSessionFile();
+    const run = await cli(['logout'], env);
+    ok(run, 'logout');
+    assert.ok(run.stdout.includes('Logged out'), run.stdout);
+    assert.ok(!existsSync(sessionFile));
+    assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, access_token)).status, 401, 'the access token is dead');
+    assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token })).status, 401, 'and the refresh token');
+
+    const me = await cli(['me'], env);
+    failed(me, /^Not logged in: run `panic-api login EMAIL` first\.$/);
+    assert.equal(me.stdout, '');
+  });
+
+  it('register without --password uses the alias and says how to set a password', { timeout: 60_000 }, async () => {
+    const q = person('cli-nopass');
+    const run = await cli(['register', q.email, q.phone, q.first_name, q.last_name], env);
+    ok(run, 'register without password');
+    assert.ok(run.stdout.includes(`No password was set: to log in later, set one with: panic-api forgot-password ${q.email}`), run.stdout);
+  });
+
+  it('missing arguments and unknown options exit 2 with the usage line', { timeout: 60_000 }, async () => {
+    const missing = await cli(['verify', p.email], env);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^Missing OTP\.\nUsage: panic-api verify EMAIL OTP \[--json\]\n/);
+    assert.equal(missing.stdout, '');
+    const unknown = await cli(['register', 'a@b.co', '+27825550123', 'A', 'B', '--pasword', 'x'], env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--pasword/);
+    assert.match(unknown.stderr, /Usage: panic-api register EMAIL PHONE FIRST LAST/);
+  });
+
+  it('a server that is not running is one sentence, exit 1', { timeout: 60_000 }, async () => {
+    const base = `http://127.0.0.1:${await freePort()}`;
+    const run = await cli(['send', 'a@b.co'], { ...env, API_BASE_URL: base });
+    failed(run, new RegExp(`^The server at ${base.replace(/\./g, '\\.')} is not running`));
+    assert.equal(run.stdout, '');
+  });
+
+  it('login at a terminal asks for the password without echoing it', { timeout: 60_000, skip: existsSync(SCRIPT) ? false : `${SCRIPT} (util-linux) is missing` }, async () => {
+    // script(1) gives the command a pseudo-terminal; what it shows is what a user would see.
+    const child = spawn(SCRIPT, ['-qfec', `'${process.execPath}' '${BIN}' login '${p.email}'`, '/dev/null'], {
+      env: { ...process.env, NODE_TEST_CONTEXT: undefined, ...env },
+    });
+    let screen = '';
+    child.stdout.on('data', (d) => (screen += d));
+    child.stderr.on('data', (d) => (screen += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const deadline = Date.now() + 20_000;
+    while (!screen.includes('Password:') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(screen.includes('Password:'), `the prompt: ${screen}`);
+    child.stdin.write(`${newPassword}\r`);
+    const timer = setTimeout(() => child.kill(), 20_000);
+    const code = await exited;
+    clearTimeout(timer);
+    child.stdin.end();
+    assert.equal(code, 0, screen);
+    assert.ok(screen.includes(`Logged in as ${p.email}.`), screen);
+    assert.ok(!screen.includes(newPassword), `the password was not echoed: ${screen}`);
+    assert.equal(statSync(sessionFile).mode & 0o777, 0o600);
+  });
+});
+
+describe('panic-api client in development', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: { APP_ENV: 'development', SMTP_SERVER: '', SMS_PROVIDER: '' } });
+  });
+  after(() => stack.close());
+
+  it('register points to the dev inbox', { timeout: 60_000 }, async () => {
+    const p = person('cli-dev');
+    const run = await cli(['register', p.email, p.phone, p.first_name, p.last_name, '--password', p.password], {
+      API_BASE_URL: stack.baseUrl,
+      PANIC_API_SESSION_FILE: join(tmpdir(), 'panic-cli-unused', 'session.json'),
+    });
+    ok(run, 'register');
+    assert.ok(run.stdout.includes(`Check your email, then run: panic-api verify ${p.email} CODE`), run.stdout);
+    assert.ok(run.stdout.includes(`or see the code with: panic-api inbox --to ${p.email}`), run.stdout);
+  });
+});
+
+describe('panic-api --help', () => {
+  const names = ['serve', 'worker', 'migrate', 'register', 'send', 'verify', 'login', 'me', 'verify-phone', 'verify-phone-otp', 'forgot-password', 'reset-password', 'logout', 'doctor', 'inbox', 'messages'];
+
+  it('lists every command with its options and an example', { timeout: 60_000 }, async () => {
+    const run = await cli(['--help'], {});
+    ok(run, '--help');
+    for (const name of names) assert.match(run.stdout, new RegExp(`^  ${name}( |$)`, 'm'), `${name} is listed`);
+    assert.equal(run.stdout.match(/^ +example: .*panic-api /gm)?.length, names.length, 'one example each');
+    assert.match(run.stdout, /--password P/);
+    assert.match(run.stdout, /--phone P/);
+  });
+
+  it('`<command> --help` and -h print usage, options and an example, exit 0', { timeout: 60_000 }, async () => {
+    const login = await cli(['login', '--help'], {});
+    ok(login, 'login --help');
+    assert.match(login.stdout, /^Usage: panic-api login EMAIL \[--password P\] \[--json\]\n/);
+    assert.match(login.stdout, /Options:\n {2}--password P/);
+    assert.match(login.stdout, /Example:\n {2}panic-api login \S+@\S+/);
+    const inbox = await cli(['inbox', '-h'], {});
+    ok(inbox, 'inbox -h');
+    assert.match(inbox.stdout, /^Usage: panic-api inbox /);
+    assert.match(inbox.stdout, /--follow/);
+  });
+});
+
+describe('session file location', () => {
+  it('PANIC_API_SESSION_FILE, else $XDG_CONFIG_HOME/panic-api, else ~/.config/panic-api', () => {
+    assert.equal(sessionPath({ PANIC_API_SESSION_FILE: '/x/s.json', XDG_CONFIG_HOME: '/cfg' }), '/x/s.json');
+    assert.equal(sessionPath({ XDG_CONFIG_HOME: '/cfg' }), '/cfg/panic-api/session.json');
+    assert.equal(sessionPath({ XDG_CONFIG_HOME: 'relative' }), join(homedir(), '.config', 'panic-api', 'session.json'));
+    assert.equal(sessionPath({}), join(homedir(), '.config', 'panic-api', 'session.json'));
+  });
+});
