@@ -19,6 +19,7 @@ import { createTestDatabase, pgAvailable } from './support/pg.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
 import { startTwilioServer } from './support/sms.ts';
 import { freePort } from './support/net.ts';
+import { codeIn, person, smtpEnv, twilioEnv } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -228,17 +229,6 @@ function makeGate() {
   };
 }
 
-function smtpEnv(smtp: SmtpFixture): Record<string, string> {
-  return {
-    SMTP_SERVER: smtp.host,
-    SMTP_PORT: String(smtp.port),
-    SMTP_USERNAME: smtp.username,
-    SMTP_PASSWORD: smtp.password,
-    SMTP_TLS_REJECT_UNAUTHORIZED: 'false',
-    FROM_EMAIL: 'Panic System <no-reply@panic.test>',
-  };
-}
-
 type DbKind = 'pglite' | 'postgres';
 
 interface MessageRow {
@@ -293,25 +283,6 @@ async function openStore(t: TestContext, kind: DbKind): Promise<Store> {
     },
   };
 }
-
-let seq = 0;
-function person(tag: string) {
-  seq += 1;
-  const n = String((Date.now() + seq) % 10_000_000).padStart(7, '0');
-  return {
-    email: `${tag}.${seq}.${n}@example.test`,
-    phone: `+2782${n}`,
-    first_name: 'Thandi',
-    last_name: 'Mokoena',
-    password: 'correct horse battery',
-  };
-}
-
-const codeIn = (text: string): string => {
-  const match = /\b(\d{6})\b/.exec(text);
-  assert.ok(match, `a 6-digit code in the mail: ${text}`);
-  return match[1];
-};
 
 async function startServe(name: string, env: Record<string, string>): Promise<Child> {
   const child = startChild(name, 'serve', { ...env, PORT: String(await freePort()) });
@@ -455,11 +426,7 @@ describe('two worker processes on one PostgreSQL database', { skip: !kinds.inclu
     const env = {
       DATABASE_URL: database.url,
       DELIVERY_LEASE_SECONDS: '60',
-      SMS_PROVIDER: 'twilio',
-      SMS_API_URL: sms.messagesUrl,
-      SMS_ACCOUNT_SID: sms.accountSid,
-      SMS_API_KEY: sms.authToken,
-      SMS_FROM: '+15005550006',
+      ...twilioEnv(sms),
     };
     const started: Child[] = [];
     stopChildrenAfter(t, started);

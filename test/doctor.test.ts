@@ -2,7 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +9,8 @@ import type { Check } from '../src/cli/doctor/types.ts';
 import { createTestDatabase, pgAvailable } from './support/pg.ts';
 import { startTwilioServer, type TwilioFixture } from './support/sms.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
-import { startStack } from './support/stack.ts';
+import { smtpEnv, startStack, twilioEnv } from './support/stack.ts';
+import { freePort as closedPort } from './support/net.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHILD_TIMEOUT_MS = 30_000;
@@ -45,14 +45,6 @@ function panicApi(args: string[], env: Record<string, string>): Promise<Run> {
   });
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 interface Report {
   ok: boolean;
   checks: Check[];
@@ -76,17 +68,8 @@ describe('panic-api doctor', () => {
       LOG_LEVEL: 'silent',
       DATA_DIR: join(tmp, 'data'),
       API_BASE_URL: `http://127.0.0.1:${deadPort}`,
-      SMTP_SERVER: smtp.host,
-      SMTP_PORT: String(smtp.port),
-      SMTP_USERNAME: smtp.username,
-      SMTP_PASSWORD: smtp.password,
-      SMTP_TLS_REJECT_UNAUTHORIZED: 'false',
-      FROM_EMAIL: 'Panic System <no-reply@panic.test>',
-      SMS_PROVIDER: 'twilio',
-      SMS_API_URL: twilio.messagesUrl,
-      SMS_ACCOUNT_SID: twilio.accountSid,
-      SMS_API_KEY: twilio.authToken,
-      SMS_FROM: '+15005550006',
+      ...smtpEnv(smtp),
+      ...twilioEnv(twilio),
     };
     // a real, migrated PGlite folder for the database check to open
     const migrated = await panicApi(['migrate'], healthy);

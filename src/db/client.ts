@@ -39,12 +39,13 @@ export async function ping(db: Db): Promise<void> {
   await sql`SELECT 1`.execute(db);
 }
 
-function redactUrl(url: string): string {
+/** A server URL without its password, for logs and doctor. */
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return 'postgres://(unparseable url)';
+    return 'DATABASE_URL (unparseable)';
   }
 }

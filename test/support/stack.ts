@@ -14,6 +14,29 @@ export async function databaseKinds(): Promise<DbKind[]> {
   return (await pgAvailable()) ? ['pglite', 'postgres'] : ['pglite'];
 }
 
+/** The settings that point the service at an SMTP fixture (self-signed certificate allowed). */
+export function smtpEnv(smtp: SmtpFixture): Record<string, string> {
+  return {
+    SMTP_SERVER: smtp.host,
+    SMTP_PORT: String(smtp.port),
+    SMTP_USERNAME: smtp.username,
+    SMTP_PASSWORD: smtp.password,
+    SMTP_TLS_REJECT_UNAUTHORIZED: 'false',
+    FROM_EMAIL: 'Panic System <no-reply@panic.test>',
+  };
+}
+
+/** The settings that point the service at a Twilio fixture. */
+export function twilioEnv(sms: TwilioFixture): Record<string, string> {
+  return {
+    SMS_PROVIDER: 'twilio',
+    SMS_API_URL: sms.messagesUrl,
+    SMS_ACCOUNT_SID: sms.accountSid,
+    SMS_API_KEY: sms.authToken,
+    SMS_FROM: '+15005550006',
+  };
+}
+
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
@@ -44,7 +67,8 @@ export interface StackOptions {
   smtp?: SmtpOptions;
 }
 
-const codeIn = (text: string): string => {
+/** The first code-like run of digits in a message. */
+export const codeIn = (text: string): string => {
   const match = text.match(/\b(\d{4,10})\b/);
   if (!match) throw new Error(`no code in message: ${text}`);
   return match[1];
@@ -62,17 +86,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     APP_ENV: 'test',
     LOG_LEVEL: 'info',
     ...(pgdb ? { DATABASE_URL: pgdb.url } : { DATA_DIR: 'memory://' }),
-    SMTP_SERVER: smtp.host,
-    SMTP_PORT: String(smtp.port),
-    SMTP_USERNAME: smtp.username,
-    SMTP_PASSWORD: smtp.password,
-    SMTP_TLS_REJECT_UNAUTHORIZED: 'false',
-    FROM_EMAIL: 'Panic System <no-reply@panic.test>',
-    SMS_PROVIDER: 'twilio',
-    SMS_API_URL: sms.messagesUrl,
-    SMS_ACCOUNT_SID: sms.accountSid,
-    SMS_API_KEY: sms.authToken,
-    SMS_FROM: '+15005550006',
+    ...smtpEnv(smtp),
+    ...twilioEnv(sms),
     RATE_LIMIT_IP_PER_MINUTE: '100000',
     OTP_RESEND_COOLDOWN_SECONDS: '0',
     OTP_MAX_SENDS_PER_HOUR: '1000',

@@ -1,16 +1,6 @@
 import { done, parseCommand } from './common.ts';
 import { authedRequest } from './session.ts';
-
-interface PublicUser {
-  id: string;
-  email: string;
-  phone: string;
-  first_name: string;
-  last_name: string;
-  email_verified: boolean;
-  phone_verified: boolean;
-  created_at: string;
-}
+import type { PublicUser } from '../../accounts/users.ts';
 
 const mark = (verified: boolean) => (verified ? 'verified' : 'NOT verified');
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../config.ts';
-import { openDatabase, ping, type DbHandle } from '../../db/client.ts';
+import { openDatabase, ping, redactUrl, type DbHandle } from '../../db/client.ts';
 import { isMigrated } from '../../db/migrations.ts';
 import { errorCode, errorText, explainCode, fail, NETWORK_CODES, ok, warn, type Check } from './types.ts';
 
@@ -38,7 +38,7 @@ function postgresFailure(err: unknown, where: string): Check {
 }
 
 async function checkPostgres(url: string): Promise<Check> {
-  const where = redact(url);
+  const where = redactUrl(url);
   try {
     const { location, migrated } = await inspect(() => openDatabase({ url }));
     return migrated
@@ -109,12 +109,3 @@ export function checkDatabase(config: Config, apiBase: string): Promise<Check> {
   return config.DATABASE_URL ? checkPostgres(config.DATABASE_URL) : checkPglite(config.DATA_DIR, apiBase);
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'DATABASE_URL';
-  }
-}
