@@ -4,39 +4,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sessionPath } from '../src/cli/client/session.ts';
 import { freePort } from './support/net.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
+import { BIN, runCli, type CliRun as Run } from './support/cli.ts';
 
-const BIN = fileURLToPath(new URL('../bin/panic-api.js', import.meta.url));
 const SCRIPT = '/usr/bin/script';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** One `panic-api` run; stdin is a pipe (not a terminal) that is closed at once. */
-function cli(args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, NODE_TEST_CONTEXT: undefined, ...env }, timeout: 30_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end();
-  });
-}
 
 const json = (run: Run) => {
   try {
@@ -79,7 +56,7 @@ describe('panic-api client commands against a running server', () => {
   });
 
   it('register: says the code was emailed, its expiry, and what to run next', { timeout: 60_000 }, async () => {
-    const run = await cli(['register', p.email, p.phone, p.first_name, p.last_name, '--password', p.password], env);
+    const run = await runCli(['register', p.email, p.phone, p.first_name, p.last_name, '--password', p.password], env);
     ok(run, 'register');
     assert.match(run.stdout, /Account created for /);
     assert.match(run.stdout, /expires at \d{2}:\d{2} \(in 10 minutes\)/);
@@ -88,37 +65,37 @@ describe('panic-api client commands against a running server', () => {
   });
 
   it('send --json prints the API body; verify: a wrong code is the API sentence, the right one verifies', { timeout: 60_000 }, async () => {
-    const sent = await cli(['send', p.email, '--json'], env);
+    const sent = await runCli(['send', p.email, '--json'], env);
     ok(sent, 'send');
     const body = json(sent);
     assert.equal(body.expires_in_minutes, 10);
     assert.ok(!Number.isNaN(Date.parse(body.expires_at)));
     const code = await stack.emailCode(p.email, 2);
 
-    const wrong = await cli(['verify', p.email, code === '000000' ? '111111' : '000000', '--json'], env);
+    const wrong = await runCli(['verify', p.email, code === '000000' ? '111111' : '000000', '--json'], env);
     failed(wrong, /^The code is not valid\. .*\(otp_invalid, HTTP 400\)$/);
     assert.equal(json(wrong).error.code, 'otp_invalid', '--json also prints the error body for scripts');
 
-    const right = await cli(['verify', p.email, code], env);
+    const right = await runCli(['verify', p.email, code], env);
     ok(right, 'verify');
     assert.ok(right.stdout.includes(`Email address ${p.email} verified.`), right.stdout);
     assert.ok(right.stdout.includes(`Log in with: panic-api login ${p.email}`), right.stdout);
   });
 
   it('login: a wrong password fails with the API sentence; no password and no terminal is a usage error', { timeout: 60_000 }, async () => {
-    const wrong = await cli(['login', p.email, '--password', 'not the password'], env);
+    const wrong = await runCli(['login', p.email, '--password', 'not the password'], env);
     failed(wrong, /^The email or password is wrong\. \(invalid_credentials, HTTP 401\)$/);
     assert.equal(wrong.stdout, '');
     assert.ok(!existsSync(sessionFile), 'a failed login saves nothing');
 
-    const noPassword = await cli(['login', p.email], env);
+    const noPassword = await runCli(['login', p.email], env);
     assert.equal(noPassword.code, 2, noPassword.stderr);
     assert.match(noPassword.stderr, /No password: give --password P, or run this in a terminal/);
     assert.match(noPassword.stderr, /Usage: panic-api login EMAIL \[--password P\] \[--json\]/);
   });
 
   it('login --password saves the session 0600 in a 0700 folder, without the password, and prints no token', { timeout: 60_000 }, async () => {
-    const run = await cli(['login', p.email, '--password', p.password], env);
+    const run = await runCli(['login', p.email, '--password', p.password], env);
     ok(run, 'login');
     assert.ok(run.stdout.includes(`Logged in as ${p.email}.`), run.stdout);
     assert.ok(run.stdout.includes(sessionFile), 'says where the session is');
@@ -136,7 +113,7 @@ describe('panic-api client commands against a running server', () => {
   });
 
   it('me --json prints the account', { timeout: 60_000 }, async () => {
-    const run = await cli(['me', '--json'], env);
+    const run = await runCli(['me', '--json'], env);
     ok(run, 'me');
     const me = json(run);
     assert.equal(me.email, p.email);
@@ -148,7 +125,7 @@ describe('panic-api client commands against a running server', () => {
   it('a rejected access token is refreshed once, transparently, and the new pair saved', { timeout: 60_000 }, async () => {
     const before = readSessionFile();
     writeFileSync(sessionFile, JSON.stringify({ ...before, access_token: 'garbage.not.a.jwt' }), { mode: 0o600 });
-    const run = await cli(['me'], env);
+    const run = await runCli(['me'], env);
     ok(run, 'me after refresh');
     assert.ok(run.stdout.includes(`${p.first_name} ${p.last_name}`), run.stdout);
     assert.match(run.stdout, /phone .* \(NOT verified\)/);
@@ -161,14 +138,14 @@ describe('panic-api client commands against a running server', () => {
   });
 
   it('verify-phone sends an SMS code; verify-phone-otp --json verifies the phone', { timeout: 60_000 }, async () => {
-    const sent = await cli(['verify-phone'], env);
+    const sent = await runCli(['verify-phone'], env);
     ok(sent, 'verify-phone');
     assert.ok(sent.stdout.includes(`A code was sent by SMS to ${p.phone}`), sent.stdout);
     assert.match(sent.stdout, /expires at \d{2}:\d{2} \(in 10 minutes\)/);
     assert.ok(sent.stdout.includes('then run: panic-api verify-phone-otp CODE'), sent.stdout);
 
     const code = await stack.smsCode(p.phone);
-    const run = await cli(['verify-phone-otp', code, '--json'], env);
+    const run = await runCli(['verify-phone-otp', code, '--json'], env);
     ok(run, 'verify-phone-otp');
     const body = json(run);
     assert.equal(body.phone_verified, true);
@@ -176,13 +153,13 @@ describe('panic-api client commands against a running server', () => {
   });
 
   it('forgot-password then reset-password --password: every session ends, the saved one is removed', { timeout: 60_000 }, async () => {
-    const forgot = await cli(['forgot-password', p.email], env);
+    const forgot = await runCli(['forgot-password', p.email], env);
     ok(forgot, 'forgot-password');
     assert.ok(forgot.stdout.includes(`If ${p.email} has an account, a password reset code was emailed`), forgot.stdout);
     assert.ok(forgot.stdout.includes(`then run: panic-api reset-password ${p.email} CODE`), forgot.stdout);
 
     const code = await stack.emailCode(p.email, 3);
-    const reset = await cli(['reset-password', p.email, code, '--password', newPassword], env);
+    const reset = await runCli(['reset-password', p.email, code, '--password', newPassword], env);
     ok(reset, 'reset-password');
     assert.match(reset.stdout, /Password changed for .*the saved one here too/);
     assert.ok(reset.stdout.includes(`Log in with the new password: panic-api login ${p.email}`));
@@ -190,7 +167,7 @@ describe('panic-api client commands against a running server', () => {
   });
 
   it('login --json prints the token pair; a session revoked on the server says to log in again', { timeout: 60_000 }, async () => {
-    const login = await cli(['login', p.email, '--password', newPassword, '--json'], env);
+    const login = await runCli(['login', p.email, '--password', newPassword, '--json'], env);
     ok(login, 'login --json');
     const pair = json(login);
     assert.equal(pair.token_type, 'bearer');
@@ -199,39 +176,39 @@ describe('panic-api client commands against a running server', () => {
     // The session ends elsewhere (logged out from another client): refresh fails too.
     const out = await stack.api('POST', '/api/v1/auth/logout', { refresh_token: pair.refresh_token }, pair.access_token);
     assert.equal(out.status, 200, out.text);
-    const me = await cli(['me'], env);
+    const me = await runCli(['me'], env);
     failed(me, new RegExp(`^Your session has ended .*panic-api login ${p.email.replace(/\./g, '\\.')}\` again\\.$`));
     assert.ok(!existsSync(sessionFile));
   });
 
   it('logout revokes the session and deletes the file; then `me` says to log in', { timeout: 60_000 }, async () => {
-    ok(await cli(['login', p.email, '--password', newPassword], env), 'login');
+    ok(await runCli(['login', p.email, '--password', newPassword], env), 'login');
     const { access_token, refresh_token } = readSessionFile();
-    const run = await cli(['logout'], env);
+    const run = await runCli(['logout'], env);
     ok(run, 'logout');
     assert.ok(run.stdout.includes('Logged out'), run.stdout);
     assert.ok(!existsSync(sessionFile));
     assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, access_token)).status, 401, 'the access token is dead');
     assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token })).status, 401, 'and the refresh token');
 
-    const me = await cli(['me'], env);
+    const me = await runCli(['me'], env);
     failed(me, /^Not logged in: run `panic-api login EMAIL` first\.$/);
     assert.equal(me.stdout, '');
   });
 
   it('register without --password uses the alias and says how to set a password', { timeout: 60_000 }, async () => {
     const q = person('cli-nopass');
-    const run = await cli(['register', q.email, q.phone, q.first_name, q.last_name], env);
+    const run = await runCli(['register', q.email, q.phone, q.first_name, q.last_name], env);
     ok(run, 'register without password');
     assert.ok(run.stdout.includes(`No password was set: to log in later, set one with: panic-api forgot-password ${q.email}`), run.stdout);
   });
 
   it('missing arguments and unknown options exit 2 with the usage line', { timeout: 60_000 }, async () => {
-    const missing = await cli(['verify', p.email], env);
+    const missing = await runCli(['verify', p.email], env);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^Missing OTP\.\nUsage: panic-api verify EMAIL OTP \[--json\]\n/);
     assert.equal(missing.stdout, '');
-    const unknown = await cli(['register', 'a@b.co', '+27825550123', 'A', 'B', '--pasword', 'x'], env);
+    const unknown = await runCli(['register', 'a@b.co', '+27825550123', 'A', 'B', '--pasword', 'x'], env);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--pasword/);
     assert.match(unknown.stderr, /Usage: panic-api register EMAIL PHONE FIRST LAST/);
@@ -239,7 +216,7 @@ describe('panic-api client commands against a running server', () => {
 
   it('a server that is not running is one sentence, exit 1', { timeout: 60_000 }, async () => {
     const base = `http://127.0.0.1:${await freePort()}`;
-    const run = await cli(['send', 'a@b.co'], { ...env, API_BASE_URL: base });
+    const run = await runCli(['send', 'a@b.co'], { ...env, API_BASE_URL: base });
     failed(run, new RegExp(`^The server at ${base.replace(/\./g, '\\.')} is not running`));
     assert.equal(run.stdout, '');
   });
@@ -277,7 +254,7 @@ describe('panic-api client in development', () => {
 
   it('register points to the dev inbox', { timeout: 60_000 }, async () => {
     const p = person('cli-dev');
-    const run = await cli(['register', p.email, p.phone, p.first_name, p.last_name, '--password', p.password], {
+    const run = await runCli(['register', p.email, p.phone, p.first_name, p.last_name, '--password', p.password], {
       API_BASE_URL: stack.baseUrl,
       PANIC_API_SESSION_FILE: join(tmpdir(), 'panic-cli-unused', 'session.json'),
     });
@@ -291,7 +268,7 @@ describe('panic-api --help', () => {
   const names = ['serve', 'worker', 'migrate', 'register', 'send', 'verify', 'login', 'me', 'verify-phone', 'verify-phone-otp', 'forgot-password', 'reset-password', 'logout', 'doctor', 'inbox', 'messages'];
 
   it('lists every command with its options and an example', { timeout: 60_000 }, async () => {
-    const run = await cli(['--help'], {});
+    const run = await runCli(['--help'], {});
     ok(run, '--help');
     for (const name of names) assert.match(run.stdout, new RegExp(`^  ${name}( |$)`, 'm'), `${name} is listed`);
     assert.equal(run.stdout.match(/^ +example: .*panic-api /gm)?.length, names.length, 'one example each');
@@ -300,12 +277,12 @@ describe('panic-api --help', () => {
   });
 
   it('`<command> --help` and -h print usage, options and an example, exit 0', { timeout: 60_000 }, async () => {
-    const login = await cli(['login', '--help'], {});
+    const login = await runCli(['login', '--help'], {});
     ok(login, 'login --help');
     assert.match(login.stdout, /^Usage: panic-api login EMAIL \[--password P\] \[--json\]\n/);
     assert.match(login.stdout, /Options:\n {2}--password P/);
     assert.match(login.stdout, /Example:\n {2}panic-api login \S+@\S+/);
-    const inbox = await cli(['inbox', '-h'], {});
+    const inbox = await runCli(['inbox', '-h'], {});
     ok(inbox, 'inbox -h');
     assert.match(inbox.stdout, /^Usage: panic-api inbox /);
     assert.match(inbox.stdout, /--follow/);

@@ -2,6 +2,7 @@
  * Configuration: the defaults DESIGN.md promises, loud and named refusals of bad values (also from the
  * real `panic-api serve` command), production's secret rules, and placeholder detection.
  */
+import { runCli } from './support/cli.ts';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -188,27 +189,6 @@ describe('loadConfig: secrets by APP_ENV', () => {
 });
 
 // ------------------------------------------------------------------------------------------ the command
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // A clean environment: nothing of this process's (a JWT_SECRET set by CI, say) leaks in.
-    const child = spawn(process.execPath, [join(ROOT, 'bin/panic-api.js'), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c));
-    child.stderr.on('data', (c: Buffer) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('the real command refuses a bad configuration', () => {
   const STACK_FRAME = /^\s+at .*(\(|\s)\S+:\d+:\d+\)?$/m;

@@ -4,6 +4,7 @@ import { freePort } from './support/net.ts';
 import { startSmtpServer } from './support/smtp.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
+import { runCli } from './support/cli.ts';
 
 async function messageRow(stack: Stack, recipient: string) {
   return stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at', 'desc').executeTakeFirst();
@@ -186,6 +187,31 @@ describe('operations: metrics and the delivery log', () => {
     const none = await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(p.email)}&status=failed`, undefined, ADMIN);
     assert.equal(none.body.messages.length, 0);
     assert.equal((await stack.api('GET', '/api/v1/admin/messages?status=lost', undefined, ADMIN)).status, 400);
+  });
+
+  it('`panic-api messages` prints the delivery log of the running server, with reasons', async () => {
+    const p = person('cli-log');
+    await stack.api('POST', '/api/v1/auth/register', p);
+    await finalRow(stack, p.email);
+    const env = { API_BASE_URL: stack.baseUrl, ADMIN_TOKEN: ADMIN };
+    const human = await runCli(['messages', '--to', p.email], env);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, new RegExp(`email\\s+${p.email.replace(/[.]/g, '\\.')}\\s+email_verification\\s+SENT after 1 attempt`));
+    assert.match(human.stdout, /provider id: /);
+    const json = await runCli(['messages', '--to', p.email, '--json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const rows = JSON.parse(json.stdout);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].status, 'sent');
+    const noToken = await runCli(['messages', '--to', p.email], { API_BASE_URL: stack.baseUrl });
+    assert.equal(noToken.code, 1);
+    assert.match(noToken.stderr, /ADMIN_TOKEN/);
+    const wrong = await runCli(['messages', '--to', p.email], { ...env, ADMIN_TOKEN: 'not-the-token' });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /admin token/i);
+    const down = await runCli(['messages', '--to', p.email], { ...env, API_BASE_URL: `http://127.0.0.1:${await freePort()}` });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /is not running/);
   });
 
   it('the delivery state names each channel, its last success and queue depth', async () => {

@@ -1,14 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
+import { runCli } from './support/cli.ts';
+import { freePort } from './support/net.ts';
 
 /** Development with no provider configured: every message is captured into the dev inbox. */
 const DEV_ENV = {
@@ -129,7 +127,7 @@ describe('dev inbox outside development (APP_ENV=test)', () => {
   });
 
   it('`panic-api inbox` says the inbox exists only in development', async () => {
-    const run = await cli(['inbox'], stack.baseUrl);
+    const run = await runCli(['inbox'], { API_BASE_URL: stack.baseUrl });
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /exists only with APP_ENV=development/);
     assert.match(run.stderr, /panic-api messages --to X/);
@@ -279,29 +277,7 @@ describe('dev inbox page in headless Chromium', { skip: chromiumMissing && !inCi
 // ---------------------------------------------------------------------------------------------
 // `panic-api inbox` as a child process.
 
-const BIN = fileURLToPath(new URL('../bin/panic-api.js', import.meta.url));
-const exec = promisify(execFile);
 
-async function cli(args: string[], baseUrl: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
-      env: { ...process.env, NODE_TEST_CONTEXT: undefined, API_BASE_URL: baseUrl },
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('`panic-api inbox`', () => {
   let stack: Stack;
@@ -315,14 +291,14 @@ describe('`panic-api inbox`', () => {
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
     const msg = await capturedFor(stack, p.email, 'email_verification');
 
-    const json = await cli(['inbox', '--json', '--to', p.email.toUpperCase()], stack.baseUrl);
+    const json = await runCli(['inbox', '--json', '--to', p.email.toUpperCase()], { API_BASE_URL: stack.baseUrl });
     assert.equal(json.code, 0, json.stderr);
     const rows = JSON.parse(json.stdout) as Row[];
     assert.equal(rows.length, 1);
     assert.equal(rows[0].recipient, p.email);
     assert.equal(rows[0].otp, msg.otp);
 
-    const table = await cli(['inbox', '--to', p.email], stack.baseUrl);
+    const table = await runCli(['inbox', '--to', p.email], { API_BASE_URL: stack.baseUrl });
     assert.equal(table.code, 0, table.stderr);
     const [header, row] = table.stdout.trimEnd().split('\n');
     assert.match(header, /^TIME\s+RECIPIENT\s+CHANNEL\s+PURPOSE\s+CODE\s+STATUS$/);
@@ -330,7 +306,7 @@ describe('`panic-api inbox`', () => {
   });
 
   it('against a closed port exits 1 saying the server is not running', { timeout: 60_000 }, async () => {
-    const run = await cli(['inbox', '--json', '--to', 'a@b.co'], `http://127.0.0.1:${await closedPort()}`);
+    const run = await runCli(['inbox', '--json', '--to', 'a@b.co'], { API_BASE_URL: `http://127.0.0.1:${await freePort()}` });
     assert.equal(run.code, 1);
     assert.match(run.stderr, /is not running/);
     assert.equal(run.stdout, '');

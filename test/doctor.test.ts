@@ -10,6 +10,7 @@ import { createTestDatabase, pgAvailable } from './support/pg.ts';
 import { startTwilioServer, type TwilioFixture } from './support/sms.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
 import { smtpEnv, startStack, twilioEnv } from './support/stack.ts';
+import { runCli } from './support/cli.ts';
 import { freePort as closedPort } from './support/net.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -19,30 +20,6 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-/** The real command, in a child process, with only the environment given (no inherited SMTP_* etc.). */
-function panicApi(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/panic-api.js', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`panic-api ${args.join(' ')} did not finish within ${CHILD_TIMEOUT_MS} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, CHILD_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 interface Report {
@@ -72,7 +49,7 @@ describe('panic-api doctor', () => {
       ...twilioEnv(twilio),
     };
     // a real, migrated PGlite folder for the database check to open
-    const migrated = await panicApi(['migrate'], healthy);
+    const migrated = await runCli(['migrate'], healthy);
     assert.equal(migrated.code, 0, migrated.stderr);
   });
   after(async () => {
@@ -82,7 +59,7 @@ describe('panic-api doctor', () => {
 
   /** Runs `doctor --json`, checks the output is exactly the JSON report and holds no secret value. */
   async function doctor(env: Record<string, string>): Promise<{ code: number | null; report: Report; byName: Record<string, Check> }> {
-    const run = await panicApi(['doctor', '--json'], env);
+    const run = await runCli(['doctor', '--json'], env);
     let report: Report;
     try {
       report = JSON.parse(run.stdout) as Report;
@@ -134,7 +111,7 @@ describe('panic-api doctor', () => {
     assert.equal(fresh.byName.database.status, 'warn', 'not migrated yet');
     assert.match(fresh.byName.database.finding, /migrations are pending/);
     assert.match(fresh.byName.database.fix ?? '', /panic-api migrate/);
-    assert.equal((await panicApi(['migrate'], env)).code, 0);
+    assert.equal((await runCli(['migrate'], env)).code, 0);
     const { code, byName } = await doctor(env);
     assert.equal(code, 0);
     assert.equal(byName.database.status, 'ok', byName.database.finding);
@@ -237,7 +214,7 @@ describe('panic-api doctor', () => {
   });
 
   it('human output: a table with ✅ / ❌, "fix:" lines and a summary', async () => {
-    const run = await panicApi(['doctor'], { ...healthy, SMTP_PORT: String(deadPort) });
+    const run = await runCli(['doctor'], { ...healthy, SMTP_PORT: String(deadPort) });
     assert.equal(run.code, 1, run.stderr);
     const lines = run.stdout.split('\n');
     assert.ok(lines.some((l) => /^✅ config\s+All settings are valid/.test(l)), run.stdout);
@@ -249,7 +226,7 @@ describe('panic-api doctor', () => {
     assert.ok(!run.stdout.trimStart().startsWith('{'));
     assert.ok(!run.stdout.includes(smtp.password));
 
-    const bad = await panicApi(['doctor', '--jsno'], healthy);
+    const bad = await runCli(['doctor', '--jsno'], healthy);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /unknown option --jsno/);
   });
