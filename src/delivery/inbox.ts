@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/client.ts';
 import type { Channel, MessageStatus, OtpPurpose } from '../db/schema.ts';
-import { normalizePhone } from '../accounts/phone.ts';
+import { recipientKeys } from './recipients.ts';
 
 /** One message as the dev inbox shows it: the code and body are kept in development. */
 export interface InboxMessage {
@@ -20,25 +20,6 @@ export interface InboxMessage {
 }
 
 export const INBOX_LIMIT = 100;
-
-/**
- * The values a `to` filter matches, lower-cased: the value itself, and for something that is not an
- * email address also its E.164 form ("082 555 0123" finds "+27825550123"). Unparseable numbers are
- * simply not added.
- */
-export function recipientKeys(to: string, defaultRegion: string): string[] {
-  const value = to.trim();
-  if (!value) return [];
-  const keys = new Set([value.toLowerCase()]);
-  if (!value.includes('@')) {
-    try {
-      keys.add(normalizePhone(value, defaultRegion).toLowerCase());
-    } catch {
-      // not a phone number: the literal value is the only key
-    }
-  }
-  return [...keys];
-}
 
 /**
  * The latest messages of every status, newest first, optionally for one recipient (case-insensitive).

@@ -4,23 +4,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
 import type { Channels } from '../../delivery/channels/index.ts';
 import { deliveryState, listDeliveryLog } from '../../delivery/delivery-log.ts';
-import { normalizePhone } from '../../accounts/phone.ts';
+import { recipientKeys } from '../../delivery/recipients.ts';
 import { AppError } from '../../errors.ts';
 import { bearerToken } from '../auth-hook.ts';
 import { errors } from '../schemas.ts';
 
 const sameSecret = (a: string, b: string) =>
   timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-
-/** A recipient as typed, plus its E.164 form when it reads as a phone number. */
-function recipientForms(to: string, region: string): string[] {
-  if (to.includes('@')) return [to.trim()];
-  try {
-    return [to.trim(), normalizePhone(to, region)];
-  } catch {
-    return [to.trim()];
-  }
-}
 
 const Status = Type.Union(['queued', 'sending', 'sent', 'failed', 'captured'].map((s) => Type.Literal(s)));
 
@@ -56,7 +46,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels
     async (request) => {
       const { to, status, limit } = request.query;
       const messages = await listDeliveryLog(ctx.db, {
-        recipients: to ? recipientForms(to, ctx.config.DEFAULT_PHONE_REGION) : undefined,
+        recipients: to ? recipientKeys(to, ctx.config.DEFAULT_PHONE_REGION) : undefined,
         status: status as never,
         limit: Math.min(500, Math.max(1, Number(limit ?? 50))),
       });
