@@ -3,7 +3,7 @@
  * (same process, same machine state), so numbers compare across machines. Not a test: it prints.
  *
  *   npm run bench                       # embedded PGlite in memory
- *   DATABASE_URL=postgres://… npm run bench
+ *   DATABASE_URL=postgres://…/scratch npm run bench   # a scratch database: it writes accounts
  */
 import autocannon from 'autocannon';
 import { loadConfig } from '../src/config.ts';
