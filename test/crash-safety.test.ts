@@ -303,27 +303,33 @@ const kinds: DbKind[] = ['pglite'];
 if (await pgAvailable()) kinds.push('postgres');
 else console.log('# PostgreSQL not reachable: crash-safety tests on the PostgreSQL server skipped');
 
+/**
+ * Starts `serve` on a fresh store with an SMTP server that holds every mail before accepting it,
+ * registers a user, and returns once that user's mail is in flight (its DATA reached the server).
+ */
+async function registerWithSendHeld(t: TestContext, kind: DbKind, tag: string) {
+  const gate = makeGate();
+  const smtp = await startSmtpServer({ beforeAccept: () => gate.beforeAccept() });
+  t.after(() => smtp.close());
+  const store = await openStore(t, kind);
+  const started: Child[] = [];
+  stopChildrenAfter(t, started);
+  const env = { ...store.env, ...smtpEnv(smtp) };
+  const child = await startServe(`serve #1 (${kind})`, env);
+  started.push(child);
+  const p = person(tag);
+  const reg = await api(child, 'POST', '/api/v1/auth/register', p);
+  assert.equal(reg.status, 201, reg.text + report(child));
+  await waitUntil(() => gate.entered >= 1, { timeoutMs: 60_000, what: 'the send to reach the SMTP server' }).catch((err) => {
+    throw new Error(`${(err as Error).message}${report(child)}`);
+  });
+  return { gate, smtp, store, started, env, child, p };
+}
+
 for (const kind of kinds) {
   describe(`crash safety of delivery, real process (${kind})`, () => {
     it('SIGKILL while a mail is in flight: after a restart the mail is sent and its code verifies', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-      const gate = makeGate();
-      const smtp = await startSmtpServer({ beforeAccept: () => gate.beforeAccept() });
-      t.after(() => smtp.close());
-      const store = await openStore(t, kind);
-      const started: Child[] = [];
-      stopChildrenAfter(t, started);
-      const env = { ...store.env, ...smtpEnv(smtp) };
-
-      const first = await startServe(`serve #1 (${kind})`, env);
-      started.push(first);
-      const p = person('crash');
-      const reg = await api(first, 'POST', '/api/v1/auth/register', p);
-      assert.equal(reg.status, 201, reg.text + report(first));
-
-      // The mail's DATA reached the SMTP server and waits to be accepted: the send is in flight.
-      await waitUntil(() => gate.entered >= 1, { timeoutMs: 60_000, what: 'the first send to reach the SMTP server' }).catch((err) => {
-        throw new Error(`${(err as Error).message}${report(first)}`);
-      });
+      const { gate, smtp, store, started, env, child: first, p } = await registerWithSendHeld(t, kind, 'crash');
       first.proc.kill('SIGKILL');
       const killed = await exitOf(first, 30_000);
       assert.equal(killed.signal, 'SIGKILL');
@@ -368,23 +374,9 @@ for (const kind of kinds) {
     });
 
     it('SIGTERM while a mail is in flight: HTTP stops, the send finishes, the process exits 0', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-      const gate = makeGate();
-      const smtp = await startSmtpServer({ beforeAccept: () => gate.beforeAccept() });
-      t.after(() => smtp.close());
-      const store = await openStore(t, kind);
-      const started: Child[] = [];
-      stopChildrenAfter(t, started);
+      const { gate, smtp, store, child, p } = await registerWithSendHeld(t, kind, 'term');
       t.after(() => gate.release());
-
-      const child = await startServe(`serve (${kind})`, { ...store.env, ...smtpEnv(smtp) });
-      started.push(child);
       const port = child.port!;
-      const p = person('term');
-      const reg = await api(child, 'POST', '/api/v1/auth/register', p);
-      assert.equal(reg.status, 201, reg.text + report(child));
-      await waitUntil(() => gate.entered >= 1, { timeoutMs: 60_000, what: 'the send to reach the SMTP server' }).catch((err) => {
-        throw new Error(`${(err as Error).message}${report(child)}`);
-      });
 
       child.proc.kill('SIGTERM');
       await waitUntil(async () => !(await accepts(port)), { timeoutMs: 30_000, intervalMs: 50, what: 'the HTTP server to stop accepting' }).catch(
