@@ -20,12 +20,9 @@ export interface Session {
   saved_at: string;
 }
 
-export interface TokenPair {
-  access_token: string;
-  refresh_token: string;
-  token_type: 'bearer';
-  expires_in: number;
-}
+/** The API's token pair, as /login and /refresh answer it. */
+export type { TokenPair } from '../../accounts/sessions.ts';
+import type { TokenPair } from '../../accounts/sessions.ts';
 
 export const NOT_LOGGED_IN = 'Not logged in: run `panic-api login EMAIL` first.';
 
