@@ -243,15 +243,21 @@ interface Store {
   emailRow(recipient: string): Promise<MessageRow | undefined>;
 }
 
+/** A fresh database on the PostgreSQL server and a client on it, both gone after the test. */
+async function connectTestDatabase(t: TestContext) {
+  const database = await createTestDatabase();
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  t.after(async () => {
+    await client.end().catch(() => undefined);
+    await database.drop();
+  });
+  return { database, client };
+}
+
 async function openStore(t: TestContext, kind: DbKind): Promise<Store> {
   if (kind === 'postgres') {
-    const database = await createTestDatabase();
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    t.after(async () => {
-      await client.end().catch(() => undefined);
-      await database.drop();
-    });
+    const { database, client } = await connectTestDatabase(t);
     return {
       env: { DATABASE_URL: database.url },
       async emailRow(recipient) {
@@ -408,13 +414,7 @@ describe('two worker processes on one PostgreSQL database', { skip: !kinds.inclu
     const COUNT = 500;
     const sms = await startTwilioServer();
     t.after(() => sms.close());
-    const database = await createTestDatabase();
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    t.after(async () => {
-      await client.end().catch(() => undefined);
-      await database.drop();
-    });
+    const { database, client } = await connectTestDatabase(t);
     const env = {
       DATABASE_URL: database.url,
       DELIVERY_LEASE_SECONDS: '60',
