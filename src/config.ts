@@ -1,5 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { isPlaceholder } from './delivery/placeholders.ts';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
+import { parseAllowedCountries } from './addresses.ts';
 
 /** Development-only secrets: usable in development and test, refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-in-production-0000';
@@ -22,8 +25,16 @@ const bool = (def: boolean) =>
 const schema = z.object({
   APP_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: int(8000, 0, 65535),
-  HOST: z.string().default('0.0.0.0'),
-  TRUST_PROXY: bool(false),
+  /** Unset: loopback in development (the dev inbox holds every code), all interfaces otherwise. */
+  HOST: optionalText,
+  TRUST_PROXY: optionalText.transform((v, ctx) => {
+    try {
+      return parseTrustProxy(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: optionalText.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional()),
   DATA_DIR: z.string().default('./data'),
@@ -38,8 +49,18 @@ const schema = z.object({
   OTP_RESEND_COOLDOWN_SECONDS: int(60, 0, 3600),
   OTP_MAX_SENDS_PER_HOUR: int(5, 1, 10000),
   RATE_LIMIT_IP_PER_MINUTE: int(60, 1, 1_000_000),
+  RATE_LIMIT_EXPENSIVE_PER_MINUTE: int(10, 1, 1_000_000),
   LOGIN_MAX_FAILURES: int(5, 1, 100),
+  OTP_MAX_FAILURES_PER_DAY: int(20, 1, 10_000),
+  PASSWORD_HASH_CONCURRENCY: int(availableParallelism(), 1, 1024),
+  REQUEST_TIMEOUT_SECONDS: int(10, 1, 600),
+  UNVERIFIED_ACCOUNT_TTL_HOURS: int(72, 1, 24 * 365),
   DEFAULT_PHONE_REGION: z.string().length(2).toUpperCase().default('ZA'),
+  /** ISO 3166 codes, comma-separated, or `*`; unset: the country of DEFAULT_PHONE_REGION. */
+  SMS_ALLOWED_COUNTRIES: optionalText,
+  SMS_MAX_PER_ACCOUNT_PER_HOUR: int(5, 1, 10_000),
+  SMS_NEW_NUMBERS_PER_DAY: int(3, 1, 10_000),
+  SMS_MAX_PER_HOUR: int(1000, 1, 100_000_000),
   SMTP_SERVER: optionalText,
   SMTP_PORT: int(587, 1, 65535),
   SMTP_USERNAME: optionalText,
@@ -57,13 +78,20 @@ const schema = z.object({
   DELIVERY_LEASE_SECONDS: int(60, 1, 3600),
   DELIVERY_POLL_MS: int(1000, 10, 60000),
   ADMIN_TOKEN: optionalText,
+  DEV_INBOX_TOKEN: optionalText,
+  /** A separate listener for /metrics, so the public port never serves it. */
+  METRICS_PORT: z.preprocess(blankIsUnset, z.coerce.number().int().min(1).max(65535).optional()),
 });
 
 export type Env = z.infer<typeof schema>;
 
-export interface Config extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET'> {
+export interface Config extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET' | 'HOST' | 'TRUST_PROXY' | 'SMS_ALLOWED_COUNTRIES'> {
   JWT_SECRET: string;
   OTP_SECRET: string;
+  HOST: string;
+  TRUST_PROXY: TrustProxy;
+  /** ISO 3166 codes SMS may go to; '*' is every country. */
+  SMS_ALLOWED_COUNTRIES: ReadonlySet<string> | '*';
   /** Development conveniences (dev inbox, codes in the fallback log line) are on. */
   isDevelopment: boolean;
   /** Secrets that were not set and fell back to the development defaults. */
@@ -95,8 +123,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!value) defaultedSecrets.push(name);
     return value ?? dev;
   };
+  if (e.APP_ENV === 'production' && e.TRUST_PROXY === true) {
+    throw new ConfigError(
+      'TRUST_PROXY=true trusts whatever X-Forwarded-For a client sends, so every forged value gets a fresh ' +
+        'rate-limit budget. In production set the number of proxies in front of the service (e.g. TRUST_PROXY=1) ' +
+        'or their addresses (e.g. TRUST_PROXY=10.0.0.0/8).',
+    );
+  }
+  let allowedCountries: Config['SMS_ALLOWED_COUNTRIES'];
+  try {
+    allowedCountries = parseAllowedCountries(e.SMS_ALLOWED_COUNTRIES, e.DEFAULT_PHONE_REGION);
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  SMS_ALLOWED_COUNTRIES: ${(err as Error).message}`);
+  }
   return {
     ...e,
+    HOST: e.HOST ?? (e.APP_ENV === 'development' ? '127.0.0.1' : '0.0.0.0'),
+    SMS_ALLOWED_COUNTRIES: allowedCountries,
     JWT_SECRET: secret('JWT_SECRET', DEV_JWT_SECRET),
     OTP_SECRET: secret('OTP_SECRET', DEV_OTP_SECRET),
     isDevelopment: e.APP_ENV === 'development',

@@ -5,6 +5,7 @@
 export const ERROR_CODES = {
   validation_error: 400,
   invalid_phone: 400,
+  phone_not_allowed: 400,
   otp_invalid: 400,
   otp_expired: 400,
   otp_attempts_exceeded: 400,
@@ -12,6 +13,7 @@ export const ERROR_CODES = {
   unauthorized: 401,
   invalid_refresh_token: 401,
   email_not_verified: 403,
+  forbidden: 403,
   not_found: 404,
   email_taken: 409,
   phone_taken: 409,
@@ -20,6 +22,7 @@ export const ERROR_CODES = {
   rate_limited: 429,
   internal_error: 500,
   not_ready: 503,
+  service_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

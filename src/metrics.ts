@@ -7,6 +7,9 @@ export interface Metrics {
   codesChecked: Counter<'purpose' | 'result'>;
   messagesFinished: Counter<'channel' | 'status'>;
   sendSeconds: Histogram<'channel' | 'provider' | 'outcome'>;
+  smsSent: Counter<'calling_code'>;
+  smsVerified: Counter<'calling_code'>;
+  smsBrakeRefusals: Counter;
 }
 
 export function createMetrics(queueDepth: () => Promise<number>): Metrics {
@@ -40,6 +43,14 @@ export function createMetrics(queueDepth: () => Promise<number>): Metrics {
       help: 'Time a provider took to accept or refuse a message',
       labelNames: ['channel', 'provider', 'outcome'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    // Pumping shows as sends to a calling code with no verifications to match.
+    smsSent: new Counter({ name: 'panic_sms_sent_total', help: 'SMS accepted by a provider, by country calling code', labelNames: ['calling_code'], registers: [registry] }),
+    smsVerified: new Counter({ name: 'panic_sms_verified_total', help: 'SMS codes verified, by country calling code', labelNames: ['calling_code'], registers: [registry] }),
+    smsBrakeRefusals: new Counter({
+      name: 'panic_sms_brake_refusals_total',
+      help: 'SMS codes refused because SMS_MAX_PER_HOUR was reached (alert on any increase)',
       registers: [registry],
     }),
   };

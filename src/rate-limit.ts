@@ -14,11 +14,13 @@ export type LimiterFactory = (spec: LimiterSpec) => Limiter;
 export interface Limiter {
   /** Takes one point for key, or throws AppError rate_limited with Retry-After. */
   consume(key: string, message: string): Promise<void>;
+  /** Seconds until key has a point again: 0 when it has one now. Spends nothing. */
+  waitSeconds(key: string): Promise<number>;
 }
 
 export function limiterFactory(redis?: Redis): LimiterFactory {
   return (spec) => {
-    if (spec.durationSeconds <= 0) return { consume: async () => {} };
+    if (spec.durationSeconds <= 0) return { consume: async () => {}, waitSeconds: async () => 0 };
     const opts = { keyPrefix: `panic:${spec.keyPrefix}`, points: spec.points, duration: spec.durationSeconds };
     // When Redis is down, counting goes on in memory rather than failing the request.
     const limiter: RateLimiterAbstract = redis
@@ -34,6 +36,11 @@ export function limiterFactory(redis?: Redis): LimiterFactory {
           }
           throw err;
         }
+      },
+      async waitSeconds(key) {
+        // A store that does not answer counts as "not spent": consume() still enforces the limit.
+        const res = await limiter.get(key).catch(() => null);
+        return res && res.consumedPoints >= spec.points ? Math.max(1, Math.ceil(res.msBeforeNext / 1000)) : 0;
       },
     };
   };

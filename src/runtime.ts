@@ -10,7 +10,10 @@ import { createLogger, type Logger } from './logger.ts';
 import { createSendLimits } from './otp/send-limits.ts';
 import type { FlowContext } from './otp/context.ts';
 import { limiterFactory } from './rate-limit.ts';
-import { buildApp } from './app.ts';
+import { buildApp, buildMetricsApp } from './app.ts';
+import { createPasswords } from './passwords.ts';
+import { createSmsBudget } from './otp/sms-budget.ts';
+import { createMaintenance, type Maintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { queueDepth } from './delivery/outbox.ts';
 
@@ -30,7 +33,10 @@ export interface Runtime {
   channels: Channels;
   metrics: Metrics;
   worker: Worker;
+  maintenance: Maintenance;
   app: FastifyInstance;
+  /** /metrics alone, when METRICS_PORT is set (serve listens on it). */
+  metricsApp?: FastifyInstance;
   close(): Promise<void>;
 }
 
@@ -49,10 +55,21 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, logger) : undefined;
   const makeLimiter = limiterFactory(redis);
   const metrics = createMetrics(() => queueDepth(handle.db));
-  const ctx: FlowContext = { db: handle.db, config, clock, sendLimits: createSendLimits(config, makeLimiter), metrics };
+  const ctx: FlowContext = {
+    db: handle.db,
+    config,
+    clock,
+    passwords: createPasswords(config.PASSWORD_HASH_CONCURRENCY),
+    sendLimits: createSendLimits(config, makeLimiter),
+    smsBudget: createSmsBudget(config, makeLimiter, logger, metrics),
+    logger,
+    metrics,
+  };
   const channels = opts.channels ?? createChannels(config);
   const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics });
+  const maintenance = createMaintenance({ db: handle.db, config, clock, logger });
   const app = await buildApp({ ctx, logger, makeLimiter, channels });
+  const metricsApp = config.METRICS_PORT ? await buildMetricsApp(metrics, logger) : undefined;
   return {
     config,
     logger,
@@ -61,9 +78,12 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     channels,
     metrics,
     worker,
+    maintenance,
     app,
+    metricsApp,
     async close() {
-      await app.close();
+      maintenance.stop();
+      await Promise.all([app.close(), metricsApp?.close()]);
       await worker.stop();
       await Promise.all([channels.email.close?.(), channels.sms.close?.()]);
       redis?.disconnect();

@@ -60,6 +60,7 @@ function baseEnv(): Record<string, string> {
     JWT_SECRET: 'crash-safety-test-jwt-secret-0123456789abcdef',
     OTP_SECRET: 'crash-safety-test-otp-secret-0123456789abcdef',
     RATE_LIMIT_IP_PER_MINUTE: '100000',
+    RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000',
     DELIVERY_LEASE_SECONDS: '2',
     DELIVERY_POLL_MS: '100',
   };

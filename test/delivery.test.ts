@@ -149,14 +149,16 @@ describe('operations: metrics and the delivery log', () => {
   };
 
   it('counts codes issued, verified and refused, messages sent, and send latency', async () => {
-    const before = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+    // Outside development /metrics is the operator's: the admin token (or a separate METRICS_PORT).
+    const scrape = () => fetch(`${stack.baseUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const before = await (await scrape()).text();
     const p = person('metrics');
     await stack.api('POST', '/api/v1/auth/register', p);
     const otp = await stack.emailCode(p.email);
     await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: otp === '000000' ? '111111' : '000000' });
     await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
     await finalRow(stack, p.email);
-    const res = await fetch(`${stack.baseUrl}/metrics`);
+    const res = await scrape();
     assert.match(res.headers.get('content-type')!, /text\/plain/);
     const text = await res.text();
     const delta = (name: string, labels: string) => metric(text, name, labels) - metric(before, name, labels);

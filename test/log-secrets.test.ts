@@ -69,9 +69,13 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     assert.equal(refreshed.status, 200, refreshed.text);
     keep('access token (refresh)', refreshed.body.access_token);
     keep('refresh token (refresh)', refreshed.body.refresh_token);
-    // the dead refresh token, reused: the refusal is logged, the token is not
+    // the dead refresh token, reused: the refusal is logged, the token is not (and the session ends)
     assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: login.body.refresh_token })).status, 401);
-    const access = refreshed.body.access_token as string;
+    const relogin = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
+    assert.equal(relogin.status, 200, relogin.text);
+    keep('access token (login again)', relogin.body.access_token);
+    keep('refresh token (login again)', relogin.body.refresh_token);
+    const access = relogin.body.access_token as string;
 
     assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, access)).status, 200);
     const phoneSend = await stack.api('POST', '/api/v1/users/verify-phone', {}, access);

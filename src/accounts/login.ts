@@ -1,7 +1,6 @@
 import type { FlowContext } from '../otp/context.ts';
 import { AppError } from '../errors.ts';
-import { normalizeEmail } from './phone.ts';
-import { verifyPassword } from './passwords.ts';
+import { normalizeEmail } from '../addresses.ts';
 import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './login-throttle.ts';
 import { startSession, type TokenPair } from './sessions.ts';
 import { findUserByEmail } from './users.ts';
@@ -15,7 +14,7 @@ export async function login(ctx: FlowContext, rawEmail: string, password: string
   const now = ctx.clock();
   await assertNotThrottled(ctx.db, email, now);
   const user = await findUserByEmail(ctx.db, email);
-  const ok = await verifyPassword(user?.password_hash, password);
+  const ok = await ctx.passwords.verify(user?.password_hash, password);
   if (!user || !ok) {
     await recordLoginFailure(ctx.db, email, now, ctx.config.LOGIN_MAX_FAILURES);
     throw new AppError('invalid_credentials', 'The email or password is wrong.');

@@ -1,20 +1,22 @@
 import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
 import { checkCode } from '../otp/check-code.ts';
+import { normalizeEmail } from '../addresses.ts';
+import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
-import { hashPassword } from './passwords.ts';
-import { normalizeEmail } from './phone.ts';
 import { revokeAllSessions } from './sessions.ts';
 import { findUserByEmail } from './users.ts';
 
-/** Emails a reset code when the account exists; answers the same in every case. */
+/** Emails a reset code when the account exists; answers the same, at the same moment, in every case. */
 export async function forgotPassword(ctx: FlowContext, rawEmail: string): Promise<CodeSent> {
-  const email = normalizeEmail(rawEmail);
-  await ctx.sendLimits.take(email);
-  const now = ctx.clock();
-  const user = await findUserByEmail(ctx.db, email);
-  if (user) await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'password_reset', channel: 'email', destination: email, now });
-  return codeExpiry(ctx, 'email', now);
+  return answerEvenly(async () => {
+    const email = normalizeEmail(rawEmail);
+    await ctx.sendLimits.take(email);
+    const now = ctx.clock();
+    const user = await findUserByEmail(ctx.db, email);
+    if (user) await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'password_reset', channel: 'email', destination: email, now });
+    return codeExpiry(ctx, 'email', now);
+  });
 }
 
 /** Sets a new password with a reset code and ends every session of the account. */
@@ -22,13 +24,19 @@ export async function resetPassword(ctx: FlowContext, rawEmail: string, otp: str
   const email = normalizeEmail(rawEmail);
   const user = await findUserByEmail(ctx.db, email);
   const now = ctx.clock();
-  await checkCode(ctx, { userId: user?.id, purpose: 'password_reset', code: otp, now });
-  const passwordHash = await hashPassword(newPassword);
+  // Hashed first: a busy hasher (503) must not leave the code spent and the password unchanged.
+  const passwordHash = await ctx.passwords.hash(newPassword);
+  await checkCode(ctx, { userId: user?.id, purpose: 'password_reset', code: otp, now, revealState: false });
   await ctx.db.transaction().execute(async (trx) => {
     // The code reached the inbox, which proves the address too.
     await trx
       .updateTable('users')
-      .set((eb) => ({ password_hash: passwordHash, updated_at: now, email_verified_at: eb.fn.coalesce('email_verified_at', eb.val(now)) }))
+      .set((eb) => ({
+        password_hash: passwordHash,
+        password_contested: false,
+        updated_at: now,
+        email_verified_at: eb.fn.coalesce('email_verified_at', eb.val(now)),
+      }))
       .where('id', '=', user!.id)
       .execute();
     await revokeAllSessions(trx, user!.id, now);

@@ -3,13 +3,24 @@ import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
 import { checkCode } from '../otp/check-code.ts';
 import type { User } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { normalizePhone } from './phone.ts';
-import { isUniqueViolation, toPublicUser, type PublicUser } from './users.ts';
+import { assertTextable, normalizePhone } from '../addresses.ts';
+import { findUserByVerifiedPhone, isUniqueViolation, toPublicUser, type PublicUser } from './users.ts';
 
-/** Sends an SMS code to the account's phone, or to a new number that replaces it once verified. */
+const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
+
+/**
+ * Sends an SMS code to the account's phone, or to a new number that replaces it once verified. Every
+ * refusal comes before anything is sent: a number we do not text, one verified elsewhere, the global
+ * SMS brake, the number's own limits, then the account's SMS budget.
+ */
 export async function requestPhoneCode(ctx: FlowContext, user: User, newPhone?: string): Promise<CodeSent & { phone: string }> {
   const phone = newPhone ? normalizePhone(newPhone, ctx.config.DEFAULT_PHONE_REGION) : user.phone;
+  assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
+  const holder = await findUserByVerifiedPhone(ctx.db, phone);
+  if (holder && holder.id !== user.id) throw phoneTaken();
+  await ctx.smsBudget.assertOpen();
   await ctx.sendLimits.take(phone);
+  await ctx.smsBudget.take(user.id, phone, user.phone);
   const now = ctx.clock();
   await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'phone_verification', channel: 'sms', destination: phone, now });
   return { ...codeExpiry(ctx, 'sms', now), phone };
@@ -17,7 +28,7 @@ export async function requestPhoneCode(ctx: FlowContext, user: User, newPhone?: 
 
 export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string): Promise<PublicUser> {
   const now = ctx.clock();
-  const { destination } = await checkCode(ctx, { userId: user.id, purpose: 'phone_verification', code: otp, now });
+  const { destination } = await checkCode(ctx, { userId: user.id, purpose: 'phone_verification', code: otp, now, revealState: true });
   try {
     const updated = await ctx.db
       .updateTable('users')
@@ -27,9 +38,7 @@ export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string)
       .executeTakeFirstOrThrow();
     return toPublicUser(updated);
   } catch (err) {
-    if (isUniqueViolation(err, 'users_verified_phone_key')) {
-      throw new AppError('phone_taken', 'This phone number is already verified on another account.');
-    }
+    if (isUniqueViolation(err, 'users_verified_phone_key')) throw phoneTaken();
     throw err;
   }
 }

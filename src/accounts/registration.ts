@@ -1,10 +1,12 @@
+import { sql } from 'kysely';
 import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, issueAndQueue, sendCode, type CodeSent } from '../otp/send-code.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { notifyEnqueued } from '../delivery/outbox.ts';
 import { AppError } from '../errors.ts';
-import { hashPassword } from './passwords.ts';
-import { normalizeEmail, normalizePhone } from './phone.ts';
+import type { User } from '../db/schema.ts';
+import { assertTextable, normalizeEmail, normalizePhone } from '../addresses.ts';
+import { answerEvenly } from './even-answer.ts';
 import { findUserByEmail, isUniqueViolation, toPublicUser, type PublicUser } from './users.ts';
 
 export interface RegisterInput {
@@ -18,68 +20,102 @@ export interface RegisterInput {
 const emailTaken = () =>
   new AppError('email_taken', 'An account with this email already exists. Log in, or reset the password.');
 
-/** Creates the account and queues its email verification code in the same transaction. */
+/**
+ * Creates the account, or replaces a pending (unverified) one, and queues its email verification
+ * code in the same transaction. Only a verified address is taken: otherwise whoever registered an
+ * address first, the owner or not, could keep it. A re-registration with another password marks the
+ * password contested, and verification then keeps neither (see verifyAccount).
+ */
 export async function register(ctx: FlowContext, input: RegisterInput): Promise<{ user: PublicUser; verification: CodeSent }> {
   const email = normalizeEmail(input.email);
   const phone = normalizePhone(input.phone, ctx.config.DEFAULT_PHONE_REGION);
-  if (await findUserByEmail(ctx.db, email)) throw emailTaken();
+  assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
+  const pending = await findUserByEmail(ctx.db, email);
+  if (pending?.email_verified_at) throw emailTaken();
   await ctx.sendLimits.take(email);
-  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
+  const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
+  // Spent for a new address too (on a decoy), so the two take the same time.
+  const samePassword = await ctx.passwords.verify(pending?.password_hash, input.password ?? '');
+  const contested = pending !== undefined && !(samePassword || (pending.password_hash === null && passwordHash === null));
   const now = ctx.clock();
-  try {
-    const user = await ctx.db.transaction().execute(async (trx) => {
-      const created = await trx
-        .insertInto('users')
-        .values({
-          email,
-          phone,
-          first_name: input.first_name.trim(),
-          last_name: input.last_name.trim(),
-          password_hash: passwordHash,
-          created_at: now,
-          updated_at: now,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await issueAndQueue(trx, ctx, {
-        userId: created.id,
-        firstName: created.first_name,
-        purpose: 'email_verification',
-        channel: 'email',
-        destination: email,
-        now,
+  const details = {
+    phone,
+    first_name: input.first_name.trim(),
+    last_name: input.last_name.trim(),
+    password_hash: passwordHash,
+    created_at: now,
+    updated_at: now,
+  };
+  // Two first registrations of one address at once: the loser replaces the winner's pending account.
+  for (let tries = 0; ; tries++) {
+    try {
+      const user = await ctx.db.transaction().execute(async (trx) => {
+        const existing = await trx.selectFrom('users').select('id').where(sql<string>`lower(email)`, '=', email).executeTakeFirst();
+        let saved: User | undefined;
+        if (existing) {
+          saved = await trx
+            .updateTable('users')
+            .set((eb) => ({ ...details, password_contested: contested ? sql<boolean>`true` : eb.ref('password_contested') }))
+            .where('id', '=', existing.id)
+            .where('email_verified_at', 'is', null)
+            .returningAll()
+            .executeTakeFirst();
+          if (!saved) throw emailTaken();
+        } else {
+          saved = await trx.insertInto('users').values({ email, ...details }).returningAll().executeTakeFirstOrThrow();
+        }
+        await issueAndQueue(trx, ctx, {
+          userId: saved.id,
+          firstName: saved.first_name,
+          purpose: 'email_verification',
+          channel: 'email',
+          destination: email,
+          now,
+        });
+        return saved;
       });
-      return created;
-    });
-    notifyEnqueued();
-    return { user: toPublicUser(user), verification: codeExpiry(ctx, 'email', now) };
-  } catch (err) {
-    if (isUniqueViolation(err, 'users_email_key')) throw emailTaken();
-    throw err;
+      notifyEnqueued();
+      return { user: toPublicUser(user), verification: codeExpiry(ctx, 'email', now) };
+    } catch (err) {
+      if (tries === 0 && isUniqueViolation(err, 'users_email_key')) continue;
+      throw err;
+    }
   }
 }
 
-/** Sends a new code if the account exists and is unverified; answers the same in every case. */
+/** Sends a new code if the account exists and is unverified; answers the same, at the same moment, in every case. */
 export async function resendVerification(ctx: FlowContext, rawEmail: string): Promise<CodeSent> {
-  const email = normalizeEmail(rawEmail);
-  await ctx.sendLimits.take(email);
-  const now = ctx.clock();
-  const user = await findUserByEmail(ctx.db, email);
-  if (user && !user.email_verified_at) {
-    await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'email_verification', channel: 'email', destination: email, now });
-  }
-  return codeExpiry(ctx, 'email', now);
+  return answerEvenly(async () => {
+    const email = normalizeEmail(rawEmail);
+    await ctx.sendLimits.take(email);
+    const now = ctx.clock();
+    const user = await findUserByEmail(ctx.db, email);
+    if (user && !user.email_verified_at) {
+      await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'email_verification', channel: 'email', destination: email, now });
+    }
+    return codeExpiry(ctx, 'email', now);
+  });
 }
 
-export async function verifyAccount(ctx: FlowContext, rawEmail: string, otp: string): Promise<PublicUser> {
+/**
+ * Verifies the address. When two different passwords were registered for it while it was pending,
+ * the one stored may be a stranger's, so it is dropped: the owner, who just proved the inbox is
+ * theirs, chooses one with a reset code. `passwordCleared` says so.
+ */
+export async function verifyAccount(ctx: FlowContext, rawEmail: string, otp: string): Promise<{ user: PublicUser; passwordCleared: boolean }> {
   const now = ctx.clock();
   const user = await findUserByEmail(ctx.db, normalizeEmail(rawEmail));
-  await checkCode(ctx, { userId: user?.id, purpose: 'email_verification', code: otp, now });
+  await checkCode(ctx, { userId: user?.id, purpose: 'email_verification', code: otp, now, revealState: false });
   const verified = await ctx.db
     .updateTable('users')
-    .set({ email_verified_at: now, updated_at: now })
+    .set((eb) => ({
+      email_verified_at: now,
+      updated_at: now,
+      password_hash: eb.case().when('password_contested', '=', true).then(null).else(eb.ref('password_hash')).end(),
+      password_contested: false,
+    }))
     .where('id', '=', user!.id)
     .returningAll()
     .executeTakeFirstOrThrow();
-  return toPublicUser(verified);
+  return { user: toPublicUser(verified), passwordCleared: user!.password_contested };
 }

@@ -45,27 +45,42 @@ export async function startSession(db: Kysely<Database>, config: TokenConfig, us
 const invalidRefresh = () =>
   new AppError('invalid_refresh_token', 'The refresh token is not valid (expired, used or revoked). Log in again.');
 
-/** Rotation: the conditional UPDATE lets exactly one of several concurrent uses of a token win. */
+/**
+ * Rotation: the conditional UPDATE lets exactly one of several concurrent uses of a token win. A
+ * token that was already rotated and comes back means two parties hold it (one of them stole it), so
+ * its whole session ends, the successor included (OAuth 2.0 Security BCP, refresh token reuse).
+ */
 export async function rotateRefreshToken(db: Kysely<Database>, config: TokenConfig, token: string, now: Date): Promise<TokenPair> {
-  return db.transaction().execute(async (trx) => {
+  const tokenHash = hashRefreshToken(token);
+  const pair = await db.transaction().execute(async (trx) => {
     const used = await trx
       .updateTable('refresh_tokens')
       .set({ used_at: now })
-      .where('token_hash', '=', hashRefreshToken(token))
+      .where('token_hash', '=', tokenHash)
       .where('used_at', 'is', null)
       .where('expires_at', '>', now)
       .returning('session_id')
       .executeTakeFirst();
-    if (!used) throw invalidRefresh();
+    if (!used) return undefined;
     const session = await trx
       .selectFrom('sessions')
       .select(['id', 'user_id'])
       .where('id', '=', used.session_id)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    if (!session) throw invalidRefresh();
-    return issuePair(trx, config, session.user_id, session.id, now);
+    return session && issuePair(trx, config, session.user_id, session.id, now);
   });
+  if (pair) return pair;
+  const replayed = await db
+    .selectFrom('refresh_tokens')
+    .select('session_id')
+    .where('token_hash', '=', tokenHash)
+    .where('used_at', 'is not', null)
+    .executeTakeFirst();
+  if (replayed) {
+    await db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', replayed.session_id).where('revoked_at', 'is', null).execute();
+  }
+  throw invalidRefresh();
 }
 
 /** Revokes the session a refresh token belongs to, if it is the caller's. */

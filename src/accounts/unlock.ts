@@ -2,11 +2,12 @@ import type { Channel } from '../db/schema.ts';
 import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
 import { checkCode } from '../otp/check-code.ts';
-import { clearLoginFailures } from './login-throttle.ts';
-import { normalizeEmail, normalizePhone } from './phone.ts';
-import { findUserByEmail, findUserByVerifiedPhone } from './users.ts';
+import { normalizeEmail, normalizePhone } from '../addresses.ts';
 import { AppError } from '../errors.ts';
 import type { User } from '../db/schema.ts';
+import { answerEvenly } from './even-answer.ts';
+import { clearLoginFailures } from './login-throttle.ts';
+import { findUserByEmail, findUserByVerifiedPhone } from './users.ts';
 
 const notAnIdentifier = () =>
   new AppError('validation_error', 'Invalid body field "identifier": send the account\'s email address or its phone number, e.g. +27825550123.');
@@ -16,7 +17,7 @@ const notAnIdentifier = () =>
  * refused: answering "a code was sent" to a typo would leave its owner waiting for a code forever.
  * The answer depends only on the identifier's form, never on whether an account has it.
  */
-function normalizeIdentifier(ctx: FlowContext, identifier: string): { email?: string; phone?: string } {
+function normalizeIdentifier(ctx: FlowContext, identifier: string): { email: string } | { phone: string } {
   const trimmed = identifier.trim();
   if (trimmed.includes('@')) {
     if (!/^[^\s@]+@[^\s@]+$/.test(trimmed)) throw notAnIdentifier();
@@ -30,28 +31,50 @@ function normalizeIdentifier(ctx: FlowContext, identifier: string): { email?: st
 }
 
 /** Phones find only verified numbers: an unverified one may be anybody's typo. */
-async function findByIdentifier(ctx: FlowContext, identifier: string): Promise<User | undefined> {
-  const { email, phone } = normalizeIdentifier(ctx, identifier);
-  if (email) return findUserByEmail(ctx.db, email);
-  return phone ? findUserByVerifiedPhone(ctx.db, phone) : undefined;
+async function findByIdentifier(ctx: FlowContext, id: { email: string } | { phone: string }): Promise<User | undefined> {
+  return 'email' in id ? findUserByEmail(ctx.db, id.email) : findUserByVerifiedPhone(ctx.db, id.phone);
 }
 
-/** Sends an unlock code by the chosen channel when the account can receive it; answers the same always. */
+/**
+ * Sends an unlock code by the chosen channel when the account can receive it; answers the same, at
+ * the same moment, always. Limits visible to the caller key on what was typed; the limits of the
+ * destination it resolves to (and the account's SMS budget) are spent silently, so an email and a
+ * phone of one account share one budget without telling anyone the account exists.
+ */
 export async function requestUnlock(ctx: FlowContext, identifier: string, channel: Channel): Promise<CodeSent> {
-  const { email, phone } = normalizeIdentifier(ctx, identifier);
-  await ctx.sendLimits.take(email ?? phone ?? identifier.trim().toLowerCase());
-  const now = ctx.clock();
-  const user = await findByIdentifier(ctx, identifier);
-  const destination = channel === 'email' ? user?.email : user?.phone_verified_at ? user.phone : undefined;
-  if (user && destination) {
-    await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'unlock', channel, destination, now });
+  return answerEvenly(async () => {
+    const id = normalizeIdentifier(ctx, identifier);
+    const typed = 'email' in id ? id.email : id.phone;
+    if (channel === 'sms') await ctx.smsBudget.assertOpen();
+    await ctx.sendLimits.take(typed);
+    const now = ctx.clock();
+    const user = await findByIdentifier(ctx, id);
+    const destination = channel === 'email' ? user?.email : user?.phone_verified_at ? user.phone : undefined;
+    if (user && destination && (await mayStillSend(ctx, user, typed, destination, channel))) {
+      await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'unlock', channel, destination, now });
+    }
+    return codeExpiry(ctx, channel, now);
+  });
+}
+
+async function mayStillSend(ctx: FlowContext, user: User, typed: string, destination: string, channel: Channel): Promise<boolean> {
+  if (destination.toLowerCase() !== typed && !(await ctx.sendLimits.tryTake(destination))) return false;
+  if (channel !== 'sms') return true;
+  try {
+    await ctx.smsBudget.take(user.id, destination, user.phone);
+    return true;
+  } catch (err) {
+    if (err instanceof AppError) {
+      ctx.logger.warn({ user_id: user.id, reason: err.code }, 'unlock SMS not sent: the account\'s SMS budget is spent');
+      return false;
+    }
+    throw err;
   }
-  return codeExpiry(ctx, channel, now);
 }
 
 /** A right unlock code lifts the login throttle of its account at once. */
 export async function verifyUnlock(ctx: FlowContext, identifier: string, otp: string): Promise<void> {
-  const user = await findByIdentifier(ctx, identifier);
-  await checkCode(ctx, { userId: user?.id, purpose: 'unlock', code: otp, now: ctx.clock() });
+  const user = await findByIdentifier(ctx, normalizeIdentifier(ctx, identifier));
+  await checkCode(ctx, { userId: user?.id, purpose: 'unlock', code: otp, now: ctx.clock(), revealState: false });
   await clearLoginFailures(ctx.db, user!.email);
 }

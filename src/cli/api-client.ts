@@ -19,6 +19,8 @@ export async function callApi<T = any>(
 ): Promise<ApiResult<T>> {
   const base = opts.baseUrl ?? apiBaseUrl();
   const headers: Record<string, string> = { accept: 'application/json' };
+  // The dev inbox's token, for a server that asks for one (a container, a shared machine).
+  if (path.startsWith('/dev/') && process.env.DEV_INBOX_TOKEN) headers['x-dev-inbox-token'] = process.env.DEV_INBOX_TOKEN;
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let res: Response;

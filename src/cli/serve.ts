@@ -25,7 +25,11 @@ export async function serve(mode: 'serve' | 'worker'): Promise<void> {
   }
   const runtime = await createRuntime({ config, logger });
   logger.info({ database: runtime.handle.kind, location: runtime.handle.location, app_env: config.APP_ENV }, 'database ready');
-  if (mode === 'worker' || config.DELIVERY_WORKER === 'on') runtime.worker.start();
+  if (mode === 'worker' || config.DELIVERY_WORKER === 'on') {
+    runtime.worker.start();
+    runtime.maintenance.start();
+  }
+  if (runtime.metricsApp) await runtime.metricsApp.listen({ port: config.METRICS_PORT, host: config.HOST });
   if (mode === 'serve') {
     await runtime.app.listen({ port: config.PORT, host: config.HOST });
     if (config.isDevelopment) logger.info(`dev inbox: http://localhost:${config.PORT}/dev/inbox  ·  API docs: http://localhost:${config.PORT}/docs`);

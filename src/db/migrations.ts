@@ -83,6 +83,18 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
+  '0002_abuse_defense': {
+    async up(db: Kysely<any>) {
+      await runStatements(db, `
+        -- wrong guesses per (account, purpose) across codes, for OTP_MAX_FAILURES_PER_DAY; they survive a new code
+        ALTER TABLE otp_codes ADD COLUMN failures integer NOT NULL DEFAULT 0;
+        ALTER TABLE otp_codes ADD COLUMN failures_since timestamptz;
+        -- two different passwords were registered while the address was unverified: keep neither
+        ALTER TABLE users ADD COLUMN password_contested boolean NOT NULL DEFAULT false;
+        CREATE INDEX users_unverified_idx ON users (created_at) WHERE email_verified_at IS NULL;
+      `);
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */

@@ -10,6 +10,8 @@ export interface UsersTable {
   first_name: string;
   last_name: string;
   password_hash: string | null;
+  /** Re-registered with another password before verification: the password is dropped on verification. */
+  password_contested: Generated<boolean>;
   email_verified_at: NullableTimestamp;
   phone_verified_at: NullableTimestamp;
   created_at: Timestamp;
@@ -28,6 +30,9 @@ export interface OtpCodesTable {
   expires_at: Timestamp;
   consumed_at: NullableTimestamp;
   created_at: Timestamp;
+  /** Wrong guesses since failures_since, across every code of this (user, purpose). */
+  failures: Generated<number>;
+  failures_since: NullableTimestamp;
 }
 
 export interface SessionsTable {

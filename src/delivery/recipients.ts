@@ -1,4 +1,4 @@
-import { normalizePhone } from '../accounts/phone.ts';
+import { normalizePhone } from '../addresses.ts';
 
 /**
  * The values a `to` filter matches, lower-cased: the value itself, and for something that is not an

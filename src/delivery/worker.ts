@@ -10,6 +10,7 @@ import { DeliveryError } from './channels/types.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { logCapturedCode } from './dev-fallback.ts';
 import { claimDue, outboxSignal, recordOutcome } from './outbox.ts';
+import { callingCodeOf } from '../addresses.ts';
 
 export interface WorkerDeps {
   db: Kysely<Database>;
@@ -49,6 +50,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       if (!state.configured) throw new DeliveryError(state.problem ?? `${message.channel} is not configured`, false);
       const { providerId } = await channel.send(message);
       outcome = { status: 'sent', providerId };
+      if (message.channel === 'sms') metrics.smsSent.inc({ calling_code: callingCodeOf(message.recipient) });
       logger.info({ message_id: message.id, channel: message.channel, provider: channel.provider, ms: Date.now() - started }, 'message sent');
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);

@@ -1,16 +1,47 @@
 import type { FastifyInstance } from 'fastify';
 import type { LimiterFactory } from '../rate-limit.ts';
+import { clientBucket } from '../trust-proxy.ts';
 
-/** Route families share one per-IP budget: /api/v1/auth/*, /api/v1/users/*, … */
-export function familyOf(url: string): string | undefined {
-  return url.match(/^\/api\/v1\/([a-z-]+)/)?.[1];
+/** How a route counts against a client's per-IP budgets; set in a route's `config.limit`. */
+export interface RouteLimit {
+  /** The budget it shares; an alias names its route's family. Default: /api/v1/<family>/… */
+  family?: string;
+  /** Also spends the stricter budget of the routes that hash passwords or send codes. */
+  expensive?: boolean;
 }
 
-export function installIpRateLimit(app: FastifyInstance, perMinute: number, makeLimiter: LimiterFactory): void {
-  const limiter = makeLimiter({ keyPrefix: 'ip', points: perMinute, durationSeconds: 60 });
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    limit?: RouteLimit;
+  }
+}
+
+/**
+ * The budget a request spends, from the route the router matched (never the URL as written, which
+ * percent-encoding or an absolute request line respells): null for the health probes, 'unmatched'
+ * for anything no route took.
+ */
+export function budgetOf(routeUrl: string | undefined, limit: RouteLimit | undefined): string | null {
+  if (routeUrl === undefined) return 'unmatched';
+  if (routeUrl === '/health' || routeUrl.startsWith('/health/')) return null;
+  return limit?.family ?? routeUrl.match(/^\/api\/v1\/([a-z-]+)/)?.[1] ?? 'site';
+}
+
+const SLOW_DOWN = 'Too many requests from your address. Slow down and retry after the time given.';
+
+export function installIpRateLimit(
+  app: FastifyInstance,
+  limits: { perMinute: number; expensivePerMinute: number },
+  makeLimiter: LimiterFactory,
+): void {
+  const general = makeLimiter({ keyPrefix: 'ip', points: limits.perMinute, durationSeconds: 60 });
+  const expensive = makeLimiter({ keyPrefix: 'ip-expensive', points: limits.expensivePerMinute, durationSeconds: 60 });
   app.addHook('onRequest', async (request) => {
-    const family = familyOf(request.url);
-    if (!family) return;
-    await limiter.consume(`${family}:${request.ip}`, 'Too many requests from your address. Slow down and retry after the time given.');
+    const { url, config } = request.routeOptions;
+    const budget = budgetOf(url, config?.limit);
+    if (budget === null) return;
+    const client = clientBucket(request.ip, request.socket.remoteAddress);
+    await general.consume(`${budget}:${client}`, SLOW_DOWN);
+    if (config?.limit?.expensive) await expensive.consume(client, SLOW_DOWN);
   });
 }

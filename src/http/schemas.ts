@@ -3,7 +3,18 @@ import { Type, type TSchema } from '@sinclair/typebox';
 /** Shared pieces of the contract: limits on every string keep huge inputs a 400, not a slow hash. */
 export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254, examples: ['thandi@example.com'] });
 export const Phone = Type.String({ minLength: 3, maxLength: 32, examples: ['+27825550123', '082 555 0123'] });
-export const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+/**
+ * A person's name: letters of any script (with their combining marks), spaces, apostrophes, hyphens
+ * and dots, at most 64 characters. No digits, no control characters, no "://" and no "www.": names
+ * go into emails sent to the address given, and must not carry a link or a number to call there.
+ */
+export const Name = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: "^(?!.*[wW]{3}\\.) *[\\p{L}\\p{M}][\\p{L}\\p{M} '’.\\-]*$",
+  description: "Letters, spaces, ' - and . only; at most 64 characters.",
+  examples: ['Thandi'],
+});
 export const Password = Type.String({ minLength: 8, maxLength: 256, description: 'At least 8 characters.' });
 export const LoginPassword = Type.String({ minLength: 1, maxLength: 256 });
 export const Otp = Type.String({ pattern: '^[0-9]{4,10}$', description: 'The digits of the code.', examples: ['123456'] });

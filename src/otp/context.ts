@@ -3,14 +3,20 @@ import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SendLimits } from './send-limits.ts';
+import type { SmsBudget } from './sms-budget.ts';
+import type { Passwords } from '../passwords.ts';
+import type { Logger } from '../logger.ts';
 import type { OtpRules } from './store.ts';
 
-/** What the account flows need: storage, settings, time, the per-destination send limits and metrics. */
+/** What the account flows need: storage, settings, time, password hashing, the send limits, logs and metrics. */
 export interface FlowContext {
   db: Db;
   config: Config;
   clock: Clock;
+  passwords: Passwords;
   sendLimits: SendLimits;
+  smsBudget: SmsBudget;
+  logger: Logger;
   metrics: Metrics;
 }
 
@@ -19,4 +25,5 @@ export const otpRules = (config: Config): OtpRules => ({
   length: config.OTP_LENGTH,
   ttlSeconds: config.OTP_TTL_SECONDS,
   maxAttempts: config.OTP_MAX_ATTEMPTS,
+  maxFailuresPerDay: config.OTP_MAX_FAILURES_PER_DAY,
 });

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, OtpPurpose } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { addSeconds } from '../clock.ts';
@@ -9,6 +9,8 @@ export interface OtpRules {
   length: number;
   ttlSeconds: number;
   maxAttempts: number;
+  /** Wrong guesses allowed per (user, purpose) per day, across codes. */
+  maxFailuresPerDay: number;
 }
 
 export interface IssuedCode {
@@ -42,33 +44,53 @@ export async function issueCode(
 
 /**
  * Checks a submitted code and consumes it. The attempt is counted by one conditional UPDATE, so
- * concurrent guesses can never exceed maxAttempts; consumption is a second conditional UPDATE, so
- * two concurrent correct submissions succeed once. Returns the destination the code was sent to.
+ * concurrent guesses can never exceed maxAttempts (nor the daily failure budget); consumption is a
+ * second conditional UPDATE, so two concurrent correct submissions succeed once. The claim counts a
+ * failure in advance and a right code gives it back, which keeps the budget exact under concurrency.
+ *
+ * `revealState`: say why a code is refused (expired, tried too often). Only for a caller who proved
+ * who they are; anyone else gets otp_invalid for every refusal, since a known address's code state
+ * is exactly what an unknown address cannot imitate.
  */
 export async function consumeCode(
   db: Kysely<Database>,
   rules: OtpRules,
-  input: { userId: string | undefined; purpose: OtpPurpose; code: string; now: Date },
+  input: { userId: string | undefined; purpose: OtpPurpose; code: string; now: Date; revealState: boolean },
 ): Promise<{ destination: string }> {
-  const invalid = () => new AppError('otp_invalid', 'The code is not valid. Check it, or ask for a new one.');
+  const invalid = () =>
+    new AppError(
+      'otp_invalid',
+      input.revealState
+        ? 'The code is not valid. Check it, or ask for a new one.'
+        : 'The code is not valid. It may be wrong, used, expired or tried too often: check it, or ask for a new one.',
+    );
   if (!input.userId) throw invalid();
+  const dayAgo = sql<Date>`${input.now}::timestamptz - interval '1 day'`;
+  const windowOver = sql<boolean>`(failures_since IS NULL OR failures_since <= ${dayAgo})`;
   const claimed = await db
     .updateTable('otp_codes')
-    .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+    .set((eb) => ({
+      attempts: eb('attempts', '+', 1),
+      failures: sql`CASE WHEN ${windowOver} THEN 1 ELSE failures + 1 END`,
+      failures_since: sql`CASE WHEN ${windowOver} THEN ${input.now}::timestamptz ELSE failures_since END`,
+    }))
     .where('user_id', '=', input.userId)
     .where('purpose', '=', input.purpose)
     .where('consumed_at', 'is', null)
     .where('expires_at', '>', input.now)
     .where('attempts', '<', rules.maxAttempts)
+    .where(sql<boolean>`(${windowOver} OR failures < ${rules.maxFailuresPerDay})`)
     .returning(['id', 'code_hash', 'destination'])
     .executeTakeFirst();
-  if (!claimed) throw await whyRefused(db, rules, input.userId, input.purpose, input.now, invalid);
+  if (!claimed) {
+    throw input.revealState ? await whyRefused(db, rules, input.userId, input.purpose, input.now, invalid) : invalid();
+  }
 
   const submitted = hashCode(rules.secret, input.purpose, claimed.destination, input.code);
   if (!hashesEqual(submitted, claimed.code_hash)) throw invalid();
   const consumed = await db
     .updateTable('otp_codes')
-    .set({ consumed_at: input.now })
+    .set((eb) => ({ consumed_at: input.now, failures: eb('failures', '-', 1) }))
     .where('id', '=', claimed.id)
     .where('consumed_at', 'is', null)
     .where('code_hash', '=', claimed.code_hash)
@@ -88,11 +110,19 @@ async function whyRefused(
 ): Promise<AppError> {
   const row = await db
     .selectFrom('otp_codes')
-    .select(['attempts', 'expires_at', 'consumed_at'])
+    .select(['attempts', 'expires_at', 'consumed_at', 'failures', 'failures_since'])
     .where('user_id', '=', userId)
     .where('purpose', '=', purpose)
     .executeTakeFirst();
   if (!row || row.consumed_at) return invalid();
+  const budgetResets = row.failures_since ? row.failures_since.getTime() + 86_400_000 : 0;
+  if (row.failures >= rules.maxFailuresPerDay && budgetResets > now.getTime()) {
+    return new AppError(
+      'otp_attempts_exceeded',
+      `Too many wrong codes in the last day: codes for this are refused until ${new Date(budgetResets).toISOString()}.`,
+      Math.ceil((budgetResets - now.getTime()) / 1000),
+    );
+  }
   if (row.attempts >= rules.maxAttempts) {
     return new AppError('otp_attempts_exceeded', 'Too many wrong tries: this code no longer works. Ask for a new one.');
   }

@@ -358,7 +358,11 @@ export const INBOX_PAGE = /* html */ `<!doctype html>
     inflight = controller;
     var filter = input.value.trim();
     var url = '/dev/inbox/messages' + (filter ? '?to=' + encodeURIComponent(filter) : '');
-    fetch(url, { headers: { accept: 'application/json' }, cache: 'no-store', signal: controller.signal })
+    // With DEV_INBOX_TOKEN set the page is opened as /dev/inbox?token=…, and passes it on.
+    var headers = { accept: 'application/json' };
+    var token = new URLSearchParams(location.search).get('token');
+    if (token) headers['x-dev-inbox-token'] = token;
+    fetch(url, { headers: headers, cache: 'no-store', signal: controller.signal })
       .then(function (res) {
         if (!res.ok) {
           return res.json().catch(function () { return null; }).then(function (b) {

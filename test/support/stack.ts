@@ -89,6 +89,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...smtpEnv(smtp),
     ...twilioEnv(sms),
     RATE_LIMIT_IP_PER_MINUTE: '100000',
+    RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000',
     OTP_RESEND_COOLDOWN_SECONDS: '0',
     OTP_MAX_SENDS_PER_HOUR: '1000',
     DELIVERY_POLL_MS: '50',

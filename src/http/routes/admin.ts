@@ -1,4 +1,3 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
@@ -7,10 +6,8 @@ import { deliveryState, listDeliveryLog } from '../../delivery/delivery-log.ts';
 import { recipientKeys } from '../../delivery/recipients.ts';
 import { AppError } from '../../errors.ts';
 import { bearerToken } from '../auth-hook.ts';
+import { sameSecret } from '../same-secret.ts';
 import { errors } from '../schemas.ts';
-
-const sameSecret = (a: string, b: string) =>
-  timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 
 const Status = Type.Union(['queued', 'sending', 'sent', 'failed', 'captured'].map((s) => Type.Literal(s)));
 

@@ -49,9 +49,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
   const tags = ['auth'];
   const auth = requireUser(ctx);
 
+  const expensive = { limit: { expensive: true } };
+
   app.post(
     '/register',
-    { schema: { tags, summary: 'Create an account and email a verification code', body: RegisterBody(true), response: { 201: RegisterReply, ...errors(400, 409, 429) } } },
+    { config: expensive, schema: { tags, summary: 'Create an account and email a verification code', body: RegisterBody(true), response: { 201: RegisterReply, ...errors(400, 409, 429, 503) } } },
     async (request, reply) => {
       const result = await register(ctx, request.body);
       return reply.status(201).send({ message: registeredMessage(result.user.email), ...result });
@@ -67,12 +69,18 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
   app.post(
     '/verify-account',
     { schema: { tags, summary: 'Verify the email address with its code', body: body({ email: Email, otp: Otp }), response: { 200: Type.Object({ message: Type.String(), is_verified: Type.Literal(true), user: PublicUser }), ...errors(400) } } },
-    async (request) => ({ message: 'Email address verified. You can log in now.', is_verified: true as const, user: await verifyAccount(ctx, request.body.email, request.body.otp) }),
+    async (request) => {
+      const { user, passwordCleared } = await verifyAccount(ctx, request.body.email, request.body.otp);
+      const message = passwordCleared
+        ? 'Email address verified. Two different passwords were registered for this address before it was verified, so neither was kept: choose yours with POST /api/v1/auth/forgot-password.'
+        : 'Email address verified. You can log in now.';
+      return { message, is_verified: true as const, user };
+    },
   );
 
   app.post(
     '/login',
-    { schema: { tags, summary: 'Log in with email and password', body: body({ email: Email, password: LoginPassword }), response: { 200: TokenPair, ...errors(400, 401, 403, 429) } } },
+    { config: expensive, schema: { tags, summary: 'Log in with email and password', body: body({ email: Email, password: LoginPassword }), response: { 200: TokenPair, ...errors(400, 401, 403, 429, 503) } } },
     async (request) => login(ctx, request.body.email, request.body.password),
   );
 
@@ -105,7 +113,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
 
   app.post(
     '/reset-password',
-    { schema: { tags, summary: 'Set a new password with a reset code; every session ends', body: body({ email: Email, otp: Otp, new_password: Password }), response: { 200: Message, ...errors(400) } } },
+    { config: expensive, schema: { tags, summary: 'Set a new password with a reset code; every session ends', body: body({ email: Email, otp: Otp, new_password: Password }), response: { 200: Message, ...errors(400, 429, 503) } } },
     async (request) => {
       await resetPassword(ctx, request.body.email, request.body.otp, request.body.new_password);
       return { message: 'Password changed. Every session was signed out; log in with the new password.' };
@@ -120,7 +128,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         tags,
         summary: 'Send a code that lifts the login throttle (same answer for every identifier)',
         body: body({ identifier: Identifier, delivery_method: Type.Optional(Type.Union([Type.Literal('email'), Type.Literal('sms')], { default: 'email' })) }),
-        response: { 200: CodeSentReply, ...errors(400, 429) },
+        response: { 200: CodeSentReply, ...errors(400, 429, 503) },
       },
     },
     async (request) => ({ message: SAME_ANSWER, ...(await requestUnlock(ctx, request.body.identifier, request.body.delivery_method ?? 'email')) }),
@@ -128,7 +136,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
 
   app.post(
     '/verify-unlock-otp',
-    { schema: { tags, summary: 'Lift the login throttle with an unlock code', body: body({ identifier: Identifier, otp: Otp }), response: { 200: Type.Object({ message: Type.String(), unlocked: Type.Literal(true) }), ...errors(400) } } },
+    { config: expensive, schema: { tags, summary: 'Lift the login throttle with an unlock code', body: body({ identifier: Identifier, otp: Otp }), response: { 200: Type.Object({ message: Type.String(), unlocked: Type.Literal(true) }), ...errors(400) } } },
     async (request) => {
       await verifyUnlock(ctx, request.body.identifier, request.body.otp);
       return { message: 'Unlocked: you can log in again now.', unlocked: true as const };

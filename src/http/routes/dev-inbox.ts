@@ -1,8 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import type { FlowContext } from '../../otp/context.ts';
 import { listInbox, type InboxMessage } from '../../delivery/inbox.ts';
 import { INBOX_PAGE } from '../../web/inbox-page.ts';
+import { AppError } from '../../errors.ts';
+import { isLoopback } from '../../trust-proxy.ts';
+import { sameSecret } from '../same-secret.ts';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -41,16 +45,38 @@ const PAGE_HEADERS = {
 };
 
 /**
+ * Every code, password-reset codes included, is readable here: so only this machine may read it (the
+ * socket's peer, never request.ip, which X-Forwarded-For sets), or, with DEV_INBOX_TOKEN set (a
+ * container, a shared dev box), only whoever sends that token, in `X-Dev-Inbox-Token` or `?token=`.
+ */
+function guard(token: string | undefined) {
+  return async (request: FastifyRequest) => {
+    if (token) {
+      const sent = request.headers['x-dev-inbox-token'] ?? (request.query as { token?: string } | undefined)?.token;
+      if (typeof sent === 'string' && sameSecret(sent, token)) return;
+      throw new AppError('forbidden', 'The dev inbox needs its token: open /dev/inbox?token=$DEV_INBOX_TOKEN, or send it as X-Dev-Inbox-Token.');
+    }
+    if (!isLoopback(request.socket.remoteAddress)) {
+      throw new AppError(
+        'forbidden',
+        'The dev inbox answers only on the machine the server runs on. To open it from elsewhere (a container, another host), set DEV_INBOX_TOKEN and open /dev/inbox?token=<it>.',
+      );
+    }
+  };
+}
+
+/**
  * The development inbox: every message with its code, as a page and as JSON. app.ts registers this
  * only when APP_ENV=development, so elsewhere both paths fall through to the 404 handler.
  */
 export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
+  app.addHook('onRequest', guard(ctx.config.DEV_INBOX_TOKEN));
   app.get(
     '/dev/inbox/messages',
     {
       schema: {
         hide: true,
-        querystring: Type.Object({ to: Type.Optional(Type.String({ maxLength: 254 })) }),
+        querystring: Type.Object({ to: Type.Optional(Type.String({ maxLength: 254 })), token: Type.Optional(Type.String({ maxLength: 256 })) }),
         response: { 200: Type.Object({ messages: Type.Array(InboxRow) }) },
       },
     },

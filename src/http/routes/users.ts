@@ -14,9 +14,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
   const auth = requireUser(ctx);
   const security = [{ bearer: [] }];
 
+  // The aliases spend their /auth routes' budgets: a second spelling is not a second budget.
   app.post(
     '/register',
-    { schema: { tags, summary: 'Alias of /auth/register for existing clients: password optional, answers 200', body: RegisterBody(false), response: { 200: RegisterReply, ...errors(400, 409, 429) } } },
+    { config: { limit: { family: 'auth', expensive: true } }, schema: { tags, summary: 'Alias of /auth/register for existing clients: password optional, answers 200', body: RegisterBody(false), response: { 200: RegisterReply, ...errors(400, 409, 429, 503) } } },
     async (request) => {
       const result = await register(ctx, request.body);
       return { message: registeredMessage(result.user.email), ...result };
@@ -25,7 +26,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
 
   app.get(
     '/me',
-    { preHandler: auth, schema: { tags, summary: 'Alias of /auth/me', security, response: { 200: PublicUser, ...errors(401) } } },
+    { config: { limit: { family: 'auth' } }, preHandler: auth, schema: { tags, summary: 'Alias of /auth/me', security, response: { 200: PublicUser, ...errors(401) } } },
     async (request) => toPublicUser(request.user!),
   );
 
@@ -38,7 +39,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         summary: "Text a code to the account's phone, or to a new number",
         security,
         body: Type.Optional(body({ phone: Type.Optional(Phone) })),
-        response: { 200: Type.Object({ message: Type.String(), phone: Type.String(), ...CodeSent }), ...errors(400, 401, 429) },
+        response: { 200: Type.Object({ message: Type.String(), phone: Type.String(), ...CodeSent }), ...errors(400, 401, 409, 429, 503) },
       },
     },
     async (request) => {

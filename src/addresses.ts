@@ -1,0 +1,65 @@
+import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode, type NumberType } from 'libphonenumber-js/max';
+import { AppError } from './errors.ts';
+
+/**
+ * The addresses people give us, email and phone: their normal forms and which phones we text.
+ * Pure helpers, below both the account flows and delivery. The `max` metadata validates each
+ * number against its country's real ranges and tells its type (mobile, premium-rate, …).
+ */
+
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+const invalidPhone = (input: string) =>
+  new AppError('invalid_phone', `"${input.slice(0, 40)}" is not a valid phone number. Use the international form, e.g. +27825550123.`);
+
+/** E.164 for a number written locally ('082 555 0123' in ZA) or internationally; invalid numbers are refused. */
+export function normalizePhone(input: string, defaultRegion: string): string {
+  const parsed = parsePhoneNumberFromString(input.trim(), defaultRegion as CountryCode);
+  if (!parsed || !parsed.isValid()) throw invalidPhone(input);
+  return parsed.number;
+}
+
+/** `*`, or ISO 3166 codes separated by commas; unset means the country of the default region. */
+export function parseAllowedCountries(value: string | undefined, defaultRegion: string): ReadonlySet<string> | '*' {
+  if (value === undefined) return new Set([defaultRegion.toUpperCase()]);
+  if (value.trim() === '*') return '*';
+  const codes = value.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean);
+  const unknown = codes.filter((c) => !isSupportedCountry(c));
+  if (!codes.length || unknown.length) {
+    throw new Error(`${unknown.length ? `unknown country code ${unknown.join(', ')}` : 'empty'}: use ISO 3166 codes such as ZA,NA,BW, or * for every country`);
+  }
+  return new Set(codes);
+}
+
+/**
+ * Types a person answers on. Everything else (premium-rate, shared-cost, UAN, toll-free, pager,
+ * personal-number redirects, voicemail) bills or forwards the call elsewhere: the pumping targets.
+ */
+const PERSONAL_TYPES = new Set<NumberType>(['MOBILE', 'FIXED_LINE_OR_MOBILE', 'FIXED_LINE', 'VOIP']);
+
+const notAllowed = (reason: string) => new AppError('phone_not_allowed', reason);
+
+/**
+ * Refuses (phone_not_allowed) a valid E.164 number we will not text: outside the allowed countries,
+ * non-geographic (satellite, international premium: no country at all), or not a personal type.
+ */
+export function assertTextable(e164: string, allowed: ReadonlySet<string> | '*'): void {
+  const parsed = parsePhoneNumberFromString(e164);
+  if (!parsed || !parsed.isValid()) throw invalidPhone(e164);
+  const country = parsed.country;
+  if (!country) {
+    throw notAllowed(`${parsed.number} is a non-geographic number (satellite or international service): codes are not sent to such numbers.`);
+  }
+  if (allowed !== '*' && !allowed.has(country)) {
+    throw notAllowed(`Numbers in ${country} are not accepted here (accepted: ${[...allowed].join(', ')}). Use a phone number from one of those countries.`);
+  }
+  const type = parsed.getType();
+  if (!type || !PERSONAL_TYPES.has(type)) {
+    throw notAllowed(`${parsed.number} is a ${type ? type.toLowerCase().replace(/_/g, '-') : 'special-service'} number: codes are sent only to personal mobile or landline numbers.`);
+  }
+}
+
+/** The country calling code of an E.164 number ("27" for +27…), for per-country metrics; '' when unknown. */
+export function callingCodeOf(e164: string): string {
+  return parsePhoneNumberFromString(e164)?.countryCallingCode ?? '';
+}

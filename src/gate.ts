@@ -1,0 +1,33 @@
+/**
+ * At most `concurrency` tasks run at once and at most `queue` wait; past that a task is refused at
+ * once, so a flood is shed instead of queueing behind work it cannot finish in time.
+ */
+export interface Gate {
+  /** Runs task when a slot is free; `overloaded` is called (and its error thrown) when the queue is full. */
+  run<T>(task: () => Promise<T>, overloaded: () => Error): Promise<T>;
+}
+
+export function createGate(concurrency: number, queue: number): Gate {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else running -= 1;
+  };
+  return {
+    async run(task, overloaded) {
+      if (running >= concurrency) {
+        if (waiting.length >= queue) throw overloaded();
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      } else {
+        running += 1;
+      }
+      try {
+        return await task();
+      } finally {
+        release();
+      }
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { LimiterFactory } from '../rate-limit.ts';
+import { AppError } from '../errors.ts';
+
+/**
+ * What SMS may cost, beyond the per-number cooldown and hourly cap: a budget per account (SMS an hour,
+ * new numbers a day), so one account cannot text a list of numbers, and a global brake per hour, so
+ * a pumping attack that gets past everything else still has a ceiling on the bill.
+ */
+export interface SmsBudget {
+  /** Refuses with 503 while the global brake is on; spends nothing. */
+  assertOpen(): Promise<void>;
+  /** Spends one SMS of the account, a new number once a day each, and one SMS of the global budget. */
+  take(userId: string, phone: string, accountPhone: string): Promise<void>;
+}
+
+type BudgetConfig = Pick<Config, 'SMS_MAX_PER_ACCOUNT_PER_HOUR' | 'SMS_NEW_NUMBERS_PER_DAY' | 'SMS_MAX_PER_HOUR'>;
+
+export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactory, logger: Logger, metrics: Metrics): SmsBudget {
+  const perAccount = makeLimiter({ keyPrefix: 'sms-account', points: config.SMS_MAX_PER_ACCOUNT_PER_HOUR, durationSeconds: 3600 });
+  const newNumbers = makeLimiter({ keyPrefix: 'sms-new-numbers', points: config.SMS_NEW_NUMBERS_PER_DAY, durationSeconds: 86400 });
+  // One point per (account, number) a day: a number already counted is not new again today.
+  const seenNumbers = makeLimiter({ keyPrefix: 'sms-seen-number', points: 1, durationSeconds: 86400 });
+  const global = makeLimiter({ keyPrefix: 'sms-global', points: config.SMS_MAX_PER_HOUR, durationSeconds: 3600 });
+
+  const braked = (retryAfter: number) => {
+    metrics.smsBrakeRefusals.inc();
+    logger.error(
+      { limit: config.SMS_MAX_PER_HOUR, retry_after_s: retryAfter },
+      'SMS brake engaged: SMS_MAX_PER_HOUR reached, SMS codes are refused until the hour rolls over (a pumping attack, or raise the limit)',
+    );
+    return new AppError('service_unavailable', 'Text messages are paused for a while. Try again later, or use email.', retryAfter);
+  };
+
+  return {
+    async assertOpen() {
+      const wait = await global.waitSeconds('all');
+      if (wait > 0) throw braked(wait);
+    },
+    async take(userId, phone, accountPhone) {
+      await perAccount.consume(userId, 'This account asked for too many text messages in the last hour. Try again later.');
+      const seenKey = `${userId}:${phone}`;
+      if (phone !== accountPhone && (await seenNumbers.waitSeconds(seenKey)) === 0) {
+        await newNumbers.consume(userId, 'This account tried too many new phone numbers today. Try again tomorrow, or use the number on the account.');
+        await seenNumbers.consume(seenKey, '');
+      }
+      try {
+        await global.consume('all', '');
+      } catch (err) {
+        if (err instanceof AppError) throw braked(err.retryAfterSeconds ?? 3600);
+        throw err;
+      }
+    },
+  };
+}
