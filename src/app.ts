@@ -34,10 +34,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: logger as FastifyBaseLogger,
     trustProxy: fastifyTrustProxy(ctx.config.TRUST_PROXY),
     bodyLimit: 64 * 1024,
-    // A client that trickles its request (slowloris) loses the connection; Node checks every second.
+    // A client that trickles its request (slowloris) gets 408 and loses the connection; Node checks
+    // every second, and applies requestTimeout only when headersTimeout is no longer than it.
     requestTimeout: ctx.config.REQUEST_TIMEOUT_SECONDS * 1000,
-    connectionTimeout: ctx.config.REQUEST_TIMEOUT_SECONDS * 1000 * 3,
-    http: { connectionsCheckingInterval: 1000 },
+    http: { connectionsCheckingInterval: 1000, headersTimeout: ctx.config.REQUEST_TIMEOUT_SECONDS * 1000 },
     http2: false,
     // Wrong types are refused, not coerced: "12345678" and 12345678 are not the same password.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
