@@ -195,6 +195,14 @@ describe('panic-api doctor', () => {
     assert.equal(byName.sms.finding, 'SMS provider not configured (SMS_PROVIDER not set): no SMS code can be sent');
   });
 
+  it('production with TRUST_PROXY=true (and development secrets): config fails naming TRUST_PROXY, as the service would refuse to start', async () => {
+    const { code, byName } = await doctor({ ...healthy, APP_ENV: 'production', TRUST_PROXY: 'true' });
+    assert.equal(code, 1);
+    assert.equal(byName.config.status, 'fail');
+    assert.match(byName.config.finding, /TRUST_PROXY=true trusts whatever X-Forwarded-For a client sends/);
+    assert.match(byName.config.fix, /TRUST_PROXY/);
+  });
+
   it('an invalid setting: config fails naming the variable and the rest is skipped', async () => {
     const { code, report, byName } = await doctor({ ...healthy, SMTP_PORT: 'five-eight-seven' });
     assert.equal(code, 1);

@@ -3,6 +3,7 @@ import { isPlaceholder } from '../../delivery/placeholders.ts';
 import { fail, ok, warn, type Check } from './types.ts';
 
 const SECRETS = { JWT_SECRET: DEV_JWT_SECRET, OTP_SECRET: DEV_OTP_SECRET } as const;
+const STAND_IN = '-doctor-stand-in';
 type SecretName = keyof typeof SECRETS;
 
 export interface ConfigResult {
@@ -24,16 +25,19 @@ export function checkConfig(env: NodeJS.ProcessEnv): ConfigResult {
   try {
     const config = loadConfig(env);
     return { check: ok('config', `All settings are valid (APP_ENV=${config.APP_ENV})`), config };
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    // Production refuses development secrets; 'test' parses the very same schema but accepts them.
+  } catch (first) {
+    if (!(first instanceof ConfigError)) throw first;
+    let err = first;
+    // Production refuses development secrets: parse again with stand-ins for them, so every other
+    // production rule (TRUST_PROXY=true, …) is still judged here.
     if (env.APP_ENV === 'production') {
       try {
-        const relaxed = loadConfig({ ...env, APP_ENV: 'test' });
-        const config: Config = { ...relaxed, APP_ENV: 'production', isDevelopment: false };
+        const relaxed = loadConfig({ ...env, JWT_SECRET: 'j'.repeat(32) + STAND_IN, OTP_SECRET: 'o'.repeat(32) + STAND_IN });
+        const config: Config = { ...relaxed, JWT_SECRET: env.JWT_SECRET ?? '', OTP_SECRET: env.OTP_SECRET ?? '' };
         return { check: ok('config', 'All settings are valid (APP_ENV=production; secrets: see below)'), config };
-      } catch {
-        // a real schema error: reported below
+      } catch (second) {
+        if (!(second instanceof ConfigError)) throw second;
+        err = second; // a real error besides the secrets: reported below
       }
     }
     const names = namesIn(err);
