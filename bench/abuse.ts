@@ -77,10 +77,10 @@ report(`premium-rate, satellite and foreign numbers: answers ${premiumAnswers.jo
 client = '203.0.113.2';
 const smsBefore = sms.messages.length;
 const smsFlood = await flood((i) =>
-  post('/api/v1/users/%76erify-phone', { phone: `+2782${String(1_000_000 + i).padStart(7, '0')}` }, access),
+  post('/api/v1/%75sers/verify-phone', { phone: `+2782${String(1_000_000 + i).padStart(7, '0')}` }, access),
 );
 await new Promise((r) => setTimeout(r, 1000));
-report(`SMS through /api/v1/users/%76erify-phone to new numbers: ${sms.messages.length - smsBefore} SMS sent (answers: ${show(smsFlood)})`);
+report(`SMS through /api/v1/%75sers/verify-phone to new numbers: ${sms.messages.length - smsBefore} SMS sent (answers: ${show(smsFlood)})`);
 
 client = '203.0.113.3';
 const usersBefore = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();

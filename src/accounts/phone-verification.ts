@@ -10,15 +10,15 @@ const phoneTaken = () => new AppError('phone_taken', 'This phone number is alrea
 
 /**
  * Sends an SMS code to the account's phone, or to a new number that replaces it once verified. Every
- * refusal comes before anything is sent: a number we do not text, one verified elsewhere, the global
- * SMS brake, the number's own limits, then the account's SMS budget.
+ * refusal comes before anything is sent or spent where it can: a number we do not text, one verified
+ * elsewhere, the account's SMS budgets and the global brake, then the number's own limits.
  */
 export async function requestPhoneCode(ctx: FlowContext, user: User, newPhone?: string): Promise<CodeSent & { phone: string }> {
   const phone = newPhone ? normalizePhone(newPhone, ctx.config.DEFAULT_PHONE_REGION) : user.phone;
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
   const holder = await findUserByVerifiedPhone(ctx.db, phone);
   if (holder && holder.id !== user.id) throw phoneTaken();
-  await ctx.smsBudget.assertOpen();
+  await ctx.smsBudget.check(user.id, phone, user.phone);
   await ctx.sendLimits.take(phone);
   await ctx.smsBudget.take(user.id, phone, user.phone);
   const now = ctx.clock();

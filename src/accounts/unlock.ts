@@ -50,25 +50,23 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
     const now = ctx.clock();
     const user = await findByIdentifier(ctx, id);
     const destination = channel === 'email' ? user?.email : user?.phone_verified_at ? user.phone : undefined;
-    if (user && destination && (await mayStillSend(ctx, user, typed, destination, channel))) {
+    if (user && destination && (await mayStillSend(ctx, user, destination, channel))) {
       await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'unlock', channel, destination, now });
     }
     return codeExpiry(ctx, channel, now);
   });
 }
 
-async function mayStillSend(ctx: FlowContext, user: User, typed: string, destination: string, channel: Channel): Promise<boolean> {
-  if (destination.toLowerCase() !== typed && !(await ctx.sendLimits.tryTake(destination))) return false;
-  if (channel !== 'sms') return true;
+async function mayStillSend(ctx: FlowContext, user: User, destination: string, channel: Channel): Promise<boolean> {
   try {
-    await ctx.smsBudget.take(user.id, destination, user.phone);
+    if (channel === 'sms') await ctx.smsBudget.check(user.id, destination, user.phone);
+    if (!(await ctx.sendLimits.tryTakeResolved(destination))) return false;
+    if (channel === 'sms') await ctx.smsBudget.take(user.id, destination, user.phone);
     return true;
   } catch (err) {
-    if (err instanceof AppError) {
-      ctx.logger.warn({ user_id: user.id, reason: err.code }, 'unlock SMS not sent: the account\'s SMS budget is spent');
-      return false;
-    }
-    throw err;
+    if (!(err instanceof AppError)) throw err;
+    ctx.logger.warn({ user_id: user.id, reason: err.code }, 'unlock SMS not sent: the account\'s SMS budget is spent');
+    return false;
   }
 }
 

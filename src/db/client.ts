@@ -12,6 +12,8 @@ export interface DbOptions {
   url?: string;
   /** PGlite data folder; 'memory://' keeps it in memory (tests). */
   dataDir?: string;
+  /** An idle server connection failed (restart, failover, terminated): the pool replaces it. */
+  onIdleError?: (err: Error) => void;
 }
 
 export interface DbHandle {
@@ -25,6 +27,8 @@ export interface DbHandle {
 export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
   if (opts.url) {
     const pool = new pg.Pool({ connectionString: opts.url, max: 10, connectionTimeoutMillis: 5000 });
+    // Without a listener an idle connection's error is an uncaught 'error' event: the process dies.
+    pool.on('error', (err) => opts.onIdleError?.(err));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', location: redactUrl(opts.url), close: () => db.destroy() };
   }

@@ -5,13 +5,15 @@ export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254
 export const Phone = Type.String({ minLength: 3, maxLength: 32, examples: ['+27825550123', '082 555 0123'] });
 /**
  * A person's name: letters of any script (with their combining marks), spaces, apostrophes, hyphens
- * and dots, at most 64 characters. No digits, no control characters, no "://" and no "www.": names
- * go into emails sent to the address given, and must not carry a link or a number to call there.
+ * and dots, at most 64 characters. Names go into emails sent to the address given, so nothing that
+ * reads as a link or a number to call: no digits or control characters, no "www.", no dot followed
+ * by two letters ("evil.com", "bit.ly"; initials such as "J.R.R." pass), no full-width letters
+ * (which spell "ｗｗｗ." past the other checks).
  */
 export const Name = Type.String({
   minLength: 1,
   maxLength: 64,
-  pattern: "^(?!.*[wW]{3}\\.) *[\\p{L}\\p{M}][\\p{L}\\p{M} '’.\\-]*$",
+  pattern: "^(?!.*[wW]{3}\\.)(?!.*\\.[\\p{M}]*\\p{L}[\\p{M}]*\\p{L})(?!.*[\\uFF00-\\uFFEF]) *\\p{L}[\\p{L}\\p{M} '’.\\-]*$",
   description: "Letters, spaces, ' - and . only; at most 64 characters.",
   examples: ['Thandi'],
 });

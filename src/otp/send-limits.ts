@@ -3,41 +3,43 @@ import type { LimiterFactory } from '../rate-limit.ts';
 import { AppError } from '../errors.ts';
 
 export interface SendLimits {
-  /** Takes a send for a destination (address or phone, known or not) or throws rate_limited. */
+  /** Takes a send for a destination as typed (address or phone, known or not) or throws rate_limited. */
   take(destination: string): Promise<void>;
   /**
-   * The same for a destination resolved from an account (an unlock code to the phone of an email
-   * typed): false when spent, so the caller can skip the send and still answer like for anyone.
+   * The same limits, counted apart, for the destination an account resolves to (the verified phone
+   * behind an email typed for an unlock code): false when spent, so the caller skips the send and
+   * still answers like for anyone. Apart, because spending the typed budget of a phone because of its
+   * email would show, on the phone's next request, which email it belongs to.
    */
-  tryTake(destination: string): Promise<boolean>;
+  tryTakeResolved(destination: string): Promise<boolean>;
 }
 
+type LimitConfig = Pick<Config, 'OTP_RESEND_COOLDOWN_SECONDS' | 'OTP_MAX_SENDS_PER_HOUR'>;
+
 /** The resend cooldown and the hourly cap, both per destination. */
-export function createSendLimits(
-  config: Pick<Config, 'OTP_RESEND_COOLDOWN_SECONDS' | 'OTP_MAX_SENDS_PER_HOUR'>,
-  makeLimiter: LimiterFactory,
-): SendLimits {
-  const cooldown = makeLimiter({
-    keyPrefix: 'otp-cooldown',
-    points: 1,
-    durationSeconds: config.OTP_RESEND_COOLDOWN_SECONDS,
-  });
-  const hourly = makeLimiter({ keyPrefix: 'otp-hourly', points: config.OTP_MAX_SENDS_PER_HOUR, durationSeconds: 3600 });
-  const take = async (destination: string) => {
-    const key = destination.toLowerCase();
-    await cooldown.consume(key, 'A code was sent here a moment ago. Wait before asking for another.');
-    await hourly.consume(key, 'Too many codes were sent here in the last hour. Try again later.');
-  };
+export function createSendLimits(config: LimitConfig, makeLimiter: LimiterFactory): SendLimits {
+  const typed = limitsFor('otp', config, makeLimiter);
+  const resolved = limitsFor('otp-resolved', config, makeLimiter);
   return {
-    take,
-    async tryTake(destination) {
+    take: typed,
+    async tryTakeResolved(destination) {
       try {
-        await take(destination);
+        await resolved(destination);
         return true;
       } catch (err) {
         if (err instanceof AppError && err.code === 'rate_limited') return false;
         throw err;
       }
     },
+  };
+}
+
+function limitsFor(prefix: string, config: LimitConfig, makeLimiter: LimiterFactory) {
+  const cooldown = makeLimiter({ keyPrefix: `${prefix}-cooldown`, points: 1, durationSeconds: config.OTP_RESEND_COOLDOWN_SECONDS });
+  const hourly = makeLimiter({ keyPrefix: `${prefix}-hourly`, points: config.OTP_MAX_SENDS_PER_HOUR, durationSeconds: 3600 });
+  return async (destination: string) => {
+    const key = destination.toLowerCase();
+    await cooldown.consume(key, 'A code was sent here a moment ago. Wait before asking for another.');
+    await hourly.consume(key, 'Too many codes were sent here in the last hour. Try again later.');
   };
 }

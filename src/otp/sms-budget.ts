@@ -12,7 +12,12 @@ import { AppError } from '../errors.ts';
 export interface SmsBudget {
   /** Refuses with 503 while the global brake is on; spends nothing. */
   assertOpen(): Promise<void>;
-  /** Spends one SMS of the account, a new number once a day each, and one SMS of the global budget. */
+  /** Refuses (429, or 503 for the brake) when one more SMS to phone would exceed a budget; spends nothing. */
+  check(userId: string, phone: string, accountPhone: string): Promise<void>;
+  /**
+   * check(), then spends one SMS of the account, the number once a day if it is new, and one of the
+   * global budget. Nothing is spent when anything refuses, so a refused request costs the account nothing.
+   */
   take(userId: string, phone: string, accountPhone: string): Promise<void>;
 }
 
@@ -34,15 +39,32 @@ export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactor
     return new AppError('service_unavailable', 'Text messages are paused for a while. Try again later, or use email.', retryAfter);
   };
 
+  const isNew = async (seenKey: string, phone: string, accountPhone: string) =>
+    phone !== accountPhone && (await seenNumbers.waitSeconds(seenKey)) === 0;
+  const assertOpen = async () => {
+    const wait = await global.waitSeconds('all');
+    if (wait > 0) throw braked(wait);
+  };
+  const check = async (userId: string, phone: string, accountPhone: string) => {
+    const hourly = await perAccount.waitSeconds(userId);
+    if (hourly > 0) throw new AppError('rate_limited', 'This account asked for too many text messages in the last hour. Try again later.', hourly);
+    if (await isNew(`${userId}:${phone}`, phone, accountPhone)) {
+      const daily = await newNumbers.waitSeconds(userId);
+      if (daily > 0) {
+        throw new AppError('rate_limited', 'This account tried too many new phone numbers today. Try again tomorrow, or use the number on the account.', daily);
+      }
+    }
+    await assertOpen();
+  };
   return {
-    async assertOpen() {
-      const wait = await global.waitSeconds('all');
-      if (wait > 0) throw braked(wait);
-    },
+    assertOpen,
+    check,
     async take(userId, phone, accountPhone) {
-      await perAccount.consume(userId, 'This account asked for too many text messages in the last hour. Try again later.');
+      await check(userId, phone, accountPhone);
       const seenKey = `${userId}:${phone}`;
-      if (phone !== accountPhone && (await seenNumbers.waitSeconds(seenKey)) === 0) {
+      // Between check and spend another request may have spent the last point: consume() still refuses.
+      await perAccount.consume(userId, 'This account asked for too many text messages in the last hour. Try again later.');
+      if (await isNew(seenKey, phone, accountPhone)) {
         await newNumbers.consume(userId, 'This account tried too many new phone numbers today. Try again tomorrow, or use the number on the account.');
         await seenNumbers.consume(seenKey, '');
       }
