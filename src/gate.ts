@@ -5,6 +5,8 @@
 export interface Gate {
   /** Runs task when a slot is free; `overloaded` is called (and its error thrown) when the queue is full. */
   run<T>(task: () => Promise<T>, overloaded: () => Error): Promise<T>;
+  /** Every slot busy and the queue full: a run() now would be refused. */
+  full(): boolean;
 }
 
 export function createGate(concurrency: number, queue: number): Gate {
@@ -15,10 +17,12 @@ export function createGate(concurrency: number, queue: number): Gate {
     if (next) next();
     else running -= 1;
   };
+  const full = () => running >= concurrency && waiting.length >= queue;
   return {
+    full,
     async run(task, overloaded) {
       if (running >= concurrency) {
-        if (waiting.length >= queue) throw overloaded();
+        if (full()) throw overloaded();
         await new Promise<void>((resolve) => waiting.push(resolve));
       } else {
         running += 1;

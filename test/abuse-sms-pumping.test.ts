@@ -8,9 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { connect, type AddressInfo } from 'node:net';
-import pg from 'pg';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { PG_ADMIN_URL } from './support/pg.ts';
 import { waitUntil } from './support/wait.ts';
 import { codeIn, databaseKinds, person, startStack, type ApiResponse, type Stack, type StackOptions } from './support/stack.ts';
 
@@ -155,35 +153,8 @@ function stackFor(opts: StackOptions): () => Stack {
     const next = stacks[index + 1];
     if (next) start(next).catch(() => {}); // its own before() reports a failure
   });
-  after(async () => {
-    if (!stack) return;
-    // pg's pool.end() resolves before its sockets have closed; the DROP DATABASE ... WITH (FORCE) of
-    // stack.close() then kills them, and the pool (it has no 'error' listener) throws that uncaught.
-    await stack.runtime.close();
-    await serverConnectionsGone(stack);
-    await stack.close(); // closes the runtime again: a no-op
-  });
+  after(() => stack?.close());
   return () => stack!;
-}
-
-/** Waits until the PostgreSQL server has no connection left to the stack's database (PGlite: at once). */
-async function serverConnectionsGone(stack: Stack): Promise<void> {
-  const url = stack.runtime.config.DATABASE_URL;
-  if (!url) return;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  try {
-    const name = decodeURIComponent(new URL(url).pathname.slice(1));
-    await waitUntil(
-      async () => {
-        const r = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [name]);
-        return Number(r.rows[0].n) === 0;
-      },
-      { what: `the connections to ${name} to close` },
-    );
-  } finally {
-    await admin.end();
-  }
 }
 
 /**

@@ -6,7 +6,6 @@ import { databaseKinds, person, startStack, verifiedLogin, type ApiResponse, typ
 const wrongCode = (code: string, salt = 1): string =>
   String((Number(code) + salt) % 10 ** code.length).padStart(code.length, '0');
 
-const count = (responses: ApiResponse[], pred: (r: ApiResponse) => boolean) => responses.filter(pred).length;
 const errorCodes = (responses: ApiResponse[]) => responses.map((r) => `${r.status} ${r.body?.error?.code ?? ''}`).sort();
 
 for (const db of await databaseKinds()) {

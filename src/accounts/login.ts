@@ -10,6 +10,7 @@ import { findUserByEmail } from './users.ts';
  * email spends a hash and counts a failure exactly like a wrong password.
  */
 export async function login(ctx: FlowContext, rawEmail: string, password: string): Promise<TokenPair> {
+  ctx.passwords.assertCapacity();
   const email = normalizeEmail(rawEmail);
   const now = ctx.clock();
   await assertNotThrottled(ctx.db, email, now);

@@ -30,6 +30,7 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
   const email = normalizeEmail(input.email);
   const phone = normalizePhone(input.phone, ctx.config.DEFAULT_PHONE_REGION);
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
+  ctx.passwords.assertCapacity();
   const pending = await findUserByEmail(ctx.db, email);
   if (pending?.email_verified_at) throw emailTaken();
   await ctx.sendLimits.take(email);
