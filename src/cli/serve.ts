@@ -32,7 +32,10 @@ export async function serve(mode: 'serve' | 'worker'): Promise<void> {
   if (runtime.metricsApp) await runtime.metricsApp.listen({ port: config.METRICS_PORT, host: config.HOST });
   if (mode === 'serve') {
     await runtime.app.listen({ port: config.PORT, host: config.HOST });
-    if (config.isDevelopment) logger.info(`dev inbox: http://localhost:${config.PORT}/dev/inbox  ·  API docs: http://localhost:${config.PORT}/docs`);
+    if (config.isDevelopment) {
+      const inbox = `http://localhost:${config.PORT}/dev/inbox${config.DEV_INBOX_TOKEN ? '?token=$DEV_INBOX_TOKEN' : ' (from this machine only)'}`;
+      logger.info(`dev inbox: ${inbox}  ·  API docs: http://localhost:${config.PORT}/docs`);
+    }
   } else {
     logger.info('delivery worker running');
   }
