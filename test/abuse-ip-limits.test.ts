@@ -5,6 +5,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { connect } from 'node:net';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { databaseKinds, person, startStack, type Stack } from './support/stack.ts';
+import { skipUnlessRedis } from './support/redis.ts';
 
 // The attacks of issue 7, items 1 (path respelling), 2 (forged X-Forwarded-For), 8 (hash flood) and
 // 11 (slow bodies), each with a count of what got through.
@@ -12,21 +13,6 @@ import { databaseKinds, person, startStack, type Stack } from './support/stack.t
 const IP_BUDGET = 5;
 const EXPENSIVE_BUDGET = 3;
 const LIMITS = { RATE_LIMIT_IP_PER_MINUTE: String(IP_BUDGET), RATE_LIMIT_EXPENSIVE_PER_MINUTE: String(EXPENSIVE_BUDGET) };
-
-/** Whether a Redis server answers PING at host:port within a second. */
-function redisAnswers(host = '127.0.0.1', port = 6379): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
 
 // Client addresses are random so that Redis counters of an earlier run (kept 60 s) never meet this one's.
 const hex16 = () => randomInt(0, 0x10000).toString(16);
@@ -400,8 +386,7 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
 const kinds = await databaseKinds();
 // Stacks whose behaviour never touches the database run on the quicker one at hand.
 const quickDb = kinds.includes('postgres') ? 'postgres' : 'pglite';
-// Skipped only where Redis is absent outside CI; under CI=true an absent Redis fails the test.
-const redisSkip = !(await redisAnswers()) && process.env.CI !== 'true' ? 'Redis does not answer at 127.0.0.1:6379' : false;
+const redisSkip = await skipUnlessRedis();
 
 for (const db of kinds) {
   ipBudgetSuite(`TRUST_PROXY=1, ${db}`, { TRUST_PROXY: '1', REQUEST_TIMEOUT_SECONDS: '2', PASSWORD_HASH_CONCURRENCY: '1' }, db, {
@@ -416,10 +401,9 @@ describe(`TRUST_PROXY unset, and a proxy list, against forged X-Forwarded-For ($
   let unset: Stack;
   let list: Stack;
   before(async () => {
-    [unset, list] = await Promise.all([
-      startStack({ db: quickDb, env: { ...LIMITS } }),
-      startStack({ db: quickDb, env: { ...LIMITS, TRUST_PROXY: '127.0.0.1' } }),
-    ]);
+    // One after the other, so that a stack that fails to start never leaves the other running.
+    unset = await startStack({ db: quickDb, env: { ...LIMITS } });
+    list = await startStack({ db: quickDb, env: { ...LIMITS, TRUST_PROXY: '127.0.0.1' } });
   });
   after(() => Promise.all([unset?.close(), list?.close()]));
 

@@ -6,11 +6,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, randomInt } from 'node:crypto';
-import { connect, type AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { waitUntil } from './support/wait.ts';
-import { codeIn, databaseKinds, person, startStack, type ApiResponse, type Stack, type StackOptions } from './support/stack.ts';
+import { codeIn, databaseKinds, startStack, type ApiResponse, type Stack, type StackOptions, randomPerson, randomMobile } from './support/stack.ts';
+import { skipUnlessRedis } from './support/redis.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
 const DAY_MS = 86_400_000;
@@ -32,12 +33,8 @@ const mailCode = async (s: Stack, to: string, count = 1) => codeIn((await s.smtp
 const textCode = async (s: Stack, to: string, count = 1) => codeIn((await s.sms.waitFor(to, { ...WAIT, count })).body);
 
 /** A ZA mobile with 7 random digits: Redis keeps per-number counters across runs, so never reuse one. */
-const zaMobile = () => `+2782${String(randomInt(10_000_000)).padStart(7, '0')}`;
-
-/** A fresh identity with a random email and phone (person() numbers repeat across runs). */
-function fresh(tag: string) {
-  return { ...person(tag), email: `${tag}.${randomBytes(6).toString('hex')}@example.test`, phone: zaMobile() };
-}
+const zaMobile = randomMobile;
+const fresh = randomPerson;
 
 type Person = ReturnType<typeof fresh>;
 interface Account {
@@ -122,21 +119,7 @@ const SENT_27 = 'panic_sms_sent_total{calling_code="27"}';
 const VERIFIED_27 = 'panic_sms_verified_total{calling_code="27"}';
 const BRAKE = 'panic_sms_brake_refusals_total';
 
-/** Whether a Redis server answers PING at host:port within a second (as in code-rules.test.ts). */
-function redisAnswers(host = '127.0.0.1', port = 6379): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
-const redisSkip = !(await redisAnswers()) && process.env.CI !== 'true' ? 'Redis does not answer at 127.0.0.1:6379' : false;
+const redisSkip = await skipUnlessRedis();
 
 /**
  * A stack for the duration of the enclosing describe. Starting one (PGlite, migrations) takes seconds,

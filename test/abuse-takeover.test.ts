@@ -6,22 +6,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, randomInt } from 'node:crypto';
-import { databaseKinds, startStack, type ApiResponse, type Stack } from './support/stack.ts';
+import { databaseKinds, startStack, type ApiResponse, type Stack, randomPerson } from './support/stack.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
 const HOUR = 3_600_000;
 
-/** A fresh, random identity (random so reruns and parallel runs never meet). */
-function fresh(tag: string) {
-  return {
-    email: `${tag}.${randomBytes(6).toString('hex')}@example.test`,
-    phone: `+2782${String(randomInt(0, 10_000_000)).padStart(7, '0')}`,
-    first_name: 'Thandi',
-    last_name: 'Mokoena',
-    password: 'the owner chose this one',
-  };
-}
+/** A random identity whose password is the owner's own. */
+const fresh = (tag: string) => ({ ...randomPerson(tag), password: 'the owner chose this one' });
 
 const ATTACKER_PASSWORD = 'the attacker knows this';
 const OWNER_PASSWORD = 'the owner chose this one';

@@ -1,3 +1,4 @@
+import { randomBytes, randomInt } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -155,6 +156,14 @@ export function person(tag = 'user') {
     last_name: 'Mokoena',
     password: 'correct horse battery',
   };
+}
+
+/** A random ZA mobile number: person()'s numbers repeat across runs, and Redis keeps its counters between runs. */
+export const randomMobile = (): string => `+2782${String(randomInt(10_000_000)).padStart(7, '0')}`;
+
+/** person() with a random email and phone, for tests whose counters (Redis) outlive a run. */
+export function randomPerson(tag = 'user') {
+  return { ...person(tag), email: `${tag}.${randomBytes(6).toString('hex')}@example.test`, phone: randomMobile() };
 }
 
 /** Registers and verifies an account, and logs it in. */
