@@ -57,6 +57,24 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     throw err;
   }
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, logger) : undefined;
+  try {
+    return await assemble(opts, config, logger, clock, handle, redis);
+  } catch (err) {
+    // A start that fails half-way must not leave the database or Redis open behind it.
+    redis?.disconnect();
+    await handle.close();
+    throw err;
+  }
+}
+
+async function assemble(
+  opts: RuntimeOptions,
+  config: Config,
+  logger: Logger,
+  clock: Clock,
+  handle: DbHandle,
+  redis: Redis | undefined,
+): Promise<Runtime> {
   const makeLimiter = limiterFactory(redis);
   const metrics = createMetrics(() => queueDepth(handle.db));
   const ctx: FlowContext = {

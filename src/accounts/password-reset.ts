@@ -9,12 +9,12 @@ import { findUserByEmail } from './users.ts';
 
 /** Emails a reset code when the account exists; answers the same, at the same moment, in every case. */
 export async function forgotPassword(ctx: FlowContext, rawEmail: string): Promise<CodeSent> {
-  return answerEvenly(async () => {
+  return answerEvenly(ctx.logger, async (defer) => {
     const email = normalizeEmail(rawEmail);
     await ctx.sendLimits.take(email);
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
-    if (user) await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'password_reset', channel: 'email', destination: email, now });
+    if (user) defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'password_reset', channel: 'email', destination: email, now }));
     return codeExpiry(ctx, 'email', now);
   });
 }

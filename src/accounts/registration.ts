@@ -86,13 +86,13 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
 
 /** Sends a new code if the account exists and is unverified; answers the same, at the same moment, in every case. */
 export async function resendVerification(ctx: FlowContext, rawEmail: string): Promise<CodeSent> {
-  return answerEvenly(async () => {
+  return answerEvenly(ctx.logger, async (defer) => {
     const email = normalizeEmail(rawEmail);
     await ctx.sendLimits.take(email);
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
     if (user && !user.email_verified_at) {
-      await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'email_verification', channel: 'email', destination: email, now });
+      defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'email_verification', channel: 'email', destination: email, now }));
     }
     return codeExpiry(ctx, 'email', now);
   });

@@ -42,7 +42,7 @@ async function findByIdentifier(ctx: FlowContext, id: { email: string } | { phon
  * phone of one account share one budget without telling anyone the account exists.
  */
 export async function requestUnlock(ctx: FlowContext, identifier: string, channel: Channel): Promise<CodeSent> {
-  return answerEvenly(async () => {
+  return answerEvenly(ctx.logger, async (defer) => {
     const id = normalizeIdentifier(ctx, identifier);
     const typed = 'email' in id ? id.email : id.phone;
     if (channel === 'sms') await ctx.smsBudget.assertOpen();
@@ -50,8 +50,12 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
     const now = ctx.clock();
     const user = await findByIdentifier(ctx, id);
     const destination = channel === 'email' ? user?.email : user?.phone_verified_at ? user.phone : undefined;
-    if (user && destination && (await mayStillSend(ctx, user, destination, channel))) {
-      await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'unlock', channel, destination, now });
+    if (user && destination) {
+      defer(async () => {
+        if (await mayStillSend(ctx, user, destination, channel)) {
+          await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'unlock', channel, destination, now });
+        }
+      });
     }
     return codeExpiry(ctx, channel, now);
   });

@@ -104,9 +104,27 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       done();
     },
   });
-  const runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock });
-  if (!opts.noWorker) runtime.worker.start();
-  const address = await runtime.app.listen({ port: 0, host: '127.0.0.1' });
+  const fixtures = async () => {
+    await Promise.all([smtp.close(), sms.close()]);
+    await pgdb?.drop();
+  };
+  let runtime: Runtime;
+  let address: string;
+  try {
+    runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock });
+  } catch (err) {
+    await fixtures();
+    throw err;
+  }
+  try {
+    if (!opts.noWorker) runtime.worker.start();
+    address = await runtime.app.listen({ port: 0, host: '127.0.0.1' });
+  } catch (err) {
+    // A stack that fails to start must not keep the test process alive with its timers and sockets.
+    await runtime.close();
+    await fixtures();
+    throw err;
+  }
 
   async function api(method: string, path: string, body?: unknown, token?: string): Promise<ApiResponse> {
     const headers: Record<string, string> = {};
@@ -138,8 +156,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     smsCode: async (to, count) => codeIn((await sms.waitFor(to, { count })).body),
     async close() {
       await runtime.close();
-      await Promise.all([smtp.close(), sms.close()]);
-      await pgdb?.drop();
+      await fixtures();
     },
   };
 }
