@@ -63,6 +63,8 @@ const schema = z.object({
   SMS_MAX_PER_HOUR: int(1000, 1, 100_000_000),
   SMTP_SERVER: optionalText,
   SMTP_PORT: int(587, 1, 65535),
+  /** Connections kept open to the SMTP server: each message reuses one instead of a new TLS + AUTH. */
+  SMTP_MAX_CONNECTIONS: int(5, 1, 100),
   SMTP_USERNAME: optionalText,
   SMTP_PASSWORD: optionalText,
   SMTP_TLS_REJECT_UNAUTHORIZED: bool(true),
@@ -77,6 +79,10 @@ const schema = z.object({
   DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
   DELIVERY_LEASE_SECONDS: int(60, 1, 3600),
   DELIVERY_POLL_MS: int(1000, 10, 60000),
+  /** Sends in flight per channel and worker: a slow channel fills its own slots, never the other's. */
+  DELIVERY_CONCURRENCY: int(10, 1, 1000),
+  /** On SIGTERM, how long sends in flight may finish before their messages go back to the queue. */
+  SHUTDOWN_TIMEOUT_SECONDS: int(10, 0, 3600),
   ADMIN_TOKEN: optionalText,
   DEV_INBOX_TOKEN: optionalText,
   /** A separate listener for /metrics, so the public port never serves it. */

@@ -15,7 +15,7 @@ import { createPasswords } from './passwords.ts';
 import { createSmsBudget } from './otp/sms-budget.ts';
 import { createMaintenance, type Maintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { queueDepth } from './delivery/outbox.ts';
+import { OUTBOX_NOTIFY_CHANNEL, queueDepth } from './delivery/outbox.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -88,7 +88,8 @@ async function assemble(
     metrics,
   };
   const channels = opts.channels ?? createChannels(config);
-  const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics });
+  const listen = (onNotify: (payload?: string) => void) => handle.listen(OUTBOX_NOTIFY_CHANNEL, onNotify);
+  const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics, listen });
   const maintenance = createMaintenance({ db: handle.db, config, clock, logger });
   const app = await buildApp({ ctx, logger, makeLimiter, channels });
   const metricsApp = config.METRICS_PORT ? await buildMetricsApp(metrics, logger) : undefined;

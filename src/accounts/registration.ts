@@ -2,7 +2,6 @@ import { sql } from 'kysely';
 import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, issueAndQueue, sendCode, type CodeSent } from '../otp/send-code.ts';
 import { checkCode } from '../otp/check-code.ts';
-import { notifyEnqueued } from '../delivery/outbox.ts';
 import { AppError } from '../errors.ts';
 import type { User } from '../db/schema.ts';
 import { assertTextable, normalizeEmail, normalizePhone } from '../addresses.ts';
@@ -75,7 +74,6 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
         });
         return saved;
       });
-      notifyEnqueued();
       return { user: toPublicUser(user), verification: codeExpiry(ctx, 'email', now) };
     } catch (err) {
       if (tries === 0 && isUniqueViolation(err, 'users_email_key')) continue;

@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Database } from './schema.ts';
+import { listenOnServer } from './listen.ts';
 
 export type Db = Kysely<Database>;
 
@@ -21,6 +22,8 @@ export interface DbHandle {
   kind: 'postgres' | 'pglite';
   /** Where the data lives, for logs and doctor (the server URL without its password). */
   location: string;
+  /** Calls onNotify for every NOTIFY on channel, from any process; answers the unsubscribe. */
+  listen(channel: string, onNotify: (payload?: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -30,13 +33,18 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     // Without a listener an idle connection's error is an uncaught 'error' event: the process dies.
     pool.on('error', (err) => opts.onIdleError?.(err));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', location: redactUrl(opts.url), close: () => db.destroy() };
+    const url = opts.url;
+    const listen = (channel: string, onNotify: (payload?: string) => void) =>
+      listenOnServer(url, channel, onNotify, (err) => opts.onIdleError?.(err));
+    return { db, kind: 'postgres', location: redactUrl(url), listen, close: () => db.destroy() };
   }
   const dataDir = opts.dataDir ?? './data';
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir.startsWith('memory://') ? undefined : dataDir);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
-  return { db, kind: 'pglite', location: dataDir, close: () => db.destroy() };
+  // One process holds PGlite, so its own notifications are all there is to hear.
+  const listen = (channel: string, onNotify: (payload?: string) => void) => client.listen(channel, (payload) => onNotify(payload));
+  return { db, kind: 'pglite', location: dataDir, listen, close: () => db.destroy() };
 }
 
 export async function ping(db: Db): Promise<void> {

@@ -95,6 +95,17 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
+  '0003_delivery_leases': {
+    async up(db: Kysely<any>) {
+      await runStatements(db, `
+        -- the holder of the current claim: only it may record the outcome (a worker whose lease ran out may not)
+        ALTER TABLE messages ADD COLUMN lease_token uuid;
+        -- each channel claims on its own
+        CREATE INDEX messages_due_channel_idx ON messages (channel, next_attempt_at) WHERE status IN ('queued', 'sending');
+        DROP INDEX messages_due_idx;
+      `);
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */

@@ -76,6 +76,8 @@ export interface MessagesTable {
   attempts: Generated<number>;
   next_attempt_at: Timestamp;
   lease_until: NullableTimestamp;
+  /** Set by each claim: an outcome is recorded only by the claim that holds it. */
+  lease_token: string | null;
   last_error: string | null;
   provider_id: string | null;
   created_at: Timestamp;

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Channel, Database, Message, OtpPurpose } from '../db/schema.ts';
 import { addSeconds } from '../clock.ts';
@@ -14,10 +13,13 @@ export interface CodeMessage {
   expiresAt: Date;
 }
 
-/** Tells an in-process worker that a message was committed, so it need not wait for its next poll. */
-export const outboxSignal = new EventEmitter();
+/** The notification channel that tells every listening worker a message was committed. */
+export const OUTBOX_NOTIFY_CHANNEL = 'panic_outbox';
 
-/** Writes a message in the caller's transaction: it exists exactly when the code does. */
+/**
+ * Writes a message in the caller's transaction: it exists exactly when the code does. The NOTIFY is
+ * delivered at commit, to every worker that listens, in this process or another.
+ */
 export async function enqueue(trx: Transaction<Database>, msg: CodeMessage, now: Date): Promise<string> {
   const row = await trx
     .insertInto('messages')
@@ -36,21 +38,21 @@ export async function enqueue(trx: Transaction<Database>, msg: CodeMessage, now:
     })
     .returning('id')
     .executeTakeFirstOrThrow();
+  await sql`SELECT pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${msg.channel})`.execute(trx);
   return row.id;
 }
 
-export function notifyEnqueued(): void {
-  outboxSignal.emit('enqueued');
-}
-
 /**
- * Claims due messages: queued ones whose time has come, and sending ones whose lease ran out
- * (their worker died). SKIP LOCKED lets several workers claim side by side without sharing a row.
+ * Claims up to `limit` due messages of one channel: queued ones whose time has come, and sending ones
+ * whose lease ran out (their worker died). SKIP LOCKED lets several workers claim side by side without
+ * sharing a row; each claim gets a new lease token, so a worker whose lease was taken over can no
+ * longer record an outcome.
  */
-export async function claimDue(db: Kysely<Database>, now: Date, leaseSeconds: number, limit: number): Promise<Message[]> {
+export async function claimDue(db: Kysely<Database>, channel: Channel, now: Date, leaseSeconds: number, limit: number): Promise<Message[]> {
   const due = db
     .selectFrom('messages')
     .select('id')
+    .where('channel', '=', channel)
     .where((eb) =>
       eb.or([
         eb.and([eb('status', '=', 'queued'), eb('next_attempt_at', '<=', now)]),
@@ -67,6 +69,7 @@ export async function claimDue(db: Kysely<Database>, now: Date, leaseSeconds: nu
       status: 'sending',
       attempts: eb('attempts', '+', 1),
       lease_until: addSeconds(now, leaseSeconds),
+      lease_token: sql<string>`gen_random_uuid()`,
       updated_at: now,
     }))
     .where('id', 'in', due)
@@ -76,39 +79,44 @@ export async function claimDue(db: Kysely<Database>, now: Date, leaseSeconds: nu
 
 const REDACTED = '[redacted after delivery]';
 
-type Outcome =
+export type Outcome =
   | { status: 'sent'; providerId: string | null }
   | { status: 'captured'; reason: string }
   | { status: 'failed'; reason: string }
   | { status: 'queued'; reason: string; retryAt: Date };
 
 /**
- * Records what happened to a claimed message. Final states drop the code-bearing body unless
- * `keepBody` (development), so the database holds a readable code only while it is in flight.
+ * Records what happened to a claimed message, if `leaseToken` still holds its claim; false when it
+ * does not (the lease ran out and another worker took the message over). Final states drop the
+ * code-bearing body unless `keepBody` (development), so the database holds a readable code only
+ * while it is in flight.
  */
 export async function recordOutcome(
   db: Kysely<Database>,
-  id: string,
+  message: Pick<Message, 'id' | 'lease_token'>,
   outcome: Outcome,
   now: Date,
   keepBody: boolean,
-): Promise<void> {
+): Promise<boolean> {
   const final = outcome.status !== 'queued';
   const redact = final && !keepBody ? { body_text: REDACTED, body_html: null, otp: null } : {};
-  await db
+  const result = await db
     .updateTable('messages')
     .set({
       status: outcome.status,
       updated_at: now,
       lease_until: null,
+      lease_token: null,
       ...(outcome.status === 'sent' ? { provider_id: outcome.providerId, sent_at: now, last_error: null } : {}),
       ...(outcome.status === 'queued' ? { next_attempt_at: outcome.retryAt } : {}),
       ...('reason' in outcome ? { last_error: outcome.reason.slice(0, 1000) } : {}),
       ...redact,
     })
-    .where('id', '=', id)
+    .where('id', '=', message.id)
     .where('status', '=', 'sending')
-    .execute();
+    .where('lease_token', '=', message.lease_token)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 export async function queueDepth(db: Kysely<Database>): Promise<number> {

@@ -1,51 +1,96 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Clock } from '../clock.ts';
 import { addSeconds } from '../clock.ts';
-import type { Database, Message } from '../db/schema.ts';
+import type { Channel, Database, Message } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Channels } from './channels/index.ts';
 import { DeliveryError } from './channels/types.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { logCapturedCode } from './dev-fallback.ts';
-import { claimDue, outboxSignal, recordOutcome } from './outbox.ts';
+import { claimDue, recordOutcome, type Outcome } from './outbox.ts';
 import { callingCodeOf } from '../addresses.ts';
+
+/**
+ * Subscribes to "a message was committed" (LISTEN, or PGlite's own), with the message's channel as
+ * payload when known; answers the unsubscribe.
+ */
+export type Listen = (onNotify: (payload?: string) => void) => Promise<() => Promise<void>>;
 
 export interface WorkerDeps {
   db: Kysely<Database>;
   config: Pick<
     Config,
-    'isDevelopment' | 'DELIVERY_LEASE_SECONDS' | 'DELIVERY_MAX_ATTEMPTS' | 'DELIVERY_RETRY_BASE_SECONDS' | 'DELIVERY_POLL_MS'
+    | 'isDevelopment'
+    | 'DELIVERY_LEASE_SECONDS'
+    | 'DELIVERY_MAX_ATTEMPTS'
+    | 'DELIVERY_RETRY_BASE_SECONDS'
+    | 'DELIVERY_POLL_MS'
+    | 'DELIVERY_CONCURRENCY'
+    | 'SHUTDOWN_TIMEOUT_SECONDS'
   >;
   channels: Channels;
   logger: Logger;
   clock: Clock;
   metrics: Metrics;
+  /** Wakes the worker the moment a message is committed; without it, it polls. */
+  listen?: Listen;
 }
 
 export interface Worker {
-  /** Claims and delivers one batch; the number of messages handled. */
-  runOnce(): Promise<number>;
   start(): void;
-  /** Stops claiming and waits for the messages in flight. */
+  /**
+   * Stops claiming and waits for the sends in flight, at most SHUTDOWN_TIMEOUT_SECONDS; messages
+   * still in flight then go back to the queue.
+   */
   stop(): Promise<void>;
 }
 
-const BATCH = 20;
+const CHANNELS: Channel[] = ['email', 'sms'];
+/** How long to wait before writing an outcome again while the database does not answer. */
+const RECORD_RETRY_MS = 500;
 
 export function createWorker(deps: WorkerDeps): Worker {
   const { db, config, channels, logger, clock, metrics } = deps;
   let running = false;
-  let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  const onEnqueued = () => wake?.();
+  let loops: Promise<void>[] = [];
+  let unlisten: (() => Promise<void>) | undefined;
+  const inFlight = new Map<string, { message: Message; done: Promise<void> }>();
+  /** Outcomes the database did not take: written before anything new is claimed. */
+  const unrecorded: Array<{ message: Message; outcome: Outcome }> = [];
+  const wakers: Record<Channel, Set<() => void>> = { email: new Set(), sms: new Set() };
+  /** Counts each channel's wake-ups, so that one arriving while its loop was claiming is not lost. */
+  const wakeups: Record<Channel, number> = { email: 0, sms: 0 };
+  /** Wakes one channel's loop (a message of it committed, a slot of it freed), or both. */
+  const wake = (channel?: string) => {
+    for (const c of CHANNELS) {
+      if (channel !== undefined && channel !== c) continue;
+      wakeups[c]++;
+      for (const done of [...wakers[c]]) done();
+    }
+  };
 
-  async function deliver(message: Message): Promise<void> {
+  /** Waits ms, or until the channel is woken after wake-up `seen`. */
+  const pause = (channel: Channel, ms: number, seen: number) =>
+    new Promise<void>((resolve) => {
+      if (wakeups[channel] !== seen) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        wakers[channel].delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      wakers[channel].add(done);
+    });
+
+  /** Sends one message and decides its next state; touches no database. */
+  async function attempt(message: Message): Promise<Outcome> {
     const channel = channels[message.channel];
     const started = Date.now();
     const state = channel.status();
-    let outcome: Parameters<typeof recordOutcome>[2];
+    let outcome: Outcome;
     try {
       if (!state.configured) throw new DeliveryError(state.problem ?? `${message.channel} is not configured`, false);
       const { providerId } = await channel.send(message);
@@ -72,49 +117,116 @@ export function createWorker(deps: WorkerDeps): Worker {
       metrics.sendSeconds.observe({ channel: message.channel, provider: channel.provider, outcome: outcome.status === 'sent' ? 'sent' : 'error' }, seconds);
     }
     metrics.messagesFinished.inc({ channel: message.channel, status: outcome.status });
-    await recordOutcome(db, message.id, outcome, clock(), config.isDevelopment);
+    return outcome;
   }
 
-  async function runOnce(): Promise<number> {
-    const batch = await claimDue(db, clock(), config.DELIVERY_LEASE_SECONDS, BATCH);
-    await Promise.all(batch.map((m) => deliver(m).catch((err) => logger.error({ err, message_id: m.id }, 'recording a delivery failed'))));
-    return batch.length;
-  }
-
-  async function run(): Promise<void> {
-    while (running) {
-      let handled = 0;
-      try {
-        handled = await runOnce();
-      } catch (err) {
-        logger.error({ err }, 'delivery worker could not claim messages');
-      }
-      if (handled === 0 && running) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, config.DELIVERY_POLL_MS);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
-      }
+  /** Writes an outcome; one the database does not take is kept and written again before any claim. */
+  async function record(message: Message, outcome: Outcome): Promise<void> {
+    try {
+      const held = await recordOutcome(db, message, outcome, clock(), config.isDevelopment);
+      if (!held) logger.warn({ message_id: message.id }, 'outcome not recorded: the lease ran out and another worker took the message over');
+    } catch (err) {
+      unrecorded.push({ message, outcome });
+      logger.warn({ err: (err as Error).message, message_id: message.id }, 'could not record a delivery outcome; it is written again before anything new is claimed');
     }
   }
 
+  /** Writes the kept outcomes in order; false while the database still refuses. One flush at a time. */
+  let flushing: Promise<boolean> | undefined;
+  const flushUnrecorded = (): Promise<boolean> => {
+    flushing ??= flushInOrder().finally(() => (flushing = undefined));
+    return flushing;
+  };
+  async function flushInOrder(): Promise<boolean> {
+    while (unrecorded.length) {
+      const { message, outcome } = unrecorded[0];
+      try {
+        await recordOutcome(db, message, outcome, clock(), config.isDevelopment);
+      } catch {
+        return false;
+      }
+      unrecorded.shift();
+    }
+    return true;
+  }
+
+  function begin(message: Message): void {
+    const done = attempt(message)
+      .then((outcome) => record(message, outcome))
+      .catch((err) => logger.error({ err, message_id: message.id }, 'delivering a message failed'))
+      .finally(() => {
+        inFlight.delete(message.id);
+        wake(message.channel);
+      });
+    inFlight.set(message.id, { message, done });
+  }
+
+  const busy = (channel: Channel) => [...inFlight.values()].filter((f) => f.message.channel === channel).length;
+
+  /** One loop per channel: it claims as many as it has free slots, as soon as they free. */
+  async function channelLoop(channel: Channel): Promise<void> {
+    while (running) {
+      const seen = wakeups[channel];
+      if (!(await flushUnrecorded())) {
+        await pause(channel, RECORD_RETRY_MS, seen);
+        continue;
+      }
+      const free = config.DELIVERY_CONCURRENCY - busy(channel);
+      if (free > 0) {
+        let claimed: Message[];
+        try {
+          claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, free);
+        } catch (err) {
+          logger.error({ err: (err as Error).message, channel }, 'delivery worker could not claim messages');
+          await pause(channel, config.DELIVERY_POLL_MS, wakeups[channel]);
+          continue;
+        }
+        if (!running) {
+          // Claimed while stopping: hand them straight back.
+          for (const message of claimed) await record(message, requeued(message));
+          break;
+        }
+        for (const message of claimed) begin(message);
+        if (claimed.length === free) continue; // there may be more due
+      }
+      await pause(channel, config.DELIVERY_POLL_MS, seen);
+    }
+  }
+
+  const requeued = (message: Message): Outcome => ({
+    status: 'queued',
+    reason: message.last_error ?? 'the worker stopped before this send finished',
+    retryAt: clock(),
+  });
+
   return {
-    runOnce,
     start() {
       if (running) return;
       running = true;
-      outboxSignal.on('enqueued', onEnqueued);
-      loop = run();
+      loops = CHANNELS.map(channelLoop);
+      deps
+        .listen?.(wake)
+        .then((off) => {
+          if (!running) return void off();
+          unlisten = off;
+          wake(); // for what was committed between the first claim and the LISTEN
+        })
+        .catch((err) => logger.warn({ err: (err as Error).message }, 'could not LISTEN for new messages; the worker polls every DELIVERY_POLL_MS'));
     },
     async stop() {
       running = false;
-      outboxSignal.off('enqueued', onEnqueued);
-      wake?.();
-      await loop;
+      wake();
+      await unlisten?.().catch(() => {});
+      unlisten = undefined;
+      await Promise.all(loops);
+      const settled = Promise.all([...inFlight.values()].map((f) => f.done));
+      const deadline = sleep(config.SHUTDOWN_TIMEOUT_SECONDS * 1000, 'deadline' as const, { ref: false });
+      if ((await Promise.race([settled.then(() => 'settled' as const), deadline])) === 'deadline') {
+        const left = [...inFlight.values()].map((f) => f.message);
+        logger.warn({ messages: left.map((m) => m.id) }, 'SHUTDOWN_TIMEOUT_SECONDS passed with sends in flight: their messages go back to the queue');
+        for (const message of left) await record(message, requeued(message));
+      }
+      await flushUnrecorded();
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { Channel, Database, OtpPurpose } from '../db/schema.ts';
-import { enqueue, notifyEnqueued } from '../delivery/outbox.ts';
+import { enqueue } from '../delivery/outbox.ts';
 import { renderCodeMessage } from '../delivery/templates.ts';
 import { addSeconds } from '../clock.ts';
 import { otpRules, type FlowContext } from './context.ts';
@@ -50,11 +50,10 @@ export async function issueAndQueue(
   ctx.metrics.codesIssued.inc({ purpose: input.purpose });
 }
 
-/** Issues and queues a code in its own transaction, then wakes the worker. */
+/** Issues and queues a code in its own transaction (whose commit wakes the workers). */
 export async function sendCode(
   ctx: FlowContext,
   input: { userId: string; firstName?: string; purpose: OtpPurpose; channel: Channel; destination: string; now: Date },
 ): Promise<void> {
   await ctx.db.transaction().execute((trx) => issueAndQueue(trx, ctx, input));
-  notifyEnqueued();
 }

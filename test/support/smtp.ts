@@ -30,6 +30,8 @@ export interface SmtpFixture {
   readonly authFailures: number;
   /** number of messages whose data arrived (accepted or not) */
   readonly dataReceived: number;
+  /** number of connections clients opened */
+  readonly connections: number;
   waitFor(to: string, opts?: { timeoutMs?: number; count?: number }): Promise<ReceivedMail>;
   close(): Promise<void>;
 }
@@ -60,6 +62,7 @@ export async function startSmtpServer(opts: SmtpOptions = {}): Promise<SmtpFixtu
   const messages: ReceivedMail[] = [];
   let authFailures = 0;
   let dataReceived = 0;
+  let connections = 0;
 
   const server = new SMTPServer({
     key: pems.private,
@@ -70,6 +73,10 @@ export async function startSmtpServer(opts: SmtpOptions = {}): Promise<SmtpFixtu
     allowInsecureAuth: false, // AUTH is only offered after STARTTLS
     closeTimeout: 200,
     logger: false,
+    onConnect(_session, cb) {
+      connections++;
+      cb();
+    },
     onAuth(auth, _session, cb) {
       if (auth.username === username && auth.password === password) return cb(null, { user: username });
       authFailures++;
@@ -129,6 +136,9 @@ export async function startSmtpServer(opts: SmtpOptions = {}): Promise<SmtpFixtu
     },
     get dataReceived() {
       return dataReceived;
+    },
+    get connections() {
+      return connections;
     },
     waitFor(to, o) {
       const want = to.toLowerCase();

@@ -1,0 +1,160 @@
+/**
+ * The delivery worker under the faults of issue 8: a hung SMTP server beside a working SMS provider,
+ * a shutdown with sends in flight, a lease taken over by another worker, a worker in another process
+ * woken by NOTIFY instead of its poll, and one pool of SMTP connections for many messages.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRuntime, type Runtime } from '../src/runtime.ts';
+import { createLogger } from '../src/logger.ts';
+import { sendCode } from '../src/otp/send-code.ts';
+import { claimDue, recordOutcome } from '../src/delivery/outbox.ts';
+import { addSeconds } from '../src/clock.ts';
+import { waitUntil } from './support/wait.ts';
+import { databaseKinds, randomPerson, startStack, type Stack, type StackOptions } from './support/stack.ts';
+
+/** An SMTP server that takes each message's data and then holds its answer until released. */
+function holdingSmtp() {
+  const held: Array<() => void> = [];
+  let holding = true;
+  return {
+    beforeAccept: () => (holding ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()),
+    release() {
+      holding = false;
+      for (const resolve of held.splice(0)) resolve();
+    },
+  };
+}
+
+/** Registers someone (its email code queued) and answers the account's id and phone. */
+async function registered(stack: Stack, tag: string) {
+  const p = randomPerson(tag);
+  const reg = await stack.api('POST', '/api/v1/auth/register', p);
+  assert.equal(reg.status, 201, reg.text);
+  return { ...p, id: reg.body.user.id as string, phone: reg.body.user.phone as string };
+}
+
+const statusOf = async (stack: Stack, recipient: string) =>
+  stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).executeTakeFirstOrThrow();
+
+for (const db of await databaseKinds()) {
+  describe(`delivery worker (${db})`, () => {
+    describe('an SMTP server that hangs', () => {
+      const smtpHold = holdingSmtp();
+      let stack: Stack;
+      before(async () => {
+        stack = await startStack({ db, smtp: { beforeAccept: smtpHold.beforeAccept }, env: { SHUTDOWN_TIMEOUT_SECONDS: '1' } });
+      });
+      after(async () => {
+        smtpHold.release();
+        await stack?.close();
+      });
+
+      it('holds up no SMS: a code for a phone arrives while every email is stuck in flight', async () => {
+        const people = [];
+        for (let i = 0; i < 3; i++) people.push(await registered(stack, `hung-smtp-${i}`));
+        await waitUntil(() => stack.smtp.dataReceived >= 3, { what: 'three emails in flight' });
+        const started = performance.now();
+        const someone = people[0];
+        await sendCode(stack.runtime.ctx, { userId: someone.id, purpose: 'phone_verification', channel: 'sms', destination: someone.phone, now: new Date() });
+        await stack.sms.waitFor(someone.phone, { timeoutMs: 3000 });
+        const ms = performance.now() - started;
+        assert.equal(stack.smtp.messages.length, 0, 'no email was accepted: they are all still held');
+        assert.ok(ms < 2000, `the SMS took ${ms.toFixed(0)} ms behind the hung emails`);
+      });
+
+      it('SHUTDOWN_TIMEOUT_SECONDS=1: stop() returns within the deadline and the emails in flight go back to the queue', async () => {
+        const p = await registered(stack, 'deadline');
+        await waitUntil(async () => (await statusOf(stack, p.email)).status === 'sending', { what: 'the email in flight' });
+        const started = performance.now();
+        const stopped = await Promise.race([stack.runtime.worker.stop().then(() => 'stopped'), new Promise((r) => setTimeout(r, 8000, 'still waiting'))]);
+        const ms = performance.now() - started;
+        assert.equal(stopped, 'stopped', 'stop() waited for a send that never ends');
+        assert.ok(ms < 2500, `stop() took ${ms.toFixed(0)} ms with a 1 s deadline`);
+        const row = await statusOf(stack, p.email);
+        assert.equal(row.status, 'queued', 'back in the queue for the next worker');
+        assert.equal(row.lease_until, null);
+        assert.equal(row.lease_token, null);
+        assert.ok(row.body_text.includes(row.otp ?? '-'), 'the body (with its code) is kept for the next try');
+      });
+    });
+
+    describe('leases', () => {
+      let stack: Stack;
+      before(async () => {
+        stack = await startStack({ db, noWorker: true });
+      });
+      after(() => stack?.close());
+
+      it('a worker whose lease ran out cannot record an outcome over the worker that took the message over', async () => {
+        const p = await registered(stack, 'lease');
+        const { db: kdb, config } = stack.runtime.ctx;
+        const t0 = new Date();
+        const [mine] = await claimDue(kdb, 'email', t0, config.DELIVERY_LEASE_SECONDS, 10);
+        assert.equal(mine?.recipient, p.email);
+        assert.deepEqual(await claimDue(kdb, 'email', t0, config.DELIVERY_LEASE_SECONDS, 10), [], 'a leased message is nobody else\'s');
+        const later = addSeconds(t0, config.DELIVERY_LEASE_SECONDS + 1);
+        const [theirs] = await claimDue(kdb, 'email', later, config.DELIVERY_LEASE_SECONDS, 10);
+        assert.equal(theirs?.id, mine.id, 'the lease ran out: another worker takes the message over');
+        assert.notEqual(theirs.lease_token, mine.lease_token);
+
+        assert.equal(await recordOutcome(kdb, mine, { status: 'failed', reason: 'late and stale' }, later, false), false);
+        assert.equal(await recordOutcome(kdb, theirs, { status: 'sent', providerId: 'theirs' }, later, false), true);
+        assert.equal(await recordOutcome(kdb, mine, { status: 'failed', reason: 'late and stale' }, later, false), false);
+        const row = await statusOf(stack, p.email);
+        assert.equal(row.status, 'sent');
+        assert.equal(row.provider_id, 'theirs');
+        assert.equal(row.last_error, null);
+      });
+    });
+
+    describe('wake-up without polling (DELIVERY_POLL_MS=60000)', () => {
+      const env = { DELIVERY_POLL_MS: '60000' };
+      let stack: Stack;
+      let other: Runtime | undefined;
+      before(async () => {
+        stack = await startStack({ db, env, noWorker: db === 'postgres' });
+        if (db === 'postgres') {
+          // Another process's worker on the same database: only a NOTIFY can reach it.
+          other = await createRuntime({ config: stack.runtime.config, logger: createLogger({ ...stack.runtime.config, LOG_LEVEL: 'silent' }) });
+          other.worker.start();
+        }
+      });
+      after(async () => {
+        await other?.close();
+        await stack?.close();
+      });
+
+      it(`a registration's email leaves within a second${db === 'postgres' ? ', sent by the worker of another runtime' : ''}`, async () => {
+        // The worker's first claim and its LISTEN are behind it.
+        await new Promise((r) => setTimeout(r, 300));
+        for (let i = 0; i < 3; i++) {
+          const started = performance.now();
+          const p = await registered(stack, `wake-${i}`);
+          await stack.smtp.waitFor(p.email, { timeoutMs: 5000 });
+          const ms = performance.now() - started;
+          assert.ok(ms < 1000, `email ${i} arrived after ${ms.toFixed(0)} ms: the worker waited for its poll`);
+        }
+      });
+    });
+
+    describe('one pool of SMTP connections', () => {
+      let stack: Stack;
+      const opts: StackOptions = { db, env: { SMTP_MAX_CONNECTIONS: '3', DELIVERY_CONCURRENCY: '10' } };
+      before(async () => {
+        stack = await startStack(opts);
+      });
+      after(() => stack?.close());
+
+      it('20 emails travel over at most SMTP_MAX_CONNECTIONS=3 connections, each delivered once', async () => {
+        const before = stack.smtp.connections;
+        const people = [];
+        for (let i = 0; i < 20; i++) people.push(await registered(stack, `pool-${i}`));
+        for (const p of people) await stack.smtp.waitFor(p.email);
+        const opened = stack.smtp.connections - before;
+        assert.ok(opened >= 1 && opened <= 3, `${opened} connections for 20 emails`);
+        for (const p of people) assert.equal(stack.smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length, 1);
+      });
+    });
+  });
+}
