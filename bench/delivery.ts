@@ -33,7 +33,7 @@ const config = loadConfig({
   RATE_LIMIT_IP_PER_MINUTE: '1000000',
   RATE_LIMIT_EXPENSIVE_PER_MINUTE: '1000000',
   OTP_RESEND_COOLDOWN_SECONDS: '0',
-  OTP_MAX_SENDS_PER_HOUR: '100000',
+  OTP_MAX_SENDS_PER_HOUR: '10000',
 });
 const logger = createLogger(config);
 const api = await createRuntime({ config, logger });

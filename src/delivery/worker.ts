@@ -172,7 +172,8 @@ export function createWorker(deps: WorkerDeps): Worker {
         continue;
       }
       const free = config.DELIVERY_CONCURRENCY - busy(channel);
-      if (free > 0) {
+      // Claims wait for half the slots to free: a claim per finished send doubled the queries of a backlog.
+      if (free >= Math.ceil(config.DELIVERY_CONCURRENCY / 2)) {
         let claimed: Message[];
         try {
           claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, free);
