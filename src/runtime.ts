@@ -48,6 +48,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const handle = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
+    timeoutMs: config.DB_QUERY_TIMEOUT_MS,
     onIdleError: (err) => logger.warn({ err: err.message }, 'a database connection was lost; the pool opens a new one'),
   });
   try {
