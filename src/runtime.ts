@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { createSendLimits } from './otp/send-limits.ts';
 import type { FlowContext } from './otp/context.ts';
 import { limiterFactory } from './rate-limit.ts';
+import { connectRedis } from './redis.ts';
 import { buildApp, buildMetricsApp } from './app.ts';
 import { createPasswords } from './passwords.ts';
 import { createSmsBudget } from './otp/sms-budget.ts';
@@ -113,16 +114,4 @@ async function assemble(
       await handle.close();
     },
   };
-}
-
-/** Connects before serving so limits are shared from the first request; a dead Redis is logged, not fatal. */
-async function connectRedis(url: string, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis error: rate limits fall back to this process'));
-  try {
-    await redis.connect();
-  } catch (err) {
-    logger.warn({ err: (err as Error).message }, 'Redis not reachable at start: rate limits are per process until it is');
-  }
-  return redis;
 }
