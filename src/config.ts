@@ -38,6 +38,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: optionalText.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional()),
   DATA_DIR: z.string().default('./data'),
+  /** The longest wait for PostgreSQL: for a connection, and for a query's answer. */
+  DB_QUERY_TIMEOUT_MS: int(5000, 100, 600_000),
   REDIS_URL: optionalText.pipe(z.string().regex(/^rediss?:\/\//, 'must start with redis://').optional()),
   JWT_SECRET: optionalText,
   OTP_SECRET: optionalText,

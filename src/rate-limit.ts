@@ -22,9 +22,10 @@ export function limiterFactory(redis?: Redis): LimiterFactory {
   return (spec) => {
     if (spec.durationSeconds <= 0) return { consume: async () => {}, waitSeconds: async () => 0 };
     const opts = { keyPrefix: `panic:${spec.keyPrefix}`, points: spec.points, duration: spec.durationSeconds };
-    // When Redis is down, counting goes on in memory rather than failing the request.
+    // When Redis is down, counting goes on in memory rather than failing the request; while the
+    // client is not ready (reconnecting), without even trying Redis.
     const limiter: RateLimiterAbstract = redis
-      ? new RateLimiterRedis({ ...opts, storeClient: redis, insuranceLimiter: new RateLimiterMemory(opts) })
+      ? new RateLimiterRedis({ ...opts, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(opts) })
       : new RateLimiterMemory(opts);
     return {
       async consume(key, message) {

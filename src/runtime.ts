@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { createSendLimits } from './otp/send-limits.ts';
 import type { FlowContext } from './otp/context.ts';
 import { limiterFactory } from './rate-limit.ts';
+import { connectRedis } from './redis.ts';
 import { buildApp, buildMetricsApp } from './app.ts';
 import { createPasswords } from './passwords.ts';
 import { createSmsBudget } from './otp/sms-budget.ts';
@@ -48,6 +49,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const handle = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
+    timeoutMs: config.DB_QUERY_TIMEOUT_MS,
     onIdleError: (err) => logger.warn({ err: err.message }, 'a database connection was lost; the pool opens a new one'),
   });
   try {
@@ -113,16 +115,4 @@ async function assemble(
       await handle.close();
     },
   };
-}
-
-/** Connects before serving so limits are shared from the first request; a dead Redis is logged, not fatal. */
-async function connectRedis(url: string, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis error: rate limits fall back to this process'));
-  try {
-    await redis.connect();
-  } catch (err) {
-    logger.warn({ err: (err as Error).message }, 'Redis not reachable at start: rate limits are per process until it is');
-  }
-  return redis;
 }

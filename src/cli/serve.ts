@@ -53,7 +53,7 @@ export async function serve(mode: 'serve' | 'worker'): Promise<void> {
 
 export async function migrate(): Promise<void> {
   const config = configOrExit();
-  const handle = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const handle = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, timeoutMs: config.DB_QUERY_TIMEOUT_MS });
   try {
     const applied = await migrateToLatest(handle.db);
     process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'Database is up to date.\n');

@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect } from 'kysely-pglite-dialect';
-import pg from 'pg';
 import type { Database } from './schema.ts';
 import { listenOnServer } from './listen.ts';
+import { createPgPool } from './pg-pool.ts';
 
 export type Db = Kysely<Database>;
 
@@ -13,6 +13,8 @@ export interface DbOptions {
   url?: string;
   /** PGlite data folder; 'memory://' keeps it in memory (tests). */
   dataDir?: string;
+  /** The longest wait for the server: for a connection, and for a query's answer. */
+  timeoutMs?: number;
   /** An idle server connection failed (restart, failover, terminated): the pool replaces it. */
   onIdleError?: (err: Error) => void;
 }
@@ -29,9 +31,7 @@ export interface DbHandle {
 
 export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
   if (opts.url) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: 10, connectionTimeoutMillis: 5000 });
-    // Without a listener an idle connection's error is an uncaught 'error' event: the process dies.
-    pool.on('error', (err) => opts.onIdleError?.(err));
+    const pool = createPgPool({ url: opts.url, timeoutMs: opts.timeoutMs ?? 5000, onIdleError: opts.onIdleError });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const url = opts.url;
     const listen = (channel: string, onNotify: (payload?: string) => void) =>

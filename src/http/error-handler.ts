@@ -1,12 +1,19 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError, ERROR_CODES, type ErrorCode } from '../errors.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
+
+/** What a client is told to wait during a database outage: long enough not to hammer a restart. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 function send(reply: import('fastify').FastifyReply, code: ErrorCode, message: string, retryAfter?: number) {
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   return reply.status(ERROR_CODES[code]).send({ error: { code, message } });
 }
 
-/** Maps every failure to {error:{code,message}}: domain errors by code, framework errors to 4xx, the rest to 500. */
+/**
+ * Maps every failure to {error:{code,message}}: domain errors by code, framework errors to 4xx, a
+ * database outage to 503, the rest to 500.
+ */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof AppError) return send(reply, err.code, err.message, err.retryAfterSeconds);
@@ -16,6 +23,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       const field = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : (first?.params as { missingProperty?: string })?.missingProperty;
       const detail = first?.message ?? err.message;
       return send(reply, 'validation_error', `Invalid ${where}${field ? ` field "${field}"` : ''}: ${detail}.`);
+    }
+    if (isDatabaseUnavailable(err)) {
+      // An outage, not a bug: one line per request, without the stack.
+      request.log.warn({ err: err.message }, 'the database does not answer: 503 service_unavailable');
+      return send(reply, 'service_unavailable', 'The database is not answering right now. Try again in a few seconds.', DATABASE_RETRY_AFTER_SECONDS);
     }
     const status = err.statusCode ?? 500;
     if (status === 413) return send(reply, 'payload_too_large', 'The request body is too large.');

@@ -66,6 +66,8 @@ export interface StackOptions {
   /** Leave the worker stopped (tests that drive delivery by hand). */
   noWorker?: boolean;
   smtp?: SmtpOptions;
+  /** Rewrites the fresh PostgreSQL database's URL the service gets (e.g. through a fault proxy). */
+  databaseUrl?: (url: string) => string;
 }
 
 /** The first code-like run of digits in a message. */
@@ -86,7 +88,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const config = loadConfig({
     APP_ENV: 'test',
     LOG_LEVEL: 'info',
-    ...(pgdb ? { DATABASE_URL: pgdb.url } : { DATA_DIR: 'memory://' }),
+    ...(pgdb ? { DATABASE_URL: opts.databaseUrl?.(pgdb.url) ?? pgdb.url } : { DATA_DIR: 'memory://' }),
     ...smtpEnv(smtp),
     ...twilioEnv(sms),
     RATE_LIMIT_IP_PER_MINUTE: '100000',
