@@ -12,6 +12,9 @@ import { claimDue, recordOutcome } from '../src/delivery/outbox.ts';
 import { addSeconds } from '../src/clock.ts';
 import { waitUntil } from './support/wait.ts';
 import { databaseKinds, randomPerson, startStack, type Stack, type StackOptions } from './support/stack.ts';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy.ts';
+import { PG_ADMIN_URL } from './support/pg.ts';
+import { enqueue } from '../src/delivery/outbox.ts';
 
 /** An SMTP server that takes each message's data and then holds its answer until released. */
 function holdingSmtp() {
@@ -160,3 +163,49 @@ for (const db of await databaseKinds()) {
     });
   });
 }
+
+describe('exactly once through a 10 s database cut with 30 emails in flight (postgres)', { skip: !(await databaseKinds()).includes('postgres') && 'PostgreSQL does not answer' }, () => {
+  const smtpHold = holdingSmtp();
+  let proxy: FaultProxy;
+  let stack: Stack;
+  before(async () => {
+    proxy = await startFaultProxy(Number(new URL(PG_ADMIN_URL).port || 5432));
+    stack = await startStack({
+      db: 'postgres',
+      databaseUrl: proxy.via,
+      smtp: { beforeAccept: smtpHold.beforeAccept },
+      // A lease shorter than the cut: before lease tokens, a send whose outcome could not be written
+      // was claimed again when its lease ran out, and went out twice.
+      env: { DELIVERY_CONCURRENCY: '30', SMTP_MAX_CONNECTIONS: '30', DELIVERY_LEASE_SECONDS: '4', DB_QUERY_TIMEOUT_MS: '1000' },
+    });
+  });
+  after(async () => {
+    smtpHold.release();
+    proxy?.setMode('pass');
+    await stack?.close();
+    await proxy?.close();
+  });
+
+  it('the sends finish during the cut; their outcomes are written when it ends; every email is delivered once', async () => {
+    const now = new Date();
+    const to = Array.from({ length: 30 }, (_, i) => `once-${i}.${randomPerson().email}`);
+    await stack.runtime.ctx.db.transaction().execute(async (trx) => {
+      for (const recipient of to) {
+        await enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 'Your code', text: 'Your code is 123456.', html: null, otp: '123456', expiresAt: new Date(now.getTime() + 600_000) }, now);
+      }
+    });
+    await waitUntil(() => stack.smtp.dataReceived >= 30, { timeoutMs: 15_000, what: '30 emails in flight' });
+    proxy.setMode('reset');
+    smtpHold.release(); // every send succeeds now, while no outcome can be written
+    await waitUntil(() => stack.smtp.messages.length >= 30, { what: 'the 30 sends to finish' });
+    await new Promise((r) => setTimeout(r, 10_000));
+    proxy.setMode('pass');
+    const rows = () => stack.runtime.ctx.db.selectFrom('messages').select(['recipient', 'status']).where('recipient', 'in', to).execute();
+    await waitUntil(async () => (await rows()).every((r) => r.status === 'sent'), { timeoutMs: 20_000, what: 'every outcome written after the cut' });
+    // Longer than a lease: a message claimed again would be on its way by now.
+    await new Promise((r) => setTimeout(r, 5000));
+    const copies = to.map((address) => stack.smtp.messages.filter((m) => m.envelopeTo.includes(address)).length);
+    assert.deepEqual(copies, to.map(() => 1), `emails per recipient: ${copies.join(' ')}`);
+    assert.equal((await rows()).filter((r) => r.status === 'sent').length, 30);
+  });
+});
