@@ -89,7 +89,7 @@ async function assemble(
   };
   const channels = opts.channels ?? createChannels(config);
   const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics });
-  const maintenance = createMaintenance({ db: handle.db, config, clock, logger });
+  const maintenance = createMaintenance({ db: handle.db, config, clock, logger, metrics });
   const app = await buildApp({ ctx, logger, makeLimiter, channels });
   const metricsApp = config.METRICS_PORT ? await buildMetricsApp(metrics, logger) : undefined;
   return {
@@ -104,7 +104,7 @@ async function assemble(
     app,
     metricsApp,
     async close() {
-      maintenance.stop();
+      await maintenance.stop();
       await Promise.all([app.close(), metricsApp?.close()]);
       await worker.stop();
       await Promise.all([channels.email.close?.(), channels.sms.close?.()]);
