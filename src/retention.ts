@@ -30,7 +30,7 @@ const before = (now: Date, ms: number): Date => new Date(now.getTime() - ms);
 export const RULES: Record<RetentionTable, Rule> = {
   messages: {
     key: 'id',
-    what: (s) => `final (sent, failed, captured) for more than MESSAGE_RETENTION_DAYS (${s.MESSAGE_RETENTION_DAYS})`,
+    what: (s) => `final (sent, failed, captured) for more than MESSAGE_RETENTION_DAYS (${s.MESSAGE_RETENTION_DAYS} days)`,
     // The statuses written out, as in messages_final_idx, so the planner may use it; queued and sending never go.
     where: (now, s) => sql`status IN ('sent', 'failed', 'captured') AND updated_at < ${before(now, s.MESSAGE_RETENTION_DAYS * DAY_MS)}`,
   },
