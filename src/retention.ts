@@ -47,13 +47,10 @@ export const RULES: Record<RetentionTable, Rule> = {
   },
   otp_codes: {
     key: 'id',
-    what: () => 'expired more than a day ago, unless their wrong-guess budget is still within its day',
-    // The row also carries the (user, purpose) wrong-guess budget, live while failures_since is within
-    // its day (store.ts); deleting it then would hand out a fresh budget.
-    where: (now) => {
-      const dayAgo = before(now, DAY_MS);
-      return sql`expires_at < ${dayAgo} AND (failures_since IS NULL OR failures_since <= ${dayAgo})`;
-    },
+    what: () => 'used or expired, unless the row still counts wrong guesses of today (OTP_MAX_FAILURES_PER_DAY)',
+    // The row also carries the (user, purpose) wrong-guess budget (store.ts), counted while
+    // failures_since is within its day: that row stays, or a new code would come with a fresh budget.
+    where: (now) => sql`least(consumed_at, expires_at) < ${now} AND (failures = 0 OR failures_since IS NULL OR failures_since <= ${before(now, DAY_MS)})`,
   },
   login_failures: {
     key: 'email',
