@@ -34,9 +34,6 @@ export async function pruneCommand(args: string[]): Promise<number> {
 
 /** PGlite allows one process per data folder: a running server holds it (and prunes it itself). */
 async function assertPgliteFree(dataDir: string): Promise<void> {
-  if (!dataDir.startsWith('memory://') && !existsSync(join(dataDir, 'PG_VERSION'))) {
-    throw new CliError(`No database in DATA_DIR=${dataDir}: nothing to prune. Check DATA_DIR (or set DATABASE_URL).`);
-  }
   const base = apiBaseUrl();
   const answer = await askServer(base);
   if (answer.kind !== 'none' && answer.kind !== 'other') {
@@ -44,6 +41,10 @@ async function assertPgliteFree(dataDir: string): Promise<void> {
       `A panic-api server answers at ${base}: with the embedded database it prunes every 10 minutes itself, and ${dataDir} ` +
         'may be open in one process only. Stop it to prune by hand (or set API_BASE_URL if that server uses another DATA_DIR).',
     );
+  }
+  // Opening a folder with no database would create one.
+  if (!dataDir.startsWith('memory://') && !existsSync(join(dataDir, 'PG_VERSION'))) {
+    throw new CliError(`No database in DATA_DIR=${dataDir}: nothing to prune. Check DATA_DIR (or set DATABASE_URL).`);
   }
 }
 
