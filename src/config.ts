@@ -57,6 +57,8 @@ const schema = z.object({
   PASSWORD_HASH_CONCURRENCY: int(availableParallelism(), 1, 1024),
   REQUEST_TIMEOUT_SECONDS: int(10, 1, 600),
   UNVERIFIED_ACCOUNT_TTL_HOURS: int(72, 1, 24 * 365),
+  /** Days a message is kept once final (sent, failed, captured): the delivery log's reach. */
+  MESSAGE_RETENTION_DAYS: int(30, 1, 3650),
   DEFAULT_PHONE_REGION: z.string().length(2).toUpperCase().default('ZA'),
   /** ISO 3166 codes, comma-separated, or `*`; unset: the country of DEFAULT_PHONE_REGION. */
   SMS_ALLOWED_COUNTRIES: optionalText,

@@ -1,37 +1,59 @@
-import type { Config } from './config.ts';
 import type { Clock } from './clock.ts';
 import type { Db } from './db/client.ts';
 import type { Logger } from './logger.ts';
-import { pruneUnverifiedAccounts } from './accounts/users.ts';
+import type { Metrics } from './metrics.ts';
+import { applyRetention, type RetentionCounts, type RetentionSettings } from './retention.ts';
 
-/** Housekeeping that runs beside the worker: today, removing accounts never verified in time. */
+/** Housekeeping that runs beside the worker: retention (src/retention.ts), every 10 minutes. */
 export interface Maintenance {
-  runOnce(): Promise<{ unverifiedAccounts: number }>;
+  runOnce(): Promise<RetentionCounts>;
   start(): void;
-  stop(): void;
+  /** Stops the timer; a run in progress ends after its current batch. */
+  stop(): Promise<void>;
 }
 
 const EVERY_MS = 10 * 60 * 1000;
 
-export function createMaintenance(deps: { db: Db; config: Pick<Config, 'UNVERIFIED_ACCOUNT_TTL_HOURS'>; clock: Clock; logger: Logger }): Maintenance {
+export function createMaintenance(deps: {
+  db: Db;
+  config: RetentionSettings;
+  clock: Clock;
+  logger: Logger;
+  metrics: Pick<Metrics, 'retentionRowsRemoved'>;
+}): Maintenance {
   let timer: NodeJS.Timeout | undefined;
+  let stopping = new AbortController();
+  let running: Promise<unknown> | undefined;
+
   const runOnce = async () => {
-    const unverifiedAccounts = await pruneUnverifiedAccounts(deps.db, deps.clock(), deps.config.UNVERIFIED_ACCOUNT_TTL_HOURS);
-    if (unverifiedAccounts) deps.logger.info({ removed: unverifiedAccounts }, 'removed accounts never verified within UNVERIFIED_ACCOUNT_TTL_HOURS');
-    return { unverifiedAccounts };
+    const removed = await applyRetention(deps.db, deps.config, deps.clock(), {
+      signal: stopping.signal,
+      onRemoved: (table, rows) => deps.metrics.retentionRowsRemoved.inc({ table }, rows),
+    });
+    deps.logger.info({ removed }, 'retention: removed rows past their keeping time');
+    return removed;
   };
-  const tick = () => runOnce().catch((err) => deps.logger.warn({ err }, 'maintenance failed; it runs again in 10 minutes'));
+  const tick = () => {
+    // A first run through a year's backlog may outlast 10 minutes: never two at once.
+    if (running) return;
+    running = runOnce()
+      .catch((err) => deps.logger.warn({ err }, 'maintenance failed; it runs again in 10 minutes'))
+      .finally(() => (running = undefined));
+  };
   return {
     runOnce,
     start() {
       if (timer) return;
-      void tick();
+      stopping = new AbortController();
+      tick();
       timer = setInterval(tick, EVERY_MS);
       timer.unref();
     },
-    stop() {
+    async stop() {
       clearInterval(timer);
       timer = undefined;
+      stopping.abort();
+      await running;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RETENTION_TABLES } from './retention.ts';
 
 /** The service's Prometheus metrics, one registry per runtime so several can live in one process. */
 export interface Metrics {
@@ -10,6 +11,7 @@ export interface Metrics {
   smsSent: Counter<'calling_code'>;
   smsVerified: Counter<'calling_code'>;
   smsBrakeRefusals: Counter;
+  retentionRowsRemoved: Counter<'table'>;
 }
 
 export function createMetrics(queueDepth: () => Promise<number>): Metrics {
@@ -23,6 +25,14 @@ export function createMetrics(queueDepth: () => Promise<number>): Metrics {
       this.set(await queueDepth());
     },
   });
+  const retentionRowsRemoved = new Counter({
+    name: 'panic_retention_rows_removed_total',
+    help: "Rows removed by retention (the worker's maintenance), by table",
+    labelNames: ['table'],
+    registers: [registry],
+  });
+  // Every table's series exists from the start, so rate() and alerts see 0 rather than nothing.
+  for (const table of RETENTION_TABLES) retentionRowsRemoved.inc({ table }, 0);
   return {
     registry,
     codesIssued: new Counter({ name: 'panic_otp_issued_total', help: 'Codes issued', labelNames: ['purpose'], registers: [registry] }),
@@ -53,5 +63,6 @@ export function createMetrics(queueDepth: () => Promise<number>): Metrics {
       help: 'SMS codes refused because SMS_MAX_PER_HOUR was reached (alert on any increase)',
       registers: [registry],
     }),
+    retentionRowsRemoved,
   };
 }

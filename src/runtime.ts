@@ -92,7 +92,7 @@ async function assemble(
   const channels = opts.channels ?? createChannels(config);
   const listen = (onNotify: (payload?: string) => void) => handle.listen(OUTBOX_NOTIFY_CHANNEL, onNotify);
   const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics, listen });
-  const maintenance = createMaintenance({ db: handle.db, config, clock, logger });
+  const maintenance = createMaintenance({ db: handle.db, config, clock, logger, metrics });
   const app = await buildApp({ ctx, logger, makeLimiter, channels });
   const metricsApp = config.METRICS_PORT ? await buildMetricsApp(metrics, logger) : undefined;
   return {
@@ -107,7 +107,7 @@ async function assemble(
     app,
     metricsApp,
     async close() {
-      maintenance.stop();
+      await maintenance.stop();
       await Promise.all([app.close(), metricsApp?.close()]);
       await worker.stop();
       await Promise.all([channels.email.close?.(), channels.sms.close?.()]);

@@ -227,9 +227,9 @@ for (const db of await databaseKinds()) {
         assert.equal((await register(renewed)).status, 201);
 
         now = t0 + 72 * HOUR;
-        assert.deepEqual(await stack.runtime.maintenance.runOnce(), { unverifiedAccounts: 0 }, 'exactly 72 h old is not older than 72 h');
+        assert.equal((await stack.runtime.maintenance.runOnce()).users, 0, 'exactly 72 h old is not older than 72 h');
         now += 1000;
-        assert.deepEqual(await stack.runtime.maintenance.runOnce(), { unverifiedAccounts: 1 });
+        assert.equal((await stack.runtime.maintenance.runOnce()).users, 1);
         assert.equal(await userRow(stale.email), undefined, 'the stale pending account is gone');
         for (const p of [renewed, verified, young]) assert.ok(await userRow(p.email), `${p.email} stays`);
         assert.equal((await login(verified.email, verified.password)).status, 200, 'the verified account still logs in');

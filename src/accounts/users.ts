@@ -45,20 +45,3 @@ export function isUniqueViolation(err: unknown, constraint: string): boolean {
   const e = err as { code?: string; constraint?: string; message?: string };
   return e?.code === '23505' && (e.constraint === constraint || (e.message ?? '').includes(constraint));
 }
-
-/** Deletes accounts never verified within ttlHours of their (last) registration, in batches; the number removed. */
-export async function pruneUnverifiedAccounts(db: Kysely<Database>, now: Date, ttlHours: number): Promise<number> {
-  const cutoff = new Date(now.getTime() - ttlHours * 3_600_000);
-  let removed = 0;
-  for (;;) {
-    const batch = await db
-      .deleteFrom('users')
-      .where('id', 'in', (eb) =>
-        eb.selectFrom('users').select('id').where('email_verified_at', 'is', null).where('created_at', '<', cutoff).limit(500),
-      )
-      .executeTakeFirst();
-    const n = Number(batch.numDeletedRows);
-    removed += n;
-    if (n < 500) return removed;
-  }
-}

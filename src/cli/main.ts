@@ -130,6 +130,17 @@ const COMMANDS: Record<string, Command> = {
     example: 'panic-api doctor',
     run: async (args) => (await import('./doctor.ts')).doctor(args),
   },
+  prune: {
+    group: 'operations',
+    summary: 'Remove what is past its keeping time (old messages, dead tokens and codes, unverified accounts) now; the worker does it every 10 minutes.',
+    usage: 'prune [--dry-run] [--json]',
+    options: [
+      ['--dry-run', 'count what would be removed, remove nothing'],
+      ['--json', 'print {"dry_run", "removed": {table: rows}}'],
+    ],
+    example: 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/panic panic-api prune --dry-run',
+    run: async (args) => (await import('./prune.ts')).pruneCommand(args),
+  },
   inbox: {
     group: 'operations',
     summary: 'Development: the latest codes from the dev inbox of a running server.',

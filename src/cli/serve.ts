@@ -1,20 +1,8 @@
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { configOrExit } from './config-or-exit.ts';
 import { createLogger } from '../logger.ts';
 import { openDatabase } from '../db/client.ts';
 import { migrateToLatest } from '../db/migrations.ts';
 import { createRuntime } from '../runtime.ts';
-
-function configOrExit(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
 
 /** `serve` (API and, unless DELIVERY_WORKER=off, the worker) or `worker` alone, until SIGTERM/SIGINT. */
 export async function serve(mode: 'serve' | 'worker'): Promise<void> {

@@ -95,7 +95,22 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
-  '0003_delivery_leases': {
+  '0003_retention': {
+    async up(db: Kysely<any>) {
+      // Retention (src/retention.ts) finds each batch through one of these, never by scanning a table.
+      // IF NOT EXISTS: on a large database an operator may build them first with CREATE INDEX
+      // CONCURRENTLY (not allowed inside this migration's transaction) so writes are never blocked.
+      await runStatements(db, `
+        CREATE INDEX IF NOT EXISTS messages_final_idx ON messages (updated_at) WHERE status IN ('sent', 'failed', 'captured');
+        -- dead since: the earlier of use and expiry (least() skips a NULL)
+        CREATE INDEX IF NOT EXISTS refresh_tokens_dead_idx ON refresh_tokens (least(used_at, expires_at));
+        CREATE INDEX IF NOT EXISTS sessions_revoked_idx ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS otp_codes_dead_idx ON otp_codes (least(consumed_at, expires_at));
+        CREATE INDEX IF NOT EXISTS login_failures_updated_idx ON login_failures (updated_at);
+      `);
+    },
+  },
+  '0004_delivery_leases': {
     async up(db: Kysely<any>) {
       await runStatements(db, `
         -- the holder of the current claim: only it may record the outcome (a worker whose lease ran out may not)

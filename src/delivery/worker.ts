@@ -40,6 +40,8 @@ export interface WorkerDeps {
 }
 
 export interface Worker {
+  /** Claims what is due on every channel, delivers it and records it (tests that drive delivery by hand). */
+  runOnce(): Promise<number>;
   start(): void;
   /**
    * Stops claiming and waits for the sends in flight, at most SHUTDOWN_TIMEOUT_SECONDS; messages
@@ -201,6 +203,15 @@ export function createWorker(deps: WorkerDeps): Worker {
   });
 
   return {
+    async runOnce() {
+      let handled = 0;
+      for (const channel of CHANNELS) {
+        const claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, config.DELIVERY_CONCURRENCY);
+        await Promise.all(claimed.map(async (message) => record(message, await attempt(message))));
+        handled += claimed.length;
+      }
+      return handled;
+    },
     start() {
       if (running) return;
       running = true;

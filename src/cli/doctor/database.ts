@@ -57,7 +57,7 @@ type ServerAnswer =
   | { kind: 'other'; status: number };
 
 /** Asks a running panic-api for its readiness; 'none' when nothing listens at API_BASE_URL. */
-async function askServer(base: string): Promise<ServerAnswer> {
+export async function askServer(base: string): Promise<ServerAnswer> {
   let res: Response;
   try {
     res = await fetch(`${base}/health/ready`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(3000) });
