@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
 
 /** How long a rate-limit command may wait on Redis before the limit is counted in memory instead. */
-export const REDIS_COMMAND_TIMEOUT_MS = 200;
+const REDIS_COMMAND_TIMEOUT_MS = 200;
 
 /**
  * The client of the shared rate limits, connected before serving so limits are shared from the first
