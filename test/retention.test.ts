@@ -70,6 +70,13 @@ for (const db of await databaseKinds()) {
     const codeRow = async (email: string) =>
       q().selectFrom('otp_codes').selectAll().where('user_id', '=', await userId(email)).executeTakeFirst();
 
+    /** n messages sent now, in one statement. */
+    const sentMessages = (n: number) =>
+      sql`
+        INSERT INTO messages (channel, recipient, purpose, body_text, status, next_attempt_at, created_at, updated_at)
+        SELECT 'email', 'bulk' || i || '@example.test', 'email_verification', 'x', 'sent', ${new Date(now)}, ${new Date(now)}, ${new Date(now)}
+        FROM generate_series(1, ${n}) AS i`.execute(q());
+
     /** Registers, verifies and logs in: the account's first token pair. */
     async function signedIn(tag: string) {
       const p = person(tag);
@@ -232,10 +239,7 @@ for (const db of await databaseKinds()) {
       await clearBacklog();
       const total = 2 * BATCH + 500;
       const before = await q().selectFrom('messages').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
-      await sql`
-        INSERT INTO messages (channel, recipient, purpose, body_text, status, next_attempt_at, created_at, updated_at)
-        SELECT 'email', 'bulk' || i || '@example.test', 'email_verification', 'x', 'sent', ${new Date(now)}, ${new Date(now)}, ${new Date(now)}
-        FROM generate_series(1, ${total}) AS i`.execute(q());
+      await sentMessages(total);
       const metric = async () => {
         const text = await stack.runtime.metrics.registry.getSingleMetricAsString('panic_retention_rows_removed_total');
         return Number(text.match(/table="messages"} (\d+)/)?.[1]);
@@ -253,6 +257,18 @@ for (const db of await databaseKinds()) {
       assert.equal(lines.length, 1, 'one line per run');
       assert.equal(lines[0].removed.messages, total);
       assert.deepEqual(Object.keys(lines[0].removed), [...RETENTION_TABLES]);
+    });
+
+    it('stopping the worker ends its run after the current batch and waits for it; the rest goes next time', async () => {
+      await clearBacklog();
+      await sentMessages(3 * BATCH);
+      now += 31 * DAY;
+      const logged = stack.logs.length;
+      stack.runtime.maintenance.start(); // its first run starts at once
+      await stack.runtime.maintenance.stop();
+      const line = stack.logs.slice(logged).map((l) => JSON.parse(l)).find((l) => l.msg.startsWith('retention'));
+      assert.equal(line?.removed.messages, BATCH, 'one batch, then it stopped');
+      assert.equal((await prune()).messages, 2 * BATCH, 'the rest on the next run');
     });
 
     it("finds each batch through an index, never by reading the whole table", async () => {
