@@ -6,9 +6,11 @@ import { applyRetention, type RetentionCounts, type RetentionSettings } from './
 
 /** Housekeeping that runs beside the worker: retention (src/retention.ts), every 10 minutes. */
 export interface Maintenance {
+  /** One run now, to its end. */
   runOnce(): Promise<RetentionCounts>;
+  /** A run now and every 10 minutes. */
   start(): void;
-  /** Stops the timer; a run in progress ends after its current batch. */
+  /** Stops the timer; a run it started ends after its current batch, and this waits for it. */
   stop(): Promise<void>;
 }
 
@@ -25,9 +27,9 @@ export function createMaintenance(deps: {
   let stopping = new AbortController();
   let running: Promise<unknown> | undefined;
 
-  const runOnce = async () => {
+  const run = async (signal?: AbortSignal) => {
     const removed = await applyRetention(deps.db, deps.config, deps.clock(), {
-      signal: stopping.signal,
+      signal,
       onRemoved: (table, rows) => deps.metrics.retentionRowsRemoved.inc({ table }, rows),
     });
     deps.logger.info({ removed }, 'retention: removed rows past their keeping time');
@@ -36,12 +38,12 @@ export function createMaintenance(deps: {
   const tick = () => {
     // A first run through a year's backlog may outlast 10 minutes: never two at once.
     if (running) return;
-    running = runOnce()
+    running = run(stopping.signal)
       .catch((err) => deps.logger.warn({ err }, 'maintenance failed; it runs again in 10 minutes'))
       .finally(() => (running = undefined));
   };
   return {
-    runOnce,
+    runOnce: () => run(),
     start() {
       if (timer) return;
       stopping = new AbortController();

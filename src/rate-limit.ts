@@ -20,8 +20,8 @@ export interface Limiter {
 
 /**
  * Keys one in-memory limiter holds at most. RateLimiterMemory keeps every key until its window ends
- * (about 510 bytes each with its timer, measured), so made-up addresses grew the heap without end.
- * 100 000 caps a limiter near 50 MiB and is still about 7 times the destinations honest traffic puts
+ * (about 600 bytes each with its timer and our order, measured), so made-up addresses grew the heap
+ * without end. 100 000 caps a limiter near 60 MiB and is still about 7 times the destinations honest traffic puts
  * in one hourly window (1 M registrations a month is ~1 400 an hour; a 10x peak, 14 000). Past it a
  * flood pushes out the oldest windows, never the process's memory; several instances share Redis,
  * which has no such bound.

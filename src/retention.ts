@@ -21,8 +21,10 @@ interface Rule {
   key: string;
   /** What goes, in words (prune's table). */
   what(s: RetentionSettings): string;
-  /** The rows that go; each condition is served by an index (migration 0003; users: 0002). */
+  /** The rows that go. */
   where(now: Date, s: RetentionSettings): RawBuilder<boolean>;
+  /** The index that finds them (migration 0003; users: 0002), so no batch reads a whole table. */
+  index: string;
 }
 
 const before = (now: Date, ms: number): Date => new Date(now.getTime() - ms);
@@ -30,23 +32,27 @@ const before = (now: Date, ms: number): Date => new Date(now.getTime() - ms);
 export const RULES: Record<RetentionTable, Rule> = {
   messages: {
     key: 'id',
+    index: 'messages_final_idx',
     what: (s) => `final (sent, failed, captured) for more than MESSAGE_RETENTION_DAYS (${s.MESSAGE_RETENTION_DAYS} days)`,
     // The statuses written out, as in messages_final_idx, so the planner may use it; queued and sending never go.
     where: (now, s) => sql`status IN ('sent', 'failed', 'captured') AND updated_at < ${before(now, s.MESSAGE_RETENTION_DAYS * DAY_MS)}`,
   },
   refresh_tokens: {
     key: 'token_hash',
+    index: 'refresh_tokens_dead_idx',
     what: () => 'used or expired more than a day ago',
     // The token in use (unused, unexpired) stays; a used one stays a day, so a replay within it still ends its session.
     where: (now) => sql`least(used_at, expires_at) < ${before(now, DAY_MS)}`,
   },
   sessions: {
     key: 'id',
+    index: 'sessions_revoked_idx',
     what: () => 'revoked more than a day ago (their refresh tokens go with them)',
     where: (now) => sql`revoked_at < ${before(now, DAY_MS)}`,
   },
   otp_codes: {
     key: 'id',
+    index: 'otp_codes_dead_idx',
     what: () => 'used or expired, unless the row still counts wrong guesses of today (OTP_MAX_FAILURES_PER_DAY)',
     // The row also carries the (user, purpose) wrong-guess budget (store.ts), counted while
     // failures_since is within its day: that row stays, or a new code would come with a fresh budget.
@@ -54,12 +60,14 @@ export const RULES: Record<RetentionTable, Rule> = {
   },
   login_failures: {
     key: 'email',
+    index: 'login_failures_updated_idx',
     what: () => 'not updated for a day and not blocking: the login throttle has forgotten them',
     // recordLoginFailure starts over once updated_at is more than a day old, and a block is over within an hour.
     where: (now) => sql`updated_at < ${before(now, DAY_MS)} AND (blocked_until IS NULL OR blocked_until <= ${now})`,
   },
   users: {
     key: 'id',
+    index: 'users_unverified_idx',
     what: (s) => `accounts never verified within UNVERIFIED_ACCOUNT_TTL_HOURS (${s.UNVERIFIED_ACCOUNT_TTL_HOURS} h) of their last registration`,
     where: (now, s) => sql`email_verified_at IS NULL AND created_at < ${before(now, s.UNVERIFIED_ACCOUNT_TTL_HOURS * 3_600_000)}`,
   },

@@ -70,6 +70,13 @@ for (const db of await databaseKinds()) {
     const codeRow = async (email: string) =>
       q().selectFrom('otp_codes').selectAll().where('user_id', '=', await userId(email)).executeTakeFirst();
 
+    /** n messages sent now, in one statement. */
+    const sentMessages = (n: number) =>
+      sql`
+        INSERT INTO messages (channel, recipient, purpose, body_text, status, next_attempt_at, created_at, updated_at)
+        SELECT 'email', 'bulk' || i || '@example.test', 'email_verification', 'x', 'sent', ${new Date(now)}, ${new Date(now)}, ${new Date(now)}
+        FROM generate_series(1, ${n}) AS i`.execute(q());
+
     /** Registers, verifies and logs in: the account's first token pair. */
     async function signedIn(tag: string) {
       const p = person(tag);
@@ -232,10 +239,7 @@ for (const db of await databaseKinds()) {
       await clearBacklog();
       const total = 2 * BATCH + 500;
       const before = await q().selectFrom('messages').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
-      await sql`
-        INSERT INTO messages (channel, recipient, purpose, body_text, status, next_attempt_at, created_at, updated_at)
-        SELECT 'email', 'bulk' || i || '@example.test', 'email_verification', 'x', 'sent', ${new Date(now)}, ${new Date(now)}, ${new Date(now)}
-        FROM generate_series(1, ${total}) AS i`.execute(q());
+      await sentMessages(total);
       const metric = async () => {
         const text = await stack.runtime.metrics.registry.getSingleMetricAsString('panic_retention_rows_removed_total');
         return Number(text.match(/table="messages"} (\d+)/)?.[1]);
@@ -255,15 +259,19 @@ for (const db of await databaseKinds()) {
       assert.deepEqual(Object.keys(lines[0].removed), [...RETENTION_TABLES]);
     });
 
+    it('stopping the worker ends its run after the current batch and waits for it; the rest goes next time', async () => {
+      await clearBacklog();
+      await sentMessages(3 * BATCH);
+      now += 31 * DAY;
+      const logged = stack.logs.length;
+      stack.runtime.maintenance.start(); // its first run starts at once
+      await stack.runtime.maintenance.stop();
+      const line = stack.logs.slice(logged).map((l) => JSON.parse(l)).find((l) => l.msg.startsWith('retention'));
+      assert.equal(line?.removed.messages, BATCH, 'one batch, then it stopped');
+      assert.equal((await prune()).messages, 2 * BATCH, 'the rest on the next run');
+    });
+
     it("finds each batch through an index, never by reading the whole table", async () => {
-      const expected = {
-        messages: 'messages_final_idx',
-        refresh_tokens: 'refresh_tokens_dead_idx',
-        sessions: 'sessions_revoked_idx',
-        otp_codes: 'otp_codes_dead_idx',
-        login_failures: 'login_failures_updated_idx',
-        users: 'users_unverified_idx',
-      };
       for (const table of RETENTION_TABLES) {
         const plan = await q()
           .transaction()
@@ -274,7 +282,7 @@ for (const db of await databaseKinds()) {
             const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${batchKeys(table, where)}`.execute(trx);
             return rows.map((r) => r['QUERY PLAN']).join('\n');
           });
-        assert.match(plan, new RegExp(`Index.*\\b${expected[table]}\\b`), `${table}:\n${plan}`);
+        assert.match(plan, new RegExp(`Index.*\\b${RULES[table].index}\\b`), `${table}:\n${plan}`);
       }
     });
   });
