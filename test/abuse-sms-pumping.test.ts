@@ -122,19 +122,14 @@ const BRAKE = 'panic_sms_brake_refusals_total';
 const redisSkip = await skipUnlessRedis();
 
 /**
- * A stack for the duration of the enclosing describe. Starting one (PGlite, migrations) takes seconds,
- * so while a describe runs the next one's stack is already starting: at most two are up at once.
+ * A stack for the duration of the enclosing describe. Not started ahead beside the running one: a
+ * PGlite starting holds the event loop for seconds (tens under load), and the running describe's
+ * worker and waits with it.
  */
-const stacks: { opts: StackOptions; started?: Promise<Stack> }[] = [];
 function stackFor(opts: StackOptions): () => Stack {
-  const entry: (typeof stacks)[number] = { opts };
-  const index = stacks.push(entry) - 1;
-  const start = (e: (typeof stacks)[number]) => (e.started ??= startStack(e.opts));
   let stack: Stack | undefined;
   before(async () => {
-    stack = await start(entry);
-    const next = stacks[index + 1];
-    if (next) start(next).catch(() => {}); // its own before() reports a failure
+    stack = await startStack(opts);
   });
   after(() => stack?.close());
   return () => stack!;
