@@ -59,7 +59,7 @@ describe('panic-api client commands against a running server', () => {
     const run = await runCli(['register', p.email, p.phone, p.first_name, p.last_name, '--password', p.password], env);
     ok(run, 'register');
     assert.match(run.stdout, /Account created for /);
-    assert.match(run.stdout, /expires at \d{2}:\d{2} \(in 10 minutes\)/);
+    assert.match(run.stdout, /expires at (\d{4}-\d{2}-\d{2} )?\d{2}:\d{2} \(in 10 minutes\)/);
     assert.ok(run.stdout.includes(`Check your email, then run: panic-api verify ${p.email} CODE`), run.stdout);
     assert.doesNotMatch(run.stdout, /panic-api inbox/, 'no dev inbox hint outside development');
   });
@@ -99,7 +99,7 @@ describe('panic-api client commands against a running server', () => {
     ok(run, 'login');
     assert.ok(run.stdout.includes(`Logged in as ${p.email}.`), run.stdout);
     assert.ok(run.stdout.includes(sessionFile), 'says where the session is');
-    assert.match(run.stdout, /expires at \d{2}:\d{2} \(in 15 minutes\)/);
+    assert.match(run.stdout, /expires at (\d{4}-\d{2}-\d{2} )?\d{2}:\d{2} \(in 15 minutes\)/);
 
     assert.equal(statSync(sessionFile).mode & 0o777, 0o600);
     assert.equal(statSync(join(dir, 'config', 'panic-api')).mode & 0o777, 0o700);
@@ -141,7 +141,7 @@ describe('panic-api client commands against a running server', () => {
     const sent = await runCli(['verify-phone'], env);
     ok(sent, 'verify-phone');
     assert.ok(sent.stdout.includes(`A code was sent by SMS to ${p.phone}`), sent.stdout);
-    assert.match(sent.stdout, /expires at \d{2}:\d{2} \(in 10 minutes\)/);
+    assert.match(sent.stdout, /expires at (\d{4}-\d{2}-\d{2} )?\d{2}:\d{2} \(in 10 minutes\)/);
     assert.ok(sent.stdout.includes('then run: panic-api verify-phone-otp CODE'), sent.stdout);
 
     const code = await stack.smsCode(p.phone);

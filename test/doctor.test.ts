@@ -49,7 +49,7 @@ describe('panic-api doctor', () => {
       ...twilioEnv(twilio),
     };
     // a real, migrated PGlite folder for the database check to open
-    const migrated = await runCli(['migrate'], healthy);
+    const migrated = await runCli(['migrate'], healthy, 120_000);
     assert.equal(migrated.code, 0, migrated.stderr);
   });
   after(async () => {
