@@ -160,6 +160,17 @@ for (const db of await databaseKinds()) {
         assert.ok(opened >= 1 && opened <= 3, `${opened} connections for 20 emails`);
         for (const p of people) assert.equal(stack.smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length, 1);
       });
+
+      it('SMS reach the provider over a kept-alive connection, not a new one each', async () => {
+        const before = stack.sms.connections;
+        for (let i = 0; i < 10; i++) {
+          const p = await registered(stack, `sms-keepalive-${i}`);
+          await sendCode(stack.runtime.ctx, { userId: p.id, purpose: 'phone_verification', channel: 'sms', destination: p.phone, now: new Date() });
+          await stack.sms.waitFor(p.phone);
+        }
+        const opened = stack.sms.connections - before;
+        assert.ok(opened >= 1 && opened <= 2, `${opened} connections for 10 SMS sent one after another`);
+      });
     });
   });
 }

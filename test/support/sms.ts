@@ -17,19 +17,23 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(data);
 }
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<{ server: Server; base: string }> {
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): Promise<{ server: Server; base: string; connections: () => number }> {
+  let connections = 0;
   const server = createServer((req, res) => {
     handler(req, res).catch((err: Error) => {
       if (!res.headersSent) sendJson(res, 500, { error: err.message });
       else res.destroy();
     });
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  return { server, base: `http://127.0.0.1:${port}` };
+  return { server, base: `http://127.0.0.1:${port}`, connections: () => connections };
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -65,6 +69,8 @@ export interface TwilioFixture {
   messages: TwilioMessage[];
   /** every HTTP request received, including refused ones */
   readonly requests: number;
+  /** TCP connections clients opened */
+  readonly connections: number;
   /** may be changed at any time, e.g. to fail first and recover later */
   failWith: TwilioFailure | undefined;
   waitFor(to: string, opts?: WaitOpts): Promise<TwilioMessage>;
@@ -100,7 +106,7 @@ export async function startTwilioServer(
   const messages: TwilioMessage[] = [];
   let requests = 0;
 
-  const { server, base } = await listen(async (req, res) => {
+  const { server, base, connections } = await listen(async (req, res) => {
     requests++;
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const m = /^\/2010-04-01\/Accounts\/([^/]+?)(\/Messages)?\.json$/.exec(path);
@@ -160,6 +166,9 @@ export async function startTwilioServer(
     get requests() {
       return requests;
     },
+    get connections() {
+      return connections();
+    },
     failWith: opts.failWith,
     waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `Twilio SMS to ${to}`, o),
     close: () => closeServer(server),
@@ -181,6 +190,8 @@ export interface HttpSmsFixture {
   apiKey: string;
   messages: HttpSmsMessage[];
   readonly requests: number;
+  /** TCP connections clients opened */
+  readonly connections: number;
   failWith: { status: number; message?: string } | undefined;
   waitFor(to: string, opts?: WaitOpts): Promise<HttpSmsMessage>;
   close(): Promise<void>;
@@ -193,7 +204,7 @@ export async function startHttpSmsServer(
   const messages: HttpSmsMessage[] = [];
   let requests = 0;
 
-  const { server, base } = await listen(async (req, res) => {
+  const { server, base, connections } = await listen(async (req, res) => {
     requests++;
     if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/send') {
       return sendJson(res, 404, { error: 'not found' });
@@ -222,6 +233,9 @@ export async function startHttpSmsServer(
     messages,
     get requests() {
       return requests;
+    },
+    get connections() {
+      return connections();
     },
     failWith: opts.failWith,
     waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `HTTP SMS to ${to}`, o),
