@@ -5,199 +5,31 @@
  * - SIGTERM while a mail is in flight: the HTTP server stops, the send finishes, the process exits 0;
  * - two worker processes on one PostgreSQL database send 500 queued SMS exactly once.
  */
-import { after, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { createTestDatabase, pgAvailable } from './support/pg.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
 import { startTwilioServer } from './support/sms.ts';
-import { freePort } from './support/net.ts';
+import { accepts, api, exitOf, report, startChild, startServe, stopChildrenAfter, waitForLog, START_TIMEOUT_MS, type Child } from './support/child.ts';
 import { codeIn, person, smtpEnv, twilioEnv } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'panic-api.js');
-
-// Generous: a fresh PGlite folder alone takes 10-15 s to initialise on a 2-core machine.
-const START_TIMEOUT_MS = 90_000;
 const TEST_TIMEOUT_MS = 300_000;
 
-// ------------------------------------------------------------------ child processes
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  port?: number;
-  /** everything the child wrote, stdout and stderr interleaved */
-  output(): string;
-  /** JSON log lines of stdout that parse */
-  logLines(): Array<Record<string, unknown>>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly running: boolean;
-}
-
-const children = new Set<Child>();
-
-/** Only what node needs: an inherited DATABASE_URL or NODE_TEST_CONTEXT must not leak into the service. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'SystemRoot']) {
-    const v = process.env[k];
-    if (v !== undefined) env[k] = v;
-  }
-  return {
-    ...env,
-    APP_ENV: 'test',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    JWT_SECRET: 'crash-safety-test-jwt-secret-0123456789abcdef',
-    OTP_SECRET: 'crash-safety-test-otp-secret-0123456789abcdef',
-    RATE_LIMIT_IP_PER_MINUTE: '100000',
-    RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000',
-    DELIVERY_LEASE_SECONDS: '2',
-    DELIVERY_POLL_MS: '100',
-  };
-}
-
-function startChild(name: string, command: 'serve' | 'worker' | 'migrate', env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [BIN, command], { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let stdout = '';
-  proc.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
-    stdout += c.toString();
-  });
-  proc.stderr!.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  let running = true;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.on('exit', (code, signal) => {
-      running = false;
-      resolve({ code, signal });
-    });
-  });
-  const child: Child = {
-    name,
-    proc,
-    port: env.PORT ? Number(env.PORT) : undefined,
-    output: () => out,
-    logLines: () =>
-      stdout
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((line) => {
-          try {
-            return [JSON.parse(line) as Record<string, unknown>];
-          } catch {
-            return [];
-          }
-        }),
-    exited,
-    get running() {
-      return running;
-    },
-  };
-  children.add(child);
-  void exited.then(() => children.delete(child));
-  return child;
-}
-
-/** The child's output for an assertion message (the tail: enough to see why it failed). */
-function report(...cs: Child[]): string {
-  return cs
-    .map((c) => {
-      const text = c.output();
-      const tail = text.length > 6000 ? `…${text.slice(-6000)}` : text;
-      return `\n----- ${c.name} (${c.running ? 'running' : `exited ${c.proc.exitCode ?? c.proc.signalCode}`}) -----\n${tail}`;
-    })
-    .join('');
-}
-
-async function kill(child: Child, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (!child.running) return;
-  child.proc.kill(signal);
-  await child.exited;
-}
-
-after(async () => {
-  await Promise.all([...children].map((c) => kill(c)));
-});
-
-/** Resolves when the child's exit, or rejects with its output after `timeoutMs`. */
-async function exitOf(child: Child, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${child.name} did not exit within ${timeoutMs} ms${report(child)}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([child.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Whether a fresh TCP connection to the port is accepted. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function waitForHealth(child: Child): Promise<void> {
-  try {
-    await waitUntil(
-      async () => {
-        if (!child.running) throw new Error(`${child.name} exited before answering /health`);
-        try {
-          const res = await fetch(`http://127.0.0.1:${child.port}/health`);
-          await res.text();
-          return res.status === 200;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: START_TIMEOUT_MS, intervalMs: 200, what: `${child.name} /health` },
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}${report(child)}`);
-  }
-}
-
-async function waitForLog(child: Child, msg: string): Promise<void> {
-  try {
-    await waitUntil(
-      () => {
-        if (!child.running) throw new Error(`${child.name} exited before logging "${msg}"`);
-        return child.logLines().some((l) => l.msg === msg);
-      },
-      { timeoutMs: START_TIMEOUT_MS, intervalMs: 100, what: `${child.name} to log "${msg}"` },
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}${report(child)}`);
-  }
-}
-
-async function api(child: Child, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-  const res = await fetch(`http://127.0.0.1:${child.port}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, text: await res.text() };
-}
+/** The settings of every child here: no rate limits in the way, short leases, fast polls. */
+const CRASH_ENV: Record<string, string> = {
+  JWT_SECRET: 'crash-safety-test-jwt-secret-0123456789abcdef',
+  OTP_SECRET: 'crash-safety-test-otp-secret-0123456789abcdef',
+  RATE_LIMIT_IP_PER_MINUTE: '100000',
+  RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000',
+  DELIVERY_LEASE_SECONDS: '2',
+  DELIVERY_POLL_MS: '100',
+};
 
 // ------------------------------------------------------------------ fixtures
 
@@ -291,19 +123,6 @@ async function openStore(t: TestContext, kind: DbKind): Promise<Store> {
   };
 }
 
-async function startServe(name: string, env: Record<string, string>): Promise<Child> {
-  const child = startChild(name, 'serve', { ...env, PORT: String(await freePort()) });
-  await waitForHealth(child);
-  return child;
-}
-
-/** Kills (SIGKILL) whatever of `list` still runs when the test ends, pass or fail. */
-function stopChildrenAfter(t: TestContext, list: Child[]): void {
-  t.after(async () => {
-    await Promise.all(list.map((c) => kill(c)));
-  });
-}
-
 // ------------------------------------------------------------------ tests
 
 const kinds: DbKind[] = ['pglite'];
@@ -321,7 +140,7 @@ async function registerWithSendHeld(t: TestContext, kind: DbKind, tag: string) {
   const store = await openStore(t, kind);
   const started: Child[] = [];
   stopChildrenAfter(t, started);
-  const env = { ...store.env, ...smtpEnv(smtp) };
+  const env = { ...CRASH_ENV, ...store.env, ...smtpEnv(smtp) };
   const child = await startServe(`serve #1 (${kind})`, env);
   started.push(child);
   const p = person(tag);
@@ -417,6 +236,7 @@ describe('two worker processes on one PostgreSQL database', { skip: !kinds.inclu
     t.after(() => sms.close());
     const { database, client } = await connectTestDatabase(t);
     const env = {
+      ...CRASH_ENV,
       DATABASE_URL: database.url,
       DELIVERY_LEASE_SECONDS: '60',
       ...twilioEnv(sms),

@@ -1,10 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import type { Database } from './schema.ts';
 import { listenOnServer } from './listen.ts';
 import { createPgPool } from './pg-pool.ts';
+import { openPglite } from './pglite.ts';
 
 export type Db = Kysely<Database>;
 
@@ -39,8 +38,7 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     return { db, kind: 'postgres', location: redactUrl(url), listen, close: () => db.destroy() };
   }
   const dataDir = opts.dataDir ?? './data';
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir.startsWith('memory://') ? undefined : dataDir);
+  const client = await openPglite(dataDir);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   // One process holds PGlite, so its own notifications are all there is to hear.
   const listen = (channel: string, onNotify: (payload?: string) => void) => client.listen(channel, (payload) => onNotify(payload));

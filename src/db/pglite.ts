@@ -1,0 +1,38 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+
+/**
+ * PostgreSQL's default 128 MB of shared buffers is sized for a server shared by many connections;
+ * inside one process it is the largest part of the embedded database's memory (idle RSS 368 → 253
+ * MiB with 16 MB). Queries of this service touch a few thousand pages at most.
+ */
+const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
+/**
+ * A new data folder is created (initdb) in a child process: initdb's WebAssembly instance is never
+ * freed in the process that ran it (RSS stays ~600 MiB), and the child's ends with it.
+ */
+function createDataFolder(dataDir: string): Promise<void> {
+  const code = 'const { PGlite } = await import(process.argv[1]); await (await PGlite.create(process.argv[2])).close();';
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code, import.meta.resolve('@electric-sql/pglite'), dataDir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (status) =>
+      status === 0 ? resolve() : reject(new Error(`creating the PGlite data folder ${dataDir} failed (exit ${status}): ${stderr.trim()}`)),
+    );
+  });
+}
+
+/** Opens the embedded database in dataDir ('memory://' for one that lives and dies with the process). */
+export async function openPglite(dataDir: string): Promise<PGlite> {
+  if (dataDir.startsWith('memory://')) return PGlite.create(undefined, { startParams: START_PARAMS });
+  mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataFolder(dataDir);
+  return PGlite.create(dataDir, { startParams: START_PARAMS });
+}
