@@ -23,7 +23,7 @@ interface Rule {
   what(s: RetentionSettings): string;
   /** The rows that go. */
   where(now: Date, s: RetentionSettings): RawBuilder<boolean>;
-  /** The index that finds them (migration 0003; users: 0002), so no batch reads a whole table. */
+  /** The index that finds them (migrations 0003 and 0005; users: 0002), so no batch reads a whole table. */
   index: string;
 }
 
@@ -46,9 +46,10 @@ export const RULES: Record<RetentionTable, Rule> = {
   },
   sessions: {
     key: 'id',
-    index: 'sessions_revoked_idx',
-    what: () => 'revoked more than a day ago (their refresh tokens go with them)',
-    where: (now) => sql`revoked_at < ${before(now, DAY_MS)}`,
+    index: 'sessions_dead_idx',
+    what: () => 'logged out or expired (its newest refresh token) more than a day ago; their refresh tokens go with them',
+    // By then each of its refresh tokens is dead for a day too, so no replay could still be recognised.
+    where: (now) => sql`least(revoked_at, expires_at) < ${before(now, DAY_MS)}`,
   },
   otp_codes: {
     key: 'id',

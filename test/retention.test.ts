@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { hashRefreshToken } from '../src/accounts/tokens.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/client.ts';
+import { migrateToLatest } from '../src/db/migrations.ts';
 import { claimDue, enqueue, recordOutcome } from '../src/delivery/outbox.ts';
 import { applyRetention, BATCH, batchKeys, RETENTION_TABLES, RULES } from '../src/retention.ts';
 import { codeIn, databaseKinds, person, startStack, type Stack } from './support/stack.ts';
@@ -17,6 +19,7 @@ const START = Date.parse('2031-05-04T10:00:00.000Z');
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const DAY = 86_400_000;
+const pick = ({ refresh_tokens, sessions }: Record<string, number>) => ({ refresh_tokens, sessions });
 
 describe('MESSAGE_RETENTION_DAYS', () => {
   it('defaults to 30 and takes whole days from 1', () => {
@@ -24,6 +27,37 @@ describe('MESSAGE_RETENTION_DAYS', () => {
     assert.equal(loadConfig({ MESSAGE_RETENTION_DAYS: '7' }).MESSAGE_RETENTION_DAYS, 7);
     for (const bad of ['0', '-1', '1.5', 'a month']) {
       assert.throws(() => loadConfig({ MESSAGE_RETENTION_DAYS: bad }), (err) => err instanceof ConfigError && err.message.includes('MESSAGE_RETENTION_DAYS'), bad);
+    }
+  });
+});
+
+describe('migration 0005_session_expiry', () => {
+  it("gives each existing session its newest refresh token's expiry, or its start when it has none", async () => {
+    const handle = await openDatabase({ dataDir: 'memory://' });
+    try {
+      const db = handle.db;
+      await migrateToLatest(db, '0004_delivery_leases');
+      const at = (d: number) => new Date(START + d * DAY);
+      const { id: user } = await db
+        .insertInto('users')
+        .values({ email: 'm@example.test', phone: '+27825550123', first_name: 'M', last_name: 'T', created_at: at(0), updated_at: at(0) })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const session = async (created: number, tokens: number[]) => {
+        const { id } = await sql<{ id: string }>`INSERT INTO sessions (user_id, created_at) VALUES (${user}, ${at(created)}) RETURNING id`.execute(db).then((r) => r.rows[0]);
+        for (const [i, expires] of tokens.entries()) {
+          await db.insertInto('refresh_tokens').values({ token_hash: `${id}-${i}`, session_id: id, expires_at: at(expires), created_at: at(created) }).execute();
+        }
+        return id;
+      };
+      const refreshed = await session(0, [30, 45, 40]);
+      const bare = await session(2, []);
+      await migrateToLatest(db);
+      const expiry = async (id: string) => (await db.selectFrom('sessions').select('expires_at').where('id', '=', id).executeTakeFirstOrThrow()).expires_at;
+      assert.equal((await expiry(refreshed)).getTime(), at(45).getTime());
+      assert.equal((await expiry(bare)).getTime(), at(2).getTime());
+    } finally {
+      await handle.close();
     }
   });
 });
@@ -130,7 +164,7 @@ for (const db of await databaseKinds()) {
       assert.deepEqual(await statuses(), { sending: 'sending', queued: 'queued' }, 'never a message still to be sent');
     });
 
-    it('used and expired refresh tokens and revoked sessions go a day later; the token in use stays and still works', async () => {
+    it('used and expired refresh tokens, and sessions logged out or expired, go a day later; the token in use stays and still works', async () => {
       await clearBacklog();
       const t0 = now;
       const { tokens: first } = await signedIn('ret-tokens');
@@ -163,15 +197,17 @@ for (const db of await databaseKinds()) {
       const again = await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: inUse });
       assert.equal(again.status, 200, 'the token in use still refreshes after the prune');
       const latest = again.body.refresh_token as string;
+      const neverLoggedOut = (await token(latest))!.session_id;
 
       // Never used again: it expires (REFRESH_TOKEN_TTL_SECONDS, 30 days) and goes a day after.
       now += 30 * DAY;
       assert.ok(await token(latest));
-      assert.equal((await prune()).refresh_tokens, 1, 'the token used 30 days ago, and nothing else');
+      assert.deepEqual(pick(await prune()), { refresh_tokens: 1, sessions: 0 }, 'the token used 30 days ago, and nothing else');
       assert.ok(await token(latest), 'expired, but not a day ago yet');
       now += DAY + SECOND;
-      assert.equal((await prune()).refresh_tokens, 1);
+      assert.deepEqual(pick(await prune()), { refresh_tokens: 1, sessions: 1 }, 'the expired token, and its session that was never logged out');
       assert.equal(await token(latest), undefined);
+      assert.equal(await q().selectFrom('sessions').select('id').where('id', '=', neverLoggedOut).executeTakeFirst(), undefined);
     });
 
     it('dead codes go, but never one whose wrong-guess budget (OTP_MAX_FAILURES_PER_DAY, 3) is still within its day', async () => {

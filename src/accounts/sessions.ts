@@ -16,6 +16,9 @@ export interface TokenPair {
   expires_in: number;
 }
 
+/** When a refresh token issued now expires; its session lives as long as its newest one. */
+const refreshExpiry = (config: TokenConfig, now: Date): Date => addSeconds(now, config.REFRESH_TOKEN_TTL_SECONDS);
+
 async function issuePair(db: Q, config: TokenConfig, userId: string, sessionId: string, now: Date): Promise<TokenPair> {
   const refresh = newRefreshToken();
   await db
@@ -23,7 +26,7 @@ async function issuePair(db: Q, config: TokenConfig, userId: string, sessionId: 
     .values({
       token_hash: hashRefreshToken(refresh),
       session_id: sessionId,
-      expires_at: addSeconds(now, config.REFRESH_TOKEN_TTL_SECONDS),
+      expires_at: refreshExpiry(config, now),
       created_at: now,
     })
     .execute();
@@ -37,7 +40,11 @@ async function issuePair(db: Q, config: TokenConfig, userId: string, sessionId: 
 
 export async function startSession(db: Kysely<Database>, config: TokenConfig, userId: string, now: Date): Promise<TokenPair> {
   return db.transaction().execute(async (trx) => {
-    const session = await trx.insertInto('sessions').values({ user_id: userId, created_at: now }).returning('id').executeTakeFirstOrThrow();
+    const session = await trx
+      .insertInto('sessions')
+      .values({ user_id: userId, created_at: now, expires_at: refreshExpiry(config, now) })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     return issuePair(trx, config, userId, session.id, now);
   });
 }
@@ -63,10 +70,11 @@ export async function rotateRefreshToken(db: Kysely<Database>, config: TokenConf
       .executeTakeFirst();
     if (!used) return undefined;
     const session = await trx
-      .selectFrom('sessions')
-      .select(['id', 'user_id'])
+      .updateTable('sessions')
+      .set({ expires_at: refreshExpiry(config, now) })
       .where('id', '=', used.session_id)
       .where('revoked_at', 'is', null)
+      .returning(['id', 'user_id'])
       .executeTakeFirst();
     return session && issuePair(trx, config, session.user_id, session.id, now);
   });

@@ -121,6 +121,20 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
+  '0005_session_expiry': {
+    async up(db: Kysely<any>) {
+      await runStatements(db, `
+        -- when the session's newest refresh token expires: past it nothing can use the session, so
+        -- retention may remove it (before, a session never logged out was kept forever)
+        ALTER TABLE sessions ADD COLUMN expires_at timestamptz;
+        UPDATE sessions SET expires_at = coalesce((SELECT max(t.expires_at) FROM refresh_tokens t WHERE t.session_id = sessions.id), created_at);
+        ALTER TABLE sessions ALTER COLUMN expires_at SET NOT NULL;
+        -- dead since: the earlier of logout and expiry
+        CREATE INDEX IF NOT EXISTS sessions_dead_idx ON sessions (least(revoked_at, expires_at));
+        DROP INDEX IF EXISTS sessions_revoked_idx;
+      `);
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */
@@ -134,10 +148,10 @@ async function runStatements(db: Kysely<any>, script: string): Promise<void> {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
-/** Applies every pending migration; throws with the failing migration's error. */
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+/** Applies every pending migration (up to `target` when given, for tests of a migration); throws with the failing migration's error. */
+export async function migrateToLatest(db: Kysely<any>, target?: string): Promise<string[]> {
   const migrator = new Migrator({ db, provider });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await (target ? migrator.migrateTo(target) : migrator.migrateToLatest());
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

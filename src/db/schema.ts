@@ -40,6 +40,8 @@ export interface SessionsTable {
   user_id: string;
   created_at: Timestamp;
   revoked_at: NullableTimestamp;
+  /** when its newest refresh token expires (renewed by each refresh) */
+  expires_at: Timestamp;
 }
 
 export interface RefreshTokensTable {
