@@ -4,7 +4,7 @@
  *
  * - drain: a backlog of BENCH_MESSAGES emails drained by one worker, against nodemailer with a pool
  *   sending the same number straight to the server (messages/s; goal ≥ 0.60).
- * - time to inbox: from the API's answer (resend-verification) to the email's arrival, against one
+ * - time to inbox: from the request (resend-verification) to the email's arrival, against one
  *   bare SMTP send (connect, STARTTLS, AUTH, message); p50 of BENCH_SAMPLES (goal ≤ 2×). With
  *   DATABASE_URL the worker runs in a runtime of its own, as `panic-api worker` does, woken by NOTIFY.
  *
@@ -86,21 +86,26 @@ for (let i = 0; i < SAMPLES; i++) {
 
 const person = { email: 'inbox@example.test', phone: '+27825550123', first_name: 'Thandi', last_name: 'Mokoena', password: 'bench password 1' };
 await fetch(`${base}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(person) });
+await arrived(smtp.messages.length + 1);
+// From the request, not the answer: the answer waits for the even-answer floor (SECURITY.md) while
+// the code is already on its way, so the mail often arrives first.
 const toInbox: number[] = [];
+const toAnswer: number[] = [];
 for (let i = 0; i < SAMPLES; i++) {
   const before = smtp.messages.length;
+  const sent = performance.now();
+  const inbox = arrived(before + 1).then(() => performance.now() - sent);
   const res = await fetch(`${base}/api/v1/auth/resend-verification`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: person.email }) });
   await res.text();
-  const answered = performance.now();
-  await arrived(before + 1);
-  toInbox.push(performance.now() - answered);
+  toAnswer.push(performance.now() - sent);
+  toInbox.push(await inbox);
 }
 
 const bareP50 = percentile(bare, 50);
 const inboxP50 = percentile(toInbox, 50);
 console.log(`\n${api.handle.kind}${config.DATABASE_URL ? ', worker in a runtime of its own' : ', worker in the API process'}, SMTP_MAX_CONNECTIONS=${config.SMTP_MAX_CONNECTIONS}, DELIVERY_CONCURRENCY=${config.DELIVERY_CONCURRENCY}\n`);
 console.log(`drain of ${MESSAGES} emails      nodemailer pooled ${baselineRate.toFixed(0)}/s, worker ${workerRate.toFixed(0)}/s, ratio ${(workerRate / baselineRate).toFixed(2)} (goal ≥ 0.60)`);
-console.log(`time to inbox, p50 of ${SAMPLES}  bare SMTP send ${bareP50.toFixed(1)} ms, answer → inbox ${inboxP50.toFixed(1)} ms (p90 ${percentile(toInbox, 90).toFixed(1)}), ratio ${(inboxP50 / bareP50).toFixed(2)} (goal ≤ 2)`);
+console.log(`time to inbox, p50 of ${SAMPLES}  bare SMTP send ${bareP50.toFixed(1)} ms, request → inbox ${inboxP50.toFixed(1)} ms (p90 ${percentile(toInbox, 90).toFixed(1)}; the answer came at ${percentile(toAnswer, 50).toFixed(1)}), ratio ${(inboxP50 / bareP50).toFixed(2)} (goal ≤ 2)`);
 
 if (workerRuntime !== api) await workerRuntime.close();
 await api.close();
