@@ -17,23 +17,43 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(data);
 }
 
+/** What a fixture counts: every HTTP request (refused ones too), and the TCP connections clients opened. */
+interface Counts {
+  readonly requests: number;
+  readonly connections: number;
+}
+
 async function listen(
   handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
-): Promise<{ server: Server; base: string; connections: () => number }> {
-  let connections = 0;
+): Promise<{ server: Server; base: string; counts: Counts }> {
+  const tally = { requests: 0, connections: 0 };
   const server = createServer((req, res) => {
+    tally.requests++;
     handler(req, res).catch((err: Error) => {
       if (!res.headersSent) sendJson(res, 500, { error: err.message });
       else res.destroy();
     });
   });
-  server.on('connection', () => connections++);
+  server.on('connection', () => tally.connections++);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  return { server, base: `http://127.0.0.1:${port}`, connections: () => connections };
+  const counts: Counts = {
+    get requests() {
+      return tally.requests;
+    },
+    get connections() {
+      return tally.connections;
+    },
+  };
+  return { server, base: `http://127.0.0.1:${port}`, counts };
+}
+
+/** The fixture's fields with the live counts as its own read-only properties. */
+function withCounts<T extends Counts>(fields: Omit<T, keyof Counts>, counts: Counts): T {
+  return Object.defineProperties(fields, Object.getOwnPropertyDescriptors(counts)) as T;
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -59,7 +79,7 @@ export interface TwilioFailure {
   message?: string;
 }
 
-export interface TwilioFixture {
+export interface TwilioFixture extends Counts {
   /** full URL of POST .../Accounts/{SID}/Messages.json */
   messagesUrl: string;
   /** full URL of GET .../Accounts/{SID}.json */
@@ -67,10 +87,6 @@ export interface TwilioFixture {
   accountSid: string;
   authToken: string;
   messages: TwilioMessage[];
-  /** every HTTP request received, including refused ones */
-  readonly requests: number;
-  /** TCP connections clients opened */
-  readonly connections: number;
   /** may be changed at any time, e.g. to fail first and recover later */
   failWith: TwilioFailure | undefined;
   waitFor(to: string, opts?: WaitOpts): Promise<TwilioMessage>;
@@ -104,10 +120,8 @@ export async function startTwilioServer(
 ): Promise<TwilioFixture> {
   const { accountSid = TWILIO_TEST_ACCOUNT_SID, authToken = 'twilio-test-token' } = opts;
   const messages: TwilioMessage[] = [];
-  let requests = 0;
 
-  const { server, base, connections } = await listen(async (req, res) => {
-    requests++;
+  const { server, base, counts } = await listen(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const m = /^\/2010-04-01\/Accounts\/([^/]+?)(\/Messages)?\.json$/.exec(path);
     const isMessages = m?.[2] !== undefined && req.method === 'POST';
@@ -157,22 +171,16 @@ export async function startTwilioServer(
     });
   });
 
-  const fixture: TwilioFixture = {
+  const fixture = withCounts<TwilioFixture>({
     messagesUrl: `${base}/2010-04-01/Accounts/${accountSid}/Messages.json`,
     accountUrl: `${base}/2010-04-01/Accounts/${accountSid}.json`,
     accountSid,
     authToken,
     messages,
-    get requests() {
-      return requests;
-    },
-    get connections() {
-      return connections();
-    },
     failWith: opts.failWith,
     waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `Twilio SMS to ${to}`, o),
     close: () => closeServer(server),
-  };
+  }, counts);
   return fixture;
 }
 
@@ -184,14 +192,11 @@ export interface HttpSmsMessage {
   id: string;
 }
 
-export interface HttpSmsFixture {
+export interface HttpSmsFixture extends Counts {
   /** full URL of POST /send */
   url: string;
   apiKey: string;
   messages: HttpSmsMessage[];
-  readonly requests: number;
-  /** TCP connections clients opened */
-  readonly connections: number;
   failWith: { status: number; message?: string } | undefined;
   waitFor(to: string, opts?: WaitOpts): Promise<HttpSmsMessage>;
   close(): Promise<void>;
@@ -202,10 +207,8 @@ export async function startHttpSmsServer(
 ): Promise<HttpSmsFixture> {
   const { apiKey = 'sms-test-key' } = opts;
   const messages: HttpSmsMessage[] = [];
-  let requests = 0;
 
-  const { server, base, connections } = await listen(async (req, res) => {
-    requests++;
+  const { server, base, counts } = await listen(async (req, res) => {
     if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/send') {
       return sendJson(res, 404, { error: 'not found' });
     }
@@ -227,19 +230,13 @@ export async function startHttpSmsServer(
     sendJson(res, 200, { id });
   });
 
-  const fixture: HttpSmsFixture = {
+  const fixture = withCounts<HttpSmsFixture>({
     url: `${base}/send`,
     apiKey,
     messages,
-    get requests() {
-      return requests;
-    },
-    get connections() {
-      return connections();
-    },
     failWith: opts.failWith,
     waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `HTTP SMS to ${to}`, o),
     close: () => closeServer(server),
-  };
+  }, counts);
   return fixture;
 }
