@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { isPlaceholder } from './delivery/placeholders.ts';
+import { isPlaceholder } from './placeholders.ts';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
 import { parseAllowedCountries } from './addresses.ts';
 

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Config } from './config.ts';
 import type { Database } from './db/schema.ts';
+import { FINAL_STATUSES } from './vocabulary.ts';
 
 /**
  * What the service keeps and for how long: the one list of rules, applied by the worker's
@@ -34,8 +35,8 @@ export const RULES: Record<RetentionTable, Rule> = {
     key: 'id',
     index: 'messages_final_idx',
     what: (s) => `final (sent, failed, captured) for more than MESSAGE_RETENTION_DAYS (${s.MESSAGE_RETENTION_DAYS} days)`,
-    // The statuses written out, as in messages_final_idx, so the planner may use it; queued and sending never go.
-    where: (now, s) => sql`status IN ('sent', 'failed', 'captured') AND updated_at < ${before(now, s.MESSAGE_RETENTION_DAYS * DAY_MS)}`,
+    // The statuses as literals, as in messages_final_idx's predicate, so the planner may use it; queued and sending never go.
+    where: (now, s) => sql`status IN (${sql.join(FINAL_STATUSES.map((x) => sql.lit(x)))}) AND updated_at < ${before(now, s.MESSAGE_RETENTION_DAYS * DAY_MS)}`,
   },
   refresh_tokens: {
     key: 'token_hash',

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, DEV_JWT_SECRET, DEV_OTP_SECRET, loadConfig } from '../src/config.ts';
-import { isPlaceholder, settingState } from '../src/delivery/placeholders.ts';
+import { isPlaceholder, settingState } from '../src/placeholders.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECRET_A = 'a'.repeat(16) + '0123456789abcdef'; // 32 characters

@@ -10,7 +10,7 @@ import { parseEnv } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { createSmtpChannel } from '../src/delivery/channels/smtp.ts';
-import { isPlaceholder } from '../src/delivery/placeholders.ts';
+import { isPlaceholder } from '../src/placeholders.ts';
 import { checkConfig, checkSecrets } from '../src/cli/doctor/config.ts';
 import { checkSms } from '../src/cli/doctor/sms.ts';
 import { checkSmtp } from '../src/cli/doctor/smtp.ts';

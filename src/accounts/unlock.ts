@@ -1,4 +1,4 @@
-import type { Channel } from '../db/schema.ts';
+import type { Channel } from '../vocabulary.ts';
 import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
 import { checkCode } from '../otp/check-code.ts';

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { apiBaseUrl, apiErrorMessage, callApi, CliError } from './api-client.ts';
+import { purposeLabel } from '../vocabulary.ts';
 
 /** One row of GET /dev/inbox/messages. */
 export interface InboxRow {
@@ -33,12 +34,6 @@ Latest one-time codes from the dev inbox of a running server (APP_ENV=developmen
 const NOT_DEVELOPMENT =
   'the dev inbox exists only with APP_ENV=development; use `panic-api messages --to X` for the delivery log';
 
-const PURPOSE: Record<string, string> = {
-  email_verification: 'email verification',
-  phone_verification: 'phone verification',
-  password_reset: 'password reset',
-  unlock: 'unlock',
-};
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
@@ -53,7 +48,7 @@ const COLUMNS: Array<[string, (m: InboxRow) => string]> = [
   ['TIME', (m) => formatTime(m.created_at)],
   ['RECIPIENT', (m) => m.recipient],
   ['CHANNEL', (m) => (m.channel === 'sms' ? 'SMS' : 'email')],
-  ['PURPOSE', (m) => PURPOSE[m.purpose] ?? m.purpose],
+  ['PURPOSE', (m) => purposeLabel(m.purpose).toLowerCase()],
   ['CODE', (m) => m.otp ?? '-'],
   ['STATUS', (m) => m.status],
 ];

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { Channel, MessageStatus, OtpPurpose } from '../vocabulary.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -18,7 +19,6 @@ export interface UsersTable {
   updated_at: Timestamp;
 }
 
-export type OtpPurpose = 'email_verification' | 'phone_verification' | 'password_reset' | 'unlock';
 
 export interface OtpCodesTable {
   id: Generated<string>;
@@ -60,8 +60,6 @@ export interface LoginFailuresTable {
   updated_at: Timestamp;
 }
 
-export type Channel = 'email' | 'sms';
-export type MessageStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'captured';
 
 export interface MessagesTable {
   id: Generated<string>;

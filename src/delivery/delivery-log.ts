@@ -1,7 +1,9 @@
 import { sql, type Kysely } from 'kysely';
-import type { Channel, Database, MessageStatus } from '../db/schema.ts';
+import type { Database } from '../db/schema.ts';
+import type { Channel, MessageStatus } from '../vocabulary.ts';
 import type { Channels } from './channels/index.ts';
-import type { SettingState } from './placeholders.ts';
+import type { SettingState } from '../placeholders.ts';
+import { queueDepth } from './outbox.ts';
 
 export interface LoggedMessage {
   id: string;
@@ -70,24 +72,18 @@ export async function deliveryState(db: Kysely<Database>, channels: Channels): P
           .orderBy('updated_at', 'desc')
           .limit(1)
           .executeTakeFirst(),
-        db
-          .selectFrom('messages')
-          .select(sql<number>`count(*)::int`.as('n'))
-          .where('channel', '=', channel)
-          .where('status', 'in', ['queued', 'sending'])
-          .executeTakeFirstOrThrow(),
+        queueDepth(db, channel),
       ]);
-      const states = Object.values(status.settings);
       return {
         channel,
         provider,
-        state: status.configured ? 'configured' : states.includes('placeholder') ? 'placeholder' : 'missing',
+        state: status.configured ? 'configured' : status.placeholders.length ? 'placeholder' : 'missing',
         settings: status.settings,
         problem: status.problem ?? null,
         last_success_at: iso(success?.at ?? null),
         last_error: failure?.last_error ?? null,
         last_error_at: iso(failure?.updated_at ?? null),
-        queue_depth: depth.n,
+        queue_depth: depth,
       } satisfies ChannelState;
     }),
   );

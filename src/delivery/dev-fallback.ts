@@ -1,19 +1,13 @@
-import type { Message, OtpPurpose } from '../db/schema.ts';
+import type { Message } from '../db/schema.ts';
+import { PURPOSES } from '../vocabulary.ts';
 import type { Logger } from '../logger.ts';
-
-const WORDS: Record<OtpPurpose, string> = {
-  email_verification: 'verification',
-  phone_verification: 'verification',
-  password_reset: 'password reset',
-  unlock: 'unlock',
-};
 
 /**
  * The development fallback's one log line, worded as the guide of the system this replaces taught
  * people to grep for. Only ever called in development: it is the one place a code is logged.
  */
 export function logCapturedCode(logger: Logger, message: Message, reason: string): void {
-  const what = WORDS[message.purpose];
+  const what = PURPOSES[message.purpose].logWord;
   const line =
     message.channel === 'email'
       ? `SMTP server not accessible, simulating ${what} email to ${message.recipient} with OTP: ${message.otp}`

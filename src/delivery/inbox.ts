@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/client.ts';
-import type { Channel, MessageStatus, OtpPurpose } from '../db/schema.ts';
+import type { Channel, MessageStatus, OtpPurpose } from '../vocabulary.ts';
 import { recipientKeys } from './recipients.ts';
 
 /** One message as the dev inbox shows it: the code and body are kept in development. */
@@ -46,7 +46,6 @@ export async function listInbox(
       'sent_at',
       'last_error',
     ])
-    .where('status', 'in', ['captured', 'sent', 'queued', 'sending', 'failed'])
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(opts.limit ?? INBOX_LIMIT);

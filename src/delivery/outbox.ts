@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Channel, Database, Message, OtpPurpose } from '../db/schema.ts';
+import type { Database, Message } from '../db/schema.ts';
+import { PENDING_STATUSES, type Channel, type OtpPurpose } from '../vocabulary.ts';
 import { addSeconds } from '../clock.ts';
 
 export interface CodeMessage {
@@ -119,11 +120,9 @@ export async function recordOutcome(
   return Number(result.numUpdatedRows) === 1;
 }
 
-export async function queueDepth(db: Kysely<Database>): Promise<number> {
-  const row = await db
-    .selectFrom('messages')
-    .select(sql<number>`count(*)::int`.as('n'))
-    .where('status', 'in', ['queued', 'sending'])
-    .executeTakeFirstOrThrow();
-  return row.n;
+/** Messages still to be sent, of one channel or of all. */
+export async function queueDepth(db: Kysely<Database>, channel?: Channel): Promise<number> {
+  let query = db.selectFrom('messages').select(sql<number>`count(*)::int`.as('n')).where('status', 'in', PENDING_STATUSES);
+  if (channel) query = query.where('channel', '=', channel);
+  return (await query.executeTakeFirstOrThrow()).n;
 }

@@ -1,4 +1,4 @@
-import type { Channel, OtpPurpose } from '../db/schema.ts';
+import { PURPOSES, type Channel, type OtpPurpose } from '../vocabulary.ts';
 
 export interface CodeMessageInput {
   code: string;
@@ -11,14 +11,6 @@ export interface RenderedMessage {
   text: string;
   html: string | null;
 }
-
-/** What each purpose is called in a message, and what the person is asked to do with the code. */
-const PURPOSES: Record<OtpPurpose, { subject: string; action: string }> = {
-  email_verification: { subject: 'Verify your email address', action: 'verify your email address' },
-  phone_verification: { subject: 'Verify your phone number', action: 'verify your phone number' },
-  password_reset: { subject: 'Reset your password', action: 'reset your password' },
-  unlock: { subject: 'Unlock your sign-in', action: 'unlock sign-in to your account' },
-};
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

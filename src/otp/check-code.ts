@@ -1,5 +1,5 @@
 import { AppError } from '../errors.ts';
-import type { OtpPurpose } from '../db/schema.ts';
+import type { OtpPurpose } from '../vocabulary.ts';
 import { callingCodeOf } from '../addresses.ts';
 import { otpRules, type FlowContext } from './context.ts';
 import { consumeCode } from './store.ts';

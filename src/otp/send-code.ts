@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
-import type { Channel, Database, OtpPurpose } from '../db/schema.ts';
+import type { Database } from '../db/schema.ts';
+import type { Channel, OtpPurpose } from '../vocabulary.ts';
 import { enqueue } from '../delivery/outbox.ts';
 import { renderCodeMessage } from '../delivery/templates.ts';
 import { addSeconds } from '../clock.ts';

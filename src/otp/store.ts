@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, OtpPurpose } from '../db/schema.ts';
+import type { Database } from '../db/schema.ts';
+import type { OtpPurpose } from '../vocabulary.ts';
 import { AppError } from '../errors.ts';
 import { addSeconds } from '../clock.ts';
 import { generateCode, hashCode, hashesEqual } from './codes.ts';

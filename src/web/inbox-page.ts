@@ -3,6 +3,11 @@
  * elsewhere, no build step). It polls GET /dev/inbox/messages every 2 s and renders every value with
  * textContent, never as HTML. The script avoids backticks so this file can hold it in a template literal.
  */
+import { MESSAGE_STATUSES, PURPOSES } from '../vocabulary.ts';
+
+/** A value as a script literal: `<` escaped so no string can end the script element. */
+const inlineJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c');
+
 export const INBOX_PAGE = /* html */ `<!doctype html>
 <html lang="en">
 <head>
@@ -115,19 +120,8 @@ export const INBOX_PAGE = /* html */ `<!doctype html>
 (function () {
   'use strict';
   var POLL_MS = 2000;
-  var PURPOSES = {
-    email_verification: 'Email verification',
-    phone_verification: 'Phone verification',
-    password_reset: 'Password reset',
-    unlock: 'Unlock'
-  };
-  var STATUS_HELP = {
-    captured: 'Not delivered: kept here because the channel is not configured or its send failed (development only).',
-    sent: 'Delivered to the provider.',
-    queued: 'Waiting to be sent.',
-    sending: 'Being sent now.',
-    failed: 'Delivery failed: see the reason.'
-  };
+  var PURPOSES = ${inlineJson(Object.fromEntries(Object.entries(PURPOSES).map(([k, v]) => [k, v.label])))};
+  var STATUS_HELP = ${inlineJson(Object.fromEntries(Object.entries(MESSAGE_STATUSES).map(([k, v]) => [k, v.help])))};
 
   var list = document.getElementById('list');
   var empty = document.getElementById('empty');

@@ -1,5 +1,5 @@
 import { ConfigError, DEV_JWT_SECRET, DEV_OTP_SECRET, loadConfig, type Config } from '../../config.ts';
-import { isPlaceholder } from '../../delivery/placeholders.ts';
+import { isPlaceholder } from '../../placeholders.ts';
 import { fail, ok, warn, type Check } from './types.ts';
 
 const SECRETS = { JWT_SECRET: DEV_JWT_SECRET, OTP_SECRET: DEV_OTP_SECRET } as const;

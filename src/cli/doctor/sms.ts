@@ -1,5 +1,6 @@
 import type { Config } from '../../config.ts';
 import { createChannels } from '../../delivery/channels/index.ts';
+import { twilioAuthorization } from '../../delivery/channels/twilio.ts';
 import { errorCode, explainCode, fail, missingSeverity, ok, warn, type Check } from './types.ts';
 
 const NAME = 'sms';
@@ -30,11 +31,10 @@ async function checkTwilio(config: Config): Promise<Check> {
       'Set SMS_API_URL to https://api.twilio.com/2010-04-01/Accounts/<Account SID>/Messages.json, or SMS_PROVIDER=http for another gateway.',
     );
   }
-  const auth = Buffer.from(`${config.SMS_ACCOUNT_SID}:${config.SMS_API_KEY}`).toString('base64');
   let res: Response;
   try {
     res = await fetch(accountUrl, {
-      headers: { authorization: `Basic ${auth}`, accept: 'application/json' },
+      headers: { authorization: twilioAuthorization(config), accept: 'application/json' },
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (err) {
@@ -94,8 +94,7 @@ export async function checkSms(config: Config): Promise<Check> {
   }
   const state = createChannels(config).sms.status();
   if (!state.configured) {
-    const names = Object.keys(state.settings);
-    const placeholders = names.filter((k) => state.settings[k] === 'placeholder');
+    const { placeholders, missing } = state;
     if (placeholders.length) {
       return fail(
         NAME,
@@ -103,7 +102,6 @@ export async function checkSms(config: Config): Promise<Check> {
         `Replace ${placeholders.join(', ')} with the real values from your ${config.SMS_PROVIDER === 'twilio' ? 'Twilio console' : 'SMS gateway'}.`,
       );
     }
-    const missing = names.filter((k) => state.settings[k] === 'missing');
     const what = `SMS provider ${config.SMS_PROVIDER} not fully configured (${missing.join(', ')} not set)`;
     return missingSeverity(config.APP_ENV) === 'warn'
       ? warn(NAME, `${what}: SMS codes go to the dev inbox and the log`, `Set ${missing.join(', ')}.`)

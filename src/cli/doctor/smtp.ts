@@ -95,7 +95,7 @@ export function describeSmtpError(err: unknown, config: Pick<Config, 'SMTP_SERVE
 export async function checkSmtp(config: Config): Promise<Check> {
   const state = createSmtpChannel(config).status();
   if (!state.configured) {
-    const placeholders = Object.keys(state.settings).filter((k) => state.settings[k] === 'placeholder');
+    const { placeholders, missing } = state;
     if (placeholders.length) {
       return fail(
         NAME,
@@ -103,7 +103,6 @@ export async function checkSmtp(config: Config): Promise<Check> {
         `Replace ${placeholders.join(', ')} with the real values from your mail provider${config.isDevelopment ? ', or unset every SMTP_* setting to use the dev inbox' : ''}.`,
       );
     }
-    const missing = Object.keys(state.settings).filter((k) => state.settings[k] === 'missing');
     const what = missing.length === Object.keys(state.settings).length ? 'SMTP not configured' : `SMTP not fully configured (${missing.join(', ')} not set)`;
     return missingSeverity(config.APP_ENV) === 'warn'
       ? warn(NAME, `${what}: codes go to the dev inbox and the log`, `Fine for development (open /dev/inbox). To send real email set ${SETTINGS}.`)

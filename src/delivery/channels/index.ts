@@ -1,5 +1,5 @@
 import type { Config } from '../../config.ts';
-import type { Channel } from '../../db/schema.ts';
+import type { Channel } from '../../vocabulary.ts';
 import { createHttpSmsChannel } from './generic-sms.ts';
 import { createSmtpChannel } from './smtp.ts';
 import { createTwilioChannel } from './twilio.ts';
@@ -13,6 +13,8 @@ const noSmsProvider: DeliveryChannel = {
   status: () => ({
     configured: false,
     settings: { SMS_PROVIDER: 'missing' },
+    placeholders: [],
+    missing: ['SMS_PROVIDER'],
     problem: 'SMS provider not configured (SMS_PROVIDER not set)',
   }),
   async send() {

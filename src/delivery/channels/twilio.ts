@@ -5,6 +5,10 @@ import { channelStatus, type DeliveryChannel } from './types.ts';
 
 type TwilioConfig = Pick<Config, 'SMS_API_URL' | 'SMS_API_KEY' | 'SMS_ACCOUNT_SID' | 'SMS_FROM'>;
 
+/** Twilio's HTTP Basic auth: the account SID and the auth token (or API key). */
+export const twilioAuthorization = (config: Pick<Config, 'SMS_ACCOUNT_SID' | 'SMS_API_KEY'>): string =>
+  `Basic ${Buffer.from(`${config.SMS_ACCOUNT_SID}:${config.SMS_API_KEY}`).toString('base64')}`;
+
 /** Twilio's Messages API: a form POST with Basic auth (account SID, auth token or key). */
 export function createTwilioChannel(config: TwilioConfig): DeliveryChannel {
   return {
@@ -21,9 +25,8 @@ export function createTwilioChannel(config: TwilioConfig): DeliveryChannel {
         'SMS',
       ),
     async send(message: Message) {
-      const auth = Buffer.from(`${config.SMS_ACCOUNT_SID}:${config.SMS_API_KEY}`).toString('base64');
       const body = await postToProvider('Twilio', config.SMS_API_URL!, {
-        headers: { authorization: `Basic ${auth}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { authorization: twilioAuthorization(config), 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ To: message.recipient, From: config.SMS_FROM!, Body: message.body_text }).toString(),
       });
       return { providerId: (body as { sid?: string })?.sid ?? null };

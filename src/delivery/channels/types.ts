@@ -1,11 +1,15 @@
-import type { Channel, Message } from '../../db/schema.ts';
-import { settingState, type SettingState } from '../placeholders.ts';
+import type { Message } from '../../db/schema.ts';
+import type { Channel } from '../../vocabulary.ts';
+import { settingState, type SettingState } from '../../placeholders.ts';
 
 export interface ChannelStatus {
   /** True only when every required setting is set and none is a placeholder. */
   configured: boolean;
   /** Each required setting and its state, so doctor and the delivery page can name the culprit. */
   settings: Record<string, SettingState>;
+  /** The settings that look copied from an example, and those not set. */
+  placeholders: string[];
+  missing: string[];
   /** A sentence saying what is wrong, when not configured. */
   problem?: string;
 }
@@ -39,9 +43,8 @@ export function channelStatus(settings: Record<string, string | undefined>, what
   const states = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, settingState(v)]));
   const placeholders = Object.keys(states).filter((k) => states[k] === 'placeholder');
   const missing = Object.keys(states).filter((k) => states[k] === 'missing');
-  if (placeholders.length) {
-    return { configured: false, settings: states, problem: `${what} credentials are placeholder values (${placeholders.join(', ')})` };
-  }
-  if (missing.length) return { configured: false, settings: states, problem: `${what} is not configured (${missing.join(', ')} not set)` };
-  return { configured: true, settings: states };
+  const found = { settings: states, placeholders, missing };
+  if (placeholders.length) return { ...found, configured: false, problem: `${what} credentials are placeholder values (${placeholders.join(', ')})` };
+  if (missing.length) return { ...found, configured: false, problem: `${what} is not configured (${missing.join(', ')} not set)` };
+  return { ...found, configured: true };
 }

@@ -8,8 +8,9 @@ import { AppError } from '../../errors.ts';
 import { bearerToken } from '../auth-hook.ts';
 import { sameSecret } from '../same-secret.ts';
 import { errors } from '../schemas.ts';
+import { ALL_STATUSES } from '../../vocabulary.ts';
 
-const Status = Type.Union(['queued', 'sending', 'sent', 'failed', 'captured'].map((s) => Type.Literal(s)));
+const Status = Type.Union(ALL_STATUSES.map((s) => Type.Literal(s)));
 
 /** Operations endpoints; registered only when ADMIN_TOKEN is set. */
 export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels: Channels; adminToken: string }> = async (
