@@ -8,6 +8,7 @@ import { requestUnlock, verifyUnlock } from '../../accounts/unlock.ts';
 import { revokeSessionOf, rotateRefreshToken } from '../../accounts/sessions.ts';
 import { toPublicUser } from '../../accounts/users.ts';
 import { requireUser } from '../auth-hook.ts';
+import { RegisterBody, RegisterReply, registeredMessage } from '../registration.ts';
 import {
   body,
   CodeSent,
@@ -15,32 +16,12 @@ import {
   errors,
   LoginPassword,
   Message,
-  Name,
   Otp,
   Password,
-  Phone,
   PublicUser,
   Token,
   TokenPair,
 } from '../schemas.ts';
-
-export const RegisterBody = (passwordRequired: boolean) =>
-  body({
-    email: Email,
-    phone: Phone,
-    first_name: Name,
-    last_name: Name,
-    password: passwordRequired ? Password : Type.Optional(Password),
-  });
-
-export const RegisterReply = Type.Object({
-  message: Type.String(),
-  user: PublicUser,
-  verification: Type.Object(CodeSent),
-});
-
-export const registeredMessage = (email: string) =>
-  `Account created. A verification code was sent to ${email}: POST it to /api/v1/auth/verify-account.`;
 
 const CodeSentReply = Type.Object({ message: Type.String(), ...CodeSent });
 const SAME_ANSWER = 'If an account needs it, a code has been sent. It expires at the time given.';

@@ -7,7 +7,7 @@ import { toPublicUser } from '../../accounts/users.ts';
 import { AppError } from '../../errors.ts';
 import { requireUser } from '../auth-hook.ts';
 import { body, CodeSent, errors, Otp, Phone, PublicUser } from '../schemas.ts';
-import { RegisterBody, RegisterReply, registeredMessage } from './auth.ts';
+import { RegisterBody, RegisterReply, registeredMessage } from '../registration.ts';
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
   const tags = ['users'];

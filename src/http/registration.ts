@@ -1,0 +1,21 @@
+import { Type } from '@sinclair/typebox';
+import { body, CodeSent, Email, Name, Password, Phone, PublicUser } from './schemas.ts';
+
+/** Registration's request and answer, shared by /auth/register and its older alias /users/register. */
+export const RegisterBody = (passwordRequired: boolean) =>
+  body({
+    email: Email,
+    phone: Phone,
+    first_name: Name,
+    last_name: Name,
+    password: passwordRequired ? Password : Type.Optional(Password),
+  });
+
+export const RegisterReply = Type.Object({
+  message: Type.String(),
+  user: PublicUser,
+  verification: Type.Object(CodeSent),
+});
+
+export const registeredMessage = (email: string) =>
+  `Account created. A verification code was sent to ${email}: POST it to /api/v1/auth/verify-account.`;
