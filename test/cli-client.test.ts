@@ -212,6 +212,11 @@ describe('panic-api client commands against a running server', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--pasword/);
     assert.match(unknown.stderr, /Usage: panic-api register EMAIL PHONE FIRST LAST/);
+    for (const [command, option] of [['messages', '--bogus'], ['doctor', '--jsno'], ['prune', '--dryrun'], ['inbox', '--bogus']]) {
+      const run = await runCli([command, option], env);
+      assert.equal(run.code, 2, `${command} ${option}: ${run.stderr}`);
+      assert.match(run.stderr, new RegExp(`${option}[\\s\\S]*Usage: panic-api ${command}`), `${command} ${option}`);
+    }
   });
 
   it('a server that is not running is one sentence, exit 1', { timeout: 60_000 }, async () => {

@@ -21,16 +21,6 @@ export interface InboxRow {
 const POLL_MS = 2000;
 const DEFAULT_ROWS = 20;
 
-const USAGE = `panic-api inbox [--to X] [--json] [--follow] [--limit N]
-
-Latest one-time codes from the dev inbox of a running server (APP_ENV=development), at API_BASE_URL
-(default http://localhost:8000).
-
-  --to X       only messages to this email or phone (case-insensitive; "082 555 0123" finds +27825550123)
-  --json       print the messages as JSON (with --follow: one JSON object per line)
-  --follow     keep watching: print new messages every 2 s until Ctrl-C
-  --limit N    rows in the table (default ${DEFAULT_ROWS}, at most 100)`;
-
 const NOT_DEVELOPMENT =
   'the dev inbox exists only with APP_ENV=development; use `panic-api messages --to X` for the delivery log';
 
@@ -86,28 +76,17 @@ function emptyHint(to: string | undefined): string {
 
 /** `panic-api inbox [--to X] [--json] [--follow]`: the latest codes of a running development server. */
 export async function inboxCommand(args: string[]): Promise<number> {
-  let values: { to?: string; json?: boolean; follow?: boolean; limit?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        to: { type: 'string', short: 't' },
-        json: { type: 'boolean', default: false },
-        follow: { type: 'boolean', short: 'f', default: false },
-        limit: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      to: { type: 'string', short: 't' },
+      json: { type: 'boolean', default: false },
+      follow: { type: 'boolean', short: 'f', default: false },
+      limit: { type: 'string' },
+    },
+  });
   const limit = values.limit === undefined ? DEFAULT_ROWS : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
     process.stderr.write(`--limit must be a whole number from 1 to 100.\n`);

@@ -213,6 +213,9 @@ const wantsHelp = (args: string[]): boolean => {
   return (end === -1 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
 };
 
+/** node:util parseArgs' refusals (an unknown option, a missing value, an extra argument): usage errors, exit 2. */
+const isParseArgsError = (err: unknown): err is Error => err instanceof Error && String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_');
+
 async function run(command: string | undefined, args: string[]): Promise<void> {
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     const about = command === 'help' && args[0] !== undefined && Object.hasOwn(COMMANDS, args[0]) ? args[0] : undefined;
@@ -232,7 +235,7 @@ async function run(command: string | undefined, args: string[]): Promise<void> {
     const code = await found.run(args);
     if (typeof code === 'number') process.exitCode = code;
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
+    if (!(err instanceof UsageError) && !isParseArgsError(err)) throw err;
     process.stderr.write(`${err.message}\nUsage: panic-api ${found.usage}\n(panic-api ${command} --help shows the options and an example.)\n`);
     process.exit(2);
   }

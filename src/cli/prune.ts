@@ -6,24 +6,19 @@ import type { Config } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
 import { isMigrated } from '../db/migrations.ts';
 import { applyRetention, RETENTION_TABLES, RULES, type RetentionCounts } from '../retention.ts';
-import { apiBaseUrl, CliError, UsageError } from './api-client.ts';
+import { apiBaseUrl, CliError } from './api-client.ts';
 import { configOrExit } from './config-or-exit.ts';
 import { askServer } from './doctor/database.ts';
 import { errorText } from './doctor/types.ts';
 
 /** `panic-api prune [--dry-run] [--json]`: applies the retention rules once, now. */
 export async function pruneCommand(args: string[]): Promise<number> {
-  let values: { 'dry-run': boolean; json: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: { 'dry-run': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: { 'dry-run': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+  });
   const dryRun = values['dry-run'];
   const config = configOrExit();
   if (!config.DATABASE_URL) await assertPgliteFree(config.DATA_DIR);

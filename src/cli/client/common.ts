@@ -21,20 +21,15 @@ export interface Parsed {
  */
 export function parseCommand(argv: string[], spec: { positionals?: string[]; strings?: string[] } = {}): Parsed {
   const names = spec.positionals ?? [];
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean', default: false },
-        ...Object.fromEntries((spec.strings ?? []).map((name) => [name, { type: 'string' as const }])),
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      ...Object.fromEntries((spec.strings ?? []).map((name) => [name, { type: 'string' as const }])),
+    },
+  });
   const positionals = parsed.positionals;
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (positionals.length < names.length) {
