@@ -1,12 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { isPlaceholder } from './placeholders.ts';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
 import { parseAllowedCountries } from './addresses.ts';
+import { DEV_SECRETS, secretProblem, type SecretName } from './secrets.ts';
 
-/** Development-only secrets: usable in development and test, refused in production. */
-export const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-in-production-0000';
-export const DEV_OTP_SECRET = 'dev-only-otp-secret-change-me-in-production-0000';
 
 /** `PORT=` (empty, as compose passes an unset variable) means "not set", not 0. */
 const blankIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
@@ -119,10 +116,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const defaultedSecrets: string[] = [];
-  const secret = (name: 'JWT_SECRET' | 'OTP_SECRET', dev: string): string => {
+  const secret = (name: SecretName): string => {
     const value = e[name];
     if (e.APP_ENV === 'production') {
-      if (!value || value.length < 32 || value === dev || isPlaceholder(value)) {
+      if (!value || secretProblem(name, value)) {
         throw new ConfigError(
           `${name} must be set to a random string of at least 32 characters when APP_ENV=production ` +
             `(generate one with: openssl rand -hex 32)`,
@@ -131,7 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       return value;
     }
     if (!value) defaultedSecrets.push(name);
-    return value ?? dev;
+    return value ?? DEV_SECRETS[name];
   };
   if (e.APP_ENV === 'production' && e.TRUST_PROXY === true) {
     throw new ConfigError(
@@ -150,8 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...e,
     HOST: e.HOST ?? (e.APP_ENV === 'development' ? '127.0.0.1' : '0.0.0.0'),
     SMS_ALLOWED_COUNTRIES: allowedCountries,
-    JWT_SECRET: secret('JWT_SECRET', DEV_JWT_SECRET),
-    OTP_SECRET: secret('OTP_SECRET', DEV_OTP_SECRET),
+    JWT_SECRET: secret('JWT_SECRET'),
+    OTP_SECRET: secret('OTP_SECRET'),
     isDevelopment: e.APP_ENV === 'development',
     defaultedSecrets,
   };

@@ -10,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, DEV_JWT_SECRET, DEV_OTP_SECRET, loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { DEV_JWT_SECRET, DEV_OTP_SECRET } from '../src/secrets.ts';
 import { isPlaceholder, settingState } from '../src/placeholders.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -69,7 +69,7 @@ export function formatTable(checks: Check[]): string {
 /** `panic-api doctor [--json]`: 1 when any check fails, else 0. */
 export async function doctor(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const unknown = args.filter((a) => a !== '--json');
-  if (unknown.length) throw new UsageError(`Unknown option '${unknown[0]}'.`);
+  if (unknown.length) throw new UsageError(`doctor: unknown option ${unknown[0]}`);
   const checks = await runChecks(env);
   const ok = !checks.some((c) => c.status === 'fail');
   process.stdout.write(args.includes('--json') ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${formatTable(checks)}\n`);

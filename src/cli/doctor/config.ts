@@ -1,10 +1,9 @@
-import { ConfigError, DEV_JWT_SECRET, DEV_OTP_SECRET, loadConfig, type Config } from '../../config.ts';
+import { ConfigError, loadConfig, type Config } from '../../config.ts';
+import { SECRET_NAMES, secretProblem } from '../../secrets.ts';
 import { isPlaceholder } from '../../placeholders.ts';
 import { fail, ok, warn, type Check } from './types.ts';
 
-const SECRETS = { JWT_SECRET: DEV_JWT_SECRET, OTP_SECRET: DEV_OTP_SECRET } as const;
 const STAND_IN = '-doctor-stand-in';
-type SecretName = keyof typeof SECRETS;
 
 export interface ConfigResult {
   check: Check;
@@ -53,20 +52,10 @@ export function checkConfig(env: NodeJS.ProcessEnv): ConfigResult {
   }
 }
 
-function secretProblem(name: SecretName, value: string | undefined): string | undefined {
-  const v = value?.trim();
-  if (!v) return `${name} is not set`;
-  if (v === SECRETS[name]) return `${name} is the development default`;
-  if (isPlaceholder(v)) return `${name} is a placeholder value`;
-  if (v.length < 32) return `${name} is shorter than 32 characters`;
-  return undefined;
-}
-
 /** APP_ENV and the signing secrets: real in production, development defaults (with a warning) elsewhere. */
 export function checkSecrets(env: NodeJS.ProcessEnv, config: Config): Check {
-  const names = Object.keys(SECRETS) as SecretName[];
   if (config.APP_ENV === 'production') {
-    const problems = names.map((n) => secretProblem(n, env[n])).filter((p): p is string => p !== undefined);
+    const problems = SECRET_NAMES.map((n) => secretProblem(n, env[n])).filter((p): p is string => p !== undefined);
     const admin = env.ADMIN_TOKEN?.trim();
     if (problems.length) {
       return fail(
