@@ -78,7 +78,8 @@ for (const db of await databaseKinds()) {
         assert.equal(row.status, 'queued', 'back in the queue for the next worker');
         assert.equal(row.lease_until, null);
         assert.equal(row.lease_token, null);
-        assert.ok(row.body_text.includes(row.otp ?? '-'), 'the body (with its code) is kept for the next try');
+        const kept = stack.runtime.ctx.seal.open(row);
+        assert.ok(kept.body_text.includes(kept.otp ?? '-'), 'the body (with its code) is kept for the next try');
       });
     });
 
@@ -202,7 +203,7 @@ describe('exactly once through a 10 s database cut with 30 emails in flight (pos
     const to = Array.from({ length: 30 }, (_, i) => `once-${i}.${randomPerson().email}`);
     await stack.runtime.ctx.db.transaction().execute(async (trx) => {
       for (const recipient of to) {
-        await enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 'Your code', text: 'Your code is 123456.', html: null, otp: '123456', expiresAt: new Date(now.getTime() + 600_000) }, now);
+        await enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 'Your code', text: 'Your code is 123456.', html: null, otp: '123456', expiresAt: new Date(now.getTime() + 600_000) }, now, stack.runtime.ctx.seal);
       }
     });
     await waitUntil(() => stack.smtp.dataReceived >= 30, { timeoutMs: 15_000, what: '30 emails in flight' });

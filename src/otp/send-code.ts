@@ -46,6 +46,7 @@ export async function issueAndQueue(
       expiresAt,
     },
     input.now,
+    ctx.seal,
   );
   ctx.metrics.codesIssued.inc({ purpose: input.purpose });
 }
