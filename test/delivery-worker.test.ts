@@ -10,24 +10,12 @@ import { createLogger } from '../src/logger.ts';
 import { sendCode } from '../src/otp/send-code.ts';
 import { claimDue, recordOutcome } from '../src/delivery/outbox.ts';
 import { addSeconds } from '../src/clock.ts';
+import { holdingSmtp } from './support/smtp.ts';
 import { waitUntil } from './support/wait.ts';
 import { databaseKinds, randomPerson, startStack, type Stack, type StackOptions } from './support/stack.ts';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.ts';
 import { PG_ADMIN_URL } from './support/pg.ts';
 import { enqueue } from '../src/delivery/outbox.ts';
-
-/** An SMTP server that takes each message's data and then holds its answer until released. */
-function holdingSmtp() {
-  const held: Array<() => void> = [];
-  let holding = true;
-  return {
-    beforeAccept: () => (holding ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()),
-    release() {
-      holding = false;
-      for (const resolve of held.splice(0)) resolve();
-    },
-  };
-}
 
 /** Registers someone (its email code queued) and answers the account's id and phone. */
 async function registered(stack: Stack, tag: string) {

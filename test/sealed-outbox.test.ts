@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { createMessageSeal, UnsealError } from '../src/delivery/sealed-body.ts';
+import { holdingSmtp } from './support/smtp.ts';
 import { waitUntil } from './support/wait.ts';
 import { codeIn, databaseKinds, randomPerson, startStack, type Stack } from './support/stack.ts';
 
@@ -53,19 +54,6 @@ describe('message seal', () => {
     assert.throws(() => seal.open({ ...sealed, otp: flipped }), UnsealError);
   });
 });
-
-/** An SMTP server that takes each message's data and then holds its answer until released. */
-function holdingSmtp() {
-  const held: Array<() => void> = [];
-  let holding = true;
-  return {
-    beforeAccept: () => (holding ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()),
-    release() {
-      holding = false;
-      for (const resolve of held.splice(0)) resolve();
-    },
-  };
-}
 
 for (const db of await databaseKinds()) {
   describe(`the outbox at rest (${db})`, () => {
