@@ -65,7 +65,7 @@ for (let i = 0; i < MESSAGES; i += 100) {
   await db.transaction().execute(async (trx) => {
     for (let j = i; j < Math.min(MESSAGES, i + 100); j++) {
       const m = mail(j);
-      await enqueue(trx, { channel: 'email', recipient: m.to, purpose: 'email_verification', subject: m.subject, text: m.text, html: null, otp: String(100000 + j), expiresAt: new Date(now.getTime() + 600_000) }, now);
+      await enqueue(trx, { channel: 'email', recipient: m.to, purpose: 'email_verification', subject: m.subject, text: m.text, html: null, otp: String(100000 + j), expiresAt: new Date(now.getTime() + 600_000) }, now, api.ctx.seal);
     }
   });
 }

@@ -17,6 +17,7 @@ import { createSmsBudget } from './otp/sms-budget.ts';
 import { createMaintenance, type Maintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { OUTBOX_NOTIFY_CHANNEL, queueDepth } from './delivery/outbox.ts';
+import { createMessageSeal } from './delivery/sealed-body.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -79,6 +80,7 @@ async function assemble(
 ): Promise<Runtime> {
   const makeLimiter = limiterFactory(redis);
   const metrics = createMetrics(() => queueDepth(handle.db));
+  const seal = createMessageSeal(config.OTP_SECRET);
   const ctx: FlowContext = {
     db: handle.db,
     config,
@@ -88,10 +90,11 @@ async function assemble(
     smsBudget: createSmsBudget(config, makeLimiter, logger, metrics),
     logger,
     metrics,
+    seal,
   };
   const channels = opts.channels ?? createChannels(config);
   const listen = (onNotify: (payload?: string) => void) => handle.listen(OUTBOX_NOTIFY_CHANNEL, onNotify);
-  const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics, listen });
+  const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics, seal, listen });
   const maintenance = createMaintenance({ db: handle.db, config, clock, logger, metrics });
   const app = await buildApp({ ctx, logger, makeLimiter, channels });
   const metricsApp = config.METRICS_PORT ? await buildMetricsApp(metrics, logger) : undefined;

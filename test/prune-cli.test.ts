@@ -13,6 +13,8 @@ import { recordLoginFailure } from '../src/accounts/login-throttle.ts';
 import { openDatabase, type DbOptions } from '../src/db/client.ts';
 import { migrateToLatest } from '../src/db/migrations.ts';
 import { claimDue, enqueue, recordOutcome } from '../src/delivery/outbox.ts';
+import { createMessageSeal } from '../src/delivery/sealed-body.ts';
+import { DEV_OTP_SECRET } from '../src/config.ts';
 import { runCli } from './support/cli.ts';
 import { freePort } from './support/net.ts';
 import { createTestDatabase, pgAvailable } from './support/pg.ts';
@@ -31,7 +33,7 @@ async function seed(where: DbOptions): Promise<void> {
       handle.db
         .transaction()
         .execute((trx) =>
-          enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 's', text: 't', html: null, otp: '123456', expiresAt: then }, then),
+          enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 's', text: 't', html: null, otp: '123456', expiresAt: then }, then, createMessageSeal(DEV_OTP_SECRET)),
         );
     await message('sent@example.test');
     const [sent] = await claimDue(handle.db, 'email', then, 60, 10);

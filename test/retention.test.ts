@@ -135,7 +135,7 @@ for (const db of await databaseKinds()) {
         q()
           .transaction()
           .execute((trx) =>
-            enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 's', text: 't', html: null, otp: '123456', expiresAt: new Date(now + 10 * MINUTE) }, new Date(now)),
+            enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 's', text: 't', html: null, otp: '123456', expiresAt: new Date(now + 10 * MINUTE) }, new Date(now), stack.runtime.ctx.seal),
           );
       await message('captured@example.test');
       const [captured] = await claimDue(q(), 'email', new Date(now), 60, 10);

@@ -67,6 +67,7 @@ export interface MessagesTable {
   recipient: string;
   purpose: OtpPurpose;
   subject: string | null;
+  /** body_text, body_html and otp hold the code: sealed ('sealed:v1:…', delivery/sealed-body.ts), or plain in rows from before sealing. */
   body_text: string;
   body_html: string | null;
   /** The code, kept for the dev inbox until the message is final; null once redacted. */

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/client.ts';
 import type { Channel, MessageStatus, OtpPurpose } from '../vocabulary.ts';
 import { recipientKeys } from './recipients.ts';
+import { UnsealError, type MessageSeal } from './sealed-body.ts';
 
 /** One message as the dev inbox shows it: the code and body are kept in development. */
 export interface InboxMessage {
@@ -22,11 +23,13 @@ export interface InboxMessage {
 export const INBOX_LIMIT = 100;
 
 /**
- * The latest messages of every status, newest first, optionally for one recipient (case-insensitive).
- * For the development inbox only: outside development bodies are redacted and there is no route to this.
+ * The latest messages of every status, newest first, optionally for one recipient (case-insensitive),
+ * their code and body opened. For the development inbox only: outside development bodies are redacted
+ * and there is no route to this.
  */
 export async function listInbox(
   db: Db,
+  seal: MessageSeal,
   opts: { to?: string; defaultRegion: string; limit?: number },
 ): Promise<InboxMessage[]> {
   const keys = opts.to === undefined ? [] : recipientKeys(opts.to, opts.defaultRegion);
@@ -50,5 +53,15 @@ export async function listInbox(
     .orderBy('id', 'desc')
     .limit(opts.limit ?? INBOX_LIMIT);
   if (keys.length) query = query.where(sql<string>`lower(recipient)`, 'in', keys);
-  return query.execute();
+  return (await query.execute()).map((row) => readable(seal, row));
+}
+
+/** A row that does not open (sealed under another OTP_SECRET) is listed with the reason, not hidden. */
+function readable(seal: MessageSeal, row: InboxMessage): InboxMessage {
+  try {
+    return seal.open(row);
+  } catch (err) {
+    if (!(err instanceof UnsealError)) throw err;
+    return { ...row, otp: null, body_text: `[${err.message}]` };
+  }
 }

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, Message } from '../db/schema.ts';
 import { PENDING_STATUSES, type Channel, type OtpPurpose } from '../vocabulary.ts';
 import { addSeconds } from '../clock.ts';
+import type { MessageSeal } from './sealed-body.ts';
 
 export interface CodeMessage {
   channel: Channel;
@@ -18,20 +19,24 @@ export interface CodeMessage {
 export const OUTBOX_NOTIFY_CHANNEL = 'panic_outbox';
 
 /**
- * Writes a message in the caller's transaction: it exists exactly when the code does. The NOTIFY is
- * delivered at commit, to every worker that listens, in this process or another.
+ * Writes a message in the caller's transaction: it exists exactly when the code does. Its code-bearing
+ * columns are sealed (only the worker and the dev inbox open them). The NOTIFY is delivered at commit,
+ * to every worker that listens, in this process or another.
  */
-export async function enqueue(trx: Transaction<Database>, msg: CodeMessage, now: Date): Promise<string> {
+export async function enqueue(trx: Transaction<Database>, msg: CodeMessage, now: Date, seal: MessageSeal): Promise<string> {
+  const sealed = seal.seal({
+    channel: msg.channel,
+    recipient: msg.recipient,
+    purpose: msg.purpose,
+    body_text: msg.text,
+    body_html: msg.html,
+    otp: msg.otp,
+  });
   const row = await trx
     .insertInto('messages')
     .values({
-      channel: msg.channel,
-      recipient: msg.recipient,
-      purpose: msg.purpose,
+      ...sealed,
       subject: msg.subject,
-      body_text: msg.text,
-      body_html: msg.html,
-      otp: msg.otp,
       expires_at: msg.expiresAt,
       next_attempt_at: now,
       created_at: now,
@@ -89,8 +94,7 @@ export type Outcome =
 /**
  * Records what happened to a claimed message, if `leaseToken` still holds its claim; false when it
  * does not (the lease ran out and another worker took the message over). Final states drop the
- * code-bearing body unless `keepBody` (development), so the database holds a readable code only
- * while it is in flight.
+ * code-bearing body unless `keepBody` (development, where it stays sealed for the dev inbox).
  */
 export async function recordOutcome(
   db: Kysely<Database>,

@@ -12,6 +12,7 @@ import { DeliveryError } from './channels/types.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { logCapturedCode } from './dev-fallback.ts';
 import { claimDue, recordOutcome, type Outcome } from './outbox.ts';
+import type { MessageSeal } from './sealed-body.ts';
 import { callingCodeOf } from '../addresses.ts';
 
 /**
@@ -36,6 +37,8 @@ export interface WorkerDeps {
   logger: Logger;
   clock: Clock;
   metrics: Metrics;
+  /** Opens the code-bearing body of a claimed message, just before it is sent. */
+  seal: MessageSeal;
   /** Wakes the worker the moment a message is committed; without it, it polls. */
   listen?: Listen;
 }
@@ -56,7 +59,7 @@ const CHANNELS: Channel[] = ['email', 'sms'];
 const RECORD_RETRY_MS = 500;
 
 export function createWorker(deps: WorkerDeps): Worker {
-  const { db, config, channels, logger, clock, metrics } = deps;
+  const { db, config, channels, logger, clock, metrics, seal } = deps;
   let running = false;
   let loops: Promise<void>[] = [];
   let unlisten: (() => Promise<void>) | undefined;
@@ -89,10 +92,20 @@ export function createWorker(deps: WorkerDeps): Worker {
     });
 
   /** Sends one message and decides its next state; touches no database. */
-  async function attempt(message: Message): Promise<Outcome> {
-    const channel = channels[message.channel];
+  async function attempt(stored: Message): Promise<Outcome> {
+    const channel = channels[stored.channel];
     const started = Date.now();
     const state = channel.status();
+    let message: Message;
+    try {
+      message = seal.open(stored);
+    } catch (err) {
+      // No retry, no fallback can read it: and its code no longer checks under another OTP_SECRET either.
+      const reason = (err as Error).message;
+      logger.error({ message_id: stored.id, channel: stored.channel, reason }, 'message failed');
+      metrics.messagesFinished.inc({ channel: stored.channel, status: 'failed' });
+      return { status: 'failed', reason };
+    }
     let outcome: Outcome;
     try {
       if (!state.configured) throw new DeliveryError(state.problem ?? `${message.channel} is not configured`, false);

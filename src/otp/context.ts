@@ -7,8 +7,12 @@ import type { SmsBudget } from './sms-budget.ts';
 import type { Passwords } from '../passwords.ts';
 import type { Logger } from '../logger.ts';
 import type { OtpRules } from './store.ts';
+import type { MessageSeal } from '../delivery/sealed-body.ts';
 
-/** What the account flows need: storage, settings, time, password hashing, the send limits, logs and metrics. */
+/**
+ * What the account flows need: storage, settings, time, password hashing, the send limits, logs,
+ * metrics, and the seal of the codes a queued message holds.
+ */
 export interface FlowContext {
   db: Db;
   config: Config;
@@ -18,6 +22,7 @@ export interface FlowContext {
   smsBudget: SmsBudget;
   logger: Logger;
   metrics: Metrics;
+  seal: MessageSeal;
 }
 
 export const otpRules = (config: Config): OtpRules => ({

@@ -47,6 +47,7 @@ export async function issueAndQueue(
       expiresAt,
     },
     input.now,
+    ctx.seal,
   );
   ctx.metrics.codesIssued.inc({ purpose: input.purpose });
 }

@@ -147,3 +147,16 @@ export async function startSmtpServer(opts: SmtpOptions = {}): Promise<SmtpFixtu
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** Holds the answer to each message's data until released: pass its `beforeAccept` to startSmtpServer. */
+export function holdingSmtp() {
+  const held: Array<() => void> = [];
+  let holding = true;
+  return {
+    beforeAccept: () => (holding ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()),
+    release() {
+      holding = false;
+      for (const resolve of held.splice(0)) resolve();
+    },
+  };
+}

@@ -81,7 +81,7 @@ export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = a
       },
     },
     async (request, reply) => {
-      const messages = await listInbox(ctx.db, { to: request.query.to, defaultRegion: ctx.config.DEFAULT_PHONE_REGION });
+      const messages = await listInbox(ctx.db, ctx.seal, { to: request.query.to, defaultRegion: ctx.config.DEFAULT_PHONE_REGION });
       reply.header('cache-control', 'no-store');
       return { messages: messages.map(toJson) };
     },
