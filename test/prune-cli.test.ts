@@ -14,7 +14,7 @@ import { openDatabase, type DbOptions } from '../src/db/client.ts';
 import { migrateToLatest } from '../src/db/migrations.ts';
 import { claimDue, enqueue, recordOutcome } from '../src/delivery/outbox.ts';
 import { createMessageSeal } from '../src/delivery/sealed-body.ts';
-import { DEV_OTP_SECRET } from '../src/config.ts';
+import { DEV_OTP_SECRET } from '../src/secrets.ts';
 import { runCli } from './support/cli.ts';
 import { freePort } from './support/net.ts';
 import { createTestDatabase, pgAvailable } from './support/pg.ts';
