@@ -80,11 +80,7 @@ export async function doctor(args: string[], env: NodeJS.ProcessEnv = process.en
   if (unknown.length) throw new CliError(`doctor: unknown option ${unknown[0]} (usage: panic-api doctor [--json])`);
   const checks = await runChecks(env);
   const ok = !checks.some((c) => c.status === 'fail');
-  process.stdout.write(
-    args.includes('--json')
-      ? `${JSON.stringify({ ok, env_file: envFile?.path ?? null, checks }, null, 2)}\n`
-      : `${envFileLine(envFile)}\n\n${formatTable(checks)}\n`,
-  );
+  process.stdout.write(args.includes('--json') ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${envFileLine(envFile)}\n\n${formatTable(checks)}\n`);
   // Every check closes what it opened; should a driver still hold a handle, do not hang the shell.
   setTimeout(() => process.exit(ok ? 0 : 1), 2000).unref();
   return ok ? 0 : 1;
