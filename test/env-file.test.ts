@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envFileProblems } from '../src/env-file.ts';
@@ -16,6 +16,10 @@ describe('envFileProblems', () => {
   it('accepts comments, blank lines, export and quoted values spanning lines', () => {
     const text = '# settings\n\nAPP_ENV=test\nexport PORT=8000\nEMPTY=\nKEY="-----BEGIN\nabc\n-----END"\nS=\'one # two\'\r\nT=`x`\n';
     assert.deepEqual(envFileProblems(text), []);
+  });
+
+  it('accepts .env.example, the file people copy to .env', () => {
+    assert.deepEqual(envFileProblems(readFileSync(new URL('../.env.example', import.meta.url), 'utf8')), []);
   });
 
   it('names each line that is not NAME=value, and a quote never closed', () => {
