@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ build();
  * from the working directory) or ./data never reaches a test.
  */
 export const EMPTY_CWD = mkdtempSync(join(tmpdir(), 'panic-cli-cwd-'));
+process.on('exit', () => rmSync(EMPTY_CWD, { recursive: true, force: true }));
 
 export interface CliOptions {
   /** working directory of the child; EMPTY_CWD when absent */
