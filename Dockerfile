@@ -1,22 +1,22 @@
 # syntax=docker/dockerfile:1
 # panic-api: the HTTP API and the delivery worker. Build: docker build -t panic-system-api .
 
-# 1. build: the same steps CI runs (npm ci, then the type check of every source and test file).
-FROM node:20-bookworm-slim AS build
+# 1. build: the type check CI runs, then the compiled JavaScript (dist/).
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run typecheck
+RUN npm run typecheck && npm run build
 
-# 2. production dependencies only (tsx runs the TypeScript sources; no dev tools).
-FROM node:20-bookworm-slim AS deps
+# 2. production dependencies only (no TypeScript, no tsx, no test tools).
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# 3. runtime: the production node_modules and the checked sources, as a user without privileges.
-FROM node:20-bookworm-slim AS runtime
+# 3. runtime: the production node_modules and the compiled service, as a user without privileges.
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production APP_ENV=production PORT=8000 DATA_DIR=/data
 WORKDIR /app
 RUN groupadd --system panic \
@@ -26,7 +26,7 @@ RUN groupadd --system panic \
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/bin ./bin
-COPY --from=build /app/src ./src
+COPY --from=build /app/dist ./dist
 USER panic
 # The embedded PostgreSQL (PGlite) keeps its data here when DATABASE_URL is not set.
 VOLUME /data

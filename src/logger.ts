@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import type { Config } from './config.ts';
 
 /** Secrets may hide in any of these; pino replaces them before a line is written. */
@@ -55,7 +56,24 @@ const serializers = {
   }),
 };
 
-export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, destination?: pino.DestinationStream): Logger {
+/**
+ * Human-readable lines only for a developer watching a terminal; JSON everywhere else (production,
+ * tests, pipes, files and log collectors), where a program reads the lines.
+ */
+export function wantsPrettyLogs(appEnv: Config['APP_ENV'], stdoutIsTTY: boolean | undefined): boolean {
+  return appEnv === 'development' && stdoutIsTTY === true;
+}
+
+/**
+ * One line per entry, fields after the message, so the captured code's line ("… with OTP: 482913")
+ * reads at a glance; synchronous like pino's own stdout, so nothing is lost at exit.
+ */
+const prettyStdout = (): pino.DestinationStream =>
+  pinoPretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+
+/** Writes to `destination`, or to stdout: JSON, or pretty lines in development at a terminal. */
+export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'APP_ENV'>, destination?: pino.DestinationStream): Logger {
+  if (!destination && wantsPrettyLogs(config.APP_ENV, process.stdout.isTTY)) destination = prettyStdout();
   return pino(
     {
       level: config.LOG_LEVEL,

@@ -81,13 +81,24 @@ describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
   const lines = dockerfile.split('\n').map((l) => l.trim());
 
-  it('builds in stages on node:20-bookworm-slim with the commands CI runs', () => {
+  it('builds in stages on node:24-bookworm-slim (Node 24 LTS) with the commands CI runs', () => {
     const froms = lines.filter((l) => /^FROM\s/i.test(l));
     assert.ok(froms.length >= 2, 'several FROM stages');
-    for (const from of froms) assert.match(from, /^FROM node:20-bookworm-slim AS \w+$/);
+    for (const from of froms) assert.match(from, /^FROM node:24-bookworm-slim AS \w+$/);
     assert.match(dockerfile, /RUN npm ci\b/);
     assert.match(dockerfile, /RUN npm run typecheck/);
+    assert.match(dockerfile, /npm run build/);
     assert.match(dockerfile, /npm ci --omit=dev/);
+  });
+
+  it('ships the compiled dist/ and the production node_modules, never the TypeScript sources', () => {
+    const copies = lines.filter((l) => /^COPY --from=/i.test(l));
+    assert.ok(copies.includes('COPY --from=build /app/dist ./dist'), copies.join('\n'));
+    assert.ok(copies.includes('COPY --from=deps /app/node_modules ./node_modules'), copies.join('\n'));
+    assert.ok(!copies.some((l) => /\/app\/(src|test|bench)\b/.test(l)), `no sources copied: ${copies.join('\n')}`);
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; engines: { node: string } };
+    assert.equal(pkg.dependencies.tsx, undefined, 'tsx is a development dependency only');
+    assert.equal(pkg.engines.node, '>=22');
   });
 
   it('runs as a user without privileges, exposes 8000 and checks /health', () => {
@@ -104,9 +115,9 @@ describe('Dockerfile', () => {
     assert.ok(lines.includes('CMD ["node", "bin/panic-api.js", "serve"]'));
   });
 
-  it('.dockerignore keeps node_modules, local data and .env out of the build context', () => {
+  it('.dockerignore keeps node_modules, local data, a local dist/ and .env out of the build context', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
-    for (const entry of ['node_modules', 'data', '.env', '.git']) assert.ok(ignored.includes(entry), entry);
+    for (const entry of ['node_modules', 'data', 'dist', '.env', '.git']) assert.ok(ignored.includes(entry), entry);
     assert.ok(ignored.includes('!.env.example'));
   });
 });

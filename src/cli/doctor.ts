@@ -1,4 +1,5 @@
 import { apiBaseUrl, UsageError } from './api-client.ts';
+import type { EnvFile } from '../env-file.ts';
 import { checkConfig, checkSecrets } from './doctor/config.ts';
 import { checkDatabase } from './doctor/database.ts';
 import { checkRedis } from './doctor/redis.ts';
@@ -66,13 +67,20 @@ export function formatTable(checks: Check[]): string {
   return lines.join('\n');
 }
 
+/** Which settings file the checks below judged, for the first line of the report. */
+export function envFileLine(envFile: EnvFile | undefined, cwd: string = process.cwd()): string {
+  return envFile
+    ? `Settings: the environment, and ${envFile.path} (${envFile.names.length} variable${envFile.names.length === 1 ? '' : 's'}; the environment's own values win).`
+    : `Settings: the environment only (no .env in ${cwd}).`;
+}
+
 /** `panic-api doctor [--json]`: 1 when any check fails, else 0. */
-export async function doctor(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function doctor(args: string[], env: NodeJS.ProcessEnv = process.env, envFile?: EnvFile): Promise<number> {
   const unknown = args.filter((a) => a !== '--json');
   if (unknown.length) throw new UsageError(`doctor: unknown option ${unknown[0]}`);
   const checks = await runChecks(env);
   const ok = !checks.some((c) => c.status === 'fail');
-  process.stdout.write(args.includes('--json') ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${formatTable(checks)}\n`);
+  process.stdout.write(args.includes('--json') ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${envFileLine(envFile)}\n\n${formatTable(checks)}\n`);
   // Every check closes what it opened; should a driver still hold a handle, do not hang the shell.
   setTimeout(() => process.exit(ok ? 0 : 1), 2000).unref();
   return ok ? 0 : 1;

@@ -1,4 +1,5 @@
 import { CliError, UsageError } from './api-client.ts';
+import { EnvFileError, loadEnvFile, type EnvFile } from '../env-file.ts';
 
 interface Command {
   /** Where --help lists it. */
@@ -12,6 +13,9 @@ interface Command {
   example: string;
   run(args: string[]): Promise<void | number>;
 }
+
+/** The .env read from the working directory before a command runs (doctor reports it). */
+let envFile: EnvFile | undefined;
 
 const JSON_OPTION: [string, string] = ['--json', "print the API's JSON answer instead of sentences"];
 const PASSWORD_NOTE = 'omit it to be asked without echo (a password on the command line is visible in the process list)';
@@ -128,7 +132,7 @@ const COMMANDS: Record<string, Command> = {
     usage: 'doctor [--json]',
     options: [['--json', 'print {"ok", "checks": [{name, status, finding, fix}]}']],
     example: 'panic-api doctor',
-    run: async (args) => (await import('./doctor.ts')).doctor(args),
+    run: async (args) => (await import('./doctor.ts')).doctor(args, process.env, envFile),
   },
   prune: {
     group: 'operations',
@@ -193,7 +197,7 @@ function usage(): string {
     lines.push('');
   }
   lines.push(
-    'Every command also takes -h, --help. Configuration comes from the environment (see .env.example and README.md).',
+    'Every command also takes -h, --help. Configuration comes from the environment and from .env in the working directory (see .env.example and README.md).',
     'Exit codes: 0 success, 1 failure (one sentence on stderr), 2 wrong arguments.',
   );
   return lines.join('\n');
@@ -230,6 +234,13 @@ async function run(command: string | undefined, args: string[]): Promise<void> {
   if (wantsHelp(args)) {
     process.stdout.write(`${commandHelp(found)}\n`);
     return;
+  }
+  try {
+    envFile = loadEnvFile();
+  } catch (err) {
+    if (!(err instanceof EnvFileError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
   }
   try {
     const code = await found.run(args);

@@ -5,7 +5,7 @@
 import { after, type TestContext } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { BIN, ROOT } from './cli.ts';
+import { BIN, EMPTY_CWD } from './cli.ts';
 import { freePort } from './net.ts';
 import { waitUntil } from './wait.ts';
 
@@ -37,7 +37,7 @@ function baseEnv(): Record<string, string> {
 }
 
 export function startChild(name: string, command: 'serve' | 'worker' | 'migrate', env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [BIN, command], { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, command], { cwd: EMPTY_CWD, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let stdout = '';
   proc.stdout!.on('data', (c: Buffer) => {

@@ -1,8 +1,40 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/panic-api.js', import.meta.url));
+
+/**
+ * The children run what production runs, the compiled dist/: build it (tsc -b does nothing in a
+ * fraction of a second when dist/ is up to date), so a test file run alone never meets stale code.
+ */
+function build(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`npm run build failed:\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
+  }
+}
+build();
+
+/**
+ * Where children run unless a test says otherwise: an empty folder, so a developer's own .env (read
+ * from the working directory) or ./data never reaches a test.
+ */
+export const EMPTY_CWD = mkdtempSync(join(tmpdir(), 'panic-cli-cwd-'));
+process.on('exit', () => rmSync(EMPTY_CWD, { recursive: true, force: true }));
+
+export interface CliOptions {
+  /** working directory of the child; EMPTY_CWD when absent */
+  cwd?: string;
+  timeoutMs?: number;
+}
 
 export interface CliRun {
   code: number;
@@ -13,13 +45,15 @@ export interface CliRun {
 /**
  * Runs the real `panic-api` in a child process with only PATH, HOME and the environment given, so
  * nothing of the test runner's environment (a DATABASE_URL, CI's secrets) leaks in. Stdin is closed
- * (not a terminal). A run that outlives timeoutMs is killed and rejects with what it printed.
+ * (not a terminal). A run that outlives the timeout (a number: milliseconds) is killed and rejects
+ * with what it printed.
  */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<CliRun> {
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, options: number | CliOptions = {}): Promise<CliRun> {
+  const { cwd = EMPTY_CWD, timeoutMs = 30_000 } = typeof options === 'number' ? { timeoutMs: options } : options;
   return new Promise((resolve, reject) => {
     const clean = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
     const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
+      cwd,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...clean },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

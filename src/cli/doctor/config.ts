@@ -45,7 +45,7 @@ export function checkConfig(env: NodeJS.ProcessEnv): ConfigResult {
       check: fail(
         'config',
         `Configuration is invalid: ${detail}`,
-        `Fix ${names.length ? names.join(', ') : 'the variables named'} in the environment (e.g. in .env, loaded with node --env-file=.env); the service refuses to start until then. ` +
+        `Fix ${names.length ? names.join(', ') : 'the variables named'} in the environment or in .env (in the working directory); the service refuses to start until then. ` +
           'The other checks were skipped.',
       ),
     };
