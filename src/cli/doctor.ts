@@ -1,3 +1,4 @@
+import { alignColumns } from './columns.ts';
 import { apiBaseUrl, UsageError } from './api-client.ts';
 import type { EnvFile } from '../env-file.ts';
 import { checkConfig, checkSecrets } from './doctor/config.ts';
@@ -47,12 +48,12 @@ export async function runChecks(env: NodeJS.ProcessEnv = process.env): Promise<C
 }
 
 export function formatTable(checks: Check[]): string {
-  const width = Math.max(...checks.map((c) => c.name.length));
+  const { lines: rows, widths } = alignColumns(checks.map((c) => [c.name, c.finding]));
   const lines: string[] = [];
-  for (const c of checks) {
-    lines.push(`${ICON[c.status]} ${c.name.padEnd(width)}  ${c.finding}`);
-    if (c.status !== 'ok' && c.fix) lines.push(`${' '.repeat(width + 5)}fix: ${c.fix}`);
-  }
+  checks.forEach((c, i) => {
+    lines.push(`${ICON[c.status]} ${rows[i]}`);
+    if (c.status !== 'ok' && c.fix) lines.push(`${' '.repeat(widths[0] + 5)}fix: ${c.fix}`);
+  });
   const count = (s: Check['status']) => checks.filter((c) => c.status === s).length;
   const [failed, warned, passed] = [count('fail'), count('warn'), count('ok')];
   const tally = `${passed} ok, ${warned} warning${warned === 1 ? '' : 's'}, ${failed} failed`;

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { apiBaseUrl, apiErrorMessage, callApi, CliError } from './api-client.ts';
 import { purposeLabel } from '../vocabulary.ts';
+import { alignColumns } from './columns.ts';
 
 /** One row of GET /dev/inbox/messages. */
 export interface InboxRow {
@@ -45,15 +46,10 @@ const COLUMNS: Array<[string, (m: InboxRow) => string]> = [
 
 /** A plain-text table; widths from the rows given, or at least `minWidths` (follow mode keeps them). */
 export function formatTable(rows: InboxRow[], withHeader = true, minWidths: number[] = []): { text: string; widths: number[] } {
-  const cells = rows.map((m) => COLUMNS.map(([, get]) => get(m)));
-  const widths = COLUMNS.map(([title], i) => Math.max(minWidths[i] ?? 0, title.length, ...cells.map((c) => c[i].length)));
-  const line = (values: string[]) =>
-    values
-      .map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  const lines = cells.map(line);
-  if (withHeader) lines.unshift(line(COLUMNS.map(([title]) => title)));
+  // The titles always count for the widths, printed or not, so follow mode's later rows line up.
+  const titles = COLUMNS.map(([title]) => title);
+  const { lines, widths } = alignColumns([titles, ...rows.map((m) => COLUMNS.map(([, get]) => get(m)))], { minWidths });
+  if (!withHeader) lines.shift();
   return { text: lines.length ? `${lines.join('\n')}\n` : '', widths };
 }
 

@@ -1,3 +1,4 @@
+import { alignColumns } from './columns.ts';
 import { CliError, UsageError } from './api-client.ts';
 import { EnvFileError, loadEnvFile, type EnvFile } from '../env-file.ts';
 
@@ -179,10 +180,7 @@ const GROUPS: Record<Command['group'], string> = {
   operations: 'Operations',
 };
 
-const optionLines = (options: Array<[string, string]>, indent: string): string[] => {
-  const width = Math.max(...options.map(([flag]) => flag.length));
-  return options.map(([flag, meaning]) => `${indent}${flag.padEnd(width)}  ${meaning}`);
-};
+const optionLines = (options: Array<[string, string]>, indent: string): string[] => alignColumns(options, { indent }).lines;
 
 function usage(): string {
   const lines = ['Usage: panic-api <command> [arguments] [options]', ''];

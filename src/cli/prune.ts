@@ -1,3 +1,4 @@
+import { alignColumns } from './columns.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -71,8 +72,9 @@ function describe(removed: RetentionCounts, dryRun: boolean, config: Config): st
     : total
       ? `Removed ${rows}.`
       : 'Nothing to remove: every row is within its keeping time.';
-  const width = Math.max(...RETENTION_TABLES.map((t) => t.length));
-  const digits = Math.max(...RETENTION_TABLES.map((t) => String(removed[t]).length));
-  const lines = RETENTION_TABLES.map((t) => `  ${t.padEnd(width)}  ${String(removed[t]).padStart(digits)}  ${RULES[t].what(config)}`);
+  const { lines } = alignColumns(
+    RETENTION_TABLES.map((t) => [t, String(removed[t]), RULES[t].what(config)]),
+    { indent: '  ', right: [1] },
+  );
   return [headline, ...lines].join('\n');
 }
