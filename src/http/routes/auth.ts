@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
 import { register, resendVerification, verifyAccount } from '../../accounts/registration.ts';
@@ -8,21 +8,10 @@ import { requestUnlock, verifyUnlock } from '../../accounts/unlock.ts';
 import { revokeSessionOf, rotateRefreshToken } from '../../accounts/sessions.ts';
 import { toPublicUser } from '../../accounts/users.ts';
 import { requireUser } from '../auth-hook.ts';
-import {
-  body,
-  CodeSent,
-  Email,
-  errors,
-  LoginPassword,
-  Message,
-  Name,
-  Otp,
-  Password,
-  Phone,
-  PublicUser,
-  Token,
-  TokenPair,
-} from '../schemas.ts';
+import { CodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
+import { PublicUser } from '../../contract/public-user.ts';
+import { TokenPair } from '../../contract/token-pair.ts';
+import { body, Email, errors, LoginPassword, Message, Name, Otp, Password, Phone, Token } from '../schemas.ts';
 
 export const RegisterBody = (passwordRequired: boolean) =>
   body({
@@ -33,16 +22,9 @@ export const RegisterBody = (passwordRequired: boolean) =>
     password: passwordRequired ? Password : Type.Optional(Password),
   });
 
-export const RegisterReply = Type.Object({
-  message: Type.String(),
-  user: PublicUser,
-  verification: Type.Object(CodeSent),
-});
-
 export const registeredMessage = (email: string) =>
   `Account created. A verification code was sent to ${email}: POST it to /api/v1/auth/verify-account.`;
 
-const CodeSentReply = Type.Object({ message: Type.String(), ...CodeSent });
 const SAME_ANSWER = 'If an account needs it, a code has been sent. It expires at the time given.';
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
