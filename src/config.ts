@@ -17,7 +17,8 @@ const oneOf = <const T extends string[]>(values: readonly [...T], def: T[number]
 const url = (pattern: RegExp, scheme: string) =>
   Type.Optional(Type.Refine(Type.String(), (v) => pattern.test(v), () => `must start with ${scheme}`));
 
-const schema = Type.Object({
+/** Every variable the service reads, with its type, bounds and default. */
+export const envSchema = Type.Object({
   APP_ENV: oneOf(['development', 'test', 'production'], 'development'),
   PORT: int(8000, 0, 65535),
   /** Unset: loopback in development (the dev inbox holds every code), all interfaces otherwise. */
@@ -82,7 +83,7 @@ const schema = Type.Object({
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 });
 
-export type Env = Static<typeof schema>;
+export type Env = Static<typeof envSchema>;
 
 export interface Config extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET' | 'HOST' | 'TRUST_PROXY' | 'SMS_ALLOWED_COUNTRIES'> {
   JWT_SECRET: string;
@@ -101,7 +102,7 @@ export class ConfigError extends Error {}
 
 /** Parses and validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const { value: e, problems } = readEnv(schema, env);
+  const { value: e, problems } = readEnv(envSchema, env);
   let trustProxy: TrustProxy = false;
   try {
     trustProxy = parseTrustProxy(e.TRUST_PROXY);
