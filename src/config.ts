@@ -1,43 +1,32 @@
 import { availableParallelism } from 'node:os';
-import { z } from 'zod';
+import { Type, type Static } from 'typebox';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
 import { parseAllowedCountries } from './addresses.ts';
+import { readEnv } from './read-env.ts';
 import { DEV_SECRETS, secretProblem, type SecretName } from './secrets.ts';
 
 
-/** `PORT=` (empty, as compose passes an unset variable) means "not set", not 0. */
-const blankIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(blankIsUnset, z.coerce.number().int().min(min).max(max).default(def));
-const optionalText = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-const bool = (def: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
-    .default(def ? 'true' : 'false')
-    .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+// How text becomes a number or a boolean, and that blank optional text is unset: src/read-env.ts.
+const int = (def: number, minimum = 0, maximum = Number.MAX_SAFE_INTEGER) => Type.Integer({ default: def, minimum, maximum });
+const optionalText = Type.Optional(Type.String());
+const bool = (def: boolean) => Type.Boolean({ default: def });
+const oneOf = <const T extends string[]>(values: readonly [...T], def: T[number]) => Type.Enum(values, { default: def });
+const url = (pattern: RegExp, scheme: string) =>
+  Type.Optional(Type.Refine(Type.String(), (v) => pattern.test(v), () => `must start with ${scheme}`));
 
-const schema = z.object({
-  APP_ENV: z.enum(['development', 'test', 'production']).default('development'),
+/** Every variable the service reads, with its type, bounds and default. */
+export const envSchema = Type.Object({
+  APP_ENV: oneOf(['development', 'test', 'production'], 'development'),
   PORT: int(8000, 0, 65535),
   /** Unset: loopback in development (the dev inbox holds every code), all interfaces otherwise. */
   HOST: optionalText,
-  TRUST_PROXY: optionalText.transform((v, ctx) => {
-    try {
-      return parseTrustProxy(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  }),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: optionalText.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional()),
-  DATA_DIR: z.string().default('./data'),
+  TRUST_PROXY: optionalText,
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  DATABASE_URL: url(/^postgres(ql)?:\/\//, 'postgres://'),
+  DATA_DIR: Type.String({ default: './data' }),
   /** The longest wait for PostgreSQL: for a connection, and for a query's answer. */
   DB_QUERY_TIMEOUT_MS: int(5000, 100, 600_000),
-  REDIS_URL: optionalText.pipe(z.string().regex(/^rediss?:\/\//, 'must start with redis://').optional()),
+  REDIS_URL: url(/^rediss?:\/\//, 'redis://'),
   JWT_SECRET: optionalText,
   OTP_SECRET: optionalText,
   ACCESS_TOKEN_TTL_SECONDS: int(900, 60, 86400),
@@ -56,7 +45,8 @@ const schema = z.object({
   UNVERIFIED_ACCOUNT_TTL_HOURS: int(72, 1, 24 * 365),
   /** Days a message is kept once final (sent, failed, captured): the delivery log's reach. */
   MESSAGE_RETENTION_DAYS: int(30, 1, 3650),
-  DEFAULT_PHONE_REGION: z.string().length(2).toUpperCase().default('ZA'),
+  /** Two letters, either case: upper-cased when the configuration is loaded. */
+  DEFAULT_PHONE_REGION: Type.String({ minLength: 2, maxLength: 2, default: 'ZA' }),
   /** ISO 3166 codes, comma-separated, or `*`; unset: the country of DEFAULT_PHONE_REGION. */
   SMS_ALLOWED_COUNTRIES: optionalText,
   SMS_MAX_PER_ACCOUNT_PER_HOUR: int(5, 1, 10_000),
@@ -70,13 +60,13 @@ const schema = z.object({
   SMTP_PASSWORD: optionalText,
   SMTP_TLS_REJECT_UNAUTHORIZED: bool(true),
   FROM_EMAIL: optionalText,
-  SMS_PROVIDER: optionalText.pipe(z.enum(['twilio', 'http']).optional()),
+  SMS_PROVIDER: Type.Optional(Type.Enum(['twilio', 'http'])),
   SMS_API_URL: optionalText,
   SMS_API_KEY: optionalText,
   SMS_ACCOUNT_SID: optionalText,
   SMS_FROM: optionalText,
-  DELIVERY_WORKER: z.enum(['on', 'off']).default('on'),
-  DELIVERY_RETRY_BASE_SECONDS: z.preprocess(blankIsUnset, z.coerce.number().min(0).default(5)),
+  DELIVERY_WORKER: oneOf(['on', 'off'], 'on'),
+  DELIVERY_RETRY_BASE_SECONDS: Type.Number({ default: 5, minimum: 0 }),
   DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
   DELIVERY_LEASE_SECONDS: int(60, 1, 3600),
   DELIVERY_POLL_MS: int(1000, 10, 60000),
@@ -87,10 +77,10 @@ const schema = z.object({
   ADMIN_TOKEN: optionalText,
   DEV_INBOX_TOKEN: optionalText,
   /** A separate listener for /metrics, so the public port never serves it. */
-  METRICS_PORT: z.preprocess(blankIsUnset, z.coerce.number().int().min(1).max(65535).optional()),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 });
 
-export type Env = z.infer<typeof schema>;
+export type Env = Static<typeof envSchema>;
 
 export interface Config extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET' | 'HOST' | 'TRUST_PROXY' | 'SMS_ALLOWED_COUNTRIES'> {
   JWT_SECRET: string;
@@ -109,12 +99,14 @@ export class ConfigError extends Error {}
 
 /** Parses and validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  const { value: e, problems } = readEnv(envSchema, env);
+  let trustProxy: TrustProxy = false;
+  try {
+    trustProxy = parseTrustProxy(e.TRUST_PROXY);
+  } catch (err) {
+    problems.push(`TRUST_PROXY: ${(err as Error).message}`);
   }
-  const e = parsed.data;
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   const defaultedSecrets: string[] = [];
   const secret = (name: SecretName): string => {
     const value = e[name];
@@ -130,22 +122,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!value) defaultedSecrets.push(name);
     return value ?? DEV_SECRETS[name];
   };
-  if (e.APP_ENV === 'production' && e.TRUST_PROXY === true) {
+  if (e.APP_ENV === 'production' && trustProxy === true) {
     throw new ConfigError(
       'TRUST_PROXY=true trusts whatever X-Forwarded-For a client sends, so every forged value gets a fresh ' +
         'rate-limit budget. In production set the number of proxies in front of the service (e.g. TRUST_PROXY=1) ' +
         'or their addresses (e.g. TRUST_PROXY=10.0.0.0/8).',
     );
   }
+  const region = e.DEFAULT_PHONE_REGION.toUpperCase();
   let allowedCountries: Config['SMS_ALLOWED_COUNTRIES'];
   try {
-    allowedCountries = parseAllowedCountries(e.SMS_ALLOWED_COUNTRIES, e.DEFAULT_PHONE_REGION);
+    allowedCountries = parseAllowedCountries(e.SMS_ALLOWED_COUNTRIES, region);
   } catch (err) {
     throw new ConfigError(`Invalid configuration:\n  SMS_ALLOWED_COUNTRIES: ${(err as Error).message}`);
   }
   return {
     ...e,
     HOST: e.HOST ?? (e.APP_ENV === 'development' ? '127.0.0.1' : '0.0.0.0'),
+    TRUST_PROXY: trustProxy,
+    DEFAULT_PHONE_REGION: region,
     SMS_ALLOWED_COUNTRIES: allowedCountries,
     JWT_SECRET: secret('JWT_SECRET'),
     OTP_SECRET: secret('OTP_SECRET'),

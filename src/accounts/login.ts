@@ -2,7 +2,8 @@ import type { FlowContext } from '../otp/context.ts';
 import { AppError } from '../errors.ts';
 import { normalizeEmail } from '../addresses.ts';
 import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './login-throttle.ts';
-import { startSession, type TokenPair } from './sessions.ts';
+import { startSession } from './sessions.ts';
+import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail } from './users.ts';
 
 /**

@@ -1,5 +1,6 @@
 import type { FlowContext } from '../otp/context.ts';
-import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
+import { codeExpiry, sendCode } from '../otp/send-code.ts';
+import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { normalizeEmail } from '../addresses.ts';
 import { answerEvenly } from './even-answer.ts';

@@ -1,10 +1,12 @@
 import type { FlowContext } from '../otp/context.ts';
-import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
+import { codeExpiry, sendCode } from '../otp/send-code.ts';
+import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import type { User } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { assertTextable, normalizePhone } from '../addresses.ts';
-import { findUserByVerifiedPhone, isUniqueViolation, toPublicUser, type PublicUser } from './users.ts';
+import { findUserByVerifiedPhone, isUniqueViolation, toPublicUser } from './users.ts';
+import type { PublicUser } from '../contract/public-user.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 

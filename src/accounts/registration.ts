@@ -1,12 +1,14 @@
 import { sql } from 'kysely';
 import type { FlowContext } from '../otp/context.ts';
-import { codeExpiry, issueAndQueue, sendCode, type CodeSent } from '../otp/send-code.ts';
+import { codeExpiry, issueAndQueue, sendCode } from '../otp/send-code.ts';
+import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { AppError } from '../errors.ts';
 import type { User } from '../db/schema.ts';
 import { assertTextable, normalizeEmail, normalizePhone } from '../addresses.ts';
 import { answerEvenly } from './even-answer.ts';
-import { findUserByEmail, isUniqueViolation, toPublicUser, type PublicUser } from './users.ts';
+import { findUserByEmail, isUniqueViolation, toPublicUser } from './users.ts';
+import type { PublicUser } from '../contract/public-user.ts';
 
 export interface RegisterInput {
   email: string;

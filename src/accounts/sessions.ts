@@ -3,18 +3,12 @@ import type { Config } from '../config.ts';
 import type { Database, User } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { addSeconds } from '../clock.ts';
+import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserById } from './users.ts';
 import { hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from './tokens.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
 type TokenConfig = Pick<Config, 'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_SECONDS'>;
-
-export interface TokenPair {
-  access_token: string;
-  refresh_token: string;
-  token_type: 'bearer';
-  expires_in: number;
-}
 
 /** When a refresh token issued now expires; its session lives as long as its newest one. */
 const refreshExpiry = (config: TokenConfig, now: Date): Date => addSeconds(now, config.REFRESH_TOKEN_TTL_SECONDS);

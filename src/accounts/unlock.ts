@@ -1,6 +1,7 @@
 import type { Channel } from '../vocabulary.ts';
 import type { FlowContext } from '../otp/context.ts';
-import { codeExpiry, sendCode, type CodeSent } from '../otp/send-code.ts';
+import { codeExpiry, sendCode } from '../otp/send-code.ts';
+import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { normalizeEmail, normalizePhone } from '../addresses.ts';
 import { AppError } from '../errors.ts';

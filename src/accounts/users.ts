@@ -1,19 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, User } from '../db/schema.ts';
+import type { PublicUser } from '../contract/public-user.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
-
-/** What the API may show of a user: never a hash or a token. */
-export interface PublicUser {
-  id: string;
-  email: string;
-  phone: string;
-  first_name: string;
-  last_name: string;
-  email_verified: boolean;
-  phone_verified: boolean;
-  created_at: string;
-}
 
 export function toPublicUser(u: User): PublicUser {
   return {

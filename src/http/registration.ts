@@ -1,7 +1,7 @@
-import { Type } from '@sinclair/typebox';
-import { body, CodeSent, Email, Name, Password, Phone, PublicUser } from './schemas.ts';
+import { Type } from 'typebox';
+import { body, Email, Name, Password, Phone } from './schemas.ts';
 
-/** Registration's request and answer, shared by /auth/register and its older alias /users/register. */
+/** Registration's request and answer sentence, shared by /auth/register and its older alias /users/register. */
 export const RegisterBody = (passwordRequired: boolean) =>
   body({
     email: Email,
@@ -10,12 +10,6 @@ export const RegisterBody = (passwordRequired: boolean) =>
     last_name: Name,
     password: passwordRequired ? Password : Type.Optional(Password),
   });
-
-export const RegisterReply = Type.Object({
-  message: Type.String(),
-  user: PublicUser,
-  verification: Type.Object(CodeSent),
-});
 
 export const registeredMessage = (email: string) =>
   `Account created. A verification code was sent to ${email}: POST it to /api/v1/auth/verify-account.`;

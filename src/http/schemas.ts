@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type TSchema } from 'typebox';
 
 /** Shared pieces of the contract: limits on every string keep huge inputs a 400, not a slow hash. */
 export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254, examples: ['thandi@example.com'] });
@@ -24,30 +24,6 @@ export const Token = Type.String({ minLength: 1, maxLength: 2048 });
 
 export const ErrorBody = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),
-});
-
-export const PublicUser = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  email: Type.String(),
-  phone: Type.String({ description: 'E.164' }),
-  first_name: Type.String(),
-  last_name: Type.String(),
-  email_verified: Type.Boolean(),
-  phone_verified: Type.Boolean(),
-  created_at: Type.String({ format: 'date-time' }),
-});
-
-export const CodeSent = {
-  channel: Type.Union([Type.Literal('email'), Type.Literal('sms')]),
-  expires_in_minutes: Type.Integer(),
-  expires_at: Type.String({ format: 'date-time' }),
-};
-
-export const TokenPair = Type.Object({
-  access_token: Type.String(),
-  refresh_token: Type.String(),
-  token_type: Type.Literal('bearer'),
-  expires_in: Type.Integer({ description: 'Seconds the access token lives.' }),
 });
 
 export const Message = Type.Object({ message: Type.String() });

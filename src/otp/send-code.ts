@@ -4,14 +4,9 @@ import type { Channel, OtpPurpose } from '../vocabulary.ts';
 import { enqueue } from '../delivery/outbox.ts';
 import { renderCodeMessage } from '../delivery/templates.ts';
 import { addSeconds } from '../clock.ts';
+import type { CodeSent } from '../contract/code-sent.ts';
 import { otpRules, type FlowContext } from './context.ts';
 import { issueCode } from './store.ts';
-
-export interface CodeSent {
-  channel: Channel;
-  expires_in_minutes: number;
-  expires_at: string;
-}
 
 /** The expiry a response states: the same whether or not a code was really sent (no enumeration). */
 export function codeExpiry(ctx: FlowContext, channel: Channel, now: Date): CodeSent {

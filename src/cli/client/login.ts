@@ -1,6 +1,7 @@
 import { apiBaseUrl } from '../api-client.ts';
 import { done, expiryText, parseCommand, passwordFrom, request } from './common.ts';
-import { sessionFrom, sessionPath, writeSession, type TokenPair } from './session.ts';
+import { sessionFrom, sessionPath, writeSession } from './session.ts';
+import type { TokenPair } from '../../contract/token-pair.ts';
 
 /** `login EMAIL [--password P]`: the token pair is saved (0600) for the commands that need a session. */
 export async function loginCommand(argv: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 import { done, parseCommand } from './common.ts';
 import { authedRequest } from './session.ts';
-import type { PublicUser } from '../../accounts/users.ts';
+import type { PublicUser } from '../../contract/public-user.ts';
 
 const mark = (verified: boolean) => (verified ? 'verified' : 'NOT verified');
 

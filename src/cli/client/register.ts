@@ -1,10 +1,5 @@
 import { devInboxHint, done, expiryText, parseCommand, request } from './common.ts';
-
-interface Registered {
-  message: string;
-  user: { email: string; phone: string; first_name: string };
-  verification: { channel: string; expires_in_minutes: number; expires_at: string };
-}
+import type { RegisterReply } from '../../contract/code-sent.ts';
 
 /** `register EMAIL PHONE FIRST LAST [--password P]`: /auth/register, or the alias when there is no password. */
 export async function registerCommand(argv: string[]): Promise<number> {
@@ -12,7 +7,7 @@ export async function registerCommand(argv: string[]): Promise<number> {
   const [email, phone, first_name, last_name] = args;
   const password = opts.password;
   const path = password === undefined ? '/api/v1/users/register' : '/api/v1/auth/register';
-  const body = await request<Registered>(json, 'POST', path, { email, phone, first_name, last_name, ...(password === undefined ? {} : { password }) });
+  const body = await request<RegisterReply>(json, 'POST', path, { email, phone, first_name, last_name, ...(password === undefined ? {} : { password }) });
   if (json) return done(json, body, []);
   const user = body.user;
   return done(json, body, [

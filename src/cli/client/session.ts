@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { apiBaseUrl, callApi, CliError, type ApiResult } from '../api-client.ts';
 import { apiFailure, isSuccess } from './common.ts';
+import type { TokenPair } from '../../contract/token-pair.ts';
 
 export interface Session {
   api_base_url: string;
@@ -19,10 +20,6 @@ export interface Session {
   access_token_expires_at: string;
   saved_at: string;
 }
-
-/** The API's token pair, as /login and /refresh answer it. */
-export type { TokenPair } from '../../accounts/sessions.ts';
-import type { TokenPair } from '../../accounts/sessions.ts';
 
 export const NOT_LOGGED_IN = 'Not logged in: run `panic-api login EMAIL` first.';
 

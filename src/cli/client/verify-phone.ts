@@ -1,17 +1,11 @@
 import { devInboxHint, done, expiryText, parseCommand } from './common.ts';
 import { authedRequest } from './session.ts';
-
-interface PhoneCodeSent {
-  message: string;
-  phone: string;
-  expires_in_minutes: number;
-  expires_at: string;
-}
+import type { PhoneCodeSentReply } from '../../contract/code-sent.ts';
 
 /** `verify-phone [--phone P]`: an SMS code to the account's phone, or to a new number. */
 export async function verifyPhoneCommand(argv: string[]): Promise<number> {
   const { opts, json } = parseCommand(argv, { strings: ['phone'] });
-  const { body, session } = await authedRequest<PhoneCodeSent>(json, 'POST', '/api/v1/users/verify-phone', () =>
+  const { body, session } = await authedRequest<PhoneCodeSentReply>(json, 'POST', '/api/v1/users/verify-phone', () =>
     opts.phone === undefined ? {} : { phone: opts.phone },
   );
   if (json) return done(json, body, []);

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
 import type { Channels } from '../../delivery/channels/index.ts';

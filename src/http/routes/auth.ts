@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
 import { register, resendVerification, verifyAccount } from '../../accounts/registration.ts';
@@ -8,22 +8,12 @@ import { requestUnlock, verifyUnlock } from '../../accounts/unlock.ts';
 import { revokeSessionOf, rotateRefreshToken } from '../../accounts/sessions.ts';
 import { toPublicUser } from '../../accounts/users.ts';
 import { requireUser } from '../auth-hook.ts';
-import { RegisterBody, RegisterReply, registeredMessage } from '../registration.ts';
-import {
-  body,
-  CodeSent,
-  Email,
-  errors,
-  LoginPassword,
-  Message,
-  Otp,
-  Password,
-  PublicUser,
-  Token,
-  TokenPair,
-} from '../schemas.ts';
+import { RegisterBody, registeredMessage } from '../registration.ts';
+import { CodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
+import { PublicUser } from '../../contract/public-user.ts';
+import { TokenPair } from '../../contract/token-pair.ts';
+import { body, Email, errors, LoginPassword, Message, Otp, Password, Token } from '../schemas.ts';
 
-const CodeSentReply = Type.Object({ message: Type.String(), ...CodeSent });
 const SAME_ANSWER = 'If an account needs it, a code has been sent. It expires at the time given.';
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {

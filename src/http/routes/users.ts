@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
 import { register } from '../../accounts/registration.ts';
@@ -6,8 +6,10 @@ import { requestPhoneCode, verifyPhoneCode } from '../../accounts/phone-verifica
 import { toPublicUser } from '../../accounts/users.ts';
 import { AppError } from '../../errors.ts';
 import { requireUser } from '../auth-hook.ts';
-import { body, CodeSent, errors, Otp, Phone, PublicUser } from '../schemas.ts';
-import { RegisterBody, RegisterReply, registeredMessage } from '../registration.ts';
+import { PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
+import { PublicUser } from '../../contract/public-user.ts';
+import { body, errors, Otp, Phone } from '../schemas.ts';
+import { RegisterBody, registeredMessage } from '../registration.ts';
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
   const tags = ['users'];
@@ -39,7 +41,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         summary: "Text a code to the account's phone, or to a new number",
         security,
         body: Type.Optional(body({ phone: Type.Optional(Phone) })),
-        response: { 200: Type.Object({ message: Type.String(), phone: Type.String(), ...CodeSent }), ...errors(400, 401, 409, 429, 503) },
+        response: { 200: PhoneCodeSentReply, ...errors(400, 401, 409, 429, 503) },
       },
     },
     async (request) => {
