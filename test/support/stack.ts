@@ -5,6 +5,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import type { Clock } from '../../src/clock.ts';
 import { createTestDatabase, pgAvailable } from './pg.ts';
+import { migratedTemplate } from './pglite-template.ts';
 import { startTwilioServer, type TwilioFixture } from './sms.ts';
 import { startSmtpServer, type SmtpFixture, type SmtpOptions } from './smtp.ts';
 
@@ -113,7 +114,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let runtime: Runtime;
   let address: string;
   try {
-    runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock });
+    const pgliteTemplate = pgdb ? undefined : await migratedTemplate();
+    runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock, pgliteTemplate });
   } catch (err) {
     await fixtures();
     throw err;
