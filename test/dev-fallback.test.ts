@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort as closedPort } from './support/net.ts';
 import type { Message } from '../src/db/schema.ts';
+import { parseLogLines } from './support/logs.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
 import { waitUntil } from './support/wait.ts';
@@ -24,13 +25,7 @@ const NO_PROVIDERS = {
   SMS_FROM: '',
 };
 
-interface LogLine {
-  msg?: string;
-  level?: number;
-  [key: string]: unknown;
-}
-const logLines = (stack: Stack): LogLine[] =>
-  stack.logs.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as LogLine);
+const logLines = (stack: Stack) => parseLogLines(stack.logs);
 
 const messagesTo = (stack: Stack, recipient: string): Promise<Message[]> =>
   stack.runtime.handle.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at').execute();

@@ -7,16 +7,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/logger.ts';
+import { parseLogLines } from './support/logs.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 
-interface LogLine {
-  msg?: string;
-  req?: { method?: string; url?: string };
-  res?: { statusCode?: number };
-  [key: string]: unknown;
-}
-
-const parse = (lines: string[]): LogLine[] => lines.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as LogLine);
+const parse = parseLogLines;
 
 /** Distinctive, so a hit in the log can only be a leak. */
 const secretPassword = (tag: string) => `pw-${tag}-${randomBytes(9).toString('base64url')}`;

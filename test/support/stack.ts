@@ -71,6 +71,12 @@ export interface StackOptions {
   databaseUrl?: (url: string) => string;
 }
 
+/** The error code of an answer, null when it has none. */
+export const errorCode = (r: ApiResponse): string | null => (r.body as { error?: { code?: string } })?.error?.code ?? null;
+
+/** A code of the same length that is certainly not `code` (a different one for each salt below 10^length). */
+export const wrongCode = (code: string, salt = 1): string => String((Number(code) + salt) % 10 ** code.length).padStart(code.length, '0');
+
 /** The first code-like run of digits in a message. */
 export const codeIn = (text: string): string => {
   const match = text.match(/\b(\d{4,10})\b/);
