@@ -25,6 +25,8 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** Replace the channels built from config (tests that swap providers). */
   channels?: Channels;
+  /** See DbOptions.template (tests that start many in-memory databases). */
+  pgliteTemplate?: Blob;
 }
 
 export interface Runtime {
@@ -50,6 +52,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const handle = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
+    template: opts.pgliteTemplate,
     timeoutMs: config.DB_QUERY_TIMEOUT_MS,
     onIdleError: (err) => logger.warn({ err: err.message }, 'a database connection was lost; the pool opens a new one'),
   });

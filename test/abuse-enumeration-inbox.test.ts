@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
-import { databaseKinds, startStack, type ApiResponse, type DbKind, type Stack, type StackOptions, randomPerson } from './support/stack.ts';
+import { databaseKinds, errorCode, startStack, type ApiResponse, type DbKind, type Stack, type StackOptions, randomPerson } from './support/stack.ts';
 import { skipUnlessRedis } from './support/redis.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
@@ -23,8 +23,6 @@ const SECRET_B = 'b'.repeat(16) + 'fedcba9876543210';
 
 const fresh = randomPerson;
 const ghost = () => `ghost.${randomBytes(6).toString('hex')}@example.test`;
-
-const errorCode = (r: ApiResponse): string | null => (r.body as { error?: { code?: string } })?.error?.code ?? null;
 
 // ---------------------------------------------------------------------------------------------
 // Item 4: the dev inbox
@@ -513,5 +511,4 @@ enumerationSuite(
   { db: redisDb, env: { REDIS_URL: 'redis://127.0.0.1:6379', ADMIN_TOKEN: randomBytes(16).toString('hex') } },
   { skip: redisSkip, full: false },
 );
-
 

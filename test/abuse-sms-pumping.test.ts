@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { waitUntil } from './support/wait.ts';
-import { codeIn, databaseKinds, startStack, type ApiResponse, type Stack, type StackOptions, randomPerson, randomMobile } from './support/stack.ts';
+import { codeIn, databaseKinds, startStack, wrongCode, type ApiResponse, type Stack, type StackOptions, randomPerson, randomMobile } from './support/stack.ts';
 import { skipUnlessRedis } from './support/redis.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
@@ -99,9 +99,6 @@ async function settle(stack: Stack): Promise<void> {
 
 /** The recipients (in arrival order) of the SMS that reached the Twilio fixture, among `phones`. */
 const reached = (stack: Stack, phones: string[]) => stack.sms.messages.filter((m) => phones.includes(m.to)).map((m) => m.to);
-
-/** A wrong code: the right one plus 1+i, so it is never the right one. */
-const wrongCode = (code: string, i: number) => String((Number(code) + 1 + i) % 10 ** code.length).padStart(code.length, '0');
 
 /** A sample's value in a Prometheus text exposition (0 when the series has no sample yet). */
 function sample(text: string, series: string): number {
@@ -303,7 +300,7 @@ for (const db of await databaseKinds()) {
       });
       assert.equal(sample(afterSend, SENT_27), sample(before, SENT_27) + 1);
       assert.equal(sample(afterSend, VERIFIED_27), sample(before, VERIFIED_27), 'not verified yet');
-      assertError(await s.api('POST', '/api/v1/users/verify-otp', { otp: wrongCode(otp, 0) }, a.token), 400, 'otp_invalid');
+      assertError(await s.api('POST', '/api/v1/users/verify-otp', { otp: wrongCode(otp) }, a.token), 400, 'otp_invalid');
       assert.equal(sample(await scrape(s), VERIFIED_27), sample(before, VERIFIED_27), 'a wrong code is not a verification');
       assert.equal((await s.api('POST', '/api/v1/users/verify-otp', { otp }, a.token)).status, 200);
       const afterVerify = await scrape(s);
@@ -401,7 +398,7 @@ for (const db of await databaseKinds()) {
 
         for (let round = 1; round <= 4; round++) {
           const code = await freshCode();
-          for (let i = 0; i < 5; i++) assertError(await reset(wrongCode(code, i)), 400, 'otp_invalid', `round ${round} guess ${i + 1}`);
+          for (let i = 0; i < 5; i++) assertError(await reset(wrongCode(code, 1 + i)), 400, 'otp_invalid', `round ${round} guess ${i + 1}`);
           assert.equal((await codeRow(s, a.userId, 'password_reset')).failures, 5 * round, `failures after round ${round}`);
         }
 
@@ -435,7 +432,7 @@ for (const db of await databaseKinds()) {
 
         for (let round = 1; round <= 4; round++) {
           const code = await freshCode(a.token);
-          for (let i = 0; i < 5; i++) assertError(await verify(wrongCode(code, i)), 400, 'otp_invalid', `round ${round} guess ${i + 1}`);
+          for (let i = 0; i < 5; i++) assertError(await verify(wrongCode(code, 1 + i)), 400, 'otp_invalid', `round ${round} guess ${i + 1}`);
           assert.equal((await codeRow(s, a.userId, 'phone_verification')).failures, 5 * round, `failures after round ${round}`);
         }
 

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { databaseKinds, startStack, type ApiResponse, type Stack, randomPerson } from './support/stack.ts';
+import { databaseKinds, errorCode, startStack, type Stack, randomPerson } from './support/stack.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
 const HOUR = 3_600_000;
@@ -27,8 +27,6 @@ const shape = (v: unknown): unknown =>
       : v === null
         ? 'null'
         : typeof v;
-
-const errorCode = (r: ApiResponse) => (r.body as { error?: { code?: string } })?.error?.code;
 
 for (const db of await databaseKinds()) {
   describe(`account takeover defenses (${db})`, () => {

@@ -1,10 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { databaseKinds, person, startStack, verifiedLogin, type ApiResponse, type Stack } from './support/stack.ts';
-
-/** A code of the same length that is certainly not `code`. */
-const wrongCode = (code: string, salt = 1): string =>
-  String((Number(code) + salt) % 10 ** code.length).padStart(code.length, '0');
+import { databaseKinds, person, startStack, verifiedLogin, wrongCode, type ApiResponse, type Stack } from './support/stack.ts';
 
 const errorCodes = (responses: ApiResponse[]) => responses.map((r) => `${r.status} ${r.body?.error?.code ?? ''}`).sort();
 

@@ -210,8 +210,9 @@ for (const kind of kinds) {
           throw new Error(`${(err as Error).message}${report(child)}`);
         },
       );
-      // Still waiting for the send in flight: it has not exited and nothing was accepted yet.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // HTTP closed, so the shutdown has reached the worker, which waits for the send the gate holds
+      // (the mail accepted after the release below is the proof: an exit would have cut it off).
+      await waitForLog(child, 'shutting down: finishing messages in flight');
       assert.ok(child.running, `the process waits for the send in flight${report(child)}`);
       assert.equal(smtp.messages.length, 0);
 
@@ -232,8 +233,23 @@ for (const kind of kinds) {
 describe('two worker processes on one PostgreSQL database', { skip: !kinds.includes('postgres') && 'PostgreSQL not reachable' }, () => {
   it('send 500 queued SMS exactly once', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const COUNT = 500;
-    const sms = await startTwilioServer();
-    t.after(() => sms.close());
+    // Each worker sends from its own number. The first sends are held until both workers have one
+    // in flight: both took part, whatever the machine's timing, or the queue never empties.
+    const FROM = ['+15005550006', '+15005550007'];
+    const holding = new Set<string>();
+    let bothSending!: () => void;
+    const bothInFlight = new Promise<void>((resolve) => (bothSending = resolve));
+    const sms = await startTwilioServer({
+      beforeAccept: async ({ from }) => {
+        holding.add(from);
+        if (holding.size === FROM.length) bothSending();
+        await bothInFlight;
+      },
+    });
+    t.after(() => {
+      bothSending();
+      return sms.close();
+    });
     const { database, client } = await connectTestDatabase(t);
     const env = {
       ...CRASH_ENV,
@@ -249,7 +265,7 @@ describe('two worker processes on one PostgreSQL database', { skip: !kinds.inclu
     started.push(migrate);
     assert.deepEqual(await exitOf(migrate, START_TIMEOUT_MS), { code: 0, signal: null }, report(migrate));
 
-    const workers = [startChild('worker A', 'worker', env), startChild('worker B', 'worker', env)];
+    const workers = FROM.map((from, i) => startChild(`worker ${'AB'[i]}`, 'worker', { ...env, SMS_FROM: from }));
     started.push(...workers);
     // Both poll before anything is queued, so neither gets a head start.
     await Promise.all(workers.map((w) => waitForLog(w, 'delivery worker running')));
@@ -286,6 +302,11 @@ describe('two worker processes on one PostgreSQL database', { skip: !kinds.inclu
     const sentBy = workers.map((w) => w.logLines().filter((l) => l.msg === 'message sent').length);
     t.diagnostic(`sent by worker A: ${sentBy[0]}, by worker B: ${sentBy[1]}`);
     assert.equal(sentBy[0] + sentBy[1], COUNT);
+    assert.deepEqual(
+      sentBy,
+      FROM.map((from) => sms.messages.filter((m) => m.from === from).length),
+      'what each worker logged is what arrived from its number',
+    );
     assert.ok(sentBy[0] > 0 && sentBy[1] > 0, `both workers sent some (A ${sentBy[0]}, B ${sentBy[1]})`);
   });
 });

@@ -83,7 +83,10 @@ describe('delivery: retries, permanent and temporary failures', () => {
       assert.equal(row.otp, null);
       assert.equal(row.body_html, null);
       assert.ok(!row.body_text.includes(code));
-      const failed = await finalRow(stack, (await stack.runtime.ctx.db.selectFrom('messages').select('recipient').where('status', '=', 'failed').executeTakeFirstOrThrow()).recipient);
+      const bounced = { ...person(), email: `bounce.redact.${Date.now()}@example.test` };
+      await stack.api('POST', '/api/v1/auth/register', bounced);
+      const failed = await finalRow(stack, bounced.email);
+      assert.equal(failed.status, 'failed');
       assert.equal(failed.otp, null);
     });
   });

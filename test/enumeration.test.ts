@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { databaseKinds, person, startStack, verifiedLogin, type ApiResponse, type Stack } from './support/stack.ts';
+import { databaseKinds, person, startStack, verifiedLogin, wrongCode, type ApiResponse, type Stack } from './support/stack.ts';
 
 /** Time stands still in these stacks, so expires_at (and any "try again in N s") cannot differ between answers. */
 const FIXED = new Date('2031-05-04T10:00:00.000Z');
@@ -21,8 +21,6 @@ async function silentAccount(stack: Stack, tag: string) {
     .execute();
   return p;
 }
-
-const wrongCode = (code: string) => String((Number(code) + 1) % 10 ** code.length).padStart(code.length, '0');
 
 for (const db of await databaseKinds()) {
   describe(`no account enumeration (${db})`, () => {

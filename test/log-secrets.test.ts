@@ -5,16 +5,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createLogger } from '../src/logger.ts';
+import { parseLogLines } from './support/logs.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 
-interface LogLine {
-  msg?: string;
-  req?: { method?: string; url?: string };
-  res?: { statusCode?: number };
-  [key: string]: unknown;
-}
-
-const parse = (lines: string[]): LogLine[] => lines.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as LogLine);
+const parse = parseLogLines;
 
 /** Distinctive, so a hit in the log can only be a leak. */
 const secretPassword = (tag: string) => `pw-${tag}-${randomBytes(9).toString('base64url')}`;
@@ -186,5 +182,50 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     ]) {
       assert.ok(!text.includes(value) && !text.includes(encodeURIComponent(value)), `${label} is in the log: ${text}`);
     }
+  });
+});
+
+describe("the service's logger", () => {
+  // The service logs requests (and the errors of requests) through this logger: what it keeps of a
+  // request, and what it censors in any line, decide whether a secret in a header or a body gets out.
+  it('keeps headers and the body out of a request it logs, and censors secret fields wherever a line has them', () => {
+    const out: string[] = [];
+    const logger = createLogger({ APP_ENV: 'test', LOG_LEVEL: 'info' }, new Writable({ write: (chunk, _enc, done) => done(void out.push(chunk.toString())) }));
+    const secrets: string[] = [];
+    const secret = (tag: string) => {
+      const value = secretPassword(tag);
+      secrets.push(value);
+      return value;
+    };
+    const code = String(100_000 + randomBytes(3).readUIntBE(0, 3) % 900_000);
+
+    const request = {
+      method: 'POST',
+      url: `/api/v1/auth/login?password=${secret('query')}`,
+      headers: { authorization: `Bearer ${secret('auth')}`, cookie: `session=${secret('cookie')}`, 'x-password': secret('x-password') },
+      body: { password: secret('body') },
+    };
+    logger.error({ req: request, err: { message: 'boom', params: [secret('param')] } }, 'request errored');
+    logger.info(
+      {
+        password: secret('password'),
+        new_password: secret('new-password'),
+        otp: code,
+        otp_code: code,
+        token: secret('token'),
+        access_token: secret('access'),
+        refresh_token: secret('refresh'),
+        body: { password: secret('nested-password'), otp: code, refresh_token: secret('nested-refresh') },
+        res: { headers: { 'set-cookie': `session=${secret('set-cookie')}` } },
+      },
+      'fields',
+    );
+
+    const [errored, fields] = parse(out);
+    assert.deepEqual(errored.req, { method: 'POST', url: '/api/v1/auth/login?password=[redacted]' }, 'the request line keeps method and path only');
+    assert.equal(fields.password, '[redacted]', 'a censored field is still named');
+    const text = out.join('');
+    for (const value of secrets) assert.ok(!text.includes(value), `${value} is in the log: ${text}`);
+    assert.doesNotMatch(text, new RegExp(`(?<![0-9])${code}(?![0-9])`), 'the code is in the log');
   });
 });

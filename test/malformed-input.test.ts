@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
+import { apiRoutes } from './support/routes.ts';
 import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 
 type Kind = 'email' | 'phone' | 'name' | 'password' | 'loginPassword' | 'otp' | 'token' | 'identifier' | 'deliveryMethod';
@@ -459,15 +460,9 @@ describe('malformed input: every endpoint answers 4xx with {error:{code,message}
 
   it('the table covers every endpoint of the contract', () => {
     const listed = new Set(ENDPOINTS.map((e) => `${e.method} ${e.path}`));
-    for (const route of [
-      'POST /api/v1/auth/register', 'POST /api/v1/users/register', 'POST /api/v1/auth/resend-verification',
-      'POST /api/v1/auth/verify-account', 'POST /api/v1/auth/login', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/logout',
-      'POST /api/v1/auth/forgot-password', 'POST /api/v1/auth/reset-password', 'POST /api/v1/auth/request-unlock-otp',
-      'POST /api/v1/auth/verify-unlock-otp', 'POST /api/v1/users/verify-phone', 'POST /api/v1/users/verify-otp',
-      'GET /api/v1/auth/me', 'GET /api/v1/users/me',
-    ]) {
-      assert.ok(listed.has(route), `${route} is in the table`);
-    }
+    const served = apiRoutes(stack.runtime.app);
+    assert.ok(served.length > 0, 'the app serves v1 routes');
+    for (const route of served) assert.ok(listed.has(route), `${route} is in the table`);
   });
 
   for (const ep of ENDPOINTS) {

@@ -12,6 +12,8 @@ export interface DbOptions {
   url?: string;
   /** PGlite data folder; 'memory://' keeps it in memory (tests). */
   dataDir?: string;
+  /** A migrated database's dumpDataDir() that a 'memory://' one starts from, skipping initdb (tests). */
+  template?: Blob;
   /** The longest wait for the server: for a connection, and for a query's answer. */
   timeoutMs?: number;
   /** An idle server connection failed (restart, failover, terminated): the pool replaces it. */
@@ -38,7 +40,7 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     return { db, kind: 'postgres', location: redactUrl(url), listen, close: () => db.destroy() };
   }
   const dataDir = opts.dataDir ?? './data';
-  const client = await openPglite(dataDir);
+  const client = await openPglite(dataDir, opts.template);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   // One process holds PGlite, so its own notifications are all there is to hear.
   const listen = (channel: string, onNotify: (payload?: string) => void) => client.listen(channel, (payload) => onNotify(payload));

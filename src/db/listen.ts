@@ -46,12 +46,20 @@ export async function listenOnServer(
     }
   };
 
-  await connect();
-  return async () => {
+  const unsubscribe = async () => {
     stopped = true;
     clearTimeout(retry);
     const c = client;
     client = undefined;
     await c?.end().catch(() => {});
   };
+  try {
+    await connect();
+  } catch (err) {
+    // The caller hears of this failure and has no unsubscribe: nothing may go on reconnecting
+    // behind its back (and keep the process alive).
+    await unsubscribe();
+    throw err;
+  }
+  return unsubscribe;
 }

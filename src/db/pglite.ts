@@ -29,9 +29,13 @@ function createDataFolder(dataDir: string): Promise<void> {
   });
 }
 
-/** Opens the embedded database in dataDir ('memory://' for one that lives and dies with the process). */
-export async function openPglite(dataDir: string): Promise<PGlite> {
-  if (dataDir.startsWith('memory://')) return PGlite.create(undefined, { startParams: START_PARAMS });
+/**
+ * Opens the embedded database in dataDir ('memory://' for one that lives and dies with the process,
+ * started from `template`, a dumpDataDir() of another, when given).
+ */
+export async function openPglite(dataDir: string, template?: Blob): Promise<PGlite> {
+  // Options alone: PGlite.create(undefined, options) ignores its options.
+  if (dataDir.startsWith('memory://')) return PGlite.create({ startParams: START_PARAMS, loadDataDir: template });
   mkdirSync(dataDir, { recursive: true });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataFolder(dataDir);
   return PGlite.create(dataDir, { startParams: START_PARAMS });

@@ -115,9 +115,15 @@ function basicAuth(req: IncomingMessage): { user: string; pass: string } | undef
   return i < 0 ? undefined : { user: decoded.slice(0, i), pass: decoded.slice(i + 1) };
 }
 
-export async function startTwilioServer(
-  opts: { accountSid?: string; authToken?: string; failWith?: TwilioFailure } = {},
-): Promise<TwilioFixture> {
+export interface TwilioOptions {
+  accountSid?: string;
+  authToken?: string;
+  failWith?: TwilioFailure;
+  /** Awaited after a valid message arrived and before it is accepted: holds a send in flight. */
+  beforeAccept?: (message: Omit<TwilioMessage, 'sid'>) => Promise<void>;
+}
+
+export async function startTwilioServer(opts: TwilioOptions = {}): Promise<TwilioFixture> {
   const { accountSid = TWILIO_TEST_ACCOUNT_SID, authToken = 'twilio-test-token' } = opts;
   const messages: TwilioMessage[] = [];
 
@@ -153,6 +159,7 @@ export async function startTwilioServer(
     if (!to) return sendJson(res, 400, { code: 21604, message: "A 'To' phone number is required.", status: 400 });
     if (!body) return sendJson(res, 400, { code: 21602, message: 'Message body is required.', status: 400 });
     if (!from) return sendJson(res, 400, { code: 21603, message: "A 'From' phone number is required.", status: 400 });
+    await opts.beforeAccept?.({ to, from, body });
     const sid = 'SM' + randomBytes(16).toString('hex');
     messages.push({ to, from, body, sid });
     sendJson(res, 201, {

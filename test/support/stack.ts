@@ -5,6 +5,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import type { Clock } from '../../src/clock.ts';
 import { createTestDatabase, pgAvailable } from './pg.ts';
+import { migratedTemplate } from './pglite-template.ts';
 import { startTwilioServer, type TwilioFixture } from './sms.ts';
 import { startSmtpServer, type SmtpFixture, type SmtpOptions } from './smtp.ts';
 
@@ -70,6 +71,12 @@ export interface StackOptions {
   databaseUrl?: (url: string) => string;
 }
 
+/** The error code of an answer, null when it has none. */
+export const errorCode = (r: ApiResponse): string | null => (r.body as { error?: { code?: string } })?.error?.code ?? null;
+
+/** A code of the same length that is certainly not `code` (a different one for each salt below 10^length). */
+export const wrongCode = (code: string, salt = 1): string => String((Number(code) + salt) % 10 ** code.length).padStart(code.length, '0');
+
 /** The first code-like run of digits in a message. */
 export const codeIn = (text: string): string => {
   const match = text.match(/\b(\d{4,10})\b/);
@@ -113,7 +120,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let runtime: Runtime;
   let address: string;
   try {
-    runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock });
+    const pgliteTemplate = pgdb ? undefined : await migratedTemplate();
+    runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock, pgliteTemplate });
   } catch (err) {
     await fixtures();
     throw err;
