@@ -1,5 +1,5 @@
 import type { FlowContext } from '../otp/context.ts';
-import { codeExpiry, sendCode } from '../otp/send-code.ts';
+import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { normalizeEmail } from '../addresses.ts';
@@ -16,6 +16,7 @@ export async function forgotPassword(ctx: FlowContext, rawEmail: string): Promis
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
     if (user) defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'password_reset', channel: 'email', destination: email, now }));
+    else defer(() => rehearseSendCode(ctx, { purpose: 'password_reset', channel: 'email', destination: email, now }));
     return codeExpiry(ctx, 'email', now);
   });
 }

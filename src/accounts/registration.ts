@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { FlowContext } from '../otp/context.ts';
-import { codeExpiry, issueAndQueue, sendCode } from '../otp/send-code.ts';
+import { codeExpiry, issueAndQueue, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { AppError } from '../errors.ts';
@@ -76,6 +76,7 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
         });
         return saved;
       });
+      ctx.metrics.codesIssued.inc({ purpose: 'email_verification' });
       return { user: toPublicUser(user), verification: codeExpiry(ctx, 'email', now) };
     } catch (err) {
       if (tries === 0 && isUniqueViolation(err, 'users_email_key')) continue;
@@ -93,6 +94,8 @@ export async function resendVerification(ctx: FlowContext, rawEmail: string): Pr
     const user = await findUserByEmail(ctx.db, email);
     if (user && !user.email_verified_at) {
       defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'email_verification', channel: 'email', destination: email, now }));
+    } else {
+      defer(() => rehearseSendCode(ctx, { purpose: 'email_verification', channel: 'email', destination: email, now }));
     }
     return codeExpiry(ctx, 'email', now);
   });

@@ -1,6 +1,6 @@
 import type { Channel } from '../vocabulary.ts';
 import type { FlowContext } from '../otp/context.ts';
-import { codeExpiry, sendCode } from '../otp/send-code.ts';
+import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { normalizeEmail, normalizePhone } from '../addresses.ts';
@@ -57,6 +57,8 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
           await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'unlock', channel, destination, now });
         }
       });
+    } else {
+      defer(() => rehearseSendCode(ctx, { purpose: 'unlock', channel, destination: typed, now }));
     }
     return codeExpiry(ctx, channel, now);
   });
