@@ -6,11 +6,7 @@
 export function alignColumns(rows: string[][], opts: { indent?: string; right?: number[]; minWidths?: number[] } = {}): { lines: string[]; widths: number[] } {
   const count = Math.max(0, ...rows.map((r) => r.length));
   const widths = Array.from({ length: count }, (_, i) => Math.max(opts.minWidths?.[i] ?? 0, ...rows.map((r) => (r[i] ?? '').length)));
-  const lines = rows.map((cells) =>
-    (
-      (opts.indent ?? '') +
-      cells.map((v, i) => (i === cells.length - 1 && !opts.right?.includes(i) ? v : opts.right?.includes(i) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ')
-    ).trimEnd(),
-  );
+  const cell = (v: string, i: number, last: boolean) => (opts.right?.includes(i) ? v.padStart(widths[i]) : last ? v : v.padEnd(widths[i]));
+  const lines = rows.map((cells) => `${opts.indent ?? ''}${cells.map((v, i) => cell(v, i, i === cells.length - 1)).join('  ')}`.trimEnd());
   return { lines, widths };
 }
