@@ -1,5 +1,5 @@
 import { alignColumns } from './columns.ts';
-import { apiBaseUrl, UsageError } from './api-client.ts';
+import { apiBaseUrl } from './api-client.ts';
 import type { EnvFile } from '../env-file.ts';
 import { checkConfig, checkSecrets } from './doctor/config.ts';
 import { checkDatabase } from './doctor/database.ts';
@@ -76,12 +76,10 @@ export function envFileLine(envFile: EnvFile | undefined, cwd: string = process.
 }
 
 /** `panic-api doctor [--json]`: 1 when any check fails, else 0. */
-export async function doctor(args: string[], env: NodeJS.ProcessEnv = process.env, envFile?: EnvFile): Promise<number> {
-  const unknown = args.filter((a) => a !== '--json');
-  if (unknown.length) throw new UsageError(`doctor: unknown option ${unknown[0]}`);
+export async function doctor(opts: { json?: boolean }, env: NodeJS.ProcessEnv = process.env, envFile?: EnvFile): Promise<number> {
   const checks = await runChecks(env);
   const ok = !checks.some((c) => c.status === 'fail');
-  process.stdout.write(args.includes('--json') ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${envFileLine(envFile)}\n\n${formatTable(checks)}\n`);
+  process.stdout.write(opts.json ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${envFileLine(envFile)}\n\n${formatTable(checks)}\n`);
   // Every check closes what it opened; should a driver still hold a handle, do not hang the shell.
   setTimeout(() => process.exit(ok ? 0 : 1), 2000).unref();
   return ok ? 0 : 1;

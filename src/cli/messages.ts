@@ -1,6 +1,9 @@
-import { parseArgs } from 'node:util';
-import { apiErrorMessage, apiBaseUrl, callApi, CliError } from './api-client.ts';
+import { api, apiErrorMessage, apiBaseUrl, CliError } from './api-client.ts';
+import type { paths } from './client/api-types.ts';
 
+type Filters = NonNullable<paths['/api/v1/admin/messages']['get']['parameters']['query']>;
+
+/** One row of the delivery log: the contract declares its rows without a shape, so it is written here. */
 interface LogRow {
   created_at: string;
   channel: string;
@@ -22,23 +25,16 @@ const WHY: Record<string, string> = {
 };
 
 /** `panic-api messages --to X [--status S] [--json]`: the delivery log of a running server. */
-export async function messagesCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { to: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
+export async function messagesCommand(values: Filters & { json?: boolean }): Promise<number> {
   const token = process.env.ADMIN_TOKEN;
   if (!token) throw new CliError('Set ADMIN_TOKEN to the server\'s admin token: the delivery log is behind it.');
-  const query = new URLSearchParams();
-  if (values.to) query.set('to', values.to);
-  if (values.status) query.set('status', values.status);
-  if (values.limit) query.set('limit', values.limit);
-  const res = await callApi<{ messages: LogRow[] }>('GET', `/api/v1/admin/messages?${query}`, { token });
-  if (res.status === 404) {
+  const { to, status, limit } = values;
+  const { data, error, response } = await api({ token }).GET('/api/v1/admin/messages', { params: { query: { to, status, limit } } });
+  if (response.status === 404) {
     throw new CliError(`The server at ${apiBaseUrl()} has no delivery log endpoint: start it with ADMIN_TOKEN set.`);
   }
-  if (res.status !== 200) throw new CliError(apiErrorMessage(res));
-  const rows = res.body.messages;
+  if (!data) throw new CliError(apiErrorMessage(response.status, error));
+  const rows = data.messages as LogRow[];
   if (values.json) {
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return 0;

@@ -1,12 +1,10 @@
-import { devInboxHint, done, expiryText, parseCommand } from './common.ts';
+import { devInboxHint, done, expiryText, type JsonOption } from './common.ts';
 import { authedRequest } from './session.ts';
-import type { PhoneCodeSentReply } from '../../contract/code-sent.ts';
 
 /** `verify-phone [--phone P]`: an SMS code to the account's phone, or to a new number. */
-export async function verifyPhoneCommand(argv: string[]): Promise<number> {
-  const { opts, json } = parseCommand(argv, { strings: ['phone'] });
-  const { body, session } = await authedRequest<PhoneCodeSentReply>(json, 'POST', '/api/v1/users/verify-phone', () =>
-    opts.phone === undefined ? {} : { phone: opts.phone },
+export async function verifyPhoneCommand({ json, phone }: JsonOption & { phone?: string }): Promise<number> {
+  const { body, session } = await authedRequest(json, (client) =>
+    client.POST('/api/v1/users/verify-phone', { body: phone === undefined ? {} : { phone } }),
   );
   if (json) return done(json, body, []);
   return done(json, body, [
