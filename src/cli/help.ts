@@ -28,16 +28,19 @@ const declaredOptions = (cmd: Command) => cmd.options.filter((o) => !o.hidden);
 const optionRows = (cmd: Command): string[][] => declaredOptions(cmd).map((o) => [term(o), o.description]);
 
 /** `login EMAIL [--password P] [--json]`: the arguments, then each option with its value's name. */
-export function usageOf(cmd: Command): string {
+function usageOf(cmd: Command): string {
   const args = cmd.registeredArguments.map((a) => (a.required ? a.name() : `[${a.name()}]`));
   const options = declaredOptions(cmd).map((o) => `[${o.long}${o.required || o.optional ? ` ${o.flags.match(/<(.+?)>/)?.[1]}` : ''}]`);
   return [cmd.name(), ...args, ...options].join(' ');
 }
 
+/** The usage line of the program or of one of its commands. */
+export const usageLine = (cmd: Command): string => (cmd.parent ? `panic-api ${usageOf(cmd)}` : 'panic-api <command> [arguments] [options]');
+
 /** The whole CLI: each group of commands, each command with its usage, summary, options and example. */
 function programHelp(program: Command): string {
   const commands = program.commands as PanicCommand[];
-  const lines = ['Usage: panic-api <command> [arguments] [options]', ''];
+  const lines = [`Usage: ${usageLine(program)}`, ''];
   for (const group of new Set(commands.map((c) => c.helpGroup()))) {
     lines.push(group);
     for (const c of commands.filter((c) => c.helpGroup() === group)) {
@@ -55,7 +58,7 @@ function programHelp(program: Command): string {
 }
 
 function commandHelp(cmd: PanicCommand, helper: Help): string {
-  const lines = [`Usage: panic-api ${usageOf(cmd)}`, '', cmd.description()];
+  const lines = [`Usage: ${usageLine(cmd)}`, '', cmd.description()];
   if (cmd.helpGroup() === CLIENT_GROUP) lines.push('Talks to the API at API_BASE_URL (default http://localhost:8000).');
   const help = helper.visibleOptions(cmd).find((o) => o.long === '--help');
   const rows = [...optionRows(cmd), ...(help ? [[term(help), help.description]] : [])];

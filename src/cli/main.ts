@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command, type CommanderError } from 'commander';
-import { CLIENT_GROUP, formatHelp, PanicCommand, usageOf } from './help.ts';
+import { CLIENT_GROUP, formatHelp, PanicCommand, usageLine } from './help.ts';
 import { CliError, UsageError } from './api-client.ts';
 import { EnvFileError, loadEnvFile, type EnvFile } from '../env-file.ts';
 
@@ -10,8 +10,9 @@ const JSON_OPTION = "print the API's JSON answer instead of sentences";
 const PASSWORD_NOTE = 'omit it to be asked without echo (a password on the command line is visible in the process list)';
 
 /**
- * A command's action, loaded from its module only when it runs (startup stays fast); what it returns
- * is the exit code. A UsageError it throws is refused the way commander refuses arguments.
+ * A command's action, loaded from its module only when it runs (startup stays fast). commander calls
+ * it with the arguments, then the options; what it returns is the exit code. A UsageError it throws
+ * is refused the way commander refuses arguments (see refuse below).
  */
 function lazy<F extends (...args: any[]) => Promise<number | void>>(load: () => Promise<F>) {
   return async function (this: Command, ...args: Parameters<F>): Promise<void> {
@@ -26,7 +27,7 @@ function lazy<F extends (...args: any[]) => Promise<number | void>>(load: () => 
 }
 
 /** `--limit N` of inbox: a whole number of rows, 1 to 100. */
-function rows(value: string): number {
+function rowCount(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('It must be a whole number from 1 to 100.');
   return n;
@@ -170,7 +171,7 @@ program
   .option('-t, --to <X>', 'only messages to this email or phone (case-insensitive; "082 555 0123" finds +27825550123)')
   .option('--json', 'print the messages as JSON (with --follow: one JSON object per line)')
   .option('-f, --follow', 'keep watching: print new messages every 2 s until Ctrl-C')
-  .option('--limit <N>', 'rows in the table (default 20, at most 100)', rows, 20)
+  .option('--limit <N>', 'rows in the table (default 20, at most 100)', rowCount, 20)
   .example('panic-api inbox --to thandi@example.com')
   .action(lazy(async () => (await import('./inbox.ts')).inboxCommand));
 program
@@ -203,7 +204,7 @@ function refuse(cmd: Command, err: CommanderError): never {
   } else {
     const why = err.code === 'commander.missingArgument' ? missing(cmd) : sentence(err.message);
     const more = cmd.parent ? `\n(panic-api ${cmd.name()} --help shows the options and an example.)` : '';
-    process.stderr.write(`${why}\nUsage: ${cmd.parent ? `panic-api ${usageOf(cmd)}` : 'panic-api <command> [arguments] [options]'}${more}\n`);
+    process.stderr.write(`${why}\nUsage: ${usageLine(cmd)}${more}\n`);
   }
   process.exit(2);
 }
