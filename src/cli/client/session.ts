@@ -8,7 +8,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { api, apiBaseUrl, CliError, type Api } from '../api-client.ts';
 import { apiFailure, succeeded, type Answer } from './common.ts';
-import type { TokenPair } from '../../contract/token-pair.ts';
+import type { paths } from './api-types.ts';
+
+/** The token pair, as login and refresh answer it. */
+type TokenPair = paths['/api/v1/auth/refresh']['post']['responses'][200]['content']['application/json'];
 
 export interface Session {
   api_base_url: string;
