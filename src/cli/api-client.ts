@@ -6,10 +6,7 @@
  */
 import createClient, { type Client } from 'openapi-fetch';
 import type { paths } from './client/api-types.ts';
-
-export class CliError extends Error {}
-/** Wrong or missing arguments: main prints the command's usage line and exits 2. */
-export class UsageError extends CliError {}
+import { CliError } from './errors.ts';
 
 export const apiBaseUrl = (env: NodeJS.ProcessEnv = process.env): string =>
   (env.API_BASE_URL ?? 'http://localhost:8000').replace(/\/+$/, '');

@@ -1,4 +1,5 @@
-import { apiBaseUrl, apiErrorMessage, CliError } from './api-client.ts';
+import { apiBaseUrl, apiErrorMessage } from './api-client.ts';
+import { CliError } from './errors.ts';
 import { devInboxMessages, type InboxRow } from './dev-inbox.ts';
 import { purposeLabel } from '../vocabulary.ts';
 import { alignColumns } from './columns.ts';

@@ -1,4 +1,5 @@
-import { api, apiErrorMessage, apiBaseUrl, CliError } from './api-client.ts';
+import { api, apiErrorMessage, apiBaseUrl } from './api-client.ts';
+import { CliError } from './errors.ts';
 import type { paths } from './client/api-types.ts';
 
 type Filters = NonNullable<paths['/api/v1/admin/messages']['get']['parameters']['query']>;

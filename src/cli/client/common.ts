@@ -3,7 +3,8 @@
  * output in sentences or JSON, and the password asked without echo.
  */
 import { read } from 'read';
-import { apiErrorMessage, CliError, UsageError } from '../api-client.ts';
+import { apiErrorMessage } from '../api-client.ts';
+import { CliError, UsageError } from '../errors.ts';
 import { devInboxMessages } from '../dev-inbox.ts';
 
 /** `--json`: commander leaves it undefined when it is not given. */

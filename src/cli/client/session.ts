@@ -6,7 +6,8 @@ import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { api, apiBaseUrl, CliError, type Api } from '../api-client.ts';
+import { api, apiBaseUrl, type Api } from '../api-client.ts';
+import { CliError } from '../errors.ts';
 import { apiFailure, succeeded, type Answer } from './common.ts';
 import type { paths } from './api-types.ts';
 
