@@ -24,13 +24,14 @@ export const CLIENT_GROUP = 'Use a running API (API_BASE_URL, default http://loc
 
 /** `--password <P>` reads `--password P` in help and usage lines. */
 const term = (option: Option) => option.flags.replace(/<(.+?)>/, '$1');
+const valueName = (option: Option) => option.flags.match(/<(.+?)>/)?.[1];
 const declaredOptions = (cmd: Command) => cmd.options.filter((o) => !o.hidden);
 const optionRows = (cmd: Command): string[][] => declaredOptions(cmd).map((o) => [term(o), o.description]);
 
 /** `login EMAIL [--password P] [--json]`: the arguments, then each option with its value's name. */
 function usageOf(cmd: Command): string {
   const args = cmd.registeredArguments.map((a) => (a.required ? a.name() : `[${a.name()}]`));
-  const options = declaredOptions(cmd).map((o) => `[${o.long}${o.required || o.optional ? ` ${o.flags.match(/<(.+?)>/)?.[1]}` : ''}]`);
+  const options = declaredOptions(cmd).map((o) => `[${[o.long, valueName(o)].filter(Boolean).join(' ')}]`);
   return [cmd.name(), ...args, ...options].join(' ');
 }
 
