@@ -10,7 +10,7 @@ import { checkSmtp } from './doctor/smtp.ts';
 import { CHECK_TIMEOUT_MS, errorText, fail, warn, type Check } from './doctor/types.ts';
 
 const ICON: Record<Check['status'], string> = { ok: '✅', warn: '⚠️ ', fail: '❌' };
-/** The checks that need a parsed configuration, in the order they are printed. */
+/** The checks that need a parsed configuration, in the order they are printed (email-dns, a line only when mail is sent from a real domain, comes after smtp). */
 const NEEDS_CONFIG = ['secrets', 'database', 'smtp', 'sms', 'redis'] as const;
 
 /** Runs one check with a deadline; a check that throws or hangs becomes a failed row, not a crash. */

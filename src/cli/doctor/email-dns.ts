@@ -6,7 +6,7 @@ import { createSmtpChannel } from '../../delivery/channels/smtp.ts';
 import { errorCode, ok, warn, type Check } from './types.ts';
 
 const NAME = 'email-dns';
-/** One DNS question's longest wait: the three are asked at once, so the check takes about this long at worst. */
+/** One DNS question's wait for each server: the three questions are asked at once, so with one server the check takes about this long at worst. */
 export const DNS_TIMEOUT_MS = 2000;
 
 /** Names no one can publish records for: RFC 2606 and 6761 (test, example, invalid, localhost), 6762 (local), 8375 (home.arpa) and ICANN's internal. */
