@@ -15,8 +15,8 @@ export interface DnsFixture {
   txt: Record<string, string[][]>;
   /** answer; stay silent (a server that never replies); or answer SERVFAIL to everything */
   mode: 'answer' | 'silent' | 'servfail';
-  /** every name asked, in order */
-  asked: string[];
+  /** every question, in order: the name asked and when it arrived (Date.now()) */
+  asked: { name: string; at: number }[];
   close(): Promise<void>;
 }
 
@@ -35,7 +35,7 @@ export async function startDnsServer(): Promise<DnsFixture> {
     const question = query.questions?.[0];
     if (!question) return;
     const name = question.name.toLowerCase();
-    fixture.asked.push(name);
+    fixture.asked.push({ name, at: Date.now() });
     if (fixture.mode === 'silent') return;
     const records = fixture.txt[name];
     const rcode = fixture.mode === 'servfail' ? SERVFAIL : records === undefined ? NXDOMAIN : 0;
