@@ -57,19 +57,19 @@ const unasked = (what: string, why: string): Part => ({ finding: `${what}: DNS c
 const starts = (prefix: string) => (record: string) => record.trim().toLowerCase().startsWith(prefix);
 
 /** The mechanism that names the SMTP server in SPF: ip4:/ip6: for an address, a: for a host name. */
-function spfMechanism(server: string | undefined): string {
-  if (!server) return 'include:<your mail provider\'s SPF domain>';
+function spfMechanism(server: string): string {
   const family = isIP(server);
   return family ? `ip${family}:${server}` : `a:${server}`;
 }
 
+/** `config` has SMTP_SERVER: emailDnsDomain asks only about a domain mail is sent from. */
 function judgeSpf(records: string[] | string, domain: string, config: Config): Part {
   if (typeof records === 'string') return unasked('SPF', records);
   const spf = records.filter(starts('v=spf1'));
   if (spf.length === 0) {
     return {
       finding: `no SPF record on ${domain}`,
-      fix: `Publish a TXT record on ${domain}: "v=spf1 ${spfMechanism(config.SMTP_SERVER)} ~all" (or the include: your mail provider documents, e.g. include:_spf.google.com).`,
+      fix: `Publish a TXT record on ${domain}: "v=spf1 ${spfMechanism(config.SMTP_SERVER!)} ~all" (or the include: your mail provider documents, e.g. include:_spf.google.com).`,
     };
   }
   if (spf.length > 1) {
