@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Type, type Static } from 'typebox';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
@@ -13,6 +14,20 @@ const bool = (def: boolean) => Type.Boolean({ default: def });
 const oneOf = <const T extends string[]>(values: readonly [...T], def: T[number]) => Type.Enum(values, { default: def });
 const url = (pattern: RegExp, scheme: string) =>
   Type.Optional(Type.Refine(Type.String(), (v) => pattern.test(v), () => `must start with ${scheme}`));
+
+/**
+ * DNS_SERVERS as node:dns's setServers takes it: IP addresses, comma-separated, each with an optional
+ * port (`1.1.1.1`, `127.0.0.1:5353`, `[::1]:53`); undefined when an entry is not one.
+ */
+export function dnsServerList(text: string): string[] | undefined {
+  const entries = text.split(',').map((s) => s.trim());
+  const valid = (entry: string) => {
+    const m = /^\[(.+)\]:(\d{1,5})$/.exec(entry) ?? /^([^:]+):(\d{1,5})$/.exec(entry);
+    if (!m) return isIP(entry) !== 0;
+    return isIP(m[1]) !== 0 && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+  };
+  return entries.every(valid) ? entries : undefined;
+}
 
 /** Every variable the service reads, with its type, bounds and default. */
 export const envSchema = Type.Object({
@@ -60,6 +75,14 @@ export const envSchema = Type.Object({
   SMTP_PASSWORD: optionalText,
   SMTP_TLS_REJECT_UNAUTHORIZED: bool(true),
   FROM_EMAIL: optionalText,
+  /** The selector your mail provider signs with: doctor looks for `<selector>._domainkey.<From domain>`. */
+  DKIM_SELECTOR: Type.Optional(
+    Type.Refine(Type.String(), (v) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v), () => 'must be a DNS label such as s1 or google'),
+  ),
+  /** The DNS servers doctor asks about the From domain; unset: the system's. */
+  DNS_SERVERS: Type.Optional(
+    Type.Refine(Type.String(), (v) => dnsServerList(v) !== undefined, () => 'must be IP addresses, comma-separated, each with an optional :port (1.1.1.1,[2606:4700::1111]:53)'),
+  ),
   SMS_PROVIDER: Type.Optional(Type.Enum(['twilio', 'http'])),
   SMS_API_URL: optionalText,
   SMS_API_KEY: optionalText,

@@ -3,13 +3,14 @@ import { apiBaseUrl } from './api-client.ts';
 import type { EnvFile } from '../env-file.ts';
 import { checkConfig, checkSecrets } from './doctor/config.ts';
 import { checkDatabase } from './doctor/database.ts';
+import { checkEmailDns, emailDnsDomain } from './doctor/email-dns.ts';
 import { checkRedis } from './doctor/redis.ts';
 import { checkSms } from './doctor/sms.ts';
 import { checkSmtp } from './doctor/smtp.ts';
 import { CHECK_TIMEOUT_MS, errorText, fail, warn, type Check } from './doctor/types.ts';
 
 const ICON: Record<Check['status'], string> = { ok: '✅', warn: '⚠️ ', fail: '❌' };
-/** The checks that need a parsed configuration, in the order they are printed. */
+/** The checks that need a parsed configuration, in the order they are printed (email-dns, a line only when mail is sent from a real domain, comes after smtp). */
 const NEEDS_CONFIG = ['secrets', 'database', 'smtp', 'sms', 'redis'] as const;
 
 /** Runs one check with a deadline; a check that throws or hangs becomes a failed row, not a crash. */
@@ -37,10 +38,13 @@ export async function runChecks(env: NodeJS.ProcessEnv = process.env): Promise<C
   if (!config) {
     return [configCheck, ...NEEDS_CONFIG.map((name) => warn(name, 'Not checked: the configuration is invalid', 'Fix the configuration first (see the config line).'))];
   }
+  // a line only for a domain mail is really sent from (see emailDnsDomain)
+  const fromDomain = emailDnsDomain(config);
   const rest = await Promise.all([
     guarded('secrets', async () => checkSecrets(env, config)),
     guarded('database', () => checkDatabase(config, apiBaseUrl(env))),
     guarded('smtp', () => checkSmtp(config)),
+    ...(fromDomain ? [guarded('email-dns', () => checkEmailDns(config, fromDomain))] : []),
     guarded('sms', () => checkSms(config)),
     guarded('redis', () => checkRedis(config)),
   ]);

@@ -79,6 +79,12 @@ export interface TwilioFailure {
   message?: string;
 }
 
+/** The account as Twilio's GET …/Accounts/{Sid}.json describes it. */
+export interface TwilioAccount {
+  type: 'Trial' | 'Full';
+  status: 'active' | 'suspended' | 'closed';
+}
+
 export interface TwilioFixture extends Counts {
   /** full URL of POST .../Accounts/{SID}/Messages.json */
   messagesUrl: string;
@@ -89,6 +95,8 @@ export interface TwilioFixture extends Counts {
   messages: TwilioMessage[];
   /** may be changed at any time, e.g. to fail first and recover later */
   failWith: TwilioFailure | undefined;
+  /** what the account GET answers; may be changed at any time */
+  account: TwilioAccount;
   waitFor(to: string, opts?: WaitOpts): Promise<TwilioMessage>;
   close(): Promise<void>;
 }
@@ -142,7 +150,10 @@ export async function startTwilioServer(opts: TwilioOptions = {}): Promise<Twili
     if (m[1] !== accountSid) {
       return sendJson(res, 404, twilioError(404, 20404, `The requested resource ${path} was not found`));
     }
-    if (isAccount) return sendJson(res, 200, { sid: accountSid, status: 'active', friendly_name: 'test' });
+    if (isAccount) {
+      const { type, status } = fixture.account;
+      return sendJson(res, 200, { sid: accountSid, owner_account_sid: accountSid, friendly_name: 'test', status, type, uri: `/2010-04-01/Accounts/${accountSid}.json` });
+    }
 
     // Auth and routing are checked first so a misconfigured client still gets 401/404.
     const fail = fixture.failWith;
@@ -185,6 +196,7 @@ export async function startTwilioServer(opts: TwilioOptions = {}): Promise<Twili
     authToken,
     messages,
     failWith: opts.failWith,
+    account: { type: 'Full', status: 'active' },
     waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `Twilio SMS to ${to}`, o),
     close: () => closeServer(server),
   }, counts);
