@@ -43,7 +43,7 @@ export const envSchema = Type.Object({
   PASSWORD_HASH_CONCURRENCY: int(availableParallelism(), 1, 1024),
   REQUEST_TIMEOUT_SECONDS: int(10, 1, 600),
   UNVERIFIED_ACCOUNT_TTL_HOURS: int(72, 1, 24 * 365),
-  /** Days a message is kept once final (sent, failed, captured): the delivery log's reach. */
+  /** Days a message is kept once final (no longer queued or sending): the delivery log's reach. */
   MESSAGE_RETENTION_DAYS: int(30, 1, 3650),
   /** Two letters, either case: upper-cased when the configuration is loaded. */
   DEFAULT_PHONE_REGION: Type.String({ minLength: 2, maxLength: 2, default: 'ZA' }),

@@ -191,6 +191,40 @@ for (const db of await databaseKinds()) {
       assert.equal(twilio.status, 403);
     });
 
+    it('signed but malformed receipts answer 4xx with {error:{code,message}}, never 5xx', async () => {
+      const bodies = [
+        '',
+        '{',
+        'null',
+        '[]',
+        '"text"',
+        '{"__proto__":{"status":"delivered"},"id":"x","status":"sent"}',
+        JSON.stringify({ id: 42, status: 'delivered' }),
+        JSON.stringify({ id: 'x'.repeat(10_000), status: 'delivered' }),
+        JSON.stringify({ id: 'x', status: 'delivered', error_code: ['a'] }),
+        JSON.stringify({ message_id: 'a', provider_id: 'b', event: 'delivered' }),
+        JSON.stringify({ message_id: null, event: 'bounced' }),
+        Buffer.from([0xff, 0xfe, 0x7b]).toString('latin1'),
+      ];
+      const answers = [];
+      for (const [path, secret, s] of [
+        ['/api/v1/webhooks/sms/status', SMS_SECRET, genericStack],
+        ['/api/v1/webhooks/email/events', EMAIL_SECRET, stack],
+      ] as const) {
+        for (const body of bodies) answers.push({ path, body, res: await post(s, path, body, { 'content-type': 'application/json', 'x-signature': signBody(body, secret) }) });
+      }
+      const twilioForms = ['', 'MessageSid=', 'MessageStatus=delivered', 'MessageSid=SMx&MessageSid=SMy&MessageStatus=delivered', '%%%=%', 'MessageSid=' + 'x'.repeat(5000) + '&MessageStatus=delivered'];
+      for (const form of twilioForms) {
+        const fields = new URLSearchParams(form);
+        const signature = twilioSignature(`${PUBLIC_URL}${TWILIO_PATH}`, fields, stack.sms.authToken);
+        answers.push({ path: TWILIO_PATH, body: form, res: await post(stack, TWILIO_PATH, form, { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }) });
+      }
+      for (const { path, body, res } of answers) {
+        assert.ok(res.status >= 400 && res.status < 500, `${path} ${JSON.stringify(body).slice(0, 80)}: ${res.status} ${res.text}`);
+        assert.deepEqual(Object.keys(res.body.error ?? {}).sort(), ['code', 'message'], res.text);
+      }
+    });
+
     describe('email events and the suppression list', () => {
       const path = '/api/v1/webhooks/email/events';
       const event = (body: object, secret = EMAIL_SECRET) => {
