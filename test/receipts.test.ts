@@ -149,6 +149,28 @@ for (const db of await databaseKinds()) {
       assert.equal((await messageTo(stack, row.recipient)).status, 'delivered');
     });
 
+    it('GET /users/verify-phone/status follows the latest SMS code: 404 before any, sent, then undelivered with a hint the person can act on', async () => {
+      const { tokens } = await verifiedLogin(stack, 'status');
+      const status = () => stack.api('GET', '/api/v1/users/verify-phone/status', undefined, tokens.access_token);
+      const none = await status();
+      assert.equal(none.status, 404);
+      assert.equal(errorCode(none), 'not_found');
+      assert.equal((await stack.api('GET', '/api/v1/users/verify-phone/status')).status, 401);
+      assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
+      const sent = await waitUntil(async () => {
+        const r = await status();
+        return r.body.status === 'sent' ? r : undefined;
+      }, { what: 'the status sent' });
+      assert.match(sent.body.hint, /handed to the mobile network/);
+      const row = await messageTo(stack, sent.body.phone);
+      const fields = { MessageSid: row.provider_id!, MessageStatus: 'undelivered', ErrorCode: '30006' };
+      assert.equal((await twilioReceipt(fields, signAsTwilio(`${PUBLIC_URL}${TWILIO_PATH}`, fields, stack.sms.authToken))).status, 200);
+      const after = await status();
+      assert.equal(after.body.status, 'undelivered');
+      assert.match(after.body.hint, /carrier did not accept the message\. Check the number, or try another one\./);
+      assert.deepEqual(Object.keys(after.body).sort(), ['code_expires_at', 'hint', 'phone', 'status', 'updated_at']);
+    });
+
     it('a signed receipt for a MessageSid we never sent answers 404', async () => {
       const fields = { MessageSid: 'SM' + '0'.repeat(32), MessageStatus: 'delivered' };
       const r = await twilioReceipt(fields, signAsTwilio(`${PUBLIC_URL}${TWILIO_PATH}`, fields, stack.sms.authToken));
