@@ -272,7 +272,7 @@ describe('panic-api client in development', () => {
 });
 
 describe('panic-api --help', () => {
-  const names = ['serve', 'worker', 'migrate', 'register', 'send', 'verify', 'login', 'me', 'verify-phone', 'verify-phone-otp', 'forgot-password', 'reset-password', 'logout', 'doctor', 'prune', 'inbox', 'messages'];
+  const names = ['serve', 'worker', 'migrate', 'register', 'send', 'verify', 'login', 'me', 'verify-phone', 'verify-phone-otp', 'forgot-password', 'reset-password', 'logout', 'doctor', 'prune', 'inbox', 'why', 'messages'];
 
   it('lists every command with its options and an example', { timeout: 60_000 }, async () => {
     const run = await runCli(['--help'], {});

@@ -108,6 +108,7 @@ const ENDPOINTS: Endpoint[] = [
   },
   { method: 'GET', path: '/api/v1/auth/me', auth: true, fields: [], valid: () => ({}), emptyObjectInvalid: false },
   { method: 'GET', path: '/api/v1/users/me', auth: true, fields: [], valid: () => ({}), emptyObjectInvalid: false },
+  { method: 'GET', path: '/api/v1/users/verify-phone/status', auth: true, fields: [], valid: () => ({}), emptyObjectInvalid: false },
 ];
 
 // ------------------------------------------------------------------------------------------ cases

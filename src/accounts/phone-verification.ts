@@ -7,7 +7,7 @@ import { AppError } from '../errors.ts';
 import { assertTextable, normalizePhone } from '../addresses.ts';
 import { findUserByVerifiedPhone, isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
-import { personView, type PublicSmsState } from '../delivery/hints.ts';
+import { personView, type PublicState } from '../delivery/hints.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -67,13 +67,13 @@ export async function phoneCodeStatus(ctx: FlowContext, user: User): Promise<Pho
     .where('created_at', '=', code.created_at)
     .executeTakeFirst();
   if (!message) return undefined;
-  const { state, hint } = personView(message.status, ctx.config.isDevelopment);
+  const { state, hint } = personView('sms', message.status, ctx.config.isDevelopment);
   return { phone: code.destination, status: state, hint, updated_at: message.updated_at.toISOString(), code_expires_at: code.expires_at.toISOString() };
 }
 
 export interface PhoneCodeStatus {
   phone: string;
-  status: PublicSmsState;
+  status: PublicState;
   hint: string;
   updated_at: string;
   code_expires_at: string;

@@ -1,3 +1,4 @@
+import { ALL_STATUSES } from '../vocabulary.ts';
 import { InvalidArgumentError, type Command, type CommanderError } from 'commander';
 import { CLIENT_GROUP, formatHelp, PanicCommand, usageLine } from './help.ts';
 import { CliError, UsageError } from './errors.ts';
@@ -175,10 +176,17 @@ program
   .example('panic-api inbox --to thandi@example.com')
   .action(lazy(async () => (await import('./inbox.ts')).inboxCommand));
 program
+  .command('why')
+  .description('Why codes to an address or number do not arrive: its recent messages, a suppression, the limits blocking it now, the cause and the fix (needs ADMIN_TOKEN).')
+  .argument('<EMAIL|PHONE>')
+  .option('--json', 'print the report as JSON')
+  .example('ADMIN_TOKEN=… panic-api why thandi@example.com')
+  .action(lazy(async () => (await import('./why.ts')).whyCommand));
+program
   .command('messages')
   .description('The delivery log of a running server, with the reason of each failure (needs ADMIN_TOKEN).')
   .option('--to <X>', 'only messages to this email or phone')
-  .option('--status <S>', 'only this status: queued, sending, sent, failed or captured')
+  .option('--status <S>', `only this status: ${ALL_STATUSES.join(', ')}`)
   .option('--limit <N>', 'at most N messages')
   .option('--json', 'print the messages as JSON')
   .example('ADMIN_TOKEN=… panic-api messages --to thandi@example.com')

@@ -5,7 +5,7 @@ import type { paths } from './client/api-types.ts';
 type Filters = NonNullable<paths['/api/v1/admin/messages']['get']['parameters']['query']>;
 
 /** One row of the delivery log: the contract declares its rows without a shape, so it is written here. */
-interface LogRow {
+export interface LogRow {
   created_at: string;
   channel: string;
   recipient: string;
@@ -19,6 +19,10 @@ interface LogRow {
 
 const WHY: Record<string, string> = {
   sent: 'accepted by the provider',
+  delivered: 'the provider reported it delivered',
+  undelivered: 'the carrier did not deliver it',
+  bounced: "the recipient's mail server refused it",
+  suppressed: 'not sent: the address is suppressed',
   captured: 'development: not sent, shown in the dev inbox and the log',
   queued: 'waiting for its next attempt',
   sending: 'being sent now',
@@ -44,13 +48,16 @@ export async function messagesCommand(values: Filters & { json?: boolean }): Pro
     process.stdout.write(`No messages${values.to ? ` to ${values.to}` : ''}. Was a code requested for exactly this address?\n`);
     return 0;
   }
-  for (const r of rows) {
-    process.stdout.write(
-      `${r.created_at}  ${r.channel.padEnd(5)} ${r.recipient}  ${r.purpose}  ${r.status.toUpperCase()} after ${r.attempts} attempt(s): ${WHY[r.status] ?? ''}\n`,
-    );
-    if (r.last_error) process.stdout.write(`    reason: ${r.last_error}\n`);
-    if (r.next_attempt_at) process.stdout.write(`    next attempt: ${r.next_attempt_at}\n`);
-    if (r.provider_id) process.stdout.write(`    provider id: ${r.provider_id}\n`);
-  }
+  process.stdout.write(rows.flatMap((r) => messageLines(r)).map((l) => `${l}\n`).join(''));
   return 0;
+}
+
+/** A delivery-log row as the lines `messages` and `why` print, indented by `indent`. */
+export function messageLines(r: LogRow, indent = ''): string[] {
+  return [
+    `${indent}${r.created_at}  ${r.channel.padEnd(5)} ${r.recipient}  ${r.purpose}  ${r.status.toUpperCase()} after ${r.attempts} attempt(s): ${WHY[r.status] ?? ''}`,
+    r.last_error && `${indent}    reason: ${r.last_error}`,
+    r.next_attempt_at && `${indent}    next attempt: ${r.next_attempt_at}`,
+    r.provider_id && `${indent}    provider id: ${r.provider_id}`,
+  ].filter((l): l is string => Boolean(l));
 }

@@ -2004,6 +2004,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/why": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Why codes to an address or number do not arrive: recent messages, suppression, limits blocking now, the diagnosis and the person's hint */
+        get: {
+            parameters: {
+                query: {
+                    to: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The address or number, normalised (lower-case email, E.164 phone). */
+                            destination: string;
+                            /** @enum {unknown} */
+                            channel: "email" | "sms";
+                            account: {
+                                id: string;
+                                email: string;
+                                phone: string;
+                                email_verified: boolean;
+                                phone_verified: boolean;
+                                created_at: string;
+                            } | null;
+                            /** @description The recent messages to it, newest first, as the delivery log shows them. */
+                            messages: unknown[];
+                            suppression: {
+                                address: string;
+                                /** @enum {unknown} */
+                                kind: "bounce" | "complaint";
+                                reason: string;
+                                message_id: string | null;
+                                created_at: string;
+                            } | null;
+                            /** @description Limits refusing new codes to it right now. */
+                            blocking: {
+                                limit: string;
+                                setting: string;
+                                wait_seconds: number;
+                            }[];
+                            /** @description For the operator. */
+                            diagnosis: {
+                                cause: string;
+                                fix: string;
+                            };
+                            /** @description For the person, in their words. */
+                            hint: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/suppressions/{address}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take an address off the suppression list (the person fixed their mailbox) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    address: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            address: string;
+                            /** @enum {boolean} */
+                            removed: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/delivery": {
         parameters: {
             query?: never;

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
 import { register } from '../../accounts/registration.ts';
 import { phoneCodeStatus, requestPhoneCode, verifyPhoneCode } from '../../accounts/phone-verification.ts';
-import { PUBLIC_SMS_STATES } from '../../delivery/hints.ts';
+import { PUBLIC_STATES } from '../../delivery/hints.ts';
 import { toPublicUser } from '../../accounts/users.ts';
 import { AppError } from '../../errors.ts';
 import { requireUser } from '../auth-hook.ts';
@@ -62,7 +62,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         response: {
           200: Type.Object({
             phone: Type.String(),
-            status: Type.Enum(PUBLIC_SMS_STATES),
+            status: Type.Enum(PUBLIC_STATES),
             hint: Type.String(),
             updated_at: Type.String({ format: 'date-time' }),
             code_expires_at: Type.String({ format: 'date-time' }),
