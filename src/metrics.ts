@@ -13,7 +13,8 @@ export interface Metrics {
   smsVerified: Counter<'calling_code'>;
   smsBrakeRefusals: Counter;
   retentionRowsRemoved: Counter<'table'>;
-  receipts: Counter<'channel' | 'provider' | 'status' | 'destination'>;
+  /** What became of messages after the provider took them (receipts), and those never sent to a suppressed address. */
+  outcomes: Counter<'channel' | 'provider' | 'status' | 'destination'>;
   queuedToDelivered: Histogram<'channel' | 'provider'>;
   /** A recipient's destination label: its country calling code, or its email domain while fewer than MAX_DOMAIN_LABELS are in use ("other" after). */
   destination(recipient: string): string;
@@ -74,9 +75,9 @@ export function createMetrics(queueDepth: () => Promise<number>): Metrics {
     }),
     retentionRowsRemoved,
     // destination: the country calling code of an SMS, the recipient's domain of an email
-    receipts: new Counter({
-      name: 'panic_receipts_total',
-      help: "Providers' receipts that changed a message: delivered, undelivered, failed, bounced; by channel, provider and destination",
+    outcomes: new Counter({
+      name: 'panic_delivery_outcomes_total',
+      help: 'Messages delivered, undelivered, failed or bounced (by the provider\'s receipt) and suppressed; by channel, provider and destination',
       labelNames: ['channel', 'provider', 'status', 'destination'],
       registers: [registry],
     }),

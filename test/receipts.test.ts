@@ -132,11 +132,11 @@ for (const db of await databaseKinds()) {
       assert.match(stored.last_error ?? '', /undelivered: code 30007/);
     });
 
-    it("'delivered' twice counts once in panic_receipts_total and the queued-to-delivered histogram; then a late 'sent' leaves it delivered", async () => {
+    it("'delivered' twice counts once in panic_delivery_outcomes_total and the queued-to-delivered histogram; then a late 'sent' leaves it delivered", async () => {
       const { row } = await smsSent(stack);
       const url = `${PUBLIC_URL}${TWILIO_PATH}`;
       const fields = (status: string) => ({ MessageSid: row.provider_id!, MessageStatus: status });
-      const series = /^panic_receipts_total\{channel="sms",provider="twilio",status="delivered",destination="27"\} (\d+)$/m;
+      const series = /^panic_delivery_outcomes_total\{channel="sms",provider="twilio",status="delivered",destination="27"\} (\d+)$/m;
       const before = Number((await metricsText(stack)).match(series)?.[1] ?? 0);
       for (const status of ['delivered', 'delivered', 'sent']) {
         const r = await twilioReceipt(fields(status), signAsTwilio(url, fields(status), stack.sms.authToken));
@@ -293,6 +293,7 @@ for (const db of await databaseKinds()) {
         }, { what: 'the next message suppressed' });
         assert.match(next.last_error ?? '', /suppressed .*bounced: 550 5\.1\.1/);
         assert.equal(stack.smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length, mailsBefore, 'nothing more reached the mailbox');
+        assert.match(await metricsText(stack), /^panic_delivery_outcomes_total\{channel="email",provider="smtp",status="suppressed",destination="example\.test"\} [1-9]/m);
       });
 
       it('a complaint named by the Message-ID (brackets dropped, as providers do) marks it delivered and suppresses the address; events for unknown ids are 404, a body naming neither id is 400', async () => {

@@ -101,7 +101,7 @@ export async function takeReceipt(
   });
   if (applied?.changed) {
     const { channel, provider } = receipt;
-    deps.metrics.receipts.inc({ channel, provider, status: applied.status, destination: deps.metrics.destination(applied.recipient) });
+    deps.metrics.outcomes.inc({ channel, provider, status: applied.status, destination: deps.metrics.destination(applied.recipient) });
     if (applied.status === 'delivered') deps.metrics.queuedToDelivered.observe({ channel, provider }, (now.getTime() - applied.created_at.getTime()) / 1000);
     deps.logger.info({ message_id: applied.id, channel, provider, status: applied.status, error_code: receipt.errorCode }, 'receipt');
   }

@@ -113,6 +113,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       const reason = `not sent: the address is suppressed since ${suppression.created_at.toISOString()} (${suppression.reason})`;
       logger.warn({ message_id: message.id, channel: message.channel, reason }, 'message suppressed');
       metrics.messagesFinished.inc({ channel: message.channel, status: 'suppressed' });
+      metrics.outcomes.inc({ channel: message.channel, provider: channel.provider, status: 'suppressed', destination: metrics.destination(message.recipient) });
       return { status: 'suppressed', reason };
     }
     let outcome: Outcome;
