@@ -83,10 +83,20 @@ test('Twilio fixture: send, 401, 400, failWith, account GET', async (t) => {
 
   const acct = await fetch(tw.accountUrl, { headers: { authorization: good } });
   assert.equal(acct.status, 200);
-  assert.deepEqual(await acct.json(), { sid: tw.accountSid, status: 'active', friendly_name: 'test' });
+  assert.deepEqual(await acct.json(), {
+    sid: tw.accountSid,
+    owner_account_sid: tw.accountSid,
+    friendly_name: 'test',
+    status: 'active',
+    type: 'Full',
+    uri: `/2010-04-01/Accounts/${tw.accountSid}.json`,
+  });
+  tw.account = { type: 'Trial', status: 'suspended' };
+  const trial = (await (await fetch(tw.accountUrl, { headers: { authorization: good } })).json()) as { type: string; status: string };
+  assert.deepEqual([trial.type, trial.status], ['Trial', 'suspended']);
   assert.equal((await fetch(tw.accountUrl)).status, 401);
   assert.equal(tw.messages.length, 1);
-  assert.equal(tw.requests, 6);
+  assert.equal(tw.requests, 7);
 });
 
 test('HTTP SMS fixture: Bearer key accepted, wrong key refused', async (t) => {

@@ -174,7 +174,8 @@ export async function startTwilioServer(opts: TwilioOptions = {}): Promise<Twili
     if (!from) return sendJson(res, 400, { code: 21603, message: "A 'From' phone number is required.", status: 400 });
     await opts.beforeAccept?.({ to, from, body });
     const sid = 'SM' + randomBytes(16).toString('hex');
-    messages.push({ to, from, body, sid, statusCallback: form.get('StatusCallback') ?? undefined });
+    const statusCallback = form.get('StatusCallback');
+    messages.push({ to, from, body, sid, ...(statusCallback === null ? {} : { statusCallback }) });
     sendJson(res, 201, {
       sid,
       account_sid: accountSid,
