@@ -30,6 +30,8 @@ export const MESSAGE_STATUSES = {
   failed: { final: true, help: 'Delivery failed: see the reason.' },
   suppressed: { final: true, help: 'Not sent: the address bounced or complained before (see the reason).' },
   captured: { final: true, help: 'Not delivered: kept here because the channel is not configured or its send failed (development only).' },
+  expired: { final: true, help: 'Not sent: its code expired before it could be sent.' },
+  superseded: { final: true, help: 'Not sent: a newer code replaced its code before it could be sent.' },
 } as const;
 export type MessageStatus = keyof typeof MESSAGE_STATUSES;
 
@@ -38,3 +40,16 @@ export const ALL_STATUSES = Object.keys(MESSAGE_STATUSES) as MessageStatus[];
 export const FINAL_STATUSES = ALL_STATUSES.filter((s) => MESSAGE_STATUSES[s].final);
 /** States of a message still to be sent. */
 export const PENDING_STATUSES = ALL_STATUSES.filter((s) => !MESSAGE_STATUSES[s].final);
+
+/** What a message's history records, one event per step, with what each means. */
+export const MESSAGE_EVENT_KINDS = {
+  queued: 'Queued with its code.',
+  attempt_failed: 'A send was tried and did not go through.',
+  sent: 'Accepted by the provider.',
+  receipt: 'The provider reported on its delivery.',
+  expired: 'Its code expired before it could be sent: not sent.',
+  suppressed: 'Not sent: the address is on the suppression list.',
+  superseded: 'A newer code replaced its code before it could be sent: not sent.',
+} as const;
+export type MessageEventKind = keyof typeof MESSAGE_EVENT_KINDS;
+export const EVENT_KINDS = Object.keys(MESSAGE_EVENT_KINDS) as MessageEventKind[];

@@ -156,8 +156,22 @@ for (const db of await databaseKinds()) {
       now += SECOND;
       assert.equal((await dryRun()).messages, 3, 'the dry run counts sent, failed and captured');
       assert.deepEqual(await statuses(), everyState, 'and removes nothing');
+      /** The events of this test's messages that are final (or else still waiting). */
+      const eventsOf = (final: boolean) =>
+        q()
+          .selectFrom('message_events')
+          .select('message_events.id')
+          .innerJoin('messages', 'messages.id', 'message_events.message_id')
+          .where('messages.created_at', '>=', new Date(t0))
+          .where('messages.status', final ? 'not in' : 'in', ['queued', 'sending'])
+          .execute();
+      const finalEvents = (await eventsOf(true)).map((e) => e.id);
+      assert.ok(finalEvents.length >= 4, 'the sent and failed messages have their queued and attempt events');
+      assert.equal((await eventsOf(false)).length, 2, 'the waiting ones their queued event');
       assert.equal((await prune()).messages, 3);
       assert.deepEqual(await statuses(), { sending: 'sending', queued: 'queued' });
+      assert.equal((await q().selectFrom('message_events').select('id').where('id', 'in', finalEvents).execute()).length, 0, "a message's events go with it");
+      assert.equal((await eventsOf(false)).length, 2, 'the events of the messages kept stay');
 
       now += 10 * 365 * DAY;
       assert.equal((await prune()).messages, 0);

@@ -1,21 +1,13 @@
 import { api, apiErrorMessage, apiBaseUrl } from './api-client.ts';
 import { CliError } from './errors.ts';
 import type { paths } from './client/api-types.ts';
+import { messageEventLines } from './message-events.ts';
+import { MESSAGE_STATUSES } from '../vocabulary.ts';
 
 type Filters = NonNullable<paths['/api/v1/admin/messages']['get']['parameters']['query']>;
 
-/** One row of the delivery log: the contract declares its rows without a shape, so it is written here. */
-export interface LogRow {
-  created_at: string;
-  channel: string;
-  recipient: string;
-  purpose: string;
-  status: string;
-  attempts: number;
-  last_error: string | null;
-  provider_id: string | null;
-  next_attempt_at: string | null;
-}
+/** One row of the delivery log, as the contract declares it. */
+export type LogRow = NonNullable<paths['/api/v1/admin/messages']['get']['responses'][200]['content']['application/json']['messages']>[number];
 
 const WHY: Record<string, string> = {
   sent: 'accepted by the provider',
@@ -39,7 +31,7 @@ export async function messagesCommand(values: Filters & { json?: boolean }): Pro
     throw new CliError(`The server at ${apiBaseUrl()} has no delivery log endpoint: start it with ADMIN_TOKEN set.`);
   }
   if (!data) throw new CliError(apiErrorMessage(response.status, error));
-  const rows = data.messages as LogRow[];
+  const rows = data.messages;
   if (values.json) {
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return 0;
@@ -55,9 +47,10 @@ export async function messagesCommand(values: Filters & { json?: boolean }): Pro
 /** A delivery-log row as the lines `messages` and `why` print, indented by `indent`. */
 export function messageLines(r: LogRow, indent = ''): string[] {
   return [
-    `${indent}${r.created_at}  ${r.channel.padEnd(5)} ${r.recipient}  ${r.purpose}  ${r.status.toUpperCase()} after ${r.attempts} attempt(s): ${WHY[r.status] ?? ''}`,
+    `${indent}${r.created_at}  ${r.channel.padEnd(5)} ${r.recipient}  ${r.purpose}  ${r.status.toUpperCase()} after ${r.attempts} attempt(s): ${WHY[r.status] ?? MESSAGE_STATUSES[r.status].help}`,
     r.last_error && `${indent}    reason: ${r.last_error}`,
     r.next_attempt_at && `${indent}    next attempt: ${r.next_attempt_at}`,
     r.provider_id && `${indent}    provider id: ${r.provider_id}`,
+    ...messageEventLines(r.events).map((l) => `${indent}    ${l}`),
   ].filter((l): l is string => Boolean(l));
 }

@@ -135,6 +135,33 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
+  '0006_message_events': {
+    async up(db: Kysely<any>) {
+      await runStatements(db, `
+        -- every step of a message (queued, each failed attempt, sent, receipts, why it ended unsent),
+        -- written in the transaction of the state change it records; it goes with its message
+        CREATE TABLE message_events (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          message_id uuid NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+          at timestamptz NOT NULL,
+          kind text NOT NULL,
+          -- the message's status once this step was taken (a failed attempt left it queued or failed)
+          status text NOT NULL,
+          provider text,
+          error text,
+          provider_status integer,
+          provider_code text,
+          duration_ms integer,
+          provider_id text
+        );
+        -- a message's events, oldest first (id orders events of one instant)
+        CREATE INDEX message_events_message_idx ON message_events (message_id, at, id);
+        -- the code a message carries: a code replaced by a newer one gets a new id (otp/store.ts), so a
+        -- message whose code_id no longer exists is not sent; NULL for messages from before this
+        ALTER TABLE messages ADD COLUMN code_id uuid;
+      `);
+    },
+  },
   '0007_receipts': {
     async up(db: Kysely<any>) {
       await runStatements(db, `

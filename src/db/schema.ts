@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { Channel, MessageStatus, OtpPurpose } from '../vocabulary.ts';
+import type { Channel, MessageEventKind, MessageStatus, OtpPurpose } from '../vocabulary.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -86,6 +86,27 @@ export interface MessagesTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   sent_at: NullableTimestamp;
+  /** The otp_codes row whose code this message carries; a replaced code has a new id (null: no code tracked). */
+  code_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** One step of a message's history. Never holds a code, a password or a body. */
+export interface MessageEventsTable {
+  id: Generated<string>;
+  message_id: string;
+  at: Timestamp;
+  kind: MessageEventKind;
+  /** The message's status once this step was taken (a failed attempt left it queued or failed). */
+  status: MessageStatus;
+  /** The provider that was tried: 'smtp', 'twilio', 'http'. */
+  provider: string | null;
+  error: string | null;
+  /** The provider's answer: an HTTP status, or an SMTP reply code. */
+  provider_status: number | null;
+  /** The provider's error code: Twilio's (21211), or nodemailer's (EAUTH, ETLS, ECONNECTION). */
+  provider_code: string | null;
+  duration_ms: number | null;
+  provider_id: string | null;
 }
 
 export interface Database {
@@ -96,6 +117,7 @@ export interface Database {
   login_failures: LoginFailuresTable;
   messages: MessagesTable;
   suppressions: SuppressionsTable;
+  message_events: MessageEventsTable;
 }
 
 /** An email address that bounced hard or complained: later messages to it end `suppressed`. */
@@ -111,3 +133,4 @@ export interface SuppressionsTable {
 export type User = Selectable<UsersTable>;
 export type Message = Selectable<MessagesTable>;
 export type NewMessage = Insertable<MessagesTable>;
+export type NewMessageEvent = Insertable<MessageEventsTable>;

@@ -1,46 +1,61 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { Channel, MessageStatus } from '../vocabulary.ts';
+import type { LoggedMessage, MessageEvent } from '../contract/delivery-log.ts';
 import type { Channels } from './channels/index.ts';
 import type { SettingState } from '../placeholders.ts';
 import { queueDepth } from './outbox.ts';
-
-export interface LoggedMessage {
-  id: string;
-  channel: Channel;
-  recipient: string;
-  purpose: string;
-  status: MessageStatus;
-  attempts: number;
-  last_error: string | null;
-  provider_id: string | null;
-  created_at: string;
-  sent_at: string | null;
-  next_attempt_at: string | null;
-}
+import { diagnose } from './reasons.ts';
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
-/** The delivery log: what happened to each message, never its body or code. */
+const LOGGED = ['id', 'channel', 'recipient', 'purpose', 'status', 'attempts', 'last_error', 'provider_id', 'created_at', 'sent_at', 'next_attempt_at'] as const;
+
+/** The delivery log: what happened to each message, with its events, never its body or code. */
 export async function listDeliveryLog(
   db: Kysely<Database>,
   filter: { recipients?: string[]; status?: MessageStatus; limit: number },
 ): Promise<LoggedMessage[]> {
-  let q = db
-    .selectFrom('messages')
-    .select(['id', 'channel', 'recipient', 'purpose', 'status', 'attempts', 'last_error', 'provider_id', 'created_at', 'sent_at', 'next_attempt_at'])
-    .orderBy('created_at', 'desc')
-    .limit(filter.limit);
+  let q = db.selectFrom('messages').select(LOGGED).orderBy('created_at', 'desc').limit(filter.limit);
   if (filter.recipients?.length) {
     q = q.where(sql<string>`lower(recipient)`, 'in', filter.recipients.map((r) => r.toLowerCase()));
   }
   if (filter.status) q = q.where('status', '=', filter.status);
-  const rows = await q.execute();
+  return withEvents(db, await q.execute());
+}
+
+/** One message of the delivery log, or undefined. */
+export async function deliveryLogEntry(db: Kysely<Database>, id: string): Promise<LoggedMessage | undefined> {
+  const row = await db.selectFrom('messages').select(LOGGED).where('id', '=', id).executeTakeFirst();
+  return row && (await withEvents(db, [row]))[0];
+}
+
+type LoggedRow = Omit<LoggedMessage, 'created_at' | 'sent_at' | 'next_attempt_at' | 'events'> & { created_at: Date; sent_at: Date | null; next_attempt_at: Date };
+
+/** The rows with their events, oldest first, each failed attempt with its diagnosis. */
+async function withEvents(db: Kysely<Database>, rows: LoggedRow[]): Promise<LoggedMessage[]> {
+  const events = new Map<string, MessageEvent[]>(rows.map((r) => [r.id, []]));
+  if (rows.length) {
+    const found = await db
+      .selectFrom('message_events')
+      .select(['message_id', 'at', 'kind', 'provider', 'error', 'provider_status', 'provider_code', 'duration_ms', 'provider_id'])
+      .where('message_id', 'in', [...events.keys()])
+      .orderBy('message_id')
+      .orderBy('at')
+      .orderBy('id')
+      .execute();
+    for (const { message_id, at, ...e } of found) {
+      const failed = e.kind === 'attempt_failed';
+      const diagnosis = failed ? diagnose(e.provider, { status: e.provider_status ?? undefined, code: e.provider_code ?? undefined }) : null;
+      events.get(message_id)!.push({ ...e, at: iso(at)!, diagnosis });
+    }
+  }
   return rows.map((r) => ({
     ...r,
     created_at: iso(r.created_at)!,
     sent_at: iso(r.sent_at),
     next_attempt_at: r.status === 'queued' ? iso(r.next_attempt_at) : null,
+    events: events.get(r.id)!,
   }));
 }
 

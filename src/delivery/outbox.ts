@@ -1,8 +1,9 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, Message } from '../db/schema.ts';
+import type { Database, Message, NewMessageEvent } from '../db/schema.ts';
 import { PENDING_STATUSES, type Channel, type OtpPurpose } from '../vocabulary.ts';
 import { addSeconds } from '../clock.ts';
 import type { MessageSeal } from './sealed-body.ts';
+import type { ProviderAnswer } from './channels/types.ts';
 
 export interface CodeMessage {
   channel: Channel;
@@ -13,6 +14,8 @@ export interface CodeMessage {
   html: string | null;
   otp: string;
   expiresAt: Date;
+  /** The otp_codes row of the code: the message is not sent once a newer code replaced it. */
+  codeId?: string;
 }
 
 /** The notification channel that tells every listening worker a message was committed. */
@@ -38,12 +41,14 @@ export async function enqueue(trx: Transaction<Database>, msg: CodeMessage, now:
       ...sealed,
       subject: msg.subject,
       expires_at: msg.expiresAt,
+      code_id: msg.codeId ?? null,
       next_attempt_at: now,
       created_at: now,
       updated_at: now,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
+  await trx.insertInto('message_events').values({ message_id: row.id, at: now, kind: 'queued', status: 'queued' }).execute();
   await sql`SELECT pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${msg.channel})`.execute(trx);
   return row.id;
 }
@@ -85,12 +90,41 @@ export async function claimDue(db: Kysely<Database>, channel: Channel, now: Date
 
 const REDACTED = '[redacted after delivery]';
 
+/** A send that was tried: its provider, how long it took, and what the provider answered to a failure. */
+export interface Attempt {
+  provider: string | null;
+  durationMs: number;
+  answer?: ProviderAnswer;
+}
+
+/** `attempt` is absent when nothing was tried (a claim handed back unsent): then no event is written. */
 export type Outcome =
-  | { status: 'sent'; providerId: string | null }
-  | { status: 'captured'; reason: string }
-  | { status: 'failed'; reason: string }
+  | { status: 'sent'; providerId: string | null; attempt?: Attempt }
+  | { status: 'captured'; reason: string; attempt?: Attempt }
+  | { status: 'failed'; reason: string; attempt?: Attempt }
+  | { status: 'queued'; reason: string; retryAt: Date; attempt?: Attempt }
   | { status: 'suppressed'; reason: string }
-  | { status: 'queued'; reason: string; retryAt: Date };
+  | { status: 'expired' }
+  | { status: 'superseded' };
+
+/** The event that records an outcome, if any. Its error is the reason the outcome already keeps in last_error. */
+function eventOf(outcome: Outcome, messageId: string, now: Date): NewMessageEvent | undefined {
+  const base = { message_id: messageId, at: now, status: outcome.status };
+  if (outcome.status === 'expired' || outcome.status === 'superseded') return { ...base, kind: outcome.status };
+  if (outcome.status === 'suppressed') return { ...base, kind: 'suppressed', error: outcome.reason.slice(0, 1000) };
+  const { attempt } = outcome;
+  if (!attempt) return undefined;
+  const tried = { provider: attempt.provider, duration_ms: Math.round(attempt.durationMs) };
+  if (outcome.status === 'sent') return { ...base, ...tried, kind: 'sent', provider_id: outcome.providerId };
+  return {
+    ...base,
+    ...tried,
+    kind: 'attempt_failed',
+    error: outcome.reason.slice(0, 1000),
+    provider_status: attempt.answer?.status ?? null,
+    provider_code: attempt.answer?.code ?? null,
+  };
+}
 
 /**
  * Records what happened to a claimed message, if `leaseToken` still holds its claim; false when it
@@ -105,8 +139,9 @@ export async function recordOutcome(
   keepBody: boolean,
 ): Promise<boolean> {
   const final = outcome.status !== 'queued';
+  const event = eventOf(outcome, message.id, now);
   const redact = final && !keepBody ? { body_text: REDACTED, body_html: null, otp: null } : {};
-  const result = await db
+  const update = db
     .updateTable('messages')
     .set({
       status: outcome.status,
@@ -121,8 +156,34 @@ export async function recordOutcome(
     .where('id', '=', message.id)
     .where('status', '=', 'sending')
     .where('lease_token', '=', message.lease_token)
+    .returning('id');
+  if (!event) return (await update.execute()).length === 1;
+  // One statement: the event is written exactly when the update held, in its transaction.
+  const columns = Object.keys(event) as Array<keyof NewMessageEvent>;
+  const inserted = await db
+    .with('held', () => update)
+    .insertInto('message_events')
+    .columns(columns)
+    .expression((eb) =>
+      eb.selectFrom('held').select(columns.map((c) => (c === 'message_id' ? sql<string>`held.id`.as(c) : typed(c, event[c]).as(c)))),
+    )
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  return Number(inserted.numInsertedOrUpdatedRows) === 1;
+}
+
+/** A parameter with its column's type: an INSERT … SELECT does not infer it. */
+const EVENT_COLUMN_TYPES: Partial<Record<keyof NewMessageEvent, string>> = { at: 'timestamptz', provider_status: 'integer', duration_ms: 'integer' };
+const typed = (column: keyof NewMessageEvent, value: unknown) => sql`cast(${value} as ${sql.raw(EVENT_COLUMN_TYPES[column] ?? 'text')})`;
+
+/**
+ * Whether a claimed message's code may still be sent: 'expired' once its code's time has passed,
+ * 'superseded' once a newer code replaced it (or its code is gone), else null.
+ */
+export async function staleCode(db: Kysely<Database>, message: Pick<Message, 'expires_at' | 'code_id'>, now: Date): Promise<'expired' | 'superseded' | null> {
+  if (message.expires_at && message.expires_at.getTime() <= now.getTime()) return 'expired';
+  if (!message.code_id) return null;
+  const code = await db.selectFrom('otp_codes').select('id').where('id', '=', message.code_id).executeTakeFirst();
+  return code ? null : 'superseded';
 }
 
 /** Messages still to be sent, of one channel or of all. */

@@ -11,7 +11,7 @@ import type { Channels } from './channels/index.ts';
 import { DeliveryError } from './channels/types.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { logCapturedCode } from './dev-fallback.ts';
-import { claimDue, recordOutcome, type Outcome } from './outbox.ts';
+import { claimDue, recordOutcome, staleCode, type Outcome } from './outbox.ts';
 import { suppressionOf } from './suppressions.ts';
 import type { MessageSeal } from './sealed-body.ts';
 import { callingCodeOf } from '../addresses.ts';
@@ -92,8 +92,15 @@ export function createWorker(deps: WorkerDeps): Worker {
       wakers[channel].add(done);
     });
 
-  /** Sends one message and decides its next state; touches no database. */
+  /** Sends one message and decides its next state; reads only whether its code is still the one to send. */
   async function attempt(stored: Message): Promise<Outcome> {
+    const stale = await staleCode(db, stored, clock());
+    if (stale) {
+      // Right before sending: a code that no longer works would only confuse the person who gets it.
+      logger.info({ message_id: stored.id, channel: stored.channel, status: stale }, 'message not sent: its code is no longer the one to use');
+      metrics.messagesFinished.inc({ channel: stored.channel, status: stale });
+      return { status: stale };
+    }
     const channel = channels[stored.channel];
     const started = Date.now();
     const state = channel.status();
@@ -105,7 +112,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       const reason = (err as Error).message;
       logger.error({ message_id: stored.id, channel: stored.channel, reason }, 'message failed');
       metrics.messagesFinished.inc({ channel: stored.channel, status: 'failed' });
-      return { status: 'failed', reason };
+      return { status: 'failed', reason, attempt: { provider: null, durationMs: 0 } };
     }
     const suppression = message.channel === 'email' ? await suppressionOf(db, message.recipient) : undefined;
     if (suppression) {
@@ -116,25 +123,27 @@ export function createWorker(deps: WorkerDeps): Worker {
       metrics.outcomes.inc({ channel: message.channel, provider: channel.provider, status: 'suppressed', destination: metrics.destination(message.recipient) });
       return { status: 'suppressed', reason };
     }
+    const tried = (answer?: DeliveryError['answer']) => ({ provider: channel.provider, durationMs: Date.now() - started, answer });
     let outcome: Outcome;
     try {
       if (!state.configured) throw new DeliveryError(state.problem ?? `${message.channel} is not configured`, false);
       const { providerId } = await channel.send(message);
-      outcome = { status: 'sent', providerId };
+      outcome = { status: 'sent', providerId, attempt: tried() };
       if (message.channel === 'sms') metrics.smsSent.inc({ calling_code: callingCodeOf(message.recipient) });
       logger.info({ message_id: message.id, channel: message.channel, provider: channel.provider, ms: Date.now() - started }, 'message sent');
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       const permanent = err instanceof DeliveryError && err.permanent;
+      const attempt = tried(err instanceof DeliveryError ? err.answer : undefined);
       if (config.isDevelopment) {
         logCapturedCode(logger, message, reason);
-        outcome = { status: 'captured', reason };
+        outcome = { status: 'captured', reason, attempt };
       } else if (permanent || message.attempts >= config.DELIVERY_MAX_ATTEMPTS) {
-        outcome = { status: 'failed', reason };
+        outcome = { status: 'failed', reason, attempt };
         logger.error({ message_id: message.id, channel: message.channel, attempts: message.attempts, reason }, 'message failed');
       } else {
         const retryAt = addSeconds(clock(), retryDelaySeconds(message.attempts, config.DELIVERY_RETRY_BASE_SECONDS));
-        outcome = { status: 'queued', reason, retryAt };
+        outcome = { status: 'queued', reason, retryAt, attempt };
         logger.warn({ message_id: message.id, channel: message.channel, attempts: message.attempts, reason, retry_at: retryAt }, 'message send failed, will retry');
       }
     }

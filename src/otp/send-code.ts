@@ -24,7 +24,7 @@ export async function issueAndQueue(
   ctx: FlowContext,
   input: { userId: string; firstName?: string; purpose: OtpPurpose; channel: Channel; destination: string; now: Date },
 ): Promise<void> {
-  const { code, expiresAt } = await issueCode(trx, otpRules(ctx.config), input);
+  const { id: codeId, code, expiresAt } = await issueCode(trx, otpRules(ctx.config), input);
   const rendered = renderCodeMessage(input.purpose, input.channel, {
     code,
     expiresInMinutes: Math.ceil(ctx.config.OTP_TTL_SECONDS / 60),
@@ -41,6 +41,7 @@ export async function issueAndQueue(
       html: rendered.html,
       otp: code,
       expiresAt,
+      codeId,
     },
     input.now,
     ctx.seal,

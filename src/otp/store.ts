@@ -15,6 +15,8 @@ export interface OtpRules {
 }
 
 export interface IssuedCode {
+  /** The code's row: a new id for each code, so a message of the code it replaced knows it is stale. */
+  id: string;
   code: string;
   expiresAt: Date;
 }
@@ -35,12 +37,13 @@ export async function issueCode(
     consumed_at: null,
     created_at: input.now,
   };
-  await trx
+  const { id } = await trx
     .insertInto('otp_codes')
     .values({ user_id: input.userId, purpose: input.purpose, ...row })
-    .onConflict((oc) => oc.columns(['user_id', 'purpose']).doUpdateSet(row))
-    .execute();
-  return { code, expiresAt };
+    .onConflict((oc) => oc.columns(['user_id', 'purpose']).doUpdateSet({ ...row, id: sql<string>`gen_random_uuid()` }))
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { id, code, expiresAt };
 }
 
 /**

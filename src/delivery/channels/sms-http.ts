@@ -11,7 +11,7 @@ export async function postToProvider(
     res = await fetch(url, { method: 'POST', ...init, signal: AbortSignal.timeout(15_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code;
-    throw new DeliveryError(`${provider} API not reachable at ${new URL(url).origin}: ${cause ?? (err as Error).message}`, false);
+    throw new DeliveryError(`${provider} API not reachable at ${new URL(url).origin}: ${cause ?? (err as Error).message}`, false, { code: cause });
   }
   const text = await res.text();
   let body: unknown = text;
@@ -23,7 +23,15 @@ export async function postToProvider(
   if (!res.ok) {
     const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
     const detail = typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : text.slice(0, 300);
-    throw new DeliveryError(`${provider} API answered ${res.status}: ${detail}`, permanent);
+    throw new DeliveryError(`${provider} API answered ${res.status}: ${detail}`, permanent, { status: res.status, code: errorCodeOf(body) });
   }
   return body;
+}
+
+/** The provider's own error code in its answer: Twilio's `code`, or a gateway's `error_code`. */
+function errorCodeOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || !body) return undefined;
+  const { code, error_code } = body as { code?: unknown; error_code?: unknown };
+  const found = code ?? error_code;
+  return typeof found === 'string' || typeof found === 'number' ? String(found) : undefined;
 }

@@ -27,11 +27,20 @@ export interface DeliveryChannel {
   close?(): Promise<void>;
 }
 
+/** What a provider answered to a failed send, kept on the message's history and looked up in delivery/reasons.ts. */
+export interface ProviderAnswer {
+  /** An HTTP status, or an SMTP reply code. */
+  status?: number;
+  /** The provider's error code (Twilio's 21211), or the client's (nodemailer's EAUTH, ECONNECTION). */
+  code?: string;
+}
+
 /** A send that failed; permanent failures are not retried. */
 export class DeliveryError extends Error {
   constructor(
     message: string,
     readonly permanent: boolean,
+    readonly answer: ProviderAnswer = {},
   ) {
     super(message);
     this.name = 'DeliveryError';

@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
 import type { Channels } from '../../delivery/channels/index.ts';
-import { deliveryState, listDeliveryLog } from '../../delivery/delivery-log.ts';
+import { deliveryLogEntry, deliveryState, listDeliveryLog } from '../../delivery/delivery-log.ts';
+import { LoggedMessage } from '../../contract/delivery-log.ts';
 import { recipientKeys } from '../../delivery/recipients.ts';
 import { unsuppress } from '../../delivery/suppressions.ts';
 import { why } from '../../accounts/why.ts';
@@ -34,14 +35,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels
     {
       schema: {
         tags,
-        summary: 'The delivery log (no bodies or codes), newest first',
+        summary: 'The delivery log (no bodies or codes), newest first, each message with its events oldest first',
         security,
         querystring: Type.Object({
           to: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
           status: Type.Optional(Status),
           limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
         }),
-        response: { 200: Type.Object({ messages: Type.Array(Type.Any()) }), ...errors(400, 401) },
+        response: { 200: Type.Object({ messages: Type.Array(LoggedMessage) }), ...errors(400, 401) },
       },
     },
     async (request) => {
@@ -83,6 +84,24 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels
     async (request) => {
       if (!(await unsuppress(ctx.db, request.params.address))) throw new AppError('not_found', 'That address is not on the suppression list.');
       return { address: request.params.address, removed: true as const };
+    },
+  );
+
+  app.get(
+    '/messages/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One message of the delivery log, with its events oldest first',
+        security,
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        response: { 200: Type.Object({ message: LoggedMessage }), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const message = await deliveryLogEntry(ctx.db, request.params.id);
+      if (!message) throw new AppError('not_found', 'No message has this id: it may have been removed after MESSAGE_RETENTION_DAYS.');
+      return { message };
     },
   );
 

@@ -1,0 +1,44 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import { ALL_STATUSES, CHANNELS, EVENT_KINDS } from '../vocabulary.ts';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const At = Type.String({ format: 'date-time' });
+
+/** A failed send in plain words (delivery/reasons.ts). */
+export const Diagnosis = Type.Object({
+  cause: Type.String({ description: 'What happened' }),
+  fix: Type.String({ description: 'What the operator can do' }),
+  hint: Type.String({ description: 'What the person waiting for the code can do' }),
+});
+export type Diagnosis = Static<typeof Diagnosis>;
+
+/** One step of a message's history; never a code, a password or a body. */
+export const MessageEvent = Type.Object({
+  at: At,
+  kind: Type.Enum(EVENT_KINDS),
+  provider: Nullable(Type.String({ description: 'smtp, twilio or http' })),
+  error: Nullable(Type.String()),
+  provider_status: Nullable(Type.Integer({ description: 'The HTTP status or SMTP reply code the provider answered' })),
+  provider_code: Nullable(Type.String({ description: "The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH)" })),
+  duration_ms: Nullable(Type.Integer()),
+  provider_id: Nullable(Type.String()),
+  diagnosis: Nullable(Diagnosis),
+});
+export type MessageEvent = Static<typeof MessageEvent>;
+
+/** A message of the delivery log: what happened to it, never its body or code. */
+export const LoggedMessage = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  channel: Type.Enum(CHANNELS),
+  recipient: Type.String(),
+  purpose: Type.String(),
+  status: Type.Enum(ALL_STATUSES),
+  attempts: Type.Integer(),
+  last_error: Nullable(Type.String()),
+  provider_id: Nullable(Type.String()),
+  created_at: At,
+  sent_at: Nullable(At),
+  next_attempt_at: Nullable(At),
+  events: Type.Array(MessageEvent, { description: 'Oldest first' }),
+});
+export type LoggedMessage = Static<typeof LoggedMessage>;

@@ -1,0 +1,186 @@
+import type { ProviderAnswer } from './channels/types.ts';
+
+/** A failed send in plain words: what happened, what the operator can do, what the person can do. */
+export interface Diagnosis {
+  cause: string;
+  /** For the operator. */
+  fix: string;
+  /** For the person waiting for the code. */
+  hint: string;
+}
+
+const TRY_LATER = 'We could not send your code right now. Try again in a few minutes.';
+const DELAYED_SMS = 'Sending text messages is slow right now: your code should arrive shortly.';
+const DELAYED_EMAIL = 'Sending email is delayed: your code should arrive in a few minutes.';
+const NOT_MOBILE = 'This number cannot receive text messages. Use a mobile number.';
+
+/** Twilio's error codes (https://www.twilio.com/docs/api/errors), the ones behind most codes that never arrive. */
+const TWILIO: Record<string, Diagnosis> = {
+  '20003': {
+    cause: 'Twilio refused the account credentials (authentication failed).',
+    fix: 'Check SMS_ACCOUNT_SID and SMS_API_KEY (the auth token) against the Twilio console; a suspended or closed account answers this too.',
+    hint: TRY_LATER,
+  },
+  '20429': {
+    cause: 'Twilio is limiting this account: too many requests at once.',
+    fix: 'Retried automatically. If it lasts, lower DELIVERY_CONCURRENCY or ask Twilio to raise the account\'s limits.',
+    hint: DELAYED_SMS,
+  },
+  '21211': {
+    cause: "The 'To' number is not a valid phone number.",
+    fix: 'The number stored for the account is wrong: the person must correct it. No retry helps.',
+    hint: 'This phone number does not look valid. Check it, with its country code.',
+  },
+  '21408': {
+    cause: 'Permission to send an SMS to this region is not enabled on the Twilio account (geo permissions).',
+    fix: "Enable the destination country in Twilio's console, Messaging > Settings > Geo permissions.",
+    hint: 'We cannot send text messages to this country right now. Use email, or another number.',
+  },
+  '21610': {
+    cause: 'The recipient replied STOP: Twilio sends nothing more to them from this number.',
+    fix: 'Only the person can undo it, by replying START to the sending number (SMS_FROM).',
+    hint: 'You unsubscribed from our text messages. Reply START to our number, then ask for a new code.',
+  },
+  '21612': {
+    cause: 'Twilio cannot route a message from this sender to this number.',
+    fix: 'Check that SMS_FROM can send to this country and kind of number (a Trial account texts only verified numbers), or use another sender.',
+    hint: 'We cannot reach this number by text message. Try another number.',
+  },
+  '21614': {
+    cause: "The 'To' number is not a mobile number (a landline, or a number that takes no SMS).",
+    fix: 'Ask the person for a mobile number. No retry helps.',
+    hint: NOT_MOBILE,
+  },
+  '30003': {
+    cause: 'The handset is unreachable: switched off, out of coverage, or not accepting messages.',
+    fix: 'Nothing to change on our side: the person checks the phone and asks for a new code.',
+    hint: 'Your phone could not be reached. Check that it is on and has signal, then ask for a new code.',
+  },
+  '30004': {
+    cause: 'The message was blocked: the recipient blocks the sender, or the carrier blocks such messages.',
+    fix: 'The person checks blocked senders or asks the carrier; otherwise send from another number (SMS_FROM) or by email.',
+    hint: 'Your phone or your carrier blocked our message. Check your blocked senders, or try another number.',
+  },
+  '30005': {
+    cause: 'The number is unknown: it does not exist, or no longer does, at the carrier.',
+    fix: 'The person checks the number. No retry helps.',
+    hint: 'Your carrier says this number does not exist. Check it, or try another one.',
+  },
+  '30006': {
+    cause: 'The number is a landline, or its carrier cannot take text messages.',
+    fix: 'Ask the person for a mobile number.',
+    hint: NOT_MOBILE,
+  },
+  '30007': {
+    cause: 'The carrier filtered the message as spam.',
+    fix: 'Register the sender (A2P 10DLC or toll-free verification in the US, a sender ID elsewhere), keep the text plain, or use another sender.',
+    hint: 'Your carrier did not accept the message. Check the number, or try another one.',
+  },
+  '30008': {
+    cause: 'The carrier reported an unknown error.',
+    fix: 'Let the person try again; if it repeats for one carrier, open a case with Twilio quoting the message SID (provider id).',
+    hint: 'Your code could not be delivered. Ask for a new one in a moment.',
+  },
+};
+
+/** What an SMS API's HTTP answer says when its own code is not in a table above. */
+function smsApiStatus(status: number | undefined): Diagnosis | null {
+  if (status === 401 || status === 403) {
+    return { cause: 'The SMS provider refused our credentials.', fix: 'Check SMS_API_KEY (and SMS_ACCOUNT_SID for Twilio) against the provider\'s console.', hint: TRY_LATER };
+  }
+  if (status === 429) return { cause: 'The SMS provider is limiting us: too many requests.', fix: 'Retried automatically. If it lasts, lower DELIVERY_CONCURRENCY or raise the account\'s limits.', hint: DELAYED_SMS };
+  if (status !== undefined && status >= 500) return { cause: 'The SMS provider had an internal error.', fix: 'Retried automatically; check the provider\'s status page if it lasts.', hint: DELAYED_SMS };
+  return null;
+}
+
+/** An SMS API we could not reach at all (the network error's code). */
+const SMS_API_UNREACHABLE: Diagnosis = {
+  cause: 'The SMS provider\'s API could not be reached.',
+  fix: 'Check SMS_API_URL and that this host may connect out to it (DNS, firewall, proxy). Retried automatically.',
+  hint: DELAYED_SMS,
+};
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+
+/** SMTP reply codes (RFC 5321). */
+const SMTP_REPLIES: Record<number, Diagnosis> = {
+  421: {
+    cause: 'The mail server is not available now, or closed the connection (temporary).',
+    fix: 'Retried automatically. If it lasts, check the SMTP server and its limits on connections and rate (SMTP_MAX_CONNECTIONS).',
+    hint: DELAYED_EMAIL,
+  },
+  450: {
+    cause: "The recipient's mailbox is not available for now (busy, greylisting, or a temporary block).",
+    fix: 'Retried automatically: greylisting lets a retry through.',
+    hint: DELAYED_EMAIL,
+  },
+  452: {
+    cause: 'The mail server is short of storage, or the mailbox is full (temporary).',
+    fix: 'Retried automatically. If it lasts, check the sending server\'s queue and quota.',
+    hint: 'Your mailbox may be full. Make room, then ask for a new code.',
+  },
+  550: {
+    cause: 'The mailbox does not exist, or its server refused the message.',
+    fix: "Check the address for typos. If it is right, the server refused our sender: check SPF, DKIM and DMARC for FROM_EMAIL's domain.",
+    hint: 'Your email provider refused our message. Check the address, or use another one.',
+  },
+  552: {
+    cause: "The recipient's mailbox is full, or the message is larger than it accepts.",
+    fix: 'Nothing to change on our side: the person makes room.',
+    hint: 'Your mailbox is full. Make room, then ask for a new code.',
+  },
+  553: {
+    cause: 'An address was refused: the recipient\'s is malformed, or the server does not let us send as FROM_EMAIL.',
+    fix: 'Check the recipient\'s address, and that FROM_EMAIL is an address the SMTP account may send as.',
+    hint: 'This email address was refused. Check it for typos.',
+  },
+  554: {
+    cause: 'The receiving server rejected the message, usually as spam or by policy.',
+    fix: "Read the server's words in the error; set up SPF, DKIM and DMARC for FROM_EMAIL's domain and check the sending IP is on no blocklist.",
+    hint: 'Your email provider rejected our message. Check your spam settings, or use another address.',
+  },
+};
+
+/** nodemailer's error codes, for failures before or around the SMTP conversation. */
+const SMTP_ERRORS: Record<string, Diagnosis> = {
+  EAUTH: {
+    cause: 'The SMTP server refused our login.',
+    fix: 'Check SMTP_USERNAME and SMTP_PASSWORD (Gmail and Microsoft 365 need an app password or SMTP AUTH enabled); `panic-api doctor` tries the login.',
+    hint: TRY_LATER,
+  },
+  ETLS: {
+    cause: 'The TLS handshake with the SMTP server failed (an untrusted certificate, or TLS not spoken on that port).',
+    fix: "Use port 465 for implicit TLS or 587 for STARTTLS, and check the server's certificate names SMTP_SERVER.",
+    hint: TRY_LATER,
+  },
+  ECONNECTION: {
+    cause: 'The SMTP server could not be reached (connection refused or dropped).',
+    fix: 'Check SMTP_SERVER and SMTP_PORT, and that this host may connect out on that port; `panic-api doctor` connects to it. Retried automatically.',
+    hint: DELAYED_EMAIL,
+  },
+  ETIMEDOUT: {
+    cause: 'The SMTP server did not answer in time.',
+    fix: 'Check SMTP_SERVER and SMTP_PORT and the network between us (a firewall that drops packets looks like this). Retried automatically.',
+    hint: DELAYED_EMAIL,
+  },
+  ESOCKET: {
+    cause: 'The SMTP server could not be reached, or the connection to it failed (refused, reset, or a TLS error).',
+    fix: "Check SMTP_SERVER and SMTP_PORT, that this host may connect out on that port, and the port's TLS mode (465 implicit, 587 STARTTLS); `panic-api doctor` connects to it. Retried automatically.",
+    hint: DELAYED_EMAIL,
+  },
+  EDNS: {
+    cause: "SMTP_SERVER's name could not be resolved.",
+    fix: 'Check SMTP_SERVER for typos and that this host can resolve names.',
+    hint: DELAYED_EMAIL,
+  },
+};
+
+/** The diagnosis of a failed send by `provider` ('smtp', 'twilio', 'http'); null when no table knows it. */
+export function diagnose(provider: string | null, answer: ProviderAnswer): Diagnosis | null {
+  const { status, code } = answer;
+  if (provider === 'smtp') return (status !== undefined ? SMTP_REPLIES[status] : undefined) ?? (code ? SMTP_ERRORS[code] : undefined) ?? null;
+  if (provider === 'twilio' || provider === 'http') {
+    if (code && NETWORK_CODES.has(code)) return SMS_API_UNREACHABLE;
+    return (provider === 'twilio' && code ? TWILIO[code] : undefined) ?? smsApiStatus(status);
+  }
+  return null;
+}
