@@ -168,7 +168,7 @@ for (const db of await databaseKinds()) {
         const lines = cli.stdout.split('\n');
         const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
         assert.ok(at(/FAILED after 1 attempt/) < at(/^ {4}\S+ {2}queued$/), cli.stdout);
-        assert.ok(at(/^ {4}\S+ {2}queued$/) < at(/^ {4}\S+ {2}attempt failed \(smtp, 550 EENVELOPE, \d+ ms\): SMTP EENVELOPE 550/), cli.stdout);
+        assert.ok(at(/^ {4}\S+ {2}queued$/) < at(/^ {4}\S+ {2}attempt failed → failed \(smtp, 550 EENVELOPE, \d+ ms\): SMTP EENVELOPE 550/), cli.stdout);
         assert.match(cli.stdout, /^ {6}cause: The mailbox does not exist/m);
         assert.match(cli.stdout, /^ {6}fix: Check the address for typos/m);
       });

@@ -130,6 +130,11 @@ for (const db of await databaseKinds()) {
       assert.equal(stored.status, 'undelivered');
       assert.equal(stored.provider_error_code, '30007');
       assert.match(stored.last_error ?? '', /undelivered: code 30007/);
+      const events = await stack.runtime.ctx.db.selectFrom('message_events').selectAll().where('message_id', '=', row.id).orderBy('at').orderBy('id').execute();
+      assert.deepEqual(events.map((e) => e.kind), ['queued', 'sent', 'receipt'], 'one receipt event: the repeats changed nothing');
+      assert.equal(events[2].status, 'undelivered');
+      assert.equal(events[2].provider, 'twilio');
+      assert.equal(events[2].provider_code, '30007');
     });
 
     it("'delivered' twice counts once in panic_delivery_outcomes_total and the queued-to-delivered histogram; then a late 'sent' leaves it delivered", async () => {

@@ -16,12 +16,14 @@ export type Diagnosis = Static<typeof Diagnosis>;
 export const MessageEvent = Type.Object({
   at: At,
   kind: Type.Enum(EVENT_KINDS),
+  status: Type.Enum(ALL_STATUSES, { description: "The message's status once this step was taken" }),
   provider: Nullable(Type.String({ description: 'smtp, twilio or http' })),
   error: Nullable(Type.String()),
   provider_status: Nullable(Type.Integer({ description: 'The HTTP status or SMTP reply code the provider answered' })),
   provider_code: Nullable(Type.String({ description: "The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH)" })),
   duration_ms: Nullable(Type.Integer()),
   provider_id: Nullable(Type.String()),
+  /** For a failed attempt or a failure's receipt, when delivery/reasons.ts knows its code. */
   diagnosis: Nullable(Diagnosis),
 });
 export type MessageEvent = Static<typeof MessageEvent>;

@@ -38,14 +38,15 @@ async function withEvents(db: Kysely<Database>, rows: LoggedRow[]): Promise<Logg
   if (rows.length) {
     const found = await db
       .selectFrom('message_events')
-      .select(['message_id', 'at', 'kind', 'provider', 'error', 'provider_status', 'provider_code', 'duration_ms', 'provider_id'])
+      .select(['message_id', 'at', 'kind', 'status', 'provider', 'error', 'provider_status', 'provider_code', 'duration_ms', 'provider_id'])
       .where('message_id', 'in', [...events.keys()])
       .orderBy('message_id')
       .orderBy('at')
       .orderBy('id')
       .execute();
     for (const { message_id, at, ...e } of found) {
-      const failed = e.kind === 'attempt_failed';
+      // A failed attempt, or a receipt of a failure (Twilio's 30007 comes as a receipt).
+      const failed = e.kind === 'attempt_failed' || (e.kind === 'receipt' && e.error !== null);
       const diagnosis = failed ? diagnose(e.provider, { status: e.provider_status ?? undefined, code: e.provider_code ?? undefined }) : null;
       events.get(message_id)!.push({ ...e, at: iso(at)!, diagnosis });
     }

@@ -94,6 +94,20 @@ export async function takeReceipt(
   const now = deps.clock();
   const applied = await deps.db.transaction().execute(async (trx) => {
     const done = await applyReceipt(trx, receipt, now);
+    if (done?.changed) {
+      await trx
+        .insertInto('message_events')
+        .values({
+          message_id: done.id,
+          at: now,
+          kind: 'receipt',
+          status: done.status,
+          provider: receipt.provider,
+          provider_code: receipt.errorCode?.slice(0, 100) ?? null,
+          error: done.status === 'delivered' ? null : describe(receipt).slice(0, 1000),
+        })
+        .execute();
+    }
     if (done && receipt.suppress) {
       await suppress(trx, { address: done.recipient, ...receipt.suppress, messageId: done.id }, now);
     }
