@@ -43,7 +43,7 @@ const TWILIO: Record<string, Diagnosis> = {
   },
   '21612': {
     cause: 'Twilio cannot route a message from this sender to this number.',
-    fix: 'Check that SMS_FROM can send to this country and kind of number (a Trial account texts only verified numbers), or use another sender.',
+    fix: 'Check that SMS_FROM may send to this country and kind of number (a short code or a toll-free number reaches fewer), or use another sender.',
     hint: 'We cannot reach this number by text message. Try another number.',
   },
   '21614': {
