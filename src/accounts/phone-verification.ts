@@ -47,13 +47,13 @@ export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string)
 }
 
 /**
- * Where the account's latest SMS code is, for the person waiting for it: the message queued with the
- * code (same number, same moment), as the person sees it. Undefined when no SMS code was asked for.
+ * Where the account's latest SMS code is, for the person waiting for it: the message that carries the
+ * code (its code_id), as the person sees it. Undefined when no SMS code was asked for.
  */
 export async function phoneCodeStatus(ctx: FlowContext, user: User): Promise<PhoneCodeStatus | undefined> {
   const code = await ctx.db
     .selectFrom('otp_codes')
-    .select(['destination', 'created_at', 'expires_at'])
+    .select(['id', 'destination', 'expires_at'])
     .where('user_id', '=', user.id)
     .where('purpose', '=', 'phone_verification')
     .executeTakeFirst();
@@ -61,10 +61,8 @@ export async function phoneCodeStatus(ctx: FlowContext, user: User): Promise<Pho
   const message = await ctx.db
     .selectFrom('messages')
     .select(['status', 'updated_at'])
+    .where('code_id', '=', code.id)
     .where('channel', '=', 'sms')
-    .where('purpose', '=', 'phone_verification')
-    .where('recipient', '=', code.destination)
-    .where('created_at', '=', code.created_at)
     .executeTakeFirst();
   if (!message) return undefined;
   const { state, hint } = personView('sms', message.status, ctx.config.isDevelopment);

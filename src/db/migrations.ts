@@ -159,6 +159,8 @@ const migrations: Record<string, Migration> = {
         -- the code a message carries: a code replaced by a newer one gets a new id (otp/store.ts), so a
         -- message whose code_id no longer exists is not sent; NULL for messages from before this
         ALTER TABLE messages ADD COLUMN code_id uuid;
+        -- the message of a code (the person's view of their SMS code)
+        CREATE INDEX messages_code_idx ON messages (code_id) WHERE code_id IS NOT NULL;
       `);
     },
   },

@@ -15,6 +15,9 @@ const PUBLIC_STATE: Partial<Record<MessageStatus, PublicState>> = {
   failed: 'failed',
   suppressed: 'failed',
   captured: 'failed',
+  expired: 'expired',
+  // its code was replaced: the newer message is the one the person waits for
+  superseded: 'expired',
 };
 
 /** What a person can do, by channel and state: short, in their words, never the operator's. */
