@@ -177,7 +177,11 @@ const SMTP_ERRORS: Record<string, Diagnosis> = {
 /** The diagnosis of a failed send by `provider` ('smtp', 'twilio', 'http'); null when no table knows it. */
 export function diagnose(provider: string | null, answer: ProviderAnswer): Diagnosis | null {
   const { status, code } = answer;
-  if (provider === 'smtp') return (status !== undefined ? SMTP_REPLIES[status] : undefined) ?? (code ? SMTP_ERRORS[code] : undefined) ?? null;
+  if (provider === 'smtp') {
+    // A bounce's receipt names the reply code as its code.
+    const reply = status ?? (code && /^\d{3}$/.test(code) ? Number(code) : undefined);
+    return (reply !== undefined ? SMTP_REPLIES[reply] : undefined) ?? (code ? SMTP_ERRORS[code] : undefined) ?? null;
+  }
   if (provider === 'twilio' || provider === 'http') {
     if (code && NETWORK_CODES.has(code)) return SMS_API_UNREACHABLE;
     return (provider === 'twilio' && code ? TWILIO[code] : undefined) ?? smsApiStatus(status);
