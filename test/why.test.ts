@@ -100,6 +100,9 @@ describe('panic-api why', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`^Why codes to \\${phone} \\(sms\\) may not arrive$`, 'm'));
     assert.match(run.stdout, /^ {2}Cause +The newest code ended undelivered: provider reported undelivered: code 30006/m);
+    assert.match(run.stdout, /^ {2}Cause +.*The number is a landline, or its carrier cannot take text messages\.$/m, "Twilio's meaning, from the reasons table");
+    assert.match(run.stdout, /^ {2}Fix +Ask the person for a mobile number\.$/m);
+    assert.match(run.stdout, /^ {6}\S+ {2}receipt → undelivered \(twilio, 30006\)/m, 'the events under the message');
     assert.match(run.stdout, /^ {2}Person +Your carrier did not accept the message\. Check the number, or try another one\.$/m);
     assert.match(run.stdout, /phone_verification {2}UNDELIVERED/);
   });

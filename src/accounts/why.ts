@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import type { FlowContext } from '../otp/context.ts';
 import type { Channel } from '../vocabulary.ts';
 import { normalizeEmail, normalizePhone } from '../addresses.ts';
-import { listDeliveryLog, type LoggedMessage } from '../delivery/delivery-log.ts';
+import { listDeliveryLog } from '../delivery/delivery-log.ts';
+import type { LoggedMessage } from '../contract/delivery-log.ts';
 import { suppressionOf, type Suppression } from '../delivery/suppressions.ts';
 import { personView } from '../delivery/hints.ts';
 import type { Blocking, WhyReport } from '../contract/why-report.ts';
@@ -107,11 +108,17 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
         };
   }
   const at = m.sent_at ?? m.created_at;
+  // The provider's code in plain words (delivery/reasons.ts), from the newest event that has one.
+  const known = [...m.events].reverse().find((e) => e.diagnosis)?.diagnosis;
+  const inWords = known ? ` ${known.cause}` : '';
   switch (m.status) {
     case 'queued':
       return m.attempts === 0
         ? { cause: `The newest code (${m.purpose}) has waited since ${m.created_at} for its first attempt.`, fix: 'Is a delivery worker running (DELIVERY_WORKER=on, or `panic-api worker`)? GET /api/v1/admin/delivery shows its queue.' }
-        : { cause: `The newest code failed ${m.attempts} attempt(s), the last with: ${m.last_error}. Next attempt at ${m.next_attempt_at}.`, fix: 'Run `panic-api doctor` on the server: it checks the provider without sending anything.' };
+        : {
+            cause: `The newest code failed ${m.attempts} attempt(s), the last with: ${m.last_error}.${inWords} Next attempt at ${m.next_attempt_at}.`,
+            fix: known?.fix ?? 'Run `panic-api doctor` on the server: it checks the provider without sending anything.',
+          };
     case 'sending':
       return { cause: 'The newest code is being sent right now.', fix: 'Run why again in a few seconds.' };
     case 'sent':
@@ -126,12 +133,17 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
         cause: `The newest code was delivered at ${at}, by the provider's receipt.`,
         fix: f.channel === 'sms' ? 'Ask the person to look in their messages, including filtered or unknown senders.' : 'Ask the person to look in spam, junk and promotions; it came from FROM_EMAIL.',
       };
+    case 'expired':
+      return {
+        cause: `The newest code expired before it could be sent; the last attempt failed with: ${m.last_error ?? 'no error recorded'}.${inWords}`,
+        fix: known?.fix ?? 'Run `panic-api doctor` on the server, then ask the person for a new code.',
+      };
     case 'captured':
       return { cause: 'Development: the code was not sent; it is in the dev inbox and the log.', fix: 'Run `panic-api inbox --to ' + f.destination + '`, or configure the channel.' };
     default:
       return {
-        cause: `The newest code ended ${m.status}: ${m.last_error ?? 'no reason recorded'}.`,
-        fix: f.channel === 'sms' ? 'Check the number with the person; if it is right, try another number or email.' : 'Check the address with the person, or use another one.',
+        cause: `The newest code ended ${m.status}: ${m.last_error ?? 'no reason recorded'}.${inWords}`,
+        fix: known?.fix ?? (f.channel === 'sms' ? 'Check the number with the person; if it is right, try another number or email.' : 'Check the address with the person, or use another one.'),
       };
   }
 }

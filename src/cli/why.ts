@@ -1,7 +1,7 @@
 import { api, apiErrorMessage, apiBaseUrl } from './api-client.ts';
 import { CliError } from './errors.ts';
 import { alignColumns } from './columns.ts';
-import { messageLines, type LogRow } from './messages.ts';
+import { messageLines } from './messages.ts';
 
 /** `panic-api why EMAIL|PHONE [--json]`: support's answer to "I am not receiving my code", from a running server. */
 export async function whyCommand(to: string, values: { json?: boolean }): Promise<number> {
@@ -32,7 +32,7 @@ export async function whyCommand(to: string, values: { json?: boolean }): Promis
     ).lines,
     '',
     data.messages.length ? 'Recent messages, newest first:' : 'No recent messages.',
-    ...data.messages.flatMap((m) => messageLines(m as LogRow, '  ')),
+    ...data.messages.flatMap((m) => messageLines(m, '  ')),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

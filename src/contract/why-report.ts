@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { LoggedMessage } from './delivery-log.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -16,7 +17,7 @@ export const WhyReport = Type.Object({
       created_at: Type.String(),
     }),
   ),
-  messages: Type.Array(Type.Any(), { description: 'The recent messages to it, newest first, as the delivery log shows them.' }),
+  messages: Type.Array(LoggedMessage, { description: 'The recent messages to it, newest first, as the delivery log shows them, each with its events.' }),
   suppression: Nullable(
     Type.Object({ address: Type.String(), kind: Type.Enum(['bounce', 'complaint']), reason: Type.String(), message_id: Nullable(Type.String()), created_at: Type.String() }),
   ),

@@ -1941,12 +1941,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The delivery log (no bodies or codes), newest first */
+        /** The delivery log (no bodies or codes), newest first, each message with its events oldest first */
         get: {
             parameters: {
                 query?: {
                     to?: string;
-                    status?: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured";
+                    status?: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
                     limit?: string;
                 };
                 header?: never;
@@ -1962,7 +1962,54 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            messages: unknown[];
+                            messages: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {unknown} */
+                                channel: "email" | "sms";
+                                recipient: string;
+                                purpose: string;
+                                /** @enum {unknown} */
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                attempts: number;
+                                last_error: string | null;
+                                provider_id: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                sent_at: string | null;
+                                /** Format: date-time */
+                                next_attempt_at: string | null;
+                                /** @description Oldest first */
+                                events: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    /** @enum {unknown} */
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded";
+                                    /**
+                                     * @description The message's status once this step was taken
+                                     * @enum {unknown}
+                                     */
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                    /** @description smtp, twilio or http */
+                                    provider: string | null;
+                                    error: string | null;
+                                    /** @description The HTTP status or SMTP reply code the provider answered */
+                                    provider_status: number | null;
+                                    /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
+                                    provider_code: string | null;
+                                    duration_ms: number | null;
+                                    provider_id: string | null;
+                                    diagnosis: {
+                                        /** @description What happened */
+                                        cause: string;
+                                        /** @description What the operator can do */
+                                        fix: string;
+                                        /** @description What the person waiting for the code can do */
+                                        hint: string;
+                                    } | null;
+                                }[];
+                            }[];
                         };
                     };
                 };
@@ -2042,8 +2089,55 @@ export interface paths {
                                 phone_verified: boolean;
                                 created_at: string;
                             } | null;
-                            /** @description The recent messages to it, newest first, as the delivery log shows them. */
-                            messages: unknown[];
+                            /** @description The recent messages to it, newest first, as the delivery log shows them, each with its events. */
+                            messages: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {unknown} */
+                                channel: "email" | "sms";
+                                recipient: string;
+                                purpose: string;
+                                /** @enum {unknown} */
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                attempts: number;
+                                last_error: string | null;
+                                provider_id: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                sent_at: string | null;
+                                /** Format: date-time */
+                                next_attempt_at: string | null;
+                                /** @description Oldest first */
+                                events: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    /** @enum {unknown} */
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded";
+                                    /**
+                                     * @description The message's status once this step was taken
+                                     * @enum {unknown}
+                                     */
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                    /** @description smtp, twilio or http */
+                                    provider: string | null;
+                                    error: string | null;
+                                    /** @description The HTTP status or SMTP reply code the provider answered */
+                                    provider_status: number | null;
+                                    /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
+                                    provider_code: string | null;
+                                    duration_ms: number | null;
+                                    provider_id: string | null;
+                                    diagnosis: {
+                                        /** @description What happened */
+                                        cause: string;
+                                        /** @description What the operator can do */
+                                        fix: string;
+                                        /** @description What the person waiting for the code can do */
+                                        hint: string;
+                                    } | null;
+                                }[];
+                            }[];
                             suppression: {
                                 address: string;
                                 /** @enum {unknown} */
@@ -2171,6 +2265,135 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/messages/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One message of the delivery log, with its events oldest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            message: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {unknown} */
+                                channel: "email" | "sms";
+                                recipient: string;
+                                purpose: string;
+                                /** @enum {unknown} */
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                attempts: number;
+                                last_error: string | null;
+                                provider_id: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                sent_at: string | null;
+                                /** Format: date-time */
+                                next_attempt_at: string | null;
+                                /** @description Oldest first */
+                                events: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    /** @enum {unknown} */
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded";
+                                    /**
+                                     * @description The message's status once this step was taken
+                                     * @enum {unknown}
+                                     */
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                    /** @description smtp, twilio or http */
+                                    provider: string | null;
+                                    error: string | null;
+                                    /** @description The HTTP status or SMTP reply code the provider answered */
+                                    provider_status: number | null;
+                                    /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
+                                    provider_code: string | null;
+                                    duration_ms: number | null;
+                                    provider_id: string | null;
+                                    diagnosis: {
+                                        /** @description What happened */
+                                        cause: string;
+                                        /** @description What the operator can do */
+                                        fix: string;
+                                        /** @description What the person waiting for the code can do */
+                                        hint: string;
+                                    } | null;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
