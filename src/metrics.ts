@@ -23,9 +23,25 @@ export interface Metrics {
 /** Distinct email domains a label may take before the rest count as "other": a label per domain an attacker makes up would grow memory without end. */
 export const MAX_DOMAIN_LABELS = 200;
 
-export function createMetrics(queueDepth: () => Promise<number>): Metrics {
+/** A provider's circuit breaker as the metrics see it. */
+export interface BreakerReading {
+  channel: string;
+  provider: string;
+  state: 'closed' | 'open' | 'half-open';
+}
+
+export function createMetrics(queueDepth: () => Promise<number>, breakers: () => BreakerReading[] = () => []): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'panic_' });
+  new Gauge({
+    name: 'panic_provider_breaker_open',
+    help: "1 while a provider's circuit breaker is open (it is skipped for the channel's other provider), by channel and provider",
+    labelNames: ['channel', 'provider'],
+    registers: [registry],
+    collect() {
+      for (const b of breakers()) this.set({ channel: b.channel, provider: b.provider }, b.state === 'open' ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'panic_delivery_queue_depth',
     help: 'Messages waiting to be sent (queued or sending)',

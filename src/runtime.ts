@@ -4,7 +4,7 @@ import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { openDatabase, type DbHandle } from './db/client.ts';
 import { migrateToLatest } from './db/migrations.ts';
-import { createChannels, type Channels } from './delivery/channels/index.ts';
+import { breakerReadings, createChannels, type Channels } from './delivery/channels/index.ts';
 import { createWorker, type Worker } from './delivery/worker.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createSendLimits } from './otp/send-limits.ts';
@@ -82,7 +82,8 @@ async function assemble(
   redis: Redis | undefined,
 ): Promise<Runtime> {
   const makeLimiter = limiterFactory(redis);
-  const metrics = createMetrics(() => queueDepth(handle.db));
+  const channels = opts.channels ?? createChannels(config, clock);
+  const metrics = createMetrics(() => queueDepth(handle.db), () => breakerReadings(channels));
   const seal = createMessageSeal(config.OTP_SECRET);
   const ctx: FlowContext = {
     db: handle.db,
@@ -95,7 +96,6 @@ async function assemble(
     metrics,
     seal,
   };
-  const channels = opts.channels ?? createChannels(config);
   const listen = (onNotify: (payload?: string) => void) => handle.listen(OUTBOX_NOTIFY_CHANNEL, onNotify);
   const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics, seal, listen });
   const maintenance = createMaintenance({ db: handle.db, config, clock, logger, metrics });

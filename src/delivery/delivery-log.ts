@@ -3,6 +3,7 @@ import type { Database } from '../db/schema.ts';
 import type { Channel, MessageStatus } from '../vocabulary.ts';
 import type { LoggedMessage, MessageEvent } from '../contract/delivery-log.ts';
 import type { Channels } from './channels/index.ts';
+import type { BreakerState, FailoverChannel } from './channels/failover.ts';
 import type { SettingState } from '../placeholders.ts';
 import { queueDepth } from './outbox.ts';
 import { diagnose } from './reasons.ts';
@@ -70,6 +71,8 @@ export interface ChannelState {
   last_error: string | null;
   last_error_at: string | null;
   queue_depth: number;
+  /** With a second provider: each provider's circuit breaker. */
+  breakers: BreakerState[] | null;
 }
 
 /** Per channel: is it configured, when did it last work, what went wrong last, and what waits. */
@@ -100,6 +103,7 @@ export async function deliveryState(db: Kysely<Database>, channels: Channels): P
         last_error: failure?.last_error ?? null,
         last_error_at: iso(failure?.updated_at ?? null),
         queue_depth: depth,
+        breakers: 'breakers' in channels[channel] ? (channels[channel] as FailoverChannel).breakers() : null,
       } satisfies ChannelState;
     }),
   );

@@ -123,17 +123,21 @@ export function createWorker(deps: WorkerDeps): Worker {
       metrics.outcomes.inc({ channel: message.channel, provider: channel.provider, status: 'suppressed', destination: metrics.destination(message.recipient) });
       return { status: 'suppressed', reason };
     }
-    const tried = (answer?: DeliveryError['answer']) => ({ provider: channel.provider, durationMs: Date.now() - started, answer });
+    // with a second provider, the one that took or refused it
+    let provider = channel.provider;
+    const tried = (answer?: DeliveryError['answer']) => ({ provider, durationMs: Date.now() - started, answer });
     let outcome: Outcome;
     try {
       if (!state.configured) throw new DeliveryError(state.problem ?? `${message.channel} is not configured`, false);
-      const { providerId } = await channel.send(message);
-      outcome = { status: 'sent', providerId, attempt: tried() };
+      const sent = await channel.send(message);
+      provider = sent.provider ?? provider;
+      outcome = { status: 'sent', providerId: sent.providerId, attempt: tried() };
       if (message.channel === 'sms') metrics.smsSent.inc({ calling_code: callingCodeOf(message.recipient) });
-      logger.info({ message_id: message.id, channel: message.channel, provider: channel.provider, ms: Date.now() - started }, 'message sent');
+      logger.info({ message_id: message.id, channel: message.channel, provider, ms: Date.now() - started }, 'message sent');
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       const permanent = err instanceof DeliveryError && err.permanent;
+      if (err instanceof DeliveryError && err.provider) provider = err.provider;
       const attempt = tried(err instanceof DeliveryError ? err.answer : undefined);
       if (config.isDevelopment) {
         logCapturedCode(logger, message, reason);
@@ -149,7 +153,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     }
     if (state.configured) {
       const seconds = (Date.now() - started) / 1000;
-      metrics.sendSeconds.observe({ channel: message.channel, provider: channel.provider, outcome: outcome.status === 'sent' ? 'sent' : 'error' }, seconds);
+      metrics.sendSeconds.observe({ channel: message.channel, provider, outcome: outcome.status === 'sent' ? 'sent' : 'error' }, seconds);
     }
     metrics.messagesFinished.inc({ channel: message.channel, status: outcome.status });
     return outcome;

@@ -16,6 +16,8 @@ export interface ChannelStatus {
 
 export interface SendResult {
   providerId: string | null;
+  /** The provider that took it, when the channel has more than one. */
+  provider?: string;
 }
 
 export interface DeliveryChannel {
@@ -41,6 +43,8 @@ export class DeliveryError extends Error {
     message: string,
     readonly permanent: boolean,
     readonly answer: ProviderAnswer = {},
+    /** The provider that refused, when the channel has more than one. */
+    readonly provider?: string,
   ) {
     super(message);
     this.name = 'DeliveryError';

@@ -70,16 +70,23 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = as
 
   await app.register(async (scope) => {
     const twilio = scope.withTypeProvider<TypeBoxTypeProvider>();
-    const authToken = settings.SMS_PROVIDER === 'twilio' ? settings.SMS_API_KEY : undefined;
+    // either Twilio account may have sent it: the primary, or the fallback
+    const authTokens = [
+      settings.SMS_PROVIDER === 'twilio' ? settings.SMS_API_KEY : undefined,
+      settings.SMS_FALLBACK_PROVIDER === 'twilio' ? settings.SMS_FALLBACK_API_KEY : undefined,
+    ].filter((t): t is string => Boolean(t));
     signedBodies(
       twilio,
       'application/x-www-form-urlencoded',
       (request, raw) => {
-        if (!authToken || !settings.PUBLIC_URL) throw new AppError('forbidden', 'Twilio receipts are refused: SMS_PROVIDER=twilio and PUBLIC_URL are not both set.');
+        if (!authTokens.length || !settings.PUBLIC_URL) throw new AppError('forbidden', 'Twilio receipts are refused: SMS_PROVIDER=twilio and PUBLIC_URL are not both set.');
         // The URL Twilio was given (PUBLIC_URL, not the Host header a proxy rewrote), with the query Twilio called it with.
         const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
-        const expected = twilioSignature(twilioStatusCallback(settings.PUBLIC_URL) + query, new URLSearchParams(raw.toString('utf8')), authToken);
-        if (!signatureMatches(request.headers['x-twilio-signature'], expected)) throw new AppError('forbidden', 'X-Twilio-Signature does not match.');
+        const url = twilioStatusCallback(settings.PUBLIC_URL) + query;
+        const fields = new URLSearchParams(raw.toString('utf8'));
+        if (!authTokens.some((token) => signatureMatches(request.headers['x-twilio-signature'], twilioSignature(url, fields, token)))) {
+          throw new AppError('forbidden', 'X-Twilio-Signature does not match.');
+        }
       },
       (raw) => Object.fromEntries(new URLSearchParams(raw.toString('utf8'))),
     );

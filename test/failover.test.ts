@@ -1,0 +1,160 @@
+/**
+ * A second provider per channel: the primary Twilio fixture failing as Twilio fails, the generic SMS
+ * provider (or a second SMTP server) taking the next attempt, and the circuit breaker that skips a
+ * failing provider.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
+import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
+import { freePort } from './support/net.ts';
+import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
+import { waitUntil } from './support/wait.ts';
+
+const ADMIN_TOKEN = 'failover-admin-token-0123456789abcdef';
+
+/** A stack whose SMS falls back to a generic HTTP provider. */
+async function withFallback(): Promise<{ stack: Stack; fallback: HttpSmsFixture }> {
+  const fallback = await startHttpSmsServer();
+  const stack = await startStack({
+    env: { ADMIN_TOKEN, SMS_FALLBACK_PROVIDER: 'http', SMS_FALLBACK_API_URL: fallback.url, SMS_FALLBACK_API_KEY: fallback.apiKey },
+  });
+  return { stack, fallback };
+}
+
+/** A verified account asks for a phone code; answers its phone. */
+async function askSmsCode(stack: Stack): Promise<string> {
+  const { tokens } = await verifiedLogin(stack, 'failover');
+  const me = await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token);
+  assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
+  return me.body.phone;
+}
+
+async function finalMessage(stack: Stack, recipient: string) {
+  return waitUntil(async () => {
+    const [m] = (await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(recipient)}`, undefined, ADMIN_TOKEN)).body.messages;
+    return m && !['queued', 'sending'].includes(m.status) ? m : undefined;
+  }, { timeoutMs: 15_000, what: `a final message to ${recipient}` });
+}
+
+const twilioPosts = (stack: Stack) => stack.sms.messages.length;
+
+describe('SMS failover: the primary answers 500', () => {
+  let stack: Stack;
+  let fallback: HttpSmsFixture;
+  before(async () => ({ stack, fallback } = await withFallback()));
+  after(async () => {
+    await stack?.close();
+    await fallback?.close();
+  });
+
+  it('the next attempt goes through the fallback; the events name each provider', async () => {
+    stack.sms.failWith = { status: 500 };
+    const phone = await askSmsCode(stack);
+    await fallback.waitFor(phone);
+    const m = await finalMessage(stack, phone);
+    assert.equal(m.status, 'sent');
+    const steps = m.events.map((e: { kind: string; provider: string | null; provider_status: number | null }) => `${e.kind}:${e.provider ?? ''}:${e.provider_status ?? ''}`);
+    assert.deepEqual(steps, ['queued::', 'attempt_failed:twilio:500', 'sent:http:']);
+    assert.equal(m.provider_id, fallback.messages.find((x) => x.to === phone)!.id);
+  });
+
+  it('after 3 failures in a row the breaker opens: the primary is skipped (no request reaches it), the state shows in /admin/delivery and in metrics', async () => {
+    stack.sms.failWith = { status: 500 };
+    const sentBefore = fallback.messages.length;
+    for (let i = 0; i < 2; i++) await fallback.waitFor(await askSmsCode(stack));
+    const delivery = await stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
+    const sms = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms');
+    const twilio = sms.breakers.find((b: { provider: string }) => b.provider === 'twilio');
+    assert.equal(twilio.state, 'open', JSON.stringify(sms.breakers));
+    assert.equal(twilio.role, 'primary');
+    assert.ok(Date.parse(twilio.open_until) > Date.now());
+    assert.deepEqual(sms.breakers.map((b: { provider: string; state: string }) => `${b.provider}:${b.state}`), ['twilio:open', 'http:closed']);
+
+    const requestsBefore = stack.sms.requests;
+    const phone = await askSmsCode(stack);
+    await fallback.waitFor(phone);
+    assert.equal(stack.sms.requests, requestsBefore, 'nothing was tried on the open primary');
+    const m = await finalMessage(stack, phone);
+    assert.deepEqual(m.events.map((e: { kind: string }) => e.kind), ['queued', 'sent'], 'the first attempt went to the fallback');
+    assert.equal(fallback.messages.length, sentBefore + 3);
+    const metrics = await stack.runtime.ctx.metrics.registry.metrics();
+    assert.match(metrics, /^panic_provider_breaker_open\{channel="sms",provider="twilio"\} 1$/m);
+    assert.match(metrics, /^panic_provider_breaker_open\{channel="sms",provider="http"\} 0$/m);
+  });
+});
+
+describe('SMS failover: the primary refuses the account (21408, geo permissions) or the number (21211)', () => {
+  let stack: Stack;
+  let fallback: HttpSmsFixture;
+  before(async () => ({ stack, fallback } = await withFallback()));
+  after(async () => {
+    await stack?.close();
+    await fallback?.close();
+  });
+
+  it('an invalid number (21211) is final: it ends failed and is retried nowhere', async () => {
+    stack.sms.failWith = { status: 400, code: 21211 };
+    const phone = await askSmsCode(stack);
+    const m = await finalMessage(stack, phone);
+    assert.equal(m.status, 'failed');
+    assert.equal(m.attempts, 1);
+    assert.equal(fallback.messages.filter((x) => x.to === phone).length, 0);
+    const delivery = await stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
+    const twilio = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms').breakers[0];
+    assert.equal(twilio.state, 'closed', 'a refused number says nothing about the provider');
+  });
+
+  it('21408 opens the primary at once: this code goes out through the fallback, and the next one straight there', async () => {
+    stack.sms.failWith = { status: 400, code: 21408, message: 'Permission to send an SMS has not been enabled for the region indicated by the To number' };
+    const phone = await askSmsCode(stack);
+    await fallback.waitFor(phone);
+    const m = await finalMessage(stack, phone);
+    assert.equal(m.status, 'sent');
+    const failed = m.events.find((e: { kind: string }) => e.kind === 'attempt_failed');
+    assert.equal(failed.provider_code, '21408');
+    assert.match(failed.diagnosis.cause, /geo permissions/);
+    const posts = twilioPosts(stack);
+    const requests = stack.sms.requests;
+    const next = await askSmsCode(stack);
+    await fallback.waitFor(next);
+    assert.equal(stack.sms.requests, requests, 'the refused account is not asked again');
+    assert.equal(twilioPosts(stack), posts);
+    const delivery = await stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
+    const twilio = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms').breakers[0];
+    assert.equal(twilio.state, 'open');
+    assert.ok(Date.parse(twilio.open_until) - Date.now() > 5 * 60_000, 'an account refusal keeps it open for minutes');
+  });
+});
+
+describe('email failover: the primary SMTP server is not reachable', () => {
+  let stack: Stack;
+  let second: SmtpFixture;
+  before(async () => {
+    second = await startSmtpServer();
+    stack = await startStack({
+      env: {
+        ADMIN_TOKEN,
+        SMTP_PORT: String(await freePort()),
+        SMTP_FALLBACK_SERVER: second.host,
+        SMTP_FALLBACK_PORT: String(second.port),
+        SMTP_FALLBACK_USERNAME: second.username,
+        SMTP_FALLBACK_PASSWORD: second.password,
+      },
+    });
+  });
+  after(async () => {
+    await stack?.close();
+    await second?.close();
+  });
+
+  it('the code reaches the second server; the events say smtp failed, smtp-fallback sent', async () => {
+    const p = person('smtp-failover');
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+    await second.waitFor(p.email, { timeoutMs: 15_000 });
+    const m = await finalMessage(stack, p.email);
+    assert.equal(m.status, 'sent');
+    assert.deepEqual(m.events.map((e: { kind: string; provider: string | null }) => `${e.kind}:${e.provider ?? ''}`), ['queued:', 'attempt_failed:smtp', 'sent:smtp-fallback']);
+    assert.equal(stack.smtp.messages.length, 0);
+  });
+});
