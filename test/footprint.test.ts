@@ -41,7 +41,7 @@ describe('memory of the embedded database', { skip: process.platform !== 'linux'
       try {
         // V8 gives back what starting used after some idle seconds; idle is what the issue measured
         let last = 0;
-        await waitUntil(() => (last = rssMiB(child.proc.pid!)) < LIMIT_MIB, { timeoutMs: 60_000, intervalMs: 1000, what: `RSS under ${LIMIT_MIB} MiB` }).catch(
+        await waitUntil(() => (last = rssMiB(child.proc.pid!)) < LIMIT_MIB, { timeoutMs: 60_000, intervalMs: 250, what: `RSS under ${LIMIT_MIB} MiB` }).catch(
           (err: Error) => {
             throw new Error(`${round}: ${err.message}, still ${last.toFixed(0)} MiB${report(child)}`);
           },
