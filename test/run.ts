@@ -42,6 +42,7 @@ const SECONDS: Record<string, number> = {
   'config.test.ts': 7,
   'dev-fallback.test.ts': 7,
   'flows.test.ts': 6,
+  'pglite-settings.test.ts': 10,
   'sealed-outbox.test.ts': 6,
   'log-secrets.test.ts': 6,
   'logs.test.ts': 5,
