@@ -13,6 +13,7 @@ import { userRoutes } from './http/routes/users.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { devInboxRoutes } from './http/routes/dev-inbox.ts';
 import { adminRoutes } from './http/routes/admin.ts';
+import { webhookRoutes } from './http/routes/webhooks.ts';
 import type { Channels } from './delivery/channels/index.ts';
 import type { Metrics } from './metrics.ts';
 import { AppError } from './errors.ts';
@@ -68,6 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { db: ctx.db });
   await app.register(authRoutes, { prefix: '/api/v1/auth', ctx });
   await app.register(userRoutes, { prefix: '/api/v1/users', ctx });
+  await app.register(webhookRoutes, { ctx });
   if (ctx.config.isDevelopment) await app.register(devInboxRoutes, { ctx });
   if (ctx.config.ADMIN_TOKEN) {
     await app.register(adminRoutes, { prefix: '/api/v1/admin', ctx, channels: deps.channels, adminToken: ctx.config.ADMIN_TOKEN });

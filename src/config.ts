@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Type, type Static } from 'typebox';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
@@ -13,6 +14,20 @@ const bool = (def: boolean) => Type.Boolean({ default: def });
 const oneOf = <const T extends string[]>(values: readonly [...T], def: T[number]) => Type.Enum(values, { default: def });
 const url = (pattern: RegExp, scheme: string) =>
   Type.Optional(Type.Refine(Type.String(), (v) => pattern.test(v), () => `must start with ${scheme}`));
+
+/**
+ * DNS_SERVERS as node:dns's setServers takes it: IP addresses, comma-separated, each with an optional
+ * port (`1.1.1.1`, `127.0.0.1:5353`, `[::1]:53`); undefined when an entry is not one.
+ */
+export function dnsServerList(text: string): string[] | undefined {
+  const entries = text.split(',').map((s) => s.trim());
+  const valid = (entry: string) => {
+    const m = /^\[(.+)\]:(\d{1,5})$/.exec(entry) ?? /^([^:]+):(\d{1,5})$/.exec(entry);
+    if (!m) return isIP(entry) !== 0;
+    return isIP(m[1]) !== 0 && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+  };
+  return entries.every(valid) ? entries : undefined;
+}
 
 /** Every variable the service reads, with its type, bounds and default. */
 export const envSchema = Type.Object({
@@ -43,7 +58,7 @@ export const envSchema = Type.Object({
   PASSWORD_HASH_CONCURRENCY: int(availableParallelism(), 1, 1024),
   REQUEST_TIMEOUT_SECONDS: int(10, 1, 600),
   UNVERIFIED_ACCOUNT_TTL_HOURS: int(72, 1, 24 * 365),
-  /** Days a message is kept once final (sent, failed, captured): the delivery log's reach. */
+  /** Days a message is kept once final (no longer queued or sending): the delivery log's reach. */
   MESSAGE_RETENTION_DAYS: int(30, 1, 3650),
   /** Two letters, either case: upper-cased when the configuration is loaded. */
   DEFAULT_PHONE_REGION: Type.String({ minLength: 2, maxLength: 2, default: 'ZA' }),
@@ -60,6 +75,14 @@ export const envSchema = Type.Object({
   SMTP_PASSWORD: optionalText,
   SMTP_TLS_REJECT_UNAUTHORIZED: bool(true),
   FROM_EMAIL: optionalText,
+  /** The selector your mail provider signs with: doctor looks for `<selector>._domainkey.<From domain>`. */
+  DKIM_SELECTOR: Type.Optional(
+    Type.Refine(Type.String(), (v) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v), () => 'must be a DNS label such as s1 or google'),
+  ),
+  /** The DNS servers doctor asks about the From domain; unset: the system's. */
+  DNS_SERVERS: Type.Optional(
+    Type.Refine(Type.String(), (v) => dnsServerList(v) !== undefined, () => 'must be IP addresses, comma-separated, each with an optional :port (1.1.1.1,[2606:4700::1111]:53)'),
+  ),
   SMS_PROVIDER: Type.Optional(Type.Enum(['twilio', 'http'])),
   SMS_API_URL: optionalText,
   SMS_API_KEY: optionalText,
@@ -74,6 +97,11 @@ export const envSchema = Type.Object({
   DELIVERY_CONCURRENCY: int(10, 1, 1000),
   /** On SIGTERM, how long sends in flight may finish before their messages go back to the queue. */
   SHUTDOWN_TIMEOUT_SECONDS: int(10, 0, 3600),
+  /** The address providers reach this service at: receipts (Twilio's StatusCallback) are asked for only when set. */
+  PUBLIC_URL: Type.Optional(Type.Refine(Type.String(), (v) => /^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(v), () => 'must be an http(s) URL without query or fragment')),
+  /** Keys of the HMAC-SHA256 signatures on the generic SMS provider's receipts and on email events. */
+  SMS_WEBHOOK_SECRET: optionalText,
+  EMAIL_WEBHOOK_SECRET: optionalText,
   ADMIN_TOKEN: optionalText,
   DEV_INBOX_TOKEN: optionalText,
   /** A separate listener for /metrics, so the public port never serves it. */
@@ -139,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...e,
     HOST: e.HOST ?? (e.APP_ENV === 'development' ? '127.0.0.1' : '0.0.0.0'),
+    PUBLIC_URL: e.PUBLIC_URL?.replace(/\/+$/, ''),
     TRUST_PROXY: trustProxy,
     DEFAULT_PHONE_REGION: region,
     SMS_ALLOWED_COUNTRIES: allowedCountries,

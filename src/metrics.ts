@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RETENTION_TABLES } from './retention.ts';
+import { callingCodeOf } from './addresses.ts';
 
 /** The service's Prometheus metrics, one registry per runtime so several can live in one process. */
 export interface Metrics {
@@ -12,7 +13,15 @@ export interface Metrics {
   smsVerified: Counter<'calling_code'>;
   smsBrakeRefusals: Counter;
   retentionRowsRemoved: Counter<'table'>;
+  /** What became of messages after the provider took them (receipts), and those never sent to a suppressed address. */
+  outcomes: Counter<'channel' | 'provider' | 'status' | 'destination'>;
+  queuedToDelivered: Histogram<'channel' | 'provider'>;
+  /** A recipient's destination label: its country calling code, or its email domain while fewer than MAX_DOMAIN_LABELS are in use ("other" after). */
+  destination(recipient: string): string;
 }
+
+/** Distinct email domains a label may take before the rest count as "other": a label per domain an attacker makes up would grow memory without end. */
+export const MAX_DOMAIN_LABELS = 200;
 
 export function createMetrics(queueDepth: () => Promise<number>): Metrics {
   const registry = new Registry();
@@ -33,6 +42,7 @@ export function createMetrics(queueDepth: () => Promise<number>): Metrics {
   });
   // Every table's series exists from the start, so rate() and alerts see 0 rather than nothing.
   for (const table of RETENTION_TABLES) retentionRowsRemoved.inc({ table }, 0);
+  const domains = new Set<string>();
   return {
     registry,
     codesIssued: new Counter({ name: 'panic_otp_issued_total', help: 'Codes issued', labelNames: ['purpose'], registers: [registry] }),
@@ -64,5 +74,29 @@ export function createMetrics(queueDepth: () => Promise<number>): Metrics {
       registers: [registry],
     }),
     retentionRowsRemoved,
+    // destination: the country calling code of an SMS, the recipient's domain of an email
+    outcomes: new Counter({
+      name: 'panic_delivery_outcomes_total',
+      help: 'Messages delivered, undelivered, failed or bounced (by the provider\'s receipt) and suppressed; by channel, provider and destination',
+      labelNames: ['channel', 'provider', 'status', 'destination'],
+      registers: [registry],
+    }),
+    queuedToDelivered: new Histogram({
+      name: 'panic_queued_to_delivered_seconds',
+      help: 'From the code being queued to its receipt of delivery',
+      labelNames: ['channel', 'provider'],
+      buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600],
+      registers: [registry],
+    }),
+    destination(recipient) {
+      if (!recipient.includes('@')) return callingCodeOf(recipient);
+      const domain = recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase();
+      if (!domains.has(domain)) {
+        if (domains.size >= MAX_DOMAIN_LABELS) return 'other';
+        domains.add(domain);
+      }
+      return domain;
+    },
   };
 }
+

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Config } from './config.ts';
 import type { Database } from './db/schema.ts';
-import { FINAL_STATUSES } from './vocabulary.ts';
+import { PENDING_STATUSES } from './vocabulary.ts';
 
 /**
  * What the service keeps and for how long: the one list of rules, applied by the worker's
@@ -34,9 +34,9 @@ export const RULES: Record<RetentionTable, Rule> = {
   messages: {
     key: 'id',
     index: 'messages_final_idx',
-    what: (s) => `final (sent, failed, captured) for more than MESSAGE_RETENTION_DAYS (${s.MESSAGE_RETENTION_DAYS} days)`,
-    // The statuses as literals, as in messages_final_idx's predicate, so the planner may use it; queued and sending never go.
-    where: (now, s) => sql`status IN (${sql.join(FINAL_STATUSES.map((x) => sql.lit(x)))}) AND updated_at < ${before(now, s.MESSAGE_RETENTION_DAYS * DAY_MS)}`,
+    what: (s) => `final (not ${PENDING_STATUSES.join(' or ')}) for more than MESSAGE_RETENTION_DAYS (${s.MESSAGE_RETENTION_DAYS} days)`,
+    // The pending statuses as literals, as in messages_final_idx's predicate, so the planner may use it; queued and sending never go.
+    where: (now, s) => sql`status NOT IN (${sql.join(PENDING_STATUSES.map((x) => sql.lit(x)))}) AND updated_at < ${before(now, s.MESSAGE_RETENTION_DAYS * DAY_MS)}`,
   },
   refresh_tokens: {
     key: 'token_hash',

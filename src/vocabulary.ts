@@ -23,8 +23,12 @@ export type Channel = (typeof CHANNELS)[number];
 export const MESSAGE_STATUSES = {
   queued: { final: false, help: 'Waiting to be sent.' },
   sending: { final: false, help: 'Being sent now.' },
-  sent: { final: true, help: 'Delivered to the provider.' },
+  sent: { final: true, help: 'Accepted by the provider; no receipt yet.' },
+  delivered: { final: true, help: 'The provider reported it delivered to the phone or mail server.' },
+  undelivered: { final: true, help: 'The provider accepted it but the carrier did not deliver it: see the reason.' },
+  bounced: { final: true, help: 'The recipient\'s mail server refused it: see the reason.' },
   failed: { final: true, help: 'Delivery failed: see the reason.' },
+  suppressed: { final: true, help: 'Not sent: the address bounced or complained before (see the reason).' },
   captured: { final: true, help: 'Not delivered: kept here because the channel is not configured or its send failed (development only).' },
 } as const;
 export type MessageStatus = keyof typeof MESSAGE_STATUSES;

@@ -143,6 +143,8 @@ describe('panic-api client commands against a running server', () => {
     assert.ok(sent.stdout.includes(`A code was sent by SMS to ${p.phone}`), sent.stdout);
     assert.match(sent.stdout, /expires at (\d{4}-\d{2}-\d{2} )?\d{2}:\d{2} \(in 10 minutes\)/);
     assert.ok(sent.stdout.includes('then run: panic-api verify-phone-otp CODE'), sent.stdout);
+    // it watched the message leave the queue: Twilio (the fixture) accepted it
+    assert.match(sent.stdout, /^Delivery: sent\. Your code was handed to the mobile network\./m);
 
     const code = await stack.smsCode(p.phone);
     const run = await runCli(['verify-phone-otp', code, '--json'], env);
@@ -270,7 +272,7 @@ describe('panic-api client in development', () => {
 });
 
 describe('panic-api --help', () => {
-  const names = ['serve', 'worker', 'migrate', 'register', 'send', 'verify', 'login', 'me', 'verify-phone', 'verify-phone-otp', 'forgot-password', 'reset-password', 'logout', 'doctor', 'prune', 'inbox', 'messages'];
+  const names = ['serve', 'worker', 'migrate', 'register', 'send', 'verify', 'login', 'me', 'verify-phone', 'verify-phone-otp', 'forgot-password', 'reset-password', 'logout', 'doctor', 'prune', 'inbox', 'why', 'messages'];
 
   it('lists every command with its options and an example', { timeout: 60_000 }, async () => {
     const run = await runCli(['--help'], {});

@@ -129,6 +129,12 @@ describe('loadConfig: a bad value is a ConfigError naming the variable', () => {
     ['SMTP_TLS_REJECT_UNAUTHORIZED', 'maybe'],
     ['DEFAULT_PHONE_REGION', 'ZAF'],
     ['DELIVERY_WORKER', 'sometimes'],
+    ['DNS_SERVERS', 'dns.example.net'],
+    ['DNS_SERVERS', '1.1.1.1:0'],
+    ['DNS_SERVERS', '1.1.1.1,'],
+    ['DNS_SERVERS', '[::1]:70000'],
+    ['DKIM_SELECTOR', 's1 key'],
+    ['DKIM_SELECTOR', 's1._domainkey.'],
   ] as const) {
     it(`${name}=${value}`, () => {
       refuses(() => loadConfig({ [name]: value }), name);
@@ -146,6 +152,12 @@ describe('loadConfig: a bad value is a ConfigError naming the variable', () => {
     assert.equal(c.PORT, 65535);
     assert.equal(c.SMS_PROVIDER, 'http');
     assert.equal(c.DATABASE_URL, 'postgresql://u@h/db');
+  });
+
+  it('accepts DNS_SERVERS as IP addresses with optional ports, and a dotted DKIM_SELECTOR', () => {
+    const c = loadConfig({ DNS_SERVERS: '1.1.1.1, 127.0.0.1:5353,[2606:4700::1111]:53,::1', DKIM_SELECTOR: 'k1.mail' });
+    assert.equal(c.DNS_SERVERS, '1.1.1.1, 127.0.0.1:5353,[2606:4700::1111]:53,::1');
+    assert.equal(c.DKIM_SELECTOR, 'k1.mail');
   });
 });
 

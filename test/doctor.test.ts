@@ -235,7 +235,8 @@ describe('panic-api doctor', () => {
     assert.ok(!run.stdout.includes(smtp.password));
 
     const bad = await runCli(['doctor', '--jsno'], healthy);
-    assert.notEqual(bad.code, 0);
-    assert.match(bad.stderr, /unknown option --jsno/);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown option '--jsno'/i);
+    assert.match(bad.stderr, /^Usage: panic-api doctor \[--json\]$/m);
   });
 });

@@ -108,6 +108,7 @@ const ENDPOINTS: Endpoint[] = [
   },
   { method: 'GET', path: '/api/v1/auth/me', auth: true, fields: [], valid: () => ({}), emptyObjectInvalid: false },
   { method: 'GET', path: '/api/v1/users/me', auth: true, fields: [], valid: () => ({}), emptyObjectInvalid: false },
+  { method: 'GET', path: '/api/v1/users/verify-phone/status', auth: true, fields: [], valid: () => ({}), emptyObjectInvalid: false },
 ];
 
 // ------------------------------------------------------------------------------------------ cases
@@ -460,7 +461,8 @@ describe('malformed input: every endpoint answers 4xx with {error:{code,message}
 
   it('the table covers every endpoint of the contract', () => {
     const listed = new Set(ENDPOINTS.map((e) => `${e.method} ${e.path}`));
-    const served = apiRoutes(stack.runtime.app);
+    // Receipts refuse anything unsigned before reading it: receipts.test.ts sends its malformed bodies signed.
+    const served = apiRoutes(stack.runtime.app).filter((r) => !r.includes(' /api/v1/webhooks/'));
     assert.ok(served.length > 0, 'the app serves v1 routes');
     for (const route of served) assert.ok(listed.has(route), `${route} is in the table`);
   });

@@ -7,6 +7,7 @@ import { AppError } from '../errors.ts';
 import { assertTextable, normalizePhone } from '../addresses.ts';
 import { findUserByVerifiedPhone, isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
+import { personView, type PublicState } from '../delivery/hints.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -43,4 +44,37 @@ export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string)
     if (isUniqueViolation(err, 'users_verified_phone_key')) throw phoneTaken();
     throw err;
   }
+}
+
+/**
+ * Where the account's latest SMS code is, for the person waiting for it: the message queued with the
+ * code (same number, same moment), as the person sees it. Undefined when no SMS code was asked for.
+ */
+export async function phoneCodeStatus(ctx: FlowContext, user: User): Promise<PhoneCodeStatus | undefined> {
+  const code = await ctx.db
+    .selectFrom('otp_codes')
+    .select(['destination', 'created_at', 'expires_at'])
+    .where('user_id', '=', user.id)
+    .where('purpose', '=', 'phone_verification')
+    .executeTakeFirst();
+  if (!code) return undefined;
+  const message = await ctx.db
+    .selectFrom('messages')
+    .select(['status', 'updated_at'])
+    .where('channel', '=', 'sms')
+    .where('purpose', '=', 'phone_verification')
+    .where('recipient', '=', code.destination)
+    .where('created_at', '=', code.created_at)
+    .executeTakeFirst();
+  if (!message) return undefined;
+  const { state, hint } = personView('sms', message.status, ctx.config.isDevelopment);
+  return { phone: code.destination, status: state, hint, updated_at: message.updated_at.toISOString(), code_expires_at: code.expires_at.toISOString() };
+}
+
+export interface PhoneCodeStatus {
+  phone: string;
+  status: PublicState;
+  hint: string;
+  updated_at: string;
+  code_expires_at: string;
 }

@@ -1,15 +1,16 @@
 import { alignColumns } from './columns.ts';
-import { apiBaseUrl, UsageError } from './api-client.ts';
+import { apiBaseUrl } from './api-client.ts';
 import type { EnvFile } from '../env-file.ts';
 import { checkConfig, checkSecrets } from './doctor/config.ts';
 import { checkDatabase } from './doctor/database.ts';
+import { checkEmailDns, emailDnsDomain } from './doctor/email-dns.ts';
 import { checkRedis } from './doctor/redis.ts';
 import { checkSms } from './doctor/sms.ts';
 import { checkSmtp } from './doctor/smtp.ts';
 import { CHECK_TIMEOUT_MS, errorText, fail, warn, type Check } from './doctor/types.ts';
 
 const ICON: Record<Check['status'], string> = { ok: '✅', warn: '⚠️ ', fail: '❌' };
-/** The checks that need a parsed configuration, in the order they are printed. */
+/** The checks that need a parsed configuration, in the order they are printed (email-dns, a line only when mail is sent from a real domain, comes after smtp). */
 const NEEDS_CONFIG = ['secrets', 'database', 'smtp', 'sms', 'redis'] as const;
 
 /** Runs one check with a deadline; a check that throws or hangs becomes a failed row, not a crash. */
@@ -37,10 +38,13 @@ export async function runChecks(env: NodeJS.ProcessEnv = process.env): Promise<C
   if (!config) {
     return [configCheck, ...NEEDS_CONFIG.map((name) => warn(name, 'Not checked: the configuration is invalid', 'Fix the configuration first (see the config line).'))];
   }
+  // a line only for a domain mail is really sent from (see emailDnsDomain)
+  const fromDomain = emailDnsDomain(config);
   const rest = await Promise.all([
     guarded('secrets', async () => checkSecrets(env, config)),
     guarded('database', () => checkDatabase(config, apiBaseUrl(env))),
     guarded('smtp', () => checkSmtp(config)),
+    ...(fromDomain ? [guarded('email-dns', () => checkEmailDns(config, fromDomain))] : []),
     guarded('sms', () => checkSms(config)),
     guarded('redis', () => checkRedis(config)),
   ]);
@@ -76,12 +80,10 @@ export function envFileLine(envFile: EnvFile | undefined, cwd: string = process.
 }
 
 /** `panic-api doctor [--json]`: 1 when any check fails, else 0. */
-export async function doctor(args: string[], env: NodeJS.ProcessEnv = process.env, envFile?: EnvFile): Promise<number> {
-  const unknown = args.filter((a) => a !== '--json');
-  if (unknown.length) throw new UsageError(`doctor: unknown option ${unknown[0]}`);
+export async function doctor(opts: { json?: boolean }, env: NodeJS.ProcessEnv = process.env, envFile?: EnvFile): Promise<number> {
   const checks = await runChecks(env);
   const ok = !checks.some((c) => c.status === 'fail');
-  process.stdout.write(args.includes('--json') ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${envFileLine(envFile)}\n\n${formatTable(checks)}\n`);
+  process.stdout.write(opts.json ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${envFileLine(envFile)}\n\n${formatTable(checks)}\n`);
   // Every check closes what it opened; should a driver still hold a handle, do not hang the shell.
   setTimeout(() => process.exit(ok ? 0 : 1), 2000).unref();
   return ok ? 0 : 1;

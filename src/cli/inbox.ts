@@ -1,26 +1,10 @@
-import { parseArgs } from 'node:util';
-import { apiBaseUrl, apiErrorMessage, callApi, CliError } from './api-client.ts';
+import { apiBaseUrl, apiErrorMessage } from './api-client.ts';
+import { CliError } from './errors.ts';
+import { devInboxMessages, type InboxRow } from './dev-inbox.ts';
 import { purposeLabel } from '../vocabulary.ts';
 import { alignColumns } from './columns.ts';
 
-/** One row of GET /dev/inbox/messages. */
-export interface InboxRow {
-  id: string;
-  channel: 'email' | 'sms';
-  recipient: string;
-  purpose: string;
-  status: string;
-  otp: string | null;
-  subject: string | null;
-  body_text: string;
-  created_at: string;
-  expires_at: string | null;
-  sent_at: string | null;
-  last_error: string | null;
-}
-
 const POLL_MS = 2000;
-const DEFAULT_ROWS = 20;
 
 const NOT_DEVELOPMENT =
   'the dev inbox exists only with APP_ENV=development; use `panic-api messages --to X` for the delivery log';
@@ -54,10 +38,9 @@ export function formatTable(rows: InboxRow[], withHeader = true, minWidths: numb
 }
 
 async function fetchInbox(to: string | undefined): Promise<InboxRow[]> {
-  const path = `/dev/inbox/messages${to ? `?${new URLSearchParams({ to })}` : ''}`;
-  const res = await callApi<{ messages: InboxRow[] }>('GET', path);
+  const res = await devInboxMessages(to);
   if (res.status === 404) throw new CliError(`The server at ${apiBaseUrl()} has no dev inbox: ${NOT_DEVELOPMENT}.`);
-  if (res.status !== 200) throw new CliError(apiErrorMessage(res));
+  if (res.status !== 200) throw new CliError(apiErrorMessage(res.status, res.body));
   if (!Array.isArray(res.body?.messages)) throw new CliError(`The server at ${apiBaseUrl()} did not answer with a message list.`);
   return res.body.messages;
 }
@@ -71,23 +54,8 @@ function emptyHint(to: string | undefined): string {
 }
 
 /** `panic-api inbox [--to X] [--json] [--follow]`: the latest codes of a running development server. */
-export async function inboxCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      to: { type: 'string', short: 't' },
-      json: { type: 'boolean', default: false },
-      follow: { type: 'boolean', short: 'f', default: false },
-      limit: { type: 'string' },
-    },
-  });
-  const limit = values.limit === undefined ? DEFAULT_ROWS : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-    process.stderr.write(`--limit must be a whole number from 1 to 100.\n`);
-    return 2;
-  }
+export async function inboxCommand(values: { to?: string; json?: boolean; follow?: boolean; limit: number }): Promise<number> {
+  const { limit } = values;
   const to = values.to?.trim() || undefined;
   const out = (text: string) => process.stdout.write(text);
 

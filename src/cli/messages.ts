@@ -1,7 +1,11 @@
-import { parseArgs } from 'node:util';
-import { apiErrorMessage, apiBaseUrl, callApi, CliError } from './api-client.ts';
+import { api, apiErrorMessage, apiBaseUrl } from './api-client.ts';
+import { CliError } from './errors.ts';
+import type { paths } from './client/api-types.ts';
 
-interface LogRow {
+type Filters = NonNullable<paths['/api/v1/admin/messages']['get']['parameters']['query']>;
+
+/** One row of the delivery log: the contract declares its rows without a shape, so it is written here. */
+export interface LogRow {
   created_at: string;
   channel: string;
   recipient: string;
@@ -15,6 +19,10 @@ interface LogRow {
 
 const WHY: Record<string, string> = {
   sent: 'accepted by the provider',
+  delivered: 'the provider reported it delivered',
+  undelivered: 'the carrier did not deliver it',
+  bounced: "the recipient's mail server refused it",
+  suppressed: 'not sent: the address is suppressed',
   captured: 'development: not sent, shown in the dev inbox and the log',
   queued: 'waiting for its next attempt',
   sending: 'being sent now',
@@ -22,23 +30,16 @@ const WHY: Record<string, string> = {
 };
 
 /** `panic-api messages --to X [--status S] [--json]`: the delivery log of a running server. */
-export async function messagesCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { to: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
+export async function messagesCommand(values: Filters & { json?: boolean }): Promise<number> {
   const token = process.env.ADMIN_TOKEN;
   if (!token) throw new CliError('Set ADMIN_TOKEN to the server\'s admin token: the delivery log is behind it.');
-  const query = new URLSearchParams();
-  if (values.to) query.set('to', values.to);
-  if (values.status) query.set('status', values.status);
-  if (values.limit) query.set('limit', values.limit);
-  const res = await callApi<{ messages: LogRow[] }>('GET', `/api/v1/admin/messages?${query}`, { token });
-  if (res.status === 404) {
+  const { to, status, limit } = values;
+  const { data, error, response } = await api({ token }).GET('/api/v1/admin/messages', { params: { query: { to, status, limit } } });
+  if (response.status === 404) {
     throw new CliError(`The server at ${apiBaseUrl()} has no delivery log endpoint: start it with ADMIN_TOKEN set.`);
   }
-  if (res.status !== 200) throw new CliError(apiErrorMessage(res));
-  const rows = res.body.messages;
+  if (!data) throw new CliError(apiErrorMessage(response.status, error));
+  const rows = data.messages as LogRow[];
   if (values.json) {
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return 0;
@@ -47,13 +48,16 @@ export async function messagesCommand(args: string[]): Promise<number> {
     process.stdout.write(`No messages${values.to ? ` to ${values.to}` : ''}. Was a code requested for exactly this address?\n`);
     return 0;
   }
-  for (const r of rows) {
-    process.stdout.write(
-      `${r.created_at}  ${r.channel.padEnd(5)} ${r.recipient}  ${r.purpose}  ${r.status.toUpperCase()} after ${r.attempts} attempt(s): ${WHY[r.status] ?? ''}\n`,
-    );
-    if (r.last_error) process.stdout.write(`    reason: ${r.last_error}\n`);
-    if (r.next_attempt_at) process.stdout.write(`    next attempt: ${r.next_attempt_at}\n`);
-    if (r.provider_id) process.stdout.write(`    provider id: ${r.provider_id}\n`);
-  }
+  process.stdout.write(rows.flatMap((r) => messageLines(r)).map((l) => `${l}\n`).join(''));
   return 0;
+}
+
+/** A delivery-log row as the lines `messages` and `why` print, indented by `indent`. */
+export function messageLines(r: LogRow, indent = ''): string[] {
+  return [
+    `${indent}${r.created_at}  ${r.channel.padEnd(5)} ${r.recipient}  ${r.purpose}  ${r.status.toUpperCase()} after ${r.attempts} attempt(s): ${WHY[r.status] ?? ''}`,
+    r.last_error && `${indent}    reason: ${r.last_error}`,
+    r.next_attempt_at && `${indent}    next attempt: ${r.next_attempt_at}`,
+    r.provider_id && `${indent}    provider id: ${r.provider_id}`,
+  ].filter((l): l is string => Boolean(l));
 }

@@ -1,30 +1,24 @@
 import { alignColumns } from './columns.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
 import { isMigrated } from '../db/migrations.ts';
 import { applyRetention, RETENTION_TABLES, RULES, type RetentionCounts } from '../retention.ts';
-import { apiBaseUrl, CliError } from './api-client.ts';
+import { apiBaseUrl } from './api-client.ts';
+import { CliError } from './errors.ts';
 import { configOrExit } from './config-or-exit.ts';
 import { askServer } from './doctor/database.ts';
 import { errorText } from './doctor/types.ts';
 
 /** `panic-api prune [--dry-run] [--json]`: applies the retention rules once, now. */
-export async function pruneCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: { 'dry-run': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
-  });
-  const dryRun = values['dry-run'];
+export async function pruneCommand(opts: { dryRun?: boolean; json?: boolean }): Promise<number> {
+  const dryRun = opts.dryRun === true;
   const config = configOrExit();
   if (!config.DATABASE_URL) await assertPgliteFree(config.DATA_DIR);
   const removed = await prune(config, dryRun);
-  process.stdout.write(values.json ? `${JSON.stringify({ dry_run: dryRun, removed }, null, 2)}\n` : `${describe(removed, dryRun, config)}\n`);
+  process.stdout.write(opts.json ? `${JSON.stringify({ dry_run: dryRun, removed }, null, 2)}\n` : `${describe(removed, dryRun, config)}\n`);
   return 0;
 }
 

@@ -135,6 +135,27 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
+  '0007_receipts': {
+    async up(db: Kysely<any>) {
+      await runStatements(db, `
+        -- a receipt names the message by the provider's id
+        CREATE INDEX IF NOT EXISTS messages_provider_idx ON messages (provider_id) WHERE provider_id IS NOT NULL;
+        -- the provider's own code for the last failure or refusal (Twilio's ErrorCode, an SMTP reply code)
+        ALTER TABLE messages ADD COLUMN provider_error_code text;
+        -- receipts add final states (delivered, bounced, ...): the index of final messages names the pending ones instead
+        DROP INDEX IF EXISTS messages_final_idx;
+        CREATE INDEX IF NOT EXISTS messages_final_idx ON messages (updated_at) WHERE status NOT IN ('queued', 'sending');
+        -- addresses that bounced hard or complained: nothing is sent to them again
+        CREATE TABLE suppressions (
+          address text PRIMARY KEY,
+          kind text NOT NULL,
+          reason text NOT NULL,
+          message_id uuid,
+          created_at timestamptz NOT NULL
+        );
+      `);
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */

@@ -81,6 +81,8 @@ export interface MessagesTable {
   lease_token: string | null;
   last_error: string | null;
   provider_id: string | null;
+  /** The provider's code for the last failure or refusal (Twilio's ErrorCode, an SMTP reply code). */
+  provider_error_code: Generated<string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
   sent_at: NullableTimestamp;
@@ -93,6 +95,17 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   login_failures: LoginFailuresTable;
   messages: MessagesTable;
+  suppressions: SuppressionsTable;
+}
+
+/** An email address that bounced hard or complained: later messages to it end `suppressed`. */
+export interface SuppressionsTable {
+  /** Lower-cased. */
+  address: string;
+  kind: 'bounce' | 'complaint';
+  reason: string;
+  message_id: string | null;
+  created_at: Timestamp;
 }
 
 export type User = Selectable<UsersTable>;

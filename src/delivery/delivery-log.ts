@@ -63,7 +63,7 @@ export async function deliveryState(db: Kysely<Database>, channels: Channels): P
       const { provider } = channels[channel];
       const status = channels[channel].status();
       const [success, failure, depth] = await Promise.all([
-        db.selectFrom('messages').select(sql<Date | null>`max(sent_at)`.as('at')).where('channel', '=', channel).where('status', '=', 'sent').executeTakeFirst(),
+        db.selectFrom('messages').select(sql<Date | null>`max(sent_at)`.as('at')).where('channel', '=', channel).executeTakeFirst(),
         db
           .selectFrom('messages')
           .select(['last_error', 'updated_at'])

@@ -98,6 +98,7 @@ export type Outcome =
   | { status: 'sent'; providerId: string | null }
   | { status: 'captured'; reason: string }
   | { status: 'failed'; reason: string }
+  | { status: 'suppressed'; reason: string }
   | { status: 'queued'; reason: string; retryAt: Date };
 
 /**

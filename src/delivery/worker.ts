@@ -12,6 +12,7 @@ import { DeliveryError } from './channels/types.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { logCapturedCode } from './dev-fallback.ts';
 import { claimDue, recordOutcome, type Outcome } from './outbox.ts';
+import { suppressionOf } from './suppressions.ts';
 import type { MessageSeal } from './sealed-body.ts';
 import { callingCodeOf } from '../addresses.ts';
 
@@ -105,6 +106,15 @@ export function createWorker(deps: WorkerDeps): Worker {
       logger.error({ message_id: stored.id, channel: stored.channel, reason }, 'message failed');
       metrics.messagesFinished.inc({ channel: stored.channel, status: 'failed' });
       return { status: 'failed', reason };
+    }
+    const suppression = message.channel === 'email' ? await suppressionOf(db, message.recipient) : undefined;
+    if (suppression) {
+      // The public answer was the same as for any address; only the delivery log says why nothing went.
+      const reason = `not sent: the address is suppressed since ${suppression.created_at.toISOString()} (${suppression.reason})`;
+      logger.warn({ message_id: message.id, channel: message.channel, reason }, 'message suppressed');
+      metrics.messagesFinished.inc({ channel: message.channel, status: 'suppressed' });
+      metrics.outcomes.inc({ channel: message.channel, provider: channel.provider, status: 'suppressed', destination: metrics.destination(message.recipient) });
+      return { status: 'suppressed', reason };
     }
     let outcome: Outcome;
     try {

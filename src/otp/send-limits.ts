@@ -12,6 +12,8 @@ export interface SendLimits {
    * email would show, on the phone's next request, which email it belongs to.
    */
   tryTakeResolved(destination: string): Promise<boolean>;
+  /** Seconds until each limit lets one more code go to the destination (0: open); spends nothing. */
+  waits(destination: string): Promise<{ cooldown: number; hourly: number }>;
 }
 
 type LimitConfig = Pick<Config, 'OTP_RESEND_COOLDOWN_SECONDS' | 'OTP_MAX_SENDS_PER_HOUR'>;
@@ -21,10 +23,15 @@ export function createSendLimits(config: LimitConfig, makeLimiter: LimiterFactor
   const typed = limitsFor('otp', config, makeLimiter);
   const resolved = limitsFor('otp-resolved', config, makeLimiter);
   return {
-    take: typed,
+    take: typed.take,
+    async waits(destination) {
+      // a code is held back by what was typed and by what it resolved to: the longer wait counts
+      const [a, b] = await Promise.all([typed.waits(destination), resolved.waits(destination)]);
+      return { cooldown: Math.max(a.cooldown, b.cooldown), hourly: Math.max(a.hourly, b.hourly) };
+    },
     async tryTakeResolved(destination) {
       try {
-        await resolved(destination);
+        await resolved.take(destination);
         return true;
       } catch (err) {
         if (err instanceof AppError && err.code === 'rate_limited') return false;
@@ -37,9 +44,15 @@ export function createSendLimits(config: LimitConfig, makeLimiter: LimiterFactor
 function limitsFor(prefix: string, config: LimitConfig, makeLimiter: LimiterFactory) {
   const cooldown = makeLimiter({ keyPrefix: `${prefix}-cooldown`, points: 1, durationSeconds: config.OTP_RESEND_COOLDOWN_SECONDS });
   const hourly = makeLimiter({ keyPrefix: `${prefix}-hourly`, points: config.OTP_MAX_SENDS_PER_HOUR, durationSeconds: 3600 });
-  return async (destination: string) => {
-    const key = destination.toLowerCase();
-    await cooldown.consume(key, 'A code was sent here a moment ago. Wait before asking for another.');
-    await hourly.consume(key, 'Too many codes were sent here in the last hour. Try again later.');
+  return {
+    async take(destination: string) {
+      const key = destination.toLowerCase();
+      await cooldown.consume(key, 'A code was sent here a moment ago. Wait before asking for another.');
+      await hourly.consume(key, 'Too many codes were sent here in the last hour. Try again later.');
+    },
+    async waits(destination: string) {
+      const key = destination.toLowerCase();
+      return { cooldown: await cooldown.waitSeconds(key), hourly: await hourly.waitSeconds(key) };
+    },
   };
 }

@@ -19,6 +19,8 @@ export interface SmsBudget {
    * global budget. Nothing is spent when anything refuses, so a refused request costs the account nothing.
    */
   take(userId: string, phone: string, accountPhone: string): Promise<void>;
+  /** Seconds until the account may text again, try a new number, and until the brake lifts (0: open); spends nothing. */
+  waits(userId: string): Promise<{ account: number; newNumbers: number; brake: number }>;
 }
 
 type BudgetConfig = Pick<Config, 'SMS_MAX_PER_ACCOUNT_PER_HOUR' | 'SMS_NEW_NUMBERS_PER_DAY' | 'SMS_MAX_PER_HOUR'>;
@@ -59,6 +61,9 @@ export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactor
   return {
     assertOpen,
     check,
+    async waits(userId) {
+      return { account: await perAccount.waitSeconds(userId), newNumbers: await newNumbers.waitSeconds(userId), brake: await global.waitSeconds('all') };
+    },
     async take(userId, phone, accountPhone) {
       await check(userId, phone, accountPhone);
       const seenKey = `${userId}:${phone}`;

@@ -71,12 +71,20 @@ export interface TwilioMessage {
   from: string;
   body: string;
   sid: string;
+  /** The StatusCallback the service asked for, if any. */
+  statusCallback?: string;
 }
 
 export interface TwilioFailure {
   status: number;
   code?: number;
   message?: string;
+}
+
+/** The account as Twilio's GET …/Accounts/{Sid}.json describes it. */
+export interface TwilioAccount {
+  type: 'Trial' | 'Full';
+  status: 'active' | 'suspended' | 'closed';
 }
 
 export interface TwilioFixture extends Counts {
@@ -89,6 +97,8 @@ export interface TwilioFixture extends Counts {
   messages: TwilioMessage[];
   /** may be changed at any time, e.g. to fail first and recover later */
   failWith: TwilioFailure | undefined;
+  /** what the account GET answers; may be changed at any time */
+  account: TwilioAccount;
   waitFor(to: string, opts?: WaitOpts): Promise<TwilioMessage>;
   close(): Promise<void>;
 }
@@ -142,7 +152,10 @@ export async function startTwilioServer(opts: TwilioOptions = {}): Promise<Twili
     if (m[1] !== accountSid) {
       return sendJson(res, 404, twilioError(404, 20404, `The requested resource ${path} was not found`));
     }
-    if (isAccount) return sendJson(res, 200, { sid: accountSid, status: 'active', friendly_name: 'test' });
+    if (isAccount) {
+      const { type, status } = fixture.account;
+      return sendJson(res, 200, { sid: accountSid, owner_account_sid: accountSid, friendly_name: 'test', status, type, uri: `/2010-04-01/Accounts/${accountSid}.json` });
+    }
 
     // Auth and routing are checked first so a misconfigured client still gets 401/404.
     const fail = fixture.failWith;
@@ -161,7 +174,7 @@ export async function startTwilioServer(opts: TwilioOptions = {}): Promise<Twili
     if (!from) return sendJson(res, 400, { code: 21603, message: "A 'From' phone number is required.", status: 400 });
     await opts.beforeAccept?.({ to, from, body });
     const sid = 'SM' + randomBytes(16).toString('hex');
-    messages.push({ to, from, body, sid });
+    messages.push({ to, from, body, sid, statusCallback: form.get('StatusCallback') ?? undefined });
     sendJson(res, 201, {
       sid,
       account_sid: accountSid,
@@ -185,6 +198,7 @@ export async function startTwilioServer(opts: TwilioOptions = {}): Promise<Twili
     authToken,
     messages,
     failWith: opts.failWith,
+    account: { type: 'Full', status: 'active' },
     waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `Twilio SMS to ${to}`, o),
     close: () => closeServer(server),
   }, counts);

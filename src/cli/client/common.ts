@@ -1,69 +1,44 @@
 /**
- * What every client command shares: its arguments (parseArgs, `--json`), one API call that turns an
- * error answer into the API's own sentence, output in sentences or JSON, and the hidden password prompt.
+ * What every client command shares: one API call whose error answer becomes the API's own sentence,
+ * output in sentences or JSON, and the password asked without echo.
  */
-import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
-import { apiErrorMessage, callApi, CliError, UsageError, type ApiResult } from '../api-client.ts';
+import { read } from 'read';
+import { apiErrorMessage } from '../api-client.ts';
+import { CliError, UsageError } from '../errors.ts';
+import { devInboxMessages } from '../dev-inbox.ts';
 
-export interface Parsed {
-  /** The positionals, in the order named (all present). */
-  args: string[];
-  /** The string options that were given. */
-  opts: Record<string, string | undefined>;
-  json: boolean;
-}
-
-/**
- * `positionals` names the required arguments (EMAIL, OTP…), `strings` the `--name VALUE` options.
- * Anything missing, extra or unknown is a UsageError (exit 2 with the usage line).
- */
-export function parseCommand(argv: string[], spec: { positionals?: string[]; strings?: string[] } = {}): Parsed {
-  const names = spec.positionals ?? [];
-  const parsed = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      ...Object.fromEntries((spec.strings ?? []).map((name) => [name, { type: 'string' as const }])),
-    },
-  });
-  const positionals = parsed.positionals;
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (positionals.length < names.length) {
-    const missing = names.slice(positionals.length);
-    throw new UsageError(`Missing ${missing.join(' and ')}.`);
-  }
-  if (positionals.length > names.length) throw new UsageError(`Unexpected argument "${positionals[names.length]}".`);
-  const opts: Record<string, string | undefined> = {};
-  for (const name of spec.strings ?? []) opts[name] = values[name] as string | undefined;
-  return { args: positionals, opts, json: values.json === true };
+/** `--json`: commander leaves it undefined when it is not given. */
+export interface JsonOption {
+  json?: boolean;
 }
 
 /** The answer: the API's JSON body with --json, else the sentences. Returns the exit code 0. */
-export function done(json: boolean, body: unknown, human: Array<string | undefined>): 0 {
+export function done(json: boolean | undefined, body: unknown, human: Array<string | undefined>): 0 {
   process.stdout.write(json ? `${JSON.stringify(body, null, 2)}\n` : `${human.filter((l) => l !== undefined).join('\n')}\n`);
   return 0;
 }
-
-export const isSuccess = (res: ApiResult) => res.status >= 200 && res.status < 300;
 
 /**
  * A non-2xx answer as an error: the API's own sentence on stderr (via main), and with --json its
  * error body on stdout too, so a script can read the machine code.
  */
-export function apiFailure(res: ApiResult, json: boolean): CliError {
-  if (json && res.body !== null && typeof res.body === 'object') process.stdout.write(`${JSON.stringify(res.body, null, 2)}\n`);
-  return new CliError(apiErrorMessage(res));
+export function apiFailure(status: number, body: unknown, json: boolean): CliError {
+  if (json && body !== null && typeof body === 'object') process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+  return new CliError(apiErrorMessage(status, body));
 }
 
-/** One request that must succeed; its body. */
-export async function request<T = any>(json: boolean, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await callApi<T>(method, path, { body });
-  if (!isSuccess(res)) throw apiFailure(res, json);
-  return res.body;
+/** What openapi-fetch answers: the typed body of a 2xx answer, or the error body, and the response. */
+export interface Answer {
+  data?: unknown;
+  error?: unknown;
+  response: Response;
+}
+
+/** The body of an answer that must succeed. */
+export async function succeeded<T extends Answer>(json: boolean | undefined, call: T | Promise<T>): Promise<NonNullable<T['data']>> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw apiFailure(response.status, error, json === true);
+  return data as NonNullable<T['data']>;
 }
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
@@ -84,7 +59,7 @@ export function expiryText(expiresAt: string, minutes?: number, now = new Date()
  */
 export async function devInboxHint(to: string, baseUrl?: string): Promise<string | undefined> {
   try {
-    const res = await callApi('GET', `/dev/inbox/messages?${new URLSearchParams({ to })}`, { baseUrl, timeoutMs: 3000 });
+    const res = await devInboxMessages(to, { baseUrl, timeoutMs: 3000 });
     return res.status === 200 ? `or see the code with: panic-api inbox --to ${to}` : undefined;
   } catch {
     return undefined;
@@ -100,27 +75,18 @@ export async function passwordFrom(option: string | undefined, what: string, opt
   if (!process.stdin.isTTY) {
     throw new UsageError(`No password: give ${optionName}, or run this in a terminal to be asked for it.`);
   }
-  const first = await promptHidden(`${what}: `);
+  const first = await promptHidden(`${what}:`);
   if (first === '') throw new CliError('No password was entered.');
-  if (confirm && (await promptHidden(`${what} again: `)) !== first) throw new CliError('The two passwords differ; nothing was changed.');
+  if (confirm && (await promptHidden(`${what} again:`)) !== first) throw new CliError('The two passwords differ; nothing was changed.');
   return first;
 }
 
-/** One line from the terminal, not echoed: readline writes what it would echo into a muted stream. */
-export function promptHidden(question: string): Promise<string> {
-  process.stderr.write(question);
-  const muted = new Writable({ write: (_chunk, _enc, cb) => cb() });
-  const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
-  return new Promise((resolve, reject) => {
-    rl.on('SIGINT', () => {
-      rl.close();
-      process.stderr.write('\n');
-      reject(new CliError('Cancelled.'));
-    });
-    rl.question('', (answer) => {
-      rl.close();
-      process.stderr.write('\n');
-      resolve(answer);
-    });
-  });
+/** One line from the terminal, not echoed (npm's `read`); Ctrl-C cancels. */
+async function promptHidden(prompt: string): Promise<string> {
+  try {
+    return await read({ prompt, silent: true, replace: '', output: process.stderr });
+  } catch (err) {
+    if ((err as Error).message === 'canceled') throw new CliError('Cancelled.');
+    throw err;
+  }
 }

@@ -1,12 +1,11 @@
-import { done, parseCommand } from './common.ts';
+import { done, type JsonOption } from './common.ts';
 import { authedRequest, deleteSession, SessionEndedError, sessionPath } from './session.ts';
 
 /** `logout`: the session is revoked on the server (refresh token, Bearer access token), then its file deleted. */
-export async function logoutCommand(argv: string[]): Promise<number> {
-  const { json } = parseCommand(argv);
+export async function logoutCommand({ json }: JsonOption): Promise<number> {
   const path = sessionPath();
   try {
-    const { body } = await authedRequest(json, 'POST', '/api/v1/auth/logout', (s) => ({ refresh_token: s.refresh_token }));
+    const { body } = await authedRequest(json, (client, s) => client.POST('/api/v1/auth/logout', { body: { refresh_token: s.refresh_token } }));
     await deleteSession(path);
     return done(json, body, [`Logged out: the session is revoked on the server and ${path} is deleted.`]);
   } catch (err) {

@@ -1,13 +1,11 @@
-import { done, parseCommand } from './common.ts';
+import { done, type JsonOption } from './common.ts';
 import { authedRequest } from './session.ts';
-import type { PublicUser } from '../../contract/public-user.ts';
 
 const mark = (verified: boolean) => (verified ? 'verified' : 'NOT verified');
 
 /** `me`: the logged-in account. */
-export async function meCommand(argv: string[]): Promise<number> {
-  const { json } = parseCommand(argv);
-  const { body: u } = await authedRequest<PublicUser>(json, 'GET', '/api/v1/auth/me');
+export async function meCommand({ json }: JsonOption): Promise<number> {
+  const { body: u } = await authedRequest(json, (client) => client.GET('/api/v1/auth/me'));
   return done(json, u, [
     `${u.first_name} ${u.last_name}`,
     `  email    ${u.email} (${mark(u.email_verified)})`,

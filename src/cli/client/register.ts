@@ -1,13 +1,19 @@
-import { devInboxHint, done, expiryText, parseCommand, request } from './common.ts';
-import type { RegisterReply } from '../../contract/code-sent.ts';
+import { api } from '../api-client.ts';
+import { devInboxHint, done, expiryText, succeeded, type JsonOption } from './common.ts';
 
 /** `register EMAIL PHONE FIRST LAST [--password P]`: /auth/register, or the alias when there is no password. */
-export async function registerCommand(argv: string[]): Promise<number> {
-  const { args, opts, json } = parseCommand(argv, { positionals: ['EMAIL', 'PHONE', 'FIRST', 'LAST'], strings: ['password'] });
-  const [email, phone, first_name, last_name] = args;
-  const password = opts.password;
-  const path = password === undefined ? '/api/v1/users/register' : '/api/v1/auth/register';
-  const body = await request<RegisterReply>(json, 'POST', path, { email, phone, first_name, last_name, ...(password === undefined ? {} : { password }) });
+export async function registerCommand(
+  email: string,
+  phone: string,
+  first_name: string,
+  last_name: string,
+  { json, password }: JsonOption & { password?: string },
+): Promise<number> {
+  const person = { email, phone, first_name, last_name };
+  const body = await succeeded(
+    json,
+    password === undefined ? api().POST('/api/v1/users/register', { body: person }) : api().POST('/api/v1/auth/register', { body: { ...person, password } }),
+  );
   if (json) return done(json, body, []);
   const user = body.user;
   return done(json, body, [

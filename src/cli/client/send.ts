@@ -1,10 +1,9 @@
-import { devInboxHint, done, expiryText, parseCommand, request } from './common.ts';
-import type { CodeSentReply } from '../../contract/code-sent.ts';
+import { api } from '../api-client.ts';
+import { devInboxHint, done, expiryText, succeeded, type JsonOption } from './common.ts';
 
 /** `send EMAIL`: a new email verification code (the API answers the same for every address). */
-export async function sendCommand(argv: string[]): Promise<number> {
-  const { args: [email], json } = parseCommand(argv, { positionals: ['EMAIL'] });
-  const body = await request<CodeSentReply>(json, 'POST', '/api/v1/auth/resend-verification', { email });
+export async function sendCommand(email: string, { json }: JsonOption): Promise<number> {
+  const body = await succeeded(json, api().POST('/api/v1/auth/resend-verification', { body: { email } }));
   if (json) return done(json, body, []);
   return done(json, body, [
     `If ${email} has an account that is not verified yet, a new code was emailed; it expires ${expiryText(body.expires_at, body.expires_in_minutes)}.`,

@@ -6,9 +6,13 @@ import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { apiBaseUrl, callApi, CliError, type ApiResult } from '../api-client.ts';
-import { apiFailure, isSuccess } from './common.ts';
-import type { TokenPair } from '../../contract/token-pair.ts';
+import { api, apiBaseUrl, type Api } from '../api-client.ts';
+import { CliError } from '../errors.ts';
+import { apiFailure, succeeded, type Answer } from './common.ts';
+import type { paths } from './api-types.ts';
+
+/** The token pair, as login and refresh answer it. */
+type TokenPair = paths['/api/v1/auth/refresh']['post']['responses'][200]['content']['application/json'];
 
 export interface Session {
   api_base_url: string;
@@ -107,41 +111,34 @@ export async function currentSession(): Promise<Session> {
   return session;
 }
 
-const rejected = (res: ApiResult) => res.status === 401;
-
 /**
- * A request with the saved access token. When it is rejected (401) the refresh token buys a new pair
- * once, which is saved, and the request is retried. `body` is built from the session it is sent with.
+ * A request with the saved access token (`call` gets a client that sends it). When it is rejected
+ * (401) the refresh token buys a new pair once, which is saved, and the request is retried.
  */
-export async function authedRequest<T = any>(
-  json: boolean,
-  method: string,
-  path: string,
-  body?: (session: Session) => unknown,
-): Promise<{ body: T; session: Session }> {
+export async function authedRequest<T extends Answer>(
+  json: boolean | undefined,
+  call: (client: Api, session: Session) => Promise<T>,
+): Promise<{ body: NonNullable<T['data']>; session: Session }> {
   let session = await currentSession();
-  const baseUrl = session.api_base_url;
-  const send = (s: Session) => callApi<T>(method, path, { baseUrl, token: s.access_token, body: body?.(s) });
+  const send = (s: Session) => call(api({ baseUrl: s.api_base_url, token: s.access_token }), s);
   let res = await send(session);
-  if (rejected(res) && session.refresh_token) {
-    session = await refreshed(json, session);
+  if (res.response.status === 401 && session.refresh_token) {
+    session = await refreshed(json === true, session);
     res = await send(session);
   }
-  if (!isSuccess(res)) throw apiFailure(res, json);
-  return { body: res.body, session };
+  return { body: await succeeded(json, res), session };
 }
 
 async function refreshed(json: boolean, session: Session): Promise<Session> {
-  const res = await callApi<TokenPair>('POST', '/api/v1/auth/refresh', {
-    baseUrl: session.api_base_url,
+  const { data, error, response } = await api({ baseUrl: session.api_base_url }).POST('/api/v1/auth/refresh', {
     body: { refresh_token: session.refresh_token },
   });
-  if (isSuccess(res)) {
-    const next = sessionFrom(res.body, session.email, session.api_base_url);
+  if (data) {
+    const next = sessionFrom(data, session.email, session.api_base_url);
     await writeSession(next);
     return next;
   }
-  if (!rejected(res)) throw apiFailure(res, json);
+  if (response.status !== 401) throw apiFailure(response.status, error, json);
   // Another panic-api may have refreshed (and so rotated) the pair a moment ago: use its pair.
   const onDisk = await readSession();
   if (onDisk && onDisk.refresh_token !== session.refresh_token && onDisk.api_base_url === session.api_base_url) return onDisk;

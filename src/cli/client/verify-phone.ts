@@ -1,17 +1,35 @@
-import { devInboxHint, done, expiryText, parseCommand } from './common.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { devInboxHint, done, expiryText, type JsonOption } from './common.ts';
+import { api } from '../api-client.ts';
+import type { Session } from './session.ts';
 import { authedRequest } from './session.ts';
-import type { PhoneCodeSentReply } from '../../contract/code-sent.ts';
+
+/** How long `verify-phone` watches the message before it leaves the person with the latest word. */
+const WATCH_MS = 5000;
+const POLL_MS = 500;
 
 /** `verify-phone [--phone P]`: an SMS code to the account's phone, or to a new number. */
-export async function verifyPhoneCommand(argv: string[]): Promise<number> {
-  const { opts, json } = parseCommand(argv, { strings: ['phone'] });
-  const { body, session } = await authedRequest<PhoneCodeSentReply>(json, 'POST', '/api/v1/users/verify-phone', () =>
-    opts.phone === undefined ? {} : { phone: opts.phone },
+export async function verifyPhoneCommand({ json, phone }: JsonOption & { phone?: string }): Promise<number> {
+  const { body, session } = await authedRequest(json, (client) =>
+    client.POST('/api/v1/users/verify-phone', { body: phone === undefined ? {} : { phone } }),
   );
   if (json) return done(json, body, []);
+  const status = await watch(session);
   return done(json, body, [
     `A code was sent by SMS to ${body.phone}; it expires ${expiryText(body.expires_at, body.expires_in_minutes)}.`,
+    status && `Delivery: ${status.status}. ${status.hint}`,
     'Check your phone, then run: panic-api verify-phone-otp CODE',
     await devInboxHint(body.phone, session.api_base_url),
   ]);
+}
+
+/** The message's state once it leaves the queue, or after WATCH_MS; nothing if the server cannot say (an older server). */
+async function watch(session: Session) {
+  const client = api({ baseUrl: session.api_base_url, token: session.access_token });
+  const deadline = Date.now() + WATCH_MS;
+  for (;;) {
+    const { data } = await client.GET('/api/v1/users/verify-phone/status').catch(() => ({ data: undefined }));
+    if (!data || data.status !== 'queued' || Date.now() >= deadline) return data;
+    await sleep(POLL_MS);
+  }
 }

@@ -1,9 +1,8 @@
-import { done, parseCommand, request } from './common.ts';
-import type { PublicUser } from '../../contract/public-user.ts';
+import { api } from '../api-client.ts';
+import { done, succeeded, type JsonOption } from './common.ts';
 
 /** `verify EMAIL OTP`: the email address is verified with its code. */
-export async function verifyCommand(argv: string[]): Promise<number> {
-  const { args: [email, otp], json } = parseCommand(argv, { positionals: ['EMAIL', 'OTP'] });
-  const body = await request<{ user: PublicUser }>(json, 'POST', '/api/v1/auth/verify-account', { email, otp });
+export async function verifyCommand(email: string, otp: string, { json }: JsonOption): Promise<number> {
+  const body = await succeeded(json, api().POST('/api/v1/auth/verify-account', { body: { email, otp } }));
   return done(json, body, [`Email address ${body.user.email} verified.`, `Log in with: panic-api login ${body.user.email}`]);
 }

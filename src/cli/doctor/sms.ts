@@ -12,6 +12,36 @@ function networkFailure(err: unknown, what: string, origin: string, fix: string)
   return fail(NAME, `${what} not reachable at ${origin} (${explainCode(code)})`, fix);
 }
 
+/** What Twilio's account resource says about sending: its `status` (active, suspended, closed) and `type` (Trial, Full). */
+function judgeAccount(status: string | undefined, type: string | undefined): Check {
+  const accepted = 'Twilio accepted the credentials (SMS_ACCOUNT_SID / SMS_API_KEY)';
+  if (status === 'suspended') {
+    return fail(
+      NAME,
+      `${accepted}, but the account is suspended: Twilio sends no SMS for it`,
+      'Open the Twilio console (Billing, and the email Twilio sent about the suspension), settle what it asks, and have the account reactivated.',
+    );
+  }
+  if (status === 'closed') {
+    return fail(
+      NAME,
+      `${accepted}, but the account is closed: Twilio sends no SMS for it, and a closed account cannot be reopened`,
+      'Use an active Twilio account: put its Account SID in SMS_ACCOUNT_SID and SMS_API_URL and its Auth Token in SMS_API_KEY.',
+    );
+  }
+  if (status && status !== 'active') {
+    return fail(NAME, `${accepted}, but the account is ${status}`, 'Open the Twilio console and make the account active.');
+  }
+  if (type === 'Trial') {
+    return warn(
+      NAME,
+      `${accepted} and the account is active, but it is a Trial account: a Trial account texts only numbers verified in the Twilio console`,
+      'Upgrade the account in the Twilio console (Billing, Upgrade) so it texts any number; until then add each test number under Verified Caller IDs.',
+    );
+  }
+  return ok(NAME, `${accepted} and the account is active${type ? ` (${type})` : ''}; nothing was sent`);
+}
+
 /**
  * Twilio: GET of the account resource (…/Accounts/{SID}.json) derived from SMS_API_URL, with the
  * same Basic auth the Messages POST uses. It proves the credentials and sends nothing.
@@ -40,13 +70,8 @@ async function checkTwilio(config: Config): Promise<Check> {
   } catch (err) {
     return networkFailure(err, 'Twilio API', accountUrl.origin, 'Check the host in SMS_API_URL and that this host may make outbound HTTPS requests (firewall, proxy).');
   }
-  const body = (await res.json().catch(() => undefined)) as { status?: string; message?: string } | undefined;
-  if (res.status === 200) {
-    if (body?.status && body.status !== 'active') {
-      return fail(NAME, `Twilio accepted the credentials, but the account is ${body.status}`, 'Reactivate the account (or upgrade it) in the Twilio console.');
-    }
-    return ok(NAME, 'Twilio accepted the credentials (SMS_ACCOUNT_SID / SMS_API_KEY) and the account is active; nothing was sent');
-  }
+  const body = (await res.json().catch(() => undefined)) as { status?: string; type?: string; message?: string } | undefined;
+  if (res.status === 200) return judgeAccount(body?.status, body?.type);
   if (res.status === 401 || res.status === 403) {
     return fail(
       NAME,

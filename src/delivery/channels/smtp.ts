@@ -51,6 +51,8 @@ export function createSmtpChannel(config: SmtpConfig): DeliveryChannel {
           subject: message.subject ?? '',
           text: message.body_text,
           html: message.body_html ?? undefined,
+          // a mail provider's webhook bridged to /api/v1/webhooks/email/events can name the message by it
+          headers: { 'X-Panic-Message-Id': message.id },
         });
         return { providerId: info.messageId ?? null };
       } catch (err) {

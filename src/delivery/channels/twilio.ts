@@ -3,7 +3,11 @@ import type { Message } from '../../db/schema.ts';
 import { postToProvider } from './sms-http.ts';
 import { channelStatus, type DeliveryChannel } from './types.ts';
 
-type TwilioConfig = Pick<Config, 'SMS_API_URL' | 'SMS_API_KEY' | 'SMS_ACCOUNT_SID' | 'SMS_FROM'>;
+type TwilioConfig = Pick<Config, 'SMS_API_URL' | 'SMS_API_KEY' | 'SMS_ACCOUNT_SID' | 'SMS_FROM' | 'PUBLIC_URL'>;
+
+/** Where Twilio posts a message's status (signed with the auth token): asked for only when PUBLIC_URL is set. */
+export const TWILIO_STATUS_PATH = '/api/v1/webhooks/twilio/status';
+export const twilioStatusCallback = (publicUrl: string): string => `${publicUrl}${TWILIO_STATUS_PATH}`;
 
 /** Twilio's HTTP Basic auth: the account SID and the auth token (or API key). */
 export const twilioAuthorization = (config: Pick<Config, 'SMS_ACCOUNT_SID' | 'SMS_API_KEY'>): string =>
@@ -27,7 +31,12 @@ export function createTwilioChannel(config: TwilioConfig): DeliveryChannel {
     async send(message: Message) {
       const body = await postToProvider('Twilio', config.SMS_API_URL!, {
         headers: { authorization: twilioAuthorization(config), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ To: message.recipient, From: config.SMS_FROM!, Body: message.body_text }).toString(),
+        body: new URLSearchParams({
+          To: message.recipient,
+          From: config.SMS_FROM!,
+          Body: message.body_text,
+          ...(config.PUBLIC_URL ? { StatusCallback: twilioStatusCallback(config.PUBLIC_URL) } : {}),
+        }).toString(),
       });
       return { providerId: (body as { sid?: string })?.sid ?? null };
     },

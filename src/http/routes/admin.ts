@@ -4,6 +4,9 @@ import type { FlowContext } from '../../otp/context.ts';
 import type { Channels } from '../../delivery/channels/index.ts';
 import { deliveryState, listDeliveryLog } from '../../delivery/delivery-log.ts';
 import { recipientKeys } from '../../delivery/recipients.ts';
+import { unsuppress } from '../../delivery/suppressions.ts';
+import { why } from '../../accounts/why.ts';
+import { WhyReport } from '../../contract/why-report.ts';
 import { AppError } from '../../errors.ts';
 import { bearerToken } from '../auth-hook.ts';
 import { sameSecret } from '../same-secret.ts';
@@ -49,6 +52,37 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels
         limit: Math.min(500, Math.max(1, Number(limit ?? 50))),
       });
       return { messages };
+    },
+  );
+
+  app.get(
+    '/why',
+    {
+      schema: {
+        tags,
+        summary: "Why codes to an address or number do not arrive: recent messages, suppression, limits blocking now, the diagnosis and the person's hint",
+        security,
+        querystring: Type.Object({ to: Type.String({ minLength: 3, maxLength: 254 }) }),
+        response: { 200: WhyReport, ...errors(400, 401) },
+      },
+    },
+    async (request) => why(ctx, request.query.to),
+  );
+
+  app.delete(
+    '/suppressions/:address',
+    {
+      schema: {
+        tags,
+        summary: 'Take an address off the suppression list (the person fixed their mailbox)',
+        security,
+        params: Type.Object({ address: Type.String({ minLength: 3, maxLength: 254 }) }),
+        response: { 200: Type.Object({ address: Type.String(), removed: Type.Literal(true) }), ...errors(401, 404) },
+      },
+    },
+    async (request) => {
+      if (!(await unsuppress(ctx.db, request.params.address))) throw new AppError('not_found', 'That address is not on the suppression list.');
+      return { address: request.params.address, removed: true as const };
     },
   );
 

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { FlowContext } from '../../otp/context.ts';
@@ -24,6 +24,8 @@ const InboxRow = Type.Object({
   sent_at: Nullable(Type.String()),
   last_error: Nullable(Type.String()),
 });
+/** One message of GET /dev/inbox/messages (`panic-api inbox` reads it too). */
+export type InboxRow = Static<typeof InboxRow>;
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 

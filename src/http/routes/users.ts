@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
 import { register } from '../../accounts/registration.ts';
-import { requestPhoneCode, verifyPhoneCode } from '../../accounts/phone-verification.ts';
+import { phoneCodeStatus, requestPhoneCode, verifyPhoneCode } from '../../accounts/phone-verification.ts';
+import { PUBLIC_STATES } from '../../delivery/hints.ts';
 import { toPublicUser } from '../../accounts/users.ts';
 import { AppError } from '../../errors.ts';
 import { requireUser } from '../auth-hook.ts';
@@ -47,6 +48,33 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     async (request) => {
       const sent = await requestPhoneCode(ctx, request.user!, request.body?.phone);
       return { message: `A code was sent by SMS to ${sent.phone}: POST it to /api/v1/users/verify-otp.`, ...sent };
+    },
+  );
+
+  app.get(
+    '/verify-phone/status',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: "Where the account's latest SMS code is, with a hint the person can act on",
+        security,
+        response: {
+          200: Type.Object({
+            phone: Type.String(),
+            status: Type.Enum(PUBLIC_STATES),
+            hint: Type.String(),
+            updated_at: Type.String({ format: 'date-time' }),
+            code_expires_at: Type.String({ format: 'date-time' }),
+          }),
+          ...errors(401, 404),
+        },
+      },
+    },
+    async (request) => {
+      const found = await phoneCodeStatus(ctx, request.user!);
+      if (!found) throw new AppError('not_found', 'No SMS code was asked for on this account: POST /api/v1/users/verify-phone first.');
+      return found;
     },
   );
 

@@ -1,0 +1,137 @@
+import { sql } from 'kysely';
+import type { FlowContext } from '../otp/context.ts';
+import type { Channel } from '../vocabulary.ts';
+import { normalizeEmail, normalizePhone } from '../addresses.ts';
+import { listDeliveryLog, type LoggedMessage } from '../delivery/delivery-log.ts';
+import { suppressionOf, type Suppression } from '../delivery/suppressions.ts';
+import { personView } from '../delivery/hints.ts';
+import type { Blocking, WhyReport } from '../contract/why-report.ts';
+
+const RECENT = 20;
+
+/** The support lookup behind `panic-api why`: recent messages, suppression, limits blocking now, and the diagnosis. */
+export async function why(ctx: FlowContext, to: string): Promise<WhyReport> {
+  const channel: Channel = to.includes('@') ? 'email' : 'sms';
+  const destination = channel === 'email' ? normalizeEmail(to) : normalizePhone(to, ctx.config.DEFAULT_PHONE_REGION);
+  const [account, messages, suppression] = await Promise.all([
+    findAccount(ctx, channel, destination),
+    listDeliveryLog(ctx.db, { recipients: [destination], limit: RECENT }),
+    channel === 'email' ? suppressionOf(ctx.db, destination) : undefined,
+  ]);
+  const blocking = await blockingLimits(ctx, destination, channel === 'sms' ? account?.id : undefined);
+  const latest = messages[0];
+  return {
+    destination,
+    channel,
+    account: account
+      ? {
+          id: account.id,
+          email: account.email,
+          phone: account.phone,
+          email_verified: account.email_verified_at !== null,
+          phone_verified: account.phone_verified_at !== null,
+          created_at: account.created_at.toISOString(),
+        }
+      : null,
+    messages,
+    suppression: suppression ? { ...suppression, created_at: suppression.created_at.toISOString() } : null,
+    blocking,
+    diagnosis: diagnose(ctx, { channel, destination, account: account !== undefined, latest, suppression, blocking }),
+    hint: latest ? personView(channel, latest.status, ctx.config.isDevelopment).hint : 'No code has been sent to you yet. Ask for one, then wait a minute.',
+  };
+}
+
+/** The account an address or number belongs to: its email, or its phone (verified, or the newest account that gave it). */
+async function findAccount(ctx: FlowContext, channel: Channel, destination: string) {
+  const users = ctx.db.selectFrom('users').selectAll();
+  if (channel === 'email') return users.where(sql<string>`lower(email)`, '=', destination).executeTakeFirst();
+  return users
+    .where('phone', '=', destination)
+    .orderBy(sql`phone_verified_at IS NULL`)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+async function blockingLimits(ctx: FlowContext, destination: string, smsAccount: string | undefined): Promise<Blocking[]> {
+  const send = await ctx.sendLimits.waits(destination);
+  const found: Blocking[] = [
+    { limit: 'resend cooldown of this destination', setting: 'OTP_RESEND_COOLDOWN_SECONDS', wait_seconds: send.cooldown },
+    { limit: 'hourly cap of this destination', setting: 'OTP_MAX_SENDS_PER_HOUR', wait_seconds: send.hourly },
+  ];
+  if (smsAccount) {
+    const sms = await ctx.smsBudget.waits(smsAccount);
+    found.push(
+      { limit: "the account's SMS an hour", setting: 'SMS_MAX_PER_ACCOUNT_PER_HOUR', wait_seconds: sms.account },
+      { limit: "the account's new numbers a day", setting: 'SMS_NEW_NUMBERS_PER_DAY', wait_seconds: sms.newNumbers },
+      { limit: 'the global SMS brake', setting: 'SMS_MAX_PER_HOUR', wait_seconds: sms.brake },
+    );
+  }
+  return found.filter((b) => b.wait_seconds > 0);
+}
+
+interface Facts {
+  channel: Channel;
+  destination: string;
+  account: boolean;
+  latest: LoggedMessage | undefined;
+  suppression: Suppression | undefined;
+  blocking: Blocking[];
+}
+
+/** The operator's diagnosis: the first of these that holds is what keeps the code from the person. */
+function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
+  if (f.suppression) {
+    return {
+      cause: `${f.destination} is on the suppression list since ${f.suppression.created_at.toISOString()} after a ${f.suppression.kind}: ${f.suppression.reason}. Codes to it are not sent (they end suppressed).`,
+      fix: `Once the person has fixed their mailbox, take it off the list: DELETE /api/v1/admin/suppressions/${encodeURIComponent(f.destination)} with the admin token.`,
+    };
+  }
+  const m = f.latest;
+  const endedBadly = m && !['queued', 'sending', 'sent', 'delivered', 'captured'].includes(m.status);
+  // The cooldown is the normal pause after a send; the other limits are a cause of their own.
+  const refusing = f.blocking.filter((b) => b.setting !== 'OTP_RESEND_COOLDOWN_SECONDS');
+  if (refusing.length && !endedBadly) {
+    const wait = Math.max(...refusing.map((b) => b.wait_seconds));
+    return {
+      cause: `New codes to ${f.destination} are refused right now (429 rate_limited or 503): ${refusing.map((b) => `${b.limit} (${b.setting}, ${b.wait_seconds} s)`).join('; ')}.`,
+      fix: `Ask the person to wait ${wait} s before asking again; the code already sent (below) is still the one to use.`,
+    };
+  }
+  if (!m) {
+    return f.account
+      ? { cause: `No code was sent to ${f.destination} in the last ${ctx.config.MESSAGE_RETENTION_DAYS} days.`, fix: 'Ask the person to request a code now, then run why again.' }
+      : {
+          cause: `No account has ${f.destination}, so no code was sent: the public answer is the same as for a real account, on purpose.`,
+          fix: 'Check the spelling with the person (and the number\'s country); they may have registered with another address.',
+        };
+  }
+  const at = m.sent_at ?? m.created_at;
+  switch (m.status) {
+    case 'queued':
+      return m.attempts === 0
+        ? { cause: `The newest code (${m.purpose}) has waited since ${m.created_at} for its first attempt.`, fix: 'Is a delivery worker running (DELIVERY_WORKER=on, or `panic-api worker`)? GET /api/v1/admin/delivery shows its queue.' }
+        : { cause: `The newest code failed ${m.attempts} attempt(s), the last with: ${m.last_error}. Next attempt at ${m.next_attempt_at}.`, fix: 'Run `panic-api doctor` on the server: it checks the provider without sending anything.' };
+    case 'sending':
+      return { cause: 'The newest code is being sent right now.', fix: 'Run why again in a few seconds.' };
+    case 'sent':
+      return {
+        cause: `The newest code was accepted by the provider at ${at} (id ${m.provider_id ?? 'unknown'}); no receipt has come back.`,
+        fix: ctx.config.PUBLIC_URL
+          ? 'Carriers and mail servers can take minutes. Ask the person to check the ' + (f.channel === 'sms' ? 'number.' : 'spam folder.')
+          : 'Set PUBLIC_URL (and the webhook secrets) so providers report delivery; meanwhile the provider\'s console shows the message by its id.',
+      };
+    case 'delivered':
+      return {
+        cause: `The newest code was delivered at ${at}, by the provider's receipt.`,
+        fix: f.channel === 'sms' ? 'Ask the person to look in their messages, including filtered or unknown senders.' : 'Ask the person to look in spam, junk and promotions; it came from FROM_EMAIL.',
+      };
+    case 'captured':
+      return { cause: 'Development: the code was not sent; it is in the dev inbox and the log.', fix: 'Run `panic-api inbox --to ' + f.destination + '`, or configure the channel.' };
+    default:
+      return {
+        cause: `The newest code ended ${m.status}: ${m.last_error ?? 'no reason recorded'}.`,
+        fix: f.channel === 'sms' ? 'Check the number with the person; if it is right, try another number or email.' : 'Check the address with the person, or use another one.',
+      };
+  }
+}

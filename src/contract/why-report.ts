@@ -1,0 +1,28 @@
+import { Type, type Static } from 'typebox';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+/** What GET /api/v1/admin/why answers and `panic-api why` prints: support's answer to "I am not receiving my code". */
+export const WhyReport = Type.Object({
+  destination: Type.String({ description: 'The address or number, normalised (lower-case email, E.164 phone).' }),
+  channel: Type.Enum(['email', 'sms']),
+  account: Nullable(
+    Type.Object({
+      id: Type.String(),
+      email: Type.String(),
+      phone: Type.String(),
+      email_verified: Type.Boolean(),
+      phone_verified: Type.Boolean(),
+      created_at: Type.String(),
+    }),
+  ),
+  messages: Type.Array(Type.Any(), { description: 'The recent messages to it, newest first, as the delivery log shows them.' }),
+  suppression: Nullable(
+    Type.Object({ address: Type.String(), kind: Type.Enum(['bounce', 'complaint']), reason: Type.String(), message_id: Nullable(Type.String()), created_at: Type.String() }),
+  ),
+  blocking: Type.Array(Type.Object({ limit: Type.String(), setting: Type.String(), wait_seconds: Type.Integer() }), { description: 'Limits refusing new codes to it right now.' }),
+  diagnosis: Type.Object({ cause: Type.String(), fix: Type.String() }, { description: 'For the operator.' }),
+  hint: Type.String({ description: 'For the person, in their words.' }),
+});
+export type WhyReport = Static<typeof WhyReport>;
+export type Blocking = WhyReport['blocking'][number];

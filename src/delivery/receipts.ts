@@ -1,0 +1,109 @@
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.ts';
+import type { Database } from '../db/schema.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Channel, MessageStatus } from '../vocabulary.ts';
+import { suppress, type SuppressionKind } from './suppressions.ts';
+
+/** What a provider can tell us after it accepted a message. */
+export type ReceiptStatus = 'sent' | 'delivered' | 'undelivered' | 'failed' | 'bounced';
+
+export interface Receipt {
+  channel: Channel;
+  /** How the provider names the message: its own id, or ours (email bridges read it from X-Panic-Message-Id). */
+  ref: { providerId: string } | { messageId: string };
+  status: ReceiptStatus;
+  /** The provider's code (Twilio's ErrorCode, an SMTP reply code). */
+  errorCode?: string;
+  /** The provider's words for a failure. */
+  reason?: string;
+}
+
+export interface AppliedReceipt {
+  id: string;
+  recipient: string;
+  /** The message's state after the receipt. */
+  status: MessageStatus;
+  /** False when the message already had a final receipt, or when this one says no more than `sent`. */
+  changed: boolean;
+  created_at: Date;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Applies a receipt to the message it names, once. Receipts come late, twice and out of order, so only
+ * a message still at `sent` (accepted, no final word yet) takes a final state, and `sent` itself changes
+ * nothing: a late `sent` never overwrites `delivered`, and a second final receipt never overwrites the
+ * first. Answers undefined when no message of the channel has been accepted under that name (yet):
+ * one still being sent is not `sent` until its worker records the provider's id.
+ */
+export async function applyReceipt(db: Kysely<Database>, receipt: Receipt, now: Date): Promise<AppliedReceipt | undefined> {
+  const named = db.selectFrom('messages').select(['id', 'recipient', 'status', 'created_at']).where('channel', '=', receipt.channel);
+  let found;
+  if ('messageId' in receipt.ref) {
+    if (!UUID.test(receipt.ref.messageId)) return undefined;
+    found = named.where('id', '=', receipt.ref.messageId);
+  } else {
+    // nodemailer's Message-ID keeps its angle brackets; a mail provider's webhook often drops them
+    const id = receipt.ref.providerId.replace(/^<(.*)>$/, '$1');
+    found = named.where('provider_id', 'in', [id, `<${id}>`]);
+  }
+  const message = await found.where('sent_at', 'is not', null).orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+  if (!message) return undefined;
+  if (receipt.status === 'sent') return { ...message, changed: false };
+  const updated = await db
+    .updateTable('messages')
+    .set({
+      status: receipt.status,
+      updated_at: now,
+      ...(receipt.errorCode !== undefined ? { provider_error_code: receipt.errorCode.slice(0, 100) } : {}),
+      ...(receipt.status !== 'delivered' ? { last_error: describe(receipt).slice(0, 1000) } : {}),
+    })
+    .where('id', '=', message.id)
+    .where('status', '=', 'sent')
+    .returning(['id', 'recipient', 'status', 'created_at'])
+    .executeTakeFirst();
+  if (updated) return { ...updated, changed: true };
+  const current = await db.selectFrom('messages').select(['id', 'recipient', 'status', 'created_at']).where('id', '=', message.id).executeTakeFirst();
+  return current && { ...current, changed: false };
+}
+
+/** The provider's report of a failure, in one line. */
+const describe = (r: Receipt): string =>
+  [`provider reported ${r.status}`, r.errorCode && `code ${r.errorCode}`, r.reason].filter(Boolean).join(': ');
+
+
+export interface ReceiptDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/**
+ * Takes a provider's receipt: applies it, puts the address on the suppression list when the receipt
+ * says so (a hard bounce, a complaint), and counts and logs what changed. Undefined when no accepted
+ * message has that name.
+ */
+export async function takeReceipt(
+  deps: ReceiptDeps,
+  receipt: Receipt & { provider: string; suppress?: { kind: SuppressionKind; reason: string } },
+): Promise<AppliedReceipt | undefined> {
+  const now = deps.clock();
+  const applied = await deps.db.transaction().execute(async (trx) => {
+    const done = await applyReceipt(trx, receipt, now);
+    if (done && receipt.suppress) {
+      await suppress(trx, { address: done.recipient, ...receipt.suppress, messageId: done.id }, now);
+    }
+    return done;
+  });
+  if (applied?.changed) {
+    const { channel, provider } = receipt;
+    deps.metrics.outcomes.inc({ channel, provider, status: applied.status, destination: deps.metrics.destination(applied.recipient) });
+    if (applied.status === 'delivered') deps.metrics.queuedToDelivered.observe({ channel, provider }, (now.getTime() - applied.created_at.getTime()) / 1000);
+    deps.logger.info({ message_id: applied.id, channel, provider, status: applied.status, error_code: receipt.errorCode }, 'receipt');
+  }
+  return applied;
+}

@@ -1,0 +1,181 @@
+import { Type } from 'typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FlowContext } from '../../otp/context.ts';
+import { takeReceipt, type ReceiptStatus } from '../../delivery/receipts.ts';
+import type { SuppressionKind } from '../../delivery/suppressions.ts';
+import { TWILIO_STATUS_PATH, twilioStatusCallback } from '../../delivery/channels/twilio.ts';
+import { AppError } from '../../errors.ts';
+import { errors } from '../schemas.ts';
+import { bodySignature, signatureMatches, twilioSignature } from '../webhook-signatures.ts';
+
+const Answer = Type.Object({
+  message_id: Type.String(),
+  status: Type.String({ description: "The message's state after the receipt." }),
+  changed: Type.Boolean({ description: 'False for a repeated receipt, a late `sent`, or one after the message already had its final word.' }),
+});
+const answers = { 200: Answer, ...errors(400, 403, 404, 413, 415) };
+const tags = ['webhooks'];
+/** Receipts are signed, cheap to refuse and come from a provider's few addresses: no per-IP budget. */
+const config = { limit: { family: null } };
+
+const NOT_FOUND = 'No accepted message has that id (a receipt may reach us before the send is recorded: retry later).';
+
+/**
+ * In this plugin only: the body is read raw, its signature checked by `verify` before anything else,
+ * and only then parsed. Any other content type is 415.
+ */
+function signedBodies(app: FastifyInstance, contentType: string, verify: (request: FastifyRequest, raw: Buffer) => void, parse: (raw: Buffer) => unknown) {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(contentType, { parseAs: 'buffer' }, (request, raw, done) => {
+    try {
+      verify(request, raw as Buffer);
+      done(null, parse(raw as Buffer));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'), (key, value) => (key === '__proto__' ? undefined : value));
+  } catch {
+    throw new AppError('validation_error', 'The body is not JSON.');
+  }
+}
+
+/** A JSON receipt signed `X-Signature: sha256=<hex HMAC-SHA256 of the body>` with the named secret. */
+function hmacSigned(app: FastifyInstance, secret: string | undefined, name: string) {
+  signedBodies(
+    app,
+    'application/json',
+    (request, raw) => {
+      if (!secret) throw new AppError('forbidden', `Receipts are refused: ${name} is not set.`);
+      if (!signatureMatches(request.headers['x-signature'], bodySignature(raw, secret))) {
+        throw new AppError('forbidden', `X-Signature is not sha256=<hex HMAC-SHA256 of the body, keyed with ${name}>.`);
+      }
+    },
+    parseJson,
+  );
+}
+
+/** Twilio's MessageStatus values as our states; the ones before a final word change nothing. */
+const TWILIO_STATUS: Record<string, ReceiptStatus> = { delivered: 'delivered', read: 'delivered', undelivered: 'undelivered', failed: 'failed', canceled: 'failed' };
+
+/** Providers' receipts: Twilio's StatusCallback, the generic SMS provider's, and email events from any mail provider's bridge. */
+export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
+  const { config: settings } = ctx;
+  const deps = { db: ctx.db, clock: ctx.clock, metrics: ctx.metrics, logger: ctx.logger };
+
+  await app.register(async (scope) => {
+    const twilio = scope.withTypeProvider<TypeBoxTypeProvider>();
+    const authToken = settings.SMS_PROVIDER === 'twilio' ? settings.SMS_API_KEY : undefined;
+    signedBodies(
+      twilio,
+      'application/x-www-form-urlencoded',
+      (request, raw) => {
+        if (!authToken || !settings.PUBLIC_URL) throw new AppError('forbidden', 'Twilio receipts are refused: SMS_PROVIDER=twilio and PUBLIC_URL are not both set.');
+        // The URL Twilio was given (PUBLIC_URL, not the Host header a proxy rewrote), with the query Twilio called it with.
+        const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
+        const expected = twilioSignature(twilioStatusCallback(settings.PUBLIC_URL) + query, new URLSearchParams(raw.toString('utf8')), authToken);
+        if (!signatureMatches(request.headers['x-twilio-signature'], expected)) throw new AppError('forbidden', 'X-Twilio-Signature does not match.');
+      },
+      (raw) => Object.fromEntries(new URLSearchParams(raw.toString('utf8'))),
+    );
+    twilio.post(
+      TWILIO_STATUS_PATH,
+      {
+        config,
+        schema: {
+          tags,
+          summary: "Twilio's StatusCallback (form fields as Twilio posts them, signed with X-Twilio-Signature)",
+          consumes: ['application/x-www-form-urlencoded'],
+          body: Type.Object({ MessageSid: Type.String({ minLength: 1, maxLength: 64 }), MessageStatus: Type.String({ maxLength: 32 }), ErrorCode: Type.Optional(Type.String({ maxLength: 16 })) }),
+          response: answers,
+        },
+      },
+      async (request) => {
+        const { MessageSid, MessageStatus, ErrorCode } = request.body;
+        const applied = await takeReceipt(deps, {
+          channel: 'sms',
+          provider: 'twilio',
+          ref: { providerId: MessageSid },
+          status: TWILIO_STATUS[MessageStatus] ?? 'sent',
+          errorCode: ErrorCode || undefined,
+        });
+        if (!applied) throw new AppError('not_found', NOT_FOUND);
+        return { message_id: applied.id, status: applied.status, changed: applied.changed };
+      },
+    );
+  });
+
+  await app.register(async (scope) => {
+    const sms = scope.withTypeProvider<TypeBoxTypeProvider>();
+    hmacSigned(sms, settings.SMS_WEBHOOK_SECRET, 'SMS_WEBHOOK_SECRET');
+    sms.post(
+      '/api/v1/webhooks/sms/status',
+      {
+        config,
+        schema: {
+          tags,
+          summary: "The generic SMS provider's receipt, signed X-Signature: sha256=<hex HMAC-SHA256 of the body, key SMS_WEBHOOK_SECRET>",
+          body: Type.Object({
+            id: Type.String({ minLength: 1, maxLength: 200, description: "The provider's id of the message, as it answered the send." }),
+            status: Type.Union([Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('undelivered'), Type.Literal('failed')]),
+            error_code: Type.Optional(Type.String({ maxLength: 100 })),
+            error_message: Type.Optional(Type.String({ maxLength: 1000 })),
+          }),
+          response: answers,
+        },
+      },
+      async (request) => {
+        const { id, status, error_code, error_message } = request.body;
+        const applied = await takeReceipt(deps, { channel: 'sms', provider: 'http', ref: { providerId: id }, status, errorCode: error_code, reason: error_message });
+        if (!applied) throw new AppError('not_found', NOT_FOUND);
+        return { message_id: applied.id, status: applied.status, changed: applied.changed };
+      },
+    );
+  });
+
+  await app.register(async (scope) => {
+    const email = scope.withTypeProvider<TypeBoxTypeProvider>();
+    hmacSigned(email, settings.EMAIL_WEBHOOK_SECRET, 'EMAIL_WEBHOOK_SECRET');
+    email.post(
+      '/api/v1/webhooks/email/events',
+      {
+        config,
+        schema: {
+          tags,
+          summary: "A mail provider's event, bridged: signed X-Signature: sha256=<hex HMAC-SHA256 of the body, key EMAIL_WEBHOOK_SECRET>",
+          description:
+            'Name the message by `message_id` (our id: the X-Panic-Message-Id header of the mail) or `provider_id` (its Message-ID). ' +
+            '`bounced` means a hard bounce: the address is suppressed, as after `complained`.',
+          body: Type.Object({
+            message_id: Type.Optional(Type.String({ maxLength: 64 })),
+            provider_id: Type.Optional(Type.String({ minLength: 1, maxLength: 998 })),
+            event: Type.Union([Type.Literal('delivered'), Type.Literal('bounced'), Type.Literal('complained')]),
+            reason: Type.Optional(Type.String({ maxLength: 1000 })),
+          }),
+          response: answers,
+        },
+      },
+      async (request) => {
+        const { message_id, provider_id, event, reason } = request.body;
+        if (!message_id === !provider_id) throw new AppError('validation_error', 'Give exactly one of message_id and provider_id.');
+        const kind: SuppressionKind | undefined = event === 'bounced' ? 'bounce' : event === 'complained' ? 'complaint' : undefined;
+        const applied = await takeReceipt(deps, {
+          channel: 'email',
+          provider: 'smtp',
+          ref: message_id ? { messageId: message_id } : { providerId: provider_id! },
+          // a complaint comes from a mailbox the mail reached
+          status: event === 'complained' ? 'delivered' : event,
+          reason,
+          suppress: kind && { kind, reason: `${event}${reason ? `: ${reason}` : ''}` },
+        });
+        if (!applied) throw new AppError('not_found', NOT_FOUND);
+        return { message_id: applied.id, status: applied.status, changed: applied.changed };
+      },
+    );
+  });
+};
