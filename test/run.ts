@@ -23,13 +23,15 @@ const BOUNDED = new Set([
 ]);
 
 /**
- * What each slow file took in a lane (seconds, on a loaded 2-core machine), to share the files out so
- * that the lanes end together; a file not listed counts as 2. Only the balance depends on these.
+ * What each slow file took in a lane (seconds, on a loaded 2-core machine; the newest files estimated
+ * from their child processes and stacks), to share the files out so that the lanes end together; a
+ * file not listed counts as 2. Only the balance depends on these.
  */
 const SECONDS: Record<string, number> = {
   'doctor.test.ts': 110,
   'crash-safety.test.ts': 90,
   'abuse-sms-pumping.test.ts': 57,
+  'doctor-deliverability.test.ts': 50,
   'cli-client.test.ts': 32,
   'abuse-takeover.test.ts': 31,
   'delivery.test.ts': 32,
@@ -38,8 +40,10 @@ const SECONDS: Record<string, number> = {
   'malformed-input.test.ts': 21,
   'dev-inbox.test.ts': 18,
   'flows.test.ts': 15,
+  'why.test.ts': 15,
   'pglite-settings.test.ts': 14,
   'sealed-outbox.test.ts': 13,
+  'receipts.test.ts': 12,
   'code-rules.test.ts': 11,
   'dev-fallback.test.ts': 10,
   'retention.test.ts': 9,
