@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { createTestDatabase, pgAvailable } from './support/pg.ts';
+import { copyMigratedFolder } from './support/pglite-template.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
 import { startTwilioServer } from './support/sms.ts';
 import { accepts, api, exitOf, report, startChild, startServe, stopChildrenAfter, waitForLog, START_TIMEOUT_MS, type Child } from './support/child.ts';
@@ -105,6 +106,8 @@ async function openStore(t: TestContext, kind: DbKind): Promise<Store> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'panic-crash-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
+  // Migrated already, as a first `serve` leaves it (initdb in the child would cost seconds of CPU).
+  await copyMigratedFolder(dir);
   return {
     env: { DATA_DIR: dir },
     async emailRow(recipient) {

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort } from './support/net.ts';
-import { startSmtpServer } from './support/smtp.ts';
+import { holdingSmtp, startSmtpServer } from './support/smtp.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
@@ -43,6 +43,29 @@ describe('delivery: retries, permanent and temporary failures', () => {
       await stack.close();
       await late.close();
     }
+  });
+
+  it('a send that outlasts its lease is not claimed again by the worker sending it', async (t) => {
+    let now = Date.now();
+    const hold = holdingSmtp();
+    const stack = await startStack({ clock: () => new Date(now), smtp: { beforeAccept: hold.beforeAccept }, env: { DELIVERY_LEASE_SECONDS: '1' } });
+    t.after(async () => {
+      hold.release();
+      await stack.close();
+    });
+    const [first, second] = [person('lease-first'), person('lease-second')];
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', first)).status, 201);
+    await waitUntil(() => stack.smtp.dataReceived >= 1, { what: 'the first mail held by the server' });
+    now += 60_000; // the lease of the send in flight runs out
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', second)).status, 201);
+    // The claim that took the second message saw the first one's lease run out.
+    await waitUntil(() => stack.smtp.dataReceived >= 2, { what: 'the second mail held by the server' });
+    assert.equal((await messageRow(stack, first.email))?.attempts, 1, 'the first message was claimed once');
+    hold.release();
+    await Promise.all([stack.smtp.waitFor(first.email), stack.smtp.waitFor(second.email)]);
+    const row = await finalRow(stack, first.email);
+    assert.deepEqual([row.status, row.attempts], ['sent', 1], 'its outcome was recorded: nobody took its lease over');
+    assert.equal(stack.smtp.dataReceived, 2, 'each mail sent once');
   });
 
   describe('SMTP answers', () => {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
+import { migratedTemplate } from './support/pglite-template.ts';
 
 /** Left out of the OpenAPI document on purpose (the README says the same). */
 const EXCLUDED: Array<{ prefix: string; why: string }> = [
@@ -39,7 +40,7 @@ describe('OpenAPI document against the route table', () => {
   let runtime: Runtime;
   before(async () => {
     const config = loadConfig({ APP_ENV: 'development', DATA_DIR: 'memory://', ADMIN_TOKEN: 'an-admin-token-of-at-least-32-characters', LOG_LEVEL: 'warn' });
-    runtime = await createRuntime({ config });
+    runtime = await createRuntime({ config, pgliteTemplate: await migratedTemplate() });
     await runtime.app.ready();
   });
   after(() => runtime?.close());

@@ -57,13 +57,22 @@ export async function enqueue(trx: Transaction<Database>, msg: CodeMessage, now:
  * Claims up to `limit` due messages of one channel: queued ones whose time has come, and sending ones
  * whose lease ran out (their worker died). SKIP LOCKED lets several workers claim side by side without
  * sharing a row; each claim gets a new lease token, so a worker whose lease was taken over can no
- * longer record an outcome.
+ * longer record an outcome. `inFlight`: the ids the claiming worker is sending itself, which it does
+ * not take over from itself when a send outlasts its lease (it would send them twice).
  */
-export async function claimDue(db: Kysely<Database>, channel: Channel, now: Date, leaseSeconds: number, limit: number): Promise<Message[]> {
+export async function claimDue(
+  db: Kysely<Database>,
+  channel: Channel,
+  now: Date,
+  leaseSeconds: number,
+  limit: number,
+  inFlight: readonly string[] = [],
+): Promise<Message[]> {
   const due = db
     .selectFrom('messages')
     .select('id')
     .where('channel', '=', channel)
+    .$if(inFlight.length > 0, (q) => q.where('id', 'not in', inFlight))
     .where((eb) =>
       eb.or([
         eb.and([eb('status', '=', 'queued'), eb('next_attempt_at', '<=', now)]),

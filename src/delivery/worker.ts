@@ -200,7 +200,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     inFlight.set(message.id, { message, done });
   }
 
-  const busy = (channel: Channel) => [...inFlight.values()].filter((f) => f.message.channel === channel).length;
+  const sending = (channel: Channel) => [...inFlight.values()].filter((f) => f.message.channel === channel).map((f) => f.message.id);
 
   /** One loop per channel: it claims as many as it has free slots, as soon as they free. */
   async function channelLoop(channel: Channel): Promise<void> {
@@ -210,12 +210,13 @@ export function createWorker(deps: WorkerDeps): Worker {
         await pause(channel, RECORD_RETRY_MS, seen);
         continue;
       }
-      const free = config.DELIVERY_CONCURRENCY - busy(channel);
+      const mine = sending(channel);
+      const free = config.DELIVERY_CONCURRENCY - mine.length;
       // Claims wait for half the slots to free: a claim per finished send doubled the queries of a backlog.
       if (free >= Math.ceil(config.DELIVERY_CONCURRENCY / 2)) {
         let claimed: Message[];
         try {
-          claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, free);
+          claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, free, mine);
         } catch (err) {
           logger.error({ err: (err as Error).message, channel }, 'delivery worker could not claim messages');
           await pause(channel, config.DELIVERY_POLL_MS, wakeups[channel]);

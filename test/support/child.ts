@@ -139,7 +139,7 @@ export async function waitForHealth(child: Child): Promise<void> {
           return false;
         }
       },
-      { timeoutMs: START_TIMEOUT_MS, intervalMs: 200, what: `${child.name} /health` },
+      { timeoutMs: START_TIMEOUT_MS, intervalMs: 50, what: `${child.name} /health` },
     );
   } catch (err) {
     throw new Error(`${(err as Error).message}${report(child)}`);

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import { migrateToLatest } from '../../src/db/migrations.ts';
@@ -27,9 +28,10 @@ async function dumpMigrated(): Promise<Blob> {
   }
 }
 
+const KEY = createHash('sha256').update(PGLITE_VERSION).update(readFileSync(MIGRATIONS)).digest('hex').slice(0, 16);
+
 async function loadOrMake(): Promise<Blob> {
-  const key = createHash('sha256').update(PGLITE_VERSION).update(readFileSync(MIGRATIONS)).digest('hex').slice(0, 16);
-  const file = join(tmpdir(), `panic-api-pglite-template-${key}.tar`);
+  const file = join(tmpdir(), `panic-api-pglite-template-${KEY}.tar`);
   try {
     return new Blob([await readFile(file)]);
   } catch {
@@ -48,4 +50,32 @@ let template: Promise<Blob> | undefined;
 export function migratedTemplate(): Promise<Blob> {
   template ??= loadOrMake();
   return template;
+}
+
+let folder: Promise<string> | undefined;
+
+/** A migrated data folder made once from the dump (kept in the temp folder like the dump itself). */
+async function folderOrMake(): Promise<string> {
+  const made = join(tmpdir(), `panic-api-pglite-folder-${KEY}`);
+  if (existsSync(join(made, 'PG_VERSION'))) return made;
+  const partial = mkdtempSync(`${made}.`);
+  await (await PGlite.create(join(partial, 'data'), { loadDataDir: await migratedTemplate() })).close();
+  try {
+    renameSync(join(partial, 'data'), made);
+  } catch (err) {
+    // Another test process made it first: theirs is as good.
+    if (!existsSync(join(made, 'PG_VERSION'))) throw err;
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
+  return made;
+}
+
+/**
+ * Makes `dataDir` a migrated PGlite folder, as `panic-api migrate` would, by copying one (a child
+ * process that creates and migrates a new folder spends seconds of CPU in initdb).
+ */
+export async function copyMigratedFolder(dataDir: string): Promise<void> {
+  folder ??= folderOrMake();
+  await cp(await folder, dataDir, { recursive: true });
 }
