@@ -41,6 +41,8 @@ const SECONDS: Record<string, number> = {
   'dev-inbox.test.ts': 18,
   'flows.test.ts': 15,
   'why.test.ts': 15,
+  'failover.test.ts': 15,
+  'delivery-events.test.ts': 15,
   'pglite-settings.test.ts': 14,
   'sealed-outbox.test.ts': 13,
   'receipts.test.ts': 12,
@@ -50,6 +52,7 @@ const SECONDS: Record<string, number> = {
   'concurrency.test.ts': 9,
   'logs.test.ts': 7,
   'config.test.ts': 6,
+  'openapi-types.test.ts': 6,
 };
 
 const dir = new URL('.', import.meta.url).pathname;
