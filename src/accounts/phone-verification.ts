@@ -8,6 +8,7 @@ import { assertTextable, normalizePhone } from '../addresses.ts';
 import { findUserByVerifiedPhone, isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import { personView, type PublicState } from '../delivery/hints.ts';
+import { diagnose } from '../delivery/reasons.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -60,13 +61,27 @@ export async function phoneCodeStatus(ctx: FlowContext, user: User): Promise<Pho
   if (!code) return undefined;
   const message = await ctx.db
     .selectFrom('messages')
-    .select(['status', 'updated_at'])
+    .select(['id', 'status', 'updated_at'])
     .where('code_id', '=', code.id)
     .where('channel', '=', 'sms')
     .executeTakeFirst();
   if (!message) return undefined;
   const { state, hint } = personView('sms', message.status, ctx.config.isDevelopment);
-  return { phone: code.destination, status: state, hint, updated_at: message.updated_at.toISOString(), code_expires_at: code.expires_at.toISOString() };
+  const known = state === 'undelivered' || state === 'failed' ? await latestDiagnosis(ctx, message.id) : null;
+  return { phone: code.destination, status: state, hint: known?.hint ?? hint, updated_at: message.updated_at.toISOString(), code_expires_at: code.expires_at.toISOString() };
+}
+
+/** The plain words of the provider's last answer to a message (a failed attempt or a receipt), when its code is known. */
+async function latestDiagnosis(ctx: FlowContext, messageId: string) {
+  const answer = await ctx.db
+    .selectFrom('message_events')
+    .select(['provider', 'provider_status', 'provider_code'])
+    .where('message_id', '=', messageId)
+    .where((eb) => eb.or([eb('provider_code', 'is not', null), eb('provider_status', 'is not', null)]))
+    .orderBy('at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return answer ? diagnose(answer.provider, { status: answer.provider_status ?? undefined, code: answer.provider_code ?? undefined }) : null;
 }
 
 export interface PhoneCodeStatus {
