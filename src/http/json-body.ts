@@ -12,6 +12,11 @@ function findUnstorable(value: unknown): boolean {
   return false;
 }
 
+/** A 400 for a parsed body with a NUL character or a lone surrogate anywhere in it (the webhooks' own parsers too). */
+export function refuseUnstorable(body: unknown): void {
+  if (findUnstorable(body)) throw new AppError('validation_error', 'The body contains a NUL character or broken Unicode (a lone surrogate).');
+}
+
 /**
  * JSON bodies as Fastify parses them (prototype poisoning refused), but only when they are text that
  * can be stored as given: invalid UTF-8, NUL characters and lone surrogates are a 400, not a 500
@@ -28,8 +33,10 @@ export function installJsonBodyParser(app: FastifyInstance): void {
     }
     parseJson(request, text, (err, body) => {
       if (err) return done(err, undefined);
-      if (findUnstorable(body)) {
-        return done(new AppError('validation_error', 'The body contains a NUL character or broken Unicode (a lone surrogate).'), undefined);
+      try {
+        refuseUnstorable(body);
+      } catch (refused) {
+        return done(refused as Error, undefined);
       }
       done(null, body);
     });

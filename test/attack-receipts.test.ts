@@ -1,0 +1,108 @@
+/**
+ * Receipts attacked: signed by a provider, but naming what is not that provider's, or carrying text
+ * the database cannot hold.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { databaseKinds, errorCode, startStack, verifiedLogin, type Stack } from './support/stack.ts';
+import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
+import { waitUntil } from './support/wait.ts';
+import { twilioSignature } from '../src/http/webhook-signatures.ts';
+
+const PUBLIC_URL = 'https://panic.example.test';
+const TWILIO_PATH = '/api/v1/webhooks/twilio/status';
+const SMS_PATH = '/api/v1/webhooks/sms/status';
+const SMS_SECRET = 'attack-sms-webhook-secret-0123456789';
+const EMAIL_SECRET = 'attack-email-webhook-secret-0123456789';
+
+const signBody = (body: string, secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+async function post(stack: Stack, path: string, body: string, headers: Record<string, string>) {
+  const res = await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers, body });
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body: parsed, text, headers: res.headers };
+}
+
+const signedJson = (stack: Stack, path: string, value: unknown, secret: string) => {
+  const body = JSON.stringify(value);
+  return post(stack, path, body, { 'content-type': 'application/json', 'x-signature': signBody(body, secret) });
+};
+
+/** A verified account asks for a phone code; answers the accepted message's row. */
+async function smsSent(stack: Stack) {
+  const { tokens } = await verifiedLogin(stack, 'attack');
+  const phone = (await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
+  assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
+  return waitUntil(
+    async () => {
+      const row = await stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', phone).orderBy('created_at', 'desc').executeTakeFirst();
+      return row?.status === 'sent' ? row : undefined;
+    },
+    { what: 'the SMS accepted' },
+  );
+}
+
+for (const db of await databaseKinds()) {
+  describe(`attacks on receipts (${db})`, () => {
+    let stack: Stack;
+    let fallback: HttpSmsFixture;
+    before(async () => {
+      fallback = await startHttpSmsServer();
+      // Twilio first, the generic provider second: both may post receipts
+      stack = await startStack({
+        db,
+        env: {
+          PUBLIC_URL,
+          SMS_FALLBACK_PROVIDER: 'http',
+          SMS_FALLBACK_API_URL: fallback.url,
+          SMS_FALLBACK_API_KEY: fallback.apiKey,
+          SMS_WEBHOOK_SECRET: SMS_SECRET,
+          EMAIL_WEBHOOK_SECRET: EMAIL_SECRET,
+        },
+      });
+    });
+    after(async () => {
+      await stack?.close();
+      await fallback?.close();
+    });
+
+    it("the generic provider's signed receipt cannot mark a message Twilio sent: 404, the message stays sent", async () => {
+      const row = await smsSent(stack);
+      assert.match(row.provider_id ?? '', /^SM/, 'sent through Twilio');
+      const forged = await signedJson(stack, SMS_PATH, { id: row.provider_id, status: 'failed', error_message: 'forged by the other provider' }, SMS_SECRET);
+      assert.equal(forged.status, 404, forged.text);
+      const stored = await stack.runtime.ctx.db.selectFrom('messages').select(['status', 'last_error']).where('id', '=', row.id).executeTakeFirstOrThrow();
+      assert.equal(stored.status, 'sent');
+      assert.equal(stored.last_error, null);
+    });
+
+    it('a signed receipt carrying a NUL character is a 400, never a 500 from the database', async () => {
+      const row = await smsSent(stack);
+      const url = `${PUBLIC_URL}${TWILIO_PATH}`;
+      const twilio = async (fields: Record<string, string>) => {
+        const form = new URLSearchParams(fields);
+        return post(stack, TWILIO_PATH, form.toString(), {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': twilioSignature(url, form, stack.sms.authToken),
+        });
+      };
+      const answers = [
+        await twilio({ MessageSid: 'SM\u0000', MessageStatus: 'delivered' }),
+        await twilio({ MessageSid: row.provider_id!, MessageStatus: 'failed', ErrorCode: '3\u00000' }),
+        await signedJson(stack, SMS_PATH, { id: 'x\u0000', status: 'failed' }, SMS_SECRET),
+        await signedJson(stack, '/api/v1/webhooks/email/events', { provider_id: '<a\u0000@b>', event: 'bounced' }, EMAIL_SECRET),
+      ];
+      assert.deepEqual(answers.map((a) => a.status), [400, 400, 400, 400], answers.map((a) => a.text).join('\n'));
+      assert.ok(answers.every((a) => errorCode(a) === 'validation_error'));
+      const stored = await stack.runtime.ctx.db.selectFrom('messages').select('status').where('id', '=', row.id).executeTakeFirstOrThrow();
+      assert.equal(stored.status, 'sent');
+    });
+  });
+}
