@@ -1,6 +1,6 @@
 /**
- * Receipts attacked: signed by a provider, but naming what is not that provider's, or carrying text
- * the database cannot hold.
+ * Receipts and failover attacked: receipts signed by a provider but naming what is not that
+ * provider's, or carrying text the database cannot hold; a number chosen to trip the primary's breaker.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,4 +105,49 @@ for (const db of await databaseKinds()) {
       assert.equal(stored.status, 'sent');
     });
   });
+}
+
+const ADMIN_TOKEN = 'attack-admin-token-0123456789abcdef';
+
+describe("failover attacked: a code asked for a number in a region the Twilio account may not text", () => {
+  let stack: Stack;
+  let fallback: HttpSmsFixture;
+  before(async () => {
+    fallback = await startHttpSmsServer();
+    stack = await startStack({ env: { ADMIN_TOKEN, SMS_FALLBACK_PROVIDER: 'http', SMS_FALLBACK_API_URL: fallback.url, SMS_FALLBACK_API_KEY: fallback.apiKey } });
+  });
+  after(async () => {
+    await stack?.close();
+    await fallback?.close();
+  });
+
+  it("21408 (geo permissions, decided by the To number anyone may choose) sends that code through the fallback but leaves Twilio's breaker closed for everyone else", async () => {
+    stack.sms.failWith = { status: 400, code: 21408, message: 'Permission to send an SMS has not been enabled for the region indicated by the To number' };
+    const chosen = (await smsSentOrFallback(stack)).phone;
+    assert.ok(fallback.messages.some((m) => m.to === chosen), 'the refused number still gets its code, through the fallback');
+    const delivery = await stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
+    const twilio = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms').breakers[0];
+    assert.equal(twilio.provider, 'twilio');
+    assert.equal(twilio.state, 'closed', 'one number in a region the account may not text says nothing about the account');
+    // the next person's code goes to Twilio as before
+    stack.sms.failWith = undefined;
+    const requests = stack.sms.requests;
+    const next = await smsSentOrFallback(stack);
+    assert.ok(stack.sms.requests > requests, 'Twilio is asked again');
+    assert.match(next.provider_id ?? '', /^SM/);
+  });
+});
+
+/** A verified account asks for a phone code; answers the message once a provider accepted it. */
+async function smsSentOrFallback(stack: Stack) {
+  const { tokens } = await verifiedLogin(stack, 'attack-geo');
+  const phone = (await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
+  assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
+  return waitUntil(
+    async () => {
+      const row = await stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', phone).orderBy('created_at', 'desc').executeTakeFirst();
+      return row?.status === 'sent' ? { ...row, phone } : undefined;
+    },
+    { timeoutMs: 15_000, what: `the SMS to ${phone} accepted` },
+  );
 }
