@@ -84,7 +84,7 @@ describe('SMS failover: the primary answers 500', () => {
   });
 });
 
-describe('SMS failover: the primary refuses the account (21408, geo permissions) or the number (21211)', () => {
+describe('SMS failover: the primary refuses the account (20003, authentication) or the number (21211)', () => {
   let stack: Stack;
   let fallback: HttpSmsFixture;
   before(async () => ({ stack, fallback } = await withFallback()));
@@ -105,15 +105,15 @@ describe('SMS failover: the primary refuses the account (21408, geo permissions)
     assert.equal(twilio.state, 'closed', 'a refused number says nothing about the provider');
   });
 
-  it('21408 opens the primary at once: this code goes out through the fallback, and the next one straight there', async () => {
-    stack.sms.failWith = { status: 400, code: 21408, message: 'Permission to send an SMS has not been enabled for the region indicated by the To number' };
+  it('20003 opens the primary at once: this code goes out through the fallback, and the next one straight there', async () => {
+    stack.sms.failWith = { status: 401, code: 20003, message: 'Authenticate' };
     const phone = await askSmsCode(stack);
     await fallback.waitFor(phone);
     const m = await finalMessage(stack, phone);
     assert.equal(m.status, 'sent');
     const failed = m.events.find((e: { kind: string }) => e.kind === 'attempt_failed');
-    assert.equal(failed.provider_code, '21408');
-    assert.match(failed.diagnosis.cause, /geo permissions/);
+    assert.equal(failed.provider_code, '20003');
+    assert.match(failed.diagnosis.cause, /authentication failed/);
     const posts = twilioPosts(stack);
     const requests = stack.sms.requests;
     const next = await askSmsCode(stack);

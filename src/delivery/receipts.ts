@@ -11,6 +11,8 @@ export type ReceiptStatus = 'sent' | 'delivered' | 'undelivered' | 'failed' | 'b
 
 export interface Receipt {
   channel: Channel;
+  /** Who sent the receipt: it names only messages this provider accepted (another's would be forged). */
+  provider: string;
   /** How the provider names the message: its own id, or ours (email bridges read it from X-Panic-Message-Id). */
   ref: { providerId: string } | { messageId: string };
   status: ReceiptStatus;
@@ -50,7 +52,14 @@ export async function applyReceipt(db: Kysely<Database>, receipt: Receipt, now: 
     const id = receipt.ref.providerId.replace(/^<(.*)>$/, '$1');
     found = named.where('provider_id', 'in', [id, `<${id}>`]);
   }
-  const message = await found.where('sent_at', 'is not', null).orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+  const message = await found
+    .where('sent_at', 'is not', null)
+    .where((eb) =>
+      eb.exists(
+        eb.selectFrom('message_events').select('message_events.id').whereRef('message_events.message_id', '=', 'messages.id').where('kind', '=', 'sent').where('provider', '=', receipt.provider),
+      ),
+    )
+    .orderBy('created_at', 'desc').limit(1).executeTakeFirst();
   if (!message) return undefined;
   if (receipt.status === 'sent') return { ...message, changed: false };
   const updated = await db
@@ -89,7 +98,7 @@ export interface ReceiptDeps {
  */
 export async function takeReceipt(
   deps: ReceiptDeps,
-  receipt: Receipt & { provider: string; suppress?: { kind: SuppressionKind; reason: string } },
+  receipt: Receipt & { suppress?: { kind: SuppressionKind; reason: string } },
 ): Promise<AppliedReceipt | undefined> {
   const now = deps.clock();
   const applied = await deps.db.transaction().execute(async (trx) => {

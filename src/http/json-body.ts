@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const UNSTORABLE_MESSAGE = 'The body contains a NUL character or broken Unicode (a lone surrogate).';
 /** A NUL (PostgreSQL text cannot hold it) or a UTF-16 surrogate without its pair (not text at all). */
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -10,6 +11,11 @@ function findUnstorable(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(findUnstorable);
   if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || findUnstorable(v));
   return false;
+}
+
+/** A 400 for a parsed body with a NUL character or a lone surrogate anywhere in it (the webhooks' own parsers too). */
+export function refuseUnstorable(body: unknown): void {
+  if (findUnstorable(body)) throw new AppError('validation_error', UNSTORABLE_MESSAGE);
 }
 
 /**
@@ -28,9 +34,7 @@ export function installJsonBodyParser(app: FastifyInstance): void {
     }
     parseJson(request, text, (err, body) => {
       if (err) return done(err, undefined);
-      if (findUnstorable(body)) {
-        return done(new AppError('validation_error', 'The body contains a NUL character or broken Unicode (a lone surrogate).'), undefined);
-      }
+      if (findUnstorable(body)) return done(new AppError('validation_error', UNSTORABLE_MESSAGE), undefined);
       done(null, body);
     });
   });

@@ -20,6 +20,13 @@ export function isAccountRefusal(err: DeliveryError): boolean {
   return (code !== undefined && ACCOUNT_CODES.has(code)) || status === 401 || status === 403 || status === 530 || status === 535;
 }
 
+/**
+ * Account refusals decided by the To number (21408 its region, 21608 a Trial account's unverified
+ * number): the other provider takes the message, but the breaker stays as it is, since anyone can
+ * ask for a code to such a number and would otherwise keep a healthy provider skipped.
+ */
+const FOR_THIS_NUMBER = new Set(['21408', '21608']);
+
 export interface BreakerState {
   provider: string;
   role: 'primary' | 'fallback';
@@ -95,7 +102,8 @@ export function createFailoverChannel(primary: DeliveryChannel, fallback: Delive
       } catch (err) {
         if (!(err instanceof DeliveryError)) throw err;
         const accountSide = isAccountRefusal(err);
-        if (accountSide || !err.permanent) chosen.breaker.failed(err, accountSide);
+        const wholeAccount = accountSide && !FOR_THIS_NUMBER.has(err.answer.code ?? '');
+        if (wholeAccount || !err.permanent) chosen.breaker.failed(err, wholeAccount);
         // The account's refusal is final for this provider only: the next attempt goes to the other one.
         const permanent = err.permanent && !(accountSide && configured().length > 1);
         throw new DeliveryError(err.message, permanent, err.answer, chosen.channel.provider);

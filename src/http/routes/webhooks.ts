@@ -7,6 +7,7 @@ import type { SuppressionKind } from '../../delivery/suppressions.ts';
 import { TWILIO_STATUS_PATH, twilioStatusCallback } from '../../delivery/channels/twilio.ts';
 import { AppError } from '../../errors.ts';
 import { errors } from '../schemas.ts';
+import { refuseUnstorable } from '../json-body.ts';
 import { bodySignature, signatureMatches, twilioSignature } from '../webhook-signatures.ts';
 
 const Answer = Type.Object({
@@ -23,14 +24,16 @@ const NOT_FOUND = 'No accepted message has that id (a receipt may reach us befor
 
 /**
  * In this plugin only: the body is read raw, its signature checked by `verify` before anything else,
- * and only then parsed. Any other content type is 415.
+ * and only then parsed; a NUL or a lone surrogate is a 400, as in every other body. Any other content type is 415.
  */
 function signedBodies(app: FastifyInstance, contentType: string, verify: (request: FastifyRequest, raw: Buffer) => void, parse: (raw: Buffer) => unknown) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(contentType, { parseAs: 'buffer' }, (request, raw, done) => {
     try {
       verify(request, raw as Buffer);
-      done(null, parse(raw as Buffer));
+      const body = parse(raw as Buffer);
+      refuseUnstorable(body);
+      done(null, body);
     } catch (err) {
       done(err as Error, undefined);
     }
