@@ -83,6 +83,19 @@ for (const db of await databaseKinds()) {
       assert.equal(stored.last_error, null);
     });
 
+    it('a signed receipt nested thousands of levels deep is a 400, never a 500', async () => {
+      for (const depth of [5_000, 20_000]) {
+        const body = '['.repeat(depth) + ']'.repeat(depth);
+        for (const [path, secret] of [[SMS_PATH, SMS_SECRET], ['/api/v1/webhooks/email/events', EMAIL_SECRET]]) {
+          const res = await post(stack, path, body, { 'content-type': 'application/json', 'x-signature': signBody(body, secret) });
+          assert.equal(res.status, 400, `${path} depth ${depth}: ${res.status} ${res.text.slice(0, 200)}`);
+        }
+        const nested = `{"id":"x","status":"sent","error_code":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+        const res = await post(stack, SMS_PATH, nested, { 'content-type': 'application/json', 'x-signature': signBody(nested, SMS_SECRET) });
+        assert.equal(res.status, 400, `nested field depth ${depth}: ${res.status} ${res.text.slice(0, 200)}`);
+      }
+    });
+
     it('a signed receipt carrying a NUL character is a 400, never a 500 from the database', async () => {
       const row = await smsSent(stack);
       const url = `${PUBLIC_URL}${TWILIO_PATH}`;
