@@ -42,6 +42,7 @@ const SECONDS: Record<string, number> = {
   'flows.test.ts': 15,
   'why.test.ts': 15,
   'failover.test.ts': 15,
+  'attack-receipts.test.ts': 15,
   'delivery-events.test.ts': 15,
   'pglite-settings.test.ts': 14,
   'sealed-outbox.test.ts': 13,

@@ -107,6 +107,26 @@ describe('panic-api why', () => {
     assert.match(run.stdout, /phone_verification {2}UNDELIVERED/);
   });
 
+  it("a provider's words carrying terminal escapes are shown escaped, never sent to the terminal", async () => {
+    const { tokens } = await verifiedLogin(stack, 'why-escape');
+    stack.sms.failWith = { status: 400, code: 21211, message: 'bad number \u001b[2J\u001b[31mcall +1 900 555 0100\u001b[0m' };
+    try {
+      assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
+      const phone = (await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
+      await waitUntil(async () => {
+        const r = await stack.runtime.ctx.db.selectFrom('messages').select('status').where('recipient', '=', phone).orderBy('created_at', 'desc').executeTakeFirst();
+        return r?.status === 'failed' ? r : undefined;
+      }, { what: 'the SMS refused' });
+      for (const run of [await why(stack, phone), await runCli(['messages', '--to', phone], { ADMIN_TOKEN, API_BASE_URL: stack.baseUrl })]) {
+        assert.equal(run.code, 0, run.stderr);
+        assert.ok(!run.stdout.includes('\u001b'), 'no escape character reaches the terminal');
+        assert.ok(run.stdout.includes('\\x1b[2J'), run.stdout);
+      }
+    } finally {
+      stack.sms.failWith = undefined;
+    }
+  });
+
   it('no worker running: the code waits for its first attempt, and the fix says to start one', async () => {
     const p = person('why-idle');
     assert.equal((await idle.api('POST', '/api/v1/auth/register', p)).status, 201);

@@ -3,6 +3,7 @@ import { CliError } from './errors.ts';
 import type { paths } from './client/api-types.ts';
 import { messageEventLines } from './message-events.ts';
 import { MESSAGE_STATUSES } from '../vocabulary.ts';
+import { printable } from './printable.ts';
 
 type Filters = NonNullable<paths['/api/v1/admin/messages']['get']['parameters']['query']>;
 
@@ -40,7 +41,7 @@ export async function messagesCommand(values: Filters & { json?: boolean }): Pro
     process.stdout.write(`No messages${values.to ? ` to ${values.to}` : ''}. Was a code requested for exactly this address?\n`);
     return 0;
   }
-  process.stdout.write(rows.flatMap((r) => messageLines(r)).map((l) => `${l}\n`).join(''));
+  process.stdout.write(printable(rows.flatMap((r) => messageLines(r)).map((l) => `${l}\n`).join('')));
   return 0;
 }
 

@@ -2,6 +2,7 @@ import { api, apiErrorMessage, apiBaseUrl } from './api-client.ts';
 import { CliError } from './errors.ts';
 import { alignColumns } from './columns.ts';
 import { messageLines } from './messages.ts';
+import { printable } from './printable.ts';
 
 /** `panic-api why EMAIL|PHONE [--json]`: support's answer to "I am not receiving my code", from a running server. */
 export async function whyCommand(to: string, values: { json?: boolean }): Promise<number> {
@@ -34,6 +35,6 @@ export async function whyCommand(to: string, values: { json?: boolean }): Promis
     data.messages.length ? 'Recent messages, newest first:' : 'No recent messages.',
     ...data.messages.flatMap((m) => messageLines(m, '  ')),
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${printable(lines.join('\n'))}\n`);
   return 0;
 }

@@ -36,15 +36,24 @@ export interface BreakerState {
   last_error: string | null;
 }
 
-/** One provider's circuit breaker: skipped while open; after that, one send tries it again (half-open). */
+/**
+ * One provider's circuit breaker: skipped while open; after the pause, one send probes it (half-open)
+ * while the others still go elsewhere, and its outcome closes or reopens it.
+ */
 function breaker(provider: string, role: BreakerState['role'], clock: Clock) {
   let failures = 0;
   let openUntil: Date | null = null;
   let lastError: string | null = null;
-  const state = (): BreakerState['state'] => (openUntil === null ? 'closed' : clock() < openUntil ? 'open' : 'half-open');
+  let probing = false;
+  const paused = () => openUntil !== null && clock() < openUntil;
+  const state = (): BreakerState['state'] => (openUntil === null ? 'closed' : paused() || probing ? 'open' : 'half-open');
   return {
     provider,
     state,
+    /** A send is given to this provider: past the pause, it is the probe. */
+    begin() {
+      if (openUntil !== null && !paused()) probing = true;
+    },
     succeeded() {
       failures = 0;
       openUntil = null;
@@ -52,8 +61,12 @@ function breaker(provider: string, role: BreakerState['role'], clock: Clock) {
     failed(err: DeliveryError, accountSide: boolean) {
       failures++;
       lastError = err.message;
-      const seconds = accountSide ? BREAKER_ACCOUNT_OPEN_SECONDS : failures >= BREAKER_FAILURES || state() === 'half-open' ? BREAKER_OPEN_SECONDS : 0;
+      const seconds = accountSide ? BREAKER_ACCOUNT_OPEN_SECONDS : failures >= BREAKER_FAILURES || probing ? BREAKER_OPEN_SECONDS : 0;
       if (seconds) openUntil = new Date(clock().getTime() + seconds * 1000);
+    },
+    /** The send is over, whatever it said (a refused recipient says nothing of the provider). */
+    ended() {
+      probing = false;
     },
     snapshot: (): BreakerState => ({ provider, role, state: state(), failures, open_until: openUntil?.toISOString() ?? null, last_error: lastError }),
   };
@@ -95,6 +108,7 @@ export function createFailoverChannel(primary: DeliveryChannel, fallback: Delive
     },
     async send(message: Message): Promise<SendResult> {
       const chosen = choose(message);
+      chosen.breaker.begin();
       try {
         const result = await chosen.channel.send(message);
         chosen.breaker.succeeded();
@@ -107,6 +121,8 @@ export function createFailoverChannel(primary: DeliveryChannel, fallback: Delive
         // The account's refusal is final for this provider only: the next attempt goes to the other one.
         const permanent = err.permanent && !(accountSide && configured().length > 1);
         throw new DeliveryError(err.message, permanent, err.answer, chosen.channel.provider);
+      } finally {
+        chosen.breaker.ended();
       }
     },
     breakers: () => providers.map((p) => p.breaker.snapshot()),
