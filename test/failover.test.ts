@@ -13,13 +13,20 @@ import { waitUntil } from './support/wait.ts';
 
 const ADMIN_TOKEN = 'failover-admin-token-0123456789abcdef';
 
-/** A stack whose SMS falls back to a generic HTTP provider. */
-async function withFallback(): Promise<{ stack: Stack; fallback: HttpSmsFixture }> {
-  const fallback = await startHttpSmsServer();
-  const stack = await startStack({
-    env: { ADMIN_TOKEN, SMS_FALLBACK_PROVIDER: 'http', SMS_FALLBACK_API_URL: fallback.url, SMS_FALLBACK_API_KEY: fallback.apiKey },
+/** A stack whose SMS falls back to a generic HTTP provider, started before the describe's tests and closed after them. */
+function withFallback(): { stack: Stack; fallback: HttpSmsFixture } {
+  const fx = {} as { stack: Stack; fallback: HttpSmsFixture };
+  before(async () => {
+    fx.fallback = await startHttpSmsServer();
+    fx.stack = await startStack({
+      env: { ADMIN_TOKEN, SMS_FALLBACK_PROVIDER: 'http', SMS_FALLBACK_API_URL: fx.fallback.url, SMS_FALLBACK_API_KEY: fx.fallback.apiKey },
+    });
   });
-  return { stack, fallback };
+  after(async () => {
+    await fx.stack?.close();
+    await fx.fallback?.close();
+  });
+  return fx;
 }
 
 /** A verified account asks for a phone code; answers its phone. */
@@ -40,30 +47,24 @@ async function finalMessage(stack: Stack, recipient: string) {
 const twilioPosts = (stack: Stack) => stack.sms.messages.length;
 
 describe('SMS failover: the primary answers 500', () => {
-  let stack: Stack;
-  let fallback: HttpSmsFixture;
-  before(async () => ({ stack, fallback } = await withFallback()));
-  after(async () => {
-    await stack?.close();
-    await fallback?.close();
-  });
+  const fx = withFallback();
 
   it('the next attempt goes through the fallback; the events name each provider', async () => {
-    stack.sms.failWith = { status: 500 };
-    const phone = await askSmsCode(stack);
-    await fallback.waitFor(phone);
-    const m = await finalMessage(stack, phone);
+    fx.stack.sms.failWith = { status: 500 };
+    const phone = await askSmsCode(fx.stack);
+    await fx.fallback.waitFor(phone);
+    const m = await finalMessage(fx.stack, phone);
     assert.equal(m.status, 'sent');
     const steps = m.events.map((e: { kind: string; provider: string | null; provider_status: number | null }) => `${e.kind}:${e.provider ?? ''}:${e.provider_status ?? ''}`);
     assert.deepEqual(steps, ['queued::', 'attempt_failed:twilio:500', 'sent:http:']);
-    assert.equal(m.provider_id, fallback.messages.find((x) => x.to === phone)!.id);
+    assert.equal(m.provider_id, fx.fallback.messages.find((x) => x.to === phone)!.id);
   });
 
   it('after 3 failures in a row the breaker opens: the primary is skipped (no request reaches it), the state shows in /admin/delivery and in metrics', async () => {
-    stack.sms.failWith = { status: 500 };
-    const sentBefore = fallback.messages.length;
-    for (let i = 0; i < 2; i++) await fallback.waitFor(await askSmsCode(stack));
-    const delivery = await stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
+    fx.stack.sms.failWith = { status: 500 };
+    const sentBefore = fx.fallback.messages.length;
+    for (let i = 0; i < 2; i++) await fx.fallback.waitFor(await askSmsCode(fx.stack));
+    const delivery = await fx.stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
     const sms = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms');
     const twilio = sms.breakers.find((b: { provider: string }) => b.provider === 'twilio');
     assert.equal(twilio.state, 'open', JSON.stringify(sms.breakers));
@@ -71,56 +72,50 @@ describe('SMS failover: the primary answers 500', () => {
     assert.ok(Date.parse(twilio.open_until) > Date.now());
     assert.deepEqual(sms.breakers.map((b: { provider: string; state: string }) => `${b.provider}:${b.state}`), ['twilio:open', 'http:closed']);
 
-    const requestsBefore = stack.sms.requests;
-    const phone = await askSmsCode(stack);
-    await fallback.waitFor(phone);
-    assert.equal(stack.sms.requests, requestsBefore, 'nothing was tried on the open primary');
-    const m = await finalMessage(stack, phone);
+    const requestsBefore = fx.stack.sms.requests;
+    const phone = await askSmsCode(fx.stack);
+    await fx.fallback.waitFor(phone);
+    assert.equal(fx.stack.sms.requests, requestsBefore, 'nothing was tried on the open primary');
+    const m = await finalMessage(fx.stack, phone);
     assert.deepEqual(m.events.map((e: { kind: string }) => e.kind), ['queued', 'sent'], 'the first attempt went to the fallback');
-    assert.equal(fallback.messages.length, sentBefore + 3);
-    const metrics = await stack.runtime.ctx.metrics.registry.metrics();
+    assert.equal(fx.fallback.messages.length, sentBefore + 3);
+    const metrics = await fx.stack.runtime.ctx.metrics.registry.metrics();
     assert.match(metrics, /^panic_provider_breaker_open\{channel="sms",provider="twilio"\} 1$/m);
     assert.match(metrics, /^panic_provider_breaker_open\{channel="sms",provider="http"\} 0$/m);
   });
 });
 
 describe('SMS failover: the primary refuses the account (20003, authentication) or the number (21211)', () => {
-  let stack: Stack;
-  let fallback: HttpSmsFixture;
-  before(async () => ({ stack, fallback } = await withFallback()));
-  after(async () => {
-    await stack?.close();
-    await fallback?.close();
-  });
+  const fx = withFallback();
 
   it('an invalid number (21211) is final: it ends failed and is retried nowhere', async () => {
-    stack.sms.failWith = { status: 400, code: 21211 };
-    const phone = await askSmsCode(stack);
-    const m = await finalMessage(stack, phone);
+    fx.stack.sms.failWith = { status: 400, code: 21211 };
+    const phone = await askSmsCode(fx.stack);
+    const m = await finalMessage(fx.stack, phone);
     assert.equal(m.status, 'failed');
     assert.equal(m.attempts, 1);
-    assert.equal(fallback.messages.filter((x) => x.to === phone).length, 0);
-    const delivery = await stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
+    assert.equal(fx.fallback.messages.filter((x) => x.to === phone).length, 0);
+    const delivery = await fx.stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
     const twilio = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms').breakers[0];
     assert.equal(twilio.state, 'closed', 'a refused number says nothing about the provider');
   });
 
   it('20003 opens the primary at once: this code goes out through the fallback, and the next one straight there', async () => {
-    stack.sms.failWith = { status: 401, code: 20003, message: 'Authenticate' };
-    const phone = await askSmsCode(stack);
-    await fallback.waitFor(phone);
-    const m = await finalMessage(stack, phone);
+    fx.stack.sms.failWith = { status: 401, code: 20003, message: 'Authenticate' };
+    const phone = await askSmsCode(fx.stack);
+    await fx.fallback.waitFor(phone);
+    const m = await finalMessage(fx.stack, phone);
     assert.equal(m.status, 'sent');
     const failed = m.events.find((e: { kind: string }) => e.kind === 'attempt_failed');
     assert.equal(failed.provider_code, '20003');
     assert.match(failed.diagnosis.cause, /authentication failed/);
-    const posts = twilioPosts(stack);
-    const requests = stack.sms.requests;
-    const next = await askSmsCode(stack);
-    await fallback.waitFor(next);
-    assert.equal(stack.sms.requests, requests, 'the refused account is not asked again');
-    assert.equal(twilioPosts(stack), posts);
-    const delivery = await stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
+    const posts = twilioPosts(fx.stack);
+    const requests = fx.stack.sms.requests;
+    const next = await askSmsCode(fx.stack);
+    await fx.fallback.waitFor(next);
+    assert.equal(fx.stack.sms.requests, requests, 'the refused account is not asked again');
+    assert.equal(twilioPosts(fx.stack), posts);
+    const delivery = await fx.stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
     const twilio = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms').breakers[0];
     assert.equal(twilio.state, 'open');
     assert.ok(Date.parse(twilio.open_until) - Date.now() > 5 * 60_000, 'an account refusal keeps it open for minutes');

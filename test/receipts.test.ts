@@ -4,38 +4,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { databaseKinds, errorCode, person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
 import { waitUntil } from './support/wait.ts';
 import { twilioSignature } from '../src/http/webhook-signatures.ts';
+import { acceptedSms, postRaw as post, postTwilioReceipt, signAsTwilio, signBody, TWILIO_STATUS_PATH as TWILIO_PATH } from './support/receipts.ts';
 
 const PUBLIC_URL = 'https://panic.example.test/base';
-const TWILIO_PATH = '/api/v1/webhooks/twilio/status';
 const SMS_SECRET = 'sms-webhook-secret-0123456789abcdef';
 const EMAIL_SECRET = 'email-webhook-secret-0123456789abcdef';
-
-/** Twilio's documented rule, written here from its documentation rather than taken from the service. */
-function signAsTwilio(url: string, fields: Record<string, string>, authToken: string): string {
-  const data = Object.keys(fields)
-    .sort()
-    .reduce((acc, name) => acc + name + fields[name], url);
-  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf8')).digest('base64');
-}
-
-const signBody = (body: string, secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-
-async function post(stack: Stack, path: string, body: string, headers: Record<string, string>) {
-  const res = await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers, body });
-  const text = await res.text();
-  let parsed: any = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body: parsed, text, headers: res.headers };
-}
 
 async function messageTo(stack: Stack, recipient: string) {
   return stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at', 'desc').executeTakeFirstOrThrow();
@@ -70,29 +47,16 @@ for (const db of await databaseKinds()) {
       await httpSms?.close();
     });
 
-    /** A verified account asks for a phone code; answers the Twilio message and the stored row. */
-    async function smsSent(s: Stack) {
-      const { tokens } = await verifiedLogin(s, 'receipt');
-      const phone = (await s.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
-      assert.equal((await s.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
-      const row = await waitUntil(async () => {
-        const r = await messageTo(s, phone);
-        return r.status === 'sent' ? r : undefined;
-      }, { what: 'the SMS accepted' });
-      return { phone, row };
-    }
-
-    const twilioReceipt = (fields: Record<string, string>, signature: string) =>
-      post(stack, TWILIO_PATH, new URLSearchParams(fields).toString(), { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature });
+    const twilioReceipt = (fields: Record<string, string>, signature: string) => postTwilioReceipt(stack, fields, signature);
 
     it('every SMS asks Twilio for StatusCallback=<PUBLIC_URL>/api/v1/webhooks/twilio/status', async () => {
-      const { phone } = await smsSent(stack);
+      const { phone } = await acceptedSms(stack);
       const sent = stack.sms.messages.filter((m) => m.to === phone).at(-1)!;
       assert.equal(sent.statusCallback, `${PUBLIC_URL}${TWILIO_PATH}`);
     });
 
     it('forged Twilio receipts answer 403 and change nothing: no signature, another token, the Host-based URL, a field changed after signing', async () => {
-      const { row } = await smsSent(stack);
+      const { row } = await acceptedSms(stack);
       const fields = { MessageSid: row.provider_id!, MessageStatus: 'delivered', AccountSid: stack.sms.accountSid };
       const url = `${PUBLIC_URL}${TWILIO_PATH}`;
       const attempts = [
@@ -111,7 +75,7 @@ for (const db of await databaseKinds()) {
     });
 
     it("a signed 'undelivered' with ErrorCode 30007 moves the message and keeps the code; a late 'sent' or 'delivered' changes nothing", async () => {
-      const { row } = await smsSent(stack);
+      const { row } = await acceptedSms(stack);
       const url = `${PUBLIC_URL}${TWILIO_PATH}`;
       const receipt = (status: string, extra: Record<string, string> = {}) => {
         const fields = { MessageSid: row.provider_id!, MessageStatus: status, AccountSid: stack.sms.accountSid, To: row.recipient, ...extra };
@@ -138,7 +102,7 @@ for (const db of await databaseKinds()) {
     });
 
     it("'delivered' twice counts once in panic_delivery_outcomes_total and the queued-to-delivered histogram; then a late 'sent' leaves it delivered", async () => {
-      const { row } = await smsSent(stack);
+      const { row } = await acceptedSms(stack);
       const url = `${PUBLIC_URL}${TWILIO_PATH}`;
       const fields = (status: string) => ({ MessageSid: row.provider_id!, MessageStatus: status });
       const series = /^panic_delivery_outcomes_total\{channel="sms",provider="twilio",status="delivered",destination="27"\} (\d+)$/m;
@@ -185,7 +149,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('the generic provider: a receipt signed with SMS_WEBHOOK_SECRET moves the message; a forged or unsigned one is 403; a bad status is 400', async () => {
-      const { row } = await smsSent(genericStack);
+      const { row } = await acceptedSms(genericStack);
       const sent = httpSms.messages.filter((m) => m.to === row.recipient).at(-1)!;
       assert.equal(row.provider_id, sent.id);
       const path = '/api/v1/webhooks/sms/status';

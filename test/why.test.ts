@@ -4,10 +4,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import { runCli } from './support/cli.ts';
-import { waitUntil } from './support/wait.ts';
+import { acceptedSms, messageReaching, postSigned, postTwilioReceipt, signAsTwilio, TWILIO_STATUS_PATH } from './support/receipts.ts';
 
 const ADMIN_TOKEN = 'why-admin-token-0123456789abcdef0123';
 const EMAIL_SECRET = 'why-email-secret-0123456789abcdef';
@@ -25,12 +24,7 @@ describe('panic-api why', () => {
 
   const why = (s: Stack, to: string, json = false) => runCli(['why', to, ...(json ? ['--json'] : [])], { ADMIN_TOKEN, API_BASE_URL: s.baseUrl });
 
-  async function sentRow(recipient: string) {
-    return waitUntil(async () => {
-      const r = await stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at', 'desc').executeTakeFirst();
-      return r?.status === 'sent' ? r : undefined;
-    }, { what: `the message to ${recipient} accepted` });
-  }
+  const sentRow = (recipient: string) => messageReaching(stack, recipient);
 
   it('an address nobody registered: no account, so no code; check the spelling', async () => {
     const run = await why(stack, 'Nobody.Here@Example.test');
@@ -60,12 +54,7 @@ describe('panic-api why', () => {
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
     const row = await sentRow(p.email);
     const body = JSON.stringify({ message_id: row.id, event: 'bounced', reason: '550 5.1.1 user unknown' });
-    const res = await fetch(`${stack.baseUrl}/api/v1/webhooks/email/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-signature': `sha256=${createHmac('sha256', EMAIL_SECRET).update(body).digest('hex')}` },
-      body,
-    });
-    assert.equal(res.status, 200);
+    assert.equal((await postSigned(stack, '/api/v1/webhooks/email/events', body, EMAIL_SECRET)).status, 200);
     const run = await why(stack, p.email);
     assert.match(run.stdout, /^ {2}Cause +.* is on the suppression list since .* after a bounce: bounced: 550 5\.1\.1 user unknown/m);
     assert.match(run.stdout, /^ {2}Fix +Once the person has fixed their mailbox, take it off the list: DELETE \/api\/v1\/admin\/suppressions\//m);
@@ -80,20 +69,9 @@ describe('panic-api why', () => {
   });
 
   it('an SMS the carrier did not deliver (Twilio 30006): the cause from the receipt, and the hint the person sees', async () => {
-    const { tokens } = await verifiedLogin(stack, 'why-sms');
-    assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
-    const phone = (await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
-    const row = await sentRow(phone);
+    const { phone, row } = await acceptedSms(stack, 'why-sms');
     const fields = { MessageSid: row.provider_id!, MessageStatus: 'undelivered', ErrorCode: '30006' };
-    const url = `${PUBLIC_URL}/api/v1/webhooks/twilio/status`;
-    const signature = createHmac('sha1', stack.sms.authToken)
-      .update(Object.keys(fields).sort().reduce((acc, k) => acc + k + fields[k as keyof typeof fields], url))
-      .digest('base64');
-    const receipt = await fetch(`${stack.baseUrl}/api/v1/webhooks/twilio/status`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
-      body: new URLSearchParams(fields).toString(),
-    });
+    const receipt = await postTwilioReceipt(stack, fields, signAsTwilio(`${PUBLIC_URL}${TWILIO_STATUS_PATH}`, fields, stack.sms.authToken));
     assert.equal(receipt.status, 200);
     const local = phone.replace('+27', '0');
     const run = await why(stack, local);
@@ -113,10 +91,7 @@ describe('panic-api why', () => {
     try {
       assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
       const phone = (await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
-      await waitUntil(async () => {
-        const r = await stack.runtime.ctx.db.selectFrom('messages').select('status').where('recipient', '=', phone).orderBy('created_at', 'desc').executeTakeFirst();
-        return r?.status === 'failed' ? r : undefined;
-      }, { what: 'the SMS refused' });
+      await messageReaching(stack, phone, 'failed');
       for (const run of [await why(stack, phone), await runCli(['messages', '--to', phone], { ADMIN_TOKEN, API_BASE_URL: stack.baseUrl })]) {
         assert.equal(run.code, 0, run.stderr);
         assert.ok(!run.stdout.includes('\u001b'), 'no escape character reaches the terminal');

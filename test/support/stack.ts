@@ -71,6 +71,18 @@ export interface StackOptions {
   databaseUrl?: (url: string) => string;
 }
 
+/** An answer as the tests read it: the body parsed when it is JSON, else its text. */
+export async function readAnswer(res: Response): Promise<ApiResponse> {
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed, text, headers: res.headers };
+}
+
 /** The error code of an answer, null when it has none. */
 export const errorCode = (r: ApiResponse): string | null => (r.body as { error?: { code?: string } })?.error?.code ?? null;
 
@@ -145,14 +157,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       headers,
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, body: parsed, text, headers: res.headers };
+    return readAnswer(res);
   }
 
   return {

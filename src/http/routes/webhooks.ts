@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FlowContext } from '../../otp/context.ts';
-import { takeReceipt, type ReceiptStatus } from '../../delivery/receipts.ts';
+import { takeReceipt, type AppliedReceipt, type ReceiptStatus } from '../../delivery/receipts.ts';
 import type { SuppressionKind } from '../../delivery/suppressions.ts';
 import { TWILIO_STATUS_PATH, twilioStatusCallback } from '../../delivery/channels/twilio.ts';
 import { AppError } from '../../errors.ts';
@@ -20,7 +20,11 @@ const tags = ['webhooks'];
 /** Receipts are signed, cheap to refuse and come from a provider's few addresses: no per-IP budget. */
 const config = { limit: { family: null } };
 
-const NOT_FOUND = 'No accepted message has that id (a receipt may reach us before the send is recorded: retry later).';
+/** A receipt's answer: what it did to the message, or 404 when no accepted message has that name. */
+function answer(applied: AppliedReceipt | undefined) {
+  if (!applied) throw new AppError('not_found', 'No accepted message has that id (a receipt may reach us before the send is recorded: retry later).');
+  return { message_id: applied.id, status: applied.status, changed: applied.changed };
+}
 
 /**
  * In this plugin only: the body is read raw, its signature checked by `verify` before anything else,
@@ -114,8 +118,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = as
           status: TWILIO_STATUS[MessageStatus] ?? 'sent',
           errorCode: ErrorCode || undefined,
         });
-        if (!applied) throw new AppError('not_found', NOT_FOUND);
-        return { message_id: applied.id, status: applied.status, changed: applied.changed };
+        return answer(applied);
       },
     );
   });
@@ -142,8 +145,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = as
       async (request) => {
         const { id, status, error_code, error_message } = request.body;
         const applied = await takeReceipt(deps, { channel: 'sms', provider: 'http', ref: { providerId: id }, status, errorCode: error_code, reason: error_message });
-        if (!applied) throw new AppError('not_found', NOT_FOUND);
-        return { message_id: applied.id, status: applied.status, changed: applied.changed };
+        return answer(applied);
       },
     );
   });
@@ -183,8 +185,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = as
           reason,
           suppress: kind && { kind, reason: `${event}${reason ? `: ${reason}` : ''}` },
         });
-        if (!applied) throw new AppError('not_found', NOT_FOUND);
-        return { message_id: applied.id, status: applied.status, changed: applied.changed };
+        return answer(applied);
       },
     );
   });

@@ -1,0 +1,51 @@
+/** Receipts as providers send them, signed by the tests' own hand from the providers' documentation (never by the service's code). */
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import type { Message } from '../../src/db/schema.ts';
+import { readAnswer, verifiedLogin, type ApiResponse, type Stack } from './stack.ts';
+import { waitUntil } from './wait.ts';
+
+export const TWILIO_STATUS_PATH = '/api/v1/webhooks/twilio/status';
+
+/** Twilio's X-Twilio-Signature: base64 HMAC-SHA1 of the URL and each field's name and value, sorted by name. */
+export function signAsTwilio(url: string, fields: Record<string, string>, authToken: string): string {
+  const data = Object.keys(fields)
+    .sort()
+    .reduce((acc, name) => acc + name + fields[name], url);
+  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf8')).digest('base64');
+}
+
+/** `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. */
+export const signBody = (body: string, secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+/** A POST of a raw body with the headers given. */
+export async function postRaw(stack: Stack, path: string, body: string, headers: Record<string, string>): Promise<ApiResponse> {
+  return readAnswer(await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers, body }));
+}
+
+/** A JSON receipt signed with `secret`. */
+export const postSigned = (stack: Stack, path: string, body: string, secret: string) =>
+  postRaw(stack, path, body, { 'content-type': 'application/json', 'x-signature': signBody(body, secret) });
+
+/** Twilio's StatusCallback form with the signature given. */
+export const postTwilioReceipt = (stack: Stack, fields: Record<string, string>, signature: string) =>
+  postRaw(stack, TWILIO_STATUS_PATH, new URLSearchParams(fields).toString(), { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature });
+
+/** The newest message to a recipient once it reaches `status`. */
+export function messageReaching(stack: Stack, recipient: string, status = 'sent', timeoutMs?: number): Promise<Message> {
+  return waitUntil(
+    async () => {
+      const row = await stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at', 'desc').executeTakeFirst();
+      return row?.status === status ? row : undefined;
+    },
+    { timeoutMs, what: `the message to ${recipient} ${status}` },
+  );
+}
+
+/** A verified account asks for a phone code; answers its phone and the message once a provider accepted it. */
+export async function acceptedSms(stack: Stack, tag = 'receipt', timeoutMs?: number): Promise<{ phone: string; row: Message }> {
+  const { tokens } = await verifiedLogin(stack, tag);
+  const phone = (await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
+  assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
+  return { phone, row: await messageReaching(stack, phone, 'sent', timeoutMs) };
+}
