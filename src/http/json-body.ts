@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -19,23 +19,31 @@ export function refuseUnstorable(body: unknown): void {
 }
 
 /**
- * JSON bodies as Fastify parses them (prototype poisoning refused), but only when they are text that
- * can be stored as given: invalid UTF-8, NUL characters and lone surrogates are a 400, not a 500
- * from the database nor a value silently changed to U+FFFD.
+ * How the service reads a JSON body: as Fastify parses it (prototype poisoning refused), but only when
+ * it is text that can be stored as given: invalid UTF-8, NUL characters and lone surrogates are a 400,
+ * not a 500 from the database nor a value silently changed to U+FFFD.
  */
-export function installJsonBodyParser(app: FastifyInstance): void {
+export type BodyReader = (request: FastifyRequest, raw: Buffer, done: (err: Error | null, body?: unknown) => void) => void;
+
+export function jsonBodyReader(app: FastifyInstance): BodyReader {
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+  return (request, raw, done) => {
     let text: string;
     try {
-      text = utf8.decode(raw as Buffer);
+      text = utf8.decode(raw);
     } catch {
-      return done(new AppError('validation_error', 'The body is not valid UTF-8 text.'), undefined);
+      return done(new AppError('validation_error', 'The body is not valid UTF-8 text.'));
     }
     parseJson(request, text, (err, body) => {
-      if (err) return done(err, undefined);
-      if (findUnstorable(body)) return done(new AppError('validation_error', UNSTORABLE_MESSAGE), undefined);
+      if (err) return done(err);
+      if (findUnstorable(body)) return done(new AppError('validation_error', UNSTORABLE_MESSAGE));
       done(null, body);
     });
-  });
+  };
+}
+
+/** Every JSON body of the API is read so (the webhooks read theirs the same way, after their signature). */
+export function installJsonBodyParser(app: FastifyInstance): void {
+  const read = jsonBodyReader(app);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => read(request, raw as Buffer, done));
 }

@@ -7,7 +7,7 @@ import type { SuppressionKind } from '../../delivery/suppressions.ts';
 import { TWILIO_STATUS_PATH, twilioStatusCallback } from '../../delivery/channels/twilio.ts';
 import { AppError } from '../../errors.ts';
 import { errors } from '../schemas.ts';
-import { refuseUnstorable } from '../json-body.ts';
+import { jsonBodyReader, refuseUnstorable, type BodyReader } from '../json-body.ts';
 import { bodySignature, signatureMatches, twilioSignature } from '../webhook-signatures.ts';
 
 const Answer = Type.Object({
@@ -28,29 +28,30 @@ function answer(applied: AppliedReceipt | undefined) {
 
 /**
  * In this plugin only: the body is read raw, its signature checked by `verify` before anything else,
- * and only then parsed; a NUL or a lone surrogate is a 400, as in every other body. Any other content type is 415.
+ * and only then read as every other body is. Any other content type is 415.
  */
-function signedBodies(app: FastifyInstance, contentType: string, verify: (request: FastifyRequest, raw: Buffer) => void, parse: (raw: Buffer) => unknown) {
+function signedBodies(app: FastifyInstance, contentType: string, verify: (request: FastifyRequest, raw: Buffer) => void, read: BodyReader) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(contentType, { parseAs: 'buffer' }, (request, raw, done) => {
     try {
       verify(request, raw as Buffer);
-      const body = parse(raw as Buffer);
-      refuseUnstorable(body);
-      done(null, body);
     } catch (err) {
-      done(err as Error, undefined);
+      return done(err as Error, undefined);
     }
+    read(request, raw as Buffer, done);
   });
 }
 
-function parseJson(raw: Buffer): unknown {
+/** Twilio's form fields, held to the same rule as JSON text (no NUL, no lone surrogate). */
+const readForm: BodyReader = (_request, raw, done) => {
   try {
-    return JSON.parse(raw.toString('utf8'), (key, value) => (key === '__proto__' ? undefined : value));
-  } catch {
-    throw new AppError('validation_error', 'The body is not JSON.');
+    const body = Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
+    refuseUnstorable(body);
+    done(null, body);
+  } catch (err) {
+    done(err as Error);
   }
-}
+};
 
 /** A JSON receipt signed `X-Signature: sha256=<hex HMAC-SHA256 of the body>` with the named secret. */
 function hmacSigned(app: FastifyInstance, secret: string | undefined, name: string) {
@@ -63,7 +64,7 @@ function hmacSigned(app: FastifyInstance, secret: string | undefined, name: stri
         throw new AppError('forbidden', `X-Signature is not sha256=<hex HMAC-SHA256 of the body, keyed with ${name}>.`);
       }
     },
-    parseJson,
+    jsonBodyReader(app),
   );
 }
 
@@ -95,7 +96,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = as
           throw new AppError('forbidden', 'X-Twilio-Signature does not match.');
         }
       },
-      (raw) => Object.fromEntries(new URLSearchParams(raw.toString('utf8'))),
+      readForm,
     );
     twilio.post(
       TWILIO_STATUS_PATH,
