@@ -27,6 +27,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
+# the built-in message templates (TEMPLATES_DIR overrides them file by file)
+COPY --from=build /app/templates ./templates
 USER panic
 # The embedded PostgreSQL (PGlite) keeps its data here when DATABASE_URL is not set.
 VOLUME /data

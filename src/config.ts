@@ -4,6 +4,7 @@ import { Type, type Static } from 'typebox';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
 import { parseAllowedCountries } from './addresses.ts';
 import { readEnv } from './read-env.ts';
+import { LOCALE_CODES, FALLBACK_LOCALE } from './locales.ts';
 import { DEV_SECRETS, secretProblem, type SecretName } from './secrets.ts';
 
 
@@ -112,6 +113,16 @@ export const envSchema = Type.Object({
   /** Keys of the HMAC-SHA256 signatures on the generic SMS provider's receipts and on email events. */
   SMS_WEBHOOK_SECRET: optionalText,
   EMAIL_WEBHOOK_SECRET: optionalText,
+  /** The language of an account that named none (neither `locale` at registration nor Accept-Language). */
+  DEFAULT_LOCALE: oneOf(LOCALE_CODES, FALLBACK_LOCALE),
+  /** A folder of templates laid out like templates/ in this repository: each file found there replaces the built-in one. */
+  TEMPLATES_DIR: optionalText,
+  /** The name every message signs with ({{app_name}}). */
+  APP_NAME: Type.String({ minLength: 1, maxLength: 40, default: 'Panic System' }),
+  /** The one link a message may carry ({{support_url}}). */
+  SUPPORT_URL: Type.Optional(Type.Refine(Type.String(), (v) => /^https?:\/\/[^\s"'<>]+$/.test(v), () => 'must be an http(s) URL')),
+  /** The 11-character hash of the Android app that reads codes with the SMS Retriever API: added to every SMS. */
+  ANDROID_APP_HASH: Type.Optional(Type.Refine(Type.String(), (v) => /^[A-Za-z0-9+/]{11}$/.test(v), () => 'must be the 11-character hash the SMS Retriever API gives (letters, digits, + and /)')),
   ADMIN_TOKEN: optionalText,
   DEV_INBOX_TOKEN: optionalText,
   /** A separate listener for /metrics, so the public port never serves it. */

@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   validation_error: 400,
   invalid_phone: 400,
   phone_not_allowed: 400,
+  locale_not_supported: 400,
   otp_invalid: 400,
   otp_expired: 400,
   otp_attempts_exceeded: 400,

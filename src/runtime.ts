@@ -18,6 +18,7 @@ import { createMaintenance, type Maintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { OUTBOX_NOTIFY_CHANNEL, queueDepth } from './delivery/outbox.ts';
 import { createMessageSeal } from './delivery/sealed-body.ts';
+import { loadComposer } from './messages/load.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -95,6 +96,7 @@ async function assemble(
     logger,
     metrics,
     seal,
+    composer: loadComposer(config),
   };
   const listen = (onNotify: (payload?: string) => void) => handle.listen(OUTBOX_NOTIFY_CHANNEL, onNotify);
   const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics, seal, listen });

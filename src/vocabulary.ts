@@ -4,13 +4,13 @@
  * inbox all use. Imports nothing, so every layer may import it.
  */
 
-/** Why a code was sent, and how each purpose is named in a message, a log line and a list. */
+/** Why a code was sent: how each purpose is named in a list and a log line, and the channels its code goes by (its messages' words are in templates/). */
 export const PURPOSES = {
-  email_verification: { label: 'Email verification', subject: 'Verify your email address', action: 'verify your email address', logWord: 'verification' },
-  phone_verification: { label: 'Phone verification', subject: 'Verify your phone number', action: 'verify your phone number', logWord: 'verification' },
-  password_reset: { label: 'Password reset', subject: 'Reset your password', action: 'reset your password', logWord: 'password reset' },
-  unlock: { label: 'Unlock', subject: 'Unlock your sign-in', action: 'unlock sign-in to your account', logWord: 'unlock' },
-} as const;
+  email_verification: { label: 'Email verification', logWord: 'verification', channels: ['email'] },
+  phone_verification: { label: 'Phone verification', logWord: 'verification', channels: ['sms'] },
+  password_reset: { label: 'Password reset', logWord: 'password reset', channels: ['email'] },
+  unlock: { label: 'Unlock', logWord: 'unlock', channels: ['email', 'sms'] },
+} as const satisfies Record<string, { label: string; logWord: string; channels: readonly Channel[] }>;
 export type OtpPurpose = keyof typeof PURPOSES;
 
 /** A purpose's label, or the name itself when a newer server sends one this build does not know. */

@@ -49,7 +49,7 @@ for (const db of await databaseKinds()) {
       assert.equal(login.body.expires_in, 900);
       const me = await stack.api('GET', '/api/v1/auth/me', undefined, login.body.access_token);
       assert.equal(me.status, 200);
-      assert.deepEqual(Object.keys(me.body).sort(), ['created_at', 'email', 'email_verified', 'first_name', 'id', 'last_name', 'phone', 'phone_verified']);
+      assert.deepEqual(Object.keys(me.body).sort(), ['created_at', 'email', 'email_verified', 'first_name', 'id', 'last_name', 'locale', 'phone', 'phone_verified']);
       assert.equal(me.body.email_verified, true);
       const alias = await stack.api('GET', '/api/v1/users/me', undefined, login.body.access_token);
       assert.deepEqual(alias.body, me.body);

@@ -15,7 +15,7 @@ export async function forgotPassword(ctx: FlowContext, rawEmail: string): Promis
     await ctx.sendLimits.take(email);
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
-    if (user) defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'password_reset', channel: 'email', destination: email, now }));
+    if (user) defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'password_reset', channel: 'email', destination: email, now }));
     else defer(() => rehearseSendCode(ctx, { purpose: 'password_reset', channel: 'email', destination: email, now }));
     return codeExpiry(ctx, 'email', now);
   });

@@ -26,7 +26,7 @@ export async function requestPhoneCode(ctx: FlowContext, user: User, newPhone?: 
   await ctx.sendLimits.take(phone);
   await ctx.smsBudget.take(user.id, phone, user.phone);
   const now = ctx.clock();
-  await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'phone_verification', channel: 'sms', destination: phone, now });
+  await sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'phone_verification', channel: 'sms', destination: phone, now });
   return { ...codeExpiry(ctx, 'sms', now), phone };
 }
 

@@ -9,6 +9,7 @@ import { assertTextable, normalizeEmail, normalizePhone } from '../addresses.ts'
 import { answerEvenly } from './even-answer.ts';
 import { findUserByEmail, isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
+import type { Locale } from '../locales.ts';
 
 export interface RegisterInput {
   email: string;
@@ -16,6 +17,8 @@ export interface RegisterInput {
   first_name: string;
   last_name: string;
   password?: string;
+  /** The language of the account's messages (from the body, else Accept-Language, else DEFAULT_LOCALE). */
+  locale: Locale;
 }
 
 const emailTaken = () =>
@@ -45,6 +48,7 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
     first_name: input.first_name.trim(),
     last_name: input.last_name.trim(),
     password_hash: passwordHash,
+    locale: input.locale,
     created_at: now,
     updated_at: now,
   };
@@ -69,6 +73,7 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
         await issueAndQueue(trx, ctx, {
           userId: saved.id,
           firstName: saved.first_name,
+          locale: saved.locale,
           purpose: 'email_verification',
           channel: 'email',
           destination: email,
@@ -93,7 +98,7 @@ export async function resendVerification(ctx: FlowContext, rawEmail: string): Pr
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
     if (user && !user.email_verified_at) {
-      defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'email_verification', channel: 'email', destination: email, now }));
+      defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'email_verification', channel: 'email', destination: email, now }));
     } else {
       defer(() => rehearseSendCode(ctx, { purpose: 'email_verification', channel: 'email', destination: email, now }));
     }

@@ -54,7 +54,7 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
     if (user && destination) {
       defer(async () => {
         if (await mayStillSend(ctx, user, destination, channel)) {
-          await sendCode(ctx, { userId: user.id, firstName: user.first_name, purpose: 'unlock', channel, destination, now });
+          await sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'unlock', channel, destination, now });
         }
       });
     } else {

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, User } from '../db/schema.ts';
 import type { PublicUser } from '../contract/public-user.ts';
+import type { Locale } from '../locales.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -13,8 +14,15 @@ export function toPublicUser(u: User): PublicUser {
     last_name: u.last_name,
     email_verified: u.email_verified_at !== null,
     phone_verified: u.phone_verified_at !== null,
+    locale: u.locale,
     created_at: new Date(u.created_at).toISOString(),
   };
+}
+
+/** Sets the language of an account's messages, from its next code on. */
+export async function setLocale(db: Q, userId: string, locale: Locale, now: Date): Promise<PublicUser> {
+  const user = await db.updateTable('users').set({ locale, updated_at: now }).where('id', '=', userId).returningAll().executeTakeFirstOrThrow();
+  return toPublicUser(user);
 }
 
 export function findUserByEmail(db: Q, email: string): Promise<User | undefined> {

@@ -185,6 +185,16 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
+  '0008_locale': {
+    async up(db: Kysely<any>) {
+      await runStatements(db, `
+        -- the language of an account's messages (locales.ts); accounts from before it get English
+        ALTER TABLE users ADD COLUMN locale text NOT NULL DEFAULT 'en';
+        -- the language a message was written in, for the dev inbox and the delivery log; NULL before this
+        ALTER TABLE messages ADD COLUMN locale text;
+      `);
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */

@@ -1,5 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { Channel, MessageEventKind, MessageStatus, OtpPurpose } from '../vocabulary.ts';
+import type { Locale } from '../locales.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -13,6 +14,8 @@ export interface UsersTable {
   password_hash: string | null;
   /** Re-registered with another password before verification: the password is dropped on verification. */
   password_contested: Generated<boolean>;
+  /** The language of the account's messages. */
+  locale: ColumnType<Locale, Locale | undefined, Locale>;
   email_verified_at: NullableTimestamp;
   phone_verified_at: NullableTimestamp;
   created_at: Timestamp;
@@ -88,6 +91,8 @@ export interface MessagesTable {
   sent_at: NullableTimestamp;
   /** The otp_codes row whose code this message carries; a replaced code has a new id (null: no code tracked). */
   code_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The language it was written in (null: written before messages had one). */
+  locale: ColumnType<Locale | null, Locale | null | undefined, Locale | null>;
 }
 
 /** One step of a message's history. Never holds a code, a password or a body. */

@@ -4,6 +4,7 @@ import { PENDING_STATUSES, type Channel, type OtpPurpose } from '../vocabulary.t
 import { addSeconds } from '../clock.ts';
 import type { MessageSeal } from './sealed-body.ts';
 import type { ProviderAnswer } from './channels/types.ts';
+import type { Locale } from '../locales.ts';
 
 export interface CodeMessage {
   channel: Channel;
@@ -16,6 +17,7 @@ export interface CodeMessage {
   expiresAt: Date;
   /** The otp_codes row of the code: the message is not sent once a newer code replaced it. */
   codeId?: string;
+  locale?: Locale;
 }
 
 /** The notification channel that tells every listening worker a message was committed. */
@@ -42,6 +44,7 @@ export async function enqueue(trx: Transaction<Database>, msg: CodeMessage, now:
       subject: msg.subject,
       expires_at: msg.expiresAt,
       code_id: msg.codeId ?? null,
+      locale: msg.locale ?? null,
       next_attempt_at: now,
       created_at: now,
       updated_at: now,

@@ -17,6 +17,8 @@ export const Name = Type.String({
   description: "Letters, spaces, ' - and . only; at most 64 characters.",
   examples: ['Thandi'],
 });
+/** A language tag as apps send it ('af', 'af-ZA'); its language must be one messages are written in (locales.ts). */
+export const LocaleTag = Type.String({ minLength: 2, maxLength: 35, pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$', examples: ['af', 'zu-ZA'] });
 export const Password = Type.String({ minLength: 8, maxLength: 256, description: 'At least 8 characters.' });
 export const LoginPassword = Type.String({ minLength: 1, maxLength: 256 });
 export const Otp = Type.String({ pattern: '^[0-9]{4,10}$', description: 'The digits of the code.', examples: ['123456'] });

@@ -8,10 +8,11 @@ import type { Passwords } from '../passwords.ts';
 import type { Logger } from '../logger.ts';
 import type { OtpRules } from './store.ts';
 import type { MessageSeal } from '../delivery/sealed-body.ts';
+import type { Composer } from '../messages/compose.ts';
 
 /**
  * What the account flows need: storage, settings, time, password hashing, the send limits, logs,
- * metrics, and the seal of the codes a queued message holds.
+ * metrics, the seal of the codes a queued message holds, and the writer of messages from their templates.
  */
 export interface FlowContext {
   db: Db;
@@ -23,6 +24,7 @@ export interface FlowContext {
   logger: Logger;
   metrics: Metrics;
   seal: MessageSeal;
+  composer: Composer;
 }
 
 export const otpRules = (config: Config): OtpRules => ({

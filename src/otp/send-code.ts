@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { Channel, OtpPurpose } from '../vocabulary.ts';
+import type { Locale } from '../locales.ts';
 import { enqueue } from '../delivery/outbox.ts';
-import { renderCodeMessage } from '../delivery/templates.ts';
 import { addSeconds } from '../clock.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { otpRules, type FlowContext } from './context.ts';
@@ -18,17 +18,29 @@ export function codeExpiry(ctx: FlowContext, channel: Channel, now: Date): CodeS
   };
 }
 
+/** A code to send: whose, why, where, and in which language (the account's; unset: DEFAULT_LOCALE). */
+export interface CodeRequest {
+  userId: string;
+  firstName?: string;
+  locale?: Locale;
+  purpose: OtpPurpose;
+  channel: Channel;
+  destination: string;
+  now: Date;
+}
+
 /** Issues a code and queues its message in the caller's transaction. */
 export async function issueAndQueue(
   trx: Transaction<Database>,
   ctx: FlowContext,
-  input: { userId: string; firstName?: string; purpose: OtpPurpose; channel: Channel; destination: string; now: Date },
+  input: CodeRequest,
 ): Promise<void> {
   const { id: codeId, code, expiresAt } = await issueCode(trx, otpRules(ctx.config), input);
-  const rendered = renderCodeMessage(input.purpose, input.channel, {
+  const rendered = ctx.composer.compose(input.purpose, input.channel, {
     code,
     expiresInMinutes: Math.ceil(ctx.config.OTP_TTL_SECONDS / 60),
     firstName: input.firstName,
+    locale: input.locale ?? ctx.config.DEFAULT_LOCALE,
   });
   await enqueue(
     trx,
@@ -42,6 +54,7 @@ export async function issueAndQueue(
       otp: code,
       expiresAt,
       codeId,
+      locale: rendered.locale,
     },
     input.now,
     ctx.seal,
@@ -51,7 +64,7 @@ export async function issueAndQueue(
 /** Issues and queues a code in its own transaction (whose commit wakes the workers). */
 export async function sendCode(
   ctx: FlowContext,
-  input: { userId: string; firstName?: string; purpose: OtpPurpose; channel: Channel; destination: string; now: Date },
+  input: CodeRequest,
 ): Promise<void> {
   await ctx.db.transaction().execute((trx) => issueAndQueue(trx, ctx, input));
   ctx.metrics.codesIssued.inc({ purpose: input.purpose });

@@ -135,6 +135,11 @@ export interface paths {
                         last_name: string;
                         /** @description At least 8 characters. */
                         password: string;
+                        /**
+                         * @description The language of the account's messages: en, af, zu. Unset: from Accept-Language, else the service's default.
+                         * @example af
+                         */
+                        locale?: string;
                     };
                 };
             };
@@ -157,6 +162,11 @@ export interface paths {
                                 last_name: string;
                                 email_verified: boolean;
                                 phone_verified: boolean;
+                                /**
+                                 * @description The language of the account's messages.
+                                 * @enum {unknown}
+                                 */
+                                locale: "en" | "af" | "zu";
                                 /** Format: date-time */
                                 created_at: string;
                             };
@@ -367,6 +377,11 @@ export interface paths {
                                 last_name: string;
                                 email_verified: boolean;
                                 phone_verified: boolean;
+                                /**
+                                 * @description The language of the account's messages.
+                                 * @enum {unknown}
+                                 */
+                                locale: "en" | "af" | "zu";
                                 /** Format: date-time */
                                 created_at: string;
                             };
@@ -701,6 +716,11 @@ export interface paths {
                             last_name: string;
                             email_verified: boolean;
                             phone_verified: boolean;
+                            /**
+                             * @description The language of the account's messages.
+                             * @enum {unknown}
+                             */
+                            locale: "en" | "af" | "zu";
                             /** Format: date-time */
                             created_at: string;
                         };
@@ -1105,6 +1125,11 @@ export interface paths {
                         last_name: string;
                         /** @description At least 8 characters. */
                         password?: string;
+                        /**
+                         * @description The language of the account's messages: en, af, zu. Unset: from Accept-Language, else the service's default.
+                         * @example af
+                         */
+                        locale?: string;
                     };
                 };
             };
@@ -1127,6 +1152,11 @@ export interface paths {
                                 last_name: string;
                                 email_verified: boolean;
                                 phone_verified: boolean;
+                                /**
+                                 * @description The language of the account's messages.
+                                 * @enum {unknown}
+                                 */
+                                locale: "en" | "af" | "zu";
                                 /** Format: date-time */
                                 created_at: string;
                             };
@@ -1236,6 +1266,11 @@ export interface paths {
                             last_name: string;
                             email_verified: boolean;
                             phone_verified: boolean;
+                            /**
+                             * @description The language of the account's messages.
+                             * @enum {unknown}
+                             */
+                            locale: "en" | "af" | "zu";
                             /** Format: date-time */
                             created_at: string;
                         };
@@ -1262,7 +1297,79 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change the account's settings: `locale`, the language of its messages from the next code on */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @example af */
+                        locale: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            /** @description E.164 */
+                            phone: string;
+                            first_name: string;
+                            last_name: string;
+                            email_verified: boolean;
+                            phone_verified: boolean;
+                            /**
+                             * @description The language of the account's messages.
+                             * @enum {unknown}
+                             */
+                            locale: "en" | "af" | "zu";
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/api/v1/users/verify-phone": {
@@ -1512,6 +1619,11 @@ export interface paths {
                                 last_name: string;
                                 email_verified: boolean;
                                 phone_verified: boolean;
+                                /**
+                                 * @description The language of the account's messages.
+                                 * @enum {unknown}
+                                 */
+                                locale: "en" | "af" | "zu";
                                 /** Format: date-time */
                                 created_at: string;
                             };

@@ -51,8 +51,13 @@ export function createSmtpChannel(config: SmtpConfig): DeliveryChannel {
           subject: message.subject ?? '',
           text: message.body_text,
           html: message.body_html ?? undefined,
-          // a mail provider's webhook bridged to /api/v1/webhooks/email/events can name the message by it
-          headers: { 'X-Panic-Message-Id': message.id },
+          headers: {
+            // a mail provider's webhook bridged to /api/v1/webhooks/email/events can name the message by it
+            'X-Panic-Message-Id': message.id,
+            // RFC 3834: no vacation or out-of-office reply to a code
+            'Auto-Submitted': 'auto-generated',
+            ...(message.locale ? { 'Content-Language': message.locale } : {}),
+          },
         });
         return { providerId: info.messageId ?? null };
       } catch (err) {

@@ -8,7 +8,7 @@ import { requestUnlock, verifyUnlock } from '../../accounts/unlock.ts';
 import { revokeSessionOf, rotateRefreshToken } from '../../accounts/sessions.ts';
 import { toPublicUser } from '../../accounts/users.ts';
 import { requireUser } from '../auth-hook.ts';
-import { RegisterBody, registeredMessage } from '../registration.ts';
+import { RegisterBody, registeredMessage, registrationLocale } from '../registration.ts';
 import { CodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
 import { TokenPair } from '../../contract/token-pair.ts';
@@ -26,7 +26,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     '/register',
     { config: expensive, schema: { tags, summary: 'Create an account and email a verification code', body: RegisterBody(true), response: { 201: RegisterReply, ...errors(400, 409, 429, 503) } } },
     async (request, reply) => {
-      const result = await register(ctx, request.body);
+      const { locale, ...fields } = request.body;
+      const result = await register(ctx, { ...fields, locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE) });
       return reply.status(201).send({ message: registeredMessage(result.user.email), ...result });
     },
   );

@@ -4,13 +4,13 @@ import type { FlowContext } from '../../otp/context.ts';
 import { register } from '../../accounts/registration.ts';
 import { phoneCodeStatus, requestPhoneCode, verifyPhoneCode } from '../../accounts/phone-verification.ts';
 import { PUBLIC_STATES } from '../../delivery/hints.ts';
-import { toPublicUser } from '../../accounts/users.ts';
+import { setLocale, toPublicUser } from '../../accounts/users.ts';
 import { AppError } from '../../errors.ts';
 import { requireUser } from '../auth-hook.ts';
 import { PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
-import { body, errors, Otp, Phone } from '../schemas.ts';
-import { RegisterBody, registeredMessage } from '../registration.ts';
+import { body, errors, LocaleTag, Otp, Phone } from '../schemas.ts';
+import { RegisterBody, registeredMessage, registrationLocale, requireLocale } from '../registration.ts';
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
   const tags = ['users'];
@@ -22,7 +22,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     '/register',
     { config: { limit: { family: 'auth', expensive: true } }, schema: { tags, summary: 'Alias of /auth/register for existing clients: password optional, answers 200', body: RegisterBody(false), response: { 200: RegisterReply, ...errors(400, 409, 429, 503) } } },
     async (request) => {
-      const result = await register(ctx, request.body);
+      const { locale, ...fields } = request.body;
+      const result = await register(ctx, { ...fields, locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE) });
       return { message: registeredMessage(result.user.email), ...result };
     },
   );
@@ -31,6 +32,23 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     '/me',
     { config: { limit: { family: 'auth' } }, preHandler: auth, schema: { tags, summary: 'Alias of /auth/me', security, response: { 200: PublicUser, ...errors(401) } } },
     async (request) => toPublicUser(request.user!),
+  );
+
+  app.patch(
+    '/me',
+    {
+      config: { limit: { family: 'auth' } },
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: "Change the account's settings: `locale`, the language of its messages from the next code on",
+        security,
+        // only what can be changed: a field this route would ignore is a 400, not a silent no-op
+        body: Type.Object({ locale: LocaleTag }, { additionalProperties: false }),
+        response: { 200: PublicUser, ...errors(400, 401) },
+      },
+    },
+    async (request) => setLocale(ctx.db, request.user!.id, requireLocale(request.body.locale), ctx.clock()),
   );
 
   app.post(

@@ -1,0 +1,95 @@
+import type { Config } from '../config.ts';
+import { FALLBACK_LOCALE, LOCALE_CODES, type Locale } from '../locales.ts';
+import { PURPOSES, type OtpPurpose } from '../vocabulary.ts';
+import { autofillLines } from './autofill.ts';
+import { smsLength } from './sms-length.ts';
+import { templateFileName, type Part } from './template-files.ts';
+import { partsOf, TEMPLATE_VARIABLES, TemplateError, type ChosenTemplate, type TemplateSet, type TemplateView } from './templates.ts';
+
+/** Something wrong with a template: `fail` stops the service from starting (the message would be broken), `warn` does not. */
+export interface TemplateProblem {
+  severity: 'fail' | 'warn';
+  file: string;
+  problem: string;
+}
+
+export type TemplateCheckSettings = Pick<Config, 'APP_NAME' | 'SUPPORT_URL' | 'PUBLIC_URL' | 'ANDROID_APP_HASH' | 'OTP_LENGTH' | 'OTP_TTL_SECONDS'>;
+
+/** The longest first name registration takes (http/schemas.ts's Name): an SMS that names the person is measured with it. */
+const LONGEST_NAME = 'M'.repeat(64);
+
+/**
+ * Every template the service may send checked the way doctor reports it: a variable it does not know,
+ * a partial that does not exist, a message without its code, an SMS over one segment (with the
+ * autofill lines and this configuration's values), files the layout ignores, and an operator's
+ * English override that a built-in translation still bypasses.
+ */
+export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSettings): TemplateProblem[] {
+  const problems: TemplateProblem[] = [];
+  const code = '9'.repeat(settings.OTP_LENGTH);
+  const minimal: TemplateView = { code, expires_in_minutes: Math.ceil(settings.OTP_TTL_SECONDS / 60), app_name: settings.APP_NAME };
+  const full: TemplateView = { ...minimal, first_name: LONGEST_NAME, support_url: settings.SUPPORT_URL ?? 'https://support.invalid' };
+
+  const checkOne = (purpose: OtpPurpose, part: Part, template: ChosenTemplate) => {
+    const report = (severity: TemplateProblem['severity'], problem: string) => problems.push({ severity, file: template.file, problem });
+    const { variables, missingPartials } = templates.uses(template);
+    const unknown = [...variables].filter((v) => !(TEMPLATE_VARIABLES as readonly string[]).includes(v));
+    if (unknown.length) report('fail', `unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: ${TEMPLATE_VARIABLES.join(', ')})`);
+    if (missingPartials.size) report('fail', `no partial ${[...missingPartials].map((p) => `{{> ${p}}}`).join(', ')} in partials/`);
+    if (part !== 'subject' && ![minimal, full].every((view) => templates.render(template, view).includes(code))) {
+      report('fail', 'the code ({{code}}) is not in the message it renders');
+    }
+    if (part === 'sms') {
+      const view = variables.has('first_name') ? full : { ...full, first_name: undefined };
+      const text = [templates.render(template, view).trim(), ...autofillLines(code, settings)].join('\n');
+      const length = smsLength(text);
+      if (length.segments > 1) {
+        const why = length.encoding === 'UCS-2' ? ' (a character outside GSM-7 makes it UCS-2: 70 characters a segment)' : '';
+        const named = variables.has('first_name') ? `, with a ${LONGEST_NAME.length}-letter first name` : '';
+        report('warn', `the SMS is ${length.characters} characters${named}${length.encoding === 'UCS-2' ? ' in UCS-2' : ''}: ${length.segments} segments${why}, each billed`);
+      }
+    }
+  };
+
+  for (const folder of templates.folders) {
+    for (const [key, byLocale] of folder.templates) {
+      const [purpose, part] = key.split('/') as [OtpPurpose, Part];
+      const override = folder === templates.folders[0] && templates.dir !== undefined;
+      for (const [locale, file] of byLocale) checkOne(purpose, part, { ...file, locale, override });
+    }
+    for (const ignored of folder.ignored) problems.push({ severity: 'warn', file: ignored.split(': ')[0], problem: `ignored: ${ignored.split(': ').slice(1).join(': ')}` });
+  }
+
+  for (const purpose of Object.keys(PURPOSES) as OtpPurpose[]) {
+    for (const channel of PURPOSES[purpose].channels) {
+      for (const part of partsOf(channel)) {
+        const english = templates.find(purpose, part, FALLBACK_LOCALE);
+        if (!english) {
+          problems.push({ severity: 'fail', file: `${purpose}/${templateFileName(part, FALLBACK_LOCALE)}`, problem: `missing: ${purpose} codes go by ${channel}` });
+          continue;
+        }
+        if (!english.override) continue;
+        const builtIn = (l: Locale) => {
+          const chosen = templates.find(purpose, part, l);
+          return chosen?.locale === l && !chosen.override;
+        };
+        const bypassed = LOCALE_CODES.filter((l) => l !== FALLBACK_LOCALE && builtIn(l));
+        if (bypassed.length) {
+          problems.push({
+            severity: 'warn',
+            file: english.file,
+            problem: `applies to English only: ${bypassed.map((l) => `${purpose}/${templateFileName(part, l)}`).join(', ')} still come${bypassed.length === 1 ? 's' : ''} from the built-in templates`,
+          });
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** Throws the problems that stop the service from starting (a message would go out broken), all in one error. */
+export function refuseBrokenTemplates(problems: TemplateProblem[]): void {
+  const failing = problems.filter((p) => p.severity === 'fail');
+  if (!failing.length) return;
+  throw new TemplateError(`Templates that would send broken messages (panic-api doctor lists every template problem):\n  ${failing.map((p) => `${p.file}: ${p.problem}`).join('\n  ')}`);
+}

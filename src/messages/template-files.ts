@@ -1,0 +1,83 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FALLBACK_LOCALE, isLocale, type Locale } from '../locales.ts';
+import { PURPOSES, type Channel, type OtpPurpose } from '../vocabulary.ts';
+
+/** The parts of a message, each one template file: an email's subject, text and HTML, an SMS's text. */
+export const PARTS = {
+  subject: { channel: 'email', stem: 'email.subject', ext: 'txt' },
+  text: { channel: 'email', stem: 'email.text', ext: 'txt' },
+  html: { channel: 'email', stem: 'email', ext: 'html' },
+  sms: { channel: 'sms', stem: 'sms', ext: 'txt' },
+} as const satisfies Record<string, { channel: Channel; stem: string; ext: 'txt' | 'html' }>;
+export type Part = keyof typeof PARTS;
+
+/** The folder of shared pieces (`{{> name}}`), beside the purposes' folders. */
+export const PARTIALS_FOLDER = 'partials';
+
+/** A template's file name: `<channel>.<part>[.<locale>].<ext>`, the part implied by `email.html` and `sms.txt`; English has no suffix. */
+export const templateFileName = (part: Part, locale: Locale): string =>
+  [PARTS[part].stem, ...(locale === FALLBACK_LOCALE ? [] : [locale]), PARTS[part].ext].join('.');
+
+export interface TemplateFile {
+  /** Where it was read, for messages about it. */
+  file: string;
+  source: string;
+}
+
+/** What a templates folder holds: templates by `<purpose>/<part>`, partials by `<name>.<ext>`, each by locale (no suffix: English). */
+export interface TemplateFolder {
+  templates: Map<string, Map<Locale, TemplateFile>>;
+  partials: Map<string, Map<Locale, TemplateFile>>;
+  /** Files and folders whose names follow no rule of the layout: never read, each with why. */
+  ignored: string[];
+}
+
+export const templateKey = (purpose: OtpPurpose, part: Part): string => `${purpose}/${part}`;
+
+const FILE = /^(email\.subject|email\.text|email|sms)(?:\.([a-z]{2,3}))?\.(txt|html)$/;
+const PARTIAL = /^([a-z0-9][a-z0-9_-]*)(?:\.([a-z]{2,3}))?\.(txt|html)$/;
+
+/** Reads every template of a folder laid out as `<purpose>/<file>` and `partials/<name>[.<locale>].<ext>`. */
+export function readTemplateFolder(dir: string): TemplateFolder {
+  const found: TemplateFolder = { templates: new Map(), partials: new Map(), ignored: [] };
+  const add = (into: TemplateFolder['templates'], key: string, locale: Locale, file: string) => {
+    const byLocale = into.get(key) ?? new Map<Locale, TemplateFile>();
+    const twin = byLocale.get(locale);
+    if (twin) found.ignored.push(`${file}: ${twin.file} is the same template`);
+    else byLocale.set(locale, { file, source: readFileSync(file, 'utf8') });
+    into.set(key, byLocale);
+  };
+  for (const folder of readdirSync(dir)) {
+    const path = join(dir, folder);
+    if (!statSync(path).isDirectory()) {
+      found.ignored.push(`${folder}: not in a purpose's folder (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`);
+      continue;
+    }
+    const isPartials = folder === PARTIALS_FOLDER;
+    if (!isPartials && !Object.hasOwn(PURPOSES, folder)) {
+      found.ignored.push(`${folder}/: no such purpose (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`);
+      continue;
+    }
+    for (const name of readdirSync(path)) {
+      const file = join(path, name);
+      const m = (isPartials ? PARTIAL : FILE).exec(name);
+      const locale = m?.[2] ?? FALLBACK_LOCALE;
+      if (!m || !isLocale(locale)) {
+        found.ignored.push(`${folder}/${name}: ${m ? `no messages are written in "${locale}"` : 'not a template name'}`);
+        continue;
+      }
+      if (isPartials) {
+        add(found.partials, `${m[1]}.${m[3]}`, locale, file);
+        continue;
+      }
+      const part = (Object.keys(PARTS) as Part[]).find((p) => PARTS[p].stem === m[1] && PARTS[p].ext === m[3]);
+      if (!part) {
+        found.ignored.push(`${folder}/${name}: ${m[1]} is a .${m[1] === 'email' ? 'html' : 'txt'} file`);
+        continue;
+      }
+      add(found.templates, templateKey(folder as OtpPurpose, part), locale, file);
+    }
+  }
+  return found;
+}

@@ -1,0 +1,114 @@
+import { fileURLToPath } from 'node:url';
+import Mustache from 'mustache';
+import { FALLBACK_LOCALE, type Locale } from '../locales.ts';
+import type { OtpPurpose } from '../vocabulary.ts';
+import { PARTS, readTemplateFolder, templateKey, type Part, type TemplateFile, type TemplateFolder } from './template-files.ts';
+
+/** The variables a template may use: nothing else is filled in. */
+export const TEMPLATE_VARIABLES = ['first_name', 'code', 'expires_in_minutes', 'app_name', 'support_url'] as const;
+export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
+export interface TemplateView {
+  code: string;
+  expires_in_minutes: number;
+  app_name: string;
+  /** Absent when the account has none (a code for an unknown address): `{{#first_name}}…{{/first_name}}` leaves it out. */
+  first_name?: string;
+  support_url?: string;
+}
+
+/** The templates in this repository, in the layout TEMPLATES_DIR overrides (from src/messages/ and dist/messages/ alike). */
+export const BUILT_IN_TEMPLATES = fileURLToPath(new URL('../../templates', import.meta.url));
+
+/** A template that does not parse, or a TEMPLATES_DIR that cannot be read: the service does not start with it. */
+export class TemplateError extends Error {
+  override name = 'TemplateError';
+}
+
+/** One template chosen for a message, with the locale it is written in (English when the asked one lacks it). */
+export interface ChosenTemplate extends TemplateFile {
+  locale: Locale;
+  /** Whether it came from TEMPLATES_DIR. */
+  override: boolean;
+}
+
+export interface TemplateSet {
+  /** The operator's folder, when TEMPLATES_DIR is set. */
+  readonly dir?: string;
+  /** What each folder held, the operator's first. */
+  readonly folders: readonly TemplateFolder[];
+  /** The template of a part in a locale: the operator's, then the built-in one; in that locale, then in English. */
+  find(purpose: OtpPurpose, part: Part, locale: Locale): ChosenTemplate | undefined;
+  /** A template filled in: HTML-escaped in .html files, as is in .txt ones; partials come from the same locale. */
+  render(template: ChosenTemplate, view: TemplateView): string;
+  /** Every variable and partial a template uses, its partials' included. */
+  uses(template: ChosenTemplate): { variables: Set<string>; partials: Set<string>; missingPartials: Set<string> };
+}
+
+/** Reads the built-in templates and TEMPLATES_DIR's, and parses each once: a broken file stops the start, not a send. */
+export function loadTemplates(dir?: string): TemplateSet {
+  let folders: TemplateFolder[];
+  try {
+    folders = [...(dir ? [readTemplateFolder(dir)] : []), readTemplateFolder(BUILT_IN_TEMPLATES)];
+  } catch (err) {
+    throw new TemplateError(`TEMPLATES_DIR (${dir}) cannot be read: ${(err as Error).message}`);
+  }
+  for (const folder of folders) {
+    for (const byLocale of [...folder.templates.values(), ...folder.partials.values()]) {
+      for (const t of byLocale.values()) {
+        try {
+          Mustache.parse(t.source);
+        } catch (err) {
+          throw new TemplateError(`${t.file}: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+  const choose = (pick: (f: TemplateFolder) => Map<Locale, TemplateFile> | undefined, locale: Locale): ChosenTemplate | undefined => {
+    for (const l of new Set([locale, FALLBACK_LOCALE])) {
+      for (const [i, folder] of folders.entries()) {
+        const found = pick(folder)?.get(l);
+        if (found) return { ...found, locale: l, override: dir !== undefined && i === 0 };
+      }
+    }
+    return undefined;
+  };
+  const extOf = (t: TemplateFile) => (t.file.endsWith('.html') ? 'html' : 'txt');
+  const partial = (t: ChosenTemplate, name: string) => choose((f) => f.partials.get(`${name}.${extOf(t)}`), t.locale);
+
+  const uses: TemplateSet['uses'] = (template) => {
+    const found = { variables: new Set<string>(), partials: new Set<string>(), missingPartials: new Set<string>() };
+    const walk = (tokens: Mustache.TemplateSpans) => {
+      for (const token of tokens) {
+        const [kind, value] = token;
+        if (kind === '>') {
+          if (found.partials.has(value) || found.missingPartials.has(value)) continue;
+          const p = partial(template, value);
+          if (!p) found.missingPartials.add(value);
+          else {
+            found.partials.add(value);
+            walk(Mustache.parse(p.source));
+          }
+        } else if (kind === 'name' || kind === '&' || kind === '#' || kind === '^') {
+          if (value !== '.') found.variables.add(value.split('.')[0]);
+        }
+        if (Array.isArray(token[4])) walk(token[4] as Mustache.TemplateSpans);
+      }
+    };
+    walk(Mustache.parse(template.source));
+    return found;
+  };
+
+  return {
+    dir,
+    folders,
+    find: (purpose, part, locale) => choose((f) => f.templates.get(templateKey(purpose, part)), locale),
+    render: (template, view) =>
+      Mustache.render(template.source, view, (name) => partial(template, name)?.source, {
+        escape: extOf(template) === 'html' ? Mustache.escape : (text: string) => text,
+      }),
+    uses,
+  };
+}
+
+/** The parts a channel's message is made of. */
+export const partsOf = (channel: 'email' | 'sms'): Part[] => (Object.keys(PARTS) as Part[]).filter((p) => PARTS[p].channel === channel);
