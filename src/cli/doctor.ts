@@ -7,10 +7,11 @@ import { checkEmailDns, emailDnsDomain } from './doctor/email-dns.ts';
 import { checkRedis } from './doctor/redis.ts';
 import { checkSms } from './doctor/sms.ts';
 import { checkSmtp } from './doctor/smtp.ts';
+import { checkTemplateFiles } from './doctor/templates.ts';
 import { CHECK_TIMEOUT_MS, errorText, fail, warn, type Check } from './doctor/types.ts';
 
 const ICON: Record<Check['status'], string> = { ok: '✅', warn: '⚠️ ', fail: '❌' };
-/** The checks that need a parsed configuration, in the order they are printed (email-dns, a line only when mail is sent from a real domain, comes after smtp). */
+/** The checks that need a parsed configuration, in the order they are printed (email-dns, a line only when mail is sent from a real domain, comes after smtp; templates, a line only when there is something to say, last). */
 const NEEDS_CONFIG = ['secrets', 'database', 'smtp', 'sms', 'redis'] as const;
 
 /** Runs one check with a deadline; a check that throws or hangs becomes a failed row, not a crash. */
@@ -40,6 +41,8 @@ export async function runChecks(env: NodeJS.ProcessEnv = process.env): Promise<C
   }
   // a line only for a domain mail is really sent from (see emailDnsDomain)
   const fromDomain = emailDnsDomain(config);
+  // a line only when TEMPLATES_DIR is set or the built-in templates have a problem (see checkTemplateFiles)
+  const templates = checkTemplateFiles(config);
   const rest = await Promise.all([
     guarded('secrets', async () => checkSecrets(env, config)),
     guarded('database', () => checkDatabase(config, apiBaseUrl(env))),
@@ -47,6 +50,7 @@ export async function runChecks(env: NodeJS.ProcessEnv = process.env): Promise<C
     ...(fromDomain ? [guarded('email-dns', () => checkEmailDns(config, fromDomain))] : []),
     guarded('sms', () => checkSms(config)),
     guarded('redis', () => checkRedis(config)),
+    ...(templates ? [templates] : []),
   ]);
   return [configCheck, ...rest];
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/client.ts';
 import type { Channel, MessageStatus, OtpPurpose } from '../vocabulary.ts';
+import type { Locale } from '../locales.ts';
 import { recipientKeys } from './recipients.ts';
 import { UnsealError, type MessageSeal } from './sealed-body.ts';
 
@@ -18,6 +19,9 @@ export interface InboxMessage {
   expires_at: Date | null;
   sent_at: Date | null;
   last_error: string | null;
+  locale: Locale | null;
+  /** Whether it has an HTML part (GET /dev/inbox/messages/:id/html shows it). */
+  has_html: boolean;
 }
 
 export const INBOX_LIMIT = 100;
@@ -48,12 +52,26 @@ export async function listInbox(
       'expires_at',
       'sent_at',
       'last_error',
+      'locale',
+      sql<boolean>`body_html IS NOT NULL`.as('has_html'),
     ])
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(opts.limit ?? INBOX_LIMIT);
   if (keys.length) query = query.where(sql<string>`lower(recipient)`, 'in', keys);
   return (await query.execute()).map((row) => readable(seal, row));
+}
+
+/** The HTML part of one message, opened, for the dev inbox's preview; undefined when it has none or does not open. */
+export async function inboxHtml(db: Db, seal: MessageSeal, id: string): Promise<string | undefined> {
+  const row = await db.selectFrom('messages').select(['channel', 'recipient', 'purpose', 'body_html']).where('id', '=', id).executeTakeFirst();
+  if (!row?.body_html) return undefined;
+  try {
+    return seal.open(row).body_html ?? undefined;
+  } catch (err) {
+    if (err instanceof UnsealError) return undefined;
+    throw err;
+  }
 }
 
 /** A row that does not open (sealed under another OTP_SECRET) is listed with the reason, not hidden. */

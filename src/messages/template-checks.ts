@@ -57,7 +57,7 @@ export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSe
       const override = folder === templates.folders[0] && templates.dir !== undefined;
       for (const [locale, file] of byLocale) checkOne(purpose, part, { ...file, locale, override });
     }
-    for (const ignored of folder.ignored) problems.push({ severity: 'warn', file: ignored.split(': ')[0], problem: `ignored: ${ignored.split(': ').slice(1).join(': ')}` });
+    for (const ignored of folder.ignored) problems.push({ severity: 'warn', file: ignored.file, problem: `ignored: ${ignored.why}` });
   }
 
   for (const purpose of Object.keys(PURPOSES) as OtpPurpose[]) {

@@ -30,7 +30,7 @@ export interface TemplateFolder {
   templates: Map<string, Map<Locale, TemplateFile>>;
   partials: Map<string, Map<Locale, TemplateFile>>;
   /** Files and folders whose names follow no rule of the layout: never read, each with why. */
-  ignored: string[];
+  ignored: Array<{ file: string; why: string }>;
 }
 
 export const templateKey = (purpose: OtpPurpose, part: Part): string => `${purpose}/${part}`;
@@ -44,19 +44,19 @@ export function readTemplateFolder(dir: string): TemplateFolder {
   const add = (into: TemplateFolder['templates'], key: string, locale: Locale, file: string) => {
     const byLocale = into.get(key) ?? new Map<Locale, TemplateFile>();
     const twin = byLocale.get(locale);
-    if (twin) found.ignored.push(`${file}: ${twin.file} is the same template`);
+    if (twin) found.ignored.push({ file, why: `${twin.file} is the same template` });
     else byLocale.set(locale, { file, source: readFileSync(file, 'utf8') });
     into.set(key, byLocale);
   };
   for (const folder of readdirSync(dir)) {
     const path = join(dir, folder);
     if (!statSync(path).isDirectory()) {
-      found.ignored.push(`${folder}: not in a purpose's folder (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`);
+      found.ignored.push({ file: path, why: `not in a purpose's folder (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/` });
       continue;
     }
     const isPartials = folder === PARTIALS_FOLDER;
     if (!isPartials && !Object.hasOwn(PURPOSES, folder)) {
-      found.ignored.push(`${folder}/: no such purpose (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`);
+      found.ignored.push({ file: path, why: `no such purpose (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/` });
       continue;
     }
     for (const name of readdirSync(path)) {
@@ -64,7 +64,7 @@ export function readTemplateFolder(dir: string): TemplateFolder {
       const m = (isPartials ? PARTIAL : FILE).exec(name);
       const locale = m?.[2] ?? FALLBACK_LOCALE;
       if (!m || !isLocale(locale)) {
-        found.ignored.push(`${folder}/${name}: ${m ? `no messages are written in "${locale}"` : 'not a template name'}`);
+        found.ignored.push({ file, why: m ? `no messages are written in "${locale}"` : 'not a template name' });
         continue;
       }
       if (isPartials) {
@@ -73,7 +73,7 @@ export function readTemplateFolder(dir: string): TemplateFolder {
       }
       const part = (Object.keys(PARTS) as Part[]).find((p) => PARTS[p].stem === m[1] && PARTS[p].ext === m[3]);
       if (!part) {
-        found.ignored.push(`${folder}/${name}: ${m[1]} is a .${m[1] === 'email' ? 'html' : 'txt'} file`);
+        found.ignored.push({ file, why: `${m[1]} is a .${m[1] === 'email' ? 'html' : 'txt'} file` });
         continue;
       }
       add(found.templates, templateKey(folder as OtpPurpose, part), locale, file);

@@ -44,6 +44,10 @@ export interface TemplateSet {
   uses(template: ChosenTemplate): { variables: Set<string>; partials: Set<string>; missingPartials: Set<string> };
 }
 
+const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+/** What ends text or a quoted attribute, escaped; Mustache's default also turns / and = into entities, which spoils a URL in a text part of the page. */
+const escapeHtml = (value: unknown): string => String(value).replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]);
+
 /** Reads the built-in templates and TEMPLATES_DIR's, and parses each once: a broken file stops the start, not a send. */
 export function loadTemplates(dir?: string): TemplateSet {
   let folders: TemplateFolder[];
@@ -104,7 +108,7 @@ export function loadTemplates(dir?: string): TemplateSet {
     find: (purpose, part, locale) => choose((f) => f.templates.get(templateKey(purpose, part)), locale),
     render: (template, view) =>
       Mustache.render(template.source, view, (name) => partial(template, name)?.source, {
-        escape: extOf(template) === 'html' ? Mustache.escape : (text: string) => text,
+        escape: extOf(template) === 'html' ? escapeHtml : (text: string) => text,
       }),
     uses,
   };

@@ -4,6 +4,7 @@
  * textContent, never as HTML. The script avoids backticks so this file can hold it in a template literal.
  */
 import { MESSAGE_STATUSES, PURPOSES } from '../vocabulary.ts';
+import { LOCALES } from '../locales.ts';
 
 /** A value as a script literal: `<` escaped so no string can end the script element. */
 const inlineJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c');
@@ -85,6 +86,11 @@ export const INBOX_PAGE = /* html */ `<!doctype html>
   details { margin-top: 10px; font-size: 13px; }
   summary { cursor: pointer; color: var(--muted); }
   pre { white-space: pre-wrap; word-break: break-word; background: var(--bg); border-radius: 8px; padding: 10px; margin: 8px 0 0; font-size: 13px; }
+  .preview .widths { display: flex; gap: 6px; margin-top: 8px; }
+  .preview .widths button { font-size: 12px; padding: 4px 10px; }
+  .preview .widths button[aria-pressed="true"] { background: var(--accent); border-color: var(--accent); color: var(--accent-text); }
+  .preview iframe { display: block; width: 100%; height: 560px; margin-top: 8px; border: 1px solid var(--line); border-radius: 8px; background: #ffffff; }
+  .preview.phone iframe { width: 375px; max-width: 100%; }
   .empty { background: var(--card); border: 1px dashed var(--line); border-radius: 14px; padding: 22px 18px; }
   .empty h2 { font-size: 17px; margin: 0 0 6px; }
   .empty p { margin: 6px 0; color: var(--muted); font-size: 14px; }
@@ -121,6 +127,7 @@ export const INBOX_PAGE = /* html */ `<!doctype html>
   'use strict';
   var POLL_MS = 2000;
   var PURPOSES = ${inlineJson(Object.fromEntries(Object.entries(PURPOSES).map(([k, v]) => [k, v.label])))};
+  var LOCALES = ${inlineJson(LOCALES)};
   var STATUS_HELP = ${inlineJson(Object.fromEntries(Object.entries(MESSAGE_STATUSES).map(([k, v]) => [k, v.help])))};
 
   var list = document.getElementById('list');
@@ -221,25 +228,56 @@ export const INBOX_PAGE = /* html */ `<!doctype html>
       channel: el('span', 'badge'),
       purpose: el('span', 'badge'),
       status: el('span', 'badge'),
+      locale: el('span', 'badge locale'),
       meta: el('div', 'meta'),
       code: el('span', 'code'),
       copy: el('button', 'primary', 'Copy'),
       expiry: el('span', 'expiry'),
       reason: el('div', 'reason'),
       details: el('details'),
-      body: el('pre')
+      body: el('pre'),
+      preview: el('details', 'preview')
     };
     parts.copy.type = 'button';
     parts.copy.addEventListener('click', function () {
       if (li._code) onCopy(parts.copy, li._code);
     });
-    top.append(parts.recipient, parts.channel, parts.purpose, parts.status);
+    top.append(parts.recipient, parts.channel, parts.purpose, parts.locale, parts.status);
     var box = el('div', 'codebox');
     box.append(parts.code, parts.copy, parts.expiry);
     parts.details.append(el('summary', '', 'Message text'), parts.body);
-    li.append(top, parts.meta, box, parts.reason, parts.details);
+    buildPreview(parts.preview, m.id);
+    li.append(top, parts.meta, box, parts.reason, parts.details, parts.preview);
     li._parts = parts;
     return li;
+  }
+
+  /**
+   * The email as a mail client shows it, at a phone's width or a desktop client's: a sandboxed frame
+   * (no script, its own origin) loaded when first opened.
+   */
+  function buildPreview(details, id) {
+    var frame = el('iframe');
+    frame.setAttribute('sandbox', '');
+    frame.title = 'Email preview';
+    var widths = el('div', 'widths');
+    [['Phone', true], ['Desktop', false]].forEach(function (w) {
+      var button = el('button', '', w[0]);
+      button.type = 'button';
+      button.setAttribute('aria-pressed', String(w[1]));
+      button.addEventListener('click', function () {
+        details.classList.toggle('phone', w[1]);
+        widths.querySelectorAll('button').forEach(function (b) { b.setAttribute('aria-pressed', String(b === button)); });
+      });
+      widths.append(button);
+    });
+    details.classList.add('phone');
+    details.append(el('summary', '', 'Email preview'), widths, frame);
+    details.addEventListener('toggle', function () {
+      if (!details.open || frame.src) return;
+      var token = new URLSearchParams(location.search).get('token');
+      frame.src = '/dev/inbox/messages/' + encodeURIComponent(id) + '/html' + (token ? '?token=' + encodeURIComponent(token) : '');
+    });
   }
 
   function updateCard(li, m) {
@@ -248,6 +286,9 @@ export const INBOX_PAGE = /* html */ `<!doctype html>
     p.recipient.textContent = m.recipient;
     p.channel.textContent = m.channel === 'sms' ? 'SMS' : 'Email';
     p.purpose.textContent = PURPOSES[m.purpose] || m.purpose;
+    p.locale.textContent = m.locale || '';
+    p.locale.title = m.locale ? 'Written in ' + (LOCALES[m.locale] || m.locale) : '';
+    p.locale.hidden = !m.locale;
     p.status.textContent = m.status;
     p.status.className = 'badge status-' + (STATUS_HELP[m.status] ? m.status : 'other');
     p.status.title = STATUS_HELP[m.status] || '';
@@ -274,6 +315,7 @@ export const INBOX_PAGE = /* html */ `<!doctype html>
     p.reason.hidden = !m.last_error;
     p.body.textContent = m.body_text || '';
     p.details.hidden = !m.body_text;
+    p.preview.hidden = !m.has_html;
   }
 
   function renderEmpty() {

@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { FlowContext } from '../../otp/context.ts';
-import { listInbox, type InboxMessage } from '../../delivery/inbox.ts';
+import { inboxHtml, listInbox, type InboxMessage } from '../../delivery/inbox.ts';
 import { INBOX_PAGE } from '../../web/inbox-page.ts';
 import { AppError } from '../../errors.ts';
 import { isLoopback } from '../../trust-proxy.ts';
@@ -23,6 +23,8 @@ const InboxRow = Type.Object({
   expires_at: Nullable(Type.String()),
   sent_at: Nullable(Type.String()),
   last_error: Nullable(Type.String()),
+  locale: Nullable(Type.String()),
+  has_html: Type.Boolean(),
 });
 /** One message of GET /dev/inbox/messages (`panic-api inbox` reads it too). */
 export type InboxRow = Static<typeof InboxRow>;
@@ -41,7 +43,19 @@ const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   'content-security-policy':
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+};
+
+/**
+ * An email's HTML as a mail client gets it, for the page's preview frame: its own styles and data:
+ * or https images only, no script, no form, no navigation (`sandbox`), framed only by the inbox page.
+ */
+const PREVIEW_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; sandbox; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
 };
@@ -86,6 +100,22 @@ export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = a
       const messages = await listInbox(ctx.db, ctx.seal, { to: request.query.to, defaultRegion: ctx.config.DEFAULT_PHONE_REGION });
       reply.header('cache-control', 'no-store');
       return { messages: messages.map(toJson) };
+    },
+  );
+
+  app.get(
+    '/dev/inbox/messages/:id/html',
+    {
+      schema: {
+        hide: true,
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 256 })) }),
+      },
+    },
+    async (request, reply) => {
+      const html = await inboxHtml(ctx.db, ctx.seal, request.params.id);
+      if (html === undefined) throw new AppError('not_found', 'No such message with an HTML part in the dev inbox.');
+      return reply.headers(PREVIEW_HEADERS).send(html);
     },
   );
 
