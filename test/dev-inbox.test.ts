@@ -1,12 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
 import { freePort } from './support/net.ts';
+import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 
 /** Development with no provider configured: every message is captured into the dev inbox. */
 const DEV_ENV = {
@@ -135,13 +135,9 @@ describe('dev inbox outside development (APP_ENV=test)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The page in a real browser: Debian's chromium driven by playwright-core (no downloaded browser).
+// The page in a real browser.
 
-const CHROMIUM = '/usr/bin/chromium';
-const inCi = process.env.CI === 'true' || process.env.CI === '1';
-const chromiumMissing = !existsSync(CHROMIUM);
-
-describe('dev inbox page in headless Chromium', { skip: chromiumMissing && !inCi ? `${CHROMIUM} is not installed (apt-get install chromium)` : false }, () => {
+describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({ env: DEV_ENV });
@@ -149,12 +145,7 @@ describe('dev inbox page in headless Chromium', { skip: chromiumMissing && !inCi
   after(() => stack.close());
 
   it('shows a new code without reloading, copies it, and the copied code verifies the account', { timeout: 90_000 }, async (t) => {
-    if (chromiumMissing) assert.fail(`${CHROMIUM} is missing: CI must install Debian's chromium package (see .ci/run)`);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
       await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.baseUrl });
@@ -245,13 +236,54 @@ describe('dev inbox page in headless Chromium', { skip: chromiumMissing && !inCi
     }
   });
 
+  it('shows the locale, and previews an email as a mail client shows it, at a phone\'s width and a desktop\'s', { timeout: 90_000 }, async (t) => {
+    const p = person('preview');
+    const reg = await stack.api('POST', '/api/v1/auth/register', { ...p, first_name: 'Nomsa', locale: 'zu' });
+    assert.equal(reg.status, 201, reg.text);
+    const msg = await capturedFor(stack, p.email, 'email_verification');
+    const raw = await stack.api('GET', `/dev/inbox/messages/${msg.id}/html`);
+    assert.equal(raw.status, 200);
+    assert.match(raw.headers.get('content-security-policy') ?? '', /(^|; )sandbox(;|$)/, 'no script runs in the preview, even opened on its own');
+    assert.match(raw.headers.get('content-security-policy') ?? '', /frame-ancestors 'self'/);
+    assert.equal((await stack.api('GET', '/dev/inbox/messages/00000000-0000-4000-8000-000000000000/html')).status, 404);
+
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(`${stack.baseUrl}/dev/inbox?to=${encodeURIComponent(p.email)}`);
+      const card = page.locator('li.msg', { hasText: p.email });
+      const badge = card.locator('.badge.locale');
+      await badge.filter({ hasText: 'zu' }).waitFor({ timeout: 10_000 });
+      assert.equal(await badge.getAttribute('title'), 'Written in isiZulu');
+
+      const preview = card.locator('details.preview');
+      assert.equal(await preview.locator('iframe').getAttribute('src'), null, 'loaded only when opened');
+      await preview.locator('summary').click();
+      const frame = card.frameLocator('iframe');
+      await frame.getByText(msg.otp!, { exact: true }).waitFor({ timeout: 10_000 });
+      assert.match((await frame.locator('body').textContent()) ?? '', /Sawubona Nomsa,/);
+      assert.equal(await preview.locator('iframe').getAttribute('sandbox'), '');
+      const phoneWidth = (await preview.locator('iframe').boundingBox())!.width;
+      assert.ok(Math.abs(phoneWidth - 375) <= 1, `phone width ${phoneWidth}`);
+      const phoneShot = join(tmpdir(), 'panic-dev-inbox-preview-phone.png');
+      await card.screenshot({ path: phoneShot });
+
+      await preview.getByRole('button', { name: 'Desktop' }).click();
+      const desktopWidth = (await preview.locator('iframe').boundingBox())!.width;
+      assert.ok(desktopWidth > 600, `desktop width ${desktopWidth}`);
+      const desktopShot = join(tmpdir(), 'panic-dev-inbox-preview-desktop.png');
+      await card.screenshot({ path: desktopShot });
+      t.diagnostic(`screenshots: ${phoneShot}, ${desktopShot}`);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await browser.close();
+    }
+  });
+
   it('the copy fallback works where the clipboard API is missing', { timeout: 60_000 }, async () => {
-    if (chromiumMissing) assert.fail(`${CHROMIUM} is missing`);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       // As on a plain-http LAN address: no navigator.clipboard at all.

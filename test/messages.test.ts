@@ -20,6 +20,7 @@ import { loadTemplates, partsOf, TemplateError } from '../src/messages/templates
 import { checkTemplateFiles } from '../src/cli/doctor/templates.ts';
 import { PURPOSES, type Channel, type OtpPurpose } from '../src/vocabulary.ts';
 import { errorCode, person, readAnswer, startStack, type Stack } from './support/stack.ts';
+import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 
 const PUBLIC_URL = 'https://panic.example.co.za';
 const APP_HASH = 'FA+9qCX9VSu';
@@ -299,5 +300,38 @@ describe('DEFAULT_LOCALE', () => {
     const reg = await stack.api('POST', '/api/v1/auth/register', p);
     assert.equal(reg.body.user.locale, 'zu');
     assert.match((await stack.smtp.waitFor(p.email)).text, /^Sawubona Thandi,/);
+  });
+});
+
+describe('the HTML email in headless Chromium', { skip: skipWithoutChromium }, () => {
+  it('holds one column from a small phone to a desktop, with the code readable and selected by one click', { timeout: 60_000 }, async (t) => {
+    const composer = createComposer(loadTemplates(), settings());
+    const m = composer.compose('password_reset', 'email', { code: '482913', expiresInMinutes: 10, firstName: 'Pieter-Jan', locale: 'af' });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const shots: string[] = [];
+      for (const width of [320, 375, 600, 1024]) {
+        await page.setViewportSize({ width, height: 800 });
+        await page.setContent(m.html!);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `${width} px: ${overflow} px wider than the screen`);
+        const code = page.getByText('482913', { exact: true });
+        const box = (await code.boundingBox())!;
+        assert.ok(box.x >= 0 && box.x + box.width <= width, `${width} px: the code box is cut off (${JSON.stringify(box)})`);
+        const size = await code.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+        assert.ok(size >= 28, `the code is large (${size} px)`);
+        const card = (await page.locator('table[role=presentation]').nth(1).boundingBox())!;
+        assert.ok(card.width <= 600, `one column of at most 600 px (${card.width})`);
+        await code.click();
+        assert.equal(await page.evaluate(() => window.getSelection()?.toString()), '482913', 'one click selects exactly the code');
+        const shot = join(tmpdir(), `panic-email-${width}.png`);
+        await page.screenshot({ path: shot, fullPage: true });
+        shots.push(shot);
+      }
+      t.diagnostic(`screenshots: ${shots.join(', ')}`);
+    } finally {
+      await browser.close();
+    }
   });
 });
