@@ -9,7 +9,7 @@ import { SignJWT } from 'jose';
 import { apiRoutes } from './support/routes.ts';
 import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 
-type Kind = 'email' | 'phone' | 'name' | 'password' | 'loginPassword' | 'otp' | 'token' | 'identifier' | 'deliveryMethod';
+type Kind = 'email' | 'phone' | 'name' | 'password' | 'loginPassword' | 'otp' | 'token' | 'identifier' | 'deliveryMethod' | 'locale';
 
 interface Field {
   name: string;
@@ -18,7 +18,7 @@ interface Field {
 }
 
 interface Endpoint {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH';
   path: string;
   auth: boolean;
   fields: Field[];
@@ -39,7 +39,7 @@ const ENDPOINTS: Endpoint[] = [
     method: 'POST',
     path: '/api/v1/auth/register',
     auth: false,
-    fields: [f('email', 'email'), f('phone', 'phone'), f('first_name', 'name'), f('last_name', 'name'), f('password', 'password')],
+    fields: [f('email', 'email'), f('phone', 'phone'), f('first_name', 'name'), f('last_name', 'name'), f('password', 'password'), f('locale', 'locale', false)],
     valid: () => fresh(),
     emptyObjectInvalid: true,
   },
@@ -47,7 +47,7 @@ const ENDPOINTS: Endpoint[] = [
     method: 'POST',
     path: '/api/v1/users/register',
     auth: false,
-    fields: [f('email', 'email'), f('phone', 'phone'), f('first_name', 'name'), f('last_name', 'name'), f('password', 'password', false)],
+    fields: [f('email', 'email'), f('phone', 'phone'), f('first_name', 'name'), f('last_name', 'name'), f('password', 'password', false), f('locale', 'locale', false)],
     valid: () => fresh(),
     emptyObjectInvalid: true,
   },
@@ -108,6 +108,7 @@ const ENDPOINTS: Endpoint[] = [
   },
   { method: 'GET', path: '/api/v1/auth/me', auth: true, fields: [], valid: () => ({}), emptyObjectInvalid: false },
   { method: 'GET', path: '/api/v1/users/me', auth: true, fields: [], valid: () => ({}), emptyObjectInvalid: false },
+  { method: 'PATCH', path: '/api/v1/users/me', auth: true, fields: [f('locale', 'locale')], valid: () => ({ locale: 'af' }), emptyObjectInvalid: true },
   { method: 'GET', path: '/api/v1/users/verify-phone/status', auth: true, fields: [], valid: () => ({}), emptyObjectInvalid: false },
 ];
 
@@ -152,6 +153,7 @@ const SAMPLE: Record<Kind, string> = {
   token: 'dGhpcyBpcyBub3QgYSByZWFsIHRva2Vu',
   identifier: 'thandi@example.test',
   deliveryMethod: 'email',
+  locale: 'af',
 };
 
 /** Values that are wrong for a field of any kind (types, emptiness, size, unicode that cannot be stored). */
@@ -245,6 +247,13 @@ const KIND_BAD_VALUES: Record<Kind, Array<[string, unknown, Expect?]>> = {
   deliveryMethod: [
     ['an unknown method', 'carrier-pigeon', { status: 400 }],
     ['upper case', 'EMAIL', { status: 400 }],
+  ],
+  locale: [
+    ['a language no message is written in', 'fr', { status: 400, code: 'locale_not_supported' }],
+    ['SQL injection', SQLI, { status: 400, code: 'validation_error' }],
+    ['markup', 'af"><script>', { status: 400, code: 'validation_error' }],
+    ['a header injection (CRLF)', 'af\r\nBcc: everyone@example.test', { status: 400, code: 'validation_error' }],
+    ['36 characters', `af-${'x'.repeat(33)}`, { status: 400, code: 'validation_error' }],
   ],
 };
 
@@ -483,12 +492,12 @@ describe('malformed input: every endpoint answers 4xx with {error:{code,message}
         });
       }
 
-      const cases = [...(ep.method === 'POST' ? [...bodyCases(ep), ...fieldCases(ep)] : []), ...(ep.auth ? authCases() : [])];
+      const cases = [...(ep.method !== 'GET' ? [...bodyCases(ep), ...fieldCases(ep)] : []), ...(ep.auth ? authCases() : [])];
       for (const c of cases) {
         it(c.name, async () => {
           const req = await c.request();
           // Authorization cases carry the endpoint's well-formed body, so only the header is wrong.
-          if (ep.method === 'POST' && req.body === undefined && req.contentType === undefined) Object.assign(req, json(ep.valid()));
+          if (ep.method !== 'GET' && req.body === undefined && req.contentType === undefined) Object.assign(req, json(ep.valid()));
           const res = await send(ep, req);
           const error = assertErrorBody(res, c.name);
           if (c.status !== undefined) {
