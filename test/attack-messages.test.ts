@@ -1,0 +1,189 @@
+/**
+ * The locale and template change attacked: odd ids on the dev inbox's preview, odd Accept-Language
+ * headers and PATCH bodies, templates from TEMPLATES_DIR that recurse or reach outside it, names that
+ * push an SMS past one segment, and names in the HTML email. Each test is the attack and what must hold.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { loadConfig } from '../src/config.ts';
+import { createComposer } from '../src/messages/compose.ts';
+import { loadComposer } from '../src/messages/load.ts';
+import { smsLength } from '../src/messages/sms-length.ts';
+import { checkTemplates } from '../src/messages/template-checks.ts';
+import { loadTemplates, TemplateError } from '../src/messages/templates.ts';
+import { checkTemplateFiles } from '../src/cli/doctor/templates.ts';
+import { errorCode, person, startStack, type Stack } from './support/stack.ts';
+import { waitUntil } from './support/wait.ts';
+
+const settings = (env: Record<string, string> = {}) => loadConfig({ PUBLIC_URL: 'https://panic.example.co.za', ...env });
+
+function templatesDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'panic-attack-templates-'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+const DEV_ENV = {
+  APP_ENV: 'development',
+  SMTP_SERVER: '',
+  SMTP_USERNAME: '',
+  SMTP_PASSWORD: '',
+  SMS_PROVIDER: '',
+  SMS_API_URL: '',
+  SMS_ACCOUNT_SID: '',
+  SMS_API_KEY: '',
+  SMS_FROM: '',
+};
+
+describe('attack: dev inbox preview', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: DEV_ENV });
+  });
+  after(() => stack.close());
+
+  it('an id the uuid format passes but PostgreSQL does not read (urn:uuid:…) is a 4xx, not a 500', async () => {
+    for (const id of ['urn:uuid:00000000-0000-0000-0000-000000000000', 'not-a-uuid', '00000000-0000-0000-0000-000000000000', '%00', '..%2F..%2Fdev%2Finbox']) {
+      const res = await stack.api('GET', `/dev/inbox/messages/${id}/html`);
+      assert.ok(res.status >= 400 && res.status < 500, `${id}: ${res.status} ${res.text}`);
+    }
+  });
+
+  it('the preview is sandboxed, framed only by its own origin, and its HTML is the escaped email', async () => {
+    const p = { ...person('preview'), first_name: "O'Neil", last_name: 'Smith' };
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+    const row = await waitUntil(
+      async () => ((await stack.api('GET', `/dev/inbox/messages?to=${encodeURIComponent(p.email)}`)).body.messages as Array<{ id: string; has_html: boolean; status: string }>).find((m) => m.status === 'captured'),
+      { timeoutMs: 10_000, what: 'captured email' },
+    );
+    assert.equal(row.has_html, true);
+    const res = await fetch(`${stack.baseUrl}/dev/inbox/messages/${row.id}/html`);
+    assert.equal(res.status, 200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /(^|; )sandbox(;|$)/);
+    assert.match(csp, /frame-ancestors 'self'/);
+    assert.doesNotMatch(csp, /script-src/);
+    const html = await res.text();
+    assert.ok(html.includes('O&#39;Neil'), 'the name is escaped in the HTML part');
+  });
+});
+
+describe('attack: registration and PATCH /users/me inputs', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  const register = (p: object, acceptLanguage?: string) =>
+    fetch(`${stack.baseUrl}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(acceptLanguage === undefined ? {} : { 'accept-language': acceptLanguage }) },
+      body: JSON.stringify(p),
+    });
+
+  it('odd Accept-Language headers never fail a registration', async () => {
+    const headers = [
+      'af;q=0',
+      '*;q=0',
+      'zu;q=abc, af;q=-1',
+      ';;;,,,;q=',
+      'af'.padEnd(8000, 'x'),
+      Array.from({ length: 1200 }, (_, i) => `x${i};q=0.${i % 10}`).join(','),
+      'af-ZA-'.repeat(1000),
+      '__proto__, constructor, hasOwnProperty',
+      'zu;q=1.0000000001',
+      'en;q=0, af;q=0, zu;q=0',
+    ];
+    for (const h of headers) {
+      const res = await register(person('al'), h);
+      assert.equal(res.status, 201, `${h.slice(0, 40)}: ${res.status} ${await res.text()}`);
+    }
+  });
+
+  it('a <script> name is refused at registration (it never reaches a template)', async () => {
+    const res = await register({ ...person('xss'), first_name: '<script>alert(1)</script>' });
+    assert.equal(res.status, 400);
+  });
+
+  it('odd PATCH /users/me bodies and content types are 4xx, never a 500, and change nothing', async () => {
+    const p = person('patch-odd');
+    assert.equal((await register(p)).status, 201);
+    const otp = await stack.emailCode(p.email);
+    assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status, 200);
+    const { access_token: token } = (await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })).body;
+    const bodies: Array<[string, string]> = [
+      ['application/json', '[]'],
+      ['application/json', 'null'],
+      ['application/json', '"af"'],
+      ['application/json', '{"locale":null}'],
+      ['application/json', '{"locale":["af"]}'],
+      ['application/json', '{"locale":{"toString":"af"}}'],
+      ['application/json', '{"locale":"af","__proto__":{"locale":"zu"}}'],
+      ['application/json', '{"constructor":{"prototype":{"locale":"zu"}}}'],
+      ['application/json', '{"locale":"__proto__"}'],
+      ['application/json', '{"locale":"hasOwnProperty"}'],
+      ['application/json', '{"locale":"af-' + 'a'.repeat(100) + '"}'],
+      ['application/json', ''],
+      ['application/json', '{'],
+      ['text/plain', 'af'],
+      ['application/x-www-form-urlencoded', 'locale=af'],
+    ];
+    for (const [type, body] of bodies) {
+      const res = await fetch(`${stack.baseUrl}/api/v1/users/me`, { method: 'PATCH', headers: { 'content-type': type, authorization: `Bearer ${token}` }, body });
+      const text = await res.text();
+      assert.ok(res.status >= 400 && res.status < 500, `${type} ${body.slice(0, 40)}: ${res.status} ${text}`);
+    }
+    const me = await stack.api('GET', '/api/v1/auth/me', undefined, token);
+    assert.equal(me.body.locale, 'en');
+    const other = await stack.api('PATCH', '/api/v1/users/me', { locale: 'af' }, 'not-a-token');
+    assert.equal(other.status, 401);
+    assert.equal(errorCode(other), 'unauthorized');
+  });
+});
+
+describe('attack: the dev inbox preview outside development', () => {
+  let stack: Stack;
+  const ADMIN = 'admin-token-for-attack-tests-0123456789';
+  before(async () => {
+    stack = await startStack({ env: { ADMIN_TOKEN: ADMIN } });
+  });
+  after(() => stack.close());
+
+  it('is a 404 when APP_ENV is not development', async () => {
+    const res = await stack.api('GET', '/dev/inbox/messages/00000000-0000-0000-0000-000000000000/html');
+    assert.equal(res.status, 404);
+  });
+
+  it('the admin delivery log reads a urn:uuid: id as a 4xx too (the same format flaw)', async () => {
+    const res = await stack.api('GET', '/api/v1/admin/messages/urn:uuid:00000000-0000-0000-0000-000000000000', undefined, ADMIN);
+    assert.ok(res.status >= 400 && res.status < 500, `${res.status} ${res.text}`);
+  });
+});
+
+describe('attack: operator templates', () => {
+  it('a partial that includes itself stops the start with a TemplateError and is a doctor fail line, not a crash', () => {
+    const dir = templatesDir({ 'partials/footer.txt': 'again {{> footer}}\n' });
+    assert.throws(() => loadComposer(settings({ TEMPLATES_DIR: dir })), TemplateError);
+    const check = checkTemplateFiles(settings({ TEMPLATES_DIR: dir }));
+    assert.equal(check?.status, 'fail', check?.finding);
+    assert.match(check!.finding, /footer/);
+  });
+
+  it('an SMS that names the person is warned of when a name the API takes pushes it past one segment', () => {
+    const dir = templatesDir({ 'phone_verification/sms.txt': '{{first_name}}, {{code}} is your code for {{app_name}}. Never share it.' });
+    const config = settings({ TEMPLATES_DIR: dir });
+    const composer = createComposer(loadTemplates(dir), config);
+    // a name registration accepts (letters, ’): one character outside GSM-7 makes the SMS UCS-2
+    const m = composer.compose('phone_verification', 'sms', { code: '123456', expiresInMinutes: 10, firstName: 'Ŋgcobo’s Dlamini-Zuma Thandiwe Nomvula Nokuthula', locale: 'en' });
+    const sent = smsLength(m.text).segments;
+    const warned = checkTemplates(loadTemplates(dir), config).some((p) => p.file.endsWith('phone_verification/sms.txt') && /segments/.test(p.problem));
+    assert.ok(sent === 1 || warned, `the SMS goes out in ${sent} segments and doctor says nothing`);
+  });
+});
