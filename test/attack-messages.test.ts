@@ -174,6 +174,10 @@ describe('attack: operator templates', () => {
     const check = checkTemplateFiles(settings({ TEMPLATES_DIR: dir }));
     assert.equal(check?.status, 'fail', check?.finding);
     assert.match(check!.finding, /footer/);
+    // two partials that include each other, from an SMS
+    const mutual = templatesDir({ 'partials/ping.txt': '{{> pong}}', 'partials/pong.txt': '{{> ping}}', 'phone_verification/sms.txt': '{{code}} {{> ping}}' });
+    assert.throws(() => loadComposer(settings({ TEMPLATES_DIR: mutual })), TemplateError);
+    assert.equal(checkTemplateFiles(settings({ TEMPLATES_DIR: mutual }))?.status, 'fail');
   });
 
   it('an SMS that names the person is warned of when a name the API takes pushes it past one segment', () => {

@@ -32,7 +32,12 @@ export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSe
 
   const checkOne = (purpose: OtpPurpose, part: Part, template: ChosenTemplate) => {
     const report = (severity: TemplateProblem['severity'], problem: string) => problems.push({ severity, file: template.file, problem });
-    const { variables, missingPartials } = templates.uses(template);
+    const { variables, missingPartials, recursivePartials } = templates.uses(template);
+    if (recursivePartials.size) {
+      // rendering it would never end: the other checks render it
+      report('fail', `partial ${[...recursivePartials].map((p) => `{{> ${p}}}`).join(', ')} includes itself: rendering it never ends`);
+      return;
+    }
     const unknown = [...variables].filter((v) => !(TEMPLATE_VARIABLES as readonly string[]).includes(v));
     if (unknown.length) report('fail', `unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: ${TEMPLATE_VARIABLES.join(', ')})`);
     if (missingPartials.size) report('fail', `no partial ${[...missingPartials].map((p) => `{{> ${p}}}`).join(', ')} in partials/`);
