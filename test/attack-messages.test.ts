@@ -15,6 +15,7 @@ import { smsLength } from '../src/messages/sms-length.ts';
 import { checkTemplates } from '../src/messages/template-checks.ts';
 import { loadTemplates, TemplateError } from '../src/messages/templates.ts';
 import { checkTemplateFiles } from '../src/cli/doctor/templates.ts';
+import { Name } from '../src/http/schemas.ts';
 import { errorCode, person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 
@@ -185,9 +186,12 @@ describe('attack: operator templates', () => {
     const config = settings({ TEMPLATES_DIR: dir });
     const composer = createComposer(loadTemplates(dir), config);
     // a name registration accepts (letters, ’): one character outside GSM-7 makes the SMS UCS-2
-    const m = composer.compose('phone_verification', 'sms', { code: '123456', expiresInMinutes: 10, firstName: 'Ŋgcobo’s Dlamini-Zuma Thandiwe Nomvula Nokuthula', locale: 'en' });
+    const name = 'Ŋgcobo’s Dlamini-Zuma Thandiwe Nomvula Nokuthula';
+    assert.match(name, new RegExp((Name as unknown as { pattern: string }).pattern, 'u'), 'registration takes the name');
+    const m = composer.compose('phone_verification', 'sms', { code: '123456', expiresInMinutes: 10, firstName: name, locale: 'en' });
     const sent = smsLength(m.text).segments;
     const warned = checkTemplates(loadTemplates(dir), config).some((p) => p.file.endsWith('phone_verification/sms.txt') && /segments/.test(p.problem));
     assert.ok(sent === 1 || warned, `the SMS goes out in ${sent} segments and doctor says nothing`);
+    assert.match(checkTemplateFiles(config)!.finding, /with a 64-letter first name outside GSM-7/);
   });
 });
