@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '../src/config.ts';
@@ -193,5 +193,28 @@ describe('attack: operator templates', () => {
     const warned = checkTemplates(loadTemplates(dir), config).some((p) => p.file.endsWith('phone_verification/sms.txt') && /segments/.test(p.problem));
     assert.ok(sent === 1 || warned, `the SMS goes out in ${sent} segments and doctor says nothing`);
     assert.match(checkTemplateFiles(config)!.finding, /with a 64-letter first name outside GSM-7/);
+  });
+
+  it('a link in TEMPLATES_DIR to a file outside it is not read (a writer of the folder cannot mail out the server\'s files)', () => {
+    const outside = mkdtempSync(join(tmpdir(), 'panic-attack-secret-'));
+    writeFileSync(join(outside, 'secret.env'), 'OTP_SECRET=hunter2-outside-the-templates {{code}}\n');
+    mkdirSync(join(outside, 'unlock'));
+    writeFileSync(join(outside, 'unlock', 'sms.txt'), 'SECRET-FOLDER {{code}}');
+    const dir = templatesDir({ 'password_reset/email.text.txt': '{{code}}\n{{> footer}}\n', 'kept/sms.txt': 'KEPT {{code}}' });
+    mkdirSync(join(dir, 'partials'));
+    symlinkSync(join(outside, 'secret.env'), join(dir, 'partials', 'footer.txt'));
+    symlinkSync(join(outside, 'unlock'), join(dir, 'unlock'));
+    // a link that stays inside (how a Kubernetes ConfigMap is mounted) is still read
+    mkdirSync(join(dir, 'phone_verification'));
+    symlinkSync(join(dir, 'kept', 'sms.txt'), join(dir, 'phone_verification', 'sms.txt'));
+    const config = settings({ TEMPLATES_DIR: dir });
+    const composer = loadComposer(config);
+    const reset = composer.compose('password_reset', 'email', { code: '123456', expiresInMinutes: 10, locale: 'en' });
+    assert.doesNotMatch(reset.text, /hunter2/);
+    const unlock = composer.compose('unlock', 'sms', { code: '123456', expiresInMinutes: 10, locale: 'en' });
+    assert.doesNotMatch(unlock.text, /SECRET-FOLDER/);
+    const phone = composer.compose('phone_verification', 'sms', { code: '123456', expiresInMinutes: 10, locale: 'en' });
+    assert.match(phone.text, /^KEPT 123456/);
+    assert.match(checkTemplateFiles(config)!.finding, /footer\.txt: ignored: .*outside/);
   });
 });
