@@ -13,7 +13,9 @@ import { createComposer } from '../src/messages/compose.ts';
 import { loadComposer } from '../src/messages/load.ts';
 import { smsLength } from '../src/messages/sms-length.ts';
 import { checkTemplates } from '../src/messages/template-checks.ts';
-import { loadTemplates, TemplateError } from '../src/messages/templates.ts';
+import { loadTemplates, partsOf, TemplateError } from '../src/messages/templates.ts';
+import { LOCALE_CODES } from '../src/locales.ts';
+import { PURPOSES, type OtpPurpose } from '../src/vocabulary.ts';
 import { checkTemplateFiles } from '../src/cli/doctor/templates.ts';
 import { Name } from '../src/http/schemas.ts';
 import { errorCode, person, startStack, type Stack } from './support/stack.ts';
@@ -149,6 +151,59 @@ describe('attack: registration and PATCH /users/me inputs', () => {
   });
 });
 
+describe('attack: the dev inbox preview with DEV_INBOX_TOKEN', () => {
+  let stack: Stack;
+  const TOKEN = 'dev-inbox-token-for-attack-tests-0123456789';
+  before(async () => {
+    stack = await startStack({ env: { ...DEV_ENV, DEV_INBOX_TOKEN: TOKEN } });
+  });
+  after(() => stack.close());
+
+  it('needs the token (header or query) even from this machine, and a wrong one is refused', async () => {
+    const p = person('preview-token');
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+    const list = (token: string) => fetch(`${stack.baseUrl}/dev/inbox/messages?to=${encodeURIComponent(p.email)}`, { headers: { 'x-dev-inbox-token': token } });
+    const row = await waitUntil(async () => ((await (await list(TOKEN)).json()).messages as Array<{ id: string; status: string }>).find((m) => m.status === 'captured'), {
+      timeoutMs: 10_000,
+      what: 'captured email',
+    });
+    const url = `${stack.baseUrl}/dev/inbox/messages/${row.id}/html`;
+    assert.equal((await fetch(url)).status, 403);
+    assert.equal((await fetch(`${url}?token=${TOKEN.slice(0, -1)}x`)).status, 403);
+    assert.equal((await fetch(url, { headers: { 'x-dev-inbox-token': TOKEN.slice(0, -1) } })).status, 403);
+    assert.equal((await fetch(`${url}?token=${TOKEN}`)).status, 200);
+    assert.equal((await fetch(url, { headers: { 'x-dev-inbox-token': TOKEN } })).status, 200);
+  });
+});
+
+describe('attack: an unknown address and a known one in another locale answer alike', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  it('resend-verification, forgot-password and request-unlock-otp give the same status, body and headers', async () => {
+    const p = { ...person('alike'), locale: 'zu' };
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+    const ask = (path: string, body: object) =>
+      fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-language': 'af' }, body: JSON.stringify(body) });
+    const shape = async (res: Response) => {
+      const body = await res.json();
+      const headers = [...res.headers.keys()].filter((h) => !['date', 'content-length', 'x-request-id', 'ratelimit-reset', 'x-ratelimit-reset', 'ratelimit-remaining', 'x-ratelimit-remaining'].includes(h)).sort();
+      return { status: res.status, message: body.message, keys: Object.keys(body).sort(), headers };
+    };
+    const unknown = `nobody.${Date.now()}@example.test`;
+    for (const [path, known, other] of [
+      ['/api/v1/auth/resend-verification', { email: p.email }, { email: unknown }],
+      ['/api/v1/auth/forgot-password', { email: p.email }, { email: unknown }],
+      ['/api/v1/auth/request-unlock-otp', { identifier: p.email }, { identifier: unknown }],
+    ] as const) {
+      assert.deepEqual(await shape(await ask(path, known)), await shape(await ask(path, other)), path);
+    }
+  });
+});
+
 describe('attack: the dev inbox preview outside development', () => {
   let stack: Stack;
   const ADMIN = 'admin-token-for-attack-tests-0123456789';
@@ -216,5 +271,20 @@ describe('attack: operator templates', () => {
     const phone = composer.compose('phone_verification', 'sms', { code: '123456', expiresInMinutes: 10, locale: 'en' });
     assert.match(phone.text, /^KEPT 123456/);
     assert.match(checkTemplateFiles(config)!.finding, /footer\.txt: ignored: .*outside/);
+  });
+
+  it('the built-in SMS stay one GSM-7 segment whatever name and locale an attacker brings (default code length)', () => {
+    const config = settings({ ANDROID_APP_HASH: 'FA+9qCX9VSu' });
+    const composer = createComposer(loadTemplates(), config);
+    for (const purpose of Object.keys(PURPOSES) as OtpPurpose[]) {
+      if (!(PURPOSES[purpose].channels as readonly string[]).includes('sms')) continue;
+      assert.ok(partsOf('sms').length === 1);
+      for (const locale of LOCALE_CODES) {
+        for (const firstName of [undefined, 'Ж'.repeat(64), 'Ŋgcobo’s']) {
+          const m = composer.compose(purpose, 'sms', { code: '9'.repeat(config.OTP_LENGTH), expiresInMinutes: 10, firstName, locale });
+          assert.deepEqual([smsLength(m.text).encoding, smsLength(m.text).segments], ['GSM-7', 1], `${purpose} ${locale}: ${m.text}`);
+        }
+      }
+    }
   });
 });
