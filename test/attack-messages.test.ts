@@ -20,6 +20,7 @@ import { checkTemplateFiles } from '../src/cli/doctor/templates.ts';
 import { Name } from '../src/http/schemas.ts';
 import { errorCode, person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
+import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 
 const settings = (env: Record<string, string> = {}) => loadConfig({ PUBLIC_URL: 'https://panic.example.co.za', ...env });
 
@@ -285,6 +286,48 @@ describe('attack: operator templates', () => {
           assert.deepEqual([smsLength(m.text).encoding, smsLength(m.text).segments], ['GSM-7', 1], `${purpose} ${locale}: ${m.text}`);
         }
       }
+    }
+  });
+});
+
+describe('attack: script in an email\'s HTML, previewed in the dev inbox', { skip: skipWithoutChromium }, () => {
+  let stack: Stack;
+  before(async () => {
+    const dir = templatesDir({
+      'email_verification/email.html':
+        '<p id="code">{{code}}</p><script>document.title = "pwned"; try { parent.document.title = "pwned"; } catch (e) {}</script>' +
+        '<img src="data:," onerror="document.title = \'pwned\'"><form id="f" action="/dev/inbox/messages"><button>go</button></form>\n',
+    });
+    stack = await startStack({ env: { ...DEV_ENV, TEMPLATES_DIR: dir } });
+  });
+  after(() => stack.close());
+
+  it('runs no script, in the inbox page\'s frame or opened on its own', { timeout: 60_000 }, async () => {
+    const p = person('preview-script');
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+    const row = await waitUntil(
+      async () => ((await stack.api('GET', `/dev/inbox/messages?to=${encodeURIComponent(p.email)}`)).body.messages as Array<{ id: string; status: string; otp: string }>).find((m) => m.status === 'captured'),
+      { timeoutMs: 10_000, what: 'captured email' },
+    );
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${stack.baseUrl}/dev/inbox?to=${encodeURIComponent(p.email)}`);
+      const card = page.locator('li.msg', { hasText: p.email });
+      await card.locator('details.preview summary').click();
+      const frame = card.frameLocator('iframe');
+      await frame.getByText(row.otp, { exact: true }).waitFor({ timeout: 10_000 });
+      await page.waitForTimeout(300);
+      assert.notEqual(await page.title(), 'pwned');
+      const inner = page.frames().find((f) => f.url().includes('/html'))!;
+      assert.notEqual(await inner.title(), 'pwned', 'no script ran in the frame');
+
+      const alone = await browser.newPage();
+      await alone.goto(`${stack.baseUrl}/dev/inbox/messages/${row.id}/html`);
+      await alone.waitForTimeout(300);
+      assert.notEqual(await alone.title(), 'pwned', 'no script ran with the preview opened on its own');
+    } finally {
+      await browser.close();
     }
   });
 });
