@@ -21,6 +21,11 @@ export const Name = Type.String({
 export const LocaleTag = Type.String({ minLength: 2, maxLength: 35, pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$', examples: ['af', 'zu-ZA'] });
 export const Password = Type.String({ minLength: 8, maxLength: 256, description: 'At least 8 characters.' });
 export const LoginPassword = Type.String({ minLength: 1, maxLength: 256 });
+/**
+ * A row's id in a path: the hyphenated form only. ajv's `format: 'uuid'` also passes `urn:uuid:…`,
+ * which PostgreSQL's uuid type does not read (a 500, not a 404).
+ */
+export const Uuid = Type.String({ pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' });
 export const Otp = Type.String({ pattern: '^[0-9]{4,10}$', description: 'The digits of the code.', examples: ['123456'] });
 export const Token = Type.String({ minLength: 1, maxLength: 2048 });
 

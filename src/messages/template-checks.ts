@@ -17,6 +17,11 @@ export type TemplateCheckSettings = Pick<Config, 'APP_NAME' | 'SUPPORT_URL' | 'P
 
 /** The longest first name registration takes (http/schemas.ts's Name): an SMS that names the person is measured with it. */
 const LONGEST_NAME = 'M'.repeat(64);
+/**
+ * The same length in letters outside GSM-7, which Name takes too (Ж, ŋ, the ’ of O’Brien): one of them
+ * makes the whole SMS UCS-2, 70 characters a segment, so a person picks how many segments it costs.
+ */
+const LONGEST_UCS2_NAME = 'Ж'.repeat(LONGEST_NAME.length);
 
 /**
  * Every template the service may send checked the way doctor reports it: a variable it does not know,
@@ -32,7 +37,12 @@ export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSe
 
   const checkOne = (purpose: OtpPurpose, part: Part, template: ChosenTemplate) => {
     const report = (severity: TemplateProblem['severity'], problem: string) => problems.push({ severity, file: template.file, problem });
-    const { variables, missingPartials } = templates.uses(template);
+    const { variables, missingPartials, recursivePartials } = templates.uses(template);
+    if (recursivePartials.size) {
+      // rendering it would never end: the other checks render it
+      report('fail', `partial ${[...recursivePartials].map((p) => `{{> ${p}}}`).join(', ')} includes itself: rendering it never ends`);
+      return;
+    }
     const unknown = [...variables].filter((v) => !(TEMPLATE_VARIABLES as readonly string[]).includes(v));
     if (unknown.length) report('fail', `unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: ${TEMPLATE_VARIABLES.join(', ')})`);
     if (missingPartials.size) report('fail', `no partial ${[...missingPartials].map((p) => `{{> ${p}}}`).join(', ')} in partials/`);
@@ -40,12 +50,12 @@ export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSe
       report('fail', 'the code ({{code}}) is not in the message it renders');
     }
     if (part === 'sms') {
-      const view = variables.has('first_name') ? full : { ...full, first_name: undefined };
-      const text = [templates.render(template, view).trim(), ...autofillLines(code, settings)].join('\n');
-      const length = smsLength(text);
+      const names = variables.has('first_name') ? [LONGEST_NAME, LONGEST_UCS2_NAME] : [undefined];
+      const measure = (name: string | undefined) => ({ name, ...smsLength([templates.render(template, { ...full, first_name: name }).trim(), ...autofillLines(code, settings)].join('\n')) });
+      const length = names.map(measure).reduce((a, b) => (b.segments > a.segments ? b : a));
       if (length.segments > 1) {
         const why = length.encoding === 'UCS-2' ? ' (a character outside GSM-7 makes it UCS-2: 70 characters a segment)' : '';
-        const named = variables.has('first_name') ? `, with a ${LONGEST_NAME.length}-letter first name` : '';
+        const named = length.name === undefined ? '' : `, with a ${LONGEST_NAME.length}-letter first name${length.name === LONGEST_UCS2_NAME ? ' outside GSM-7 (as registration takes)' : ''}`;
         report('warn', `the SMS is ${length.characters} characters${named}${length.encoding === 'UCS-2' ? ' in UCS-2' : ''}: ${length.segments} segments${why}, each billed`);
       }
     }

@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join, relative, isAbsolute } from 'node:path';
 import { FALLBACK_LOCALE, isLocale, type Locale } from '../locales.ts';
 import { PURPOSES, type Channel, type OtpPurpose } from '../vocabulary.ts';
 
@@ -41,6 +41,14 @@ const PARTIAL = /^([a-z0-9][a-z0-9_-]*)(?:\.([a-z]{2,3}))?\.(txt|html)$/;
 /** Reads every template of a folder laid out as `<purpose>/<file>` and `partials/<name>[.<locale>].<ext>`. */
 export function readTemplateFolder(dir: string): TemplateFolder {
   const found: TemplateFolder = { templates: new Map(), partials: new Map(), ignored: [] };
+  // a link is followed only when it stays in the folder (a Kubernetes ConfigMap's mount is links to
+  // ..data/): one out of it would mail the server's files (a .env, a key) to whoever asks for a code
+  const root = realpathSync(dir);
+  const outside = (path: string): string | undefined => {
+    const real = realpathSync(path);
+    const rel = relative(root, real);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)) ? undefined : `a link to ${real}, outside the templates folder`;
+  };
   const add = (into: TemplateFolder['templates'], key: string, locale: Locale, file: string) => {
     const byLocale = into.get(key) ?? new Map<Locale, TemplateFile>();
     const twin = byLocale.get(locale);
@@ -50,6 +58,11 @@ export function readTemplateFolder(dir: string): TemplateFolder {
   };
   for (const folder of readdirSync(dir)) {
     const path = join(dir, folder);
+    const away = outside(path);
+    if (away) {
+      found.ignored.push({ file: path, why: away });
+      continue;
+    }
     if (!statSync(path).isDirectory()) {
       found.ignored.push({ file: path, why: `not in a purpose's folder (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/` });
       continue;
@@ -65,6 +78,12 @@ export function readTemplateFolder(dir: string): TemplateFolder {
       const locale = m?.[2] ?? FALLBACK_LOCALE;
       if (!m || !isLocale(locale)) {
         found.ignored.push({ file, why: m ? `no messages are written in "${locale}"` : 'not a template name' });
+        continue;
+      }
+      const away = outside(file);
+      if (away || !statSync(file).isFile()) {
+        // not a regular file: a folder, or a FIFO whose read would hang the start
+        found.ignored.push({ file, why: away ?? 'not a file' });
         continue;
       }
       if (isPartials) {

@@ -40,8 +40,8 @@ export interface TemplateSet {
   find(purpose: OtpPurpose, part: Part, locale: Locale): ChosenTemplate | undefined;
   /** A template filled in: HTML-escaped in .html files, as is in .txt ones; partials come from the same locale. */
   render(template: ChosenTemplate, view: TemplateView): string;
-  /** Every variable and partial a template uses, its partials' included. */
-  uses(template: ChosenTemplate): { variables: Set<string>; partials: Set<string>; missingPartials: Set<string> };
+  /** Every variable and partial a template uses, its partials' included, and the partials that include themselves (rendering them never ends). */
+  uses(template: ChosenTemplate): { variables: Set<string>; partials: Set<string>; missingPartials: Set<string>; recursivePartials: Set<string> };
 }
 
 const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -80,25 +80,29 @@ export function loadTemplates(dir?: string): TemplateSet {
   const partial = (t: ChosenTemplate, name: string) => choose((f) => f.partials.get(`${name}.${extOf(t)}`), t.locale);
 
   const uses: TemplateSet['uses'] = (template) => {
-    const found = { variables: new Set<string>(), partials: new Set<string>(), missingPartials: new Set<string>() };
-    const walk = (tokens: Mustache.TemplateSpans) => {
+    const found = { variables: new Set<string>(), partials: new Set<string>(), missingPartials: new Set<string>(), recursivePartials: new Set<string>() };
+    // `within`: the partials being walked, outermost first; one met again inside itself recurses without end
+    // (the view is flat, so no section stops it): Mustache would overflow the stack rendering it
+    const walk = (tokens: Mustache.TemplateSpans, within: readonly string[]) => {
       for (const token of tokens) {
         const [kind, value] = token;
         if (kind === '>') {
-          if (found.partials.has(value) || found.missingPartials.has(value)) continue;
-          const p = partial(template, value);
-          if (!p) found.missingPartials.add(value);
-          else {
-            found.partials.add(value);
-            walk(Mustache.parse(p.source));
+          if (within.includes(value)) found.recursivePartials.add(value);
+          else if (!found.partials.has(value) && !found.missingPartials.has(value)) {
+            const p = partial(template, value);
+            if (!p) found.missingPartials.add(value);
+            else {
+              found.partials.add(value);
+              walk(Mustache.parse(p.source), [...within, value]);
+            }
           }
         } else if (kind === 'name' || kind === '&' || kind === '#' || kind === '^') {
           if (value !== '.') found.variables.add(value.split('.')[0]);
         }
-        if (Array.isArray(token[4])) walk(token[4] as Mustache.TemplateSpans);
+        if (Array.isArray(token[4])) walk(token[4] as Mustache.TemplateSpans, within);
       }
     };
-    walk(Mustache.parse(template.source));
+    walk(Mustache.parse(template.source), []);
     return found;
   };
 

@@ -11,7 +11,7 @@ import { WhyReport } from '../../contract/why-report.ts';
 import { AppError } from '../../errors.ts';
 import { bearerToken } from '../auth-hook.ts';
 import { sameSecret } from '../same-secret.ts';
-import { errors } from '../schemas.ts';
+import { errors, Uuid } from '../schemas.ts';
 import { ALL_STATUSES } from '../../vocabulary.ts';
 
 const Status = Type.Union(ALL_STATUSES.map((s) => Type.Literal(s)));
@@ -94,7 +94,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels
         tags,
         summary: 'One message of the delivery log, with its events oldest first',
         security,
-        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        params: Type.Object({ id: Uuid }),
         response: { 200: Type.Object({ message: LoggedMessage }), ...errors(400, 401, 404) },
       },
     },

@@ -7,6 +7,7 @@ import { INBOX_PAGE } from '../../web/inbox-page.ts';
 import { AppError } from '../../errors.ts';
 import { isLoopback } from '../../trust-proxy.ts';
 import { sameSecret } from '../same-secret.ts';
+import { Uuid } from '../schemas.ts';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -108,7 +109,7 @@ export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = a
     {
       schema: {
         hide: true,
-        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        params: Type.Object({ id: Uuid }),
         querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 256 })) }),
       },
     },
