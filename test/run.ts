@@ -40,6 +40,7 @@ const SECONDS: Record<string, number> = {
   'malformed-input.test.ts': 21,
   'dev-inbox.test.ts': 25,
   'messages.test.ts': 15,
+  'attack-messages.test.ts': 20,
   'flows.test.ts': 15,
   'why.test.ts': 15,
   'failover.test.ts': 15,
