@@ -6,6 +6,6 @@ import { loadTemplates } from './templates.ts';
 /** The service's writer of messages: the built-in templates and TEMPLATES_DIR's, refused (TemplateError) when one would send a broken message. */
 export function loadComposer(config: Config): Composer {
   const templates = loadTemplates(config.TEMPLATES_DIR);
-  refuseBrokenTemplates(checkTemplates(templates, config));
+  refuseBrokenTemplates(checkTemplates(templates, config, { measureSms: false }));
   return createComposer(templates, config);
 }
