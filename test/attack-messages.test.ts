@@ -21,29 +21,10 @@ import { Name } from '../src/http/schemas.ts';
 import { errorCode, person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
+import { capturedFor, DEV_ENV } from './support/dev-inbox.ts';
+import { templatesDir } from './support/templates.ts';
 
 const settings = (env: Record<string, string> = {}) => loadConfig({ PUBLIC_URL: 'https://panic.example.co.za', ...env });
-
-function templatesDir(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'panic-attack-templates-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  return dir;
-}
-
-const DEV_ENV = {
-  APP_ENV: 'development',
-  SMTP_SERVER: '',
-  SMTP_USERNAME: '',
-  SMTP_PASSWORD: '',
-  SMS_PROVIDER: '',
-  SMS_API_URL: '',
-  SMS_ACCOUNT_SID: '',
-  SMS_API_KEY: '',
-  SMS_FROM: '',
-};
 
 describe('attack: dev inbox preview', () => {
   let stack: Stack;
@@ -62,10 +43,7 @@ describe('attack: dev inbox preview', () => {
   it('the preview is sandboxed, framed only by its own origin, and its HTML is the escaped email', async () => {
     const p = { ...person('preview'), first_name: "O'Neil", last_name: 'Smith' };
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
-    const row = await waitUntil(
-      async () => ((await stack.api('GET', `/dev/inbox/messages?to=${encodeURIComponent(p.email)}`)).body.messages as Array<{ id: string; has_html: boolean; status: string }>).find((m) => m.status === 'captured'),
-      { timeoutMs: 10_000, what: 'captured email' },
-    );
+    const row = await capturedFor(stack, p.email, 'email_verification');
     assert.equal(row.has_html, true);
     const res = await fetch(`${stack.baseUrl}/dev/inbox/messages/${row.id}/html`);
     assert.equal(res.status, 200);
@@ -305,10 +283,7 @@ describe('attack: script in an email\'s HTML, previewed in the dev inbox', { ski
   it('runs no script, in the inbox page\'s frame or opened on its own', { timeout: 60_000 }, async () => {
     const p = person('preview-script');
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
-    const row = await waitUntil(
-      async () => ((await stack.api('GET', `/dev/inbox/messages?to=${encodeURIComponent(p.email)}`)).body.messages as Array<{ id: string; status: string; otp: string }>).find((m) => m.status === 'captured'),
-      { timeoutMs: 10_000, what: 'captured email' },
-    );
+    const row = await capturedFor(stack, p.email, 'email_verification');
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
@@ -316,7 +291,7 @@ describe('attack: script in an email\'s HTML, previewed in the dev inbox', { ski
       const card = page.locator('li.msg', { hasText: p.email });
       await card.locator('details.preview summary').click();
       const frame = card.frameLocator('iframe');
-      await frame.getByText(row.otp, { exact: true }).waitFor({ timeout: 10_000 });
+      await frame.getByText(row.otp!, { exact: true }).waitFor({ timeout: 10_000 });
       await page.waitForTimeout(300);
       assert.notEqual(await page.title(), 'pwned');
       const inner = page.frames().find((f) => f.url().includes('/html'))!;

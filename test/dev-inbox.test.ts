@@ -6,45 +6,9 @@ import { person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
 import { freePort } from './support/net.ts';
+import { capturedFor, DEV_ENV, inbox } from './support/dev-inbox.ts';
+import type { InboxRow } from '../src/http/routes/dev-inbox.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
-
-/** Development with no provider configured: every message is captured into the dev inbox. */
-const DEV_ENV = {
-  APP_ENV: 'development',
-  SMTP_SERVER: '',
-  SMTP_USERNAME: '',
-  SMTP_PASSWORD: '',
-  SMS_PROVIDER: '',
-  SMS_API_URL: '',
-  SMS_ACCOUNT_SID: '',
-  SMS_API_KEY: '',
-  SMS_FROM: '',
-};
-
-interface Row {
-  id: string;
-  channel: string;
-  recipient: string;
-  purpose: string;
-  status: string;
-  otp: string | null;
-  body_text: string;
-  created_at: string;
-  last_error: string | null;
-}
-
-const inbox = async (stack: Stack, to?: string): Promise<Row[]> => {
-  const res = await stack.api('GET', `/dev/inbox/messages${to === undefined ? '' : `?to=${encodeURIComponent(to)}`}`);
-  assert.equal(res.status, 200, res.text);
-  return res.body.messages;
-};
-
-/** The captured message to `to` for `purpose`, once the worker has handled it. */
-const capturedFor = (stack: Stack, to: string, purpose: string) =>
-  waitUntil(async () => (await inbox(stack, to)).find((m) => m.purpose === purpose && m.status === 'captured'), {
-    timeoutMs: 10_000,
-    what: `a captured ${purpose} message to ${to}`,
-  });
 
 describe('dev inbox JSON (APP_ENV=development)', () => {
   let stack: Stack;
@@ -325,7 +289,7 @@ describe('`panic-api inbox`', () => {
 
     const json = await runCli(['inbox', '--json', '--to', p.email.toUpperCase()], { API_BASE_URL: stack.baseUrl });
     assert.equal(json.code, 0, json.stderr);
-    const rows = JSON.parse(json.stdout) as Row[];
+    const rows = JSON.parse(json.stdout) as InboxRow[];
     assert.equal(rows.length, 1);
     assert.equal(rows[0].recipient, p.email);
     assert.equal(rows[0].otp, msg.otp);

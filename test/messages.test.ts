@@ -21,6 +21,7 @@ import { checkTemplateFiles } from '../src/cli/doctor/templates.ts';
 import { PURPOSES, type Channel, type OtpPurpose } from '../src/vocabulary.ts';
 import { errorCode, person, readAnswer, startStack, type Stack } from './support/stack.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
+import { templatesDir } from './support/templates.ts';
 
 const PUBLIC_URL = 'https://panic.example.co.za';
 const APP_HASH = 'FA+9qCX9VSu';
@@ -32,16 +33,6 @@ const settings = (env: Record<string, string> = {}) => loadConfig({ PUBLIC_URL, 
 
 /** Every (purpose, channel) the service sends a code for. */
 const SENT = (Object.keys(PURPOSES) as OtpPurpose[]).flatMap((purpose) => PURPOSES[purpose].channels.map((channel): [OtpPurpose, Channel] => [purpose, channel]));
-
-/** A folder laid out like templates/, from { 'purpose/file': text }. */
-function templatesDir(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'panic-templates-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  return dir;
-}
 
 describe('built-in templates', () => {
   const config = settings();
