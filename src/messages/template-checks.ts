@@ -66,8 +66,7 @@ export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSe
   for (const folder of templates.folders) {
     for (const [key, byLocale] of folder.templates) {
       const [purpose, part] = key.split('/') as [OtpPurpose, Part];
-      const override = folder === templates.folders[0] && templates.dir !== undefined;
-      for (const [locale, file] of byLocale) checkOne(purpose, part, { ...file, locale, override });
+      for (const [locale, file] of byLocale) checkOne(purpose, part, { ...file, locale, override: folder.override });
     }
     for (const ignored of folder.ignored) problems.push({ severity: 'warn', file: ignored.file, problem: `ignored: ${ignored.why}` });
   }

@@ -27,6 +27,8 @@ export interface TemplateFile {
 
 /** What a templates folder holds: templates by `<purpose>/<part>`, partials by `<name>.<ext>`, each by locale (no suffix: English). */
 export interface TemplateFolder {
+  /** The operator's folder (TEMPLATES_DIR), whose files win over the built-in ones. */
+  override: boolean;
   templates: Map<string, Map<Locale, TemplateFile>>;
   partials: Map<string, Map<Locale, TemplateFile>>;
   /** Files and folders whose names follow no rule of the layout: never read, each with why. */
@@ -39,8 +41,8 @@ const FILE = /^(email\.subject|email\.text|email|sms)(?:\.([a-z]{2,3}))?\.(txt|h
 const PARTIAL = /^([a-z0-9][a-z0-9_-]*)(?:\.([a-z]{2,3}))?\.(txt|html)$/;
 
 /** Reads every template of a folder laid out as `<purpose>/<file>` and `partials/<name>[.<locale>].<ext>`. */
-export function readTemplateFolder(dir: string): TemplateFolder {
-  const found: TemplateFolder = { templates: new Map(), partials: new Map(), ignored: [] };
+export function readTemplateFolder(dir: string, override: boolean): TemplateFolder {
+  const found: TemplateFolder = { override, templates: new Map(), partials: new Map(), ignored: [] };
   // a link is followed only when it stays in the folder (a Kubernetes ConfigMap's mount is links to
   // ..data/): one out of it would mail the server's files (a .env, a key) to whoever asks for a code
   const root = realpathSync(dir);

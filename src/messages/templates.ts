@@ -1,12 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
 import { FALLBACK_LOCALE, type Locale } from '../locales.ts';
-import type { OtpPurpose } from '../vocabulary.ts';
+import type { Channel, OtpPurpose } from '../vocabulary.ts';
 import { PARTS, readTemplateFolder, templateKey, type Part, type TemplateFile, type TemplateFolder } from './template-files.ts';
 
 /** The variables a template may use: nothing else is filled in. */
 export const TEMPLATE_VARIABLES = ['first_name', 'code', 'expires_in_minutes', 'app_name', 'support_url'] as const;
-export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
 export interface TemplateView {
   code: string;
   expires_in_minutes: number;
@@ -32,8 +31,6 @@ export interface ChosenTemplate extends TemplateFile {
 }
 
 export interface TemplateSet {
-  /** The operator's folder, when TEMPLATES_DIR is set. */
-  readonly dir?: string;
   /** What each folder held, the operator's first. */
   readonly folders: readonly TemplateFolder[];
   /** The template of a part in a locale: the operator's, then the built-in one; in that locale, then in English. */
@@ -52,7 +49,7 @@ const escapeHtml = (value: unknown): string => String(value).replace(/[&<>"']/g,
 export function loadTemplates(dir?: string): TemplateSet {
   let folders: TemplateFolder[];
   try {
-    folders = [...(dir ? [readTemplateFolder(dir)] : []), readTemplateFolder(BUILT_IN_TEMPLATES)];
+    folders = [...(dir ? [readTemplateFolder(dir, true)] : []), readTemplateFolder(BUILT_IN_TEMPLATES, false)];
   } catch (err) {
     throw new TemplateError(`TEMPLATES_DIR (${dir}) cannot be read: ${(err as Error).message}`);
   }
@@ -69,9 +66,9 @@ export function loadTemplates(dir?: string): TemplateSet {
   }
   const choose = (pick: (f: TemplateFolder) => Map<Locale, TemplateFile> | undefined, locale: Locale): ChosenTemplate | undefined => {
     for (const l of new Set([locale, FALLBACK_LOCALE])) {
-      for (const [i, folder] of folders.entries()) {
+      for (const folder of folders) {
         const found = pick(folder)?.get(l);
-        if (found) return { ...found, locale: l, override: dir !== undefined && i === 0 };
+        if (found) return { ...found, locale: l, override: folder.override };
       }
     }
     return undefined;
@@ -107,7 +104,6 @@ export function loadTemplates(dir?: string): TemplateSet {
   };
 
   return {
-    dir,
     folders,
     find: (purpose, part, locale) => choose((f) => f.templates.get(templateKey(purpose, part)), locale),
     render: (template, view) =>
@@ -119,4 +115,4 @@ export function loadTemplates(dir?: string): TemplateSet {
 }
 
 /** The parts a channel's message is made of. */
-export const partsOf = (channel: 'email' | 'sms'): Part[] => (Object.keys(PARTS) as Part[]).filter((p) => PARTS[p].channel === channel);
+export const partsOf = (channel: Channel): Part[] => (Object.keys(PARTS) as Part[]).filter((p) => PARTS[p].channel === channel);
