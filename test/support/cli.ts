@@ -1,6 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +12,8 @@ export const BIN = fileURLToPath(new URL('../../bin/panic-api.js', import.meta.u
  * fraction of a second when dist/ is up to date), so a test file run alone never meets stale code.
  */
 function build(): void {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  // the compiler `npm run build` runs (TypeScript 7; the `typescript` package is 5.x for its JS API)
+  const tsc = fileURLToPath(new URL('../../node_modules/typescript-7/bin/tsc', import.meta.url));
   try {
     execFileSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
   } catch (err) {
