@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { openDatabase } from '../../src/db/client.ts';
+import { migrateToLatest } from '../../src/db/migrations.ts';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -41,4 +43,16 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
     url: url.toString(),
     drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
+}
+
+/** createTestDatabase, migrated to the latest schema in this process (no `panic-api migrate` child). */
+export async function createMigratedDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const database = await createTestDatabase();
+  const handle = await openDatabase({ url: database.url });
+  try {
+    await migrateToLatest(handle.db);
+  } finally {
+    await handle.close();
+  }
+  return database;
 }
