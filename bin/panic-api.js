@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 // Runs the compiled service and CLI (dist/, made by `npm run build`; `npm start` builds first).
 import { existsSync } from 'node:fs';
-import module from 'node:module';
-
-// Node 22+ keeps the compiled modules in the temp folder: each later command starts faster.
-module.enableCompileCache?.();
 
 const main = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(main)) {
