@@ -563,7 +563,10 @@ for (const db of await databaseKinds()) {
       it('* texts personal numbers of any country but still refuses premium-rate, shared-cost and satellite numbers', async () => {
         const s = stack();
         const a = await account(s, 'star');
-        for (const phone of [MOBILE_DE, MOBILE_FR]) assert.equal((await verifyPhone(s, a.token, phone)).status, 200, phone);
+        for (const phone of [MOBILE_DE, MOBILE_FR]) {
+          assert.equal((await verifyPhone(s, a.token, phone)).status, 200, phone);
+          await settle(s); // sent before the next code replaces it (a replaced code's message is never sent)
+        }
         for (const phone of [SATELLITE, PREMIUM_GB, PREMIUM_US, SHARED_COST_ZA]) {
           assertError(await verifyPhone(s, a.token, phone), 400, 'phone_not_allowed', phone);
         }
