@@ -37,6 +37,8 @@ describe('panic-api doctor', () => {
   let healthy: Record<string, string>;
   /** The embedded database: a migrated PGlite folder. */
   let pglite: Record<string, string>;
+  /** Everything of `healthy` but its database. */
+  let services: Record<string, string>;
   let server: { url: string; drop(): Promise<void> } | undefined;
 
   before(async () => {
@@ -50,14 +52,14 @@ describe('panic-api doctor', () => {
     // The tests not about the database use a migrated one on the PostgreSQL server when there is one:
     // a doctor child opening PGlite spends twice the CPU of one asking the server.
     if (await pgAvailable()) server = await createMigratedDatabase();
-    healthy = {
+    services = {
       APP_ENV: 'test',
       LOG_LEVEL: 'silent',
-      ...(server ? { DATABASE_URL: server.url } : pglite),
       API_BASE_URL: `http://127.0.0.1:${deadPort}`,
       ...smtpEnv(smtp),
       ...twilioEnv(twilio),
     };
+    healthy = { ...services, ...(server ? { DATABASE_URL: server.url } : pglite) };
   });
   after(async () => {
     await Promise.all([smtp?.close(), twilio?.close(), server?.drop()]);
@@ -90,7 +92,6 @@ describe('panic-api doctor', () => {
 
   it('healthy setup (PGlite): every check ok or warn, exit 0, and no mail or SMS sent', async () => {
     const before = { twilioRequests: twilio.requests, mails: smtp.messages.length };
-    const { DATABASE_URL: _server, ...services } = healthy;
     const { code, report, byName } = await doctor({ ...services, ...pglite, REDIS_URL: 'redis://127.0.0.1:6379' });
     assert.equal(code, 0, JSON.stringify(report, null, 2));
     assert.deepEqual(failures(report), []);
@@ -224,7 +225,6 @@ describe('panic-api doctor', () => {
     const stack = await startStack();
     t.after(() => stack.close());
     const untouched = join(tmp, 'never-created');
-    const { DATABASE_URL: _server, ...services } = healthy;
     const { byName } = await doctor({ ...services, DATA_DIR: untouched, API_BASE_URL: stack.baseUrl });
     assert.equal(byName.database.status, 'ok', byName.database.finding);
     assert.match(byName.database.finding, /reports its database ready and migrated/);
