@@ -39,6 +39,11 @@ for (const db of await databaseKinds()) {
 
     const register = (body: Record<string, unknown>, path = '/api/v1/auth/register') => stack.api('POST', path, body);
     const login = (email: string, password: string) => stack.api('POST', '/api/v1/auth/login', { email, password });
+    /**
+     * Waits for the mail of the registration just made: a second registration of the address replaces
+     * its code, and a message whose code was replaced before the worker sent it is never sent.
+     */
+    const sent = (email: string, count = 1) => stack.smtp.waitFor(email, { count });
     const mailsTo = (email: string) => stack.smtp.messages.filter((m) => m.envelopeTo.includes(email.toLowerCase())).length;
     const userRow = (email: string) =>
       stack.runtime.ctx.db.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
@@ -65,6 +70,7 @@ for (const db of await databaseKinds()) {
 
         const first = await register(attacker);
         assert.equal(first.status, 201, first.text);
+        await sent(owner.email);
         now += 60_000;
 
         // A registration of an address nobody has, at the same moment: what "like a new one" means.
@@ -105,6 +111,7 @@ for (const db of await databaseKinds()) {
       it('the attacker registers after the owner: once the owner verifies, the attacker\'s password does not log in', async () => {
         const owner = fresh('late-owner');
         assert.equal((await register({ ...owner, password: OWNER_PASSWORD })).status, 201);
+        await sent(owner.email);
         const late = await register({ ...fresh('late-attacker'), email: owner.email, first_name: 'Mallory', password: ATTACKER_PASSWORD });
         assert.equal(late.status, 201, late.text);
 
@@ -123,6 +130,7 @@ for (const db of await databaseKinds()) {
       it('the same password registered twice (the owner retrying) is not contested: after verifying it logs in', async () => {
         const owner = fresh('retry');
         assert.equal((await register(owner)).status, 201);
+        await sent(owner.email);
         const again = await register(owner);
         assert.equal(again.status, 201, again.text);
         const otp = await stack.emailCode(owner.email, 2);
@@ -178,6 +186,7 @@ for (const db of await databaseKinds()) {
         const owner = fresh('alias-owner');
         const attack = await register({ ...fresh('alias-attacker'), email: owner.email, first_name: 'Mallory', password: ATTACKER_PASSWORD });
         assert.equal(attack.status, 201, attack.text);
+        await sent(owner.email);
 
         const control = fresh('alias-control');
         const controlReg = await register({ ...control, password: undefined }, '/api/v1/users/register');
@@ -197,6 +206,7 @@ for (const db of await databaseKinds()) {
         // Two password-less alias registrations are the same "no password": not contested.
         const twice = fresh('alias-twice');
         assert.equal((await register({ ...twice, password: undefined }, '/api/v1/users/register')).status, 200);
+        await sent(twice.email);
         assert.equal((await register({ ...twice, password: undefined }, '/api/v1/users/register')).status, 200);
         const code = await stack.emailCode(twice.email, 2);
         const ok = await stack.api('POST', '/api/v1/auth/verify-account', { email: twice.email, otp: code });
@@ -215,6 +225,7 @@ for (const db of await databaseKinds()) {
         const renewed = fresh('ttl-renewed');
         const verified = fresh('ttl-verified');
         for (const p of [stale, renewed, verified]) assert.equal((await register(p)).status, 201);
+        await sent(stale.email); // counted below, before its new registration
         const code = await stack.emailCode(verified.email);
         assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: verified.email, otp: code })).status, 200);
 

@@ -1,20 +1,23 @@
 /**
- * `npm test`: the type check and the build side by side, then every test file in one of two lanes
- * that run side by side (each file has its own databases, ports and Redis keys) and, beside them,
- * the files whose assertions bound a time or a process's memory, one at a time, each in its own
- * process.
+ * `npm test`: the type check and the build side by side, then the test files: the ones whose
+ * assertions bound a time or a process's memory one at a time, each in its own process, and beside
+ * them every other file in one of two lanes that run side by side (each file has its own databases,
+ * ports and Redis keys) and share one list, longest first. A third lane joins once the bounded files
+ * have ended.
  *
  * A lane is one process for many files (test/support/lane.ts): loading the module graph through tsx
- * costs each process seconds of CPU, and the suite is CPU-bound on a 2-core machine.
+ * costs each process seconds of CPU, and the suite is CPU-bound on a 2-core machine. A lane takes the
+ * next file whenever its last one has ended, so the lanes end together whatever a file costs today.
  *
  * The lanes (and every process they start) run at the lowest CPU priority, the bounded files at
  * the normal one: the kernel gives a bounded file the CPU whenever it wants it, so its timings read
  * as on an idle machine, and the lanes take what it leaves (most of its time is spent waiting on
- * timers, sockets and cut connections).
- */
-import { spawn } from 'node:child_process';
+ * timers, sockets and cut connections). */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
+import type { Readable } from 'node:stream';
+import type { Answer, Ask } from './support/lane.ts';
 
 /**
  * Files that assert a duration (a median gap under 1 ms, answers within a bound) or a memory bound
@@ -30,9 +33,9 @@ const BOUNDED = new Set([
 ]);
 
 /**
- * What each slow file took in a lane (seconds, beside the other lane and the bounded files on a 2-core
- * machine, Node 24), to share the files out so that the lanes end together; a file not listed counts
- * as 2. Only the balance depends on these.
+ * What each slow file took in a lane (seconds, beside the other lanes and the bounded files on a
+ * 2-core machine, Node 24), to hand the longest out first; a file not listed counts as 2. Only the
+ * order depends on these.
  */
 const SECONDS: Record<string, number> = {
   'crash-safety.test.ts': 33,
@@ -69,17 +72,12 @@ const dir = new URL('.', import.meta.url).pathname;
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort();
 for (const f of [...BOUNDED, ...Object.keys(SECONDS)]) if (!files.includes(f)) throw new Error(`test/run.ts names ${f}, which is not a test file any more`);
 
-/** Longest first, each onto the lane with less work so far. */
-function lanes(names: string[], count: number): string[][] {
-  const out = Array.from({ length: count }, () => ({ files: [] as string[], seconds: 0 }));
-  const cost = (f: string) => SECONDS[f] ?? 2;
-  for (const f of [...names].sort((a, b) => cost(b) - cost(a))) {
-    const lane = out.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-    lane.files.push(f);
-    lane.seconds += cost(f);
-  }
-  return out.map((l) => l.files).filter((l) => l.length > 0);
-}
+/** The lanes' files, longest first: each lane takes the next one whenever it is free. */
+const cost = (f: string) => SECONDS[f] ?? 2;
+const queue = files
+  .filter((f) => !BOUNDED.has(f))
+  .sort((a, b) => cost(b) - cost(a))
+  .map((f) => dir + f);
 
 const reporter = `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`;
 
@@ -93,40 +91,38 @@ function passed(code: number | null, report: string): boolean {
 }
 
 interface Lane {
-  /** node's arguments */
-  args: string[];
-  /** the lanes yield the CPU to the bounded files */
-  priority: number;
+  /** whether the lane passed */
+  exit: Promise<number>;
+  /** starts writing its output as it comes (after what it held so far) */
+  show(): void;
 }
 
 /**
- * Runs the lanes side by side. The first one's output is shown as it comes; each later one's is held
- * until the lanes before it have ended, so the report reads one lane after another.
+ * Starts a node process running tests with `args`, at `priority`. Its output is held until show();
+ * one that is a lane (test/support/lane.ts) is handed the queue's files one by one, as it asks.
  */
-async function runLanes(list: Lane[]): Promise<number> {
-  let shown = Promise.resolve();
-  const codes = list.map(({ args, priority }) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', reporter, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    if (child.pid !== undefined) setPriority(child.pid, priority);
-    const held: Buffer[] = [];
-    const out: Buffer[] = [];
-    let live = false;
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    const write = (chunk: Buffer) => (live ? process.stdout.write(chunk) : held.push(chunk));
-    child.stdout.on('data', write);
-    child.stderr.on('data', write);
-    const exit = new Promise<number>((resolve) => child.on('close', (code) => resolve(passed(code, Buffer.concat(out).toString()) ? 0 : 1)));
-    shown = shown.then(() => {
+function start(args: string[], priority: number): Lane {
+  const child = spawn(process.execPath, ['--import', 'tsx', reporter, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  }) as ChildProcessByStdio<null, Readable, Readable>;
+  if (child.pid !== undefined) setPriority(child.pid, priority);
+  child.on('message', (ask: Ask) => {
+    if (ask.next) child.send({ file: queue.shift() ?? null } satisfies Answer);
+  });
+  const held: Buffer[] = [];
+  const out: Buffer[] = [];
+  let live = false;
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  const write = (chunk: Buffer) => (live ? process.stdout.write(chunk) : held.push(chunk));
+  child.stdout.on('data', write);
+  child.stderr.on('data', write);
+  return {
+    exit: new Promise((resolve) => child.on('close', (code) => resolve(passed(code, Buffer.concat(out).toString()) ? 0 : 1))),
+    show() {
       live = true;
       for (const chunk of held.splice(0)) process.stdout.write(chunk);
-      return exit.then(() => undefined);
-    });
-    return exit;
-  });
-  await shown;
-  return Math.max(...(await Promise.all(codes)));
+    },
+  };
 }
 
 /** `npm run <script>`, its output shown as it comes; resolves to its exit code. */
@@ -138,12 +134,21 @@ function npmRun(script: string): Promise<number> {
 // children run the built dist/.
 if ((await Promise.all([npmRun('typecheck'), npmRun('build')])).some((code) => code !== 0)) process.exit(1);
 
-const shared = lanes(files.filter((f) => !BOUNDED.has(f)), 2).map((names) => ({
-  args: [`${dir}support/lane.ts`, ...names.map((f) => dir + f)],
-  priority: constants.priority.PRIORITY_LOW,
-}));
-const bounded = {
-  args: ['--test', '--test-concurrency=1', ...files.filter((f) => BOUNDED.has(f)).map((f) => dir + f)],
-  priority: constants.priority.PRIORITY_NORMAL,
-};
-process.exit(await runLanes([bounded, ...shared]));
+const LANE = `${dir}support/lane.ts`;
+const { PRIORITY_LOW, PRIORITY_NORMAL } = constants.priority;
+const bounded = start(['--test', '--test-concurrency=1', ...files.filter((f) => BOUNDED.has(f)).map((f) => dir + f)], PRIORITY_NORMAL);
+const shared = [start([LANE], PRIORITY_LOW), start([LANE], PRIORITY_LOW)];
+// Once the bounded files have ended, a third lane takes what is left of the queue.
+const last = bounded.exit.then(() => (queue.length > 0 ? [start([LANE], PRIORITY_LOW)] : []));
+
+// One lane's report after another: the bounded files', then each lane's.
+const codes: number[] = [];
+for (const lane of [bounded, ...shared]) {
+  lane.show();
+  codes.push(await lane.exit);
+}
+for (const lane of await last) {
+  lane.show();
+  codes.push(await lane.exit);
+}
+process.exit(Math.max(...codes));

@@ -1,7 +1,40 @@
 /**
- * One lane of `npm test` (test/run.ts): the test files given as arguments, in one process, one after
- * another. Each test process spends seconds of CPU loading the module graph through tsx (about 1300
- * modules); a lane loads it once for all its files. node:test runs the top-level suites of the files
- * in the order the files were imported, one at a time.
+ * One lane of `npm test` (test/run.ts): test files in one process, one after another. Each test
+ * process spends seconds of CPU loading the module graph through tsx (about 1300 modules); a lane
+ * loads it once for all its files.
+ *
+ * Started by test/run.ts, a lane asks it for its next file whenever the last one has ended, so that
+ * lanes sharing one list end together; run by hand, it takes the files given as arguments.
+ *
+ * Each file is one suite named after it: its `after` hook tells when the file's tests have ended.
  */
-for (const file of process.argv.slice(2)) await import(file);
+import { after, describe } from 'node:test';
+import { basename } from 'node:path';
+
+export interface Ask {
+  next: true;
+}
+export interface Answer {
+  file: string | null;
+}
+
+const send = process.send?.bind(process);
+const argv = process.argv.slice(2);
+const next = (): Promise<string | undefined> =>
+  send
+    ? new Promise((resolve) => {
+        process.once('message', (answer: Answer) => resolve(answer.file ?? undefined));
+        send({ next: true } satisfies Ask);
+      })
+    : Promise.resolve(argv.shift());
+
+for (let file = await next(); file !== undefined; file = await next()) {
+  const path = file;
+  await new Promise<void>((ended) =>
+    describe(basename(path), async () => {
+      after(() => ended());
+      await import(path);
+    }),
+  );
+}
+if (process.connected) process.disconnect();
