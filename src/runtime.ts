@@ -26,8 +26,11 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** Replace the channels built from config (tests that swap providers). */
   channels?: Channels;
-  /** See DbOptions.template (tests that start many in-memory databases). */
-  pgliteTemplate?: Blob;
+  /**
+   * An open database to run on instead of the one config names (tests that reuse one): migrated like
+   * any, and left open by close(), for whoever opened it to close.
+   */
+  database?: DbHandle;
 }
 
 export interface Runtime {
@@ -50,26 +53,31 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config);
   const clock = opts.clock ?? systemClock;
-  const handle = await openDatabase({
-    url: config.DATABASE_URL,
-    dataDir: config.DATA_DIR,
-    template: opts.pgliteTemplate,
-    timeoutMs: config.DB_QUERY_TIMEOUT_MS,
-    onIdleError: (err) => logger.warn({ err: err.message }, 'a database connection was lost; the pool opens a new one'),
-  });
+  const handle =
+    opts.database ??
+    (await openDatabase({
+      url: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      timeoutMs: config.DB_QUERY_TIMEOUT_MS,
+      onIdleError: (err) => logger.warn({ err: err.message }, 'a database connection was lost; the pool opens a new one'),
+    }));
+  /** Closes the database when this runtime opened it. */
+  const closeOpened = async () => {
+    if (handle !== opts.database) await handle.close();
+  };
   try {
     await migrateToLatest(handle.db);
   } catch (err) {
-    await handle.close();
+    await closeOpened();
     throw err;
   }
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, logger) : undefined;
   try {
-    return await assemble(opts, config, logger, clock, handle, redis);
+    return await assemble(opts, config, logger, clock, handle, closeOpened, redis);
   } catch (err) {
     // A start that fails half-way must not leave the database or Redis open behind it.
     redis?.disconnect();
-    await handle.close();
+    await closeOpened();
     throw err;
   }
 }
@@ -80,6 +88,7 @@ async function assemble(
   logger: Logger,
   clock: Clock,
   handle: DbHandle,
+  closeOpened: () => Promise<void>,
   redis: Redis | undefined,
 ): Promise<Runtime> {
   const makeLimiter = limiterFactory(redis);
@@ -120,7 +129,7 @@ async function assemble(
       await worker.stop();
       await Promise.all([channels.email.close?.(), channels.sms.close?.()]);
       redis?.disconnect();
-      await handle.close();
+      await closeOpened();
     },
   };
 }

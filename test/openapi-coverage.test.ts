@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
-import { migratedTemplate } from './support/pglite-template.ts';
+import { borrowMigratedDatabase } from './support/pglite-template.ts';
 
 /** Left out of the OpenAPI document on purpose (the README says the same). */
 const EXCLUDED: Array<{ prefix: string; why: string }> = [
@@ -38,12 +38,17 @@ function routeTable(tree: string): string[] {
 
 describe('OpenAPI document against the route table', () => {
   let runtime: Runtime;
+  let database: Awaited<ReturnType<typeof borrowMigratedDatabase>>;
   before(async () => {
     const config = loadConfig({ APP_ENV: 'development', DATA_DIR: 'memory://', ADMIN_TOKEN: 'an-admin-token-of-at-least-32-characters', LOG_LEVEL: 'warn' });
-    runtime = await createRuntime({ config, pgliteTemplate: await migratedTemplate() });
+    database = await borrowMigratedDatabase();
+    runtime = await createRuntime({ config, database: database.handle });
     await runtime.app.ready();
   });
-  after(() => runtime?.close());
+  after(async () => {
+    await runtime?.close();
+    await database?.giveBack();
+  });
 
   it('documents every route the app serves, except the ones left out on purpose', async () => {
     const routes = routeTable(runtime.app.printRoutes({ commonPrefix: false }));

@@ -1,39 +1,38 @@
 /**
- * `npm test`: the type check and the build side by side, then the test files: the ones whose
- * assertions bound a time or a process's memory one at a time, each in its own process, and beside
- * them every other file in one of two lanes that run side by side (each file has its own databases,
- * ports and Redis keys) and share one list, longest first. A third lane joins once the bounded files
- * have ended.
+ * `npm test`: the type check and the build side by side, then the test files, in processes that run
+ * side by side:
+ * - the files whose assertions bound a duration, one at a time, each in its own process, at the
+ *   normal CPU priority;
+ * - the files whose assertions bound a process's memory, one at a time, each in its own process;
+ * - every other file in one of two lanes (each file has its own databases, ports and Redis keys),
+ *   which share one list, longest first. Once the files that run alone have ended, a lane takes
+ *   their place.
  *
  * A lane is one process for many files (test/support/lane.ts): loading the module graph through tsx
  * costs each process seconds of CPU, and the suite is CPU-bound on a 2-core machine. A lane takes the
  * next file whenever its last one has ended, so the lanes end together whatever a file costs today.
  *
- * The lanes (and every process they start) run at the lowest CPU priority, the bounded files at
- * the normal one: the kernel gives a bounded file the CPU whenever it wants it, so its timings read
- * as on an idle machine, and the lanes take what it leaves (most of its time is spent waiting on
- * timers, sockets and cut connections). */
+ * Everything but the timed files (and every process it starts) runs at the lowest CPU priority: the
+ * kernel gives a timed file the CPU whenever it wants it, so its timings read as on an idle machine,
+ * and the rest takes what it leaves (most of its time is spent waiting on timers, sockets and cut
+ * connections). */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Answer, Ask } from './support/lane.ts';
 
-/**
- * Files that assert a duration (a median gap under 1 ms, answers within a bound) or a memory bound
- * (an idle RSS, the heap of their own process).
- */
-const BOUNDED = new Set([
-  'abuse-enumeration-inbox.test.ts',
-  'abuse-ip-limits.test.ts',
-  'delivery-worker.test.ts',
-  'footprint.test.ts',
-  'limiter-bound.test.ts',
-  'outages.test.ts',
-]);
+/** Files that assert a duration (a median gap under 1 ms, answers within a bound). */
+const TIMED = new Set(['abuse-enumeration-inbox.test.ts', 'abuse-ip-limits.test.ts', 'delivery-worker.test.ts', 'outages.test.ts']);
 
 /**
- * What each slow file took in a lane (seconds, beside the other lanes and the bounded files on a
+ * Files that assert a memory bound: an idle service's RSS, the heap of their own process. They need
+ * a process of their own, not a quiet CPU.
+ */
+const MEASURED = new Set(['footprint.test.ts', 'limiter-bound.test.ts']);
+
+/**
+ * What each slow file took in a lane (seconds, beside the other lanes and the files run alone on a
  * 2-core machine, Node 24), to hand the longest out first; a file not listed counts as 2. Only the
  * order depends on these.
  */
@@ -70,12 +69,12 @@ const SECONDS: Record<string, number> = {
 
 const dir = new URL('.', import.meta.url).pathname;
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort();
-for (const f of [...BOUNDED, ...Object.keys(SECONDS)]) if (!files.includes(f)) throw new Error(`test/run.ts names ${f}, which is not a test file any more`);
+for (const f of [...TIMED, ...MEASURED, ...Object.keys(SECONDS)]) if (!files.includes(f)) throw new Error(`test/run.ts names ${f}, which is not a test file any more`);
 
 /** The lanes' files, longest first: each lane takes the next one whenever it is free. */
 const cost = (f: string) => SECONDS[f] ?? 2;
 const queue = files
-  .filter((f) => !BOUNDED.has(f))
+  .filter((f) => !TIMED.has(f) && !MEASURED.has(f))
   .sort((a, b) => cost(b) - cost(a))
   .map((f) => dir + f);
 
@@ -136,18 +135,21 @@ if ((await Promise.all([npmRun('typecheck'), npmRun('build')])).some((code) => c
 
 const LANE = `${dir}support/lane.ts`;
 const { PRIORITY_LOW, PRIORITY_NORMAL } = constants.priority;
-const bounded = start(['--test', '--test-concurrency=1', ...files.filter((f) => BOUNDED.has(f)).map((f) => dir + f)], PRIORITY_NORMAL);
+/** `names`, one at a time, each in a process of its own. */
+const alone = (names: Set<string>, priority: number) => start(['--test', '--test-concurrency=1', ...[...names].map((f) => dir + f)], priority);
+const timed = alone(TIMED, PRIORITY_NORMAL);
+const measured = alone(MEASURED, PRIORITY_LOW);
 const shared = [start([LANE], PRIORITY_LOW), start([LANE], PRIORITY_LOW)];
-// Once the bounded files have ended, a third lane takes what is left of the queue.
-const last = bounded.exit.then(() => (queue.length > 0 ? [start([LANE], PRIORITY_LOW)] : []));
+// Once the timed files have ended, a third lane takes what is left of the queue.
+const later = timed.exit.then(() => (queue.length > 0 ? [start([LANE], PRIORITY_LOW)] : []));
 
-// One lane's report after another: the bounded files', then each lane's.
+// One report after another: the timed files', the measured ones', then each lane's.
 const codes: number[] = [];
-for (const lane of [bounded, ...shared]) {
+for (const lane of [timed, measured, ...shared]) {
   lane.show();
   codes.push(await lane.exit);
 }
-for (const lane of await last) {
+for (const lane of await later) {
   lane.show();
   codes.push(await lane.exit);
 }

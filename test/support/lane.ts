@@ -10,6 +10,7 @@
  */
 import { after, describe } from 'node:test';
 import { basename } from 'node:path';
+import { reuseDatabases } from './pglite-template.ts';
 
 export interface Ask {
   next: true;
@@ -28,6 +29,8 @@ const next = (): Promise<string | undefined> =>
       })
     : Promise.resolve(argv.shift());
 
+// One process for many files: the in-memory databases of one file's tests serve the next ones.
+const closeDatabases = reuseDatabases();
 for (let file = await next(); file !== undefined; file = await next()) {
   const path = file;
   await new Promise<void>((ended) =>
@@ -37,4 +40,5 @@ for (let file = await next(); file !== undefined; file = await next()) {
     }),
   );
 }
+await closeDatabases();
 if (process.connected) process.disconnect();

@@ -4,8 +4,9 @@ import { cp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
+import { openDatabase, type DbHandle } from '../../src/db/client.ts';
 import { migrateToLatest } from '../../src/db/migrations.ts';
 import { openPglite } from '../../src/db/pglite.ts';
 
@@ -46,10 +47,52 @@ async function loadOrMake(): Promise<Blob> {
 
 let template: Promise<Blob> | undefined;
 
-/** The migrated database for openDatabase's `template` (and createRuntime's `pgliteTemplate`). */
+/** The migrated database for openDatabase's `template`. */
 export function migratedTemplate(): Promise<Blob> {
   template ??= loadOrMake();
   return template;
+}
+
+/**
+ * In-memory databases given back emptied, for the next test of this process that needs one; while
+ * undefined (a test file run alone) a database given back is closed. An open PGlite keeps its
+ * process alive with its timers, so whoever turns reuse on closes them at the end.
+ */
+let reusable: DbHandle[] | undefined;
+
+/** Keeps the databases given back for reuse (test/support/lane.ts runs many files in one process); answers the closing of them. */
+export function reuseDatabases(): () => Promise<void> {
+  reusable = [];
+  return async () => {
+    const kept = reusable ?? [];
+    reusable = undefined;
+    await Promise.all(kept.map((handle) => handle.close()));
+  };
+}
+
+/** Deletes every row but the migrations' and forgets every LISTEN: what a new database from the dump holds. */
+async function empty(handle: DbHandle): Promise<void> {
+  const { rows } = await sql<{ name: string }>`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely_migration%'`.execute(handle.db);
+  await sql.raw(`TRUNCATE ${rows.map((r) => `"${r.name}"`).join(', ')} RESTART IDENTITY CASCADE`).execute(handle.db);
+  await sql`UNLISTEN *`.execute(handle.db);
+}
+
+/**
+ * An open, migrated, empty in-memory database: one given back earlier in this process when reuse is
+ * on, or a new one loaded from the dump. Opening one costs half a CPU-second (PGlite unpacks its
+ * files each time), emptying one a few milliseconds. `giveBack()` empties it for the next test, or
+ * closes it when reuse is off or it cannot be emptied (a test left it broken).
+ */
+export async function borrowMigratedDatabase(): Promise<{ handle: DbHandle; giveBack(): Promise<void> }> {
+  const handle = reusable?.pop() ?? (await openDatabase({ dataDir: 'memory://', template: await migratedTemplate() }));
+  return {
+    handle,
+    async giveBack() {
+      const kept = reusable;
+      if (kept && (await empty(handle).then(() => true, () => false))) kept.push(handle);
+      else await handle.close().catch(() => undefined);
+    },
+  };
 }
 
 let folder: Promise<string> | undefined;

@@ -5,7 +5,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import type { Clock } from '../../src/clock.ts';
 import { createTestDatabase, pgAvailable } from './pg.ts';
-import { migratedTemplate } from './pglite-template.ts';
+import { borrowMigratedDatabase } from './pglite-template.ts';
 import { startTwilioServer, type TwilioFixture } from './sms.ts';
 import { startSmtpServer, type SmtpFixture, type SmtpOptions } from './smtp.ts';
 
@@ -125,15 +125,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       done();
     },
   });
+  // An in-memory database is one borrowed (emptied) from an earlier stack of this process, if any.
+  const borrowed = !config.DATABASE_URL && config.DATA_DIR === 'memory://' ? await borrowMigratedDatabase() : undefined;
   const fixtures = async () => {
-    await Promise.all([smtp.close(), sms.close()]);
+    await Promise.all([smtp.close(), sms.close(), borrowed?.giveBack()]);
     await pgdb?.drop();
   };
   let runtime: Runtime;
   let address: string;
   try {
-    const pgliteTemplate = pgdb ? undefined : await migratedTemplate();
-    runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock, pgliteTemplate });
+    runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock, database: borrowed?.handle });
   } catch (err) {
     await fixtures();
     throw err;
