@@ -2,10 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodemailer from 'nodemailer';
 import pg from 'pg';
+import { sql } from 'kysely';
 import { startSmtpServer } from './support/smtp.ts';
 import { startHttpSmsServer, startTwilioServer } from './support/sms.ts';
 import { PG_ADMIN_URL, createTestDatabase, pgAvailable } from './support/pg.ts';
 import { waitUntil } from './support/wait.ts';
+import { borrowMigratedDatabase, reuseDatabases } from './support/pglite-template.ts';
+import { isMigrated } from '../src/db/migrations.ts';
 
 test('SMTP fixture: STARTTLS + AUTH delivery, 535, 550, 451', async (t) => {
   const smtp = await startSmtpServer({ rejectRecipients: /^nobody@/, tempFailRecipients: /^later@/ });
@@ -144,4 +147,23 @@ test('PostgreSQL fixture: create, connect, drop', async (t) => {
   } finally {
     await admin.end();
   }
+});
+
+test('PGlite reuse: a database given back is the next one borrowed, migrated and empty again (rows, LISTEN)', async (t) => {
+  t.after(reuseDatabases());
+  const first = await borrowMigratedDatabase();
+  const { db } = first.handle;
+  const now = new Date();
+  await db.insertInto('users').values({ email: 'kept@example.test', phone: '+27821234567', first_name: 'A', last_name: 'B', created_at: now, updated_at: now }).execute();
+  let heard = 0;
+  await first.handle.listen('left_behind', () => heard++);
+  await first.giveBack();
+
+  const second = await borrowMigratedDatabase();
+  t.after(() => second.giveBack());
+  assert.equal(second.handle, first.handle, 'the same open database');
+  assert.equal(await isMigrated(second.handle.db), true);
+  assert.deepEqual(await second.handle.db.selectFrom('users').select('email').execute(), []);
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_listening_channels()`.execute(second.handle.db);
+  assert.equal(rows[0].n, 0, 'no LISTEN of the last borrower is left');
 });

@@ -62,6 +62,8 @@ let reusable: DbHandle[] | undefined;
 
 /** Keeps the databases given back for reuse (test/support/lane.ts runs many files in one process); answers the closing of them. */
 export function reuseDatabases(): () => Promise<void> {
+  // Already on: whoever turned it on closes them.
+  if (reusable) return async () => undefined;
   reusable = [];
   return async () => {
     const kept = reusable ?? [];
