@@ -89,8 +89,9 @@ function passed(code: number | null, report: string): boolean {
   return code === 0 && count('pass') > 0 && count('fail') === 0 && count('cancelled') === 0;
 }
 
-interface Lane {
-  /** whether the lane passed */
+/** A test process: the files run alone, or a lane. */
+interface TestProcess {
+  /** 0 when its tests passed, else 1 */
   exit: Promise<number>;
   /** starts writing its output as it comes (after what it held so far) */
   show(): void;
@@ -100,7 +101,7 @@ interface Lane {
  * Starts a node process running tests with `args`, at `priority`. Its output is held until show();
  * one that is a lane (test/support/lane.ts) is handed the queue's files one by one, as it asks.
  */
-function start(args: string[], priority: number): Lane {
+function start(args: string[], priority: number): TestProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', reporter, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   }) as ChildProcessByStdio<null, Readable, Readable>;
@@ -145,12 +146,12 @@ const later = timed.exit.then(() => (queue.length > 0 ? [start([LANE], PRIORITY_
 
 // One report after another: the timed files', the measured ones', then each lane's.
 const codes: number[] = [];
-for (const lane of [timed, measured, ...shared]) {
-  lane.show();
-  codes.push(await lane.exit);
+for (const run of [timed, measured, ...shared]) {
+  run.show();
+  codes.push(await run.exit);
 }
-for (const lane of await later) {
-  lane.show();
-  codes.push(await lane.exit);
+for (const run of await later) {
+  run.show();
+  codes.push(await run.exit);
 }
 process.exit(Math.max(...codes));

@@ -79,6 +79,17 @@ async function empty(handle: DbHandle): Promise<void> {
   await sql`UNLISTEN *`.execute(handle.db);
 }
 
+/** Whether `handle` could be emptied within 5 s (a transaction left open would hold it for ever). */
+function emptied(handle: DbHandle): Promise<boolean> {
+  return new Promise((resolve) => {
+    setTimeout(() => resolve(false), 5000).unref();
+    empty(handle).then(
+      () => resolve(true),
+      () => resolve(false),
+    );
+  });
+}
+
 /**
  * An open, migrated, empty in-memory database: one given back earlier in this process when reuse is
  * on, or a new one loaded from the dump. Opening one costs half a CPU-second (PGlite unpacks its
@@ -90,9 +101,10 @@ export async function borrowMigratedDatabase(): Promise<{ handle: DbHandle; give
   return {
     handle,
     async giveBack() {
-      const kept = reusable;
-      if (kept && (await empty(handle).then(() => true, () => false))) kept.push(handle);
-      else await handle.close().catch(() => undefined);
+      if (!reusable) return handle.close();
+      if (await emptied(handle)) reusable.push(handle);
+      // Left broken, or busy in a transaction nobody will end: lent no more, and not waited on.
+      else void handle.close().catch(() => undefined);
     },
   };
 }
