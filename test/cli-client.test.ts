@@ -62,6 +62,8 @@ describe('panic-api client commands against a running server', () => {
     assert.match(run.stdout, /expires at (\d{4}-\d{2}-\d{2} )?\d{2}:\d{2} \(in 10 minutes\)/);
     assert.ok(run.stdout.includes(`Check your email, then run: panic-api verify ${p.email} CODE`), run.stdout);
     assert.doesNotMatch(run.stdout, /panic-api inbox/, 'no dev inbox hint outside development');
+    // Sent before `send` below replaces its code (a message whose code was replaced is never sent).
+    await stack.smtp.waitFor(p.email);
   });
 
   it('send --json prints the API body; verify: a wrong code is the API sentence, the right one verifies', { timeout: 60_000 }, async () => {

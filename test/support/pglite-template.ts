@@ -98,13 +98,19 @@ function emptied(handle: DbHandle): Promise<boolean> {
  */
 export async function borrowMigratedDatabase(): Promise<{ handle: DbHandle; giveBack(): Promise<void> }> {
   const handle = reusable?.pop() ?? (await openDatabase({ dataDir: 'memory://', template: await migratedTemplate() }));
+  let given = false;
   return {
     handle,
     async giveBack() {
+      // Twice would lend it to two tests at once.
+      if (given) return;
+      given = true;
       if (!reusable) return handle.close();
-      if (await emptied(handle)) reusable.push(handle);
       // Left broken, or busy in a transaction nobody will end: lent no more, and not waited on.
-      else void handle.close().catch(() => undefined);
+      if (!(await emptied(handle))) return void handle.close().catch(() => undefined);
+      // Reuse may have ended while it was emptied.
+      if (reusable) reusable.push(handle);
+      else await handle.close();
     },
   };
 }
