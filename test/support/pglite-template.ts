@@ -82,11 +82,13 @@ async function empty(handle: DbHandle): Promise<void> {
 /** Whether `handle` could be emptied within 5 s (a transaction left open would hold it for ever). */
 function emptied(handle: DbHandle): Promise<boolean> {
   return new Promise((resolve) => {
-    setTimeout(() => resolve(false), 5000).unref();
-    empty(handle).then(
-      () => resolve(true),
-      () => resolve(false),
-    );
+    const timer = setTimeout(() => resolve(false), 5000);
+    empty(handle)
+      .then(
+        () => resolve(true),
+        () => resolve(false),
+      )
+      .finally(() => clearTimeout(timer));
   });
 }
 
