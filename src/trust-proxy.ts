@@ -31,6 +31,19 @@ export function clientBucket(ip: string, socketAddress: string | undefined): str
   return `${v6.toNormalizedString().split(':').slice(0, 4).join(':')}::/64`;
 }
 
+/**
+ * The network a client is on, for the budgets a stranger must not be able to spread past their own:
+ * an IPv4 /24 or an IPv6 /48 (a site), never the whole address. The same fallback as clientBucket.
+ */
+export function networkOf(ip: string, socketAddress?: string): string {
+  const addr = parse(ip) ?? parse(socketAddress) ?? undefined;
+  if (!addr) return 'unknown';
+  const v6 = addr.kind() === 'ipv6' ? (addr as ipaddr.IPv6) : undefined;
+  const v4 = v6?.isIPv4MappedAddress() ? v6.toIPv4Address() : v6 ? undefined : (addr as ipaddr.IPv4);
+  if (v4) return `${v4.octets.slice(0, 3).join('.')}.0/24`;
+  return `${v6!.toNormalizedString().split(':').slice(0, 3).join(':')}::/48`;
+}
+
 function parse(value: string | undefined): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
   if (!value) return undefined;
   try {
@@ -54,4 +67,9 @@ export function isLoopback(socketAddress: string | undefined): boolean {
  */
 export function fastifyTrustProxy(tp: TrustProxy): boolean | string[] | ((addr: string, hop: number) => boolean) {
   return typeof tp === 'number' ? (_addr, hop) => hop < tp : tp;
+}
+
+/** Who is asking, as the domain may know it: the client's network (networkOf), never its whole address. */
+export interface Requester {
+  network: string;
 }
