@@ -5,7 +5,7 @@ import { checkCode } from '../otp/check-code.ts';
 import type { User } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { assertTextable, normalizePhone } from '../addresses.ts';
-import { findUserByVerifiedPhone, isUniqueViolation, toPublicUser } from './users.ts';
+import { isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import { personView, type PublicState } from '../delivery/hints.ts';
 import { diagnose } from '../delivery/reasons.ts';
@@ -14,14 +14,14 @@ const phoneTaken = () => new AppError('phone_taken', 'This phone number is alrea
 
 /**
  * Sends an SMS code to the account's phone, or to a new number that replaces it once verified. Every
- * refusal comes before anything is sent or spent where it can: a number we do not text, one verified
- * elsewhere, the account's SMS budgets and the global brake, then the number's own limits.
+ * refusal comes before anything is sent or spent where it can: a number we do not text, the account's
+ * SMS budgets and the global brake, then the number's own limits. A number verified on another account
+ * is answered and charged exactly like a free one: only the code's holder learns, at verify-otp, that
+ * it is taken (anything sooner told a stranger which numbers have accounts).
  */
 export async function requestPhoneCode(ctx: FlowContext, user: User, newPhone?: string): Promise<CodeSent & { phone: string }> {
   const phone = newPhone ? normalizePhone(newPhone, ctx.config.DEFAULT_PHONE_REGION) : user.phone;
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
-  const holder = await findUserByVerifiedPhone(ctx.db, phone);
-  if (holder && holder.id !== user.id) throw phoneTaken();
   await ctx.smsBudget.check(user.id, phone, user.phone);
   await ctx.sendLimits.take(phone);
   await ctx.smsBudget.take(user.id, phone, user.phone);
