@@ -69,7 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { db: ctx.db });
   await app.register(authRoutes, { prefix: '/api/v1/auth', ctx });
   await app.register(userRoutes, { prefix: '/api/v1/users', ctx });
-  await app.register(webhookRoutes, { ctx });
+  await app.register(webhookRoutes, { ctx, makeLimiter: deps.makeLimiter });
   if (ctx.config.isDevelopment) await app.register(devInboxRoutes, { ctx });
   if (ctx.config.ADMIN_TOKEN) {
     await app.register(adminRoutes, { prefix: '/api/v1/admin', ctx, channels: deps.channels, adminToken: ctx.config.ADMIN_TOKEN });

@@ -14,7 +14,7 @@ const SRC = join(ROOT, 'src');
 
 /** Lowest first. A unit (a file of src/ or a folder of it) may import its own layer's units and lower ones. */
 const LAYERS: string[][] = [
-  ['contract', 'vocabulary.ts', 'locales.ts', 'clock.ts', 'errors.ts', 'addresses.ts', 'placeholders.ts', 'secrets.ts', 'trust-proxy.ts', 'gate.ts'],
+  ['contract', 'vocabulary.ts', 'locales.ts', 'clock.ts', 'errors.ts', 'addresses.ts', 'names.ts', 'placeholders.ts', 'secrets.ts', 'trust-proxy.ts', 'gate.ts'],
   ['env-file.ts', 'read-env.ts', 'config.ts'],
   ['logger.ts', 'redis.ts', 'rate-limit.ts', 'passwords.ts', 'db'],
   ['retention.ts'],

@@ -6,6 +6,7 @@ import { checkCode } from '../otp/check-code.ts';
 import { AppError } from '../errors.ts';
 import type { User } from '../db/schema.ts';
 import { assertTextable, normalizeEmail, normalizePhone } from '../addresses.ts';
+import { personName } from '../names.ts';
 import { answerEvenly } from './even-answer.ts';
 import { findUserByEmail, isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
@@ -34,6 +35,9 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
   const email = normalizeEmail(input.email);
   const phone = normalizePhone(input.phone, ctx.config.DEFAULT_PHONE_REGION);
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
+  // Checked before anything is spent: a name that could pass for a link or a number is a 400.
+  const firstName = personName('first_name', input.first_name);
+  const lastName = personName('last_name', input.last_name);
   ctx.passwords.assertCapacity();
   const pending = await findUserByEmail(ctx.db, email);
   if (pending?.email_verified_at) throw emailTaken();
@@ -45,8 +49,8 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
   const now = ctx.clock();
   const details = {
     phone,
-    first_name: input.first_name.trim(),
-    last_name: input.last_name.trim(),
+    first_name: firstName,
+    last_name: lastName,
     password_hash: passwordHash,
     locale: input.locale,
     created_at: now,

@@ -8,12 +8,14 @@ export const Phone = Type.String({ minLength: 3, maxLength: 32, examples: ['+278
  * and dots, at most 64 characters. Names go into emails sent to the address given, so nothing that
  * reads as a link or a number to call: no digits or control characters, no "www.", no dot followed
  * by two letters ("evil.com", "bit.ly"; initials such as "J.R.R." pass), no full-width letters
- * (which spell "ｗｗｗ." past the other checks).
+ * (which spell "ｗｗｗ." past the other checks). The zero-width (non-)joiners some scripts spell with
+ * pass here; names.ts then refuses them outside those scripts, with words that mix scripts, invisible
+ * characters, letters that look like punctuation or digits and stacked marks.
  */
 export const Name = Type.String({
   minLength: 1,
   maxLength: 64,
-  pattern: "^(?!.*[wW]{3}\\.)(?!.*\\.[\\p{M}]*\\p{L}[\\p{M}]*\\p{L})(?!.*[\\uFF00-\\uFFEF]) *\\p{L}[\\p{L}\\p{M} '’.\\-]*$",
+  pattern: "^(?!.*[wW]{3}\\.)(?!.*\\.[\\p{M}\\u200C\\u200D]*\\p{L}[\\p{M}\\u200C\\u200D]*\\p{L})(?!.*[\\uFF00-\\uFFEF]) *\\p{L}[\\p{L}\\p{M}\\u200C\\u200D '’.\\-]*$",
   description: "Letters, spaces, ' - and . only; at most 64 characters.",
   examples: ['Thandi'],
 });

@@ -6,6 +6,8 @@ import { takeReceipt, type AppliedReceipt, type ReceiptStatus } from '../../deli
 import type { SuppressionKind } from '../../delivery/suppressions.ts';
 import { TWILIO_STATUS_PATH, twilioStatusCallback } from '../../delivery/channels/twilio.ts';
 import { AppError } from '../../errors.ts';
+import type { Limiter, LimiterFactory } from '../../rate-limit.ts';
+import { clientBucket } from '../../trust-proxy.ts';
 import { errors } from '../schemas.ts';
 import { jsonBodyReader, refuseUnstorable, type BodyReader } from '../json-body.ts';
 import { bodySignature, signatureMatches, twilioSignature } from '../webhook-signatures.ts';
@@ -15,10 +17,19 @@ const Answer = Type.Object({
   status: Type.String({ description: "The message's state after the receipt." }),
   changed: Type.Boolean({ description: 'False for a repeated receipt, a late `sent`, or one after the message already had its final word.' }),
 });
-const answers = { 200: Answer, ...errors(400, 403, 404, 413, 415) };
+const answers = { 200: Answer, ...errors(400, 403, 404, 413, 415, 429) };
 const tags = ['webhooks'];
-/** Receipts are signed, cheap to refuse and come from a provider's few addresses: no per-IP budget. */
-const config = { limit: { family: null } };
+/**
+ * Genuine receipts come in bursts from a provider's few addresses: no general per-IP budget, but a
+ * small body. Twilio's StatusCallback is under 2 KB and the others' receipts a few KB at their fields'
+ * longest; past this, 413 before a byte is read as a receipt.
+ */
+const limits = { config: { limit: { family: null } }, bodyLimit: 8 * 1024 };
+/** Twilio posts some 20-30 fields; every one is sorted and hashed for the signature, so past this many the form is refused unparsed. */
+const MAX_TWILIO_FIELDS = 64;
+/** Receipts one client address may send in a minute that fail their signature (a genuine one spends nothing); past them, 429. */
+const FORGED_PER_MINUTE = 30;
+const FORGED_MESSAGE = 'Too many receipts with a wrong signature from your address. Retry after the time given.';
 
 /** A receipt's answer: what it did to the message, or 404 when no accepted message has that name. */
 function answer(applied: AppliedReceipt | undefined) {
@@ -28,18 +39,31 @@ function answer(applied: AppliedReceipt | undefined) {
 
 /**
  * In this plugin only: the body is read raw, its signature checked by `verify` before anything else,
- * and only then read as every other body is. Any other content type is 415.
+ * and only then read as every other body is. Any other content type is 415. A body that fails its
+ * signature (403) spends its sender's budget of forgeries: past it, 429.
  */
-function signedBodies(app: FastifyInstance, contentType: string, verify: (request: FastifyRequest, raw: Buffer) => void, read: BodyReader) {
+function signedBodies(app: FastifyInstance, contentType: string, verify: (request: FastifyRequest, raw: Buffer) => void, read: BodyReader, forged: Limiter) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(contentType, { parseAs: 'buffer' }, (request, raw, done) => {
     try {
       verify(request, raw as Buffer);
     } catch (err) {
-      return done(err as Error, undefined);
+      if (!(err instanceof AppError && err.code === 'forbidden')) return done(err as Error, undefined);
+      forged.consume(clientBucket(request.ip, request.socket.remoteAddress), FORGED_MESSAGE).then(
+        () => done(err, undefined),
+        (limited: Error) => done(limited, undefined),
+      );
+      return;
     }
     read(request, raw as Buffer, done);
   });
+}
+
+/** Whether a form has more than `max` fields, counted by its `&` separators on the raw bytes, parsing nothing. */
+function moreFieldsThan(raw: Buffer, max: number): boolean {
+  let separators = 0;
+  for (let i = 0; i < raw.length; i++) if (raw[i] === 0x26 && ++separators >= max) return true;
+  return false;
 }
 
 /** Twilio's form fields, held to the same rule as JSON text (no NUL, no lone surrogate). */
@@ -54,7 +78,7 @@ const readForm: BodyReader = (_request, raw, done) => {
 };
 
 /** A JSON receipt signed `X-Signature: sha256=<hex HMAC-SHA256 of the body>` with the named secret. */
-function hmacSigned(app: FastifyInstance, secret: string | undefined, name: string) {
+function hmacSigned(app: FastifyInstance, secret: string | undefined, name: string, forged: Limiter) {
   signedBodies(
     app,
     'application/json',
@@ -65,6 +89,7 @@ function hmacSigned(app: FastifyInstance, secret: string | undefined, name: stri
       }
     },
     jsonBodyReader(app),
+    forged,
   );
 }
 
@@ -72,9 +97,11 @@ function hmacSigned(app: FastifyInstance, secret: string | undefined, name: stri
 const TWILIO_STATUS: Record<string, ReceiptStatus> = { delivered: 'delivered', read: 'delivered', undelivered: 'undelivered', failed: 'failed', canceled: 'failed' };
 
 /** Providers' receipts: Twilio's StatusCallback, the generic SMS provider's, and email events from any mail provider's bridge. */
-export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
+export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLimiter: LimiterFactory }> = async (app, { ctx, makeLimiter }) => {
   const { config: settings } = ctx;
   const deps = { db: ctx.db, clock: ctx.clock, metrics: ctx.metrics, logger: ctx.logger };
+  // one budget for the three routes: a forger gains nothing by switching
+  const forged = makeLimiter({ keyPrefix: 'webhook-forged', points: FORGED_PER_MINUTE, durationSeconds: 60 });
 
   await app.register(async (scope) => {
     const twilio = scope.withTypeProvider<TypeBoxTypeProvider>();
@@ -88,6 +115,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = as
       'application/x-www-form-urlencoded',
       (request, raw) => {
         if (!authTokens.length || !settings.PUBLIC_URL) throw new AppError('forbidden', 'Twilio receipts are refused: SMS_PROVIDER=twilio and PUBLIC_URL are not both set.');
+        if (moreFieldsThan(raw, MAX_TWILIO_FIELDS)) throw new AppError('payload_too_large', `Twilio's receipts have at most ${MAX_TWILIO_FIELDS} fields.`);
         // The URL Twilio was given (PUBLIC_URL, not the Host header a proxy rewrote), with the query Twilio called it with.
         const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
         const url = twilioStatusCallback(settings.PUBLIC_URL) + query;
@@ -97,11 +125,12 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = as
         }
       },
       readForm,
+      forged,
     );
     twilio.post(
       TWILIO_STATUS_PATH,
       {
-        config,
+        ...limits,
         schema: {
           tags,
           summary: "Twilio's StatusCallback (form fields as Twilio posts them, signed with X-Twilio-Signature)",
@@ -126,11 +155,11 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = as
 
   await app.register(async (scope) => {
     const sms = scope.withTypeProvider<TypeBoxTypeProvider>();
-    hmacSigned(sms, settings.SMS_WEBHOOK_SECRET, 'SMS_WEBHOOK_SECRET');
+    hmacSigned(sms, settings.SMS_WEBHOOK_SECRET, 'SMS_WEBHOOK_SECRET', forged);
     sms.post(
       '/api/v1/webhooks/sms/status',
       {
-        config,
+        ...limits,
         schema: {
           tags,
           summary: "The generic SMS provider's receipt, signed X-Signature: sha256=<hex HMAC-SHA256 of the body, key SMS_WEBHOOK_SECRET>",
@@ -153,11 +182,11 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = as
 
   await app.register(async (scope) => {
     const email = scope.withTypeProvider<TypeBoxTypeProvider>();
-    hmacSigned(email, settings.EMAIL_WEBHOOK_SECRET, 'EMAIL_WEBHOOK_SECRET');
+    hmacSigned(email, settings.EMAIL_WEBHOOK_SECRET, 'EMAIL_WEBHOOK_SECRET', forged);
     email.post(
       '/api/v1/webhooks/email/events',
       {
-        config,
+        ...limits,
         schema: {
           tags,
           summary: "A mail provider's event, bridged: signed X-Signature: sha256=<hex HMAC-SHA256 of the body, key EMAIL_WEBHOOK_SECRET>",
