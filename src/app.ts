@@ -16,9 +16,8 @@ import { adminRoutes } from './http/routes/admin.ts';
 import { webhookRoutes } from './http/routes/webhooks.ts';
 import type { Channels } from './delivery/channels/index.ts';
 import type { Metrics } from './metrics.ts';
-import { AppError } from './errors.ts';
-import { bearerToken } from './http/auth-hook.ts';
-import { sameSecret } from './http/same-secret.ts';
+import type { Config } from './config.ts';
+import { requireAdminToken } from './http/auth-hook.ts';
 import { fastifyTrustProxy } from './trust-proxy.ts';
 
 export interface AppDeps {
@@ -74,35 +73,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (ctx.config.ADMIN_TOKEN) {
     await app.register(adminRoutes, { prefix: '/api/v1/admin', ctx, channels: deps.channels, adminToken: ctx.config.ADMIN_TOKEN });
   }
-  const metricsAccess = publicMetricsAccess(ctx.config);
-  if (metricsAccess !== 'none') {
-    app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
-      const token = bearerToken(request);
-      if (metricsAccess === 'admin' && !(token && sameSecret(token, ctx.config.ADMIN_TOKEN!))) {
-        throw new AppError('unauthorized', 'Send the admin token as "Authorization: Bearer $ADMIN_TOKEN", or scrape METRICS_PORT.');
-      }
-      return sendMetrics(ctx.metrics, reply);
-    });
-  }
+  // With METRICS_PORT set, the public port never serves /metrics.
+  if (!ctx.config.METRICS_PORT) addMetricsRoute(app, ctx.metrics, ctx.config);
   return app;
 }
 
 /**
- * Who may read /metrics on the public port. Its counters move only for real accounts (codes issued),
- * so outside development it is for the operator: a separate METRICS_PORT, or the admin token.
+ * /metrics, for whoever may read it. Its counters move only for real accounts (codes issued), so
+ * outside development it is the operator's: the admin token, on either listener; with no ADMIN_TOKEN
+ * there is none (production refuses METRICS_PORT without one: config.ts).
  */
-function publicMetricsAccess(config: FlowContext['config']): 'open' | 'admin' | 'none' {
-  if (config.METRICS_PORT) return 'none';
-  if (config.isDevelopment) return 'open';
-  return config.ADMIN_TOKEN ? 'admin' : 'none';
+function addMetricsRoute(app: FastifyInstance, metrics: Metrics, config: Config): void {
+  if (config.isDevelopment) {
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => sendMetrics(metrics, reply));
+  } else if (config.ADMIN_TOKEN) {
+    app.get('/metrics', { schema: { hide: true }, onRequest: requireAdminToken(config.ADMIN_TOKEN) }, async (_request, reply) => sendMetrics(metrics, reply));
+  }
 }
 
 const sendMetrics = async (metrics: Metrics, reply: FastifyReply) =>
   reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
 
-/** The listener of METRICS_PORT: /metrics alone, for a scraper on the inside network. */
-export async function buildMetricsApp(metrics: Metrics, logger: Logger): Promise<FastifyInstance> {
+/**
+ * The listener of METRICS_PORT: /metrics alone, for a scraper on the inside network (serve binds it
+ * to METRICS_HOST, loopback unless set), with the same token rule as the public port.
+ */
+export async function buildMetricsApp(metrics: Metrics, logger: Logger, config: Config): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
-  app.get('/metrics', async (_request, reply) => sendMetrics(metrics, reply));
+  installErrorHandling(app);
+  addMetricsRoute(app, metrics, config);
   return app;
 }

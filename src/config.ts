@@ -5,7 +5,7 @@ import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
 import { parseAllowedCountries } from './addresses.ts';
 import { readEnv } from './read-env.ts';
 import { LOCALE_CODES, FALLBACK_LOCALE } from './locales.ts';
-import { DEV_SECRETS, secretProblem, type SecretName } from './secrets.ts';
+import { DEV_SECRETS, productionSecretProblems, type SecretName } from './secrets.ts';
 
 
 // How text becomes a number or a boolean, and that blank optional text is unset: src/read-env.ts.
@@ -127,14 +127,17 @@ export const envSchema = Type.Object({
   DEV_INBOX_TOKEN: optionalText,
   /** A separate listener for /metrics, so the public port never serves it. */
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  /** The interface METRICS_PORT listens on; unset: loopback (its counters say which addresses have accounts). */
+  METRICS_HOST: optionalText,
 });
 
 export type Env = Static<typeof envSchema>;
 
-export interface Config extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET' | 'HOST' | 'TRUST_PROXY' | 'SMS_ALLOWED_COUNTRIES'> {
+export interface Config extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET' | 'HOST' | 'METRICS_HOST' | 'TRUST_PROXY' | 'SMS_ALLOWED_COUNTRIES'> {
   JWT_SECRET: string;
   OTP_SECRET: string;
   HOST: string;
+  METRICS_HOST: string;
   TRUST_PROXY: TrustProxy;
   /** ISO 3166 codes SMS may go to; '*' is every country. */
   SMS_ALLOWED_COUNTRIES: ReadonlySet<string> | '*';
@@ -146,8 +149,12 @@ export interface Config extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET' | 'HOST' |
 
 export class ConfigError extends Error {}
 
-/** Parses and validates the environment once; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Parses and validates the environment once; throws ConfigError naming every bad variable. doctor
+ * passes `productionSecrets: 'report'` to read the rest of a production configuration whose secrets
+ * it reports itself (with the same rule, productionSecretProblems).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { productionSecrets?: 'refuse' | 'report' } = {}): Config {
   const { value: e, problems } = readEnv(envSchema, env);
   let trustProxy: TrustProxy = false;
   try {
@@ -159,15 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const defaultedSecrets: string[] = [];
   const secret = (name: SecretName): string => {
     const value = e[name];
-    if (e.APP_ENV === 'production') {
-      if (!value || secretProblem(name, value)) {
-        throw new ConfigError(
-          `${name} must be set to a random string of at least 32 characters when APP_ENV=production ` +
-            `(generate one with: openssl rand -hex 32)`,
-        );
-      }
-      return value;
-    }
+    if (e.APP_ENV === 'production') return value ?? '';
     if (!value) defaultedSecrets.push(name);
     return value ?? DEV_SECRETS[name];
   };
@@ -185,9 +184,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new ConfigError(`Invalid configuration:\n  SMS_ALLOWED_COUNTRIES: ${(err as Error).message}`);
   }
+  if (e.APP_ENV === 'production' && opts.productionSecrets !== 'report') {
+    const weak = productionSecretProblems(e);
+    if (weak.length) {
+      throw new ConfigError(
+        `APP_ENV=production refuses these secrets: ${weak.join('; ')}.\n` +
+          'Set each to a different random string of at least 32 characters (generate one with: openssl rand -hex 32); ' +
+          'ADMIN_TOKEN, SMS_WEBHOOK_SECRET and EMAIL_WEBHOOK_SECRET may instead be unset, which switches their endpoints off.',
+      );
+    }
+  }
+  if (e.APP_ENV === 'production' && e.METRICS_PORT && !e.ADMIN_TOKEN) {
+    throw new ConfigError(
+      'METRICS_PORT is set but ADMIN_TOKEN is not: outside development /metrics answers only with the admin token. ' +
+        'Set ADMIN_TOKEN (openssl rand -hex 32) for your scraper to send, or unset METRICS_PORT.',
+    );
+  }
   return {
     ...e,
     HOST: e.HOST ?? (e.APP_ENV === 'development' ? '127.0.0.1' : '0.0.0.0'),
+    METRICS_HOST: e.METRICS_HOST ?? '127.0.0.1',
     PUBLIC_URL: e.PUBLIC_URL?.replace(/\/+$/, ''),
     TRUST_PROXY: trustProxy,
     DEFAULT_PHONE_REGION: region,

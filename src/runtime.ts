@@ -111,7 +111,7 @@ async function assemble(
   const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics, seal, listen });
   const maintenance = createMaintenance({ db: handle.db, config, clock, logger, metrics });
   const app = await buildApp({ ctx, logger, makeLimiter, channels });
-  const metricsApp = config.METRICS_PORT ? await buildMetricsApp(metrics, logger) : undefined;
+  const metricsApp = config.METRICS_PORT ? await buildMetricsApp(metrics, logger, config) : undefined;
   return {
     config,
     logger,

@@ -496,7 +496,7 @@ for (const db of await databaseKinds()) {
         try {
           const { port } = metricsApp.server.address() as AddressInfo;
           const read = async () => {
-            const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+            const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
             assert.equal(res.status, 200);
             return res.text();
           };

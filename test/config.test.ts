@@ -190,6 +190,61 @@ describe('loadConfig: secrets by APP_ENV', () => {
     assert.deepEqual(c.defaultedSecrets, []);
   });
 
+  // Issue 18 item 7: production started with ADMIN_TOKEN=admin, one-letter webhook secrets, and JWT_SECRET equal to OTP_SECRET.
+  const SECRET_C = 'c'.repeat(16) + '0123456789abcdef';
+  const SECRET_D = 'd'.repeat(16) + '0123456789abcdef';
+  const SECRET_E = 'e'.repeat(16) + '0123456789abcdef';
+  const strong = { APP_ENV: 'production', JWT_SECRET: SECRET_A, OTP_SECRET: SECRET_B };
+  const weak: Array<[string, Record<string, string>, string[]]> = [
+    ['ADMIN_TOKEN=admin', { ADMIN_TOKEN: 'admin' }, ['ADMIN_TOKEN']],
+    ['ADMIN_TOKEN of 31 characters', { ADMIN_TOKEN: SECRET_C.slice(1) }, ['ADMIN_TOKEN']],
+    ['ADMIN_TOKEN a placeholder', { ADMIN_TOKEN: 'your-admin-token-from-openssl-rand-hex-32' }, ['ADMIN_TOKEN']],
+    ['SMS_WEBHOOK_SECRET=x', { SMS_WEBHOOK_SECRET: 'x' }, ['SMS_WEBHOOK_SECRET']],
+    ['EMAIL_WEBHOOK_SECRET=y', { EMAIL_WEBHOOK_SECRET: 'y' }, ['EMAIL_WEBHOOK_SECRET']],
+    ['JWT_SECRET equal to OTP_SECRET', { OTP_SECRET: SECRET_A }, ['JWT_SECRET', 'OTP_SECRET']],
+    ['ADMIN_TOKEN equal to JWT_SECRET', { ADMIN_TOKEN: SECRET_A }, ['ADMIN_TOKEN', 'JWT_SECRET']],
+    ['SMS_WEBHOOK_SECRET equal to EMAIL_WEBHOOK_SECRET', { SMS_WEBHOOK_SECRET: SECRET_C, EMAIL_WEBHOOK_SECRET: SECRET_C }, ['SMS_WEBHOOK_SECRET', 'EMAIL_WEBHOOK_SECRET']],
+    ['EMAIL_WEBHOOK_SECRET equal to OTP_SECRET, apart from spaces', { EMAIL_WEBHOOK_SECRET: ` ${SECRET_B} ` }, ['EMAIL_WEBHOOK_SECRET', 'OTP_SECRET']],
+    ['DEV_INBOX_TOKEN equal to ADMIN_TOKEN', { ADMIN_TOKEN: SECRET_C, DEV_INBOX_TOKEN: SECRET_C }, ['ADMIN_TOKEN', 'DEV_INBOX_TOKEN']],
+  ];
+
+  it(`production refuses a weak or repeated ADMIN_TOKEN, webhook secret or signing secret: ${weak.length} of ${weak.length} weak configurations refused, each naming its variables`, () => {
+    const started: string[] = [];
+    for (const [what, env, names] of weak) {
+      let message: string | undefined;
+      try {
+        loadConfig({ ...strong, ...env });
+        started.push(what);
+        continue;
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, `${what}: ${String(err)}`);
+        message = err.message;
+      }
+      for (const name of names) assert.match(message, new RegExp(`\\b${name}\\b`), `${what}: ${message}`);
+      assert.match(message, /32 characters/, `${what}: says what a good value is`);
+      for (const value of Object.values(env).filter((v) => v.trim().length >= 8)) assert.ok(!message.includes(value.trim()), `${what}: the message does not repeat the secret`);
+    }
+    assert.deepEqual(started, [], 'weak configurations that started');
+  });
+
+  it('production names every weak secret at once', () => {
+    const message = refuses(() => loadConfig({ ...strong, ADMIN_TOKEN: 'admin', SMS_WEBHOOK_SECRET: 'x', EMAIL_WEBHOOK_SECRET: 'x' }), 'ADMIN_TOKEN');
+    assert.match(message, /ADMIN_TOKEN is shorter than 32 characters; SMS_WEBHOOK_SECRET is shorter than 32 characters; EMAIL_WEBHOOK_SECRET is shorter than 32 characters; SMS_WEBHOOK_SECRET and EMAIL_WEBHOOK_SECRET are the same value/);
+  });
+
+  it('production starts with every secret set, strong and different, or with the optional ones unset', () => {
+    const all = { ...strong, ADMIN_TOKEN: SECRET_C, SMS_WEBHOOK_SECRET: SECRET_D, EMAIL_WEBHOOK_SECRET: SECRET_E, DEV_INBOX_TOKEN: 'f'.repeat(40) };
+    assert.equal(loadConfig(all).ADMIN_TOKEN, SECRET_C);
+    assert.equal(loadConfig({ ...strong, ADMIN_TOKEN: '', SMS_WEBHOOK_SECRET: '  ' }).ADMIN_TOKEN, undefined);
+  });
+
+  it('test and development keep accepting short and repeated secrets (tests, workstations)', () => {
+    for (const APP_ENV of ['test', 'development']) {
+      const c = loadConfig({ APP_ENV, ADMIN_TOKEN: 'admin', SMS_WEBHOOK_SECRET: 'x', EMAIL_WEBHOOK_SECRET: 'x', JWT_SECRET: SECRET_A, OTP_SECRET: SECRET_A });
+      assert.equal(c.ADMIN_TOKEN, 'admin');
+    }
+  });
+
   it('test accepts the development defaults, and is not development', () => {
     const c = loadConfig({ APP_ENV: 'test' });
     assert.equal(c.JWT_SECRET, DEV_JWT_SECRET);
@@ -198,6 +253,25 @@ describe('loadConfig: secrets by APP_ENV', () => {
     assert.deepEqual([...c.defaultedSecrets].sort(), ['JWT_SECRET', 'OTP_SECRET']);
     const explicit = loadConfig({ APP_ENV: 'test', JWT_SECRET: DEV_JWT_SECRET, OTP_SECRET: 'short' });
     assert.equal(explicit.OTP_SECRET, 'short');
+  });
+});
+
+describe('loadConfig: the metrics listener (METRICS_PORT, METRICS_HOST)', () => {
+  const strong = { APP_ENV: 'production', JWT_SECRET: SECRET_A, OTP_SECRET: SECRET_B };
+
+  it('METRICS_HOST defaults to loopback in every environment (its counters say which addresses have accounts); set, it wins', () => {
+    for (const APP_ENV of ['development', 'test', 'production']) {
+      assert.equal(loadConfig({ ...strong, APP_ENV, METRICS_PORT: '9464', ADMIN_TOKEN: 'c'.repeat(40) }).METRICS_HOST, '127.0.0.1', APP_ENV);
+    }
+    assert.equal(loadConfig({ METRICS_HOST: '0.0.0.0' }).METRICS_HOST, '0.0.0.0');
+    assert.equal(loadConfig({ METRICS_HOST: '' }).METRICS_HOST, '127.0.0.1');
+  });
+
+  it('production with METRICS_PORT and no ADMIN_TOKEN is refused, naming both (the listener would have nothing to check)', () => {
+    const message = refuses(() => loadConfig({ ...strong, METRICS_PORT: '9464' }), 'METRICS_PORT');
+    assert.match(message, /\bADMIN_TOKEN\b/);
+    assert.equal(loadConfig({ ...strong, METRICS_PORT: '9464', ADMIN_TOKEN: 'c'.repeat(40) }).METRICS_PORT, 9464);
+    assert.equal(loadConfig({ APP_ENV: 'test', METRICS_PORT: '9464' }).METRICS_PORT, 9464, 'test starts: its listener serves nothing without a token');
   });
 });
 

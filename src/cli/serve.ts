@@ -17,7 +17,7 @@ export async function serve(mode: 'serve' | 'worker'): Promise<void> {
     runtime.worker.start();
     runtime.maintenance.start();
   }
-  if (runtime.metricsApp) await runtime.metricsApp.listen({ port: config.METRICS_PORT, host: config.HOST });
+  if (runtime.metricsApp) await runtime.metricsApp.listen({ port: config.METRICS_PORT, host: config.METRICS_HOST });
   if (mode === 'serve') {
     await runtime.app.listen({ port: config.PORT, host: config.HOST });
     if (config.isDevelopment) {

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import type { User } from '../db/schema.ts';
 import { authenticate } from '../accounts/sessions.ts';
 import { AppError } from '../errors.ts';
+import { sameSecret } from './same-secret.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,5 +25,19 @@ export function requireUser(deps: { db: Db; config: Config; clock: Clock }) {
     const token = bearerToken(request);
     if (!token) throw new AppError('unauthorized', 'Sign in first: send "Authorization: Bearer <access token>".');
     request.user = await authenticate(deps.db, deps.config, token, deps.clock());
+  };
+}
+
+/**
+ * An onRequest hook that answers 401 unless the request carries the admin token: the one check of
+ * the admin endpoints and of /metrics (both listeners). onRequest runs before the body is read and
+ * validated, so a caller without the token learns nothing of a route's schema.
+ */
+export function requireAdminToken(adminToken: string) {
+  return async (request: FastifyRequest) => {
+    const token = bearerToken(request);
+    if (!token || !sameSecret(token, adminToken)) {
+      throw new AppError('unauthorized', 'Send the admin token as "Authorization: Bearer $ADMIN_TOKEN".');
+    }
   };
 }

@@ -4,7 +4,7 @@ import { clientBucket } from '../trust-proxy.ts';
 
 /** How a route counts against a client's per-IP budgets; set in a route's `config.limit`. */
 export interface RouteLimit {
-  /** The budget it shares; an alias names its route's family; null: none (signed webhooks). Default: /api/v1/<family>/… */
+  /** The budget it shares; an alias names its route's family; null: none (liveness, signed webhooks). Default: /api/v1/<family>/… */
   family?: string | null;
   /** Also spends the stricter budget of the routes that hash passwords or send codes. */
   expensive?: boolean;
@@ -18,12 +18,12 @@ declare module 'fastify' {
 
 /**
  * The budget a request spends, from the route the router matched (never the URL as written, which
- * percent-encoding or an absolute request line respells): null for the health probes and the routes
- * that opt out, 'unmatched' for anything no route took.
+ * percent-encoding or an absolute request line respells): null for the routes that opt out,
+ * 'unmatched' for anything no route took.
  */
 export function budgetOf(routeUrl: string | undefined, limit: RouteLimit | undefined): string | null {
   if (routeUrl === undefined) return 'unmatched';
-  if (routeUrl === '/health' || routeUrl.startsWith('/health/') || limit?.family === null) return null;
+  if (limit?.family === null) return null;
   return limit?.family ?? routeUrl.match(/^\/api\/v1\/([a-z-]+)/)?.[1] ?? 'site';
 }
 

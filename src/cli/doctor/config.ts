@@ -1,9 +1,6 @@
 import { ConfigError, loadConfig, type Config } from '../../config.ts';
-import { SECRET_NAMES, secretProblem } from '../../secrets.ts';
-import { isPlaceholder } from '../../placeholders.ts';
+import { productionSecretProblems } from '../../secrets.ts';
 import { fail, ok, warn, type Check } from './types.ts';
-
-const STAND_IN = '-doctor-stand-in';
 
 export interface ConfigResult {
   check: Check;
@@ -22,23 +19,12 @@ function namesIn(err: ConfigError): string[] {
  */
 export function checkConfig(env: NodeJS.ProcessEnv): ConfigResult {
   try {
-    const config = loadConfig(env);
-    return { check: ok('config', `All settings are valid (APP_ENV=${config.APP_ENV})`), config };
-  } catch (first) {
-    if (!(first instanceof ConfigError)) throw first;
-    let err = first;
-    // Production refuses development secrets: parse again with stand-ins for them, so every other
-    // production rule (TRUST_PROXY=true, …) is still judged here.
-    if (env.APP_ENV === 'production') {
-      try {
-        const relaxed = loadConfig({ ...env, JWT_SECRET: 'j'.repeat(32) + STAND_IN, OTP_SECRET: 'o'.repeat(32) + STAND_IN });
-        const config: Config = { ...relaxed, JWT_SECRET: env.JWT_SECRET ?? '', OTP_SECRET: env.OTP_SECRET ?? '' };
-        return { check: ok('config', 'All settings are valid (APP_ENV=production; secrets: see below)'), config };
-      } catch (second) {
-        if (!(second instanceof ConfigError)) throw second;
-        err = second; // a real error besides the secrets: reported below
-      }
-    }
+    // Production's secrets are judged by checkSecrets, so every other production rule (TRUST_PROXY=true, …) is judged here.
+    const config = loadConfig(env, { productionSecrets: 'report' });
+    const secrets = config.APP_ENV === 'production' && productionSecretProblems(env).length ? '; secrets: see below' : '';
+    return { check: ok('config', `All settings are valid (APP_ENV=${config.APP_ENV}${secrets})`), config };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
     const names = namesIn(err);
     const detail = err.message.replace(/^Invalid configuration:\s*/, '').split('\n').map((l) => l.trim()).filter(Boolean).join('; ');
     return {
@@ -52,24 +38,16 @@ export function checkConfig(env: NodeJS.ProcessEnv): ConfigResult {
   }
 }
 
-/** APP_ENV and the signing secrets: real in production, development defaults (with a warning) elsewhere. */
+/** APP_ENV and the secrets: production's rule (productionSecretProblems) in production, development defaults (with a warning) elsewhere. */
 export function checkSecrets(env: NodeJS.ProcessEnv, config: Config): Check {
   if (config.APP_ENV === 'production') {
-    const problems = SECRET_NAMES.map((n) => secretProblem(n, env[n])).filter((p): p is string => p !== undefined);
-    const admin = env.ADMIN_TOKEN?.trim();
+    const problems = productionSecretProblems(env);
     if (problems.length) {
       return fail(
         'secrets',
         `APP_ENV=production but ${problems.join(', ')}`,
-        'Set JWT_SECRET and OTP_SECRET to different random strings of at least 32 characters (openssl rand -hex 32); ' +
-          'production refuses to start without them.',
-      );
-    }
-    if (admin && (isPlaceholder(admin) || admin.length < 24)) {
-      return warn(
-        'secrets',
-        'APP_ENV=production, JWT_SECRET and OTP_SECRET set; but ADMIN_TOKEN is weak (placeholder or under 24 characters)',
-        'Set ADMIN_TOKEN to a random string (openssl rand -hex 32), or unset it to switch the admin endpoints off.',
+        'Set JWT_SECRET and OTP_SECRET, and ADMIN_TOKEN, SMS_WEBHOOK_SECRET and EMAIL_WEBHOOK_SECRET when set, to different random ' +
+          'strings of at least 32 characters (openssl rand -hex 32); production refuses to start until then.',
       );
     }
     return ok('secrets', 'APP_ENV=production, JWT_SECRET and OTP_SECRET are set and not the development defaults');

@@ -61,10 +61,20 @@ const PREVIEW_HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
+/** The names this machine goes by in a browser's address bar, with any port: a Host header of any other name is a page of another site (DNS rebinding). */
+const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
+
+/** Headers a proxy or tunnel adds: a request that carries one came from elsewhere, whatever its socket says. */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip'];
+
 /**
- * Every code, password-reset codes included, is readable here: so only this machine may read it (the
- * socket's peer, never request.ip, which X-Forwarded-For sets), or, with DEV_INBOX_TOKEN set (a
- * container, a shared dev box), only whoever sends that token, in `X-Dev-Inbox-Token` or `?token=`.
+ * Every code, password-reset codes included, is readable here, so without DEV_INBOX_TOKEN only a
+ * browser or command on this machine may read it: the socket's peer is loopback (never request.ip,
+ * which X-Forwarded-For sets), the Host header names this machine (a page of another site whose name
+ * was rebound to 127.0.0.1 sends its own name), and no proxy or tunnel forwarded it (they add a
+ * forwarding header). With DEV_INBOX_TOKEN set (a container, a shared dev box) the token alone opens
+ * it, from anywhere: it is a deliberate opening, and a rebinding page or a tunnel's stranger does not
+ * have it. The token comes in `X-Dev-Inbox-Token` or `?token=`.
  */
 function guard(token: string | undefined) {
   return async (request: FastifyRequest) => {
@@ -73,10 +83,15 @@ function guard(token: string | undefined) {
       if (typeof sent === 'string' && sameSecret(sent, token)) return;
       throw new AppError('forbidden', 'The dev inbox needs its token: open /dev/inbox?token=$DEV_INBOX_TOKEN, or send it as X-Dev-Inbox-Token.');
     }
-    if (!isLoopback(request.socket.remoteAddress)) {
+    const local =
+      isLoopback(request.socket.remoteAddress) &&
+      LOCAL_HOST.test(request.headers.host ?? '') &&
+      !FORWARDING_HEADERS.some((name) => request.headers[name] !== undefined);
+    if (!local) {
       throw new AppError(
         'forbidden',
-        'The dev inbox answers only on the machine the server runs on. To open it from elsewhere (a container, another host), set DEV_INBOX_TOKEN and open /dev/inbox?token=<it>.',
+        'The dev inbox answers only on the machine the server runs on, at http://localhost, 127.0.0.1 or [::1], not through a proxy or tunnel. ' +
+          'To open it from elsewhere (a container, another host), set DEV_INBOX_TOKEN and open /dev/inbox?token=<it>.',
       );
     }
   };

@@ -8,10 +8,14 @@ import { errors } from '../schemas.ts';
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
   const tags = ['health'];
-  app.get('/health', { schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  // Liveness costs nothing and spends no budget; readiness costs two queries, so it has a per-IP budget of its own.
+  app.get('/health', { config: { limit: { family: null } }, schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
   app.get(
     '/health/ready',
-    { schema: { tags, summary: 'Readiness: the database answers and is migrated', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.Literal('ok') }), ...errors(503) } } },
+    {
+      config: { limit: { family: 'health' } },
+      schema: { tags, summary: 'Readiness: the database answers and is migrated', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.Literal('ok') }), ...errors(429, 503) } },
+    },
     async () => {
       try {
         await ping(db);
