@@ -63,3 +63,20 @@ export function assertTextable(e164: string, allowed: ReadonlySet<string> | '*')
 export function callingCodeOf(e164: string): string {
   return parsePhoneNumberFromString(e164)?.countryCallingCode ?? '';
 }
+
+/**
+ * National digits that name a number range. In ZA (9 digits) a block of 100 000 numbers, about 3 000
+ * blocks for every mobile: few enough that spreading over ranges costs an attacker a probation each,
+ * small enough that one ring's block is not a whole carrier's customers.
+ */
+export const RANGE_NATIONAL_DIGITS = 4;
+
+/**
+ * The range of an E.164 number, for the SMS brake's verification rate per range (pumping rings own
+ * blocks of numbers, and their codes are never used): its calling code and first national digits,
+ * "+27 8212" for +27821234567; '' when it does not parse.
+ */
+export function numberRangeOf(e164: string): string {
+  const parsed = parsePhoneNumberFromString(e164);
+  return parsed ? `+${parsed.countryCallingCode} ${parsed.nationalNumber.slice(0, RANGE_NATIONAL_DIGITS)}` : '';
+}

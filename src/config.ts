@@ -67,7 +67,16 @@ export const envSchema = Type.Object({
   SMS_ALLOWED_COUNTRIES: optionalText,
   SMS_MAX_PER_ACCOUNT_PER_HOUR: int(5, 1, 10_000),
   SMS_NEW_NUMBERS_PER_DAY: int(3, 1, 10_000),
+  /** The brake's ceiling for codes to new numbers (any number not verified on the asking account). */
   SMS_MAX_PER_HOUR: int(1000, 1, 100_000_000),
+  /** The brake's ceiling for codes to the number verified on the account (unlock, and every later code). */
+  SMS_PROVEN_MAX_PER_HOUR: int(1000, 1, 100_000_000),
+  /** Past a ceiling, SMS each requester network (IPv4 /24, IPv6 /48) may still send an hour; 0: none. */
+  SMS_BRAKE_NETWORK_SHARE: int(3, 0, 100_000),
+  /** Past SMS_MAX_PER_HOUR, codes a number range may be sent (today and yesterday) before its verification rate counts. */
+  SMS_BRAKE_RANGE_PROBATION: int(10, 0, 1_000_000),
+  /** Past SMS_MAX_PER_HOUR, the share of a range's codes that must have been verified for new numbers in it to get one. */
+  SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT: int(20, 0, 100),
   SMTP_SERVER: optionalText,
   SMTP_PORT: int(587, 1, 65535),
   /** Connections kept open to the SMTP server: each message reuses one instead of a new TLS + AUTH. */

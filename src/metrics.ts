@@ -11,7 +11,7 @@ export interface Metrics {
   sendSeconds: Histogram<'channel' | 'provider' | 'outcome'>;
   smsSent: Counter<'calling_code'>;
   smsVerified: Counter<'calling_code'>;
-  smsBrakeRefusals: Counter;
+  smsBrakeRefusals: Counter<'part'>;
   retentionRowsRemoved: Counter<'table'>;
   /** What became of messages after the provider took them (receipts), and those never sent to a suppressed address. */
   outcomes: Counter<'channel' | 'provider' | 'status' | 'destination'>;
@@ -19,6 +19,10 @@ export interface Metrics {
   /** A recipient's destination label: its country calling code, or its email domain while fewer than MAX_DOMAIN_LABELS are in use ("other" after). */
   destination(recipient: string): string;
 }
+
+/** The parts of the SMS brake a refusal is counted under (src/otp/sms-budget.ts). */
+export const BRAKE_PARTS = ['proven_network', 'new_network', 'new_range'] as const;
+export type BrakePart = (typeof BRAKE_PARTS)[number];
 
 /** Distinct email domains a label may take before the rest count as "other": a label per domain an attacker makes up would grow memory without end. */
 export const MAX_DOMAIN_LABELS = 200;
@@ -58,6 +62,13 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
   });
   // Every table's series exists from the start, so rate() and alerts see 0 rather than nothing.
   for (const table of RETENTION_TABLES) retentionRowsRemoved.inc({ table }, 0);
+  const smsBrakeRefusals = new Counter({
+    name: 'panic_sms_brake_refusals_total',
+    help: "SMS codes the brake refused, by part: proven_network (SMS_PROVEN_MAX_PER_HOUR reached and the requester's network past its share), new_network (SMS_MAX_PER_HOUR reached, the same), new_range (SMS_MAX_PER_HOUR reached and the number's range seldom verifies). Alert on any increase",
+    labelNames: ['part'],
+    registers: [registry],
+  });
+  for (const part of BRAKE_PARTS) smsBrakeRefusals.inc({ part }, 0);
   const domains = new Set<string>();
   return {
     registry,
@@ -84,11 +95,7 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
     // Pumping shows as sends to a calling code with no verifications to match.
     smsSent: new Counter({ name: 'panic_sms_sent_total', help: 'SMS accepted by a provider, by country calling code', labelNames: ['calling_code'], registers: [registry] }),
     smsVerified: new Counter({ name: 'panic_sms_verified_total', help: 'SMS codes verified, by country calling code', labelNames: ['calling_code'], registers: [registry] }),
-    smsBrakeRefusals: new Counter({
-      name: 'panic_sms_brake_refusals_total',
-      help: 'SMS codes refused because SMS_MAX_PER_HOUR was reached (alert on any increase)',
-      registers: [registry],
-    }),
+    smsBrakeRefusals,
     retentionRowsRemoved,
     // destination: the country calling code of an SMS, the recipient's domain of an email
     outcomes: new Counter({

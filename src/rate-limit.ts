@@ -16,6 +16,8 @@ export interface Limiter {
   consume(key: string, message: string): Promise<void>;
   /** Seconds until key has a point again: 0 when it has one now. Spends nothing. */
   waitSeconds(key: string): Promise<number>;
+  /** Points spent on key in its current window (0 when none, or when the store does not answer). Spends nothing. */
+  count(key: string): Promise<number>;
 }
 
 /**
@@ -98,7 +100,7 @@ type Options = Record<string, unknown>;
 
 export function limiterFactory(redis?: Redis): LimiterFactory {
   return (spec) => {
-    if (spec.durationSeconds <= 0) return { consume: async () => {}, waitSeconds: async () => 0 };
+    if (spec.durationSeconds <= 0) return { consume: async () => {}, waitSeconds: async () => 0, count: async () => 0 };
     const opts = { keyPrefix: `panic:${spec.keyPrefix}`, points: spec.points, duration: spec.durationSeconds };
     // When Redis is down, counting goes on in memory rather than failing the request; while the
     // client is not ready (reconnecting), without even trying Redis.
@@ -120,6 +122,10 @@ export function limiterFactory(redis?: Redis): LimiterFactory {
         // A store that does not answer counts as "not spent": consume() still enforces the limit.
         const res = await limiter.get(key).catch(() => null);
         return res && res.consumedPoints >= spec.points ? Math.max(1, Math.ceil(res.msBeforeNext / 1000)) : 0;
+      },
+      async count(key) {
+        const res = await limiter.get(key).catch(() => null);
+        return res?.consumedPoints ?? 0;
       },
     };
   };

@@ -9,6 +9,8 @@ import { isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import { personView, type PublicState } from '../delivery/hints.ts';
 import { diagnose } from '../delivery/reasons.ts';
+import { smsTo } from '../otp/sms-budget.ts';
+import type { Requester } from '../trust-proxy.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -19,12 +21,13 @@ const phoneTaken = () => new AppError('phone_taken', 'This phone number is alrea
  * is answered and charged exactly like a free one: only the code's holder learns, at verify-otp, that
  * it is taken (anything sooner told a stranger which numbers have accounts).
  */
-export async function requestPhoneCode(ctx: FlowContext, user: User, newPhone?: string): Promise<CodeSent & { phone: string }> {
+export async function requestPhoneCode(ctx: FlowContext, user: User, requester: Requester, newPhone?: string): Promise<CodeSent & { phone: string }> {
   const phone = newPhone ? normalizePhone(newPhone, ctx.config.DEFAULT_PHONE_REGION) : user.phone;
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
-  await ctx.smsBudget.check(user.id, phone, user.phone);
+  const sms = { ...smsTo(user, phone), requester };
+  await ctx.smsBudget.check(sms);
   await ctx.sendLimits.take(phone);
-  await ctx.smsBudget.take(user.id, phone, user.phone);
+  await ctx.smsBudget.take(sms);
   const now = ctx.clock();
   await sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'phone_verification', channel: 'sms', destination: phone, now });
   return { ...codeExpiry(ctx, 'sms', now), phone };
@@ -33,6 +36,7 @@ export async function requestPhoneCode(ctx: FlowContext, user: User, newPhone?: 
 export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string): Promise<PublicUser> {
   const now = ctx.clock();
   const { destination } = await checkCode(ctx, { userId: user.id, purpose: 'phone_verification', code: otp, now, revealState: true });
+  await ctx.smsBudget.verified(smsTo(user, destination));
   try {
     const updated = await ctx.db
       .updateTable('users')

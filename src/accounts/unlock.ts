@@ -9,6 +9,8 @@ import type { User } from '../db/schema.ts';
 import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { findUserByEmail, findUserByVerifiedPhone } from './users.ts';
+import { smsTo } from '../otp/sms-budget.ts';
+import type { Requester } from '../trust-proxy.ts';
 
 const notAnIdentifier = () =>
   new AppError('validation_error', 'Invalid body field "identifier": send the account\'s email address or its phone number, e.g. +27825550123.');
@@ -42,11 +44,11 @@ async function findByIdentifier(ctx: FlowContext, id: { email: string } | { phon
  * destination it resolves to (and the account's SMS budget) are spent silently, so an email and a
  * phone of one account share one budget without telling anyone the account exists.
  */
-export async function requestUnlock(ctx: FlowContext, identifier: string, channel: Channel): Promise<CodeSent> {
+export async function requestUnlock(ctx: FlowContext, identifier: string, channel: Channel, requester: Requester): Promise<CodeSent> {
   return answerEvenly(ctx.logger, async (defer) => {
     const id = normalizeIdentifier(ctx, identifier);
     const typed = 'email' in id ? id.email : id.phone;
-    if (channel === 'sms') await ctx.smsBudget.assertOpen();
+    if (channel === 'sms') await ctx.smsBudget.admitUnlock(requester);
     await ctx.sendLimits.take(typed);
     const now = ctx.clock();
     const user = await findByIdentifier(ctx, id);
@@ -66,9 +68,9 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
 
 async function mayStillSend(ctx: FlowContext, user: User, destination: string, channel: Channel): Promise<boolean> {
   try {
-    if (channel === 'sms') await ctx.smsBudget.check(user.id, destination, user.phone);
+    if (channel === 'sms') await ctx.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
     if (!(await ctx.sendLimits.tryTakeResolved(destination))) return false;
-    if (channel === 'sms') await ctx.smsBudget.take(user.id, destination, user.phone);
+    if (channel === 'sms') await ctx.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
     return true;
   } catch (err) {
     if (!(err instanceof AppError)) throw err;

@@ -7,6 +7,8 @@ import type { LoggedMessage } from '../contract/delivery-log.ts';
 import { suppressionOf, type Suppression } from '../delivery/suppressions.ts';
 import { personView } from '../delivery/hints.ts';
 import type { Blocking, WhyReport } from '../contract/why-report.ts';
+import type { User } from '../db/schema.ts';
+import { smsTo } from '../otp/sms-budget.ts';
 
 const RECENT = 20;
 
@@ -19,7 +21,7 @@ export async function why(ctx: FlowContext, to: string): Promise<WhyReport> {
     listDeliveryLog(ctx.db, { recipients: [destination], limit: RECENT }),
     channel === 'email' ? suppressionOf(ctx.db, destination) : undefined,
   ]);
-  const blocking = await blockingLimits(ctx, destination, channel === 'sms' ? account?.id : undefined);
+  const blocking = await blockingLimits(ctx, destination, channel === 'sms' ? account : undefined);
   const latest = messages[0];
   return {
     destination,
@@ -54,18 +56,24 @@ async function findAccount(ctx: FlowContext, channel: Channel, destination: stri
     .executeTakeFirst();
 }
 
-async function blockingLimits(ctx: FlowContext, destination: string, smsAccount: string | undefined): Promise<Blocking[]> {
+async function blockingLimits(ctx: FlowContext, destination: string, smsAccount: User | undefined): Promise<Blocking[]> {
   const send = await ctx.sendLimits.waits(destination);
   const found: Blocking[] = [
     { limit: 'resend cooldown of this destination', setting: 'OTP_RESEND_COOLDOWN_SECONDS', wait_seconds: send.cooldown },
     { limit: 'hourly cap of this destination', setting: 'OTP_MAX_SENDS_PER_HOUR', wait_seconds: send.hourly },
   ];
   if (smsAccount) {
-    const sms = await ctx.smsBudget.waits(smsAccount);
+    const sms = await ctx.smsBudget.waits(smsTo(smsAccount, destination));
+    const { range, sent, verified } = sms.rangeHealth;
     found.push(
       { limit: "the account's SMS an hour", setting: 'SMS_MAX_PER_ACCOUNT_PER_HOUR', wait_seconds: sms.account },
       { limit: "the account's new numbers a day", setting: 'SMS_NEW_NUMBERS_PER_DAY', wait_seconds: sms.newNumbers },
-      { limit: 'the global SMS brake', setting: 'SMS_MAX_PER_HOUR', wait_seconds: sms.brake },
+      {
+        limit: `the SMS brake for ${sms.part === 'proven' ? 'the verified number' : 'new numbers'}: past it a code goes only to a request from a network that sent fewer than ${ctx.config.SMS_BRAKE_NETWORK_SHARE} past it this hour (SMS_BRAKE_NETWORK_SHARE)`,
+        setting: sms.part === 'proven' ? 'SMS_PROVEN_MAX_PER_HOUR' : 'SMS_MAX_PER_HOUR',
+        wait_seconds: sms.ceiling,
+      },
+      { limit: `the SMS brake's number range ${range}: ${verified} of ${sent} codes verified (today and yesterday)`, setting: 'SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT', wait_seconds: sms.range },
     );
   }
   return found.filter((b) => b.wait_seconds > 0);

@@ -8,6 +8,7 @@ import { requestUnlock, verifyUnlock } from '../../accounts/unlock.ts';
 import { revokeSessionOf, rotateRefreshToken } from '../../accounts/sessions.ts';
 import { toPublicUser } from '../../accounts/users.ts';
 import { requireUser } from '../auth-hook.ts';
+import { requesterOf } from '../requester.ts';
 import { RegisterBody, registeredMessage, registrationLocale } from '../registration.ts';
 import { CodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
@@ -103,7 +104,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         response: { 200: CodeSentReply, ...errors(400, 429, 503) },
       },
     },
-    async (request) => ({ message: SAME_ANSWER, ...(await requestUnlock(ctx, request.body.identifier, request.body.delivery_method ?? 'email')) }),
+    async (request) => ({ message: SAME_ANSWER, ...(await requestUnlock(ctx, request.body.identifier, request.body.delivery_method ?? 'email', requesterOf(request))) }),
   );
 
   app.post(

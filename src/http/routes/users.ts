@@ -7,6 +7,7 @@ import { PUBLIC_STATES } from '../../delivery/hints.ts';
 import { setLocale, toPublicUser } from '../../accounts/users.ts';
 import { AppError } from '../../errors.ts';
 import { requireUser } from '../auth-hook.ts';
+import { requesterOf } from '../requester.ts';
 import { PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
 import { body, errors, LocaleTag, Otp, Phone } from '../schemas.ts';
@@ -64,7 +65,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
       },
     },
     async (request) => {
-      const sent = await requestPhoneCode(ctx, request.user!, request.body?.phone);
+      const sent = await requestPhoneCode(ctx, request.user!, requesterOf(request), request.body?.phone);
       return { message: `A code was sent by SMS to ${sent.phone}: POST it to /api/v1/users/verify-otp.`, ...sent };
     },
   );
