@@ -1,7 +1,8 @@
 /**
  * The attacker's figures of issue "4 · abuse defense", measured again against the service with its
- * default limits: what one client gets through in a fixed time. Not a test: it prints. All traffic
- * goes to 127.0.0.1 and every loop stops by itself.
+ * default limits: what one client gets through in a fixed time; then those of issue 18, "a stranger
+ * who wants to deny the service" (1)–(7), each against a service of its own. Not a test: it prints.
+ * All traffic goes to 127.0.0.0/8 and every loop stops by itself.
  *
  *   npm run bench:abuse
  */
@@ -11,6 +12,11 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { createRuntime } from '../src/runtime.ts';
 import { startTwilioServer } from '../test/support/sms.ts';
+import { startSmtpServer } from '../test/support/smtp.ts';
+import { smtpEnv, twilioEnv } from '../test/support/stack.ts';
+import { brakeAttack } from './abuse-brake.ts';
+import { denialAttacks } from './abuse-denial.ts';
+import { receiptAttack } from './abuse-receipts.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const sms = await startTwilioServer();
@@ -29,6 +35,8 @@ const config = loadConfig({
   PASSWORD_HASH_CONCURRENCY: process.env.PASSWORD_HASH_CONCURRENCY,
   // The login flood below comes from 20 addresses behind this "proxy" (loopback), as a botnet would.
   TRUST_PROXY: '127.0.0.1',
+  // Receipts are checked against it: without it every Twilio receipt is refused before its body is read.
+  PUBLIC_URL: 'https://panic.example',
 });
 const runtime = await createRuntime({ config, logger: createLogger(config) });
 runtime.worker.start();
@@ -176,5 +184,52 @@ const held = await new Promise<number>((resolve) => {
 });
 report(`slow body (a byte every 500 ms): connection held ${held.toFixed(1)} s`);
 
+for (const line of await receiptAttack(base)) report(line);
 await runtime.close();
 await sms.close();
+
+/**
+ * Issue 18's attacks, each against a fresh service of its own (its SMS counters unspent) whose clients
+ * are told apart by their own loopback address (127.n.x.y), not a forwarded one. The per-IP budgets are
+ * lifted there: these attacks are about the budgets of codes, and an attacker has the networks.
+ */
+async function target(env: Record<string, string>) {
+  const smtp = await startSmtpServer();
+  const twilio = await startTwilioServer();
+  const settings = loadConfig({
+    APP_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: process.env.DATABASE_URL,
+    DATA_DIR: 'memory://',
+    ...smtpEnv(smtp),
+    ...twilioEnv(twilio),
+    DELIVERY_POLL_MS: '50',
+    RATE_LIMIT_IP_PER_MINUTE: '100000',
+    RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000',
+    ...env,
+  });
+  const service = await createRuntime({ config: settings, logger: createLogger(settings) });
+  service.worker.start();
+  const baseUrl = await service.app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    baseUrl,
+    smtp,
+    sms: twilio,
+    service,
+    async close() {
+      await service.close();
+      await Promise.all([smtp.close(), twilio.close()]);
+    },
+  };
+}
+
+const CEILING = Number(process.env.BENCH_SMS_CEILING ?? 200);
+const brakeTarget = await target({ SMS_MAX_PER_HOUR: String(CEILING) });
+report(`(1), default limits but SMS_MAX_PER_HOUR=${CEILING}:`);
+for (const line of await brakeAttack({ baseUrl: brakeTarget.baseUrl, db: brakeTarget.service.ctx.db, passwords: brakeTarget.service.ctx.passwords, sms: brakeTarget.sms }, { ceiling: CEILING })) report(line);
+await brakeTarget.close();
+
+const denialTarget = await target({ OTP_RESEND_COOLDOWN_SECONDS: '0' });
+report('(2)–(5), (7): default limits, the resend cooldown off (the issue waited it out):');
+for (const line of await denialAttacks(denialTarget)) report(`  ${line}`);
+await denialTarget.close();

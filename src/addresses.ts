@@ -9,6 +9,26 @@ import { AppError } from './errors.ts';
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
+/** Providers known to deliver every spelling with dots in the local part to one mailbox. */
+const DOTS_IGNORED = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * The mailbox an address reaches, for counting what is sent to it: case ignored, a `+tag` dropped for
+ * every domain (most providers deliver it to the same inbox), dots ignored where the provider ignores
+ * them, googlemail.com read as gmail.com. A phone number (E.164) is its own key. Accounts keep the
+ * address as typed: this is only the key of a budget.
+ */
+export function mailboxKey(destination: string): string {
+  const at = destination.lastIndexOf('@');
+  if (at < 0) return destination.trim();
+  const domain = destination.slice(at + 1).trim().toLowerCase();
+  let local = destination.slice(0, at).trim().toLowerCase();
+  const plus = local.indexOf('+');
+  if (plus > 0) local = local.slice(0, plus);
+  if (DOTS_IGNORED.has(domain)) return `${local.replace(/\./g, '')}@gmail.com`;
+  return `${local}@${domain}`;
+}
+
 const invalidPhone = (input: string) =>
   new AppError('invalid_phone', `"${input.slice(0, 40)}" is not a valid phone number. Use the international form, e.g. +27825550123.`);
 

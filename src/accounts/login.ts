@@ -5,6 +5,7 @@ import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './lo
 import { startSession } from './sessions.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail } from './users.ts';
+import type { User } from '../db/schema.ts';
 
 /**
  * Password login. The password is checked before anything about the account is said, and an unknown
@@ -15,7 +16,15 @@ export async function login(ctx: FlowContext, rawEmail: string, password: string
   const email = normalizeEmail(rawEmail);
   const now = ctx.clock();
   await assertNotThrottled(ctx.db, email, now);
-  const user = await findUserByEmail(ctx.db, email);
+  return passwordSession(ctx, email, await findUserByEmail(ctx.db, email), password, now);
+}
+
+/**
+ * The password checked and a session started, past the throttle: for login once the throttle let it
+ * through, and for an unlock code given with the password, which signs its holder in at once, so
+ * that strangers who fail sign-ins for the account have no moment to arm the throttle again between.
+ */
+export async function passwordSession(ctx: FlowContext, email: string, user: User | undefined, password: string, now: Date): Promise<TokenPair> {
   const ok = await ctx.passwords.verify(user?.password_hash, password);
   if (!user || !ok) {
     await recordLoginFailure(ctx.db, email, now, ctx.config.LOGIN_MAX_FAILURES);

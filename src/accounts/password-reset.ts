@@ -1,28 +1,34 @@
 import type { FlowContext } from '../otp/context.ts';
-import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
+import { codeExpiry, rehearseSendCode, sendCodeWithinBudget } from '../otp/send-code.ts';
+import type { Requester } from '../trust-proxy.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { normalizeEmail } from '../addresses.ts';
 import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
-import { revokeAllSessions } from './sessions.ts';
+import { revokeAllSessions, startSession } from './sessions.ts';
+import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail } from './users.ts';
 
 /** Emails a reset code when the account exists; answers the same, at the same moment, in every case. */
-export async function forgotPassword(ctx: FlowContext, rawEmail: string): Promise<CodeSent> {
+export async function forgotPassword(ctx: FlowContext, rawEmail: string, requester: Requester): Promise<CodeSent> {
   return answerEvenly(ctx.logger, async (defer) => {
     const email = normalizeEmail(rawEmail);
-    await ctx.sendLimits.take(email);
+    await ctx.sendLimits.takeAsked(requester, email);
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
-    if (user) defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'password_reset', channel: 'email', destination: email, now }));
+    if (user) defer(() => sendCodeWithinBudget(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'password_reset', channel: 'email', destination: email, now }));
     else defer(() => rehearseSendCode(ctx, { purpose: 'password_reset', channel: 'email', destination: email, now }));
     return codeExpiry(ctx, 'email', now);
   });
 }
 
-/** Sets a new password with a reset code and ends every session of the account. */
-export async function resetPassword(ctx: FlowContext, rawEmail: string, otp: string, newPassword: string): Promise<void> {
+/**
+ * Sets a new password with a reset code, ends every session of the account and starts one for the
+ * code's holder: signed in at once, so strangers failing sign-ins for the account (the throttle) cannot
+ * keep the owner out after they proved the inbox.
+ */
+export async function resetPassword(ctx: FlowContext, rawEmail: string, otp: string, newPassword: string): Promise<TokenPair> {
   const email = normalizeEmail(rawEmail);
   const user = await findUserByEmail(ctx.db, email);
   const now = ctx.clock();
@@ -44,4 +50,5 @@ export async function resetPassword(ctx: FlowContext, rawEmail: string, otp: str
     await revokeAllSessions(trx, user!.id, now);
     await clearLoginFailures(trx, email);
   });
+  return startSession(ctx.db, ctx.config, user!.id, now);
 }

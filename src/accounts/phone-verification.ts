@@ -26,7 +26,12 @@ export async function requestPhoneCode(ctx: FlowContext, user: User, requester: 
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
   const sms = { ...smsTo(user, phone), requester };
   await ctx.smsBudget.check(sms);
-  await ctx.sendLimits.take(phone);
+  await ctx.sendLimits.takeAsked({ userId: user.id }, phone);
+  // The number the account registered with is its owner's part; any other number spends what it may be sent.
+  if (phone !== user.phone && !(await ctx.sendLimits.tryTakeSent(phone))) {
+    const wait = await ctx.sendLimits.waits(phone);
+    throw new AppError('rate_limited', 'Too many codes were sent to this number in the last hour. Try again later.', Math.max(1, wait.cooldown, wait.hourly));
+  }
   await ctx.smsBudget.take(sms);
   const now = ctx.clock();
   await sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'phone_verification', channel: 'sms', destination: phone, now });

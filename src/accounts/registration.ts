@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { FlowContext } from '../otp/context.ts';
-import { codeExpiry, issueAndQueue, rehearseSendCode, sendCode } from '../otp/send-code.ts';
+import { codeExpiry, issueAndQueue, rehearseSendCode, sendCodeWithinBudget } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { AppError } from '../errors.ts';
@@ -11,6 +11,7 @@ import { answerEvenly } from './even-answer.ts';
 import { findUserByEmail, isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import type { Locale } from '../locales.ts';
+import type { Requester } from '../trust-proxy.ts';
 
 export interface RegisterInput {
   email: string;
@@ -30,8 +31,16 @@ const emailTaken = () =>
  * code in the same transaction. Only a verified address is taken: otherwise whoever registered an
  * address first, the owner or not, could keep it. A re-registration with another password marks the
  * password contested, and verification then keeps neither (see verifyAccount).
+ *
+ * When the mailbox was already sent all the codes its hour allows (by whoever asked), the account is
+ * still saved but no new code is sent: the code in the newest email there stays the one to use
+ * (`sent: false`). Refusing instead would let strangers who registered the address keep its owner out.
  */
-export async function register(ctx: FlowContext, input: RegisterInput): Promise<{ user: PublicUser; verification: CodeSent }> {
+export async function register(
+  ctx: FlowContext,
+  input: RegisterInput,
+  requester: Requester,
+): Promise<{ user: PublicUser; verification: CodeSent; sent: boolean }> {
   const email = normalizeEmail(input.email);
   const phone = normalizePhone(input.phone, ctx.config.DEFAULT_PHONE_REGION);
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
@@ -41,7 +50,7 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
   ctx.passwords.assertCapacity();
   const pending = await findUserByEmail(ctx.db, email);
   if (pending?.email_verified_at) throw emailTaken();
-  await ctx.sendLimits.take(email);
+  await ctx.sendLimits.takeAsked(requester, email);
   const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
   // Spent for a new address too (on a decoy), so the two take the same time.
   const samePassword = await ctx.passwords.verify(pending?.password_hash, input.password ?? '');
@@ -56,6 +65,7 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
     created_at: now,
     updated_at: now,
   };
+  const sent = await ctx.sendLimits.tryTakeSent(email);
   // Two first registrations of one address at once: the loser replaces the winner's pending account.
   for (let tries = 0; ; tries++) {
     try {
@@ -74,19 +84,21 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
         } else {
           saved = await trx.insertInto('users').values({ email, ...details }).returningAll().executeTakeFirstOrThrow();
         }
-        await issueAndQueue(trx, ctx, {
-          userId: saved.id,
-          firstName: saved.first_name,
-          locale: saved.locale,
-          purpose: 'email_verification',
-          channel: 'email',
-          destination: email,
-          now,
-        });
+        if (sent) {
+          await issueAndQueue(trx, ctx, {
+            userId: saved.id,
+            firstName: saved.first_name,
+            locale: saved.locale,
+            purpose: 'email_verification',
+            channel: 'email',
+            destination: email,
+            now,
+          });
+        }
         return saved;
       });
-      ctx.metrics.codesIssued.inc({ purpose: 'email_verification' });
-      return { user: toPublicUser(user), verification: codeExpiry(ctx, 'email', now) };
+      if (sent) ctx.metrics.codesIssued.inc({ purpose: 'email_verification' });
+      return { user: toPublicUser(user), verification: codeExpiry(ctx, 'email', now), sent };
     } catch (err) {
       if (tries === 0 && isUniqueViolation(err, 'users_email_key')) continue;
       throw err;
@@ -95,14 +107,14 @@ export async function register(ctx: FlowContext, input: RegisterInput): Promise<
 }
 
 /** Sends a new code if the account exists and is unverified; answers the same, at the same moment, in every case. */
-export async function resendVerification(ctx: FlowContext, rawEmail: string): Promise<CodeSent> {
+export async function resendVerification(ctx: FlowContext, rawEmail: string, requester: Requester): Promise<CodeSent> {
   return answerEvenly(ctx.logger, async (defer) => {
     const email = normalizeEmail(rawEmail);
-    await ctx.sendLimits.take(email);
+    await ctx.sendLimits.takeAsked(requester, email);
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
     if (user && !user.email_verified_at) {
-      defer(() => sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'email_verification', channel: 'email', destination: email, now }));
+      defer(() => sendCodeWithinBudget(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'email_verification', channel: 'email', destination: email, now }));
     } else {
       defer(() => rehearseSendCode(ctx, { purpose: 'email_verification', channel: 'email', destination: email, now }));
     }
@@ -113,22 +125,31 @@ export async function resendVerification(ctx: FlowContext, rawEmail: string): Pr
 /**
  * Verifies the address. When two different passwords were registered for it while it was pending,
  * the one stored may be a stranger's, so it is dropped: the owner, who just proved the inbox is
- * theirs, chooses one with a reset code. `passwordCleared` says so.
+ * theirs, chooses one with a reset code, or here (`newPassword`), as a reset code would let them: the
+ * way that needs no second email when the mailbox's hour of codes was spent. `passwordCleared` says
+ * when the account is left with none.
  */
-export async function verifyAccount(ctx: FlowContext, rawEmail: string, otp: string): Promise<{ user: PublicUser; passwordCleared: boolean }> {
+export async function verifyAccount(
+  ctx: FlowContext,
+  rawEmail: string,
+  otp: string,
+  newPassword?: string,
+): Promise<{ user: PublicUser; passwordCleared: boolean }> {
   const now = ctx.clock();
   const user = await findUserByEmail(ctx.db, normalizeEmail(rawEmail));
+  // Hashed first: a busy hasher (503) must not leave the code spent and the password unchosen.
+  const chosen = newPassword === undefined ? undefined : await ctx.passwords.hash(newPassword);
   await checkCode(ctx, { userId: user?.id, purpose: 'email_verification', code: otp, now, revealState: false });
   const verified = await ctx.db
     .updateTable('users')
     .set((eb) => ({
       email_verified_at: now,
       updated_at: now,
-      password_hash: eb.case().when('password_contested', '=', true).then(null).else(eb.ref('password_hash')).end(),
+      password_hash: chosen ?? eb.case().when('password_contested', '=', true).then(null).else(eb.ref('password_hash')).end(),
       password_contested: false,
     }))
     .where('id', '=', user!.id)
     .returningAll()
     .executeTakeFirstOrThrow();
-  return { user: toPublicUser(verified), passwordCleared: user!.password_contested };
+  return { user: toPublicUser(verified), passwordCleared: chosen === undefined && user!.password_contested };
 }

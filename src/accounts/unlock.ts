@@ -8,6 +8,8 @@ import { AppError } from '../errors.ts';
 import type { User } from '../db/schema.ts';
 import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
+import { passwordSession } from './login.ts';
+import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail, findUserByVerifiedPhone } from './users.ts';
 import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../trust-proxy.ts';
@@ -40,16 +42,17 @@ async function findByIdentifier(ctx: FlowContext, id: { email: string } | { phon
 
 /**
  * Sends an unlock code by the chosen channel when the account can receive it; answers the same, at
- * the same moment, always. Limits visible to the caller key on what was typed; the limits of the
- * destination it resolves to (and the account's SMS budget) are spent silently, so an email and a
- * phone of one account share one budget without telling anyone the account exists.
+ * the same moment, always. Limits visible to the caller key on their network and what was typed; the
+ * budget of codes really sent to the destination it resolves to (and the account's SMS budget) is
+ * spent silently and only when a code goes out, so an email and a phone of one account share one
+ * budget without telling anyone the account exists, and nobody's asking spends the owner's budget.
  */
 export async function requestUnlock(ctx: FlowContext, identifier: string, channel: Channel, requester: Requester): Promise<CodeSent> {
   return answerEvenly(ctx.logger, async (defer) => {
     const id = normalizeIdentifier(ctx, identifier);
     const typed = 'email' in id ? id.email : id.phone;
     if (channel === 'sms') await ctx.smsBudget.admitUnlock(requester);
-    await ctx.sendLimits.take(typed);
+    await ctx.sendLimits.takeAsked(requester, typed);
     const now = ctx.clock();
     const user = await findByIdentifier(ctx, id);
     const destination = channel === 'email' ? user?.email : user?.phone_verified_at ? user.phone : undefined;
@@ -69,7 +72,7 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
 async function mayStillSend(ctx: FlowContext, user: User, destination: string, channel: Channel): Promise<boolean> {
   try {
     if (channel === 'sms') await ctx.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
-    if (!(await ctx.sendLimits.tryTakeResolved(destination))) return false;
+    if (!(await ctx.sendLimits.tryTakeSent(destination))) return false;
     if (channel === 'sms') await ctx.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
     return true;
   } catch (err) {
@@ -79,9 +82,14 @@ async function mayStillSend(ctx: FlowContext, user: User, destination: string, c
   }
 }
 
-/** A right unlock code lifts the login throttle of its account at once. */
-export async function verifyUnlock(ctx: FlowContext, identifier: string, otp: string): Promise<void> {
+/**
+ * A right unlock code lifts the login throttle of its account at once. Given with the password, it
+ * also signs in (a token pair), before anyone can fail a sign-in and arm the throttle again.
+ */
+export async function verifyUnlock(ctx: FlowContext, identifier: string, otp: string, password?: string): Promise<TokenPair | undefined> {
   const user = await findByIdentifier(ctx, normalizeIdentifier(ctx, identifier));
-  await checkCode(ctx, { userId: user?.id, purpose: 'unlock', code: otp, now: ctx.clock(), revealState: false });
+  const now = ctx.clock();
+  await checkCode(ctx, { userId: user?.id, purpose: 'unlock', code: otp, now, revealState: false });
   await clearLoginFailures(ctx.db, user!.email);
+  return password === undefined ? undefined : passwordSession(ctx, user!.email, user, password, now);
 }

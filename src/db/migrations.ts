@@ -195,6 +195,15 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
+  '0009_long_codes': {
+    async up(db: Kysely<any>) {
+      await runStatements(db, `
+        -- the long twin of a code sent by email (its HMAC), and the end of its longer life
+        ALTER TABLE otp_codes ADD COLUMN long_hash text;
+        ALTER TABLE otp_codes ADD COLUMN long_expires_at timestamptz;
+      `);
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */

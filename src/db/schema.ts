@@ -36,6 +36,9 @@ export interface OtpCodesTable {
   /** Wrong guesses since failures_since, across every code of this (user, purpose). */
   failures: Generated<number>;
   failures_since: NullableTimestamp;
+  /** The HMAC of the code's long twin (codes sent by email), and when it stops working. */
+  long_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  long_expires_at: NullableTimestamp;
 }
 
 export interface SessionsTable {

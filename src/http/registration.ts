@@ -28,5 +28,7 @@ export function requireLocale(tag: string): Locale {
 export const registrationLocale = (tag: string | undefined, acceptLanguage: string | undefined, fallback: Locale): Locale =>
   tag === undefined ? preferredLocale(acceptLanguage, fallback) : requireLocale(tag);
 
-export const registeredMessage = (email: string) =>
-  `Account created. A verification code was sent to ${email}: POST it to /api/v1/auth/verify-account.`;
+export const registeredMessage = (email: string, sent: boolean) =>
+  sent
+    ? `Account created. A verification code was sent to ${email}: POST it to /api/v1/auth/verify-account.`
+    : `Account saved. ${email} was already sent all the codes an hour allows, so no new one was sent: use the code in the newest email there (its long code works for an hour), with POST /api/v1/auth/verify-account.`;

@@ -28,7 +28,11 @@ export const LoginPassword = Type.String({ minLength: 1, maxLength: 256 });
  * which PostgreSQL's uuid type does not read (a 500, not a 404).
  */
 export const Uuid = Type.String({ pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' });
-export const Otp = Type.String({ pattern: '^[0-9]{4,10}$', description: 'The digits of the code.', examples: ['123456'] });
+export const Otp = Type.String({
+  pattern: '^([0-9]{4,10}|[0-9A-Za-z][0-9A-Za-z -]{14,22}[0-9A-Za-z])$',
+  description: 'The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).',
+  examples: ['123456', 'K7QM-3XJD-9TWP-R2HB'],
+});
 export const Token = Type.String({ minLength: 1, maxLength: 2048 });
 
 export const ErrorBody = Type.Object({

@@ -6,6 +6,8 @@ import type { TemplateSet, TemplateView } from './templates.ts';
 
 export interface CodeMessageInput {
   code: string;
+  /** The code's long twin (emails): `{{long_code}}`. */
+  longCode?: string;
   expiresInMinutes: number;
   firstName?: string;
   locale: Locale;
@@ -31,6 +33,7 @@ export function createComposer(templates: TemplateSet, settings: ComposeSettings
     compose(purpose, channel, input) {
       const view: TemplateView = {
         code: input.code,
+        long_code: input.longCode,
         expires_in_minutes: input.expiresInMinutes,
         app_name: settings.APP_NAME,
         first_name: input.firstName || undefined,

@@ -5,9 +5,11 @@ import type { Channel, OtpPurpose } from '../vocabulary.ts';
 import { PARTS, readTemplateFolder, templateKey, type Part, type TemplateFile, type TemplateFolder } from './template-files.ts';
 
 /** The variables a template may use: nothing else is filled in. */
-export const TEMPLATE_VARIABLES = ['first_name', 'code', 'expires_in_minutes', 'app_name', 'support_url'] as const;
+export const TEMPLATE_VARIABLES = ['first_name', 'code', 'long_code', 'expires_in_minutes', 'app_name', 'support_url'] as const;
 export interface TemplateView {
   code: string;
+  /** The code's long twin, in emails only: `{{#long_code}}…{{/long_code}}` leaves it out elsewhere. */
+  long_code?: string;
   expires_in_minutes: number;
   app_name: string;
   /** Absent when the account has none (a code for an unknown address): `{{#first_name}}…{{/first_name}}` leaves it out. */

@@ -35,9 +35,11 @@ export async function issueAndQueue(
   ctx: FlowContext,
   input: CodeRequest,
 ): Promise<void> {
-  const { id: codeId, code, expiresAt } = await issueCode(trx, otpRules(ctx.config), input);
+  // Every code sent by email has a long twin in the same email (see generateLongCode).
+  const { id: codeId, code, expiresAt, longCode } = await issueCode(trx, otpRules(ctx.config), { ...input, long: input.channel === 'email' });
   const rendered = ctx.composer.compose(input.purpose, input.channel, {
     code,
+    longCode,
     expiresInMinutes: Math.ceil(ctx.config.OTP_TTL_SECONDS / 60),
     firstName: input.firstName,
     locale: input.locale ?? ctx.config.DEFAULT_LOCALE,
@@ -68,6 +70,16 @@ export async function sendCode(
 ): Promise<void> {
   await ctx.db.transaction().execute((trx) => issueAndQueue(trx, ctx, input));
   ctx.metrics.codesIssued.inc({ purpose: input.purpose });
+}
+
+/**
+ * sendCode when the destination's budget of codes really sent has room; else nothing, and the code
+ * already sent there stays the live one. For the answers that are the same for every address: the
+ * asker was answered already, and whoever asked first is no reason to refuse the owner anything.
+ */
+export async function sendCodeWithinBudget(ctx: FlowContext, input: CodeRequest): Promise<void> {
+  if (await ctx.sendLimits.tryTakeSent(input.destination)) await sendCode(ctx, input);
+  else ctx.logger.info({ user_id: input.userId, purpose: input.purpose }, 'code not sent: its destination was sent all the codes its hour allows');
 }
 
 const UNDONE = Symbol('rehearsal undone');

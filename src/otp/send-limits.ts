@@ -1,37 +1,44 @@
 import type { Config } from '../config.ts';
 import type { LimiterFactory } from '../rate-limit.ts';
 import { AppError } from '../errors.ts';
+import { mailboxKey } from '../addresses.ts';
+import type { Requester } from '../trust-proxy.ts';
 
+/**
+ * The resend cooldown and the hourly cap, counted in two parts so that a stranger can spend only
+ * their own:
+ * - what an asker asked for (`takeAsked`): per asker (a network, or an account) and destination, and
+ *   answered (429) to that asker alone, for a known address and an unknown one alike;
+ * - what a destination was really sent (`tryTakeSent`): per mailbox or number, spent only when a
+ *   code goes out, so asking for an address that has no account, or whose code another limit held
+ *   back, costs its owner nothing. Past it nothing new is sent, and the newest message already sent
+ *   there is still the one to use (its long code lives for the whole window).
+ * Both count per mailbox (`mailboxKey`): the spellings of one inbox share one budget.
+ */
 export interface SendLimits {
-  /** Takes a send for a destination as typed (address or phone, known or not) or throws rate_limited. */
-  take(destination: string): Promise<void>;
-  /**
-   * The same limits, counted apart, for the destination an account resolves to (the verified phone
-   * behind an email typed for an unlock code): false when spent, so the caller skips the send and
-   * still answers like for anyone. Apart, because spending the typed budget of a phone because of its
-   * email would show, on the phone's next request, which email it belongs to.
-   */
-  tryTakeResolved(destination: string): Promise<boolean>;
-  /** Seconds until each limit lets one more code go to the destination (0: open); spends nothing. */
+  /** Takes one ask of `asker` for a destination, or throws rate_limited (429, Retry-After). */
+  takeAsked(asker: Asker, destination: string): Promise<void>;
+  /** Takes one send to the destination: false when its budget is spent (send nothing then). */
+  tryTakeSent(destination: string): Promise<boolean>;
+  /** Seconds until the destination may be sent one more code (0: open); spends nothing. */
   waits(destination: string): Promise<{ cooldown: number; hourly: number }>;
 }
 
+/** Who asks: a signed-in account, or an anonymous requester's network. */
+export type Asker = Requester | { userId: string };
+const askerKey = (asker: Asker) => ('userId' in asker ? `account:${asker.userId}` : `network:${asker.network}`);
+
 type LimitConfig = Pick<Config, 'OTP_RESEND_COOLDOWN_SECONDS' | 'OTP_MAX_SENDS_PER_HOUR'>;
 
-/** The resend cooldown and the hourly cap, both per destination. */
 export function createSendLimits(config: LimitConfig, makeLimiter: LimiterFactory): SendLimits {
-  const typed = limitsFor('otp', config, makeLimiter);
-  const resolved = limitsFor('otp-resolved', config, makeLimiter);
+  const asked = limitsFor('otp-asked', config, makeLimiter);
+  const sent = limitsFor('otp-sent', config, makeLimiter);
   return {
-    take: typed.take,
-    async waits(destination) {
-      // a code is held back by what was typed and by what it resolved to: the longer wait counts
-      const [a, b] = await Promise.all([typed.waits(destination), resolved.waits(destination)]);
-      return { cooldown: Math.max(a.cooldown, b.cooldown), hourly: Math.max(a.hourly, b.hourly) };
-    },
-    async tryTakeResolved(destination) {
+    takeAsked: (asker, destination) => asked.take(`${askerKey(asker)}|${mailboxKey(destination)}`),
+    waits: (destination) => sent.waits(mailboxKey(destination)),
+    async tryTakeSent(destination) {
       try {
-        await resolved.take(destination);
+        await sent.take(mailboxKey(destination));
         return true;
       } catch (err) {
         if (err instanceof AppError && err.code === 'rate_limited') return false;
@@ -45,13 +52,11 @@ function limitsFor(prefix: string, config: LimitConfig, makeLimiter: LimiterFact
   const cooldown = makeLimiter({ keyPrefix: `${prefix}-cooldown`, points: 1, durationSeconds: config.OTP_RESEND_COOLDOWN_SECONDS });
   const hourly = makeLimiter({ keyPrefix: `${prefix}-hourly`, points: config.OTP_MAX_SENDS_PER_HOUR, durationSeconds: 3600 });
   return {
-    async take(destination: string) {
-      const key = destination.toLowerCase();
+    async take(key: string) {
       await cooldown.consume(key, 'A code was sent here a moment ago. Wait before asking for another.');
-      await hourly.consume(key, 'Too many codes were sent here in the last hour. Try again later.');
+      await hourly.consume(key, 'Too many codes were asked for here in the last hour. Try again later.');
     },
-    async waits(destination: string) {
-      const key = destination.toLowerCase();
+    async waits(key: string) {
       return { cooldown: await cooldown.waitSeconds(key), hourly: await hourly.waitSeconds(key) };
     },
   };

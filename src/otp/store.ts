@@ -3,7 +3,7 @@ import type { Database } from '../db/schema.ts';
 import type { OtpPurpose } from '../vocabulary.ts';
 import { AppError } from '../errors.ts';
 import { addSeconds } from '../clock.ts';
-import { generateCode, hashCode, hashesEqual } from './codes.ts';
+import { generateCode, generateLongCode, hashCode, hashesEqual, normalizeLongCode } from './codes.ts';
 
 export interface OtpRules {
   secret: string;
@@ -14,24 +14,38 @@ export interface OtpRules {
   maxFailuresPerDay: number;
 }
 
+/**
+ * How long a long code lives: the hour of the send caps at least, so that while a destination may be
+ * sent nothing new, the newest message already there still carries a code that works.
+ */
+export const longCodeTtlSeconds = (rules: OtpRules): number => Math.max(rules.ttlSeconds, 3600);
+
+/** The long code's HMAC: bound like the short one, and never equal to it. */
+const hashLong = (rules: OtpRules, purpose: OtpPurpose, destination: string, long: string) => hashCode(rules.secret, purpose, destination, `long:${long}`);
+
 export interface IssuedCode {
   /** The code's row: a new id for each code, so a message of the code it replaced knows it is stale. */
   id: string;
   code: string;
   expiresAt: Date;
+  /** Its long twin, when asked for (codes sent by email). */
+  longCode?: string;
 }
 
 /** Creates the one live code for (user, purpose); any earlier code for it dies. Call inside the enqueue transaction. */
 export async function issueCode(
   trx: Transaction<Database>,
   rules: OtpRules,
-  input: { userId: string; purpose: OtpPurpose; destination: string; now: Date },
+  input: { userId: string; purpose: OtpPurpose; destination: string; now: Date; long?: boolean },
 ): Promise<IssuedCode> {
   const code = generateCode(rules.length);
   const expiresAt = addSeconds(input.now, rules.ttlSeconds);
+  const longCode = input.long ? generateLongCode() : undefined;
   const row = {
     destination: input.destination,
     code_hash: hashCode(rules.secret, input.purpose, input.destination, code),
+    long_hash: longCode ? hashLong(rules, input.purpose, input.destination, normalizeLongCode(longCode)!) : null,
+    long_expires_at: longCode ? addSeconds(input.now, longCodeTtlSeconds(rules)) : null,
     attempts: 0,
     expires_at: expiresAt,
     consumed_at: null,
@@ -43,7 +57,7 @@ export async function issueCode(
     .onConflict((oc) => oc.columns(['user_id', 'purpose']).doUpdateSet({ ...row, id: sql<string>`gen_random_uuid()` }))
     .returning('id')
     .executeTakeFirstOrThrow();
-  return { id, code, expiresAt };
+  return { id, code, expiresAt, longCode };
 }
 
 /**
@@ -68,7 +82,10 @@ export async function consumeCode(
         ? 'The code is not valid. Check it, or ask for a new one.'
         : 'The code is not valid. It may be wrong, used, expired or tried too often: check it, or ask for a new one.',
     );
-  if (!input.userId) throw invalid();
+  const long = normalizeLongCode(input.code);
+  if (long) return consumeLongCode(db, rules, { ...input, long }, invalid);
+  // An unknown address costs the same claim as a known one (matching no row), so the answer takes as long.
+  const userId = input.userId ?? NOBODY;
   const dayAgo = sql<Date>`${input.now}::timestamptz - interval '1 day'`;
   const windowOver = sql<boolean>`(failures_since IS NULL OR failures_since <= ${dayAgo})`;
   const claimed = await db
@@ -78,7 +95,7 @@ export async function consumeCode(
       failures: sql`CASE WHEN ${windowOver} THEN 1 ELSE failures + 1 END`,
       failures_since: sql`CASE WHEN ${windowOver} THEN ${input.now}::timestamptz ELSE failures_since END`,
     }))
-    .where('user_id', '=', input.userId)
+    .where('user_id', '=', userId)
     .where('purpose', '=', input.purpose)
     .where('consumed_at', 'is', null)
     .where('expires_at', '>', input.now)
@@ -87,7 +104,7 @@ export async function consumeCode(
     .returning(['id', 'code_hash', 'destination'])
     .executeTakeFirst();
   if (!claimed) {
-    throw input.revealState ? await whyRefused(db, rules, input.userId, input.purpose, input.now, invalid) : invalid();
+    throw input.revealState && input.userId ? await whyRefused(db, rules, input.userId, input.purpose, input.now, invalid) : invalid();
   }
 
   const submitted = hashCode(rules.secret, input.purpose, claimed.destination, input.code);
@@ -102,6 +119,42 @@ export async function consumeCode(
     .executeTakeFirst();
   if (!consumed) throw invalid();
   return { destination: claimed.destination };
+}
+
+/** No account's id: what an unknown address's claim looks for. */
+const NOBODY = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * A long code: compared by its HMAC and consumed at once when right. A wrong one counts nothing
+ * (80 bits are not guessed), and neither the short code's tries nor the daily guess budget stop it:
+ * those are what strangers can spend, and this is the owner's road past them.
+ */
+async function consumeLongCode(
+  db: Kysely<Database>,
+  rules: OtpRules,
+  input: { userId: string | undefined; purpose: OtpPurpose; long: string; now: Date },
+  invalid: () => AppError,
+): Promise<{ destination: string }> {
+  const row = await db
+    .selectFrom('otp_codes')
+    .select(['id', 'destination', 'long_hash'])
+    .where('user_id', '=', input.userId ?? NOBODY)
+    .where('purpose', '=', input.purpose)
+    .where('consumed_at', 'is', null)
+    .where('long_expires_at', '>', input.now)
+    .executeTakeFirst();
+  const submitted = hashLong(rules, input.purpose, row?.destination ?? '', input.long);
+  if (!row?.long_hash || !hashesEqual(submitted, row.long_hash)) throw invalid();
+  const consumed = await db
+    .updateTable('otp_codes')
+    .set({ consumed_at: input.now })
+    .where('id', '=', row.id)
+    .where('consumed_at', 'is', null)
+    .where('long_hash', '=', row.long_hash)
+    .returning('id')
+    .executeTakeFirst();
+  if (!consumed) throw invalid();
+  return { destination: row.destination };
 }
 
 async function whyRefused(

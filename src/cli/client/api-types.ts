@@ -346,7 +346,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verify the email address with its code */
+        /** Verify the email address with its code (optionally choosing the password: the code proves the inbox, as a reset code does) */
         post: {
             parameters: {
                 query?: never;
@@ -363,10 +363,12 @@ export interface paths {
                          */
                         email: string;
                         /**
-                         * @description The digits of the code.
+                         * @description The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).
                          * @example 123456
                          */
                         otp: string;
+                        /** @description At least 8 characters. */
+                        password?: string;
                     };
                 };
             };
@@ -404,6 +406,20 @@ export interface paths {
                 };
                 /** @description Default Response */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -853,7 +869,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Set a new password with a reset code; every session ends */
+        /** Set a new password with a reset code; every other session ends, and this answer signs in (a token pair) */
         post: {
             parameters: {
                 query?: never;
@@ -870,7 +886,7 @@ export interface paths {
                          */
                         email: string;
                         /**
-                         * @description The digits of the code.
+                         * @description The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).
                          * @example 123456
                          */
                         otp: string;
@@ -888,6 +904,12 @@ export interface paths {
                     content: {
                         "application/json": {
                             message: string;
+                            access_token: string;
+                            refresh_token: string;
+                            /** @enum {string} */
+                            token_type: "bearer";
+                            /** @description Seconds the access token lives. */
+                            expires_in: number;
                         };
                     };
                 };
@@ -1043,7 +1065,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Lift the login throttle with an unlock code */
+        /** Lift the login throttle with an unlock code; with the password too, sign in at once (a token pair) */
         post: {
             parameters: {
                 query?: never;
@@ -1057,10 +1079,11 @@ export interface paths {
                         /** @description The account email or its verified phone. */
                         identifier: string;
                         /**
-                         * @description The digits of the code.
+                         * @description The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).
                          * @example 123456
                          */
                         otp: string;
+                        password?: string;
                     };
                 };
             };
@@ -1075,11 +1098,59 @@ export interface paths {
                             message: string;
                             /** @enum {boolean} */
                             unlocked: true;
+                            access_token?: string;
+                            refresh_token?: string;
+                            /** @enum {string} */
+                            token_type?: "bearer";
+                            /** @description Seconds the access token lives. */
+                            expires_in?: number;
                         };
                     };
                 };
                 /** @description Default Response */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1600,12 +1671,12 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * @description The digits of the code.
+                         * @description The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).
                          * @example 123456
                          */
                         otp?: string;
                         /**
-                         * @description The digits of the code.
+                         * @description The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).
                          * @example 123456
                          */
                         otp_code?: string;
@@ -1806,6 +1877,20 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
             };
         };
         delete?: never;
@@ -1916,6 +2001,20 @@ export interface paths {
                 };
                 /** @description Default Response */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2040,6 +2139,20 @@ export interface paths {
                 };
                 /** @description Default Response */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -28,24 +28,31 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     { config: expensive, schema: { tags, summary: 'Create an account and email a verification code', body: RegisterBody(true), response: { 201: RegisterReply, ...errors(400, 409, 429, 503) } } },
     async (request, reply) => {
       const { locale, ...fields } = request.body;
-      const result = await register(ctx, { ...fields, locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE) });
-      return reply.status(201).send({ message: registeredMessage(result.user.email), ...result });
+      const { sent, ...result } = await register(ctx, { ...fields, locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE) }, requesterOf(request));
+      return reply.status(201).send({ message: registeredMessage(result.user.email, sent), ...result });
     },
   );
 
   app.post(
     '/resend-verification',
     { schema: { tags, summary: 'Send a new email verification code (same answer for every address)', body: body({ email: Email }), response: { 200: CodeSentReply, ...errors(400, 429) } } },
-    async (request) => ({ message: SAME_ANSWER, ...(await resendVerification(ctx, request.body.email)) }),
+    async (request) => ({ message: SAME_ANSWER, ...(await resendVerification(ctx, request.body.email, requesterOf(request))) }),
   );
 
   app.post(
     '/verify-account',
-    { schema: { tags, summary: 'Verify the email address with its code', body: body({ email: Email, otp: Otp }), response: { 200: Type.Object({ message: Type.String(), is_verified: Type.Literal(true), user: PublicUser }), ...errors(400) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Verify the email address with its code (optionally choosing the password: the code proves the inbox, as a reset code does)',
+        body: body({ email: Email, otp: Otp, password: Type.Optional(Password) }),
+        response: { 200: Type.Object({ message: Type.String(), is_verified: Type.Literal(true), user: PublicUser }), ...errors(400, 503) },
+      },
+    },
     async (request) => {
-      const { user, passwordCleared } = await verifyAccount(ctx, request.body.email, request.body.otp);
+      const { user, passwordCleared } = await verifyAccount(ctx, request.body.email, request.body.otp, request.body.password);
       const message = passwordCleared
-        ? 'Email address verified. Two different passwords were registered for this address before it was verified, so neither was kept: choose yours with POST /api/v1/auth/forgot-password.'
+        ? 'Email address verified. Two different passwords were registered for this address before it was verified, so neither was kept: choose yours with POST /api/v1/auth/forgot-password, or send it as "password" with the code.'
         : 'Email address verified. You can log in now.';
       return { message, is_verified: true as const, user };
     },
@@ -81,15 +88,23 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
   app.post(
     '/forgot-password',
     { schema: { tags, summary: 'Email a password reset code (same answer for every address)', body: body({ email: Email }), response: { 200: CodeSentReply, ...errors(400, 429) } } },
-    async (request) => ({ message: SAME_ANSWER, ...(await forgotPassword(ctx, request.body.email)) }),
+    async (request) => ({ message: SAME_ANSWER, ...(await forgotPassword(ctx, request.body.email, requesterOf(request))) }),
   );
 
   app.post(
     '/reset-password',
-    { config: expensive, schema: { tags, summary: 'Set a new password with a reset code; every session ends', body: body({ email: Email, otp: Otp, new_password: Password }), response: { 200: Message, ...errors(400, 429, 503) } } },
+    {
+      config: expensive,
+      schema: {
+        tags,
+        summary: 'Set a new password with a reset code; every other session ends, and this answer signs in (a token pair)',
+        body: body({ email: Email, otp: Otp, new_password: Password }),
+        response: { 200: Type.Object({ message: Type.String(), ...TokenPair.properties }), ...errors(400, 429, 503) },
+      },
+    },
     async (request) => {
-      await resetPassword(ctx, request.body.email, request.body.otp, request.body.new_password);
-      return { message: 'Password changed. Every session was signed out; log in with the new password.' };
+      const pair = await resetPassword(ctx, request.body.email, request.body.otp, request.body.new_password);
+      return { message: 'Password changed. Every other session was signed out; this answer signs you in.', ...pair };
     },
   );
 
@@ -109,10 +124,23 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
 
   app.post(
     '/verify-unlock-otp',
-    { config: expensive, schema: { tags, summary: 'Lift the login throttle with an unlock code', body: body({ identifier: Identifier, otp: Otp }), response: { 200: Type.Object({ message: Type.String(), unlocked: Type.Literal(true) }), ...errors(400) } } },
+    {
+      config: expensive,
+      schema: {
+        tags,
+        summary: 'Lift the login throttle with an unlock code; with the password too, sign in at once (a token pair)',
+        body: body({ identifier: Identifier, otp: Otp, password: Type.Optional(LoginPassword) }),
+        response: {
+          200: Type.Object({ message: Type.String(), unlocked: Type.Literal(true), ...Type.Partial(TokenPair).properties }),
+          ...errors(400, 401, 403, 503),
+        },
+      },
+    },
     async (request) => {
-      await verifyUnlock(ctx, request.body.identifier, request.body.otp);
-      return { message: 'Unlocked: you can log in again now.', unlocked: true as const };
+      const pair = await verifyUnlock(ctx, request.body.identifier, request.body.otp, request.body.password);
+      return pair
+        ? { message: 'Unlocked and signed in.', unlocked: true as const, ...pair }
+        : { message: 'Unlocked: you can log in again now.', unlocked: true as const };
     },
   );
 };

@@ -24,8 +24,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     { config: { limit: { family: 'auth', expensive: true } }, schema: { tags, summary: 'Alias of /auth/register for existing clients: password optional, answers 200', body: RegisterBody(false), response: { 200: RegisterReply, ...errors(400, 409, 429, 503) } } },
     async (request) => {
       const { locale, ...fields } = request.body;
-      const result = await register(ctx, { ...fields, locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE) });
-      return { message: registeredMessage(result.user.email), ...result };
+      const { sent, ...result } = await register(ctx, { ...fields, locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE) }, requesterOf(request));
+      return { message: registeredMessage(result.user.email, sent), ...result };
     },
   );
 
