@@ -103,7 +103,7 @@ for (const db of await databaseKinds()) {
       assert.equal(s.sms.messages.filter((m) => m.to === victim.phone).length, 1, 'only the owner\'s own SMS: the unlock asks found no verified phone');
     });
 
-    it('one mailbox, one budget: 14 spellings of one Gmail inbox registered from 14 networks reach it 5 times (the hourly cap), and the 9 others are told to use the newest email', async () => {
+    it('one mailbox, one budget: 14 spellings of one Gmail inbox registered from 3 networks reach it 5 times (the hourly cap), and the 9 others are told to use the newest email', async () => {
       const local = `victim${tag()}`;
       const spellings = [
         `${local}@gmail.com`,
@@ -121,30 +121,76 @@ for (const db of await databaseKinds()) {
         `${local}+9@gmail.com`,
         `${local}+10@gmail.com`,
       ];
+      const register = (n: number, email: string) =>
+        onNetwork(s.baseUrl, 40 + (n % 3)).api('POST', '/api/v1/auth/register', { email, phone: randomMobile(), first_name: 'Eve', last_name: 'Spammer', password: 'attacker password' });
       const answers: ApiResponse[] = [];
-      for (const [n, email] of spellings.entries()) {
-        answers.push(await onNetwork(s.baseUrl, 40 + n).api('POST', '/api/v1/auth/register', { email, phone: randomMobile(), first_name: 'Eve', last_name: 'Spammer', password: 'attacker password' }));
-      }
-      assert.deepEqual(byStatus(answers), { 201: 14 }, 'each registration is saved');
+      for (const [n, email] of spellings.entries()) answers.push(await register(n, email));
+      assert.deepEqual(byStatus(answers), { 201: 14 }, 'each registration is saved (5, 5 and 4 asks: each network within its own hour)');
       assert.equal(answers.filter((a) => /already sent/.test(a.body.message)).length, 9, 'the 9 past the cap say no new code was sent');
       await settled(s);
       assert.equal(mailsTo(s, spellings[0]).length, 5, 'mails that reached the one inbox');
+      // A 6th spelling from one network is that network's own hour spent: 429, nothing saved.
+      const sixth = await register(0, `${local}+11@gmail.com`);
+      assert.equal(sixth.status, 429, sixth.text);
     });
 
-    it('a +tag on any domain is the same mailbox: 12 asks in two spellings, from 12 networks, send it 5 codes in all', async () => {
+    it("past the cap, each network's first code of the hour still goes: 5 +tag registrations of a verified owner's inbox cannot silence the owner's reset (it arrives, its long code works)", async () => {
+      const victim = await verifiedAccount(s);
+      const stranger = onNetwork(s.baseUrl, 150);
+      for (let i = 0; i < 5; i++) {
+        const r = await stranger.api('POST', '/api/v1/auth/register', { email: victim.email.replace('@', `+t${i}@`), phone: randomMobile(), first_name: 'Eve', last_name: 'Spammer', password: 'attacker password' });
+        assert.equal(r.status, 201, r.text);
+      }
+      await waitUntil(() => mailsTo(s, victim.email).length >= 5, { ...WAIT, what: "the strangers' 5 mails" });
+      const owner = onNetwork(s.baseUrl, 207);
+      assert.equal((await owner.api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
+      const reset = await waitUntil(() => s.smtp.messages.find((m) => m.envelopeTo.includes(victim.email) && /password/i.test(m.subject)), { ...WAIT, what: 'the reset mail' });
+      const r = await owner.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: longCodeIn(reset.text), new_password: 'the owner is back' });
+      assert.equal(r.status, 200, r.text);
+      await settled(s);
+      assert.equal(mailsTo(s, victim.email).length, 6, "the strangers' 5 and the owner's reset");
+    });
+
+    it("a throwaway account texting a verified number cannot silence its owner's unlock by SMS", async () => {
+      const owner = onNetwork(s.baseUrl, 208);
+      const p = { email: `unlock.${tag()}@example.test`, phone: randomMobile(), first_name: 'Sipho', last_name: 'Dube', password: 'correct horse battery' };
+      assert.equal((await owner.api('POST', '/api/v1/auth/register', p)).status, 201);
+      assert.equal((await owner.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text) })).status, 200);
+      const token = (await owner.api('POST', '/api/v1/auth/login', p)).body.access_token;
+      assert.equal((await owner.api('POST', '/api/v1/users/verify-phone', {}, token)).status, 200);
+      const otp = codeIn((await s.sms.waitFor(p.phone, WAIT)).body);
+      assert.equal((await owner.api('POST', '/api/v1/users/verify-otp', { otp }, token)).status, 200);
+      // a stranger's throwaway account asks codes for the owner's number, as often as its network may
+      const stranger = onNetwork(s.baseUrl, 151);
+      const throwaway = { email: `throwaway.${tag()}@example.test`, phone: randomMobile(), first_name: 'Eve', last_name: 'Spammer', password: 'attacker password' };
+      assert.equal((await stranger.api('POST', '/api/v1/auth/register', throwaway)).status, 201);
+      assert.equal((await stranger.api('POST', '/api/v1/auth/verify-account', { email: throwaway.email, otp: codeIn((await s.smtp.waitFor(throwaway.email, WAIT)).text) })).status, 200);
+      const eve = (await stranger.api('POST', '/api/v1/auth/login', throwaway)).body.access_token;
+      const asks: ApiResponse[] = [];
+      for (let i = 0; i < 5; i++) asks.push(await stranger.api('POST', '/api/v1/users/verify-phone', { phone: p.phone }, eve));
+      const texted = asks.filter((a) => a.status === 200).length;
+      await waitUntil(() => s.sms.messages.filter((m) => m.to === p.phone).length >= 1 + texted, { ...WAIT, what: "the stranger's SMS" });
+      await settled(s);
+      const before = s.sms.messages.filter((m) => m.to === p.phone).length;
+      assert.equal((await owner.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.phone, delivery_method: 'sms' })).status, 200);
+      const unlock = await waitUntil(() => s.sms.messages.filter((m) => m.to === p.phone).slice(before).find((m) => /unlock/i.test(m.body)), { ...WAIT, what: 'the unlock SMS' });
+      assert.equal((await owner.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: p.phone, otp: codeIn(unlock.body) })).status, 200);
+    });
+
+    it('a +tag on any domain is the same mailbox: 10 asks in two spellings from 2 networks send it 5 codes in all', async () => {
       const base = `owner.${tag()}@example.test`;
       const owner = onNetwork(s.baseUrl, 202);
       assert.equal((await owner.api('POST', '/api/v1/auth/register', { email: base, phone: randomMobile(), first_name: 'Ann', last_name: 'Owner', password: 'correct horse battery' })).status, 201);
       await s.smtp.waitFor(base, WAIT);
       const answers: ApiResponse[] = [];
-      for (let n = 0; n < 12; n++) {
-        // forgot-password looks the account up by the address as typed: the tagged spellings have none
-        answers.push(await onNetwork(s.baseUrl, 60 + n).api('POST', '/api/v1/auth/resend-verification', { email: n % 2 ? base.replace('@', `+t${n}@`) : base }));
+      for (let n = 0; n < 10; n++) {
+        // the tagged spellings have no account: they send nothing, and spend the same asker's hour
+        answers.push(await onNetwork(s.baseUrl, 60 + (n % 2)).api('POST', '/api/v1/auth/resend-verification', { email: n % 4 < 2 ? base : base.replace('@', `+t${n}@`) }));
       }
-      assert.deepEqual(byStatus(answers), { 200: 12 });
+      assert.deepEqual(byStatus(answers), { 200: 10 });
       await waitUntil(() => mailsTo(s, base).length >= 5, { ...WAIT, what: '5 mails' });
       await settled(s);
-      // the registration and 6 resends asked, the tagged spellings (no account) sent nothing: the cap let 5 through
+      // the registration and 5 resends of the base address asked; the cap let 5 through
       assert.equal(mailsTo(s, base).length, 5);
     });
 
@@ -228,7 +274,12 @@ for (const db of await databaseKinds()) {
       assert.equal((await owner.api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
       const mail = (await s.smtp.waitFor(victim.email, WAIT)).text;
       const long = longCodeIn(mail);
-      const forged = (i: number) => `${long.slice(0, 15)}${'0123456789ABCDEFGHJKMNPQRSTVWXYZ'[i % 32] === long[15] ? 'Z' : '0123456789ABCDEFGHJKMNPQRSTVWXYZ'[i % 32]}${long.slice(16)}`;
+      // the long code with one character changed: as near to it as a forgery gets
+      const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+      const forged = (i: number) => {
+        const other = ALPHABET[i % 32] === long[15] ? ALPHABET[(i + 1) % 32] : ALPHABET[i % 32];
+        return `${long.slice(0, 15)}${other}${long.slice(16)}`;
+      };
       const answers: ApiResponse[] = [];
       for (let i = 0; i < 50; i++) answers.push(await onNetwork(s.baseUrl, 140 + (i % 5)).api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: forged(i), new_password: 'stranger password' }));
       assert.deepEqual(byStatus(answers), { 400: 50 });

@@ -454,7 +454,11 @@ function enumerationSuite(label: string, opts: StackOptions & { db: DbKind }, { 
       const v = await verified('vt-verified');
       await stack.runtime.worker.stop();
       const stopwatch = keptAliveClient(stack.baseUrl);
-      t.after(() => stopwatch.close());
+      t.after(() => {
+        stopwatch.close();
+        // the tests after this one wait for their mails
+        stack.runtime.worker.start();
+      });
       const took: Record<'unknown' | 'pending' | 'verified', number[]> = { unknown: [], pending: [], verified: [] };
       const kinds = ['unknown', 'pending', 'verified'] as const;
       for (let i = -2; i < 50; i++) {

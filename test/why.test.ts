@@ -36,7 +36,7 @@ describe('panic-api why', () => {
     assert.match(run.stdout, /^No recent messages\.$/m);
   });
 
-  it('a code asked for again within the cooldown: the message already sent is the cause, the cooldown is listed with how long it lasts', async () => {
+  it('a code asked for again within the cooldown: 429 to the asker alone; the message already sent is the cause, and nothing blocks the destination itself', async () => {
     const p = person('why-cooldown');
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
     await sentRow(p.email);
@@ -44,7 +44,7 @@ describe('panic-api why', () => {
     assert.equal(again.status, 429);
     const run = await why(stack, p.email);
     assert.match(run.stdout, /^ {2}Cause +The newest code was accepted by the provider at .*; no receipt has come back\.$/m);
-    assert.match(run.stdout, /^ {2}Blocking +resend cooldown of this destination \(OTP_RESEND_COOLDOWN_SECONDS\): \d+ s more$/m);
+    assert.doesNotMatch(run.stdout, /Blocking/);
     assert.match(run.stdout, /^ {2}Account +[0-9a-f-]{36}: email .* NOT verified, phone/m);
     assert.match(run.stdout, /^ {2}\S+ {2}email .*email_verification {2}SENT after 1 attempt\(s\)/m);
   });
@@ -117,7 +117,7 @@ describe('panic-api why', () => {
     assert.equal((await idle.api('POST', '/api/v1/auth/resend-verification', { email: p.email })).status, 200);
     assert.equal((await idle.api('POST', '/api/v1/auth/resend-verification', { email: p.email })).status, 429);
     const run = await why(idle, p.email);
-    assert.match(run.stdout, /^ {2}Cause +New codes to .* are refused right now \(429 rate_limited or 503\): hourly cap of this destination \(OTP_MAX_SENDS_PER_HOUR, \d+ s\)\.$/m);
+    assert.match(run.stdout, /^ {2}Cause +New codes to .* are refused right now \(429 rate_limited or 503\): hourly cap of other codes sent to this destination \(past it, only each network's first of the hour\) \(OTP_MAX_SENDS_PER_HOUR, \d+ s\)\.$/m);
     assert.match(run.stdout, /^ {2}Fix +Ask the person to wait \d+ s before asking again/m);
   });
 

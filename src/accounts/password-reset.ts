@@ -8,7 +8,7 @@ import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { revokeAllSessions, startSession } from './sessions.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
-import { findUserByEmail } from './users.ts';
+import { findUserByEmail, sentPartOf } from './users.ts';
 
 /** Emails a reset code when the account exists; answers the same, at the same moment, in every case. */
 export async function forgotPassword(ctx: FlowContext, rawEmail: string, requester: Requester): Promise<CodeSent> {
@@ -17,7 +17,7 @@ export async function forgotPassword(ctx: FlowContext, rawEmail: string, request
     await ctx.sendLimits.takeAsked(requester, email);
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
-    if (user) defer(() => sendCodeWithinBudget(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'password_reset', channel: 'email', destination: email, now }));
+    if (user) defer(() => sendCodeWithinBudget(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'password_reset', channel: 'email', destination: email, now }, requester, sentPartOf(user, email)));
     else defer(() => rehearseSendCode(ctx, { purpose: 'password_reset', channel: 'email', destination: email, now }));
     return codeExpiry(ctx, 'email', now);
   });

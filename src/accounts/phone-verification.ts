@@ -5,7 +5,7 @@ import { checkCode } from '../otp/check-code.ts';
 import type { User } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { assertTextable, normalizePhone } from '../addresses.ts';
-import { isUniqueViolation, toPublicUser } from './users.ts';
+import { isUniqueViolation, sentPartOf, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import { personView, type PublicState } from '../delivery/hints.ts';
 import { diagnose } from '../delivery/reasons.ts';
@@ -26,11 +26,13 @@ export async function requestPhoneCode(ctx: FlowContext, user: User, requester: 
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
   const sms = { ...smsTo(user, phone), requester };
   await ctx.smsBudget.check(sms);
-  await ctx.sendLimits.takeAsked({ userId: user.id }, phone);
-  // The number the account registered with is its owner's part; any other number spends what it may be sent.
-  if (phone !== user.phone && !(await ctx.sendLimits.tryTakeSent(phone))) {
-    const wait = await ctx.sendLimits.waits(phone);
-    throw new AppError('rate_limited', 'Too many codes were sent to this number in the last hour. Try again later.', Math.max(1, wait.cooldown, wait.hourly));
+  await ctx.sendLimits.takeAsked(requester, phone);
+  // Past the number's hourly cap only the asker's first code this hour goes: many accounts asking
+  // from one network still text a number at most that often.
+  const part = sentPartOf(user, phone);
+  if (!(await ctx.sendLimits.tryTakeSent(requester, phone, part))) {
+    const waits = await ctx.sendLimits.waits(phone);
+    throw new AppError('rate_limited', 'Too many codes were sent to this number in the last hour. Try again later.', Math.max(1, waits[part]));
   }
   await ctx.smsBudget.take(sms);
   const now = ctx.clock();

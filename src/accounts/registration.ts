@@ -65,7 +65,7 @@ export async function register(
     created_at: now,
     updated_at: now,
   };
-  const sent = await ctx.sendLimits.tryTakeSent(email);
+  const sent = await ctx.sendLimits.tryTakeSent(requester, email, 'new');
   // Two first registrations of one address at once: the loser replaces the winner's pending account.
   for (let tries = 0; ; tries++) {
     try {
@@ -114,7 +114,7 @@ export async function resendVerification(ctx: FlowContext, rawEmail: string, req
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
     if (user && !user.email_verified_at) {
-      defer(() => sendCodeWithinBudget(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'email_verification', channel: 'email', destination: email, now }));
+      defer(() => sendCodeWithinBudget(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'email_verification', channel: 'email', destination: email, now }, requester, 'new'));
     } else {
       defer(() => rehearseSendCode(ctx, { purpose: 'email_verification', channel: 'email', destination: email, now }));
     }
@@ -135,6 +135,7 @@ export async function verifyAccount(
   otp: string,
   newPassword?: string,
 ): Promise<{ user: PublicUser; passwordCleared: boolean }> {
+  if (newPassword !== undefined) ctx.passwords.assertCapacity();
   const now = ctx.clock();
   const user = await findUserByEmail(ctx.db, normalizeEmail(rawEmail));
   // Hashed first: a busy hasher (503) must not leave the code spent and the password unchosen.

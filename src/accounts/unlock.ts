@@ -10,7 +10,7 @@ import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { passwordSession } from './login.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
-import { findUserByEmail, findUserByVerifiedPhone } from './users.ts';
+import { findUserByEmail, findUserByVerifiedPhone, sentPartOf } from './users.ts';
 import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../trust-proxy.ts';
 
@@ -58,7 +58,7 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
     const destination = channel === 'email' ? user?.email : user?.phone_verified_at ? user.phone : undefined;
     if (user && destination) {
       defer(async () => {
-        if (await mayStillSend(ctx, user, destination, channel)) {
+        if (await mayStillSend(ctx, user, destination, channel, requester)) {
           await sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'unlock', channel, destination, now });
         }
       });
@@ -69,10 +69,10 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
   });
 }
 
-async function mayStillSend(ctx: FlowContext, user: User, destination: string, channel: Channel): Promise<boolean> {
+async function mayStillSend(ctx: FlowContext, user: User, destination: string, channel: Channel, requester: Requester): Promise<boolean> {
   try {
     if (channel === 'sms') await ctx.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
-    if (!(await ctx.sendLimits.tryTakeSent(destination))) return false;
+    if (!(await ctx.sendLimits.tryTakeSent(requester, destination, sentPartOf(user, destination)))) return false;
     if (channel === 'sms') await ctx.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
     return true;
   } catch (err) {

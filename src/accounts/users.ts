@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, User } from '../db/schema.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import type { Locale } from '../locales.ts';
+import type { SentPart } from '../otp/send-limits.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -42,3 +43,7 @@ export function isUniqueViolation(err: unknown, constraint: string): boolean {
   const e = err as { code?: string; constraint?: string; message?: string };
   return e?.code === '23505' && (e.constraint === constraint || (e.message ?? '').includes(constraint));
 }
+
+/** Which part of a destination's budget of codes sent a code for this account spends (otp/send-limits.ts). */
+export const sentPartOf = (user: User, destination: string): SentPart =>
+  (destination === user.email && user.email_verified_at) || (destination === user.phone && user.phone_verified_at) ? 'proven' : 'new';

@@ -59,8 +59,9 @@ async function findAccount(ctx: FlowContext, channel: Channel, destination: stri
 async function blockingLimits(ctx: FlowContext, destination: string, smsAccount: User | undefined): Promise<Blocking[]> {
   const send = await ctx.sendLimits.waits(destination);
   const found: Blocking[] = [
-    { limit: 'resend cooldown of this destination', setting: 'OTP_RESEND_COOLDOWN_SECONDS', wait_seconds: send.cooldown },
-    { limit: 'hourly cap of this destination', setting: 'OTP_MAX_SENDS_PER_HOUR', wait_seconds: send.hourly },
+    // The resend cooldown is each asker's own (their network and this destination): not this destination's.
+    { limit: "hourly cap of resets and unlocks sent to this destination (past it, only each network's first of the hour)", setting: 'OTP_MAX_SENDS_PER_HOUR', wait_seconds: send.proven },
+    { limit: "hourly cap of other codes sent to this destination (past it, only each network's first of the hour)", setting: 'OTP_MAX_SENDS_PER_HOUR', wait_seconds: send.new },
   ];
   if (smsAccount) {
     const sms = await ctx.smsBudget.waits(smsTo(smsAccount, destination));
@@ -98,12 +99,10 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
   }
   const m = f.latest;
   const endedBadly = m && !['queued', 'sending', 'sent', 'delivered', 'captured'].includes(m.status);
-  // The cooldown is the normal pause after a send; the other limits are a cause of their own.
-  const refusing = f.blocking.filter((b) => b.setting !== 'OTP_RESEND_COOLDOWN_SECONDS');
-  if (refusing.length && !endedBadly) {
-    const wait = Math.max(...refusing.map((b) => b.wait_seconds));
+  if (f.blocking.length && !endedBadly) {
+    const wait = Math.max(...f.blocking.map((b) => b.wait_seconds));
     return {
-      cause: `New codes to ${f.destination} are refused right now (429 rate_limited or 503): ${refusing.map((b) => `${b.limit} (${b.setting}, ${b.wait_seconds} s)`).join('; ')}.`,
+      cause: `New codes to ${f.destination} are refused right now (429 rate_limited or 503): ${f.blocking.map((b) => `${b.limit} (${b.setting}, ${b.wait_seconds} s)`).join('; ')}.`,
       fix: `Ask the person to wait ${wait} s before asking again; the code already sent (below) is still the one to use.`,
     };
   }

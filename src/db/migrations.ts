@@ -201,6 +201,8 @@ const migrations: Record<string, Migration> = {
         -- the long twin of a code sent by email (its HMAC), and the end of its longer life
         ALTER TABLE otp_codes ADD COLUMN long_hash text;
         ALTER TABLE otp_codes ADD COLUMN long_expires_at timestamptz;
+        -- the write a refused code check takes when it claimed no code (otp/store.ts): a count, nothing else
+        CREATE TABLE claim_decoys (slot integer PRIMARY KEY, claims bigint NOT NULL);
       `);
     },
   },

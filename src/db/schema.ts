@@ -98,6 +98,12 @@ export interface MessagesTable {
   locale: ColumnType<Locale | null, Locale | null | undefined, Locale | null>;
 }
 
+/** Rows a refused code check writes when it claimed no code, so that it costs what a claim costs. */
+export interface ClaimDecoysTable {
+  slot: number;
+  claims: ColumnType<string, number, number>;
+}
+
 /** One step of a message's history. Never holds a code, a password or a body. */
 export interface MessageEventsTable {
   id: Generated<string>;
@@ -120,6 +126,7 @@ export interface MessageEventsTable {
 export interface Database {
   users: UsersTable;
   otp_codes: OtpCodesTable;
+  claim_decoys: ClaimDecoysTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   login_failures: LoginFailuresTable;

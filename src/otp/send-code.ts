@@ -8,6 +8,8 @@ import { addSeconds } from '../clock.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { otpRules, type FlowContext } from './context.ts';
 import { issueCode } from './store.ts';
+import type { Requester } from '../trust-proxy.ts';
+import type { SentPart } from './send-limits.ts';
 
 /** The expiry a response states: the same whether or not a code was really sent (no enumeration). */
 export function codeExpiry(ctx: FlowContext, channel: Channel, now: Date): CodeSent {
@@ -77,8 +79,8 @@ export async function sendCode(
  * already sent there stays the live one. For the answers that are the same for every address: the
  * asker was answered already, and whoever asked first is no reason to refuse the owner anything.
  */
-export async function sendCodeWithinBudget(ctx: FlowContext, input: CodeRequest): Promise<void> {
-  if (await ctx.sendLimits.tryTakeSent(input.destination)) await sendCode(ctx, input);
+export async function sendCodeWithinBudget(ctx: FlowContext, input: CodeRequest, asker: Requester, part: SentPart): Promise<void> {
+  if (await ctx.sendLimits.tryTakeSent(asker, input.destination, part)) await sendCode(ctx, input);
   else ctx.logger.info({ user_id: input.userId, purpose: input.purpose }, 'code not sent: its destination was sent all the codes its hour allows');
 }
 

@@ -42,6 +42,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
   app.post(
     '/verify-account',
     {
+      // it may hash a password: the budget of the routes that do
+      config: expensive,
       schema: {
         tags,
         summary: 'Verify the email address with its code (optionally choosing the password: the code proves the inbox, as a reset code does)',
