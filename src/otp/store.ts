@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { OtpPurpose } from '../vocabulary.ts';
 import { AppError } from '../errors.ts';
@@ -89,25 +89,21 @@ export async function consumeCode(
   const userId = input.userId ?? NOBODY;
   const dayAgo = sql<Date>`${input.now}::timestamptz - interval '1 day'`;
   const windowOver = sql<boolean>`(failures_since IS NULL OR failures_since <= ${dayAgo})`;
-  const claimed = await db
-    .updateTable('otp_codes')
-    .set((eb) => ({
-      attempts: eb('attempts', '+', 1),
-      failures: sql`CASE WHEN ${windowOver} THEN 1 ELSE failures + 1 END`,
-      failures_since: sql`CASE WHEN ${windowOver} THEN ${input.now}::timestamptz ELSE failures_since END`,
-    }))
-    .where('user_id', '=', userId)
-    .where('purpose', '=', input.purpose)
-    .where('consumed_at', 'is', null)
-    .where('expires_at', '>', input.now)
-    .where('attempts', '<', rules.maxAttempts)
-    .where(sql<boolean>`(${windowOver} OR failures < ${rules.maxFailuresPerDay})`)
-    .returning(['id', 'code_hash', 'destination'])
-    .executeTakeFirst();
+  // One statement: the claim, or, when it claims no code, the decoy's write in its place (claimDecoy).
+  const { rows } = await sql<{ id: string; code_hash: string; destination: string }>`
+    WITH claimed AS (
+      UPDATE otp_codes SET
+        attempts = attempts + 1,
+        failures = CASE WHEN ${windowOver} THEN 1 ELSE failures + 1 END,
+        failures_since = CASE WHEN ${windowOver} THEN ${input.now}::timestamptz ELSE failures_since END
+      WHERE user_id = ${userId} AND purpose = ${input.purpose} AND consumed_at IS NULL AND expires_at > ${input.now}
+        AND attempts < ${rules.maxAttempts} AND (${windowOver} OR failures < ${rules.maxFailuresPerDay})
+      RETURNING id, code_hash, destination
+    ), decoy AS (${claimDecoy(sql`NOT EXISTS (SELECT 1 FROM claimed)`)})
+    SELECT id, code_hash, destination FROM claimed`.execute(db);
+  const claimed = rows[0];
   if (!claimed) {
-    if (input.revealState && input.userId) throw await whyRefused(db, rules, input.userId, input.purpose, input.now, invalid);
-    await claimDecoy(db);
-    throw invalid();
+    throw input.revealState && input.userId ? await whyRefused(db, rules, input.userId, input.purpose, input.now, invalid) : invalid();
   }
 
   const submitted = hashCode(rules.secret, input.purpose, claimed.destination, input.code);
@@ -129,21 +125,15 @@ const NOBODY = '00000000-0000-0000-0000-000000000000';
 const DECOY_SLOTS = 64;
 
 /**
- * The write a claim of a live code takes, for a refusal that claimed nothing (an unknown address, a
- * used, expired or spent code): without it an unknown address's refusal was the faster by the row
- * written (2.6 against 7.8 ms on PGlite), which told a stranger the address has an account. The same
- * one-row UPDATE as a claim, on one of a few rows, so that a flood of them does not queue on one lock.
+ * The write a claim of a live code takes, for a check that claims no code (an unknown address; a used,
+ * expired or spent code), when `when` holds: without it an unknown address's refusal was the faster by
+ * the row written (2.6 against 7.8 ms on PGlite), which told a stranger the address has an account. In
+ * the claim's own statement, since a second statement cost more than the row (the unknown address was
+ * then the slower); on one of a few rows, so that a flood of them does not queue on one lock.
  */
-async function claimDecoy(db: Kysely<Database>): Promise<void> {
-  const slot = randomInt(DECOY_SLOTS);
-  const { numUpdatedRows } = await db
-    .updateTable('claim_decoys')
-    .set({ claims: sql<number>`claims + 1` })
-    .where('slot', '=', slot)
-    .executeTakeFirst();
-  // a slot's first use (each of them once in a database's life)
-  if (numUpdatedRows === 0n) await db.insertInto('claim_decoys').values({ slot, claims: 1 }).onConflict((oc) => oc.doNothing()).execute();
-}
+const claimDecoy = (when: RawBuilder<boolean>) => sql`
+  INSERT INTO claim_decoys (slot, claims) SELECT ${randomInt(DECOY_SLOTS)}, 1 WHERE ${when}
+  ON CONFLICT (slot) DO UPDATE SET claims = claim_decoys.claims + 1`;
 
 /**
  * A long code: compared by its HMAC and consumed at once when right. A wrong one counts nothing
