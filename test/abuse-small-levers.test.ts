@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { errorCode, person, startStack, type ApiResponse, type Stack } from './support/stack.ts';
 import { clientFrom, onNetwork } from './support/clients.ts';
 import { capturedFor, DEV_ENV } from './support/dev-inbox.ts';
-import { report, startServe } from './support/child.ts';
+import { kill, report, startServe } from './support/child.ts';
 import { freePort } from './support/net.ts';
 import { waitUntil } from './support/wait.ts';
 import type { InboxRow } from '../src/http/routes/dev-inbox.ts';
@@ -33,6 +33,8 @@ describe('METRICS_PORT of the real `panic-api serve`, with HOST=0.0.0.0 (as prod
     metricsPort = await freePort();
     serve = await startServe('serve with METRICS_PORT', { DATA_DIR: 'memory://', HOST: '0.0.0.0', METRICS_PORT: String(metricsPort), ADMIN_TOKEN });
   });
+  // a serve left running would keep the lane (and npm test) from ever ending
+  after(() => serve && kill(serve));
 
   /** GET /metrics at `host`: the status, or 0 when the connection is refused. */
   const scrape = async (host: string, token?: string): Promise<number> => {
