@@ -19,28 +19,48 @@ import { denialAttacks } from './abuse-denial.ts';
 import { receiptAttack } from './abuse-receipts.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const sms = await startTwilioServer();
-const config = loadConfig({
-  APP_ENV: 'test',
-  LOG_LEVEL: 'silent',
-  DATABASE_URL: process.env.DATABASE_URL,
-  DATA_DIR: 'memory://',
+/**
+ * A service of its own, with an SMTP and a Twilio fixture as its providers: the first below with its
+ * default limits; issue 18's attacks each against a fresh one (its SMS counters unspent).
+ */
+async function target(env: Record<string, string | undefined>) {
+  const smtp = await startSmtpServer();
+  const twilio = await startTwilioServer();
+  const settings = loadConfig({
+    APP_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: process.env.DATABASE_URL,
+    DATA_DIR: 'memory://',
+    ...smtpEnv(smtp),
+    ...twilioEnv(twilio),
+    DELIVERY_POLL_MS: '50',
+    ...env,
+  });
+  const service = await createRuntime({ config: settings, logger: createLogger(settings) });
+  service.worker.start();
+  const baseUrl = await service.app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    baseUrl,
+    smtp,
+    sms: twilio,
+    service,
+    async close() {
+      await service.close();
+      await Promise.all([smtp.close(), twilio.close()]);
+    },
+  };
+}
+
+const first = await target({
   ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef',
-  SMS_PROVIDER: 'twilio',
-  SMS_API_URL: sms.messagesUrl,
-  SMS_ACCOUNT_SID: sms.accountSid,
-  SMS_API_KEY: sms.authToken,
-  SMS_FROM: '+15005550006',
-  DELIVERY_POLL_MS: '50',
   PASSWORD_HASH_CONCURRENCY: process.env.PASSWORD_HASH_CONCURRENCY,
   // The login flood below comes from 20 addresses behind this "proxy" (loopback), as a botnet would.
   TRUST_PROXY: '127.0.0.1',
   // Receipts are checked against it: without it every Twilio receipt is refused before its body is read.
   PUBLIC_URL: 'https://panic.example',
 });
-const runtime = await createRuntime({ config, logger: createLogger(config) });
-runtime.worker.start();
-const base = await runtime.app.listen({ port: 0, host: '127.0.0.1' });
+const { baseUrl: base, sms, service: runtime } = first;
+const config = runtime.ctx.config;
 const { db } = runtime.ctx;
 
 // Each attack comes from its own address (behind the loopback "proxy"), as separate runs would.
@@ -185,51 +205,21 @@ const held = await new Promise<number>((resolve) => {
 report(`slow body (a byte every 500 ms): connection held ${held.toFixed(1)} s`);
 
 for (const line of await receiptAttack(base)) report(line);
-await runtime.close();
-await sms.close();
+await first.close();
 
 /**
- * Issue 18's attacks, each against a fresh service of its own (its SMS counters unspent) whose clients
- * are told apart by their own loopback address (127.n.x.y), not a forwarded one. The per-IP budgets are
- * lifted there: these attacks are about the budgets of codes, and an attacker has the networks.
+ * Issue 18's attacks: clients told apart by their own loopback address (127.n.x.y), not a forwarded
+ * one. The per-IP budgets are lifted: these attacks are about the budgets of codes, and an attacker
+ * has the networks.
  */
-async function target(env: Record<string, string>) {
-  const smtp = await startSmtpServer();
-  const twilio = await startTwilioServer();
-  const settings = loadConfig({
-    APP_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    DATABASE_URL: process.env.DATABASE_URL,
-    DATA_DIR: 'memory://',
-    ...smtpEnv(smtp),
-    ...twilioEnv(twilio),
-    DELIVERY_POLL_MS: '50',
-    RATE_LIMIT_IP_PER_MINUTE: '100000',
-    RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000',
-    ...env,
-  });
-  const service = await createRuntime({ config: settings, logger: createLogger(settings) });
-  service.worker.start();
-  const baseUrl = await service.app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    baseUrl,
-    smtp,
-    sms: twilio,
-    service,
-    async close() {
-      await service.close();
-      await Promise.all([smtp.close(), twilio.close()]);
-    },
-  };
-}
-
+const ATTACKER_HAS_NETWORKS = { RATE_LIMIT_IP_PER_MINUTE: '100000', RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000' };
 const CEILING = Number(process.env.BENCH_SMS_CEILING ?? 200);
-const brakeTarget = await target({ SMS_MAX_PER_HOUR: String(CEILING) });
+const brakeTarget = await target({ ...ATTACKER_HAS_NETWORKS, SMS_MAX_PER_HOUR: String(CEILING) });
 report(`(1), default limits but SMS_MAX_PER_HOUR=${CEILING}:`);
 for (const line of await brakeAttack({ baseUrl: brakeTarget.baseUrl, db: brakeTarget.service.ctx.db, passwords: brakeTarget.service.ctx.passwords, sms: brakeTarget.sms }, { ceiling: CEILING })) report(line);
 await brakeTarget.close();
 
-const denialTarget = await target({ OTP_RESEND_COOLDOWN_SECONDS: '0' });
+const denialTarget = await target({ ...ATTACKER_HAS_NETWORKS, OTP_RESEND_COOLDOWN_SECONDS: '0' });
 report('(2)–(5), (7): default limits, the resend cooldown off (the issue waited it out):');
 for (const line of await denialAttacks(denialTarget)) report(`  ${line}`);
 await denialTarget.close();
