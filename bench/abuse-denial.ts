@@ -128,17 +128,21 @@ export async function denialAttacks(t: DenialTarget): Promise<string[]> {
     );
   }
 
-  // (4) one inbox, many spellings
-  {
+  // (4) one inbox, many spellings: from one network (the issue's attack), then from one network each
+  for (const networks of [1, 14]) {
     const local = `victim${tag()}`;
     const spellings = Array.from({ length: 14 }, (_, i) =>
       i === 0 ? `${local}@gmail.com` : i % 3 === 0 ? `${local.slice(0, 1)}.${local.slice(1)}+${i}@gmail.com` : i % 3 === 1 ? `${local.toUpperCase()}+x${i}@googlemail.com` : `${local}+${i}@gmail.com`,
     );
+    const clients = Array.from({ length: networks }, () => stranger());
     const started = performance.now();
     const answers: number[] = [];
-    for (const email of spellings) answers.push((await stranger().api('POST', '/api/v1/auth/register', { ...person(), email })).status);
+    for (const [i, email] of spellings.entries()) answers.push((await clients[i % networks].api('POST', '/api/v1/auth/register', { ...person(), email })).status);
     await new Promise((r) => setTimeout(r, 2000));
-    lines.push(`(4) 14 spellings of one Gmail inbox registered from 14 networks in ${((performance.now() - started) / 1000).toFixed(1)} s (answers: ${count(answers)}): ${mailsTo(spellings[0]).length} mails reached it`);
+    lines.push(
+      `(4) 14 spellings of one Gmail inbox registered from ${networks} network${networks > 1 ? 's' : ''} in ${((performance.now() - started) / 1000).toFixed(1)} s ` +
+        `(answers: ${count(answers)}): ${mailsTo(spellings[0]).length} mails reached it`,
+    );
   }
 
   // (5) which numbers have accounts

@@ -156,18 +156,21 @@ describe('panic-api client commands against a running server', () => {
     assert.equal(body.user.phone, p.phone);
   });
 
-  it('forgot-password then reset-password --password: every session ends, the saved one is removed', { timeout: 60_000 }, async () => {
+  it('forgot-password then reset-password --password: every other session ends, and the reset\'s own session is saved in place of the old one', { timeout: 60_000 }, async () => {
     const forgot = await runCli(['forgot-password', p.email], env);
     ok(forgot, 'forgot-password');
     assert.ok(forgot.stdout.includes(`If ${p.email} has an account, a password reset code was emailed`), forgot.stdout);
     assert.ok(forgot.stdout.includes(`then run: panic-api reset-password ${p.email} CODE`), forgot.stdout);
 
     const code = await stack.emailCode(p.email, 3);
+    const before = readSessionFile().access_token;
     const reset = await runCli(['reset-password', p.email, code, '--password', newPassword], env);
     ok(reset, 'reset-password');
-    assert.match(reset.stdout, /Password changed for .*the saved one here too/);
-    assert.ok(reset.stdout.includes(`Log in with the new password: panic-api login ${p.email}`));
-    assert.ok(!existsSync(sessionFile), 'the dead session is not kept');
+    assert.match(reset.stdout, /Password changed for .*Every other session of the account was signed out; you are signed in here/);
+    const saved = readSessionFile().access_token;
+    assert.notEqual(saved, before, 'the revoked session is not kept');
+    assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, before)).status, 401, 'the old session is dead');
+    assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, saved)).status, 200, "the reset's session works");
   });
 
   it('login --json prints the token pair; a session revoked on the server says to log in again', { timeout: 60_000 }, async () => {
