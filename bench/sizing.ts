@@ -25,6 +25,7 @@ const USAGE: Record<RetentionTable, { perUser: number; why: string }> = {
   refresh_tokens: { perUser: 4, why: 'per session the token in use and yesterday\'s used one' },
   messages: { perUser: 3, why: 'three messages a month, kept 30 days (MESSAGE_RETENTION_DAYS)' },
   otp_codes: { perUser: 0.1, why: 'codes alive or counting today\'s wrong guesses' },
+  otp_long_codes: { perUser: 0.01, why: 'emails of the last hour whose long code is unused' },
   login_failures: { perUser: 0.05, why: 'addresses with failed logins within a day' },
 };
 

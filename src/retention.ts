@@ -8,7 +8,7 @@ import { PENDING_STATUSES } from './vocabulary.ts';
  * maintenance every 10 minutes and by `panic-api prune`. The order counts rows before a cascade
  * takes them (an expired account's codes are counted as codes), so a dry run counts what a run removes.
  */
-export const RETENTION_TABLES = ['messages', 'refresh_tokens', 'sessions', 'otp_codes', 'login_failures', 'users'] as const;
+export const RETENTION_TABLES = ['messages', 'refresh_tokens', 'sessions', 'otp_codes', 'otp_long_codes', 'login_failures', 'users'] as const;
 export type RetentionTable = (typeof RETENTION_TABLES)[number];
 export type RetentionCounts = Record<RetentionTable, number>;
 export type RetentionSettings = Pick<Config, 'MESSAGE_RETENTION_DAYS' | 'UNVERIFIED_ACCOUNT_TTL_HOURS'>;
@@ -24,7 +24,7 @@ interface Rule {
   what(s: RetentionSettings): string;
   /** The rows that go. */
   where(now: Date, s: RetentionSettings): RawBuilder<boolean>;
-  /** The index that finds them (migrations 0003 and 0005; users: 0002), so no batch reads a whole table. */
+  /** The index that finds them (migrations 0003, 0005 and 0009; users: 0002), so no batch reads a whole table. */
   index: string;
 }
 
@@ -59,6 +59,12 @@ export const RULES: Record<RetentionTable, Rule> = {
     // The row also carries the (user, purpose) wrong-guess budget (store.ts), counted while
     // failures_since is within its day: that row stays, or a new code would come with a fresh budget.
     where: (now) => sql`least(consumed_at, expires_at) < ${now} AND (failures = 0 OR failures_since IS NULL OR failures_since <= ${before(now, DAY_MS)})`,
+  },
+  otp_long_codes: {
+    key: 'id',
+    index: 'otp_long_codes_expires_idx',
+    what: () => 'expired (an hour after their email); a used one goes at once',
+    where: (now) => sql`expires_at < ${now}`,
   },
   login_failures: {
     key: 'email',

@@ -194,6 +194,61 @@ for (const db of await databaseKinds()) {
       assert.equal(mailsTo(s, base).length, 5);
     });
 
+    it("strangers who make us send code after code (each from a fresh network) never end the long code in the email the owner is reading", async () => {
+      const victim = await verifiedAccount(s);
+      const owner = onNetwork(s.baseUrl, 209);
+      assert.equal((await owner.api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
+      const mine = longCodeIn((await s.smtp.waitFor(victim.email, WAIT)).text);
+      // 6 strangers, each its own network: each one's first code of the hour goes, replacing the live one
+      for (let n = 0; n < 6; n++) {
+        assert.equal((await onNetwork(s.baseUrl, 160 + n).api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
+        await s.smtp.waitFor(victim.email, { ...WAIT, count: 2 + n });
+      }
+      const r = await owner.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: mine, new_password: 'the owner is back' });
+      assert.equal(r.status, 200, r.text);
+      // used, the purpose is done: every other long code of it (the strangers' emails) ends too
+      const newest = longCodeIn((await s.smtp.waitFor(victim.email, { ...WAIT, count: 7 })).text);
+      assert.equal((await owner.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: newest, new_password: 'again' })).status, 400);
+    });
+
+    it("unlocks by SMS that strangers ask for a verified number, from 5 networks, do not spend its account's SMS hour: the owner still verifies a new number", async () => {
+      const owner = onNetwork(s.baseUrl, 210);
+      const p = { email: `sms.${tag()}@example.test`, phone: randomMobile(), first_name: 'Zanele', last_name: 'Ndlovu', password: 'correct horse battery' };
+      assert.equal((await owner.api('POST', '/api/v1/auth/register', p)).status, 201);
+      assert.equal((await owner.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text) })).status, 200);
+      const token = (await owner.api('POST', '/api/v1/auth/login', p)).body.access_token;
+      assert.equal((await owner.api('POST', '/api/v1/users/verify-phone', {}, token)).status, 200);
+      assert.equal((await owner.api('POST', '/api/v1/users/verify-otp', { otp: codeIn((await s.sms.waitFor(p.phone, WAIT)).body) }, token)).status, 200);
+      for (let n = 0; n < 5; n++) {
+        assert.equal((await onNetwork(s.baseUrl, 170 + n).api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.phone, delivery_method: 'sms' })).status, 200);
+      }
+      await waitUntil(() => s.sms.messages.filter((m) => m.to === p.phone).length >= 5, { ...WAIT, what: "the strangers' unlock SMS" });
+      const lost = randomMobile();
+      const sent = await owner.api('POST', '/api/v1/users/verify-phone', { phone: lost }, token);
+      assert.equal(sent.status, 200, sent.text);
+      await s.sms.waitFor(lost, WAIT);
+    });
+
+    it("a stranger's account on the owner's own /24 (a carrier's NAT) asking codes for the owner's number does not spend the owner's verify-phone", async () => {
+      const owner = onNetwork(s.baseUrl, 211, 1);
+      const neighbour = onNetwork(s.baseUrl, 211, 2);
+      const p = { email: `nat.${tag()}@example.test`, phone: randomMobile(), first_name: 'Ayanda', last_name: 'Mthembu', password: 'correct horse battery' };
+      assert.equal((await owner.api('POST', '/api/v1/auth/register', p)).status, 201);
+      assert.equal((await owner.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text) })).status, 200);
+      const token = (await owner.api('POST', '/api/v1/auth/login', p)).body.access_token;
+      const eve = { email: `nat-eve.${tag()}@example.test`, phone: randomMobile(), first_name: 'Eve', last_name: 'Spammer', password: 'attacker password' };
+      assert.equal((await neighbour.api('POST', '/api/v1/auth/register', eve)).status, 201);
+      assert.equal((await neighbour.api('POST', '/api/v1/auth/verify-account', { email: eve.email, otp: codeIn((await s.smtp.waitFor(eve.email, WAIT)).text) })).status, 200);
+      const eveToken = (await neighbour.api('POST', '/api/v1/auth/login', eve)).body.access_token;
+      const asks: ApiResponse[] = [];
+      for (let i = 0; i < 6; i++) asks.push(await neighbour.api('POST', '/api/v1/users/verify-phone', { phone: p.phone }, eveToken));
+      assert.equal(asks.at(-1)!.status, 429, "the neighbour's 6th ask is its own hour spent");
+      const sent = await owner.api('POST', '/api/v1/users/verify-phone', {}, token);
+      assert.equal(sent.status, 200, sent.text);
+      const otp = codeIn((await s.sms.waitFor(p.phone, { ...WAIT, count: asks.filter((a) => a.status === 200).length + 1 })).body);
+      assert.equal((await owner.api('POST', '/api/v1/users/verify-otp', { otp }, token)).status, 200);
+    });
+
     it('sign-up: strangers spend the guesses of a pending address (4 rounds of 5 wrong codes and a resend, from 8 networks); the owner\'s fresh short code is refused, its long code verifies the account and sets the password', async () => {
       const owner = onNetwork(s.baseUrl, 203);
       const victim = { email: `signup.${tag()}@example.test`, phone: randomMobile(), first_name: 'Nomsa', last_name: 'Khumalo', password: 'correct horse battery' };

@@ -200,15 +200,15 @@ function perAccountBudgetTests(stack: () => Stack) {
     assert.deepEqual(reached(s, [n1, n2, n3, n4, a.p.phone]).sort(), [n1, n1, n2, n3, a.p.phone].sort());
   });
 
-  it('an unlock code by SMS spends the account budget silently: once it is spent the answer is the same 200 as for an unknown phone and no SMS is sent', async () => {
+  it("an unlock code by SMS spends the account's budget for its verified number silently: once spent the answer is the same 200 as for an unknown phone and no SMS is sent; its budget for other numbers is untouched", async () => {
     const s = stack();
     const a = await account(s, 'pump-unlock');
-    await verifyOwnPhone(s, a); // SMS 1
-    for (let i = 2; i <= 5; i++) {
+    await verifyOwnPhone(s, a); // SMS 1, to a number not yet verified
+    for (let i = 1; i <= 5; i++) {
       assert.equal((await verifyPhone(s, a.token)).status, 200);
       await settle(s); // sent before the next code replaces it
     }
-    assertError(await verifyPhone(s, a.token), 429, 'rate_limited', '6th SMS');
+    assertError(await verifyPhone(s, a.token), 429, 'rate_limited', '6th SMS to the verified number');
 
     const unknown = zaMobile();
     const known = await s.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: a.p.phone, delivery_method: 'sms' });
@@ -220,10 +220,14 @@ function perAccountBudgetTests(stack: () => Stack) {
     assert.deepEqual(knownRest, strangerRest);
 
     await settle(s);
-    assert.equal(reached(s, [a.p.phone, unknown]).length, 5, 'no unlock SMS past the budget');
+    assert.equal(reached(s, [a.p.phone, unknown]).length, 6, 'no unlock SMS past the budget');
     const unlockRows = await s.runtime.ctx.db.selectFrom('messages').select('id').where('purpose', '=', 'unlock').where('recipient', '=', a.p.phone).execute();
     assert.equal(unlockRows.length, 0);
     assert.ok(s.logs.some((l) => l.includes('unlock SMS not sent')), 'the skipped unlock SMS is logged');
+    // what strangers' unlocks could spend is not what the account needs to prove a new number
+    const other = zaMobile();
+    assert.equal((await verifyPhone(s, a.token, other)).status, 200);
+    await textCode(s, other);
   });
 }
 

@@ -97,18 +97,18 @@ describe(`panic-api prune (${db})`, () => {
   });
 
   it('--dry-run --json counts and removes nothing; prune removes exactly that and says so; queued messages stay', { timeout: 4 * CHILD_MS }, async () => {
-    const expected = { messages: 1, refresh_tokens: 0, sessions: 0, otp_codes: 0, login_failures: 1, users: 0 };
+    const expected = { messages: 1, refresh_tokens: 0, sessions: 0, otp_codes: 0, otp_long_codes: 0, login_failures: 1, users: 0 };
     const dry = await runCli(['prune', '--dry-run', '--json'], env, CHILD_MS);
     assert.equal(dry.code, 0, dry.stderr);
     const report = JSON.parse(dry.stdout);
     assert.deepEqual(report, { dry_run: true, removed: expected });
-    assert.deepEqual(Object.keys(report.removed), ['messages', 'refresh_tokens', 'sessions', 'otp_codes', 'login_failures', 'users']);
+    assert.deepEqual(Object.keys(report.removed), ['messages', 'refresh_tokens', 'sessions', 'otp_codes', 'otp_long_codes', 'login_failures', 'users']);
 
     const run = await runCli(['prune'], env, CHILD_MS);
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trimEnd().split('\n');
     assert.equal(lines[0], 'Removed 2 rows.', 'the dry run had removed nothing');
-    assert.equal(lines.length, 7, 'a headline and one line per table');
+    assert.equal(lines.length, 8, 'a headline and one line per table');
     assert.match(run.stdout, /^ {2}messages {8}1 {2}final \(not queued or sending\) for more than MESSAGE_RETENTION_DAYS \(30 days\)$/m);
     assert.match(run.stdout, /^ {2}login_failures {2}1 {2}/m);
     assert.match(run.stdout, /^ {2}users {11}0 {2}accounts never verified/m);

@@ -26,11 +26,12 @@ export async function requestPhoneCode(ctx: FlowContext, user: User, requester: 
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
   const sms = { ...smsTo(user, phone), requester };
   await ctx.smsBudget.check(sms);
-  await ctx.sendLimits.takeAsked(requester, phone);
-  // Past the number's hourly cap only the asker's first code this hour goes: many accounts asking
-  // from one network still text a number at most that often.
+  // The asker is the account: strangers on its network cannot spend its asks or its first code.
+  const asker = { account: user.id };
+  await ctx.sendLimits.takeAsked(asker, phone);
+  // Past the number's hourly cap only each account's first code this hour goes.
   const part = sentPartOf(user, phone);
-  if (!(await ctx.sendLimits.tryTakeSent(requester, phone, part))) {
+  if (!(await ctx.sendLimits.tryTakeSent(asker, phone, part))) {
     const waits = await ctx.sendLimits.waits(phone);
     throw new AppError('rate_limited', 'Too many codes were sent to this number in the last hour. Try again later.', Math.max(1, waits[part]));
   }

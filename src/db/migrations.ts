@@ -198,9 +198,19 @@ const migrations: Record<string, Migration> = {
   '0009_long_codes': {
     async up(db: Kysely<any>) {
       await runStatements(db, `
-        -- the long twin of a code sent by email (its HMAC), and the end of its longer life
-        ALTER TABLE otp_codes ADD COLUMN long_hash text;
-        ALTER TABLE otp_codes ADD COLUMN long_expires_at timestamptz;
+        -- the long twin of each code sent by email (its HMAC), a row each: a newer code does not end an
+        -- older long one, so whatever reached the inbox this hour still works (otp/store.ts)
+        CREATE TABLE otp_long_codes (
+          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          purpose text NOT NULL,
+          destination text NOT NULL,
+          long_hash text NOT NULL,
+          expires_at timestamptz NOT NULL,
+          created_at timestamptz NOT NULL
+        );
+        CREATE INDEX otp_long_codes_user_purpose_idx ON otp_long_codes (user_id, purpose);
+        CREATE INDEX otp_long_codes_expires_idx ON otp_long_codes (expires_at);
         -- the write a refused code check takes when it claimed no code (otp/store.ts): a count, nothing else
         CREATE TABLE claim_decoys (slot integer PRIMARY KEY, claims bigint NOT NULL);
       `);

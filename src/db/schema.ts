@@ -36,9 +36,17 @@ export interface OtpCodesTable {
   /** Wrong guesses since failures_since, across every code of this (user, purpose). */
   failures: Generated<number>;
   failures_since: NullableTimestamp;
-  /** The HMAC of the code's long twin (codes sent by email), and when it stops working. */
-  long_hash: ColumnType<string | null, string | null | undefined, string | null>;
-  long_expires_at: NullableTimestamp;
+}
+
+/** The long twin of a code sent by email: one row per email, alive until used or expired. */
+export interface OtpLongCodesTable {
+  id: Generated<string>;
+  user_id: string;
+  purpose: OtpPurpose;
+  destination: string;
+  long_hash: string;
+  expires_at: Timestamp;
+  created_at: Timestamp;
 }
 
 export interface SessionsTable {
@@ -127,6 +135,7 @@ export interface Database {
   users: UsersTable;
   otp_codes: OtpCodesTable;
   claim_decoys: ClaimDecoysTable;
+  otp_long_codes: OtpLongCodesTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   login_failures: LoginFailuresTable;

@@ -7,8 +7,9 @@ import type { Requester } from '../trust-proxy.ts';
 /**
  * The resend cooldown and the hourly cap, counted in two parts so that a stranger can spend only
  * their own:
- * - what an asker asked for (`takeAsked`): per asker (the requester's network) and destination, and
- *   answered (429) to that asker alone, for a known address and an unknown one alike;
+ * - what an asker asked for (`takeAsked`): per asker (a signed-in account, else the requester's
+ *   network) and destination, and answered (429) to that asker alone, for a known address and an
+ *   unknown one alike;
  * - what a destination was really sent (`tryTakeSent`): per mailbox or number, spent only when a
  *   code goes out, so asking for an address that has no account costs its owner nothing. Counted in
  *   two parts: codes to an address or number proven on the account they are for (a reset, an unlock)
@@ -21,12 +22,19 @@ import type { Requester } from '../trust-proxy.ts';
  */
 export interface SendLimits {
   /** Takes one ask of `asker` for a destination, or throws rate_limited (429, Retry-After). */
-  takeAsked(asker: Requester, destination: string): Promise<void>;
+  takeAsked(asker: Asker, destination: string): Promise<void>;
   /** Takes one send of a part to the destination for `asker`: false when neither the cap nor the asker's own first send allows it. */
-  tryTakeSent(asker: Requester, destination: string, part: SentPart): Promise<boolean>;
+  tryTakeSent(asker: Asker, destination: string, part: SentPart): Promise<boolean>;
   /** Seconds until each part's hourly cap of codes sent to the destination has room again (0: open); spends nothing. */
   waits(destination: string): Promise<Record<SentPart, number>>;
 }
+
+/**
+ * Who asks: a signed-in account (its own, so that strangers on its network, a carrier's CGNAT, never
+ * spend it), else the anonymous requester's network.
+ */
+export type Asker = Requester | { account: string };
+const askerKey = (asker: Asker) => ('account' in asker ? `account:${asker.account}` : asker.network);
 
 /** `proven`: to the address or number verified on the account the code is for; `new`: anything else. */
 export type SentPart = 'proven' | 'new';
@@ -52,13 +60,13 @@ export function createSendLimits(config: LimitConfig, makeLimiter: LimiterFactor
     );
   return {
     async takeAsked(asker, destination) {
-      const key = `${asker.network}|${mailboxKey(destination)}`;
+      const key = `${askerKey(asker)}|${mailboxKey(destination)}`;
       await askedCooldown.consume(key, 'A code was sent here a moment ago. Wait before asking for another.');
       await askedHourly.consume(key, 'Too many codes were asked for here in the last hour. Try again later.');
     },
     async tryTakeSent(asker, destination, part) {
       const key = `${part}|${mailboxKey(destination)}`;
-      const first = await took(firstSent.consume(`${asker.network}|${key}`, ''));
+      const first = await took(firstSent.consume(`${askerKey(asker)}|${key}`, ''));
       const room = (await took(sentCooldown.consume(key, ''))) && (await took(sent.consume(key, '')));
       // a first send past the cooldown still counts in the hour
       if (first && !room) await took(sent.consume(key, ''));

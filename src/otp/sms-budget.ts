@@ -171,8 +171,11 @@ export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactor
   }
 
   const isNew = async (seenKey: string, sms: SmsRequest) => sms.phone !== sms.account.phone && (await seenNumbers.waitSeconds(seenKey)) === 0;
+  // The account's hour of SMS, per part: unlock codes that strangers can ask for its verified number
+  // must not spend what the account's own verify-phone may send (a second review found they did).
+  const accountKey = (sms: SmsTarget) => `${sms.userId}:${partOf(sms)}`;
   const check = async (sms: SmsRequest) => {
-    const hourly = await perAccount.waitSeconds(sms.userId);
+    const hourly = await perAccount.waitSeconds(accountKey(sms));
     if (hourly > 0) throw new AppError('rate_limited', 'This account asked for too many text messages in the last hour. Try again later.', hourly);
     if (await isNew(`${sms.userId}:${sms.phone}`, sms)) {
       const daily = await newNumbers.waitSeconds(sms.userId);
@@ -197,7 +200,7 @@ export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactor
     async waits(sms) {
       const part = partOf(sms);
       const [account, newNumbersWait, ceiling, health] = await Promise.all([
-        perAccount.waitSeconds(sms.userId),
+        perAccount.waitSeconds(accountKey(sms)),
         newNumbers.waitSeconds(sms.userId),
         ceilings[part].waitSeconds('all'),
         rangeHealth(sms.phone),
@@ -209,7 +212,7 @@ export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactor
       await check(sms);
       const seenKey = `${sms.userId}:${sms.phone}`;
       // Between check and spend another request may have spent the last point: consume() still refuses.
-      await perAccount.consume(sms.userId, 'This account asked for too many text messages in the last hour. Try again later.');
+      await perAccount.consume(accountKey(sms), 'This account asked for too many text messages in the last hour. Try again later.');
       if (await isNew(seenKey, sms)) {
         await newNumbers.consume(sms.userId, 'This account tried too many new phone numbers today. Try again tomorrow, or use the number on the account.');
         await seenNumbers.consume(seenKey, '');

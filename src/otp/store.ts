@@ -33,7 +33,11 @@ export interface IssuedCode {
   longCode?: string;
 }
 
-/** Creates the one live code for (user, purpose); any earlier code for it dies. Call inside the enqueue transaction. */
+/**
+ * Creates the one live code for (user, purpose); any earlier code for it dies, but not the earlier
+ * long codes: each lives its hour, so a stranger who makes us send code after code never ends the
+ * one in the email its owner is reading. Call inside the enqueue transaction.
+ */
 export async function issueCode(
   trx: Transaction<Database>,
   rules: OtpRules,
@@ -45,8 +49,6 @@ export async function issueCode(
   const row = {
     destination: input.destination,
     code_hash: hashCode(rules.secret, input.purpose, input.destination, code),
-    long_hash: longCode ? hashLong(rules, input.purpose, input.destination, normalizeLongCode(longCode)!) : null,
-    long_expires_at: longCode ? addSeconds(input.now, longCodeTtlSeconds(rules)) : null,
     attempts: 0,
     expires_at: expiresAt,
     consumed_at: null,
@@ -58,6 +60,19 @@ export async function issueCode(
     .onConflict((oc) => oc.columns(['user_id', 'purpose']).doUpdateSet({ ...row, id: sql<string>`gen_random_uuid()` }))
     .returning('id')
     .executeTakeFirstOrThrow();
+  if (longCode) {
+    await trx
+      .insertInto('otp_long_codes')
+      .values({
+        user_id: input.userId,
+        purpose: input.purpose,
+        destination: input.destination,
+        long_hash: hashLong(rules, input.purpose, input.destination, normalizeLongCode(longCode)!),
+        expires_at: addSeconds(input.now, longCodeTtlSeconds(rules)),
+        created_at: input.now,
+      })
+      .execute();
+  }
   return { id, code, expiresAt, longCode };
 }
 
@@ -117,6 +132,8 @@ export async function consumeCode(
     .returning('id')
     .executeTakeFirst();
   if (!consumed) throw invalid();
+  // the purpose is done: the long codes of its earlier emails end with it
+  await db.deleteFrom('otp_long_codes').where('user_id', '=', userId).where('purpose', '=', input.purpose).execute();
   return { destination: claimed.destination };
 }
 
@@ -136,7 +153,8 @@ const claimDecoy = (when: RawBuilder<boolean>) => sql`
   ON CONFLICT (slot) DO UPDATE SET claims = claim_decoys.claims + 1`;
 
 /**
- * A long code: compared by its HMAC and consumed at once when right. A wrong one counts nothing
+ * A long code: compared by its HMAC with every live one of (user, purpose), and when one is right the
+ * purpose is done: that long code, the others and the short code end. A wrong one counts nothing
  * (80 bits are not guessed), and neither the short code's tries nor the daily guess budget stop it:
  * those are what strangers can spend, and this is the owner's road past them.
  */
@@ -146,26 +164,30 @@ async function consumeLongCode(
   input: { userId: string | undefined; purpose: OtpPurpose; long: string; now: Date },
   invalid: () => AppError,
 ): Promise<{ destination: string }> {
-  const row = await db
-    .selectFrom('otp_codes')
+  const live = await db
+    .selectFrom('otp_long_codes')
     .select(['id', 'destination', 'long_hash'])
     .where('user_id', '=', input.userId ?? NOBODY)
     .where('purpose', '=', input.purpose)
-    .where('consumed_at', 'is', null)
-    .where('long_expires_at', '>', input.now)
-    .executeTakeFirst();
-  const submitted = hashLong(rules, input.purpose, row?.destination ?? '', input.long);
-  if (!row?.long_hash || !hashesEqual(submitted, row.long_hash)) throw invalid();
-  const consumed = await db
-    .updateTable('otp_codes')
-    .set({ consumed_at: input.now })
-    .where('id', '=', row.id)
-    .where('consumed_at', 'is', null)
-    .where('long_hash', '=', row.long_hash)
-    .returning('id')
-    .executeTakeFirst();
-  if (!consumed) throw invalid();
-  return { destination: row.destination };
+    .where('expires_at', '>', input.now)
+    .execute();
+  // Each compared, in constant time: which one matched is not told by when the answer comes.
+  const matched = live.filter((row) => hashesEqual(hashLong(rules, input.purpose, row.destination, input.long), row.long_hash)).at(0);
+  if (!matched) throw invalid();
+  return db.transaction().execute(async (trx) => {
+    // Taken once: of two right submissions at once, one deletes it and the other finds it gone.
+    const taken = await trx.deleteFrom('otp_long_codes').where('id', '=', matched.id).returning('id').executeTakeFirst();
+    if (!taken) throw invalid();
+    await trx.deleteFrom('otp_long_codes').where('user_id', '=', input.userId!).where('purpose', '=', input.purpose).execute();
+    await trx
+      .updateTable('otp_codes')
+      .set({ consumed_at: input.now })
+      .where('user_id', '=', input.userId!)
+      .where('purpose', '=', input.purpose)
+      .where('consumed_at', 'is', null)
+      .execute();
+    return { destination: matched.destination };
+  });
 }
 
 async function whyRefused(
