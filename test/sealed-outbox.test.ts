@@ -50,7 +50,9 @@ describe('message seal', () => {
     assert.throws(() => createMessageSeal('another-otp-secret-of-at-least-32-characters').open(sealed), UnsealError);
     assert.throws(() => seal.open({ ...sealed, recipient: '+27825559999' }), UnsealError);
     assert.throws(() => seal.open({ ...sealed, body_text: sealed.otp! }), UnsealError);
-    const flipped = sealed.otp!.slice(0, -2) + (sealed.otp!.endsWith('AA') ? 'AB' : 'AA');
+    // A character of the IV changed (the last one may carry only padding bits, which decode the same).
+    const at = 'sealed:v1:'.length;
+    const flipped = sealed.otp!.slice(0, at) + (sealed.otp![at] === 'A' ? 'B' : 'A') + sealed.otp!.slice(at + 1);
     assert.throws(() => seal.open({ ...sealed, otp: flipped }), UnsealError);
   });
 });
