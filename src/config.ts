@@ -191,7 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { product
   try {
     allowedCountries = parseAllowedCountries(e.SMS_ALLOWED_COUNTRIES, region);
   } catch (err) {
-    throw new ConfigError(`Invalid configuration:\n  SMS_ALLOWED_COUNTRIES: ${(err as Error).message}`);
+    throw new ConfigError(`Invalid configuration:\n  SMS_ALLOWED_COUNTRIES: ${(err as Error).message}`, { cause: err });
   }
   if (e.APP_ENV === 'production' && opts.productionSecrets !== 'report') {
     const weak = productionSecretProblems(e);

@@ -52,7 +52,7 @@ export function loadEnvFile(dir: string = process.cwd()): EnvFile | undefined {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new EnvFileError(`Cannot read ${path}: ${(err as Error).message}`);
+    throw new EnvFileError(`Cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
   const problems = envFileProblems(text);
   if (problems.length) {

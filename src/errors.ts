@@ -34,8 +34,10 @@ export class AppError extends Error {
     message: string,
     /** Seconds until a retry can succeed (rate limits, throttles). */
     readonly retryAfterSeconds?: number,
+    /** `cause`: the error this one words for its caller, kept for the log. */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'AppError';
   }
 }

@@ -18,8 +18,9 @@ export const REDACT_PATHS = [
   '*.token',
   '*.access_token',
   '*.refresh_token',
-  // PGlite errors carry the query's parameters (hashes, emails)
+  // PGlite errors carry the query's parameters (hashes, emails), also as another error's cause
   'err.params',
+  'err.cause.params',
   'req.headers.authorization',
   'req.headers.cookie',
   'req.body',

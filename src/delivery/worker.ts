@@ -110,7 +110,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     } catch (err) {
       // No retry, no fallback can read it: and its code no longer checks under another OTP_SECRET either.
       const reason = (err as Error).message;
-      logger.error({ message_id: stored.id, channel: stored.channel, reason }, 'message failed');
+      logger.error({ err, message_id: stored.id, channel: stored.channel, reason }, 'message failed');
       metrics.messagesFinished.inc({ channel: stored.channel, status: 'failed' });
       return { status: 'failed', reason, attempt: { provider: null, durationMs: 0 } };
     }
@@ -144,11 +144,11 @@ export function createWorker(deps: WorkerDeps): Worker {
         outcome = { status: 'captured', reason, attempt };
       } else if (permanent || message.attempts >= config.DELIVERY_MAX_ATTEMPTS) {
         outcome = { status: 'failed', reason, attempt };
-        logger.error({ message_id: message.id, channel: message.channel, attempts: message.attempts, reason }, 'message failed');
+        logger.error({ err, message_id: message.id, channel: message.channel, attempts: message.attempts, reason }, 'message failed');
       } else {
         const retryAt = addSeconds(clock(), retryDelaySeconds(message.attempts, config.DELIVERY_RETRY_BASE_SECONDS));
         outcome = { status: 'queued', reason, retryAt, attempt };
-        logger.warn({ message_id: message.id, channel: message.channel, attempts: message.attempts, reason, retry_at: retryAt }, 'message send failed, will retry');
+        logger.warn({ err, message_id: message.id, channel: message.channel, attempts: message.attempts, reason, retry_at: retryAt }, 'message send failed, will retry');
       }
     }
     if (state.configured) {
@@ -166,7 +166,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       if (!held) logger.warn({ message_id: message.id }, 'outcome not recorded: the lease ran out and another worker took the message over');
     } catch (err) {
       unrecorded.push({ message, outcome });
-      logger.warn({ err: (err as Error).message, message_id: message.id }, 'could not record a delivery outcome; it is written again before anything new is claimed');
+      logger.warn({ err, message_id: message.id }, 'could not record a delivery outcome; it is written again before anything new is claimed');
     }
   }
 
@@ -218,7 +218,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         try {
           claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, free, mine);
         } catch (err) {
-          logger.error({ err: (err as Error).message, channel }, 'delivery worker could not claim messages');
+          logger.error({ err, channel }, 'delivery worker could not claim messages');
           await pause(channel, config.DELIVERY_POLL_MS, wakeups[channel]);
           continue;
         }
@@ -261,7 +261,7 @@ export function createWorker(deps: WorkerDeps): Worker {
           unlisten = off;
           wake(); // for what was committed between the first claim and the LISTEN
         })
-        .catch((err) => logger.warn({ err: (err as Error).message }, 'could not LISTEN for new messages; the worker polls every DELIVERY_POLL_MS'));
+        .catch((err) => logger.warn({ err }, 'could not LISTEN for new messages; the worker polls every DELIVERY_POLL_MS'));
     },
     async stop() {
       running = false;

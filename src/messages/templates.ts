@@ -53,7 +53,7 @@ export function loadTemplates(dir?: string): TemplateSet {
   try {
     folders = [...(dir ? [readTemplateFolder(dir, true)] : []), readTemplateFolder(BUILT_IN_TEMPLATES, false)];
   } catch (err) {
-    throw new TemplateError(`TEMPLATES_DIR (${dir}) cannot be read: ${(err as Error).message}`);
+    throw new TemplateError(`TEMPLATES_DIR (${dir}) cannot be read: ${(err as Error).message}`, { cause: err });
   }
   for (const folder of folders) {
     for (const byLocale of [...folder.templates.values(), ...folder.partials.values()]) {
@@ -61,7 +61,7 @@ export function loadTemplates(dir?: string): TemplateSet {
         try {
           Mustache.parse(t.source);
         } catch (err) {
-          throw new TemplateError(`${t.file}: ${(err as Error).message}`);
+          throw new TemplateError(`${t.file}: ${(err as Error).message}`, { cause: err });
         }
       }
     }

@@ -57,7 +57,7 @@ export async function readSession(path = sessionPath()): Promise<Session | undef
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CliError(`Cannot read the session file ${path}: ${(err as Error).message}`);
+    throw new CliError(`Cannot read the session file ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
     const s = JSON.parse(text) as Session;

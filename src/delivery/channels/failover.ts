@@ -120,7 +120,7 @@ export function createFailoverChannel(primary: DeliveryChannel, fallback: Delive
         if (wholeAccount || !err.permanent) chosen.breaker.failed(err, wholeAccount);
         // The account's refusal is final for this provider only: the next attempt goes to the other one.
         const permanent = err.permanent && !(accountSide && configured().length > 1);
-        throw new DeliveryError(err.message, permanent, err.answer, chosen.channel.provider);
+        throw new DeliveryError(err.message, permanent, err.answer, chosen.channel.provider, { cause: err.cause ?? err });
       } finally {
         chosen.breaker.ended();
       }

@@ -11,7 +11,7 @@ export async function postToProvider(
     res = await fetch(url, { method: 'POST', ...init, signal: AbortSignal.timeout(15_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code;
-    throw new DeliveryError(`${provider} API not reachable at ${new URL(url).origin}: ${cause ?? (err as Error).message}`, false, { code: cause });
+    throw new DeliveryError(`${provider} API not reachable at ${new URL(url).origin}: ${cause ?? (err as Error).message}`, false, { code: cause }, undefined, { cause: err });
   }
   const text = await res.text();
   let body: unknown = text;

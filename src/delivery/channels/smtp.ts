@@ -75,5 +75,5 @@ function smtpError(err: unknown): DeliveryError {
   const e = err as { responseCode?: number; response?: string; code?: string; message?: string };
   const permanent = typeof e.responseCode === 'number' && e.responseCode >= 500 && e.code !== 'EAUTH';
   const words = e.response ?? e.message ?? String(err);
-  return new DeliveryError(`SMTP ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${words}`, permanent, { status: e.responseCode, code: e.code });
+  return new DeliveryError(`SMTP ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${words}`, permanent, { status: e.responseCode, code: e.code }, undefined, { cause: err });
 }

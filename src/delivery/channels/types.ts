@@ -45,8 +45,10 @@ export class DeliveryError extends Error {
     readonly answer: ProviderAnswer = {},
     /** The provider that refused, when the channel has more than one. */
     readonly provider?: string,
+    /** `cause`: the provider's or the transport's own error, kept whole for the log. */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'DeliveryError';
   }
 }

@@ -20,7 +20,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, {
       try {
         await ping(db);
       } catch (err) {
-        throw new AppError('not_ready', `The database does not answer: ${(err as Error).message}`);
+        throw new AppError('not_ready', `The database does not answer: ${(err as Error).message}`, undefined, { cause: err });
       }
       if (!(await isMigrated(db))) throw new AppError('not_ready', 'The database is not migrated: run `panic-api migrate`.');
       return { status: 'ready' as const, database: 'ok' as const };
