@@ -1,0 +1,104 @@
+/**
+ * The pure helpers each on their own (issue 10): the client's budget bucket, TRUST_PROXY's forms, the
+ * gate that bounds work at once, and the environment read by its schema.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Type } from 'typebox';
+import { clientBucket, fastifyTrustProxy, isLoopback, parseTrustProxy } from '../src/trust-proxy.ts';
+import { createGate } from '../src/gate.ts';
+import { readEnv } from '../src/read-env.ts';
+
+describe('clientBucket', () => {
+  it('an IPv4 address is its own bucket, also written as IPv4-mapped IPv6', () => {
+    assert.equal(clientBucket('198.51.100.7', undefined), '198.51.100.7');
+    assert.equal(clientBucket('::ffff:198.51.100.7', undefined), '198.51.100.7');
+  });
+  it('an IPv6 address counts in its /64, whatever the rest and a zone', () => {
+    assert.equal(clientBucket('2001:db8:1:2:aaaa::1', undefined), '2001:db8:1:2::/64');
+    assert.equal(clientBucket('2001:db8:1:2:ffff:ffff:ffff:ffff', undefined), '2001:db8:1:2::/64');
+    assert.equal(clientBucket('fe80::1%eth0', undefined), 'fe80:0:0:0::/64');
+  });
+  it('a forwarded value that is no address falls back to the socket peer, else one shared bucket', () => {
+    assert.equal(clientBucket('not-an-ip', '203.0.113.5'), '203.0.113.5');
+    assert.equal(clientBucket('', undefined), 'unknown');
+  });
+});
+
+describe('parseTrustProxy and fastifyTrustProxy', () => {
+  it('off, every hop, a hop count, or addresses and CIDRs', () => {
+    for (const off of [undefined, '', ' false ', '0']) assert.equal(parseTrustProxy(off), false, String(off));
+    assert.equal(parseTrustProxy('TRUE'), true);
+    assert.equal(parseTrustProxy('2'), 2);
+    assert.deepEqual(parseTrustProxy('10.0.0.0/8, 192.0.2.7'), ['10.0.0.0/8', '192.0.2.7']);
+  });
+  it('anything else is refused with what to write instead', () => {
+    assert.throws(() => parseTrustProxy('10.0.0.0/33'), /is not an address or CIDR: use a hop count/);
+    assert.throws(() => parseTrustProxy('proxy.internal'), /"proxy\.internal" is not an address or CIDR/);
+  });
+  it('a hop count trusts the n nearest hops', () => {
+    const trust = fastifyTrustProxy(2) as (addr: string, hop: number) => boolean;
+    assert.deepEqual([0, 1, 2].map((hop) => trust('10.0.0.1', hop)), [true, true, false]);
+    assert.deepEqual(fastifyTrustProxy(['10.0.0.0/8']), ['10.0.0.0/8']);
+  });
+  it('isLoopback reads the socket peer: 127.0.0.0/8, ::1 and their mapped forms', () => {
+    for (const a of ['127.0.0.1', '127.9.8.7', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
+    for (const a of ['10.0.0.1', undefined, 'junk']) assert.equal(isLoopback(a), false, String(a));
+  });
+});
+
+describe('createGate', () => {
+  const overloaded = () => new Error('busy');
+  it('runs at most `concurrency` at once, queues up to `queue`, refuses past that at once', async () => {
+    const gate = createGate(2, 1);
+    let running = 0;
+    let most = 0;
+    const releases: Array<() => void> = [];
+    const task = () =>
+      new Promise<void>((resolve) => {
+        running += 1;
+        most = Math.max(most, running);
+        releases.push(() => {
+          running -= 1;
+          resolve();
+        });
+      });
+    const runs = [gate.run(task, overloaded), gate.run(task, overloaded), gate.run(task, overloaded)];
+    assert.equal(gate.full(), true, 'two running and one waiting');
+    await assert.rejects(gate.run(task, overloaded), /busy/);
+    // end the tasks one at a time, as each starts: the waiting one starts once a running one ends
+    for (let ended = 0; ended < 3; ended++) {
+      while (!releases.length) await new Promise((r) => setImmediate(r));
+      releases.shift()!();
+    }
+    await Promise.all(runs);
+    assert.equal(most, 2);
+    assert.equal(gate.full(), false);
+  });
+  it('a task that throws frees its slot', async () => {
+    const gate = createGate(1, 0);
+    await assert.rejects(gate.run(async () => Promise.reject(new Error('task failed')), overloaded), /task failed/);
+    assert.equal(await gate.run(async () => 'next', overloaded), 'next');
+  });
+});
+
+describe('readEnv', () => {
+  const schema = Type.Object({
+    PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8000 }),
+    DEBUG: Type.Boolean({ default: false }),
+    NAME: Type.Optional(Type.String()),
+    MODE: Type.Union([Type.Literal('a'), Type.Literal('b')], { default: 'a' }),
+  });
+  it('converts by the declared type, fills defaults, and reads blank as unset', () => {
+    const { value, problems } = readEnv(schema, { PORT: '  ', DEBUG: 'yes', NAME: '  thandi  ' });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(value, { PORT: 8000, DEBUG: true, NAME: 'thandi', MODE: 'a' });
+  });
+  it('refuses what does not convert, naming every bad variable at once, with the allowed words', () => {
+    const { problems } = readEnv(schema, { PORT: '6.5', DEBUG: 'maybe', MODE: 'c' });
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.match(problems.find((p) => p.startsWith('PORT:'))!, /integer/);
+    assert.match(problems.find((p) => p.startsWith('DEBUG:'))!, /must be one of "true"\|"1"\|"yes"\|"on"\|"false"\|"0"\|"no"\|"off"/);
+    assert.ok(problems.some((p) => p.startsWith('MODE:')), problems.join('\n'));
+  });
+});
