@@ -9,6 +9,9 @@ import { AppError } from './errors.ts';
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
+/** A destination is an email address when it has an @ (a phone number never does); anything else is read as a phone. */
+export const isEmailAddress = (destination: string): boolean => destination.includes('@');
+
 /** Providers known to deliver every spelling with dots in the local part to one mailbox. */
 const DOTS_IGNORED = new Set(['gmail.com', 'googlemail.com']);
 

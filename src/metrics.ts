@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RETENTION_TABLES } from './retention.ts';
-import { callingCodeOf } from './addresses.ts';
+import { callingCodeOf, isEmailAddress } from './addresses.ts';
 
 /** The service's Prometheus metrics, one registry per runtime so several can live in one process. */
 export interface Metrics {
@@ -112,7 +112,7 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
       registers: [registry],
     }),
     destination(recipient) {
-      if (!recipient.includes('@')) return callingCodeOf(recipient);
+      if (!isEmailAddress(recipient)) return callingCodeOf(recipient);
       const domain = recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase();
       if (!domains.has(domain)) {
         if (domains.size >= MAX_DOMAIN_LABELS) return 'other';

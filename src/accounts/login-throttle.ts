@@ -1,9 +1,8 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../db/schema.ts';
+import { sql } from 'kysely';
 import { AppError } from '../errors.ts';
 import { addSeconds } from '../clock.ts';
+import type { Queryable } from '../db/client.ts';
 
-type Q = Kysely<Database> | Transaction<Database>;
 
 /** Failures older than this are forgotten. */
 const FORGET_AFTER = '1 day';
@@ -14,7 +13,7 @@ const MAX_BLOCK_SECONDS = 3600;
  * Throttles password guessing per email (known or not, so the answer does not tell which): from the
  * max-th failure on, each further failure blocks the next try for twice as long as the last.
  */
-export async function assertNotThrottled(db: Q, email: string, now: Date): Promise<void> {
+export async function assertNotThrottled(db: Queryable, email: string, now: Date): Promise<void> {
   const row = await db.selectFrom('login_failures').select('blocked_until').where('email', '=', email).executeTakeFirst();
   if (row?.blocked_until && row.blocked_until > now) {
     const seconds = Math.ceil((row.blocked_until.getTime() - now.getTime()) / 1000);
@@ -26,7 +25,7 @@ export async function assertNotThrottled(db: Q, email: string, now: Date): Promi
   }
 }
 
-export async function recordLoginFailure(db: Q, email: string, now: Date, maxFailures: number): Promise<void> {
+export async function recordLoginFailure(db: Queryable, email: string, now: Date, maxFailures: number): Promise<void> {
   const row = await db
     .insertInto('login_failures')
     .values({ email, failures: 1, updated_at: now })
@@ -44,6 +43,6 @@ export async function recordLoginFailure(db: Q, email: string, now: Date, maxFai
   }
 }
 
-export async function clearLoginFailures(db: Q, email: string): Promise<void> {
+export async function clearLoginFailures(db: Queryable, email: string): Promise<void> {
   await db.deleteFrom('login_failures').where('email', '=', email).execute();
 }

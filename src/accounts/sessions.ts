@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Database, User } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -6,14 +6,14 @@ import { addSeconds } from '../clock.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserById } from './users.ts';
 import { hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from './tokens.ts';
+import type { Queryable } from '../db/client.ts';
 
-type Q = Kysely<Database> | Transaction<Database>;
 type TokenConfig = Pick<Config, 'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_SECONDS'>;
 
 /** When a refresh token issued now expires; its session lives as long as its newest one. */
 const refreshExpiry = (config: TokenConfig, now: Date): Date => addSeconds(now, config.REFRESH_TOKEN_TTL_SECONDS);
 
-async function issuePair(db: Q, config: TokenConfig, userId: string, sessionId: string, now: Date): Promise<TokenPair> {
+async function issuePair(db: Queryable, config: TokenConfig, userId: string, sessionId: string, now: Date): Promise<TokenPair> {
   const refresh = newRefreshToken();
   await db
     .insertInto('refresh_tokens')
@@ -98,7 +98,7 @@ export async function revokeSessionOf(db: Kysely<Database>, userId: string, toke
   await db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', row.id).where('revoked_at', 'is', null).execute();
 }
 
-export async function revokeAllSessions(db: Q, userId: string, now: Date): Promise<void> {
+export async function revokeAllSessions(db: Queryable, userId: string, now: Date): Promise<void> {
   await db.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
 }
 

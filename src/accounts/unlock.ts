@@ -3,7 +3,7 @@ import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
-import { normalizeEmail, normalizePhone } from '../addresses.ts';
+import { isEmailAddress, normalizeEmail, normalizePhone } from '../addresses.ts';
 import { AppError } from '../errors.ts';
 import type { User } from '../db/schema.ts';
 import { answerEvenly } from './even-answer.ts';
@@ -24,7 +24,7 @@ const notAnIdentifier = () =>
  */
 function normalizeIdentifier(ctx: FlowContext, identifier: string): { email: string } | { phone: string } {
   const trimmed = identifier.trim();
-  if (trimmed.includes('@')) {
+  if (isEmailAddress(trimmed)) {
     if (!/^[^\s@]+@[^\s@]+$/.test(trimmed)) throw notAnIdentifier();
     return { email: normalizeEmail(trimmed) };
   }

@@ -1,10 +1,10 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, User } from '../db/schema.ts';
+import { sql } from 'kysely';
+import type { User } from '../db/schema.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import type { Locale } from '../locales.ts';
 import type { SentPart } from '../otp/send-limits.ts';
+import type { Queryable } from '../db/client.ts';
 
-type Q = Kysely<Database> | Transaction<Database>;
 
 export function toPublicUser(u: User): PublicUser {
   return {
@@ -21,21 +21,21 @@ export function toPublicUser(u: User): PublicUser {
 }
 
 /** Sets the language of an account's messages, from its next code on. */
-export async function setLocale(db: Q, userId: string, locale: Locale, now: Date): Promise<PublicUser> {
+export async function setLocale(db: Queryable, userId: string, locale: Locale, now: Date): Promise<PublicUser> {
   const user = await db.updateTable('users').set({ locale, updated_at: now }).where('id', '=', userId).returningAll().executeTakeFirstOrThrow();
   return toPublicUser(user);
 }
 
-export function findUserByEmail(db: Q, email: string): Promise<User | undefined> {
+export function findUserByEmail(db: Queryable, email: string): Promise<User | undefined> {
   return db.selectFrom('users').selectAll().where(sql<string>`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();
 }
 
-export function findUserById(db: Q, id: string): Promise<User | undefined> {
+export function findUserById(db: Queryable, id: string): Promise<User | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 /** Only a verified phone identifies an account: an unverified one may be anybody's typo. */
-export function findUserByVerifiedPhone(db: Q, phone: string): Promise<User | undefined> {
+export function findUserByVerifiedPhone(db: Queryable, phone: string): Promise<User | undefined> {
   return db.selectFrom('users').selectAll().where('phone', '=', phone).where('phone_verified_at', 'is not', null).executeTakeFirst();
 }
 

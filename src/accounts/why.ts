@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { FlowContext } from '../otp/context.ts';
 import type { Channel } from '../vocabulary.ts';
-import { normalizeEmail, normalizePhone } from '../addresses.ts';
+import { isEmailAddress, normalizeEmail, normalizePhone } from '../addresses.ts';
 import { listDeliveryLog } from '../delivery/delivery-log.ts';
 import type { LoggedMessage } from '../contract/delivery-log.ts';
 import { suppressionOf, type Suppression } from '../delivery/suppressions.ts';
@@ -14,7 +14,7 @@ const RECENT = 20;
 
 /** The support lookup behind `panic-api why`: recent messages, suppression, limits blocking now, and the diagnosis. */
 export async function why(ctx: FlowContext, to: string): Promise<WhyReport> {
-  const channel: Channel = to.includes('@') ? 'email' : 'sms';
+  const channel: Channel = isEmailAddress(to) ? 'email' : 'sms';
   const destination = channel === 'email' ? normalizeEmail(to) : normalizePhone(to, ctx.config.DEFAULT_PHONE_REGION);
   const [account, messages, suppression] = await Promise.all([
     findAccount(ctx, channel, destination),

@@ -1,7 +1,7 @@
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { ALL_STATUSES, CHANNELS, EVENT_KINDS } from '../vocabulary.ts';
+import { Nullable } from './nullable.ts';
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const At = Type.String({ format: 'date-time' });
 
 /** A failed send in plain words (delivery/reasons.ts). */

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { LoggedMessage } from './delivery-log.ts';
+import { Nullable } from './nullable.ts';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 /** What GET /api/v1/admin/why answers and `panic-api why` prints: support's answer to "I am not receiving my code". */
 export const WhyReport = Type.Object({

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import type { Database } from './schema.ts';
 import { listenOnServer } from './listen.ts';
@@ -6,6 +6,8 @@ import { createPgPool } from './pg-pool.ts';
 import { openPglite } from './pglite.ts';
 
 export type Db = Kysely<Database>;
+/** The database or a transaction on it: what a query that may run inside a caller's transaction takes. */
+export type Queryable = Kysely<Database> | Transaction<Database>;
 
 export interface DbOptions {
   /** postgres://… for a server; unset for the embedded PGlite. */

@@ -1,4 +1,4 @@
-import { normalizePhone } from '../addresses.ts';
+import { isEmailAddress, normalizePhone } from '../addresses.ts';
 
 /**
  * The values a `to` filter matches, lower-cased: the value itself, and for something that is not an
@@ -9,7 +9,7 @@ export function recipientKeys(to: string, defaultRegion: string): string[] {
   const value = to.trim();
   if (!value) return [];
   const keys = new Set([value.toLowerCase()]);
-  if (!value.includes('@')) {
+  if (!isEmailAddress(value)) {
     try {
       keys.add(normalizePhone(value, defaultRegion).toLowerCase());
     } catch {

@@ -8,8 +8,8 @@ import { AppError } from '../../errors.ts';
 import { isLoopback } from '../../trust-proxy.ts';
 import { sameSecret } from '../same-secret.ts';
 import { Uuid } from '../schemas.ts';
+import { Nullable } from '../../contract/nullable.ts';
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 const InboxRow = Type.Object({
   id: Type.String(),
