@@ -72,7 +72,12 @@ async function healthBesideFlood(base: string, kind: keyof typeof bodies, second
   let out = '';
   let ended = false;
   flooder.stdout.on('data', (d) => (out += d));
-  const done = new Promise((resolve) => flooder.on('close', () => resolve((ended = true))));
+  const done = new Promise((resolve) =>
+    flooder.on('close', () => {
+      ended = true;
+      resolve(true);
+    }),
+  );
   await new Promise((r) => setTimeout(r, 500));
   const loaded = await healthP50(base, () => ended);
   await done;

@@ -88,7 +88,10 @@ export class BoundedMemoryLimiter extends RateLimiterMemory {
     this.#keys.add(k);
     while (this.#keys.size > this.maxKeys) {
       let next = this.#oldest.next();
-      if (next.done) next = (this.#oldest = this.#keys.values()).next();
+      if (next.done) {
+        this.#oldest = this.#keys.values();
+        next = this.#oldest.next();
+      }
       this.#keys.delete(next.value as string);
       void super.delete(next.value as string);
     }

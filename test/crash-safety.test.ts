@@ -14,7 +14,7 @@ import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { createTestDatabase, pgAvailable } from './support/pg.ts';
 import { copyMigratedFolder } from './support/pglite-template.ts';
-import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
+import { startSmtpServer, } from './support/smtp.ts';
 import { startTwilioServer } from './support/sms.ts';
 import { accepts, api, exitOf, report, startChild, startServe, stopChildrenAfter, waitForLog, START_TIMEOUT_MS, type Child } from './support/child.ts';
 import { codeIn, person, smtpEnv, twilioEnv } from './support/stack.ts';

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { person, startStack, type Stack } from './support/stack.ts';
-import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
 import { freePort } from './support/net.ts';
 import { capturedFor, DEV_ENV, inbox } from './support/dev-inbox.ts';

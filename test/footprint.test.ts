@@ -4,7 +4,6 @@
  * WebAssembly memory stayed), 370 MiB on a restart (PostgreSQL's 128 MB of shared buffers).
  */
 import { describe, it } from 'node:test';
-import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +23,10 @@ describe('memory of the embedded database', { skip: process.platform !== 'linux'
       try {
         // V8 gives back what starting used after some idle seconds; idle is what the issue measured
         let last = 0;
-        await waitUntil(() => (last = rssMiB(child.proc.pid!)) < LIMIT_MIB, { timeoutMs: 60_000, intervalMs: 250, what: `RSS under ${LIMIT_MIB} MiB` }).catch(
+        await waitUntil(() => {
+          last = rssMiB(child.proc.pid!);
+          return last < LIMIT_MIB;
+        }, { timeoutMs: 60_000, intervalMs: 250, what: `RSS under ${LIMIT_MIB} MiB` }).catch(
           (err: Error) => {
             throw new Error(`${round}: ${err.message}, still ${last.toFixed(0)} MiB${report(child)}`);
           },

@@ -50,6 +50,7 @@ describe('panic-api worker in development', () => {
     let out = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
     await waitUntil(() => out.includes('\n'), { timeoutMs: 30_000, intervalMs: 50, what: 'the first log line on the terminal' });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's colour codes start with ESC
     const first = out.split('\n')[0].replace(/\x1b\[[0-9;]*m/g, '').trim();
     assert.match(first, /^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: /, first);
     assert.ok(first.endsWith(FIRST_LINE), first);

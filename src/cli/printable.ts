@@ -1,4 +1,5 @@
 /** Control characters but the newline: a provider's or an attacker's text must not drive the terminal (colours, clearing, moving the cursor). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
 
 /** Text for a terminal, with every control character but the newline shown as \xNN. */

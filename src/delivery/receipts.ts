@@ -43,7 +43,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export async function applyReceipt(db: Kysely<Database>, receipt: Receipt, now: Date): Promise<AppliedReceipt | undefined> {
   const named = db.selectFrom('messages').select(['id', 'recipient', 'status', 'created_at']).where('channel', '=', receipt.channel);
-  let found;
+  let found: typeof named;
   if ('messageId' in receipt.ref) {
     if (!UUID.test(receipt.ref.messageId)) return undefined;
     found = named.where('id', '=', receipt.ref.messageId);

@@ -4,6 +4,7 @@ import { AppError } from '../errors.ts';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const UNSTORABLE_MESSAGE = 'The body contains a NUL character or broken Unicode (a lone surrogate).';
 /** A NUL (PostgreSQL text cannot hold it) or a UTF-16 surrogate without its pair (not text at all). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what PostgreSQL text cannot hold
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function findUnstorable(value: unknown): boolean {
