@@ -11,13 +11,25 @@ const PATH = '/api/v1/webhooks/twilio/status';
 const FORGED = 'Zm9yZ2VkIGJ5IGFuIGF0dGFja2VyIQ==';
 /** The sizes of the issue: a StatusCallback as Twilio posts it; 32,000 one-letter fields in 64 KB; 64 fields filling 8 KiB. */
 const bodies = {
-  small: new URLSearchParams({ MessageSid: `SM${'0'.repeat(32)}`, MessageStatus: 'delivered', AccountSid: `AC${'0'.repeat(32)}` }).toString(),
+  small: new URLSearchParams({
+    MessageSid: `SM${'0'.repeat(32)}`,
+    MessageStatus: 'delivered',
+    AccountSid: `AC${'0'.repeat(32)}`,
+  }).toString(),
   huge: Array.from({ length: 32_000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('&'),
   full: Array.from({ length: 64 }, (_, i) => `F${String(i).padStart(2, '0')}=${'x'.repeat(122)}`).join('&'),
 };
 
 const forge = (base: string, body: string, from: string) =>
-  fetch(base + PATH, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': FORGED, 'x-forwarded-for': from }, body });
+  fetch(base + PATH, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': FORGED,
+      'x-forwarded-for': from,
+    },
+    body,
+  });
 
 /** This process's CPU (user + system, ms) per forged receipt of each kind: medians of n, the kinds taken in turn. */
 async function cpuPerReceipt(base: string, n: number) {
@@ -35,7 +47,8 @@ async function cpuPerReceipt(base: string, n: number) {
     }
   }
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const show = (kind: keyof typeof bodies) => `${median(ms.get(kind)!).toFixed(2)} ms (${[...statuses.get(kind)!].map(([s, c]) => `${c}×${s}`).join(', ')})`;
+  const show = (kind: keyof typeof bodies) =>
+    `${median(ms.get(kind)!).toFixed(2)} ms (${[...statuses.get(kind)!].map(([s, c]) => `${c}×${s}`).join(', ')})`;
   const ratio = (kind: keyof typeof bodies) => (median(ms.get(kind)!) / median(ms.get('small')!)).toFixed(1);
   return `forged Twilio receipts, CPU of the serving process per receipt (median of ${n}, client included): a StatusCallback's size ${show('small')}, 32,000 fields in 64 KB ${show('huge')} = ${ratio('huge')}×, 64 fields in 8 KiB ${show('full')} = ${ratio('full')}×`;
 }
@@ -68,7 +81,9 @@ const FLOOD = `
 
 /** /health's median beside a flood of one kind, from another process (only the server's work is measured). */
 async function healthBesideFlood(base: string, kind: keyof typeof bodies, seconds: number): Promise<string> {
-  const flooder = spawn(process.execPath, ['--input-type=module', '-e', FLOOD, base, bodies[kind], String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const flooder = spawn(process.execPath, ['--input-type=module', '-e', FLOOD, base, bodies[kind], String(seconds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   let ended = false;
   flooder.stdout.on('data', (d) => (out += d));
@@ -88,7 +103,8 @@ async function healthBesideFlood(base: string, kind: keyof typeof bodies, second
 export async function receiptAttack(base: string): Promise<string[]> {
   const probe = await forge(base, bodies.small, '198.18.255.1');
   const text = await probe.text();
-  if (probe.status === 403 && text.includes('not both set')) return ['forged Twilio receipts: not measured (the service needs SMS_PROVIDER=twilio and PUBLIC_URL)'];
+  if (probe.status === 403 && text.includes('not both set'))
+    return ['forged Twilio receipts: not measured (the service needs SMS_PROVIDER=twilio and PUBLIC_URL)'];
   const lines = [await cpuPerReceipt(base, 41)];
   const idle = await healthP50(base);
   lines.push(

@@ -68,7 +68,11 @@ let client = '203.0.113.1';
 const post = (path: string, body: unknown, token?: string) =>
   fetch(`${base}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': client, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      'x-forwarded-for': client,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: JSON.stringify(body),
   });
 
@@ -86,7 +90,13 @@ async function flood(send: (i: number) => Promise<Response>): Promise<Map<number
 const show = (m: Map<number, number>) => [...m].map(([s, n]) => `${n}×${s}`).join(', ');
 
 // A verified, logged-in account, made directly (the figures below are about what the HTTP API lets through).
-const account = { email: 'attacker@example.test', phone: '+27825550100', first_name: 'Eve', last_name: 'Attacker', password: 'attacker password' };
+const account = {
+  email: 'attacker@example.test',
+  phone: '+27825550100',
+  first_name: 'Eve',
+  last_name: 'Attacker',
+  password: 'attacker password',
+};
 await post('/api/v1/auth/register', account);
 await db.updateTable('users').set({ email_verified_at: new Date() }).where('email', '=', account.email).execute();
 const { access_token: access } = (await (await post('/api/v1/auth/login', account)).json()) as { access_token: string };
@@ -99,7 +109,9 @@ const report = (line: string) => {
 report(`${runtime.handle.kind}, default limits, one client, ${SECONDS} s per attack`);
 
 const premium = ['+449090000000', '+19005550123', '+881612345678', '+4915112345678'];
-const premiumAnswers = await Promise.all(premium.map((phone) => post('/api/v1/users/verify-phone', { phone }, access).then((r) => r.status)));
+const premiumAnswers = await Promise.all(
+  premium.map((phone) => post('/api/v1/users/verify-phone', { phone }, access).then((r) => r.status)),
+);
 report(`premium-rate, satellite and foreign numbers: answers ${premiumAnswers.join(', ')}`);
 
 client = '203.0.113.2';
@@ -108,17 +120,31 @@ const smsFlood = await flood((i) =>
   post('/api/v1/%75sers/verify-phone', { phone: `+2782${String(1_000_000 + i).padStart(7, '0')}` }, access),
 );
 await new Promise((r) => setTimeout(r, 1000));
-report(`SMS through /api/v1/%75sers/verify-phone to new numbers: ${sms.messages.length - smsBefore} SMS sent (answers: ${show(smsFlood)})`);
+report(
+  `SMS through /api/v1/%75sers/verify-phone to new numbers: ${sms.messages.length - smsBefore} SMS sent (answers: ${show(smsFlood)})`,
+);
 
 client = '203.0.113.3';
-const usersBefore = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+const usersBefore = await db
+  .selectFrom('users')
+  .select((eb) => eb.fn.countAll<number>().as('n'))
+  .executeTakeFirstOrThrow();
 const regFlood = await flood((i) => post('/api/v1/%61uth/register', { ...account, email: `victim${i}@example.test` }));
-const usersAfter = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-report(`registrations through /api/v1/%61uth/register: ${Number(usersAfter.n) - Number(usersBefore.n)} accounts, as many emails (answers: ${show(regFlood)})`);
+const usersAfter = await db
+  .selectFrom('users')
+  .select((eb) => eb.fn.countAll<number>().as('n'))
+  .executeTakeFirstOrThrow();
+report(
+  `registrations through /api/v1/%61uth/register: ${Number(usersAfter.n) - Number(usersBefore.n)} accounts, as many emails (answers: ${show(regFlood)})`,
+);
 
 client = '203.0.113.4';
-const adminFlood = await flood(() => fetch(`${base}/api/v1/%61dmin/messages`, { headers: { authorization: 'Bearer guess', 'x-forwarded-for': client } }));
-report(`admin-token guesses through /api/v1/%61dmin/messages: ${adminFlood.get(401) ?? 0} checked (answers: ${show(adminFlood)})`);
+const adminFlood = await flood(() =>
+  fetch(`${base}/api/v1/%61dmin/messages`, { headers: { authorization: 'Bearer guess', 'x-forwarded-for': client } }),
+);
+report(
+  `admin-token guesses through /api/v1/%61dmin/messages: ${adminFlood.get(401) ?? 0} checked (answers: ${show(adminFlood)})`,
+);
 
 // The hash lever: /health latency alone, then beside 20 concurrent logins for unknown addresses.
 async function healthP50(n: number): Promise<number> {
@@ -146,7 +172,9 @@ const FLOOD = `
     }
   }));
   console.log(JSON.stringify(counts));`;
-const flooder = spawn(process.execPath, ['--input-type=module', '-e', FLOOD, base, '4'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const flooder = spawn(process.execPath, ['--input-type=module', '-e', FLOOD, base, '4'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 let floodOut = '';
 flooder.stdout.on('data', (d) => (floodOut += d));
 const floodDone = new Promise((resolve) => flooder.on('close', resolve));
@@ -176,7 +204,19 @@ for (const [path, field] of [
   const known: string[] = [];
   for (let i = 0; i < 50; i++) {
     const email = `known${path.length}.${i}@example.test`;
-    await db.insertInto('users').values({ email, phone: account.phone, first_name: 'K', last_name: 'N', password_hash: null, email_verified_at: new Date(), created_at: new Date(), updated_at: new Date() }).execute();
+    await db
+      .insertInto('users')
+      .values({
+        email,
+        phone: account.phone,
+        first_name: 'K',
+        last_name: 'N',
+        password_hash: null,
+        email_verified_at: new Date(),
+        created_at: new Date(),
+        updated_at: new Date(),
+      })
+      .execute();
     known.push(email);
   }
   client = `203.0.113.${path.length}`;
@@ -191,7 +231,9 @@ const held = await new Promise<number>((resolve) => {
   const started = performance.now();
   const { port } = new URL(base);
   const socket = connect(Number(port), '127.0.0.1', () => {
-    socket.write('POST /api/v1/auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n');
+    socket.write(
+      'POST /api/v1/auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n',
+    );
   });
   const timer = setInterval(() => socket.write('{'), 500);
   const done = () => {
@@ -216,7 +258,16 @@ const ATTACKER_HAS_NETWORKS = { RATE_LIMIT_IP_PER_MINUTE: '100000', RATE_LIMIT_E
 const CEILING = Number(process.env.BENCH_SMS_CEILING ?? 200);
 const brakeTarget = await target({ ...ATTACKER_HAS_NETWORKS, SMS_MAX_PER_HOUR: String(CEILING) });
 report(`(1), default limits but SMS_MAX_PER_HOUR=${CEILING}:`);
-for (const line of await brakeAttack({ baseUrl: brakeTarget.baseUrl, db: brakeTarget.service.ctx.db, passwords: brakeTarget.service.ctx.passwords, sms: brakeTarget.sms }, { ceiling: CEILING })) report(line);
+for (const line of await brakeAttack(
+  {
+    baseUrl: brakeTarget.baseUrl,
+    db: brakeTarget.service.ctx.db,
+    passwords: brakeTarget.service.ctx.passwords,
+    sms: brakeTarget.sms,
+  },
+  { ceiling: CEILING },
+))
+  report(line);
 await brakeTarget.close();
 
 const denialTarget = await target({ ...ATTACKER_HAS_NETWORKS, OTP_RESEND_COOLDOWN_SECONDS: '0' });

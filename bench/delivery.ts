@@ -47,13 +47,23 @@ const arrived = (n: number) =>
     const check = () => (smtp.messages.length >= n ? resolve() : setTimeout(check, 2));
     check();
   });
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 
 // --- drain -------------------------------------------------------------------------------------
-const mail = (i: number) => ({ from: config.FROM_EMAIL, to: `drain${i}@example.test`, subject: 'Your code', text: `Your code is ${100000 + i}.` });
+const mail = (i: number) => ({
+  from: config.FROM_EMAIL,
+  to: `drain${i}@example.test`,
+  subject: 'Your code',
+  text: `Your code is ${100000 + i}.`,
+});
 
 smtp.messages.length = 0;
-const pooled = nodemailer.createTransport({ ...smtpTransportOptions(config), pool: true, maxConnections: config.SMTP_MAX_CONNECTIONS });
+const pooled = nodemailer.createTransport({
+  ...smtpTransportOptions(config),
+  pool: true,
+  maxConnections: config.SMTP_MAX_CONNECTIONS,
+});
 let started = performance.now();
 await Promise.all(Array.from({ length: MESSAGES }, (_, i) => pooled.sendMail(mail(i))));
 const baselineRate = MESSAGES / ((performance.now() - started) / 1000);
@@ -65,7 +75,21 @@ for (let i = 0; i < MESSAGES; i += 100) {
   await db.transaction().execute(async (trx) => {
     for (let j = i; j < Math.min(MESSAGES, i + 100); j++) {
       const m = mail(j);
-      await enqueue(trx, { channel: 'email', recipient: m.to, purpose: 'email_verification', subject: m.subject, text: m.text, html: null, otp: String(100000 + j), expiresAt: new Date(now.getTime() + 600_000) }, now, api.ctx.seal);
+      await enqueue(
+        trx,
+        {
+          channel: 'email',
+          recipient: m.to,
+          purpose: 'email_verification',
+          subject: m.subject,
+          text: m.text,
+          html: null,
+          otp: String(100000 + j),
+          expiresAt: new Date(now.getTime() + 600_000),
+        },
+        now,
+        api.ctx.seal,
+      );
     }
   });
 }
@@ -84,8 +108,18 @@ for (let i = 0; i < SAMPLES; i++) {
   once.close();
 }
 
-const person = { email: 'inbox@example.test', phone: '+27825550123', first_name: 'Thandi', last_name: 'Mokoena', password: 'bench password 1' };
-await fetch(`${base}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(person) });
+const person = {
+  email: 'inbox@example.test',
+  phone: '+27825550123',
+  first_name: 'Thandi',
+  last_name: 'Mokoena',
+  password: 'bench password 1',
+};
+await fetch(`${base}/api/v1/auth/register`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(person),
+});
 await arrived(smtp.messages.length + 1);
 // From the request, not the answer: the answer waits for the even-answer floor (SECURITY.md) while
 // the code is already on its way, so the mail often arrives first.
@@ -95,7 +129,11 @@ for (let i = 0; i < SAMPLES; i++) {
   const before = smtp.messages.length;
   const sent = performance.now();
   const inbox = arrived(before + 1).then(() => performance.now() - sent);
-  const res = await fetch(`${base}/api/v1/auth/resend-verification`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: person.email }) });
+  const res = await fetch(`${base}/api/v1/auth/resend-verification`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: person.email }),
+  });
   await res.text();
   toAnswer.push(performance.now() - sent);
   toInbox.push(await inbox);
@@ -103,9 +141,15 @@ for (let i = 0; i < SAMPLES; i++) {
 
 const bareP50 = percentile(bare, 50);
 const inboxP50 = percentile(toInbox, 50);
-console.log(`\n${api.handle.kind}${config.DATABASE_URL ? ', worker in a runtime of its own' : ', worker in the API process'}, SMTP_MAX_CONNECTIONS=${config.SMTP_MAX_CONNECTIONS}, DELIVERY_CONCURRENCY=${config.DELIVERY_CONCURRENCY}\n`);
-console.log(`drain of ${MESSAGES} emails      nodemailer pooled ${baselineRate.toFixed(0)}/s, worker ${workerRate.toFixed(0)}/s, ratio ${(workerRate / baselineRate).toFixed(2)} (goal ≥ 0.60)`);
-console.log(`time to inbox, p50 of ${SAMPLES}  bare SMTP send ${bareP50.toFixed(1)} ms, request → inbox ${inboxP50.toFixed(1)} ms (p90 ${percentile(toInbox, 90).toFixed(1)}; the answer came at ${percentile(toAnswer, 50).toFixed(1)}), ratio ${(inboxP50 / bareP50).toFixed(2)} (goal ≤ 2)`);
+console.log(
+  `\n${api.handle.kind}${config.DATABASE_URL ? ', worker in a runtime of its own' : ', worker in the API process'}, SMTP_MAX_CONNECTIONS=${config.SMTP_MAX_CONNECTIONS}, DELIVERY_CONCURRENCY=${config.DELIVERY_CONCURRENCY}\n`,
+);
+console.log(
+  `drain of ${MESSAGES} emails      nodemailer pooled ${baselineRate.toFixed(0)}/s, worker ${workerRate.toFixed(0)}/s, ratio ${(workerRate / baselineRate).toFixed(2)} (goal ≥ 0.60)`,
+);
+console.log(
+  `time to inbox, p50 of ${SAMPLES}  bare SMTP send ${bareP50.toFixed(1)} ms, request → inbox ${inboxP50.toFixed(1)} ms (p90 ${percentile(toInbox, 90).toFixed(1)}; the answer came at ${percentile(toAnswer, 50).toFixed(1)}), ratio ${(inboxP50 / bareP50).toFixed(2)} (goal ≤ 2)`,
+);
 
 if (workerRuntime !== api) await workerRuntime.close();
 await api.close();

@@ -1,4 +1,9 @@
-import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode, type NumberType } from 'libphonenumber-js/max';
+import {
+  parsePhoneNumberFromString,
+  isSupportedCountry,
+  type CountryCode,
+  type NumberType,
+} from 'libphonenumber-js/max';
 import { AppError } from './errors.ts';
 
 /**
@@ -24,7 +29,10 @@ const DOTS_IGNORED = new Set(['gmail.com', 'googlemail.com']);
 export function mailboxKey(destination: string): string {
   const at = destination.lastIndexOf('@');
   if (at < 0) return destination.trim();
-  const domain = destination.slice(at + 1).trim().toLowerCase();
+  const domain = destination
+    .slice(at + 1)
+    .trim()
+    .toLowerCase();
   let local = destination.slice(0, at).trim().toLowerCase();
   const plus = local.indexOf('+');
   if (plus > 0) local = local.slice(0, plus);
@@ -33,7 +41,10 @@ export function mailboxKey(destination: string): string {
 }
 
 const invalidPhone = (input: string) =>
-  new AppError('invalid_phone', `"${input.slice(0, 40)}" is not a valid phone number. Use the international form, e.g. +27825550123.`);
+  new AppError(
+    'invalid_phone',
+    `"${input.slice(0, 40)}" is not a valid phone number. Use the international form, e.g. +27825550123.`,
+  );
 
 /** E.164 for a number written locally ('082 555 0123' in ZA) or internationally; invalid numbers are refused. */
 export function normalizePhone(input: string, defaultRegion: string): string {
@@ -46,10 +57,15 @@ export function normalizePhone(input: string, defaultRegion: string): string {
 export function parseAllowedCountries(value: string | undefined, defaultRegion: string): ReadonlySet<string> | '*' {
   if (value === undefined) return new Set([defaultRegion.toUpperCase()]);
   if (value.trim() === '*') return '*';
-  const codes = value.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean);
+  const codes = value
+    .split(',')
+    .map((c) => c.trim().toUpperCase())
+    .filter(Boolean);
   const unknown = codes.filter((c) => !isSupportedCountry(c));
   if (!codes.length || unknown.length) {
-    throw new Error(`${unknown.length ? `unknown country code ${unknown.join(', ')}` : 'empty'}: use ISO 3166 codes such as ZA,NA,BW, or * for every country`);
+    throw new Error(
+      `${unknown.length ? `unknown country code ${unknown.join(', ')}` : 'empty'}: use ISO 3166 codes such as ZA,NA,BW, or * for every country`,
+    );
   }
   return new Set(codes);
 }
@@ -71,14 +87,20 @@ export function assertTextable(e164: string, allowed: ReadonlySet<string> | '*')
   if (!parsed || !parsed.isValid()) throw invalidPhone(e164);
   const country = parsed.country;
   if (!country) {
-    throw notAllowed(`${parsed.number} is a non-geographic number (satellite or international service): codes are not sent to such numbers.`);
+    throw notAllowed(
+      `${parsed.number} is a non-geographic number (satellite or international service): codes are not sent to such numbers.`,
+    );
   }
   if (allowed !== '*' && !allowed.has(country)) {
-    throw notAllowed(`Numbers in ${country} are not accepted here (accepted: ${[...allowed].join(', ')}). Use a phone number from one of those countries.`);
+    throw notAllowed(
+      `Numbers in ${country} are not accepted here (accepted: ${[...allowed].join(', ')}). Use a phone number from one of those countries.`,
+    );
   }
   const type = parsed.getType();
   if (!type || !PERSONAL_TYPES.has(type)) {
-    throw notAllowed(`${parsed.number} is a ${type ? type.toLowerCase().replace(/_/g, '-') : 'special-service'} number: codes are sent only to personal mobile or landline numbers.`);
+    throw notAllowed(
+      `${parsed.number} is a ${type ? type.toLowerCase().replace(/_/g, '-') : 'special-service'} number: codes are sent only to personal mobile or landline numbers.`,
+    );
   }
 }
 

@@ -71,7 +71,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(webhookRoutes, { ctx, makeLimiter: deps.makeLimiter });
   if (ctx.config.isDevelopment) await app.register(devInboxRoutes, { ctx });
   if (ctx.config.ADMIN_TOKEN) {
-    await app.register(adminRoutes, { prefix: '/api/v1/admin', ctx, channels: deps.channels, adminToken: ctx.config.ADMIN_TOKEN });
+    await app.register(adminRoutes, {
+      prefix: '/api/v1/admin',
+      ctx,
+      channels: deps.channels,
+      adminToken: ctx.config.ADMIN_TOKEN,
+    });
   }
   // With METRICS_PORT set, the public port never serves /metrics.
   if (!ctx.config.METRICS_PORT) addMetricsRoute(app, ctx.metrics, ctx.config);
@@ -87,7 +92,11 @@ function addMetricsRoute(app: FastifyInstance, metrics: Metrics, config: Config)
   if (config.isDevelopment) {
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => sendMetrics(metrics, reply));
   } else if (config.ADMIN_TOKEN) {
-    app.get('/metrics', { schema: { hide: true }, onRequest: requireAdminToken(config.ADMIN_TOKEN) }, async (_request, reply) => sendMetrics(metrics, reply));
+    app.get(
+      '/metrics',
+      { schema: { hide: true }, onRequest: requireAdminToken(config.ADMIN_TOKEN) },
+      async (_request, reply) => sendMetrics(metrics, reply),
+    );
   }
 }
 

@@ -7,14 +7,21 @@ import { readEnv } from './read-env.ts';
 import { LOCALE_CODES, FALLBACK_LOCALE } from './locales.ts';
 import { DEV_SECRETS, productionSecretProblems, type SecretName } from './secrets.ts';
 
-
 // How text becomes a number or a boolean, and that blank optional text is unset: src/read-env.ts.
-const int = (def: number, minimum = 0, maximum = Number.MAX_SAFE_INTEGER) => Type.Integer({ default: def, minimum, maximum });
+const int = (def: number, minimum = 0, maximum = Number.MAX_SAFE_INTEGER) =>
+  Type.Integer({ default: def, minimum, maximum });
 const optionalText = Type.Optional(Type.String());
 const bool = (def: boolean) => Type.Boolean({ default: def });
-const oneOf = <const T extends string[]>(values: readonly [...T], def: T[number]) => Type.Enum(values, { default: def });
+const oneOf = <const T extends string[]>(values: readonly [...T], def: T[number]) =>
+  Type.Enum(values, { default: def });
 const url = (pattern: RegExp, scheme: string) =>
-  Type.Optional(Type.Refine(Type.String(), (v) => pattern.test(v), () => `must start with ${scheme}`));
+  Type.Optional(
+    Type.Refine(
+      Type.String(),
+      (v) => pattern.test(v),
+      () => `must start with ${scheme}`,
+    ),
+  );
 
 /**
  * DNS_SERVERS as node:dns's setServers takes it: IP addresses, comma-separated, each with an optional
@@ -87,11 +94,19 @@ export const envSchema = Type.Object({
   FROM_EMAIL: optionalText,
   /** The selector your mail provider signs with: doctor looks for `<selector>._domainkey.<From domain>`. */
   DKIM_SELECTOR: Type.Optional(
-    Type.Refine(Type.String(), (v) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v), () => 'must be a DNS label such as s1 or google'),
+    Type.Refine(
+      Type.String(),
+      (v) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v),
+      () => 'must be a DNS label such as s1 or google',
+    ),
   ),
   /** The DNS servers doctor asks about the From domain; unset: the system's. */
   DNS_SERVERS: Type.Optional(
-    Type.Refine(Type.String(), (v) => dnsServerList(v) !== undefined, () => 'must be IP addresses, comma-separated, each with an optional :port (1.1.1.1,[2606:4700::1111]:53)'),
+    Type.Refine(
+      Type.String(),
+      (v) => dnsServerList(v) !== undefined,
+      () => 'must be IP addresses, comma-separated, each with an optional :port (1.1.1.1,[2606:4700::1111]:53)',
+    ),
   ),
   SMS_PROVIDER: Type.Optional(Type.Enum(['twilio', 'http'])),
   SMS_API_URL: optionalText,
@@ -118,7 +133,13 @@ export const envSchema = Type.Object({
   /** On SIGTERM, how long sends in flight may finish before their messages go back to the queue. */
   SHUTDOWN_TIMEOUT_SECONDS: int(10, 0, 3600),
   /** The address providers reach this service at: receipts (Twilio's StatusCallback) are asked for only when set. */
-  PUBLIC_URL: Type.Optional(Type.Refine(Type.String(), (v) => /^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(v), () => 'must be an http(s) URL without query or fragment')),
+  PUBLIC_URL: Type.Optional(
+    Type.Refine(
+      Type.String(),
+      (v) => /^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(v),
+      () => 'must be an http(s) URL without query or fragment',
+    ),
+  ),
   /** Keys of the HMAC-SHA256 signatures on the generic SMS provider's receipts and on email events. */
   SMS_WEBHOOK_SECRET: optionalText,
   EMAIL_WEBHOOK_SECRET: optionalText,
@@ -129,9 +150,21 @@ export const envSchema = Type.Object({
   /** The name every message signs with ({{app_name}}). */
   APP_NAME: Type.String({ minLength: 1, maxLength: 40, default: 'Panic System' }),
   /** The one link a message may carry ({{support_url}}). */
-  SUPPORT_URL: Type.Optional(Type.Refine(Type.String(), (v) => /^https?:\/\/[^\s"'<>]+$/.test(v), () => 'must be an http(s) URL')),
+  SUPPORT_URL: Type.Optional(
+    Type.Refine(
+      Type.String(),
+      (v) => /^https?:\/\/[^\s"'<>]+$/.test(v),
+      () => 'must be an http(s) URL',
+    ),
+  ),
   /** The 11-character hash of the Android app that reads codes with the SMS Retriever API: added to every SMS. */
-  ANDROID_APP_HASH: Type.Optional(Type.Refine(Type.String(), (v) => /^[A-Za-z0-9+/]{11}$/.test(v), () => 'must be the 11-character hash the SMS Retriever API gives (letters, digits, + and /)')),
+  ANDROID_APP_HASH: Type.Optional(
+    Type.Refine(
+      Type.String(),
+      (v) => /^[A-Za-z0-9+/]{11}$/.test(v),
+      () => 'must be the 11-character hash the SMS Retriever API gives (letters, digits, + and /)',
+    ),
+  ),
   ADMIN_TOKEN: optionalText,
   DEV_INBOX_TOKEN: optionalText,
   /** A separate listener for /metrics, so the public port never serves it. */
@@ -142,7 +175,8 @@ export const envSchema = Type.Object({
 
 export type Env = Static<typeof envSchema>;
 
-export interface Config extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET' | 'HOST' | 'METRICS_HOST' | 'TRUST_PROXY' | 'SMS_ALLOWED_COUNTRIES'> {
+export interface Config
+  extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET' | 'HOST' | 'METRICS_HOST' | 'TRUST_PROXY' | 'SMS_ALLOWED_COUNTRIES'> {
   JWT_SECRET: string;
   OTP_SECRET: string;
   HOST: string;
@@ -163,7 +197,10 @@ export class ConfigError extends Error {}
  * passes `productionSecrets: 'report'` to read the rest of a production configuration whose secrets
  * it reports itself (with the same rule, productionSecretProblems).
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { productionSecrets?: 'refuse' | 'report' } = {}): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { productionSecrets?: 'refuse' | 'report' } = {},
+): Config {
   const { value: e, problems } = readEnv(envSchema, env);
   let trustProxy: TrustProxy = false;
   try {

@@ -56,7 +56,9 @@ export function loadEnvFile(dir: string = process.cwd()): EnvFile | undefined {
   }
   const problems = envFileProblems(text);
   if (problems.length) {
-    throw new EnvFileError(`${path} is not a valid .env file:\n  ${problems.join('\n  ')}\nEach line is NAME=value, a # comment or blank.`);
+    throw new EnvFileError(
+      `${path} is not a valid .env file:\n  ${problems.join('\n  ')}\nEach line is NAME=value, a # comment or blank.`,
+    );
   }
   process.loadEnvFile(path);
   return { path, names: Object.keys(parseEnv(text)) };

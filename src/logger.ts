@@ -73,7 +73,10 @@ const prettyStdout = (): pino.DestinationStream =>
   pinoPretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
 
 /** Writes to `destination`, or to stdout: JSON, or pretty lines in development at a terminal. */
-export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'APP_ENV'>, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  config: Pick<Config, 'LOG_LEVEL' | 'APP_ENV'>,
+  destination?: pino.DestinationStream,
+): Logger {
   if (!destination && wantsPrettyLogs(config.APP_ENV, process.stdout.isTTY)) destination = prettyStdout();
   return pino(
     {

@@ -72,7 +72,12 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
   const domains = new Set<string>();
   return {
     registry,
-    codesIssued: new Counter({ name: 'panic_otp_issued_total', help: 'Codes issued', labelNames: ['purpose'], registers: [registry] }),
+    codesIssued: new Counter({
+      name: 'panic_otp_issued_total',
+      help: 'Codes issued',
+      labelNames: ['purpose'],
+      registers: [registry],
+    }),
     codesChecked: new Counter({
       name: 'panic_otp_checked_total',
       help: 'Codes submitted, by result: verified or the refusal code',
@@ -93,14 +98,24 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
       registers: [registry],
     }),
     // Pumping shows as sends to a calling code with no verifications to match.
-    smsSent: new Counter({ name: 'panic_sms_sent_total', help: 'SMS accepted by a provider, by country calling code', labelNames: ['calling_code'], registers: [registry] }),
-    smsVerified: new Counter({ name: 'panic_sms_verified_total', help: 'SMS codes verified, by country calling code', labelNames: ['calling_code'], registers: [registry] }),
+    smsSent: new Counter({
+      name: 'panic_sms_sent_total',
+      help: 'SMS accepted by a provider, by country calling code',
+      labelNames: ['calling_code'],
+      registers: [registry],
+    }),
+    smsVerified: new Counter({
+      name: 'panic_sms_verified_total',
+      help: 'SMS codes verified, by country calling code',
+      labelNames: ['calling_code'],
+      registers: [registry],
+    }),
     smsBrakeRefusals,
     retentionRowsRemoved,
     // destination: the country calling code of an SMS, the recipient's domain of an email
     outcomes: new Counter({
       name: 'panic_delivery_outcomes_total',
-      help: 'Messages delivered, undelivered, failed or bounced (by the provider\'s receipt) and suppressed; by channel, provider and destination',
+      help: "Messages delivered, undelivered, failed or bounced (by the provider's receipt) and suppressed; by channel, provider and destination",
       labelNames: ['channel', 'provider', 'status', 'destination'],
       registers: [registry],
     }),
@@ -122,4 +137,3 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
     },
   };
 }
-

@@ -1,5 +1,6 @@
 /** Values copied from an example file rather than set for real (the first root cause of lost codes). */
-const PLACEHOLDER = /^(your[-_ ]|<.*>$|changeme$|change[-_ ]?me|example|placeholder|xxx+|todo$|replace[-_ ]?me)|your_account_sid|YOUR_ACCOUNT_SID|example\.(com|org|net)/i;
+const PLACEHOLDER =
+  /^(your[-_ ]|<.*>$|changeme$|change[-_ ]?me|example|placeholder|xxx+|todo$|replace[-_ ]?me)|your_account_sid|YOUR_ACCOUNT_SID|example\.(com|org|net)/i;
 
 export function isPlaceholder(value: string | undefined): boolean {
   if (value === undefined || value.trim() === '') return true;

@@ -108,7 +108,12 @@ export function limiterFactory(redis?: Redis): LimiterFactory {
     // When Redis is down, counting goes on in memory rather than failing the request; while the
     // client is not ready (reconnecting), without even trying Redis.
     const limiter: RateLimiterAbstract = redis
-      ? new RateLimiterRedis({ ...opts, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: new BoundedMemoryLimiter(opts) })
+      ? new RateLimiterRedis({
+          ...opts,
+          storeClient: redis,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: new BoundedMemoryLimiter(opts),
+        })
       : new BoundedMemoryLimiter(opts);
     return {
       async consume(key, message) {

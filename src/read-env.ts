@@ -42,7 +42,10 @@ function describe(error: ReturnType<typeof Errors>[number]): string {
  * Reads the variables `schema` declares from `env`: converted by their declared types, defaults
  * filled in, then validated. Problems name their variable, one line each, every bad variable at once.
  */
-export function readEnv<T extends TObject>(schema: T, env: Record<string, string | undefined>): { value: Static<T>; problems: string[] } {
+export function readEnv<T extends TObject>(
+  schema: T,
+  env: Record<string, string | undefined>,
+): { value: Static<T>; problems: string[] } {
   const required = new Set(schema.required ?? []);
   const read: Record<string, unknown> = {};
   for (const [name, property] of Object.entries(schema.properties)) {

@@ -8,7 +8,15 @@ import { PENDING_STATUSES } from './vocabulary.ts';
  * maintenance every 10 minutes and by `panic-api prune`. The order counts rows before a cascade
  * takes them (an expired account's codes are counted as codes), so a dry run counts what a run removes.
  */
-export const RETENTION_TABLES = ['messages', 'refresh_tokens', 'sessions', 'otp_codes', 'otp_long_codes', 'login_failures', 'users'] as const;
+export const RETENTION_TABLES = [
+  'messages',
+  'refresh_tokens',
+  'sessions',
+  'otp_codes',
+  'otp_long_codes',
+  'login_failures',
+  'users',
+] as const;
 export type RetentionTable = (typeof RETENTION_TABLES)[number];
 export type RetentionCounts = Record<RetentionTable, number>;
 export type RetentionSettings = Pick<Config, 'MESSAGE_RETENTION_DAYS' | 'UNVERIFIED_ACCOUNT_TTL_HOURS'>;
@@ -34,9 +42,11 @@ export const RULES: Record<RetentionTable, Rule> = {
   messages: {
     key: 'id',
     index: 'messages_final_idx',
-    what: (s) => `final (not ${PENDING_STATUSES.join(' or ')}) for more than MESSAGE_RETENTION_DAYS (${s.MESSAGE_RETENTION_DAYS} days)`,
+    what: (s) =>
+      `final (not ${PENDING_STATUSES.join(' or ')}) for more than MESSAGE_RETENTION_DAYS (${s.MESSAGE_RETENTION_DAYS} days)`,
     // The pending statuses as literals, as in messages_final_idx's predicate, so the planner may use it; queued and sending never go.
-    where: (now, s) => sql`status NOT IN (${sql.join(PENDING_STATUSES.map((x) => sql.lit(x)))}) AND updated_at < ${before(now, s.MESSAGE_RETENTION_DAYS * DAY_MS)}`,
+    where: (now, s) =>
+      sql`status NOT IN (${sql.join(PENDING_STATUSES.map((x) => sql.lit(x)))}) AND updated_at < ${before(now, s.MESSAGE_RETENTION_DAYS * DAY_MS)}`,
   },
   refresh_tokens: {
     key: 'token_hash',
@@ -48,7 +58,8 @@ export const RULES: Record<RetentionTable, Rule> = {
   sessions: {
     key: 'id',
     index: 'sessions_dead_idx',
-    what: () => 'logged out or expired (its newest refresh token) more than a day ago; their refresh tokens go with them',
+    what: () =>
+      'logged out or expired (its newest refresh token) more than a day ago; their refresh tokens go with them',
     // By then each of its refresh tokens is dead for a day too, so no replay could still be recognised.
     where: (now) => sql`least(revoked_at, expires_at) < ${before(now, DAY_MS)}`,
   },
@@ -58,7 +69,8 @@ export const RULES: Record<RetentionTable, Rule> = {
     what: () => 'used or expired, unless the row still counts wrong guesses of today (OTP_MAX_FAILURES_PER_DAY)',
     // The row also carries the (user, purpose) wrong-guess budget (store.ts), counted while
     // failures_since is within its day: that row stays, or a new code would come with a fresh budget.
-    where: (now) => sql`least(consumed_at, expires_at) < ${now} AND (failures = 0 OR failures_since IS NULL OR failures_since <= ${before(now, DAY_MS)})`,
+    where: (now) =>
+      sql`least(consumed_at, expires_at) < ${now} AND (failures = 0 OR failures_since IS NULL OR failures_since <= ${before(now, DAY_MS)})`,
   },
   otp_long_codes: {
     key: 'id',
@@ -76,8 +88,10 @@ export const RULES: Record<RetentionTable, Rule> = {
   users: {
     key: 'id',
     index: 'users_unverified_idx',
-    what: (s) => `accounts never verified within UNVERIFIED_ACCOUNT_TTL_HOURS (${s.UNVERIFIED_ACCOUNT_TTL_HOURS} h) of their last registration`,
-    where: (now, s) => sql`email_verified_at IS NULL AND created_at < ${before(now, s.UNVERIFIED_ACCOUNT_TTL_HOURS * 3_600_000)}`,
+    what: (s) =>
+      `accounts never verified within UNVERIFIED_ACCOUNT_TTL_HOURS (${s.UNVERIFIED_ACCOUNT_TTL_HOURS} h) of their last registration`,
+    where: (now, s) =>
+      sql`email_verified_at IS NULL AND created_at < ${before(now, s.UNVERIFIED_ACCOUNT_TTL_HOURS * 3_600_000)}`,
   },
 };
 
@@ -106,7 +120,9 @@ export async function applyRetention(
 }
 
 async function countRows(db: Kysely<Database>, table: RetentionTable, where: RawBuilder<boolean>): Promise<number> {
-  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)} WHERE ${where}`.execute(db);
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)} WHERE ${where}`.execute(
+    db,
+  );
   return rows[0].n;
 }
 
@@ -118,7 +134,12 @@ export function batchKeys(table: RetentionTable, where: RawBuilder<boolean>) {
 }
 
 /** Deletes a batch at a time until a batch comes back short. */
-async function deleteInBatches(db: Kysely<Database>, table: RetentionTable, where: RawBuilder<boolean>, run: RetentionRun): Promise<number> {
+async function deleteInBatches(
+  db: Kysely<Database>,
+  table: RetentionTable,
+  where: RawBuilder<boolean>,
+  run: RetentionRun,
+): Promise<number> {
   let removed = 0;
   while (!run.signal?.aborted) {
     const key = sql.ref(RULES[table].key);

@@ -59,7 +59,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       url: config.DATABASE_URL,
       dataDir: config.DATA_DIR,
       timeoutMs: config.DB_QUERY_TIMEOUT_MS,
-      onIdleError: (err) => logger.warn({ err: err.message }, 'a database connection was lost; the pool opens a new one'),
+      onIdleError: (err) =>
+        logger.warn({ err: err.message }, 'a database connection was lost; the pool opens a new one'),
     }));
   /** Closes the database when this runtime opened it. */
   const closeOpened = async () => {
@@ -93,7 +94,10 @@ async function assemble(
 ): Promise<Runtime> {
   const makeLimiter = limiterFactory(redis);
   const channels = opts.channels ?? createChannels(config, clock);
-  const metrics = createMetrics(() => queueDepth(handle.db), () => breakerReadings(channels));
+  const metrics = createMetrics(
+    () => queueDepth(handle.db),
+    () => breakerReadings(channels),
+  );
   const seal = createMessageSeal(config.OTP_SECRET);
   const ctx: FlowContext = {
     db: handle.db,

@@ -47,6 +47,7 @@ export function productionSecretProblems(env: SecretEnv): string[] {
     const value = set(name);
     if (value) byValue.set(value, [...(byValue.get(value) ?? []), name]);
   }
-  for (const names of byValue.values()) if (names.length > 1) problems.push(`${names.join(' and ')} are the same value`);
+  for (const names of byValue.values())
+    if (names.length > 1) problems.push(`${names.join(' and ')} are the same value`);
   return problems;
 }

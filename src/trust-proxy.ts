@@ -9,10 +9,15 @@ export function parseTrustProxy(value: string | undefined): TrustProxy {
   if (v === undefined || v === '' || v === 'false' || v === '0') return false;
   if (v === 'true') return true;
   if (/^[0-9]+$/.test(v)) return Number(v);
-  const entries = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = entries.filter((e) => !(e.includes('/') ? ipaddr.isValidCIDR(e) : ipaddr.isValid(e)));
   if (bad.length) {
-    throw new Error(`"${bad.join(', ')}" is not an address or CIDR: use a hop count (1) or the proxies' addresses, e.g. 10.0.0.0/8,192.0.2.7`);
+    throw new Error(
+      `"${bad.join(', ')}" is not an address or CIDR: use a hop count (1) or the proxies' addresses, e.g. 10.0.0.0/8,192.0.2.7`,
+    );
   }
   return entries;
 }
@@ -57,7 +62,10 @@ function parse(value: string | undefined): ipaddr.IPv4 | ipaddr.IPv6 | undefined
 export function isLoopback(socketAddress: string | undefined): boolean {
   const addr = parse(socketAddress);
   if (!addr) return false;
-  const v4 = addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address() : addr;
+  const v4 =
+    addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()
+      ? (addr as ipaddr.IPv6).toIPv4Address()
+      : addr;
   return v4.range() === 'loopback';
 }
 

@@ -14,7 +14,8 @@ export const PURPOSES = {
 export type OtpPurpose = keyof typeof PURPOSES;
 
 /** A purpose's label, or the name itself when a newer server sends one this build does not know. */
-export const purposeLabel = (purpose: string): string => (PURPOSES as Record<string, { label: string }>)[purpose]?.label ?? purpose;
+export const purposeLabel = (purpose: string): string =>
+  (PURPOSES as Record<string, { label: string }>)[purpose]?.label ?? purpose;
 
 export const CHANNELS = ['email', 'sms'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -26,10 +27,13 @@ export const MESSAGE_STATUSES = {
   sent: { final: true, help: 'Accepted by the provider; no receipt yet.' },
   delivered: { final: true, help: 'The provider reported it delivered to the phone or mail server.' },
   undelivered: { final: true, help: 'The provider accepted it but the carrier did not deliver it: see the reason.' },
-  bounced: { final: true, help: 'The recipient\'s mail server refused it: see the reason.' },
+  bounced: { final: true, help: "The recipient's mail server refused it: see the reason." },
   failed: { final: true, help: 'Delivery failed: see the reason.' },
   suppressed: { final: true, help: 'Not sent: the address bounced or complained before (see the reason).' },
-  captured: { final: true, help: 'Not delivered: kept here because the channel is not configured or its send failed (development only).' },
+  captured: {
+    final: true,
+    help: 'Not delivered: kept here because the channel is not configured or its send failed (development only).',
+  },
   expired: { final: true, help: 'Not sent: its code expired before it could be sent.' },
   superseded: { final: true, help: 'Not sent: a newer code replaced its code before it could be sent.' },
 } as const;

@@ -17,10 +17,13 @@ const LIMITS = { OTP_RESEND_COOLDOWN_SECONDS: '0', OTP_MAX_SENDS_PER_HOUR: '5' }
 const tag = () => randomBytes(4).toString('hex');
 
 const byStatus = (answers: ApiResponse[]) =>
-  Object.fromEntries([...new Set(answers.map((a) => a.status))].map((s) => [s, answers.filter((a) => a.status === s).length]));
+  Object.fromEntries(
+    [...new Set(answers.map((a) => a.status))].map((s) => [s, answers.filter((a) => a.status === s).length]),
+  );
 
 /** Mails the SMTP fixture took for one mailbox, in any spelling. */
-const mailsTo = (s: Stack, address: string) => s.smtp.messages.filter((m) => m.envelopeTo.some((to) => mailboxKey(to) === mailboxKey(address)));
+const mailsTo = (s: Stack, address: string) =>
+  s.smtp.messages.filter((m) => m.envelopeTo.some((to) => mailboxKey(to) === mailboxKey(address)));
 
 /** The long code of a mail (its groups of four), as the owner reads it. */
 const longCodeIn = (text: string): string => {
@@ -36,7 +39,16 @@ async function verifiedAccount(s: Stack) {
   const now = new Date();
   await s.runtime.ctx.db
     .insertInto('users')
-    .values({ email: p.email, phone: p.phone, first_name: 'Lindiwe', last_name: 'Zulu', password_hash: await s.runtime.ctx.passwords.hash(p.password), email_verified_at: now, created_at: now, updated_at: now })
+    .values({
+      email: p.email,
+      phone: p.phone,
+      first_name: 'Lindiwe',
+      last_name: 'Zulu',
+      password_hash: await s.runtime.ctx.passwords.hash(p.password),
+      email_verified_at: now,
+      created_at: now,
+      updated_at: now,
+    })
     .execute();
   return p;
 }
@@ -44,7 +56,11 @@ async function verifiedAccount(s: Stack) {
 async function settled(s: Stack) {
   await waitUntil(
     async () => {
-      const row = await s.runtime.ctx.db.selectFrom('messages').select((eb) => eb.fn.countAll<string>().as('n')).where('status', 'in', ['queued', 'sending']).executeTakeFirstOrThrow();
+      const row = await s.runtime.ctx.db
+        .selectFrom('messages')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('status', 'in', ['queued', 'sending'])
+        .executeTakeFirstOrThrow();
       return Number(row.n) === 0;
     },
     { ...WAIT, what: 'the outbox to drain' },
@@ -55,12 +71,21 @@ for (const db of await databaseKinds()) {
   describe(`a stranger denying one person (${db})`, () => {
     let s: Stack;
     before(async () => {
-      s = await startStack({ db, env: { ...LIMITS, RATE_LIMIT_IP_PER_MINUTE: '1000', RATE_LIMIT_EXPENSIVE_PER_MINUTE: '1000' } });
+      s = await startStack({
+        db,
+        env: { ...LIMITS, RATE_LIMIT_IP_PER_MINUTE: '1000', RATE_LIMIT_EXPENSIVE_PER_MINUTE: '1000' },
+      });
     });
     after(() => s.close());
 
     it('asking codes for an address with no account yet, from 6 networks 5 times each, sends nothing and spends nothing of its owner: the owner registers (201) and gets the code', async () => {
-      const victim = { email: `victim.${tag()}@example.test`, phone: randomMobile(), first_name: 'Thandi', last_name: 'Mokoena', password: 'correct horse battery' };
+      const victim = {
+        email: `victim.${tag()}@example.test`,
+        phone: randomMobile(),
+        first_name: 'Thandi',
+        last_name: 'Mokoena',
+        password: 'correct horse battery',
+      };
       const answers: ApiResponse[] = [];
       for (let n = 0; n < 6; n++) {
         const stranger = onNetwork(s.baseUrl, 10 + n);
@@ -77,21 +102,36 @@ for (const db of await databaseKinds()) {
       assert.equal(reg.status, 201, reg.text);
       assert.match(reg.body.message, /code was sent/);
       const mail = await s.smtp.waitFor(victim.email, WAIT);
-      assert.equal(mailsTo(s, victim.email).length, 1, 'the one mail is the owner\'s own code');
-      const ok = await owner.api('POST', '/api/v1/auth/verify-account', { email: victim.email, otp: codeIn(mail.text) });
+      assert.equal(mailsTo(s, victim.email).length, 1, "the one mail is the owner's own code");
+      const ok = await owner.api('POST', '/api/v1/auth/verify-account', {
+        email: victim.email,
+        otp: codeIn(mail.text),
+      });
       assert.equal(ok.status, 200, ok.text);
     });
 
-    it('asking unlock codes by SMS for a number, from 6 networks, spends nothing of it: its owner\'s verify-phone answers 200 and the SMS arrives', async () => {
+    it("asking unlock codes by SMS for a number, from 6 networks, spends nothing of it: its owner's verify-phone answers 200 and the SMS arrives", async () => {
       const owner = onNetwork(s.baseUrl, 201);
-      const victim = { email: `phone.${tag()}@example.test`, phone: randomMobile(), first_name: 'Sipho', last_name: 'Dube', password: 'correct horse battery' };
+      const victim = {
+        email: `phone.${tag()}@example.test`,
+        phone: randomMobile(),
+        first_name: 'Sipho',
+        last_name: 'Dube',
+        password: 'correct horse battery',
+      };
       assert.equal((await owner.api('POST', '/api/v1/auth/register', victim)).status, 201);
       const otp = codeIn((await s.smtp.waitFor(victim.email, WAIT)).text);
       assert.equal((await owner.api('POST', '/api/v1/auth/verify-account', { email: victim.email, otp })).status, 200);
       const answers: ApiResponse[] = [];
       for (let n = 0; n < 6; n++) {
         const stranger = onNetwork(s.baseUrl, 20 + n);
-        for (let i = 0; i < 5; i++) answers.push(await stranger.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: victim.phone, delivery_method: 'sms' }));
+        for (let i = 0; i < 5; i++)
+          answers.push(
+            await stranger.api('POST', '/api/v1/auth/request-unlock-otp', {
+              identifier: victim.phone,
+              delivery_method: 'sms',
+            }),
+          );
       }
       assert.deepEqual(byStatus(answers), { 200: 30 });
       const login = await owner.api('POST', '/api/v1/auth/login', { email: victim.email, password: victim.password });
@@ -100,7 +140,11 @@ for (const db of await databaseKinds()) {
       assert.equal(sent.status, 200, sent.text);
       await s.sms.waitFor(victim.phone, WAIT);
       await settled(s);
-      assert.equal(s.sms.messages.filter((m) => m.to === victim.phone).length, 1, 'only the owner\'s own SMS: the unlock asks found no verified phone');
+      assert.equal(
+        s.sms.messages.filter((m) => m.to === victim.phone).length,
+        1,
+        "only the owner's own SMS: the unlock asks found no verified phone",
+      );
     });
 
     it('one mailbox, one budget: 14 spellings of one Gmail inbox registered from 3 networks reach it 5 times (the hourly cap), and the 9 others are told to use the newest email', async () => {
@@ -122,11 +166,25 @@ for (const db of await databaseKinds()) {
         `${local}+10@gmail.com`,
       ];
       const register = (n: number, email: string) =>
-        onNetwork(s.baseUrl, 40 + (n % 3)).api('POST', '/api/v1/auth/register', { email, phone: randomMobile(), first_name: 'Eve', last_name: 'Spammer', password: 'attacker password' });
+        onNetwork(s.baseUrl, 40 + (n % 3)).api('POST', '/api/v1/auth/register', {
+          email,
+          phone: randomMobile(),
+          first_name: 'Eve',
+          last_name: 'Spammer',
+          password: 'attacker password',
+        });
       const answers: ApiResponse[] = [];
       for (const [n, email] of spellings.entries()) answers.push(await register(n, email));
-      assert.deepEqual(byStatus(answers), { 201: 14 }, 'each registration is saved (5, 5 and 4 asks: each network within its own hour)');
-      assert.equal(answers.filter((a) => /already sent/.test(a.body.message)).length, 9, 'the 9 past the cap say no new code was sent');
+      assert.deepEqual(
+        byStatus(answers),
+        { 201: 14 },
+        'each registration is saved (5, 5 and 4 asks: each network within its own hour)',
+      );
+      assert.equal(
+        answers.filter((a) => /already sent/.test(a.body.message)).length,
+        9,
+        'the 9 past the cap say no new code was sent',
+      );
       await settled(s);
       assert.equal(mailsTo(s, spellings[0]).length, 5, 'mails that reached the one inbox');
       // A 6th spelling from one network is that network's own hour spent: 429, nothing saved.
@@ -138,14 +196,27 @@ for (const db of await databaseKinds()) {
       const victim = await verifiedAccount(s);
       const stranger = onNetwork(s.baseUrl, 150);
       for (let i = 0; i < 5; i++) {
-        const r = await stranger.api('POST', '/api/v1/auth/register', { email: victim.email.replace('@', `+t${i}@`), phone: randomMobile(), first_name: 'Eve', last_name: 'Spammer', password: 'attacker password' });
+        const r = await stranger.api('POST', '/api/v1/auth/register', {
+          email: victim.email.replace('@', `+t${i}@`),
+          phone: randomMobile(),
+          first_name: 'Eve',
+          last_name: 'Spammer',
+          password: 'attacker password',
+        });
         assert.equal(r.status, 201, r.text);
       }
       await waitUntil(() => mailsTo(s, victim.email).length >= 5, { ...WAIT, what: "the strangers' 5 mails" });
       const owner = onNetwork(s.baseUrl, 207);
       assert.equal((await owner.api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
-      const reset = await waitUntil(() => s.smtp.messages.find((m) => m.envelopeTo.includes(victim.email) && /password/i.test(m.subject)), { ...WAIT, what: 'the reset mail' });
-      const r = await owner.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: longCodeIn(reset.text), new_password: 'the owner is back' });
+      const reset = await waitUntil(
+        () => s.smtp.messages.find((m) => m.envelopeTo.includes(victim.email) && /password/i.test(m.subject)),
+        { ...WAIT, what: 'the reset mail' },
+      );
+      const r = await owner.api('POST', '/api/v1/auth/reset-password', {
+        email: victim.email,
+        otp: longCodeIn(reset.text),
+        new_password: 'the owner is back',
+      });
       assert.equal(r.status, 200, r.text);
       await settled(s);
       assert.equal(mailsTo(s, victim.email).length, 6, "the strangers' 5 and the owner's reset");
@@ -153,39 +224,101 @@ for (const db of await databaseKinds()) {
 
     it("a throwaway account texting a verified number cannot silence its owner's unlock by SMS", async () => {
       const owner = onNetwork(s.baseUrl, 208);
-      const p = { email: `unlock.${tag()}@example.test`, phone: randomMobile(), first_name: 'Sipho', last_name: 'Dube', password: 'correct horse battery' };
+      const p = {
+        email: `unlock.${tag()}@example.test`,
+        phone: randomMobile(),
+        first_name: 'Sipho',
+        last_name: 'Dube',
+        password: 'correct horse battery',
+      };
       assert.equal((await owner.api('POST', '/api/v1/auth/register', p)).status, 201);
-      assert.equal((await owner.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text) })).status, 200);
+      assert.equal(
+        (
+          await owner.api('POST', '/api/v1/auth/verify-account', {
+            email: p.email,
+            otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text),
+          })
+        ).status,
+        200,
+      );
       const token = (await owner.api('POST', '/api/v1/auth/login', p)).body.access_token;
       assert.equal((await owner.api('POST', '/api/v1/users/verify-phone', {}, token)).status, 200);
       const otp = codeIn((await s.sms.waitFor(p.phone, WAIT)).body);
       assert.equal((await owner.api('POST', '/api/v1/users/verify-otp', { otp }, token)).status, 200);
       // a stranger's throwaway account asks codes for the owner's number, as often as its network may
       const stranger = onNetwork(s.baseUrl, 151);
-      const throwaway = { email: `throwaway.${tag()}@example.test`, phone: randomMobile(), first_name: 'Eve', last_name: 'Spammer', password: 'attacker password' };
+      const throwaway = {
+        email: `throwaway.${tag()}@example.test`,
+        phone: randomMobile(),
+        first_name: 'Eve',
+        last_name: 'Spammer',
+        password: 'attacker password',
+      };
       assert.equal((await stranger.api('POST', '/api/v1/auth/register', throwaway)).status, 201);
-      assert.equal((await stranger.api('POST', '/api/v1/auth/verify-account', { email: throwaway.email, otp: codeIn((await s.smtp.waitFor(throwaway.email, WAIT)).text) })).status, 200);
+      assert.equal(
+        (
+          await stranger.api('POST', '/api/v1/auth/verify-account', {
+            email: throwaway.email,
+            otp: codeIn((await s.smtp.waitFor(throwaway.email, WAIT)).text),
+          })
+        ).status,
+        200,
+      );
       const eve = (await stranger.api('POST', '/api/v1/auth/login', throwaway)).body.access_token;
       const asks: ApiResponse[] = [];
-      for (let i = 0; i < 5; i++) asks.push(await stranger.api('POST', '/api/v1/users/verify-phone', { phone: p.phone }, eve));
+      for (let i = 0; i < 5; i++)
+        asks.push(await stranger.api('POST', '/api/v1/users/verify-phone', { phone: p.phone }, eve));
       const texted = asks.filter((a) => a.status === 200).length;
-      await waitUntil(() => s.sms.messages.filter((m) => m.to === p.phone).length >= 1 + texted, { ...WAIT, what: "the stranger's SMS" });
+      await waitUntil(() => s.sms.messages.filter((m) => m.to === p.phone).length >= 1 + texted, {
+        ...WAIT,
+        what: "the stranger's SMS",
+      });
       await settled(s);
       const before = s.sms.messages.filter((m) => m.to === p.phone).length;
-      assert.equal((await owner.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.phone, delivery_method: 'sms' })).status, 200);
-      const unlock = await waitUntil(() => s.sms.messages.filter((m) => m.to === p.phone).slice(before).find((m) => /unlock/i.test(m.body)), { ...WAIT, what: 'the unlock SMS' });
-      assert.equal((await owner.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: p.phone, otp: codeIn(unlock.body) })).status, 200);
+      assert.equal(
+        (await owner.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.phone, delivery_method: 'sms' }))
+          .status,
+        200,
+      );
+      const unlock = await waitUntil(
+        () =>
+          s.sms.messages
+            .filter((m) => m.to === p.phone)
+            .slice(before)
+            .find((m) => /unlock/i.test(m.body)),
+        { ...WAIT, what: 'the unlock SMS' },
+      );
+      assert.equal(
+        (await owner.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: p.phone, otp: codeIn(unlock.body) }))
+          .status,
+        200,
+      );
     });
 
     it('a +tag on any domain is the same mailbox: 10 asks in two spellings from 2 networks send it 5 codes in all', async () => {
       const base = `owner.${tag()}@example.test`;
       const owner = onNetwork(s.baseUrl, 202);
-      assert.equal((await owner.api('POST', '/api/v1/auth/register', { email: base, phone: randomMobile(), first_name: 'Ann', last_name: 'Owner', password: 'correct horse battery' })).status, 201);
+      assert.equal(
+        (
+          await owner.api('POST', '/api/v1/auth/register', {
+            email: base,
+            phone: randomMobile(),
+            first_name: 'Ann',
+            last_name: 'Owner',
+            password: 'correct horse battery',
+          })
+        ).status,
+        201,
+      );
       await s.smtp.waitFor(base, WAIT);
       const answers: ApiResponse[] = [];
       for (let n = 0; n < 10; n++) {
         // the tagged spellings have no account: they send nothing, and spend the same asker's hour
-        answers.push(await onNetwork(s.baseUrl, 60 + (n % 2)).api('POST', '/api/v1/auth/resend-verification', { email: n % 4 < 2 ? base : base.replace('@', `+t${n}@`) }));
+        answers.push(
+          await onNetwork(s.baseUrl, 60 + (n % 2)).api('POST', '/api/v1/auth/resend-verification', {
+            email: n % 4 < 2 ? base : base.replace('@', `+t${n}@`),
+          }),
+        );
       }
       assert.deepEqual(byStatus(answers), { 200: 10 });
       await waitUntil(() => mailsTo(s, base).length >= 5, { ...WAIT, what: '5 mails' });
@@ -194,35 +327,87 @@ for (const db of await databaseKinds()) {
       assert.equal(mailsTo(s, base).length, 5);
     });
 
-    it("strangers who make us send code after code (each from a fresh network) never end the long code in the email the owner is reading", async () => {
+    it('strangers who make us send code after code (each from a fresh network) never end the long code in the email the owner is reading', async () => {
       const victim = await verifiedAccount(s);
       const owner = onNetwork(s.baseUrl, 209);
       assert.equal((await owner.api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
       const mine = longCodeIn((await s.smtp.waitFor(victim.email, WAIT)).text);
       // 6 strangers, each its own network: each one's first code of the hour goes, replacing the live one
       for (let n = 0; n < 6; n++) {
-        assert.equal((await onNetwork(s.baseUrl, 160 + n).api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
+        assert.equal(
+          (await onNetwork(s.baseUrl, 160 + n).api('POST', '/api/v1/auth/forgot-password', { email: victim.email }))
+            .status,
+          200,
+        );
         await s.smtp.waitFor(victim.email, { ...WAIT, count: 2 + n });
       }
-      const r = await owner.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: mine, new_password: 'the owner is back' });
+      const r = await owner.api('POST', '/api/v1/auth/reset-password', {
+        email: victim.email,
+        otp: mine,
+        new_password: 'the owner is back',
+      });
       assert.equal(r.status, 200, r.text);
       // used, the purpose is done: every other long code of it (the strangers' emails) ends too
       const newest = longCodeIn((await s.smtp.waitFor(victim.email, { ...WAIT, count: 7 })).text);
-      assert.equal((await owner.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: newest, new_password: 'again' })).status, 400);
+      assert.equal(
+        (
+          await owner.api('POST', '/api/v1/auth/reset-password', {
+            email: victim.email,
+            otp: newest,
+            new_password: 'again',
+          })
+        ).status,
+        400,
+      );
     });
 
     it("unlocks by SMS that strangers ask for a verified number, from 5 networks, do not spend its account's SMS hour: the owner still verifies a new number", async () => {
       const owner = onNetwork(s.baseUrl, 210);
-      const p = { email: `sms.${tag()}@example.test`, phone: randomMobile(), first_name: 'Zanele', last_name: 'Ndlovu', password: 'correct horse battery' };
+      const p = {
+        email: `sms.${tag()}@example.test`,
+        phone: randomMobile(),
+        first_name: 'Zanele',
+        last_name: 'Ndlovu',
+        password: 'correct horse battery',
+      };
       assert.equal((await owner.api('POST', '/api/v1/auth/register', p)).status, 201);
-      assert.equal((await owner.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text) })).status, 200);
+      assert.equal(
+        (
+          await owner.api('POST', '/api/v1/auth/verify-account', {
+            email: p.email,
+            otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text),
+          })
+        ).status,
+        200,
+      );
       const token = (await owner.api('POST', '/api/v1/auth/login', p)).body.access_token;
       assert.equal((await owner.api('POST', '/api/v1/users/verify-phone', {}, token)).status, 200);
-      assert.equal((await owner.api('POST', '/api/v1/users/verify-otp', { otp: codeIn((await s.sms.waitFor(p.phone, WAIT)).body) }, token)).status, 200);
+      assert.equal(
+        (
+          await owner.api(
+            'POST',
+            '/api/v1/users/verify-otp',
+            { otp: codeIn((await s.sms.waitFor(p.phone, WAIT)).body) },
+            token,
+          )
+        ).status,
+        200,
+      );
       for (let n = 0; n < 5; n++) {
-        assert.equal((await onNetwork(s.baseUrl, 170 + n).api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.phone, delivery_method: 'sms' })).status, 200);
+        assert.equal(
+          (
+            await onNetwork(s.baseUrl, 170 + n).api('POST', '/api/v1/auth/request-unlock-otp', {
+              identifier: p.phone,
+              delivery_method: 'sms',
+            })
+          ).status,
+          200,
+        );
       }
-      await waitUntil(() => s.sms.messages.filter((m) => m.to === p.phone).length >= 5, { ...WAIT, what: "the strangers' unlock SMS" });
+      await waitUntil(() => s.sms.messages.filter((m) => m.to === p.phone).length >= 5, {
+        ...WAIT,
+        what: "the strangers' unlock SMS",
+      });
       const lost = randomMobile();
       const sent = await owner.api('POST', '/api/v1/users/verify-phone', { phone: lost }, token);
       assert.equal(sent.status, 200, sent.text);
@@ -232,48 +417,118 @@ for (const db of await databaseKinds()) {
     it("a stranger's account on the owner's own /24 (a carrier's NAT) asking codes for the owner's number does not spend the owner's verify-phone", async () => {
       const owner = onNetwork(s.baseUrl, 211, 1);
       const neighbour = onNetwork(s.baseUrl, 211, 2);
-      const p = { email: `nat.${tag()}@example.test`, phone: randomMobile(), first_name: 'Ayanda', last_name: 'Mthembu', password: 'correct horse battery' };
+      const p = {
+        email: `nat.${tag()}@example.test`,
+        phone: randomMobile(),
+        first_name: 'Ayanda',
+        last_name: 'Mthembu',
+        password: 'correct horse battery',
+      };
       assert.equal((await owner.api('POST', '/api/v1/auth/register', p)).status, 201);
-      assert.equal((await owner.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text) })).status, 200);
+      assert.equal(
+        (
+          await owner.api('POST', '/api/v1/auth/verify-account', {
+            email: p.email,
+            otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text),
+          })
+        ).status,
+        200,
+      );
       const token = (await owner.api('POST', '/api/v1/auth/login', p)).body.access_token;
-      const eve = { email: `nat-eve.${tag()}@example.test`, phone: randomMobile(), first_name: 'Eve', last_name: 'Spammer', password: 'attacker password' };
+      const eve = {
+        email: `nat-eve.${tag()}@example.test`,
+        phone: randomMobile(),
+        first_name: 'Eve',
+        last_name: 'Spammer',
+        password: 'attacker password',
+      };
       assert.equal((await neighbour.api('POST', '/api/v1/auth/register', eve)).status, 201);
-      assert.equal((await neighbour.api('POST', '/api/v1/auth/verify-account', { email: eve.email, otp: codeIn((await s.smtp.waitFor(eve.email, WAIT)).text) })).status, 200);
+      assert.equal(
+        (
+          await neighbour.api('POST', '/api/v1/auth/verify-account', {
+            email: eve.email,
+            otp: codeIn((await s.smtp.waitFor(eve.email, WAIT)).text),
+          })
+        ).status,
+        200,
+      );
       const eveToken = (await neighbour.api('POST', '/api/v1/auth/login', eve)).body.access_token;
       const asks: ApiResponse[] = [];
-      for (let i = 0; i < 6; i++) asks.push(await neighbour.api('POST', '/api/v1/users/verify-phone', { phone: p.phone }, eveToken));
+      for (let i = 0; i < 6; i++)
+        asks.push(await neighbour.api('POST', '/api/v1/users/verify-phone', { phone: p.phone }, eveToken));
       assert.equal(asks.at(-1)!.status, 429, "the neighbour's 6th ask is its own hour spent");
       const sent = await owner.api('POST', '/api/v1/users/verify-phone', {}, token);
       assert.equal(sent.status, 200, sent.text);
-      const otp = codeIn((await s.sms.waitFor(p.phone, { ...WAIT, count: asks.filter((a) => a.status === 200).length + 1 })).body);
+      const otp = codeIn(
+        (await s.sms.waitFor(p.phone, { ...WAIT, count: asks.filter((a) => a.status === 200).length + 1 })).body,
+      );
       assert.equal((await owner.api('POST', '/api/v1/users/verify-otp', { otp }, token)).status, 200);
     });
 
-    it('sign-up: strangers spend the guesses of a pending address (4 rounds of 5 wrong codes and a resend, from 8 networks); the owner\'s fresh short code is refused, its long code verifies the account and sets the password', async () => {
+    it("sign-up: strangers spend the guesses of a pending address (4 rounds of 5 wrong codes and a resend, from 8 networks); the owner's fresh short code is refused, its long code verifies the account and sets the password", async () => {
       const owner = onNetwork(s.baseUrl, 203);
-      const victim = { email: `signup.${tag()}@example.test`, phone: randomMobile(), first_name: 'Nomsa', last_name: 'Khumalo', password: 'correct horse battery' };
+      const victim = {
+        email: `signup.${tag()}@example.test`,
+        phone: randomMobile(),
+        first_name: 'Nomsa',
+        last_name: 'Khumalo',
+        password: 'correct horse battery',
+      };
       assert.equal((await owner.api('POST', '/api/v1/auth/register', victim)).status, 201);
       let mails = 1;
       await s.smtp.waitFor(victim.email, { ...WAIT, count: mails });
       const refused: ApiResponse[] = [];
       for (let round = 0; round < 4; round++) {
         const stranger = onNetwork(s.baseUrl, 80 + 2 * round);
-        for (let k = 1; k <= 5; k++) refused.push(await stranger.api('POST', '/api/v1/auth/verify-account', { email: victim.email, otp: wrong('000000', k + 10 * round) }));
-        assert.equal((await onNetwork(s.baseUrl, 81 + 2 * round).api('POST', '/api/v1/auth/resend-verification', { email: victim.email })).status, 200);
+        for (let k = 1; k <= 5; k++)
+          refused.push(
+            await stranger.api('POST', '/api/v1/auth/verify-account', {
+              email: victim.email,
+              otp: wrong('000000', k + 10 * round),
+            }),
+          );
+        assert.equal(
+          (
+            await onNetwork(s.baseUrl, 81 + 2 * round).api('POST', '/api/v1/auth/resend-verification', {
+              email: victim.email,
+            })
+          ).status,
+          200,
+        );
         await s.smtp.waitFor(victim.email, { ...WAIT, count: ++mails });
       }
       assert.deepEqual(byStatus(refused), { 400: 20 });
       const newest = (await s.smtp.waitFor(victim.email, { ...WAIT, count: mails })).text;
-      const short = await owner.api('POST', '/api/v1/auth/verify-account', { email: victim.email, otp: codeIn(newest) });
-      assert.equal(short.status, 400, 'the day\'s guesses are spent: the short code is refused, as the guess bound says');
-      const long = await owner.api('POST', '/api/v1/auth/verify-account', { email: victim.email, otp: longCodeIn(newest), password: 'the owner chose this' });
+      const short = await owner.api('POST', '/api/v1/auth/verify-account', {
+        email: victim.email,
+        otp: codeIn(newest),
+      });
+      assert.equal(
+        short.status,
+        400,
+        "the day's guesses are spent: the short code is refused, as the guess bound says",
+      );
+      const long = await owner.api('POST', '/api/v1/auth/verify-account', {
+        email: victim.email,
+        otp: longCodeIn(newest),
+        password: 'the owner chose this',
+      });
       assert.equal(long.status, 200, long.text);
-      assert.equal((await owner.api('POST', '/api/v1/auth/login', { email: victim.email, password: 'the owner chose this' })).status, 200);
-      const row = await s.runtime.ctx.db.selectFrom('otp_codes').select(['failures']).where('user_id', '=', long.body.user.id).where('purpose', '=', 'email_verification').executeTakeFirstOrThrow();
+      assert.equal(
+        (await owner.api('POST', '/api/v1/auth/login', { email: victim.email, password: 'the owner chose this' }))
+          .status,
+        200,
+      );
+      const row = await s.runtime.ctx.db
+        .selectFrom('otp_codes')
+        .select(['failures'])
+        .where('user_id', '=', long.body.user.id)
+        .where('purpose', '=', 'email_verification')
+        .executeTakeFirstOrThrow();
       assert.equal(row.failures, 20, 'the guess bound was not loosened');
     });
 
-    it('recovery: strangers spend the reset guesses of a verified account and keep its login throttle armed from 8 networks; the owner\'s long code resets the password and signs in at once (200, a token pair)', async () => {
+    it("recovery: strangers spend the reset guesses of a verified account and keep its login throttle armed from 8 networks; the owner's long code resets the password and signs in at once (200, a token pair)", async () => {
       const victim = await verifiedAccount(s);
       const owner = onNetwork(s.baseUrl, 204);
       let mails = 0;
@@ -282,19 +537,43 @@ for (const db of await databaseKinds()) {
         const stranger = onNetwork(s.baseUrl, 100 + round);
         assert.equal((await stranger.api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
         await s.smtp.waitFor(victim.email, { ...WAIT, count: ++mails });
-        for (let k = 1; k <= 5; k++) refused.push(await stranger.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: wrong('000000', k + 10 * round), new_password: 'stranger password' }));
+        for (let k = 1; k <= 5; k++)
+          refused.push(
+            await stranger.api('POST', '/api/v1/auth/reset-password', {
+              email: victim.email,
+              otp: wrong('000000', k + 10 * round),
+              new_password: 'stranger password',
+            }),
+          );
       }
       const armThrottle = async () => {
-        for (let n = 0; n < 8; n++) refused.push(await onNetwork(s.baseUrl, 110 + n).api('POST', '/api/v1/auth/login', { email: victim.email, password: `guess ${n}` }));
+        for (let n = 0; n < 8; n++)
+          refused.push(
+            await onNetwork(s.baseUrl, 110 + n).api('POST', '/api/v1/auth/login', {
+              email: victim.email,
+              password: `guess ${n}`,
+            }),
+          );
       };
       await armThrottle();
-      const throttled = await owner.api('POST', '/api/v1/auth/login', { email: victim.email, password: victim.password });
+      const throttled = await owner.api('POST', '/api/v1/auth/login', {
+        email: victim.email,
+        password: victim.password,
+      });
       assert.equal(throttled.status, 429, 'the strangers armed the throttle');
       assert.equal((await owner.api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
       const newest = (await s.smtp.waitFor(victim.email, { ...WAIT, count: ++mails })).text;
-      const short = await owner.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: codeIn(newest), new_password: 'the owner is back' });
-      assert.equal(short.status, 400, 'the short code is refused: the day\'s reset guesses are spent');
-      const long = await owner.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: longCodeIn(newest), new_password: 'the owner is back' });
+      const short = await owner.api('POST', '/api/v1/auth/reset-password', {
+        email: victim.email,
+        otp: codeIn(newest),
+        new_password: 'the owner is back',
+      });
+      assert.equal(short.status, 400, "the short code is refused: the day's reset guesses are spent");
+      const long = await owner.api('POST', '/api/v1/auth/reset-password', {
+        email: victim.email,
+        otp: longCodeIn(newest),
+        new_password: 'the owner is back',
+      });
       assert.equal(long.status, 200, long.text);
       await armThrottle();
       const me = await owner.api('GET', '/api/v1/auth/me', undefined, long.body.access_token);
@@ -302,23 +581,50 @@ for (const db of await databaseKinds()) {
       assert.equal(refused.filter((r) => r.status === 200).length, 0, 'nothing the strangers sent got through');
     });
 
-    it('unlock: strangers spend the unlock guesses and re-arm the throttle; the owner\'s long unlock code with the password signs in at once', async () => {
+    it("unlock: strangers spend the unlock guesses and re-arm the throttle; the owner's long unlock code with the password signs in at once", async () => {
       const victim = await verifiedAccount(s);
       const owner = onNetwork(s.baseUrl, 205);
       let mails = 0;
       for (let round = 0; round < 4; round++) {
         const stranger = onNetwork(s.baseUrl, 120 + round);
-        assert.equal((await stranger.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: victim.email })).status, 200);
+        assert.equal(
+          (await stranger.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: victim.email })).status,
+          200,
+        );
         await s.smtp.waitFor(victim.email, { ...WAIT, count: ++mails });
         for (let k = 1; k <= 5; k++) {
-          assert.equal((await stranger.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: victim.email, otp: wrong('000000', k + 10 * round) })).status, 400);
+          assert.equal(
+            (
+              await stranger.api('POST', '/api/v1/auth/verify-unlock-otp', {
+                identifier: victim.email,
+                otp: wrong('000000', k + 10 * round),
+              })
+            ).status,
+            400,
+          );
         }
       }
-      for (let n = 0; n < 8; n++) await onNetwork(s.baseUrl, 130 + n).api('POST', '/api/v1/auth/login', { email: victim.email, password: `guess ${n}` });
-      assert.equal((await owner.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: victim.email })).status, 200);
+      for (let n = 0; n < 8; n++)
+        await onNetwork(s.baseUrl, 130 + n).api('POST', '/api/v1/auth/login', {
+          email: victim.email,
+          password: `guess ${n}`,
+        });
+      assert.equal(
+        (await owner.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: victim.email })).status,
+        200,
+      );
       const newest = (await s.smtp.waitFor(victim.email, { ...WAIT, count: ++mails })).text;
-      assert.equal((await owner.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: victim.email, otp: codeIn(newest) })).status, 400, 'short code: guesses spent');
-      const signedIn = await owner.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: victim.email, otp: longCodeIn(newest), password: victim.password });
+      assert.equal(
+        (await owner.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: victim.email, otp: codeIn(newest) }))
+          .status,
+        400,
+        'short code: guesses spent',
+      );
+      const signedIn = await owner.api('POST', '/api/v1/auth/verify-unlock-otp', {
+        identifier: victim.email,
+        otp: longCodeIn(newest),
+        password: victim.password,
+      });
       assert.equal(signedIn.status, 200, signedIn.text);
       assert.equal((await owner.api('GET', '/api/v1/auth/me', undefined, signedIn.body.access_token)).status, 200);
     });
@@ -336,9 +642,20 @@ for (const db of await databaseKinds()) {
         return `${long.slice(0, 15)}${other}${long.slice(16)}`;
       };
       const answers: ApiResponse[] = [];
-      for (let i = 0; i < 50; i++) answers.push(await onNetwork(s.baseUrl, 140 + (i % 5)).api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: forged(i), new_password: 'stranger password' }));
+      for (let i = 0; i < 50; i++)
+        answers.push(
+          await onNetwork(s.baseUrl, 140 + (i % 5)).api('POST', '/api/v1/auth/reset-password', {
+            email: victim.email,
+            otp: forged(i),
+            new_password: 'stranger password',
+          }),
+        );
       assert.deepEqual(byStatus(answers), { 400: 50 });
-      const ok = await owner.api('POST', '/api/v1/auth/reset-password', { email: victim.email, otp: codeIn(mail), new_password: 'the owner is back' });
+      const ok = await owner.api('POST', '/api/v1/auth/reset-password', {
+        email: victim.email,
+        otp: codeIn(mail),
+        new_password: 'the owner is back',
+      });
       assert.equal(ok.status, 200, ok.text);
     });
   });

@@ -12,7 +12,10 @@ import { skipUnlessRedis } from './support/redis.ts';
 
 const IP_BUDGET = 5;
 const EXPENSIVE_BUDGET = 3;
-const LIMITS = { RATE_LIMIT_IP_PER_MINUTE: String(IP_BUDGET), RATE_LIMIT_EXPENSIVE_PER_MINUTE: String(EXPENSIVE_BUDGET) };
+const LIMITS = {
+  RATE_LIMIT_IP_PER_MINUTE: String(IP_BUDGET),
+  RATE_LIMIT_EXPENSIVE_PER_MINUTE: String(EXPENSIVE_BUDGET),
+};
 
 // Client addresses are random so that Redis counters of an earlier run (kept 60 s) never meet this one's.
 const hex16 = () => randomInt(0, 0x10000).toString(16);
@@ -38,11 +41,20 @@ function answerOf(status: number, text: string, retryAfter: string | null | unde
 }
 
 /** A request through fetch, with X-Forwarded-For when given ('' sends the header empty). */
-async function send(stack: Stack, method: string, path: string, opts: { xff?: string; body?: unknown } = {}): Promise<Answer> {
+async function send(
+  stack: Stack,
+  method: string,
+  path: string,
+  opts: { xff?: string; body?: unknown } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (opts.xff !== undefined) headers['x-forwarded-for'] = opts.xff;
-  const res = await fetch(`${stack.baseUrl}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+  const res = await fetch(`${stack.baseUrl}${path}`, {
+    method,
+    headers,
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+  });
   return answerOf(res.status, await res.text(), res.headers.get('retry-after'));
 }
 
@@ -86,7 +98,14 @@ function through(answers: Answer[]): Answer[] {
 const junkRefresh = { refresh_token: 'not-a-refresh-token-but-long-enough-to-pass-the-schema' };
 
 /** Requests over node:http with keep-alive (lighter than fetch, so the flood is the server's load, not the client's). */
-function httpCall(stack: Stack, agent: http.Agent, method: string, path: string, body?: unknown, xff?: string): Promise<Answer> {
+function httpCall(
+  stack: Stack,
+  agent: http.Agent,
+  method: string,
+  path: string,
+  body?: unknown,
+  xff?: string,
+): Promise<Answer> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -97,7 +116,9 @@ function httpCall(stack: Stack, agent: http.Agent, method: string, path: string,
         path,
         agent,
         headers: {
-          ...(payload ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+          ...(payload
+            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+            : {}),
           ...(xff ? { 'x-forwarded-for': xff } : {}),
         },
       },
@@ -105,7 +126,9 @@ function httpCall(stack: Stack, agent: http.Agent, method: string, path: string,
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d) => (text += d));
-        res.on('end', () => resolve(answerOf(res.statusCode ?? 0, text, res.headers['retry-after'] as string | undefined)));
+        res.on('end', () =>
+          resolve(answerOf(res.statusCode ?? 0, text, res.headers['retry-after'] as string | undefined)),
+        );
       },
     );
     req.on('error', reject);
@@ -167,7 +190,13 @@ interface SuiteOptions {
 }
 
 /** Items 1, 2, 8 and 11 against a stack behind a trusted "proxy" (the socket peer 127.0.0.1). */
-function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pglite' | 'postgres', opts: SuiteOptions, skip: string | false = false) {
+function ipBudgetSuite(
+  label: string,
+  stackEnv: Record<string, string>,
+  db: 'pglite' | 'postgres',
+  opts: SuiteOptions,
+  skip: string | false = false,
+) {
   describe(`abuse behind a trusted proxy: respelled paths, aliases, forged X-Forwarded-For, floods (${label})`, () => {
     let stack: Stack;
     before(async () => {
@@ -176,7 +205,9 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
     });
     after(() => stack?.close());
 
-    it(`the percent-encoded path and an absolute URL in the request line spend the plain path's 'auth' budget: ${IP_BUDGET} of 20 get through`, { skip }, async () => {
+    it(`the percent-encoded path and an absolute URL in the request line spend the plain path's 'auth' budget: ${IP_BUDGET} of 20 get through`, {
+      skip,
+    }, async () => {
       const xff = randomV4();
       const spellings: Array<() => Promise<Answer>> = [
         () => send(stack, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh }),
@@ -190,7 +221,11 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
       // Each spelling reached the refresh route (not a 404), so each is a real attempt at it.
       for (const a of passed) assert.deepEqual([a.status, a.code], [401, 'invalid_refresh_token'], a.text);
       assert.equal(passed.length, IP_BUDGET, `answers: ${answers.map((a) => a.status).join(' ')}`);
-      assert.deepEqual(answers.slice(0, 4).map((a) => a.status), [401, 401, 401, 401], 'every spelling routes to /auth/refresh');
+      assert.deepEqual(
+        answers.slice(0, 4).map((a) => a.status),
+        [401, 401, 401, 401],
+        'every spelling routes to /auth/refresh',
+      );
     });
 
     it("the /users/register and /users/me aliases spend the 'auth' budget, not the 'users' one", { skip }, async () => {
@@ -200,17 +235,29 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
       const refresh = () => send(stack, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh });
       const answers: Answer[] = [];
       for (const call of [me, register, me, register, me, refresh, me, register, refresh]) answers.push(await call());
-      assert.deepEqual(answers.slice(0, 5).map((a) => a.status), [401, 200, 401, 200, 401], answers.map((a) => a.text).join('\n'));
+      assert.deepEqual(
+        answers.slice(0, 5).map((a) => a.status),
+        [401, 200, 401, 200, 401],
+        answers.map((a) => a.text).join('\n'),
+      );
       assert.equal(through(answers).length, IP_BUDGET, `answers: ${answers.map((a) => a.status).join(' ')}`);
       // The 'users' family still has its own budget for this client.
       const users = await send(stack, 'POST', '/api/v1/users/verify-phone', { xff, body: {} });
       assert.equal(users.status, 401, users.text);
     });
 
-    it(`unmatched paths share one bucket of their own (${IP_BUDGET} of 20 answered) and do not spend 'auth'`, { skip }, async () => {
+    it(`unmatched paths share one bucket of their own (${IP_BUDGET} of 20 answered) and do not spend 'auth'`, {
+      skip,
+    }, async () => {
       const xff = randomV4();
       const paths = (i: number) =>
-        [`/api/v1/auth/nope-${i}`, `/api/v1/probe${i}/x`, `/wp-login.php?${i}`, '/API/v1/auth/refresh', '/api/v1/auth/refresh/'][i % 5];
+        [
+          `/api/v1/auth/nope-${i}`,
+          `/api/v1/probe${i}/x`,
+          `/wp-login.php?${i}`,
+          '/API/v1/auth/refresh',
+          '/api/v1/auth/refresh/',
+        ][i % 5];
       const answers: Answer[] = [];
       for (let i = 0; i < 20; i++) answers.push(await send(stack, 'POST', paths(i), { xff, body: junkRefresh }));
       const passed = through(answers);
@@ -218,16 +265,23 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
       assert.equal(passed.length, IP_BUDGET, `answers: ${answers.map((a) => a.status).join(' ')}`);
       // The 'auth' budget is whole: the 404s did not spend it.
       const auth: Answer[] = [];
-      for (let i = 0; i < IP_BUDGET + 1; i++) auth.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh }));
-      assert.deepEqual(auth.map((a) => a.status), [...Array(IP_BUDGET).fill(401), 429]);
+      for (let i = 0; i < IP_BUDGET + 1; i++)
+        auth.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh }));
+      assert.deepEqual(
+        auth.map((a) => a.status),
+        [...Array(IP_BUDGET).fill(401), 429],
+      );
       through(auth);
     });
 
     // /health/ready's own budget (it costs two queries) is test/abuse-small-levers.test.ts.
-    it('/health is never limited, and /health/ready spends a budget of its own, even for a client whose other budgets are spent', { skip }, async () => {
+    it('/health is never limited, and /health/ready spends a budget of its own, even for a client whose other budgets are spent', {
+      skip,
+    }, async () => {
       const xff = randomV4();
       const refused: Answer[] = [];
-      for (let i = 0; i < IP_BUDGET + 3; i++) refused.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh }));
+      for (let i = 0; i < IP_BUDGET + 3; i++)
+        refused.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh }));
       assert.equal(through(refused).length, IP_BUDGET);
       for (let i = 0; i < 30; i++) {
         const path = i % 10 === 9 ? '/health/ready' : '/health';
@@ -236,15 +290,30 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
       }
     });
 
-    it(`RATE_LIMIT_EXPENSIVE_PER_MINUTE=${EXPENSIVE_BUDGET}: register, login, reset-password, verify-unlock-otp and the register alias together get ${EXPENSIVE_BUDGET} through per IP; resend-verification is not counted in it`, { skip }, async () => {
+    it(`RATE_LIMIT_EXPENSIVE_PER_MINUTE=${EXPENSIVE_BUDGET}: register, login, reset-password, verify-unlock-otp and the register alias together get ${EXPENSIVE_BUDGET} through per IP; resend-verification is not counted in it`, {
+      skip,
+    }, async () => {
       const expensive = (xff: string) => [
         () => send(stack, 'POST', '/api/v1/auth/register', { xff, body: person('exp') }),
-        () => send(stack, 'POST', '/api/v1/auth/login', { xff, body: { email: person('exp').email, password: 'whatever it is' } }),
-        () => send(stack, 'POST', '/api/v1/auth/reset-password', { xff, body: { email: person('exp').email, otp: '123456', new_password: 'a new long secret' } }),
-        () => send(stack, 'POST', '/api/v1/auth/verify-unlock-otp', { xff, body: { identifier: person('exp').email, otp: '123456' } }),
+        () =>
+          send(stack, 'POST', '/api/v1/auth/login', {
+            xff,
+            body: { email: person('exp').email, password: 'whatever it is' },
+          }),
+        () =>
+          send(stack, 'POST', '/api/v1/auth/reset-password', {
+            xff,
+            body: { email: person('exp').email, otp: '123456', new_password: 'a new long secret' },
+          }),
+        () =>
+          send(stack, 'POST', '/api/v1/auth/verify-unlock-otp', {
+            xff,
+            body: { identifier: person('exp').email, otp: '123456' },
+          }),
         () => send(stack, 'POST', '/api/v1/users/register', { xff, body: person('exp') }),
       ];
-      const resend = (xff: string) => send(stack, 'POST', '/api/v1/auth/resend-verification', { xff, body: { email: person('cheap').email } });
+      const resend = (xff: string) =>
+        send(stack, 'POST', '/api/v1/auth/resend-verification', { xff, body: { email: person('cheap').email } });
 
       // 12 expensive requests, every kind: 3 get through though the per-family budget allows 5.
       const a = randomV4();
@@ -252,14 +321,22 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
       for (let i = 0; i < 12; i++) flood.push(await expensive(a)[i % 5]());
       const passed = through(flood);
       assert.equal(passed.length, EXPENSIVE_BUDGET, `answers: ${flood.map((x) => x.status).join(' ')}`);
-      assert.deepEqual(passed.map((x) => x.status), [201, 401, 400], passed.map((x) => x.text).join('\n'));
+      assert.deepEqual(
+        passed.map((x) => x.status),
+        [201, 401, 400],
+        passed.map((x) => x.text).join('\n'),
+      );
 
       // Cheap requests first do not shrink the expensive budget.
       const b = randomV4();
       assert.deepEqual([(await resend(b)).status, (await resend(b)).status], [200, 200]);
       const afterCheap: Answer[] = [];
       for (let i = 0; i < 4; i++) afterCheap.push(await expensive(b)[(i + 1) % 5]());
-      assert.equal(through(afterCheap).length, EXPENSIVE_BUDGET, `answers: ${afterCheap.map((x) => x.status).join(' ')}`);
+      assert.equal(
+        through(afterCheap).length,
+        EXPENSIVE_BUDGET,
+        `answers: ${afterCheap.map((x) => x.status).join(' ')}`,
+      );
 
       // And a client whose expensive budget is spent still gets a cheap request through.
       const c = randomV4();
@@ -270,43 +347,71 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
       assert.equal(cheap.status, 200, cheap.text);
     });
 
-    it(`distinct client addresses in X-Forwarded-For get distinct budgets; forged entries left of the client's do not (${IP_BUDGET} of 20)`, { skip }, async () => {
+    it(`distinct client addresses in X-Forwarded-For get distinct budgets; forged entries left of the client's do not (${IP_BUDGET} of 20)`, {
+      skip,
+    }, async () => {
       const clients = [randomV4(), randomV4(), randomV4(), randomV4()];
       for (const xff of clients) {
         const answers: Answer[] = [];
-        for (let i = 0; i < IP_BUDGET + 2; i++) answers.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh }));
+        for (let i = 0; i < IP_BUDGET + 2; i++)
+          answers.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh }));
         assert.equal(through(answers).length, IP_BUDGET, `${xff}: ${answers.map((a) => a.status).join(' ')}`);
       }
       // The attacker writes a fresh address in front of its own on every request: the proxy appends
       // the real one on the right, and only that one counts.
       const real = randomV4();
       const forged: Answer[] = [];
-      for (let i = 0; i < 20; i++) forged.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff: `${randomV4()}, ${real}`, body: junkRefresh }));
+      for (let i = 0; i < 20; i++)
+        forged.push(
+          await send(stack, 'POST', '/api/v1/auth/refresh', { xff: `${randomV4()}, ${real}`, body: junkRefresh }),
+        );
       assert.equal(through(forged).length, IP_BUDGET, `answers: ${forged.map((a) => a.status).join(' ')}`);
     });
 
-    it(`IPv6 clients count per /64 (${IP_BUDGET} of 20 from two addresses of one /64), and IPv4-mapped IPv6 counts as the IPv4 address`, { skip }, async () => {
+    it(`IPv6 clients count per /64 (${IP_BUDGET} of 20 from two addresses of one /64), and IPv4-mapped IPv6 counts as the IPv4 address`, {
+      skip,
+    }, async () => {
       const prefix = randomV6Prefix();
       const sameNet = [`${prefix}::1`, `${prefix}:ffff::9`, `${prefix}:1234:5678:9abc:def0`];
       const answers: Answer[] = [];
-      for (let i = 0; i < 20; i++) answers.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff: sameNet[i % 3], body: junkRefresh }));
+      for (let i = 0; i < 20; i++)
+        answers.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff: sameNet[i % 3], body: junkRefresh }));
       assert.equal(through(answers).length, IP_BUDGET, `answers: ${answers.map((a) => a.status).join(' ')}`);
       // The neighbouring /64 is another subscriber with its own budget.
       const [g1, g2, g3, g4] = prefix.split(':').slice(0, 4);
       const neighbour = `${g1}:${g2}:${g3}:${(parseInt(g4, 16) + 1).toString(16)}::1`;
-      assert.equal((await send(stack, 'POST', '/api/v1/auth/refresh', { xff: neighbour, body: junkRefresh })).status, 401);
+      assert.equal(
+        (await send(stack, 'POST', '/api/v1/auth/refresh', { xff: neighbour, body: junkRefresh })).status,
+        401,
+      );
 
       const v4 = randomV4();
       const mapped: Answer[] = [];
-      for (let i = 0; i < 10; i++) mapped.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff: i % 2 ? v4 : `::ffff:${v4}`, body: junkRefresh }));
+      for (let i = 0; i < 10; i++)
+        mapped.push(
+          await send(stack, 'POST', '/api/v1/auth/refresh', { xff: i % 2 ? v4 : `::ffff:${v4}`, body: junkRefresh }),
+        );
       assert.equal(through(mapped).length, IP_BUDGET, `answers: ${mapped.map((a) => a.status).join(' ')}`);
     });
 
     if (opts.junk) {
-      it(`X-Forwarded-For values that are not addresses fall back to the socket peer's budget: ${IP_BUDGET} of 20 get through`, { skip }, async () => {
-        const junk = (i: number) => ['not-an-ip', '', 'unknown', `junk-${i}`, '999.1.1.1', '1.2.3.4.5', 'fe80::zz', `_${randomBytes(4).toString('hex')}`][i % 8];
+      it(`X-Forwarded-For values that are not addresses fall back to the socket peer's budget: ${IP_BUDGET} of 20 get through`, {
+        skip,
+      }, async () => {
+        const junk = (i: number) =>
+          [
+            'not-an-ip',
+            '',
+            'unknown',
+            `junk-${i}`,
+            '999.1.1.1',
+            '1.2.3.4.5',
+            'fe80::zz',
+            `_${randomBytes(4).toString('hex')}`,
+          ][i % 8];
         const answers: Answer[] = [];
-        for (let i = 0; i < 20; i++) answers.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff: junk(i), body: junkRefresh }));
+        for (let i = 0; i < 20; i++)
+          answers.push(await send(stack, 'POST', '/api/v1/auth/refresh', { xff: junk(i), body: junkRefresh }));
         assert.equal(through(answers).length, IP_BUDGET, `answers: ${answers.map((a) => a.status).join(' ')}`);
         // It was the peer's own budget: a request without the header is refused too.
         const plain = await send(stack, 'POST', '/api/v1/auth/refresh', { body: junkRefresh });
@@ -314,15 +419,23 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
       });
     }
 
-
     if (opts.hashFlood) {
-      it(`a hash flood by 20 concurrent attackers (a fresh forged address per login): past PASSWORD_HASH_CONCURRENCY=1 logins answer 503 with Retry-After, never 500; /health p50 stays under ${IDLE_RATIO_BOUND[db]}x its idle p50`, { skip }, async (t) => {
+      it(`a hash flood by 20 concurrent attackers (a fresh forged address per login): past PASSWORD_HASH_CONCURRENCY=1 logins answer 503 with Retry-After, never 500; /health p50 stays under ${IDLE_RATIO_BOUND[db]}x its idle p50`, {
+        skip,
+      }, async (t) => {
         const probe = new http.Agent({ keepAlive: true, maxSockets: 1 });
         const attacker = new http.Agent({ keepAlive: true, maxSockets: 20 });
         try {
           // A botnet: every login from another address, so the per-IP budgets never stop it.
           const login = (i: number) =>
-            httpCall(stack, attacker, 'POST', '/api/v1/auth/login', { email: `nobody.${randomBytes(6).toString('hex')}.${i}@example.test`, password: 'whatever it is' }, randomV4());
+            httpCall(
+              stack,
+              attacker,
+              'POST',
+              '/api/v1/auth/login',
+              { email: `nobody.${randomBytes(6).toString('hex')}.${i}@example.test`, password: 'whatever it is' },
+              randomV4(),
+            );
           // Warm up: connections, the decoy hash of unknown addresses, the JIT.
           assert.equal((await login(0)).status, 401);
           for (let i = 0; i < 10; i++) await httpCall(stack, probe, 'GET', '/health');
@@ -331,9 +444,14 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
           const flood = await p50BesideFlood(stack, probe, login);
           const count = (s: number) => flood.answers.filter((a) => a.status === s).length;
           const ratio = flood.p50 / idle;
-          t.diagnostic(`/health p50 idle ${idle.toFixed(2)} ms, beside ${flood.answers.length} logins (${count(401)}x401 ${count(503)}x503) ${flood.p50.toFixed(2)} ms: ${ratio.toFixed(1)}x`);
+          t.diagnostic(
+            `/health p50 idle ${idle.toFixed(2)} ms, beside ${flood.answers.length} logins (${count(401)}x401 ${count(503)}x503) ${flood.p50.toFixed(2)} ms: ${ratio.toFixed(1)}x`,
+          );
 
-          assert.deepEqual(flood.answers.filter((a) => a.status !== 401 && a.status !== 503).map((a) => `${a.status} ${a.text}`), []);
+          assert.deepEqual(
+            flood.answers.filter((a) => a.status !== 401 && a.status !== 503).map((a) => `${a.status} ${a.text}`),
+            [],
+          );
           assert.ok(count(401) > 0, 'no login was checked');
           assert.ok(count(503) > 0, `no login was shed: ${count(401)}x401`);
           for (const a of flood.answers.filter((x) => x.status === 503)) {
@@ -341,7 +459,10 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
             const retry = Number(a.retryAfter);
             assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 60, `Retry-After: ${a.retryAfter}`);
           }
-          assert.ok(ratio < IDLE_RATIO_BOUND[db], `/health p50 beside the logins ${flood.p50.toFixed(2)} ms is ${ratio.toFixed(1)}x the idle ${idle.toFixed(2)} ms`);
+          assert.ok(
+            ratio < IDLE_RATIO_BOUND[db],
+            `/health p50 beside the logins ${flood.p50.toFixed(2)} ms is ${ratio.toFixed(1)}x the idle ${idle.toFixed(2)} ms`,
+          );
         } finally {
           probe.destroy();
           attacker.destroy();
@@ -350,7 +471,9 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
     }
 
     if (opts.slowBody) {
-      it('REQUEST_TIMEOUT_SECONDS=2: a body trickled a byte every 500 ms loses its connection within 3.5 s; the next client is served', { skip }, async () => {
+      it('REQUEST_TIMEOUT_SECONDS=2: a body trickled a byte every 500 ms loses its connection within 3.5 s; the next client is served', {
+        skip,
+      }, async () => {
         const xff = randomV4();
         const started = Date.now();
         const socket = connect(portOf(stack), '127.0.0.1');
@@ -377,7 +500,10 @@ function ipBudgetSuite(label: string, stackEnv: Record<string, string>, db: 'pgl
         assert.ok(elapsed >= 1900, `closed after only ${elapsed} ms (${end.how}): ${answer}`);
         assert.ok(answer === '' || /^HTTP\/1\.1 408 /.test(answer), `answer: ${answer}`);
 
-        const next = await send(stack, 'POST', '/api/v1/auth/login', { xff: randomV4(), body: { email: person('after').email, password: 'whatever it is' } });
+        const next = await send(stack, 'POST', '/api/v1/auth/login', {
+          xff: randomV4(),
+          body: { email: person('after').email, password: 'whatever it is' },
+        });
         assert.deepEqual([next.status, next.code], [401, 'invalid_credentials'], next.text);
       });
     }
@@ -390,13 +516,24 @@ const quickDb = kinds.includes('postgres') ? 'postgres' : 'pglite';
 const redisSkip = await skipUnlessRedis();
 
 for (const db of kinds) {
-  ipBudgetSuite(`TRUST_PROXY=1, ${db}`, { TRUST_PROXY: '1', REQUEST_TIMEOUT_SECONDS: '2', PASSWORD_HASH_CONCURRENCY: '1' }, db, {
-    junk: true,
-    slowBody: db === kinds[0],
-    hashFlood: true,
-  });
+  ipBudgetSuite(
+    `TRUST_PROXY=1, ${db}`,
+    { TRUST_PROXY: '1', REQUEST_TIMEOUT_SECONDS: '2', PASSWORD_HASH_CONCURRENCY: '1' },
+    db,
+    {
+      junk: true,
+      slowBody: db === kinds[0],
+      hashFlood: true,
+    },
+  );
 }
-ipBudgetSuite(`TRUST_PROXY=127.0.0.1, Redis`, { TRUST_PROXY: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379' }, quickDb, { junk: false, slowBody: false, hashFlood: false }, redisSkip);
+ipBudgetSuite(
+  `TRUST_PROXY=127.0.0.1, Redis`,
+  { TRUST_PROXY: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379' },
+  quickDb,
+  { junk: false, slowBody: false, hashFlood: false },
+  redisSkip,
+);
 
 describe(`TRUST_PROXY unset, and a proxy list, against forged X-Forwarded-For (${quickDb})`, () => {
   let unset: Stack;
@@ -410,19 +547,22 @@ describe(`TRUST_PROXY unset, and a proxy list, against forged X-Forwarded-For ($
 
   it(`TRUST_PROXY unset: 20 requests each forging a fresh X-Forwarded-For share one budget (${IP_BUDGET} get through)`, async () => {
     const answers: Answer[] = [];
-    for (let i = 0; i < 20; i++) answers.push(await send(unset, 'POST', '/api/v1/auth/refresh', { xff: randomV4(), body: junkRefresh }));
+    for (let i = 0; i < 20; i++)
+      answers.push(await send(unset, 'POST', '/api/v1/auth/refresh', { xff: randomV4(), body: junkRefresh }));
     assert.equal(through(answers).length, IP_BUDGET, `answers: ${answers.map((a) => a.status).join(' ')}`);
   });
 
   it(`TRUST_PROXY=127.0.0.1: distinct forwarded clients get distinct budgets, junk values fall back to the peer's (${IP_BUDGET} of 20)`, async () => {
     for (const xff of [randomV4(), `${randomV6Prefix()}::7`]) {
       const answers: Answer[] = [];
-      for (let i = 0; i < IP_BUDGET + 2; i++) answers.push(await send(list, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh }));
+      for (let i = 0; i < IP_BUDGET + 2; i++)
+        answers.push(await send(list, 'POST', '/api/v1/auth/refresh', { xff, body: junkRefresh }));
       assert.equal(through(answers).length, IP_BUDGET, `${xff}: ${answers.map((a) => a.status).join(' ')}`);
     }
     const junk = (i: number) => ['not-an-ip', '', `junk-${i}`, '300.1.2.3', `${randomV4()}, not-an-ip-${i}`][i % 5];
     const answers: Answer[] = [];
-    for (let i = 0; i < 20; i++) answers.push(await send(list, 'POST', '/api/v1/auth/refresh', { xff: junk(i), body: junkRefresh }));
+    for (let i = 0; i < 20; i++)
+      answers.push(await send(list, 'POST', '/api/v1/auth/refresh', { xff: junk(i), body: junkRefresh }));
     assert.equal(through(answers).length, IP_BUDGET, `answers: ${answers.map((a) => a.status).join(' ')}`);
   });
 });
@@ -436,7 +576,10 @@ describe('TRUST_PROXY in the configuration', () => {
       (err: unknown) => err instanceof ConfigError && /TRUST_PROXY/.test(err.message),
     );
     assert.equal(loadConfig({ APP_ENV: 'production', TRUST_PROXY: '1', ...secrets }).TRUST_PROXY, 1);
-    assert.deepEqual(loadConfig({ APP_ENV: 'production', TRUST_PROXY: '10.0.0.0/8, 192.0.2.7', ...secrets }).TRUST_PROXY, ['10.0.0.0/8', '192.0.2.7']);
+    assert.deepEqual(
+      loadConfig({ APP_ENV: 'production', TRUST_PROXY: '10.0.0.0/8, 192.0.2.7', ...secrets }).TRUST_PROXY,
+      ['10.0.0.0/8', '192.0.2.7'],
+    );
   });
 
   it('TRUST_PROXY=true is accepted in test and development', () => {
@@ -449,7 +592,10 @@ describe('TRUST_PROXY in the configuration', () => {
       for (const APP_ENV of ['production', 'test']) {
         assert.throws(
           () => loadConfig({ APP_ENV, TRUST_PROXY: bad, ...secrets }),
-          (err: unknown) => err instanceof ConfigError && /TRUST_PROXY/.test(err.message) && err.message.includes(bad.split(',').pop()!),
+          (err: unknown) =>
+            err instanceof ConfigError &&
+            /TRUST_PROXY/.test(err.message) &&
+            err.message.includes(bad.split(',').pop()!),
         );
       }
     });

@@ -31,7 +31,12 @@ describe('METRICS_PORT of the real `panic-api serve`, with HOST=0.0.0.0 (as prod
   let serve: Awaited<ReturnType<typeof startServe>>;
   before(async () => {
     metricsPort = await freePort();
-    serve = await startServe('serve with METRICS_PORT', { DATA_DIR: 'memory://', HOST: '0.0.0.0', METRICS_PORT: String(metricsPort), ADMIN_TOKEN });
+    serve = await startServe('serve with METRICS_PORT', {
+      DATA_DIR: 'memory://',
+      HOST: '0.0.0.0',
+      METRICS_PORT: String(metricsPort),
+      ADMIN_TOKEN,
+    });
   });
   // a serve left running would keep the lane (and npm test) from ever ending
   after(() => serve && kill(serve));
@@ -39,7 +44,9 @@ describe('METRICS_PORT of the real `panic-api serve`, with HOST=0.0.0.0 (as prod
   /** GET /metrics at `host`: the status, or 0 when the connection is refused. */
   const scrape = async (host: string, token?: string): Promise<number> => {
     try {
-      const res = await fetch(`http://${host}:${metricsPort}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      const res = await fetch(`http://${host}:${metricsPort}/metrics`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
       await res.text();
       return res.status;
     } catch {
@@ -57,7 +64,11 @@ describe('METRICS_PORT of the real `panic-api serve`, with HOST=0.0.0.0 (as prod
   });
 
   it('outside development it needs the admin token, on loopback too: 401 without it or with a wrong one, 200 with it', async () => {
-    const answers = [await scrape('127.0.0.1'), await scrape('127.0.0.1', `${ADMIN_TOKEN}x`), await scrape('127.0.0.1', ADMIN_TOKEN)];
+    const answers = [
+      await scrape('127.0.0.1'),
+      await scrape('127.0.0.1', `${ADMIN_TOKEN}x`),
+      await scrape('127.0.0.1', ADMIN_TOKEN),
+    ];
     assert.deepEqual(answers, [401, 401, 200], report(serve));
   });
 });
@@ -111,7 +122,8 @@ describe('dev inbox (APP_ENV=development): not for another site rebound to 127.0
       for (const path of paths) {
         const r = await local.api('GET', path, undefined, undefined, headers);
         if (r.status === 200) through += 1;
-        else if (r.status !== 403 || errorCode(r) !== 'forbidden' || r.text.includes(code)) refusals.push(`${what} ${path}: ${r.status} ${r.text}`);
+        else if (r.status !== 403 || errorCode(r) !== 'forbidden' || r.text.includes(code))
+          refusals.push(`${what} ${path}: ${r.status} ${r.text}`);
       }
     }
     assert.equal(through, 0, `answered 200 to ${through} of ${attacks.length * paths.length}`);
@@ -119,7 +131,13 @@ describe('dev inbox (APP_ENV=development): not for another site rebound to 127.0
 
     // This machine's own names, with or without a port and in any case, still read it.
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'localhost', `LOCALHOST:${port}`]) {
-      assert.ok(readsCode(await local.api('GET', `/dev/inbox/messages?to=${encodeURIComponent(email)}`, undefined, undefined, { host }), code), host);
+      assert.ok(
+        readsCode(
+          await local.api('GET', `/dev/inbox/messages?to=${encodeURIComponent(email)}`, undefined, undefined, { host }),
+          code,
+        ),
+        host,
+      );
     }
   });
 
@@ -130,10 +148,25 @@ describe('dev inbox (APP_ENV=development): not for another site rebound to 127.0
     const local = clientFrom(guarded.baseUrl, '127.0.0.1');
     const messages = `/dev/inbox/messages?to=${encodeURIComponent(p.email)}`;
     const withToken = { 'x-dev-inbox-token': TOKEN };
-    const captured = async () => (await local.api('GET', messages, undefined, undefined, withToken)).body.messages.find((m: InboxRow) => m.status === 'captured') as InboxRow | undefined;
+    const captured = async () =>
+      (await local.api('GET', messages, undefined, undefined, withToken)).body.messages.find(
+        (m: InboxRow) => m.status === 'captured',
+      ) as InboxRow | undefined;
     const code = (await waitUntil(captured, { timeoutMs: 10_000, what: `the code to ${p.email} in the inbox` })).otp!;
-    assert.ok(readsCode(await local.api('GET', messages, undefined, undefined, { ...withToken, host: 'dev-box.lan:8000' }), code), 'a foreign Host with the token');
-    assert.ok(readsCode(await local.api('GET', messages, undefined, undefined, { ...withToken, 'x-forwarded-for': '203.0.113.9' }), code), 'forwarded, with the token');
+    assert.ok(
+      readsCode(
+        await local.api('GET', messages, undefined, undefined, { ...withToken, host: 'dev-box.lan:8000' }),
+        code,
+      ),
+      'a foreign Host with the token',
+    );
+    assert.ok(
+      readsCode(
+        await local.api('GET', messages, undefined, undefined, { ...withToken, 'x-forwarded-for': '203.0.113.9' }),
+        code,
+      ),
+      'forwarded, with the token',
+    );
     const without = await local.api('GET', messages, undefined, undefined, { host: `localhost:${port}` });
     assert.equal(without.status, 403, without.text);
     assert.ok(!without.text.includes(code));
@@ -164,13 +197,17 @@ describe(`admin token before validation, and /health/ready under a per-IP budget
     ['DELETE', '/api/v1/admin/suppressions/ab'],
   ];
 
-  it('without the admin token (or with a wrong one) a malformed request is 401 unauthorized, never 400 with the schema\'s details: 0 of 10 learn anything', async () => {
+  it("without the admin token (or with a wrong one) a malformed request is 401 unauthorized, never 400 with the schema's details: 0 of 10 learn anything", async () => {
     const answers: ApiResponse[] = [];
     for (const token of [undefined, `${ADMIN_TOKEN}x`]) {
       for (const [method, path] of malformed) answers.push(await fromANewNetwork().api(method, path, undefined, token));
     }
     const validated = answers.filter((a) => a.status === 400);
-    assert.equal(validated.length, 0, `400 with details to a caller without the token: ${validated.map((a) => a.text).join('\n')}`);
+    assert.equal(
+      validated.length,
+      0,
+      `400 with details to a caller without the token: ${validated.map((a) => a.text).join('\n')}`,
+    );
     assert.deepEqual(answers.map(errorCode), Array(answers.length).fill('unauthorized'), statuses(answers));
   });
 
@@ -192,6 +229,7 @@ describe(`admin token before validation, and /health/ready under a per-IP budget
       assert.ok(Number(refused.headers.get('retry-after')) >= 1, 'with Retry-After');
     }
     assert.equal((await onNetwork(stack.baseUrl, 301).api('GET', '/health/ready')).status, 200, 'another address');
-    for (let i = 0; i < 3 * IP_BUDGET; i++) assert.equal((await flooder.api('GET', '/health')).status, 200, 'liveness is never limited');
+    for (let i = 0; i < 3 * IP_BUDGET; i++)
+      assert.equal((await flooder.api('GET', '/health')).status, 200, 'liveness is never limited');
   });
 });

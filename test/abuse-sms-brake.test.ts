@@ -26,7 +26,9 @@ import { runBrakeAttack, statuses } from './support/sms-brake-attack.ts';
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 
 /** A budget on its own, its refusals' log lines and metrics kept. */
-function budget(settings: Partial<Record<'SMS_MAX_PER_HOUR' | 'SMS_PROVEN_MAX_PER_HOUR' | 'SMS_BRAKE_NETWORK_SHARE', string>>) {
+function budget(
+  settings: Partial<Record<'SMS_MAX_PER_HOUR' | 'SMS_PROVEN_MAX_PER_HOUR' | 'SMS_BRAKE_NETWORK_SHARE', string>>,
+) {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -34,20 +36,38 @@ function budget(settings: Partial<Record<'SMS_MAX_PER_HOUR' | 'SMS_PROVEN_MAX_PE
       done();
     },
   });
-  const config = loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://', SMS_MAX_PER_ACCOUNT_PER_HOUR: '100', ...settings });
+  const config = loadConfig({
+    APP_ENV: 'test',
+    DATA_DIR: 'memory://',
+    SMS_MAX_PER_ACCOUNT_PER_HOUR: '100',
+    ...settings,
+  });
   const metrics = createMetrics(async () => 0);
   return { budget: createSmsBudget(config, limiterFactory(), createLogger(config, sink), metrics), lines, metrics };
 }
 
 /** An SMS of a fresh account (so per-account budgets never refuse) to phone, from network. */
-const newNumber = (phone: string, network: string): SmsRequest => ({ userId: randomUUID(), phone, account: { phone: '+27825550100', verified: false }, requester: { network } });
+const newNumber = (phone: string, network: string): SmsRequest => ({
+  userId: randomUUID(),
+  phone,
+  account: { phone: '+27825550100', verified: false },
+  requester: { network },
+});
 const proven = (network: string | 'admitted'): SmsRequest => {
   const phone = `+27825${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
-  return { userId: randomUUID(), phone, account: { phone, verified: true }, requester: network === 'admitted' ? 'admitted' : { network } };
+  return {
+    userId: randomUUID(),
+    phone,
+    account: { phone, verified: true },
+    requester: network === 'admitted' ? 'admitted' : { network },
+  };
 };
 /** A brake's refusal: 503 with a Retry-After (which part refused is counted in the metric, checked after). */
 const braked = (err: unknown) => {
-  assert.ok(err instanceof AppError && err.code === 'service_unavailable' && (err.retryAfterSeconds ?? 0) >= 1, String(err));
+  assert.ok(
+    err instanceof AppError && err.code === 'service_unavailable' && (err.retryAfterSeconds ?? 0) >= 1,
+    String(err),
+  );
   return true;
 };
 const refusals = async (metrics: ReturnType<typeof createMetrics>) =>
@@ -60,18 +80,34 @@ describe('the SMS brake, partitioned (one budget, in memory)', () => {
     const inRange = (i: number) => newNumber(`+2784000${String(i).padStart(4, '0')}`, 'n/24');
     for (let i = 0; i < 10; i++) await b.take(inRange(i)); // probation: 0 … 9 sent before each
     await assert.rejects(b.take(inRange(10)), braked, '10 sent, none verified');
-    await b.verified({ ...proven('admitted'), phone: '+27840009999', account: { phone: '+27840009999', verified: true } });
+    await b.verified({
+      ...proven('admitted'),
+      phone: '+27840009999',
+      account: { phone: '+27840009999', verified: true },
+    });
     await assert.rejects(b.check(inRange(10)), braked, 'a proven number verified does not count');
     await b.verified(inRange(0));
     await b.verified(inRange(1));
     await b.take(inRange(10)); // 2 of 10 verified: 20 %
     await assert.rejects(b.take(inRange(11)), braked, '2 of 11');
     assert.deepEqual(await refusals(metrics), { proven_network: 0, new_network: 0, new_range: 3 });
-    assert.ok(lines.some((l) => JSON.parse(l).level >= 50 && l.includes('SMS brake engaged') && l.includes('"part":"new_range"') && l.includes('"range":"+27 8400"')));
+    assert.ok(
+      lines.some(
+        (l) =>
+          JSON.parse(l).level >= 50 &&
+          l.includes('SMS brake engaged') &&
+          l.includes('"part":"new_range"') &&
+          l.includes('"range":"+27 8400"'),
+      ),
+    );
   });
 
   it('past a ceiling each network sends SMS_BRAKE_NETWORK_SHARE more an hour, of proven and of new SMS apart; a proven SMS admitted by admitUnlock passes; new numbers never spend the proven ceiling', async () => {
-    const { budget: b, metrics } = budget({ SMS_MAX_PER_HOUR: '2', SMS_PROVEN_MAX_PER_HOUR: '2', SMS_BRAKE_NETWORK_SHARE: '2' });
+    const { budget: b, metrics } = budget({
+      SMS_MAX_PER_HOUR: '2',
+      SMS_PROVEN_MAX_PER_HOUR: '2',
+      SMS_BRAKE_NETWORK_SHARE: '2',
+    });
     const spread = (i: number) => `+278${5 + (i % 3)}${String(i).padStart(7, '0')}`; // ranges on probation
     for (let i = 0; i < 4; i++) await b.take(newNumber(spread(i), 'a')); // 2 under the ceiling, 2 past it
     await assert.rejects(b.take(newNumber(spread(4), 'a')), braked);
@@ -116,11 +152,18 @@ for (const db of await databaseKinds()) {
       const scrape = async () => (await s.api('GET', '/metrics', undefined, ADMIN_TOKEN)).text;
       const before = await scrape();
       const { ctx } = s.runtime;
-      const r = await runBrakeAttack({ baseUrl: s.baseUrl, db: ctx.db, passwords: ctx.passwords, sms: s.sms }, { concentrated: 12, networks: 16 });
+      const r = await runBrakeAttack(
+        { baseUrl: s.baseUrl, db: ctx.db, passwords: ctx.passwords, sms: s.sms },
+        { concentrated: 12, networks: 16 },
+      );
       const report = JSON.stringify(r);
 
       // 12 accounts × 4 numbers in +27 8212/8213: the ceiling, then both ranges have 0 % verified.
-      assert.deepEqual(r.concentrated.answers, { 200: 40, 503: 8 }, `concentrated: ${statuses(r.concentrated.answers)}`);
+      assert.deepEqual(
+        r.concentrated.answers,
+        { 200: 40, 503: 8 },
+        `concentrated: ${statuses(r.concentrated.answers)}`,
+      );
       assert.equal(r.concentrated.sms, 40, report);
       // 16 accounts × 4 numbers each in a range of its own, one account per network: 3 per network past the ceiling.
       assert.deepEqual(r.spread.answers, { 200: 48, 503: 16 }, `spread: ${statuses(r.spread.answers)}`);
@@ -131,14 +174,23 @@ for (const db of await databaseKinds()) {
       assert.equal(r.unlock.status, 200, report);
       assert.ok(r.unlock.sms, 'the unlock SMS to the verified phone (in an attacked range) arrived');
       assert.equal(r.provenResend.status, 200, report);
-      assert.ok(r.provenResend.sms, "a code to the account's verified phone, asked from an attacker's network, arrived");
+      assert.ok(
+        r.provenResend.sms,
+        "a code to the account's verified phone, asked from an attacker's network, arrived",
+      );
 
       const now = await scrape();
       assert.equal(sample(now, refused('new_range')) - sample(before, refused('new_range')), 8);
       assert.equal(sample(now, refused('new_network')) - sample(before, refused('new_network')), 16);
       assert.equal(sample(now, refused('proven_network')) - sample(before, refused('proven_network')), 0);
-      const braked = s.logs.filter((l) => l.includes('SMS brake engaged') && JSON.parse(l).level >= 50).map((l) => JSON.parse(l).part);
-      assert.deepEqual([...new Set(braked)].sort(), ['new_network', 'new_range'], 'each refusal logged at error level, naming its part');
+      const braked = s.logs
+        .filter((l) => l.includes('SMS brake engaged') && JSON.parse(l).level >= 50)
+        .map((l) => JSON.parse(l).part);
+      assert.deepEqual(
+        [...new Set(braked)].sort(),
+        ['new_network', 'new_range'],
+        'each refusal logged at error level, naming its part',
+      );
     });
 
     it('why, for an account in an attacked range, names the ceiling and the range', async () => {
@@ -146,11 +198,27 @@ for (const db of await databaseKinds()) {
       const now = new Date();
       await s.runtime.ctx.db
         .insertInto('users')
-        .values({ email: `why-brake-${randomBytes(4).toString('hex')}@example.test`, phone, first_name: 'T', last_name: 'M', password_hash: null, email_verified_at: now, created_at: now, updated_at: now })
+        .values({
+          email: `why-brake-${randomBytes(4).toString('hex')}@example.test`,
+          phone,
+          first_name: 'T',
+          last_name: 'M',
+          password_hash: null,
+          email_verified_at: now,
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       const report = await why(s.runtime.ctx, phone);
-      assert.deepEqual(report.blocking.map((b) => b.setting).sort(), ['SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT', 'SMS_MAX_PER_HOUR'], JSON.stringify(report.blocking));
-      assert.match(report.blocking.find((b) => b.setting === 'SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT')!.limit, /\+27 8212: 0 of \d+ codes verified/);
+      assert.deepEqual(
+        report.blocking.map((b) => b.setting).sort(),
+        ['SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT', 'SMS_MAX_PER_HOUR'],
+        JSON.stringify(report.blocking),
+      );
+      assert.match(
+        report.blocking.find((b) => b.setting === 'SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT')!.limit,
+        /\+27 8212: 0 of \d+ codes verified/,
+      );
     });
   });
 }

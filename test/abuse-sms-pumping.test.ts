@@ -10,7 +10,17 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { waitUntil } from './support/wait.ts';
-import { codeIn, databaseKinds, startStack, wrongCode, type ApiResponse, type Stack, type StackOptions, randomPerson, randomMobile } from './support/stack.ts';
+import {
+  codeIn,
+  databaseKinds,
+  startStack,
+  wrongCode,
+  type ApiResponse,
+  type Stack,
+  type StackOptions,
+  randomPerson,
+  randomMobile,
+} from './support/stack.ts';
 import { skipUnlessRedis } from './support/redis.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
@@ -79,7 +89,10 @@ function assertError(r: ApiResponse, status: number, code: string, what = '') {
 
 function assertRetryAfter(r: ApiResponse, maxSeconds: number) {
   const retry = Number(r.headers.get('retry-after'));
-  assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds, `Retry-After: ${r.headers.get('retry-after')}`);
+  assert.ok(
+    Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,
+    `Retry-After: ${r.headers.get('retry-after')}`,
+  );
 }
 
 /** Waits until the outbox has nothing left to deliver: after this, what reached the fixtures is final. */
@@ -98,7 +111,8 @@ async function settle(stack: Stack): Promise<void> {
 }
 
 /** The recipients (in arrival order) of the SMS that reached the Twilio fixture, among `phones`. */
-const reached = (stack: Stack, phones: string[]) => stack.sms.messages.filter((m) => phones.includes(m.to)).map((m) => m.to);
+const reached = (stack: Stack, phones: string[]) =>
+  stack.sms.messages.filter((m) => phones.includes(m.to)).map((m) => m.to);
 
 /** A sample's value in a Prometheus text exposition (0 when the series has no sample yet). */
 function sample(text: string, series: string): number {
@@ -150,7 +164,8 @@ function perAccountBudgetTests(stack: () => Stack) {
       [MOBILE_DE, 'DE mobile under the default ZA-only'],
       [MOBILE_FR, 'FR mobile under the default ZA-only'],
     ];
-    for (const [phone, what] of refused) assertError(await verifyPhone(s, a.token, phone), 400, 'phone_not_allowed', what);
+    for (const [phone, what] of refused)
+      assertError(await verifyPhone(s, a.token, phone), 400, 'phone_not_allowed', what);
     assertError(await verifyPhone(s, a.token, '+27123'), 400, 'invalid_phone', 'too short');
 
     // The refusals above spent nothing: all 3 new numbers of the day are still there.
@@ -211,8 +226,14 @@ function perAccountBudgetTests(stack: () => Stack) {
     assertError(await verifyPhone(s, a.token), 429, 'rate_limited', '6th SMS to the verified number');
 
     const unknown = zaMobile();
-    const known = await s.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: a.p.phone, delivery_method: 'sms' });
-    const stranger = await s.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: unknown, delivery_method: 'sms' });
+    const known = await s.api('POST', '/api/v1/auth/request-unlock-otp', {
+      identifier: a.p.phone,
+      delivery_method: 'sms',
+    });
+    const stranger = await s.api('POST', '/api/v1/auth/request-unlock-otp', {
+      identifier: unknown,
+      delivery_method: 'sms',
+    });
     assert.equal(known.status, 200, known.text);
     assert.equal(stranger.status, 200, stranger.text);
     const { expires_at: _k, ...knownRest } = known.body;
@@ -221,9 +242,17 @@ function perAccountBudgetTests(stack: () => Stack) {
 
     await settle(s);
     assert.equal(reached(s, [a.p.phone, unknown]).length, 6, 'no unlock SMS past the budget');
-    const unlockRows = await s.runtime.ctx.db.selectFrom('messages').select('id').where('purpose', '=', 'unlock').where('recipient', '=', a.p.phone).execute();
+    const unlockRows = await s.runtime.ctx.db
+      .selectFrom('messages')
+      .select('id')
+      .where('purpose', '=', 'unlock')
+      .where('recipient', '=', a.p.phone)
+      .execute();
     assert.equal(unlockRows.length, 0);
-    assert.ok(s.logs.some((l) => l.includes('unlock SMS not sent')), 'the skipped unlock SMS is logged');
+    assert.ok(
+      s.logs.some((l) => l.includes('unlock SMS not sent')),
+      'the skipped unlock SMS is logged',
+    );
     // what strangers' unlocks could spend is not what the account needs to prove a new number
     const other = zaMobile();
     assert.equal((await verifyPhone(s, a.token, other)).status, 200);
@@ -245,7 +274,10 @@ describe('SMS_ALLOWED_COUNTRIES: bad values are refused at start', () => {
   });
 
   it('"za, de" reads as ZA and DE, "*" as every country, and unset as the country of DEFAULT_PHONE_REGION', () => {
-    assert.deepEqual([...(config({ SMS_ALLOWED_COUNTRIES: 'za, de' }).SMS_ALLOWED_COUNTRIES as Set<string>)].sort(), ['DE', 'ZA']);
+    assert.deepEqual([...(config({ SMS_ALLOWED_COUNTRIES: 'za, de' }).SMS_ALLOWED_COUNTRIES as Set<string>)].sort(), [
+      'DE',
+      'ZA',
+    ]);
     assert.equal(config({ SMS_ALLOWED_COUNTRIES: '*' }).SMS_ALLOWED_COUNTRIES, '*');
     assert.deepEqual([...(config({}).SMS_ALLOWED_COUNTRIES as Set<string>)], ['ZA']);
     assert.deepEqual([...(config({ DEFAULT_PHONE_REGION: 'NA' }).SMS_ALLOWED_COUNTRIES as Set<string>)], ['NA']);
@@ -275,7 +307,11 @@ for (const db of await databaseKinds()) {
       }
       const users = await s.runtime.ctx.db.selectFrom('users').select('id').where('email', 'in', emails).execute();
       assert.deepEqual(users, [], 'no user row');
-      const queued = await s.runtime.ctx.db.selectFrom('messages').select('id').where('recipient', 'in', emails).execute();
+      const queued = await s.runtime.ctx.db
+        .selectFrom('messages')
+        .select('id')
+        .where('recipient', 'in', emails)
+        .execute();
       assert.deepEqual(queued, [], 'nothing queued');
       // A registration after them gets its mail: anything queued before it has been delivered by then.
       const ok = fresh('reg-after');
@@ -298,8 +334,18 @@ for (const db of await databaseKinds()) {
       assertError(await s.api('POST', '/api/v1/users/verify-otp', { otp }, b.token), 409, 'phone_taken');
       answers.push(await verifyPhone(s, b.token, `0${a.p.phone.slice(3)}`));
       // what B reads for a free number and for a taken one, in either spelling: the same status and fields
-      const shape = (r: ApiResponse) => [r.status, Object.keys(r.body ?? {}).sort().join(), r.body?.channel];
-      assert.deepEqual(answers.map(shape), [shape(answers[0]), shape(answers[0]), shape(answers[0])], answers.map((r) => r.text).join('\n'));
+      const shape = (r: ApiResponse) => [
+        r.status,
+        Object.keys(r.body ?? {})
+          .sort()
+          .join(),
+        r.body?.channel,
+      ];
+      assert.deepEqual(
+        answers.map(shape),
+        [shape(answers[0]), shape(answers[0]), shape(answers[0])],
+        answers.map((r) => r.text).join('\n'),
+      );
       assert.equal(answers[0].status, 200);
       const me = await s.api('GET', '/api/v1/users/me', undefined, b.token);
       assert.equal(me.body.phone, b.p.phone, "B's number is unchanged");
@@ -308,7 +354,12 @@ for (const db of await databaseKinds()) {
     it('/metrics answers 401 without the admin token, and counts an SMS sent and verified under calling_code="27"', async () => {
       const s = stack();
       assertError(await s.api('GET', '/metrics'), 401, 'unauthorized', 'no token');
-      assertError(await s.api('GET', '/metrics', undefined, `${ADMIN_TOKEN.slice(0, -1)}x`), 401, 'unauthorized', 'wrong token');
+      assertError(
+        await s.api('GET', '/metrics', undefined, `${ADMIN_TOKEN.slice(0, -1)}x`),
+        401,
+        'unauthorized',
+        'wrong token',
+      );
 
       await settle(s);
       const before = await scrape(s);
@@ -322,8 +373,16 @@ for (const db of await databaseKinds()) {
       });
       assert.equal(sample(afterSend, SENT_27), sample(before, SENT_27) + 1);
       assert.equal(sample(afterSend, VERIFIED_27), sample(before, VERIFIED_27), 'not verified yet');
-      assertError(await s.api('POST', '/api/v1/users/verify-otp', { otp: wrongCode(otp) }, a.token), 400, 'otp_invalid');
-      assert.equal(sample(await scrape(s), VERIFIED_27), sample(before, VERIFIED_27), 'a wrong code is not a verification');
+      assertError(
+        await s.api('POST', '/api/v1/users/verify-otp', { otp: wrongCode(otp) }, a.token),
+        400,
+        'otp_invalid',
+      );
+      assert.equal(
+        sample(await scrape(s), VERIFIED_27),
+        sample(before, VERIFIED_27),
+        'a wrong code is not a verification',
+      );
       assert.equal((await s.api('POST', '/api/v1/users/verify-otp', { otp }, a.token)).status, 200);
       const afterVerify = await scrape(s);
       assert.equal(sample(afterVerify, VERIFIED_27), sample(before, VERIFIED_27) + 1);
@@ -348,7 +407,11 @@ for (const db of await databaseKinds()) {
       assert.equal((await verifyPhone(s, others[0].token)).status, 200); // SMS 2
       assert.equal((await verifyPhone(s, others[1].token, zaMobile())).status, 200); // SMS 3: the ceiling
       // past it: this network's share (the numbers' ranges are on probation: a few random ZA mobiles)
-      for (const [a, phone] of [[others[2], undefined], [others[0], zaMobile()], [others[1], zaMobile()]] as const) {
+      for (const [a, phone] of [
+        [others[2], undefined],
+        [others[0], zaMobile()],
+        [others[1], zaMobile()],
+      ] as const) {
         assert.equal((await verifyPhone(s, a.token, phone)).status, 200);
         await settle(s); // sent before the account's next code replaces it
       }
@@ -360,7 +423,9 @@ for (const db of await databaseKinds()) {
       await settle(s);
       assert.equal(s.sms.messages.length, 6, 'SMS_MAX_PER_HOUR + SMS_BRAKE_NETWORK_SHARE SMS reached the provider');
       assert.ok(
-        s.logs.some((l) => l.includes('SMS brake engaged') && JSON.parse(l).level >= 50 && JSON.parse(l).part === 'new_network'),
+        s.logs.some(
+          (l) => l.includes('SMS brake engaged') && JSON.parse(l).level >= 50 && JSON.parse(l).part === 'new_network',
+        ),
         'an error log line says "SMS brake engaged" and names the part',
       );
       assert.equal(sample(await scrape(s), NETWORK_REFUSALS), before + 2);
@@ -371,7 +436,12 @@ for (const db of await databaseKinds()) {
       const before = await scrape(s);
       const unknownPhone = zaMobile();
       const answers = [];
-      for (const identifier of [known.p.phone, unknownPhone, known.p.email, `nobody.${randomBytes(6).toString('hex')}@example.test`]) {
+      for (const identifier of [
+        known.p.phone,
+        unknownPhone,
+        known.p.email,
+        `nobody.${randomBytes(6).toString('hex')}@example.test`,
+      ]) {
         const r = await s.api('POST', '/api/v1/auth/request-unlock-otp', { identifier, delivery_method: 'sms' });
         assert.equal(r.status, 200, `${identifier}: ${r.text}`);
         const { expires_at: _at, ...rest } = r.body;
@@ -379,14 +449,25 @@ for (const db of await databaseKinds()) {
         await settle(s); // sent before the account's next unlock code replaces it
       }
       for (const body of answers.slice(1)) assert.deepEqual(body, answers[0]);
-      assert.equal(reached(s, [known.p.phone]).length, 3, 'the verification SMS, then an unlock SMS for the phone and one for the email');
+      assert.equal(
+        reached(s, [known.p.phone]).length,
+        3,
+        'the verification SMS, then an unlock SMS for the phone and one for the email',
+      );
       assert.deepEqual(reached(s, [unknownPhone]), [], 'nothing to a phone without an account');
       const after = await scrape(s);
       for (const part of ['new_network', 'new_range', 'proven_network']) {
-        assert.equal(sample(after, `${BRAKE}{part="${part}"}`), sample(before, `${BRAKE}{part="${part}"}`), `no ${part} refusal`);
+        assert.equal(
+          sample(after, `${BRAKE}{part="${part}"}`),
+          sample(before, `${BRAKE}{part="${part}"}`),
+          `no ${part} refusal`,
+        );
       }
 
-      const byEmail = await s.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: known.p.email, delivery_method: 'email' });
+      const byEmail = await s.api('POST', '/api/v1/auth/request-unlock-otp', {
+        identifier: known.p.email,
+        delivery_method: 'email',
+      });
       assert.equal(byEmail.status, 200, byEmail.text);
       await s.smtp.waitFor(known.p.email, { ...WAIT, count: 2 });
       await settle(s);
@@ -434,14 +515,23 @@ for (const db of await databaseKinds()) {
 
         for (let round = 1; round <= 4; round++) {
           const code = await freshCode();
-          for (let i = 0; i < 5; i++) assertError(await reset(wrongCode(code, 1 + i)), 400, 'otp_invalid', `round ${round} guess ${i + 1}`);
-          assert.equal((await codeRow(s, a.userId, 'password_reset')).failures, 5 * round, `failures after round ${round}`);
+          for (let i = 0; i < 5; i++)
+            assertError(await reset(wrongCode(code, 1 + i)), 400, 'otp_invalid', `round ${round} guess ${i + 1}`);
+          assert.equal(
+            (await codeRow(s, a.userId, 'password_reset')).failures,
+            5 * round,
+            `failures after round ${round}`,
+          );
         }
 
         // Guess 21 is the right code of a fresh code: refused, and not even checked (no attempt spent).
         const fifth = await freshCode();
         assertError(await reset(fifth), 400, 'otp_invalid', 'right code, budget spent');
-        assert.deepEqual(await codeRow(s, a.userId, 'password_reset'), { failures: 20, attempts: 0, consumed_at: null });
+        assert.deepEqual(await codeRow(s, a.userId, 'password_reset'), {
+          failures: 20,
+          attempts: 0,
+          consumed_at: null,
+        });
         await login(s, a.p); // the password did not change
 
         now = START + DAY_MS - 1000;
@@ -468,15 +558,24 @@ for (const db of await databaseKinds()) {
 
         for (let round = 1; round <= 4; round++) {
           const code = await freshCode(a.token);
-          for (let i = 0; i < 5; i++) assertError(await verify(wrongCode(code, 1 + i)), 400, 'otp_invalid', `round ${round} guess ${i + 1}`);
-          assert.equal((await codeRow(s, a.userId, 'phone_verification')).failures, 5 * round, `failures after round ${round}`);
+          for (let i = 0; i < 5; i++)
+            assertError(await verify(wrongCode(code, 1 + i)), 400, 'otp_invalid', `round ${round} guess ${i + 1}`);
+          assert.equal(
+            (await codeRow(s, a.userId, 'phone_verification')).failures,
+            5 * round,
+            `failures after round ${round}`,
+          );
         }
 
         const fifth = await freshCode(a.token);
         const refused = await verify(fifth);
         assertError(refused, 400, 'otp_attempts_exceeded', 'right code, budget spent');
         assertRetryAfter(refused, 86_400);
-        assert.deepEqual(await codeRow(s, a.userId, 'phone_verification'), { failures: 20, attempts: 0, consumed_at: null });
+        assert.deepEqual(await codeRow(s, a.userId, 'phone_verification'), {
+          failures: 20,
+          attempts: 0,
+          consumed_at: null,
+        });
 
         now = START + DAY_MS + 1000;
         const token = await login(s, a.p); // the access token of START has expired by now
@@ -514,7 +613,9 @@ for (const db of await databaseKinds()) {
         try {
           const { port } = metricsApp.server.address() as AddressInfo;
           const read = async () => {
-            const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+            const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
+              headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+            });
             assert.equal(res.status, 200);
             return res.text();
           };
@@ -525,7 +626,9 @@ for (const db of await databaseKinds()) {
           assert.equal((await verifyPhone(s, a.token, de)).status, 200);
           await s.sms.waitFor(de, WAIT);
           const series = 'panic_sms_sent_total{calling_code="49"}';
-          await waitUntil(async () => sample(await read(), series) === sample(before, series) + 1, { what: `${series} to rise` });
+          await waitUntil(async () => sample(await read(), series) === sample(before, series) + 1, {
+            what: `${series} to rise`,
+          });
         } finally {
           await metricsApp.close();
         }
@@ -535,7 +638,11 @@ for (const db of await databaseKinds()) {
 
   describe(`a fixed clock, a 60 s resend cooldown, SMS_ALLOWED_COUNTRIES=* (${db})`, () => {
     const now = START;
-    const stack = stackFor({ db, clock: () => new Date(now), env: { OTP_RESEND_COOLDOWN_SECONDS: '60', SMS_ALLOWED_COUNTRIES: '*' } });
+    const stack = stackFor({
+      db,
+      clock: () => new Date(now),
+      env: { OTP_RESEND_COOLDOWN_SECONDS: '60', SMS_ALLOWED_COUNTRIES: '*' },
+    });
 
     describe(`send limits key on the resolved destination: unlock by email and by phone share the phone's cooldown (${db})`, () => {
       /**
@@ -547,19 +654,33 @@ for (const db of await databaseKinds()) {
         const at = new Date(now - 3_600_000);
         await s.runtime.ctx.db
           .insertInto('users')
-          .values({ email: p.email, phone: p.phone, first_name: p.first_name, last_name: p.last_name, password_hash: null, email_verified_at: at, phone_verified_at: at, created_at: at, updated_at: at })
+          .values({
+            email: p.email,
+            phone: p.phone,
+            first_name: p.first_name,
+            last_name: p.last_name,
+            password_hash: null,
+            email_verified_at: at,
+            phone_verified_at: at,
+            created_at: at,
+            updated_at: at,
+          })
           .execute();
         return p;
       }
 
-      const unlockBySms = (s: Stack, identifier: string) => s.api('POST', '/api/v1/auth/request-unlock-otp', { identifier, delivery_method: 'sms' });
+      const unlockBySms = (s: Stack, identifier: string) =>
+        s.api('POST', '/api/v1/auth/request-unlock-otp', { identifier, delivery_method: 'sms' });
 
       it('phone then email: both answer 200 exactly as for an unknown phone and email, and only ONE unlock SMS reaches the phone', async () => {
         const s = stack();
         const p = await verifiedAnHourAgo(s, 'resolved');
         const known = [await unlockBySms(s, p.phone), await unlockBySms(s, p.email)];
         const unknownPhone = zaMobile();
-        const unknown = [await unlockBySms(s, unknownPhone), await unlockBySms(s, `nobody.${randomBytes(6).toString('hex')}@example.test`)];
+        const unknown = [
+          await unlockBySms(s, unknownPhone),
+          await unlockBySms(s, `nobody.${randomBytes(6).toString('hex')}@example.test`),
+        ];
         for (const r of [...known, ...unknown]) assert.equal(r.status, 200, r.text);
         for (const r of [known[1], ...unknown]) assert.deepEqual(r.body, known[0].body);
         await settle(s);
@@ -569,20 +690,20 @@ for (const db of await databaseKinds()) {
       // The resolved destination's budget is counted apart from the typed one: spending the phone's
       // own (visible) cooldown on the email's request would answer 429 to the phone's, telling
       // anyone which email the phone belongs to.
-      it(
-        'email then phone: both answer 200 exactly as for an unknown pair, and only ONE unlock SMS reaches the phone',
-        async () => {
-          const s = stack();
-          const p = await verifiedAnHourAgo(s, 'resolved-rev');
-          const known = [await unlockBySms(s, p.email), await unlockBySms(s, p.phone)];
-          const unknownPhone = zaMobile();
-          const unknown = [await unlockBySms(s, `nobody.${randomBytes(6).toString('hex')}@example.test`), await unlockBySms(s, unknownPhone)];
-          await settle(s);
-          assert.deepEqual(reached(s, [p.phone, unknownPhone]), [p.phone], 'one unlock SMS');
-          for (const r of [...known, ...unknown]) assert.equal(r.status, 200, r.text);
-          for (const r of [known[1], ...unknown]) assert.deepEqual(r.body, known[0].body);
-        },
-      );
+      it('email then phone: both answer 200 exactly as for an unknown pair, and only ONE unlock SMS reaches the phone', async () => {
+        const s = stack();
+        const p = await verifiedAnHourAgo(s, 'resolved-rev');
+        const known = [await unlockBySms(s, p.email), await unlockBySms(s, p.phone)];
+        const unknownPhone = zaMobile();
+        const unknown = [
+          await unlockBySms(s, `nobody.${randomBytes(6).toString('hex')}@example.test`),
+          await unlockBySms(s, unknownPhone),
+        ];
+        await settle(s);
+        assert.deepEqual(reached(s, [p.phone, unknownPhone]), [p.phone], 'one unlock SMS');
+        for (const r of [...known, ...unknown]) assert.equal(r.status, 200, r.text);
+        for (const r of [known[1], ...unknown]) assert.deepEqual(r.body, known[0].body);
+      });
     });
 
     describe(`SMS_ALLOWED_COUNTRIES=* (${db})`, () => {
@@ -598,12 +719,17 @@ for (const db of await databaseKinds()) {
         }
         const p = { ...fresh('star-reg'), phone: SATELLITE };
         assertError(await s.api('POST', '/api/v1/auth/register', p), 400, 'phone_not_allowed', 'register satellite');
-        assert.equal((await s.runtime.ctx.db.selectFrom('users').select('id').where('email', '=', p.email).execute()).length, 0);
+        assert.equal(
+          (await s.runtime.ctx.db.selectFrom('users').select('id').where('email', '=', p.email).execute()).length,
+          0,
+        );
         await settle(s);
-        assert.deepEqual(reached(s, [MOBILE_DE, MOBILE_FR, SATELLITE, PREMIUM_GB, PREMIUM_US, SHARED_COST_ZA]).sort(), [MOBILE_DE, MOBILE_FR].sort());
+        assert.deepEqual(
+          reached(s, [MOBILE_DE, MOBILE_FR, SATELLITE, PREMIUM_GB, PREMIUM_US, SHARED_COST_ZA]).sort(),
+          [MOBILE_DE, MOBILE_FR].sort(),
+        );
       });
     });
-
   });
 }
 
@@ -612,6 +738,8 @@ const redisDb = (await databaseKinds()).at(-1);
 describe(`per-account SMS budgets counted in Redis (REDIS_URL, ${redisDb})`, { skip: redisSkip }, () => {
   // Redis keys outlive the run: every account here is new (a fresh user id) and every phone random.
   // Not even registered when skipped: the describe before it would start it, and nothing would close it.
-  const stack = redisSkip ? () => assert.fail(redisSkip) : stackFor({ db: redisDb, env: { REDIS_URL: 'redis://127.0.0.1:6379' } });
+  const stack = redisSkip
+    ? () => assert.fail(redisSkip)
+    : stackFor({ db: redisDb, env: { REDIS_URL: 'redis://127.0.0.1:6379' } });
   perAccountBudgetTests(stack);
 });

@@ -23,7 +23,11 @@ const shape = (v: unknown): unknown =>
   Array.isArray(v)
     ? v.map(shape)
     : v !== null && typeof v === 'object'
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, shape(x)]))
+      ? Object.fromEntries(
+          Object.entries(v)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, x]) => [k, shape(x)]),
+        )
       : v === null
         ? 'null'
         : typeof v;
@@ -44,7 +48,8 @@ for (const db of await databaseKinds()) {
      * its code, and a message whose code was replaced before the worker sent it is never sent.
      */
     const sent = (email: string, count = 1) => stack.smtp.waitFor(email, { count });
-    const mailsTo = (email: string) => stack.smtp.messages.filter((m) => m.envelopeTo.includes(email.toLowerCase())).length;
+    const mailsTo = (email: string) =>
+      stack.smtp.messages.filter((m) => m.envelopeTo.includes(email.toLowerCase())).length;
     const userRow = (email: string) =>
       stack.runtime.ctx.db.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
 
@@ -59,14 +64,24 @@ for (const db of await databaseKinds()) {
       const forgot = await stack.api('POST', '/api/v1/auth/forgot-password', { email });
       assert.equal(forgot.status, 200, forgot.text);
       const otp = await stack.emailCode(email, mailsBefore + 1);
-      const reset = await stack.api('POST', '/api/v1/auth/reset-password', { email, otp, new_password: RESET_PASSWORD });
+      const reset = await stack.api('POST', '/api/v1/auth/reset-password', {
+        email,
+        otp,
+        new_password: RESET_PASSWORD,
+      });
       assert.equal(reset.status, 200, reset.text);
     }
 
     describe('pre-hijack: a pending registration belongs to nobody until the inbox is proved', () => {
       it("the attacker registers the owner's address first: the owner gets 201 like any new registration, verifies, and neither password logs in until the owner resets it", async () => {
         const owner = fresh('prehijack-owner');
-        const attacker = { ...fresh('prehijack-attacker'), email: owner.email, first_name: 'Mallory', last_name: 'Evil', password: ATTACKER_PASSWORD };
+        const attacker = {
+          ...fresh('prehijack-attacker'),
+          email: owner.email,
+          first_name: 'Mallory',
+          last_name: 'Evil',
+          password: ATTACKER_PASSWORD,
+        };
 
         const first = await register(attacker);
         assert.equal(first.status, 201, first.text);
@@ -83,7 +98,11 @@ for (const db of await databaseKinds()) {
         assert.deepEqual(shape(second.body), shape(controlReg.body), 'same body shape as a new registration');
         assert.equal(second.body.message, controlReg.body.message.replace(control.email, owner.email));
         assert.deepEqual(second.body.verification, controlReg.body.verification);
-        assert.equal(second.body.user.created_at, new Date(now).toISOString(), "created_at is the owner's registration time");
+        assert.equal(
+          second.body.user.created_at,
+          new Date(now).toISOString(),
+          "created_at is the owner's registration time",
+        );
         assert.equal(second.body.user.email_verified, false);
         // The attacker's names and phone were replaced by the owner's.
         assert.equal(second.body.user.first_name, owner.first_name);
@@ -108,11 +127,16 @@ for (const db of await databaseKinds()) {
         await assertRefusedLogin(owner.email, ATTACKER_PASSWORD, "the attacker's password, after the reset");
       });
 
-      it('the attacker registers after the owner: once the owner verifies, the attacker\'s password does not log in', async () => {
+      it("the attacker registers after the owner: once the owner verifies, the attacker's password does not log in", async () => {
         const owner = fresh('late-owner');
         assert.equal((await register({ ...owner, password: OWNER_PASSWORD })).status, 201);
         await sent(owner.email);
-        const late = await register({ ...fresh('late-attacker'), email: owner.email, first_name: 'Mallory', password: ATTACKER_PASSWORD });
+        const late = await register({
+          ...fresh('late-attacker'),
+          email: owner.email,
+          first_name: 'Mallory',
+          password: ATTACKER_PASSWORD,
+        });
         assert.equal(late.status, 201, late.text);
 
         const otp = await stack.emailCode(owner.email, 2);
@@ -166,7 +190,12 @@ for (const db of await databaseKinds()) {
         assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: owner.email, otp })).status, 200);
         const before = await userRow(owner.email);
 
-        const attacker = { ...fresh('taken-attacker'), email: owner.email, first_name: 'Mallory', password: ATTACKER_PASSWORD };
+        const attacker = {
+          ...fresh('taken-attacker'),
+          email: owner.email,
+          first_name: 'Mallory',
+          password: ATTACKER_PASSWORD,
+        };
         for (const [path, body] of [
           ['/api/v1/auth/register', attacker],
           ['/api/v1/users/register', { ...attacker, password: undefined }],
@@ -182,9 +211,14 @@ for (const db of await databaseKinds()) {
         await assertRefusedLogin(owner.email, ATTACKER_PASSWORD, "the attacker's password");
       });
 
-      it('the /users/register alias (no password) replaces a pending account too: the attacker\'s password dies at verification', async () => {
+      it("the /users/register alias (no password) replaces a pending account too: the attacker's password dies at verification", async () => {
         const owner = fresh('alias-owner');
-        const attack = await register({ ...fresh('alias-attacker'), email: owner.email, first_name: 'Mallory', password: ATTACKER_PASSWORD });
+        const attack = await register({
+          ...fresh('alias-attacker'),
+          email: owner.email,
+          first_name: 'Mallory',
+          password: ATTACKER_PASSWORD,
+        });
         assert.equal(attack.status, 201, attack.text);
         await sent(owner.email);
 
@@ -227,7 +261,10 @@ for (const db of await databaseKinds()) {
         for (const p of [stale, renewed, verified]) assert.equal((await register(p)).status, 201);
         await sent(stale.email); // counted below, before its new registration
         const code = await stack.emailCode(verified.email);
-        assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: verified.email, otp: code })).status, 200);
+        assert.equal(
+          (await stack.api('POST', '/api/v1/auth/verify-account', { email: verified.email, otp: code })).status,
+          200,
+        );
 
         now = t0 + 48 * HOUR;
         const young = fresh('ttl-young');
@@ -241,7 +278,11 @@ for (const db of await databaseKinds()) {
         assert.equal((await stack.runtime.maintenance.runOnce()).users, 1);
         assert.equal(await userRow(stale.email), undefined, 'the stale pending account is gone');
         for (const p of [renewed, verified, young]) assert.ok(await userRow(p.email), `${p.email} stays`);
-        assert.equal((await login(verified.email, verified.password)).status, 200, 'the verified account still logs in');
+        assert.equal(
+          (await login(verified.email, verified.password)).status,
+          200,
+          'the verified account still logs in',
+        );
 
         // A verified account never expires, however old.
         now += 365 * 24 * HOUR;
@@ -300,7 +341,9 @@ for (const db of await databaseKinds()) {
         // The account's other session is untouched.
         const meOther = await stack.api('GET', '/api/v1/auth/me', undefined, otherDevice.body.access_token);
         assert.equal(meOther.status, 200, meOther.text);
-        const refreshOther = await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: otherDevice.body.refresh_token });
+        const refreshOther = await stack.api('POST', '/api/v1/auth/refresh', {
+          refresh_token: otherDevice.body.refresh_token,
+        });
         assert.equal(refreshOther.status, 200, refreshOther.text);
       });
     });
@@ -393,12 +436,20 @@ for (const db of await databaseKinds()) {
 
         for (const email of targets) {
           assert.equal(await userRow(email), undefined, `no account for ${email}`);
-          const queued = await stack.runtime.ctx.db.selectFrom('messages').select('id').where('recipient', '=', email).execute();
+          const queued = await stack.runtime.ctx.db
+            .selectFrom('messages')
+            .select('id')
+            .where('recipient', '=', email)
+            .execute();
           assert.deepEqual(queued, [], `nothing queued for ${email}`);
           assert.equal(mailsTo(email), 0, `no mail reached ${email}`);
         }
         const carried = stack.smtp.messages.filter((m) => /evil\.example|555 0123/.test(m.raw));
-        assert.deepEqual(carried.map((m) => m.envelopeTo), [], 'no mail anywhere carries the link or the number');
+        assert.deepEqual(
+          carried.map((m) => m.envelopeTo),
+          [],
+          'no mail anywhere carries the link or the number',
+        );
       });
     });
   });

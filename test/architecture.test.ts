@@ -14,7 +14,19 @@ const SRC = join(ROOT, 'src');
 
 /** Lowest first. A unit (a file of src/ or a folder of it) may import its own layer's units and lower ones. */
 const LAYERS: string[][] = [
-  ['contract', 'vocabulary.ts', 'locales.ts', 'clock.ts', 'errors.ts', 'addresses.ts', 'names.ts', 'placeholders.ts', 'secrets.ts', 'trust-proxy.ts', 'gate.ts'],
+  [
+    'contract',
+    'vocabulary.ts',
+    'locales.ts',
+    'clock.ts',
+    'errors.ts',
+    'addresses.ts',
+    'names.ts',
+    'placeholders.ts',
+    'secrets.ts',
+    'trust-proxy.ts',
+    'gate.ts',
+  ],
   ['env-file.ts', 'read-env.ts', 'config.ts'],
   ['logger.ts', 'redis.ts', 'rate-limit.ts', 'passwords.ts', 'db'],
   ['retention.ts'],
@@ -54,11 +66,17 @@ describe('architecture', () => {
 
   it('places every file and folder of src/ in a layer', () => {
     const units = new Set(sourceFiles(SRC).map((f) => unitOf(relative(SRC, f))));
-    assert.deepEqual([...units].filter((u) => layerOf(u) < 0), [], 'add them to LAYERS here and to ARCHITECTURE.md');
+    assert.deepEqual(
+      [...units].filter((u) => layerOf(u) < 0),
+      [],
+      'add them to LAYERS here and to ARCHITECTURE.md',
+    );
   });
 
   it('no import points up a layer', () => {
-    const upward = edges.filter(([from, to]) => layerOf(unitOf(to)) > layerOf(unitOf(from))).map(([from, to]) => `${from} → ${to}`);
+    const upward = edges
+      .filter(([from, to]) => layerOf(unitOf(to)) > layerOf(unitOf(from)))
+      .map(([from, to]) => `${from} → ${to}`);
     assert.deepEqual(upward, []);
   });
 
@@ -69,13 +87,17 @@ describe('architecture', () => {
       if (a !== b) graph.set(a, (graph.get(a) ?? new Set()).add(b));
     }
     const reaches = (start: string, goal: string, seen = new Set<string>()): boolean =>
-      [...(graph.get(start) ?? [])].some((next) => next === goal || (!seen.has(next) && (seen.add(next), reaches(next, goal, seen))));
+      [...(graph.get(start) ?? [])].some(
+        (next) => next === goal || (!seen.has(next) && (seen.add(next), reaches(next, goal, seen))),
+      );
     const circles = [...graph.keys()].filter((unit) => reaches(unit, unit));
     assert.deepEqual(circles, []);
   });
 
   it('no route module imports another: what two routes share lives below them', () => {
-    const between = edges.filter(([from, to]) => from.startsWith('http/routes/') && to.startsWith('http/routes/')).map(([from, to]) => `${from} → ${to}`);
+    const between = edges
+      .filter(([from, to]) => from.startsWith('http/routes/') && to.startsWith('http/routes/'))
+      .map(([from, to]) => `${from} → ${to}`);
     assert.deepEqual(between, []);
   });
 });

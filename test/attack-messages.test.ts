@@ -24,7 +24,8 @@ import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 import { capturedFor, DEV_ENV } from './support/dev-inbox.ts';
 import { templatesDir } from './support/templates.ts';
 
-const settings = (env: Record<string, string> = {}) => loadConfig({ PUBLIC_URL: 'https://panic.example.co.za', ...env });
+const settings = (env: Record<string, string> = {}) =>
+  loadConfig({ PUBLIC_URL: 'https://panic.example.co.za', ...env });
 
 describe('attack: dev inbox preview', () => {
   let stack: Stack;
@@ -34,7 +35,13 @@ describe('attack: dev inbox preview', () => {
   after(() => stack.close());
 
   it('an id the uuid format passes but PostgreSQL does not read (urn:uuid:…) is a 4xx, not a 500', async () => {
-    for (const id of ['urn:uuid:00000000-0000-0000-0000-000000000000', 'not-a-uuid', '00000000-0000-0000-0000-000000000000', '%00', '..%2F..%2Fdev%2Finbox']) {
+    for (const id of [
+      'urn:uuid:00000000-0000-0000-0000-000000000000',
+      'not-a-uuid',
+      '00000000-0000-0000-0000-000000000000',
+      '%00',
+      '..%2F..%2Fdev%2Finbox',
+    ]) {
       const res = await stack.api('GET', `/dev/inbox/messages/${id}/html`);
       assert.ok(res.status >= 400 && res.status < 500, `${id}: ${res.status} ${res.text}`);
     }
@@ -66,7 +73,10 @@ describe('attack: registration and PATCH /users/me inputs', () => {
   const register = (p: object, acceptLanguage?: string) =>
     fetch(`${stack.baseUrl}/api/v1/auth/register`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(acceptLanguage === undefined ? {} : { 'accept-language': acceptLanguage }) },
+      headers: {
+        'content-type': 'application/json',
+        ...(acceptLanguage === undefined ? {} : { 'accept-language': acceptLanguage }),
+      },
       body: JSON.stringify(p),
     });
 
@@ -99,7 +109,9 @@ describe('attack: registration and PATCH /users/me inputs', () => {
     assert.equal((await register(p)).status, 201);
     const otp = await stack.emailCode(p.email);
     assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status, 200);
-    const { access_token: token } = (await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })).body;
+    const { access_token: token } = (
+      await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })
+    ).body;
     const bodies: Array<[string, string]> = [
       ['application/json', '[]'],
       ['application/json', 'null'],
@@ -118,7 +130,11 @@ describe('attack: registration and PATCH /users/me inputs', () => {
       ['application/x-www-form-urlencoded', 'locale=af'],
     ];
     for (const [type, body] of bodies) {
-      const res = await fetch(`${stack.baseUrl}/api/v1/users/me`, { method: 'PATCH', headers: { 'content-type': type, authorization: `Bearer ${token}` }, body });
+      const res = await fetch(`${stack.baseUrl}/api/v1/users/me`, {
+        method: 'PATCH',
+        headers: { 'content-type': type, authorization: `Bearer ${token}` },
+        body,
+      });
       const text = await res.text();
       assert.ok(res.status >= 400 && res.status < 500, `${type} ${body.slice(0, 40)}: ${res.status} ${text}`);
     }
@@ -141,11 +157,20 @@ describe('attack: the dev inbox preview with DEV_INBOX_TOKEN', () => {
   it('needs the token (header or query) even from this machine, and a wrong one is refused', async () => {
     const p = person('preview-token');
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
-    const list = (token: string) => fetch(`${stack.baseUrl}/dev/inbox/messages?to=${encodeURIComponent(p.email)}`, { headers: { 'x-dev-inbox-token': token } });
-    const row = await waitUntil(async () => ((await (await list(TOKEN)).json()).messages as Array<{ id: string; status: string }>).find((m) => m.status === 'captured'), {
-      timeoutMs: 10_000,
-      what: 'captured email',
-    });
+    const list = (token: string) =>
+      fetch(`${stack.baseUrl}/dev/inbox/messages?to=${encodeURIComponent(p.email)}`, {
+        headers: { 'x-dev-inbox-token': token },
+      });
+    const row = await waitUntil(
+      async () =>
+        ((await (await list(TOKEN)).json()).messages as Array<{ id: string; status: string }>).find(
+          (m) => m.status === 'captured',
+        ),
+      {
+        timeoutMs: 10_000,
+        what: 'captured email',
+      },
+    );
     const url = `${stack.baseUrl}/dev/inbox/messages/${row.id}/html`;
     assert.equal((await fetch(url)).status, 403);
     assert.equal((await fetch(`${url}?token=${TOKEN.slice(0, -1)}x`)).status, 403);
@@ -166,10 +191,27 @@ describe('attack: an unknown address and a known one in another locale answer al
     const p = { ...person('alike'), locale: 'zu' };
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
     const ask = (path: string, body: object) =>
-      fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-language': 'af' }, body: JSON.stringify(body) });
+      fetch(`${stack.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'accept-language': 'af' },
+        body: JSON.stringify(body),
+      });
     const shape = async (res: Response) => {
       const body = await res.json();
-      const headers = [...res.headers.keys()].filter((h) => !['date', 'content-length', 'x-request-id', 'ratelimit-reset', 'x-ratelimit-reset', 'ratelimit-remaining', 'x-ratelimit-remaining'].includes(h)).sort();
+      const headers = [...res.headers.keys()]
+        .filter(
+          (h) =>
+            ![
+              'date',
+              'content-length',
+              'x-request-id',
+              'ratelimit-reset',
+              'x-ratelimit-reset',
+              'ratelimit-remaining',
+              'x-ratelimit-remaining',
+            ].includes(h),
+        )
+        .sort();
       return { status: res.status, message: body.message, keys: Object.keys(body).sort(), headers };
     };
     const unknown = `nobody.${Date.now()}@example.test`;
@@ -197,7 +239,12 @@ describe('attack: the dev inbox preview outside development', () => {
   });
 
   it('the admin delivery log reads a urn:uuid: id as a 4xx too (the same format flaw)', async () => {
-    const res = await stack.api('GET', '/api/v1/admin/messages/urn:uuid:00000000-0000-0000-0000-000000000000', undefined, ADMIN);
+    const res = await stack.api(
+      'GET',
+      '/api/v1/admin/messages/urn:uuid:00000000-0000-0000-0000-000000000000',
+      undefined,
+      ADMIN,
+    );
     assert.ok(res.status >= 400 && res.status < 500, `${res.status} ${res.text}`);
   });
 });
@@ -210,31 +257,51 @@ describe('attack: operator templates', () => {
     assert.equal(check?.status, 'fail', check?.finding);
     assert.match(check!.finding, /footer/);
     // two partials that include each other, from an SMS
-    const mutual = templatesDir({ 'partials/ping.txt': '{{> pong}}', 'partials/pong.txt': '{{> ping}}', 'phone_verification/sms.txt': '{{code}} {{> ping}}' });
+    const mutual = templatesDir({
+      'partials/ping.txt': '{{> pong}}',
+      'partials/pong.txt': '{{> ping}}',
+      'phone_verification/sms.txt': '{{code}} {{> ping}}',
+    });
     assert.throws(() => loadComposer(settings({ TEMPLATES_DIR: mutual })), TemplateError);
     assert.equal(checkTemplateFiles(settings({ TEMPLATES_DIR: mutual }))?.status, 'fail');
   });
 
   it('an SMS that names the person is warned of when a name the API takes pushes it past one segment', () => {
-    const dir = templatesDir({ 'phone_verification/sms.txt': '{{first_name}}, {{code}} is your code for {{app_name}}. Never share it.' });
+    const dir = templatesDir({
+      'phone_verification/sms.txt': '{{first_name}}, {{code}} is your code for {{app_name}}. Never share it.',
+    });
     const config = settings({ TEMPLATES_DIR: dir });
     const composer = createComposer(loadTemplates(dir), config);
     // a name registration accepts (letters, ’): one character outside GSM-7 makes the SMS UCS-2
     const name = 'Ŋgcobo’s Dlamini-Zuma Thandiwe Nomvula Nokuthula';
-    assert.match(name, new RegExp((Name as unknown as { pattern: string }).pattern, 'u'), 'registration takes the name');
-    const m = composer.compose('phone_verification', 'sms', { code: '123456', expiresInMinutes: 10, firstName: name, locale: 'en' });
+    assert.match(
+      name,
+      new RegExp((Name as unknown as { pattern: string }).pattern, 'u'),
+      'registration takes the name',
+    );
+    const m = composer.compose('phone_verification', 'sms', {
+      code: '123456',
+      expiresInMinutes: 10,
+      firstName: name,
+      locale: 'en',
+    });
     const sent = smsLength(m.text).segments;
-    const warned = checkTemplates(loadTemplates(dir), config).some((p) => p.file.endsWith('phone_verification/sms.txt') && /segments/.test(p.problem));
+    const warned = checkTemplates(loadTemplates(dir), config).some(
+      (p) => p.file.endsWith('phone_verification/sms.txt') && /segments/.test(p.problem),
+    );
     assert.ok(sent === 1 || warned, `the SMS goes out in ${sent} segments and doctor says nothing`);
     assert.match(checkTemplateFiles(config)!.finding, /with a 64-letter first name outside GSM-7/);
   });
 
-  it('a link in TEMPLATES_DIR to a file outside it is not read (a writer of the folder cannot mail out the server\'s files)', () => {
+  it("a link in TEMPLATES_DIR to a file outside it is not read (a writer of the folder cannot mail out the server's files)", () => {
     const outside = mkdtempSync(join(tmpdir(), 'panic-attack-secret-'));
     writeFileSync(join(outside, 'secret.env'), 'OTP_SECRET=hunter2-outside-the-templates {{code}}\n');
     mkdirSync(join(outside, 'unlock'));
     writeFileSync(join(outside, 'unlock', 'sms.txt'), 'SECRET-FOLDER {{code}}');
-    const dir = templatesDir({ 'password_reset/email.text.txt': '{{code}}\n{{> footer}}\n', 'kept/sms.txt': 'KEPT {{code}}' });
+    const dir = templatesDir({
+      'password_reset/email.text.txt': '{{code}}\n{{> footer}}\n',
+      'kept/sms.txt': 'KEPT {{code}}',
+    });
     mkdirSync(join(dir, 'partials'));
     symlinkSync(join(outside, 'secret.env'), join(dir, 'partials', 'footer.txt'));
     symlinkSync(join(outside, 'unlock'), join(dir, 'unlock'));
@@ -260,15 +327,24 @@ describe('attack: operator templates', () => {
       assert.ok(partsOf('sms').length === 1);
       for (const locale of LOCALE_CODES) {
         for (const firstName of [undefined, 'Ж'.repeat(64), 'Ŋgcobo’s']) {
-          const m = composer.compose(purpose, 'sms', { code: '9'.repeat(config.OTP_LENGTH), expiresInMinutes: 10, firstName, locale });
-          assert.deepEqual([smsLength(m.text).encoding, smsLength(m.text).segments], ['GSM-7', 1], `${purpose} ${locale}: ${m.text}`);
+          const m = composer.compose(purpose, 'sms', {
+            code: '9'.repeat(config.OTP_LENGTH),
+            expiresInMinutes: 10,
+            firstName,
+            locale,
+          });
+          assert.deepEqual(
+            [smsLength(m.text).encoding, smsLength(m.text).segments],
+            ['GSM-7', 1],
+            `${purpose} ${locale}: ${m.text}`,
+          );
         }
       }
     }
   });
 });
 
-describe('attack: script in an email\'s HTML, previewed in the dev inbox', { skip: skipWithoutChromium }, () => {
+describe("attack: script in an email's HTML, previewed in the dev inbox", { skip: skipWithoutChromium }, () => {
   let stack: Stack;
   before(async () => {
     const dir = templatesDir({
@@ -280,7 +356,7 @@ describe('attack: script in an email\'s HTML, previewed in the dev inbox', { ski
   });
   after(() => stack.close());
 
-  it('runs no script, in the inbox page\'s frame or opened on its own', { timeout: 60_000 }, async () => {
+  it("runs no script, in the inbox page's frame or opened on its own", { timeout: 60_000 }, async () => {
     const p = person('preview-script');
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
     const row = await capturedFor(stack, p.email, 'email_verification');

@@ -10,14 +10,24 @@ describe('retry backoff', () => {
   it('doubles from DELIVERY_RETRY_BASE_SECONDS, within ±25 %', () => {
     assert.equal(retryDelaySeconds(1, 5, lowest), 3.75);
     assert.equal(retryDelaySeconds(1, 5, highest), 6.25);
-    assert.equal(retryDelaySeconds(1, 5, () => 0.5), 5);
-    assert.equal(retryDelaySeconds(2, 5, () => 0.5), 10);
-    assert.equal(retryDelaySeconds(4, 5, () => 0.5), 40);
+    assert.equal(
+      retryDelaySeconds(1, 5, () => 0.5),
+      5,
+    );
+    assert.equal(
+      retryDelaySeconds(2, 5, () => 0.5),
+      10,
+    );
+    assert.equal(
+      retryDelaySeconds(4, 5, () => 0.5),
+      40,
+    );
   });
 
   it('never waits more than an hour, jitter included, however many attempts', () => {
     assert.equal(MAX_RETRY_DELAY_SECONDS, 3600);
-    for (const attempt of [11, 12, 20, 60]) assert.equal(retryDelaySeconds(attempt, 5, highest), 3600, `attempt ${attempt}`);
+    for (const attempt of [11, 12, 20, 60])
+      assert.equal(retryDelaySeconds(attempt, 5, highest), 3600, `attempt ${attempt}`);
     for (let attempt = 1; attempt <= 60; attempt++) {
       for (let i = 0; i < 50; i++) assert.ok(retryDelaySeconds(attempt, 5) <= 3600, `attempt ${attempt}`);
     }
@@ -26,6 +36,9 @@ describe('retry backoff', () => {
 
   it('late retries still spread (36 to 60 minutes), so a backlog does not retry all at once', () => {
     assert.equal(retryDelaySeconds(20, 5, lowest), 2160);
-    assert.equal(retryDelaySeconds(20, 5, () => 0.5), 2880);
+    assert.equal(
+      retryDelaySeconds(20, 5, () => 0.5),
+      2880,
+    );
   });
 });

@@ -10,10 +10,12 @@ import { networkOf } from '../src/trust-proxy.ts';
 
 describe('mailboxKey: one inbox, one key', () => {
   it('drops a +tag on every domain and ignores case', () => {
-    for (const a of ['ann@example.test', 'Ann+news@Example.TEST', 'ANN+a.b+c@example.test', ' ann@example.test ']) assert.equal(mailboxKey(a), 'ann@example.test', a);
+    for (const a of ['ann@example.test', 'Ann+news@Example.TEST', 'ANN+a.b+c@example.test', ' ann@example.test '])
+      assert.equal(mailboxKey(a), 'ann@example.test', a);
   });
   it('ignores dots where Google does, and reads googlemail.com as gmail.com', () => {
-    for (const a of ['victim@gmail.com', 'v.ictim+2@gmail.com', 'VICTIM+x3@googlemail.com', 'v.i.c.t.i.m@GMAIL.COM']) assert.equal(mailboxKey(a), 'victim@gmail.com', a);
+    for (const a of ['victim@gmail.com', 'v.ictim+2@gmail.com', 'VICTIM+x3@googlemail.com', 'v.i.c.t.i.m@GMAIL.COM'])
+      assert.equal(mailboxKey(a), 'victim@gmail.com', a);
   });
   it('keeps dots elsewhere, a local part that is only a tag, and phone numbers as they are', () => {
     assert.equal(mailboxKey('a.nn@example.test'), 'a.nn@example.test');
@@ -55,6 +57,7 @@ describe('the long code', () => {
     assert.equal(normalizeLongCode('O1IL-0000-0000-0000'), '0111000000000000');
   });
   it('a short code, a wrong length or a letter outside the alphabet is none', () => {
-    for (const s of ['123456', 'K7QM-3XJD-9TWP-R2H', 'K7QM-3XJD-9TWP-R2HBX', 'K7QM-3XJD-9TWP-R2HU']) assert.equal(normalizeLongCode(s), undefined, s);
+    for (const s of ['123456', 'K7QM-3XJD-9TWP-R2H', 'K7QM-3XJD-9TWP-R2HBX', 'K7QM-3XJD-9TWP-R2HU'])
+      assert.equal(normalizeLongCode(s), undefined, s);
   });
 });

@@ -66,7 +66,9 @@ describe('panic-api client commands against a running server', () => {
     await stack.smtp.waitFor(p.email);
   });
 
-  it('send --json prints the API body; verify: a wrong code is the API sentence, the right one verifies', { timeout: 60_000 }, async () => {
+  it('send --json prints the API body; verify: a wrong code is the API sentence, the right one verifies', {
+    timeout: 60_000,
+  }, async () => {
     const sent = await runCli(['send', p.email, '--json'], env);
     ok(sent, 'send');
     const body = json(sent);
@@ -84,7 +86,9 @@ describe('panic-api client commands against a running server', () => {
     assert.ok(right.stdout.includes(`Log in with: panic-api login ${p.email}`), right.stdout);
   });
 
-  it('login: a wrong password fails with the API sentence; no password and no terminal is a usage error', { timeout: 60_000 }, async () => {
+  it('login: a wrong password fails with the API sentence; no password and no terminal is a usage error', {
+    timeout: 60_000,
+  }, async () => {
     const wrong = await runCli(['login', p.email, '--password', 'not the password'], env);
     failed(wrong, /^The email or password is wrong\. \(invalid_credentials, HTTP 401\)$/);
     assert.equal(wrong.stdout, '');
@@ -96,7 +100,9 @@ describe('panic-api client commands against a running server', () => {
     assert.match(noPassword.stderr, /Usage: panic-api login EMAIL \[--password P\] \[--json\]/);
   });
 
-  it('login --password saves the session 0600 in a 0700 folder, without the password, and prints no token', { timeout: 60_000 }, async () => {
+  it('login --password saves the session 0600 in a 0700 folder, without the password, and prints no token', {
+    timeout: 60_000,
+  }, async () => {
     const run = await runCli(['login', p.email, '--password', p.password], env);
     ok(run, 'login');
     assert.ok(run.stdout.includes(`Logged in as ${p.email}.`), run.stdout);
@@ -111,7 +117,10 @@ describe('panic-api client commands against a running server', () => {
     assert.equal(session.api_base_url, stack.baseUrl);
     assert.equal(session.email, p.email);
     assert.ok(session.access_token && session.refresh_token);
-    assert.ok(!run.stdout.includes(session.access_token) && !run.stdout.includes(session.refresh_token), 'no token on stdout');
+    assert.ok(
+      !run.stdout.includes(session.access_token) && !run.stdout.includes(session.refresh_token),
+      'no token on stdout',
+    );
   });
 
   it('me --json prints the account', { timeout: 60_000 }, async () => {
@@ -124,7 +133,9 @@ describe('panic-api client commands against a running server', () => {
     assert.equal(me.phone_verified, false);
   });
 
-  it('a rejected access token is refreshed once, transparently, and the new pair saved', { timeout: 60_000 }, async () => {
+  it('a rejected access token is refreshed once, transparently, and the new pair saved', {
+    timeout: 60_000,
+  }, async () => {
     const before = readSessionFile();
     writeFileSync(sessionFile, JSON.stringify({ ...before, access_token: 'garbage.not.a.jwt' }), { mode: 0o600 });
     const run = await runCli(['me'], env);
@@ -156,7 +167,9 @@ describe('panic-api client commands against a running server', () => {
     assert.equal(body.user.phone, p.phone);
   });
 
-  it('forgot-password then reset-password --password: every other session ends, and the reset\'s own session is saved in place of the old one', { timeout: 60_000 }, async () => {
+  it("forgot-password then reset-password --password: every other session ends, and the reset's own session is saved in place of the old one", {
+    timeout: 60_000,
+  }, async () => {
     const forgot = await runCli(['forgot-password', p.email], env);
     ok(forgot, 'forgot-password');
     assert.ok(forgot.stdout.includes(`If ${p.email} has an account, a password reset code was emailed`), forgot.stdout);
@@ -166,14 +179,23 @@ describe('panic-api client commands against a running server', () => {
     const before = readSessionFile().access_token;
     const reset = await runCli(['reset-password', p.email, code, '--password', newPassword], env);
     ok(reset, 'reset-password');
-    assert.match(reset.stdout, /Password changed for .*Every other session of the account was signed out; you are signed in here/);
+    assert.match(
+      reset.stdout,
+      /Password changed for .*Every other session of the account was signed out; you are signed in here/,
+    );
     const saved = readSessionFile().access_token;
     assert.notEqual(saved, before, 'the revoked session is not kept');
     assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, before)).status, 401, 'the old session is dead');
-    assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, saved)).status, 200, "the reset's session works");
+    assert.equal(
+      (await stack.api('GET', '/api/v1/auth/me', undefined, saved)).status,
+      200,
+      "the reset's session works",
+    );
   });
 
-  it('login --json prints the token pair; a session revoked on the server says to log in again', { timeout: 60_000 }, async () => {
+  it('login --json prints the token pair; a session revoked on the server says to log in again', {
+    timeout: 60_000,
+  }, async () => {
     const login = await runCli(['login', p.email, '--password', newPassword, '--json'], env);
     ok(login, 'login --json');
     const pair = json(login);
@@ -181,7 +203,12 @@ describe('panic-api client commands against a running server', () => {
     assert.equal(pair.access_token, readSessionFile().access_token);
 
     // The session ends elsewhere (logged out from another client): refresh fails too.
-    const out = await stack.api('POST', '/api/v1/auth/logout', { refresh_token: pair.refresh_token }, pair.access_token);
+    const out = await stack.api(
+      'POST',
+      '/api/v1/auth/logout',
+      { refresh_token: pair.refresh_token },
+      pair.access_token,
+    );
     assert.equal(out.status, 200, out.text);
     const me = await runCli(['me'], env);
     failed(me, new RegExp(`^Your session has ended .*panic-api login ${p.email.replace(/\./g, '\\.')}\` again\\.$`));
@@ -195,8 +222,16 @@ describe('panic-api client commands against a running server', () => {
     ok(run, 'logout');
     assert.ok(run.stdout.includes('Logged out'), run.stdout);
     assert.ok(!existsSync(sessionFile));
-    assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, access_token)).status, 401, 'the access token is dead');
-    assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token })).status, 401, 'and the refresh token');
+    assert.equal(
+      (await stack.api('GET', '/api/v1/auth/me', undefined, access_token)).status,
+      401,
+      'the access token is dead',
+    );
+    assert.equal(
+      (await stack.api('POST', '/api/v1/auth/refresh', { refresh_token })).status,
+      401,
+      'and the refresh token',
+    );
 
     const me = await runCli(['me'], env);
     failed(me, /^Not logged in: run `panic-api login EMAIL` first\.$/);
@@ -207,7 +242,10 @@ describe('panic-api client commands against a running server', () => {
     const q = person('cli-nopass');
     const run = await runCli(['register', q.email, q.phone, q.first_name, q.last_name], env);
     ok(run, 'register without password');
-    assert.ok(run.stdout.includes(`No password was set: to log in later, set one with: panic-api forgot-password ${q.email}`), run.stdout);
+    assert.ok(
+      run.stdout.includes(`No password was set: to log in later, set one with: panic-api forgot-password ${q.email}`),
+      run.stdout,
+    );
   });
 
   it('missing arguments and unknown options exit 2 with the usage line', { timeout: 60_000 }, async () => {
@@ -219,7 +257,12 @@ describe('panic-api client commands against a running server', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--pasword/);
     assert.match(unknown.stderr, /Usage: panic-api register EMAIL PHONE FIRST LAST/);
-    for (const [command, option] of [['messages', '--bogus'], ['doctor', '--jsno'], ['prune', '--dryrun'], ['inbox', '--bogus']]) {
+    for (const [command, option] of [
+      ['messages', '--bogus'],
+      ['doctor', '--jsno'],
+      ['prune', '--dryrun'],
+      ['inbox', '--bogus'],
+    ]) {
       const run = await runCli([command, option], env);
       assert.equal(run.code, 2, `${command} ${option}: ${run.stderr}`);
       assert.match(run.stderr, new RegExp(`${option}[\\s\\S]*Usage: panic-api ${command}`), `${command} ${option}`);
@@ -233,7 +276,10 @@ describe('panic-api client commands against a running server', () => {
     assert.equal(run.stdout, '');
   });
 
-  it('login at a terminal asks for the password without echoing it', { timeout: 60_000, skip: existsSync(SCRIPT) ? false : `${SCRIPT} (util-linux) is missing` }, async () => {
+  it('login at a terminal asks for the password without echoing it', {
+    timeout: 60_000,
+    skip: existsSync(SCRIPT) ? false : `${SCRIPT} (util-linux) is missing`,
+  }, async () => {
     // script(1) gives the command a pseudo-terminal; what it shows is what a user would see.
     const child = spawn(SCRIPT, ['-qfec', `'${process.execPath}' '${BIN}' login '${p.email}'`, '/dev/null'], {
       env: { ...process.env, NODE_TEST_CONTEXT: undefined, ...env },
@@ -277,7 +323,26 @@ describe('panic-api client in development', () => {
 });
 
 describe('panic-api --help', () => {
-  const names = ['serve', 'worker', 'migrate', 'register', 'send', 'verify', 'login', 'me', 'verify-phone', 'verify-phone-otp', 'forgot-password', 'reset-password', 'logout', 'doctor', 'prune', 'inbox', 'why', 'messages'];
+  const names = [
+    'serve',
+    'worker',
+    'migrate',
+    'register',
+    'send',
+    'verify',
+    'login',
+    'me',
+    'verify-phone',
+    'verify-phone-otp',
+    'forgot-password',
+    'reset-password',
+    'logout',
+    'doctor',
+    'prune',
+    'inbox',
+    'why',
+    'messages',
+  ];
 
   it('lists every command with its options and an example', { timeout: 60_000 }, async () => {
     const run = await runCli(['--help'], {});

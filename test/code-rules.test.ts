@@ -12,7 +12,10 @@ const assertRateLimited = (r: ApiResponse, maxSeconds: number) => {
   assert.equal(r.status, 429, r.text);
   assert.equal(r.body.error.code, 'rate_limited');
   const retry = Number(r.headers.get('retry-after'));
-  assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds, `Retry-After: ${r.headers.get('retry-after')}`);
+  assert.ok(
+    Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,
+    `Retry-After: ${r.headers.get('retry-after')}`,
+  );
 };
 
 for (const db of await databaseKinds()) {
@@ -32,7 +35,12 @@ for (const db of await databaseKinds()) {
     }
 
     const otpRow = (userId: string, purpose: 'email_verification' | 'phone_verification' | 'password_reset') =>
-      stack.runtime.ctx.db.selectFrom('otp_codes').selectAll().where('user_id', '=', userId).where('purpose', '=', purpose).executeTakeFirstOrThrow();
+      stack.runtime.ctx.db
+        .selectFrom('otp_codes')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('purpose', '=', purpose)
+        .executeTakeFirstOrThrow();
 
     it('OTP_LENGTH=8 makes 8-digit codes, by email and by SMS', async () => {
       const { code } = await registered('len');
@@ -85,7 +93,12 @@ for (const db of await databaseKinds()) {
         assert.equal(res.status, 200, res.text);
         second = await stack.emailCode(p.email, n);
       }
-      const rows = await stack.runtime.ctx.db.selectFrom('otp_codes').select('id').where('user_id', '=', userId).where('purpose', '=', 'email_verification').execute();
+      const rows = await stack.runtime.ctx.db
+        .selectFrom('otp_codes')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('purpose', '=', 'email_verification')
+        .execute();
       assert.equal(rows.length, 1);
       const old = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: first });
       assert.equal(old.status, 400);
@@ -131,23 +144,47 @@ for (const db of await databaseKinds()) {
       const phoneCode = await stack.smsCode(p.phone);
       assert.equal((await stack.api('POST', '/api/v1/auth/forgot-password', { email: p.email })).status, 200);
       const resetCode = await stack.emailCode(p.email, 2);
-      assert.equal(new Set([emailCode, phoneCode, resetCode]).size, 3, 'three different codes (a 1e-8 coincidence otherwise)');
+      assert.equal(
+        new Set([emailCode, phoneCode, resetCode]).size,
+        3,
+        'three different codes (a 1e-8 coincidence otherwise)',
+      );
 
       const refused = async (res: Promise<ApiResponse>, what: string) => {
         const r = await res;
         assert.equal(r.status, 400, `${what}: ${r.text}`);
         assert.equal(r.body.error.code, 'otp_invalid', what);
       };
-      await refused(stack.api('POST', '/api/v1/users/verify-otp', { otp: emailCode }, access_token), 'email code as phone code');
-      await refused(stack.api('POST', '/api/v1/users/verify-otp', { otp: resetCode }, access_token), 'reset code as phone code');
-      await refused(stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: phoneCode }), 'phone code as email code');
-      await refused(stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: resetCode }), 'reset code as email code');
       await refused(
-        stack.api('POST', '/api/v1/auth/reset-password', { email: p.email, otp: emailCode, new_password: 'a new long secret' }),
+        stack.api('POST', '/api/v1/users/verify-otp', { otp: emailCode }, access_token),
+        'email code as phone code',
+      );
+      await refused(
+        stack.api('POST', '/api/v1/users/verify-otp', { otp: resetCode }, access_token),
+        'reset code as phone code',
+      );
+      await refused(
+        stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: phoneCode }),
+        'phone code as email code',
+      );
+      await refused(
+        stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: resetCode }),
+        'reset code as email code',
+      );
+      await refused(
+        stack.api('POST', '/api/v1/auth/reset-password', {
+          email: p.email,
+          otp: emailCode,
+          new_password: 'a new long secret',
+        }),
         'email code as reset code',
       );
       await refused(
-        stack.api('POST', '/api/v1/auth/reset-password', { email: p.email, otp: phoneCode, new_password: 'a new long secret' }),
+        stack.api('POST', '/api/v1/auth/reset-password', {
+          email: p.email,
+          otp: phoneCode,
+          new_password: 'a new long secret',
+        }),
         'phone code as reset code',
       );
 
@@ -158,7 +195,11 @@ for (const db of await databaseKinds()) {
       assert.equal(phone.body.user.email_verified, false, 'a phone code verified no email');
       const email = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: emailCode });
       assert.equal(email.status, 200, email.text);
-      const reset = await stack.api('POST', '/api/v1/auth/reset-password', { email: p.email, otp: resetCode, new_password: 'a new long secret' });
+      const reset = await stack.api('POST', '/api/v1/auth/reset-password', {
+        email: p.email,
+        otp: resetCode,
+        new_password: 'a new long secret',
+      });
       assert.equal(reset.status, 200, reset.text);
     });
   });
@@ -175,7 +216,10 @@ for (const db of await databaseKinds()) {
         const res = await stack.api('POST', '/api/v1/auth/resend-verification', { email: person('ip').email });
         assert.equal(res.status, 200, res.text);
       }
-      const fourth = await stack.api('POST', '/api/v1/auth/login', { email: person('ip').email, password: 'whatever it is' });
+      const fourth = await stack.api('POST', '/api/v1/auth/login', {
+        email: person('ip').email,
+        password: 'whatever it is',
+      });
       assertRateLimited(fourth, 60);
       assertRateLimited(await stack.api('POST', '/api/v1/auth/resend-verification', { email: person('ip').email }), 60);
       for (let i = 0; i < 5; i++) {

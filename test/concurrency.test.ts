@@ -1,8 +1,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { databaseKinds, person, startStack, verifiedLogin, wrongCode, type ApiResponse, type Stack } from './support/stack.ts';
+import {
+  databaseKinds,
+  person,
+  startStack,
+  verifiedLogin,
+  wrongCode,
+  type ApiResponse,
+  type Stack,
+} from './support/stack.ts';
 
-const errorCodes = (responses: ApiResponse[]) => responses.map((r) => `${r.status} ${r.body?.error?.code ?? ''}`).sort();
+const errorCodes = (responses: ApiResponse[]) =>
+  responses.map((r) => `${r.status} ${r.body?.error?.code ?? ''}`).sort();
 
 for (const db of await databaseKinds()) {
   describe(`concurrent code and token use (${db})`, () => {
@@ -57,7 +66,9 @@ for (const db of await databaseKinds()) {
     it('4 parallel submissions of the right code verify once; the rest are otp_invalid', async () => {
       const { p, code, userId } = await registered('double');
       const tries = await Promise.all(
-        Array.from({ length: 4 }, () => stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: code })),
+        Array.from({ length: 4 }, () =>
+          stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: code }),
+        ),
       );
       assert.deepEqual(errorCodes(tries), ['200 ', '400 otp_invalid', '400 otp_invalid', '400 otp_invalid']);
       const ok = tries.find((t) => t.status === 200)!;
@@ -74,11 +85,7 @@ for (const db of await databaseKinds()) {
         stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token }),
         stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token }),
       ]);
-      assert.deepEqual(
-        both.map((r) => r.status).sort(),
-        [200, 401],
-        both.map((r) => r.text).join('\n'),
-      );
+      assert.deepEqual(both.map((r) => r.status).sort(), [200, 401], both.map((r) => r.text).join('\n'));
       const won = both.find((r) => r.status === 200)!;
       const lost = both.find((r) => r.status === 401)!;
       assert.equal(lost.body.error.code, 'invalid_refresh_token');
@@ -88,8 +95,14 @@ for (const db of await databaseKinds()) {
       // The loser presented a rotated token: indistinguishable from a thief's copy, so the whole session
       // ended, the winner's pair with it (OAuth 2.0 Security BCP). Logging in again starts a new one.
       assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, won.body.access_token)).status, 401);
-      assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: won.body.refresh_token })).status, 401);
-      assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token })).status, 401);
+      assert.equal(
+        (await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: won.body.refresh_token })).status,
+        401,
+      );
+      assert.equal(
+        (await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token })).status,
+        401,
+      );
     });
 
     it('2 parallel phone verifications with the right SMS code verify once', async () => {

@@ -69,7 +69,13 @@ describe('loadConfig: defaults (DESIGN.md)', () => {
   });
 
   it('reads numbers from their text, and trims text settings', () => {
-    const c = loadConfig({ OTP_LENGTH: '8', PORT: '3000', DELIVERY_RETRY_BASE_SECONDS: '0.5', SMTP_SERVER: '  smtp.mailhost.co.za ', DEFAULT_PHONE_REGION: 'gb' });
+    const c = loadConfig({
+      OTP_LENGTH: '8',
+      PORT: '3000',
+      DELIVERY_RETRY_BASE_SECONDS: '0.5',
+      SMTP_SERVER: '  smtp.mailhost.co.za ',
+      DEFAULT_PHONE_REGION: 'gb',
+    });
     assert.strictEqual(c.OTP_LENGTH, 8);
     assert.strictEqual(c.PORT, 3000);
     assert.strictEqual(c.DELIVERY_RETRY_BASE_SECONDS, 0.5);
@@ -141,12 +147,21 @@ describe('loadConfig: a bad value is a ConfigError naming the variable', () => {
   }
 
   it('names every bad variable at once, not only the first', () => {
-    const message = refuses(() => loadConfig({ OTP_LENGTH: 'abc', PORT: '70000', SMS_PROVIDER: 'carrier-pigeon', DATABASE_URL: 'mysql://x' }), 'OTP_LENGTH');
+    const message = refuses(
+      () => loadConfig({ OTP_LENGTH: 'abc', PORT: '70000', SMS_PROVIDER: 'carrier-pigeon', DATABASE_URL: 'mysql://x' }),
+      'OTP_LENGTH',
+    );
     for (const name of ['PORT', 'SMS_PROVIDER', 'DATABASE_URL']) assert.match(message, new RegExp(`\\b${name}\\b`));
   });
 
   it('accepts the good neighbours of those values', () => {
-    const c = loadConfig({ OTP_LENGTH: '4', PORT: '65535', SMS_PROVIDER: 'http', DATABASE_URL: 'postgresql://u@h/db', REDIS_URL: 'rediss://h:6380' });
+    const c = loadConfig({
+      OTP_LENGTH: '4',
+      PORT: '65535',
+      SMS_PROVIDER: 'http',
+      DATABASE_URL: 'postgresql://u@h/db',
+      REDIS_URL: 'rediss://h:6380',
+    });
     assert.equal(c.OTP_LENGTH, 4);
     assert.equal(c.PORT, 65535);
     assert.equal(c.SMS_PROVIDER, 'http');
@@ -171,14 +186,26 @@ describe('loadConfig: secrets by APP_ENV', () => {
   });
 
   it('production with a secret shorter than 32 characters is refused, naming it', () => {
-    refuses(() => loadConfig({ APP_ENV: 'production', JWT_SECRET: SECRET_A.slice(1), OTP_SECRET: SECRET_B }), 'JWT_SECRET');
-    refuses(() => loadConfig({ APP_ENV: 'production', JWT_SECRET: SECRET_A, OTP_SECRET: SECRET_B.slice(1) }), 'OTP_SECRET');
+    refuses(
+      () => loadConfig({ APP_ENV: 'production', JWT_SECRET: SECRET_A.slice(1), OTP_SECRET: SECRET_B }),
+      'JWT_SECRET',
+    );
+    refuses(
+      () => loadConfig({ APP_ENV: 'production', JWT_SECRET: SECRET_A, OTP_SECRET: SECRET_B.slice(1) }),
+      'OTP_SECRET',
+    );
     refuses(() => loadConfig({ APP_ENV: 'production', JWT_SECRET: '   ', OTP_SECRET: SECRET_B }), 'JWT_SECRET');
   });
 
   it('production with the development secrets is refused', () => {
-    refuses(() => loadConfig({ APP_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET, OTP_SECRET: SECRET_B }), 'JWT_SECRET');
-    refuses(() => loadConfig({ APP_ENV: 'production', JWT_SECRET: SECRET_A, OTP_SECRET: DEV_OTP_SECRET }), 'OTP_SECRET');
+    refuses(
+      () => loadConfig({ APP_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET, OTP_SECRET: SECRET_B }),
+      'JWT_SECRET',
+    );
+    refuses(
+      () => loadConfig({ APP_ENV: 'production', JWT_SECRET: SECRET_A, OTP_SECRET: DEV_OTP_SECRET }),
+      'OTP_SECRET',
+    );
   });
 
   it('production with two secrets of 32 characters starts, as production', () => {
@@ -202,9 +229,21 @@ describe('loadConfig: secrets by APP_ENV', () => {
     ['EMAIL_WEBHOOK_SECRET=y', { EMAIL_WEBHOOK_SECRET: 'y' }, ['EMAIL_WEBHOOK_SECRET']],
     ['JWT_SECRET equal to OTP_SECRET', { OTP_SECRET: SECRET_A }, ['JWT_SECRET', 'OTP_SECRET']],
     ['ADMIN_TOKEN equal to JWT_SECRET', { ADMIN_TOKEN: SECRET_A }, ['ADMIN_TOKEN', 'JWT_SECRET']],
-    ['SMS_WEBHOOK_SECRET equal to EMAIL_WEBHOOK_SECRET', { SMS_WEBHOOK_SECRET: SECRET_C, EMAIL_WEBHOOK_SECRET: SECRET_C }, ['SMS_WEBHOOK_SECRET', 'EMAIL_WEBHOOK_SECRET']],
-    ['EMAIL_WEBHOOK_SECRET equal to OTP_SECRET, apart from spaces', { EMAIL_WEBHOOK_SECRET: ` ${SECRET_B} ` }, ['EMAIL_WEBHOOK_SECRET', 'OTP_SECRET']],
-    ['DEV_INBOX_TOKEN equal to ADMIN_TOKEN', { ADMIN_TOKEN: SECRET_C, DEV_INBOX_TOKEN: SECRET_C }, ['ADMIN_TOKEN', 'DEV_INBOX_TOKEN']],
+    [
+      'SMS_WEBHOOK_SECRET equal to EMAIL_WEBHOOK_SECRET',
+      { SMS_WEBHOOK_SECRET: SECRET_C, EMAIL_WEBHOOK_SECRET: SECRET_C },
+      ['SMS_WEBHOOK_SECRET', 'EMAIL_WEBHOOK_SECRET'],
+    ],
+    [
+      'EMAIL_WEBHOOK_SECRET equal to OTP_SECRET, apart from spaces',
+      { EMAIL_WEBHOOK_SECRET: ` ${SECRET_B} ` },
+      ['EMAIL_WEBHOOK_SECRET', 'OTP_SECRET'],
+    ],
+    [
+      'DEV_INBOX_TOKEN equal to ADMIN_TOKEN',
+      { ADMIN_TOKEN: SECRET_C, DEV_INBOX_TOKEN: SECRET_C },
+      ['ADMIN_TOKEN', 'DEV_INBOX_TOKEN'],
+    ],
   ];
 
   it(`production refuses a weak or repeated ADMIN_TOKEN, webhook secret or signing secret: ${weak.length} of ${weak.length} weak configurations refused, each naming its variables`, () => {
@@ -221,25 +260,45 @@ describe('loadConfig: secrets by APP_ENV', () => {
       }
       for (const name of names) assert.match(message, new RegExp(`\\b${name}\\b`), `${what}: ${message}`);
       assert.match(message, /32 characters/, `${what}: says what a good value is`);
-      for (const value of Object.values(env).filter((v) => v.trim().length >= 8)) assert.ok(!message.includes(value.trim()), `${what}: the message does not repeat the secret`);
+      for (const value of Object.values(env).filter((v) => v.trim().length >= 8))
+        assert.ok(!message.includes(value.trim()), `${what}: the message does not repeat the secret`);
     }
     assert.deepEqual(started, [], 'weak configurations that started');
   });
 
   it('production names every weak secret at once', () => {
-    const message = refuses(() => loadConfig({ ...strong, ADMIN_TOKEN: 'admin', SMS_WEBHOOK_SECRET: 'x', EMAIL_WEBHOOK_SECRET: 'x' }), 'ADMIN_TOKEN');
-    assert.match(message, /ADMIN_TOKEN is shorter than 32 characters; SMS_WEBHOOK_SECRET is shorter than 32 characters; EMAIL_WEBHOOK_SECRET is shorter than 32 characters; SMS_WEBHOOK_SECRET and EMAIL_WEBHOOK_SECRET are the same value/);
+    const message = refuses(
+      () => loadConfig({ ...strong, ADMIN_TOKEN: 'admin', SMS_WEBHOOK_SECRET: 'x', EMAIL_WEBHOOK_SECRET: 'x' }),
+      'ADMIN_TOKEN',
+    );
+    assert.match(
+      message,
+      /ADMIN_TOKEN is shorter than 32 characters; SMS_WEBHOOK_SECRET is shorter than 32 characters; EMAIL_WEBHOOK_SECRET is shorter than 32 characters; SMS_WEBHOOK_SECRET and EMAIL_WEBHOOK_SECRET are the same value/,
+    );
   });
 
   it('production starts with every secret set, strong and different, or with the optional ones unset', () => {
-    const all = { ...strong, ADMIN_TOKEN: SECRET_C, SMS_WEBHOOK_SECRET: SECRET_D, EMAIL_WEBHOOK_SECRET: SECRET_E, DEV_INBOX_TOKEN: 'f'.repeat(40) };
+    const all = {
+      ...strong,
+      ADMIN_TOKEN: SECRET_C,
+      SMS_WEBHOOK_SECRET: SECRET_D,
+      EMAIL_WEBHOOK_SECRET: SECRET_E,
+      DEV_INBOX_TOKEN: 'f'.repeat(40),
+    };
     assert.equal(loadConfig(all).ADMIN_TOKEN, SECRET_C);
     assert.equal(loadConfig({ ...strong, ADMIN_TOKEN: '', SMS_WEBHOOK_SECRET: '  ' }).ADMIN_TOKEN, undefined);
   });
 
   it('test and development keep accepting short and repeated secrets (tests, workstations)', () => {
     for (const APP_ENV of ['test', 'development']) {
-      const c = loadConfig({ APP_ENV, ADMIN_TOKEN: 'admin', SMS_WEBHOOK_SECRET: 'x', EMAIL_WEBHOOK_SECRET: 'x', JWT_SECRET: SECRET_A, OTP_SECRET: SECRET_A });
+      const c = loadConfig({
+        APP_ENV,
+        ADMIN_TOKEN: 'admin',
+        SMS_WEBHOOK_SECRET: 'x',
+        EMAIL_WEBHOOK_SECRET: 'x',
+        JWT_SECRET: SECRET_A,
+        OTP_SECRET: SECRET_A,
+      });
       assert.equal(c.ADMIN_TOKEN, 'admin');
     }
   });
@@ -260,7 +319,11 @@ describe('loadConfig: the metrics listener (METRICS_PORT, METRICS_HOST)', () => 
 
   it('METRICS_HOST defaults to loopback in every environment (its counters say which addresses have accounts); set, it wins', () => {
     for (const APP_ENV of ['development', 'test', 'production']) {
-      assert.equal(loadConfig({ ...strong, APP_ENV, METRICS_PORT: '9464', ADMIN_TOKEN: 'c'.repeat(40) }).METRICS_HOST, '127.0.0.1', APP_ENV);
+      assert.equal(
+        loadConfig({ ...strong, APP_ENV, METRICS_PORT: '9464', ADMIN_TOKEN: 'c'.repeat(40) }).METRICS_HOST,
+        '127.0.0.1',
+        APP_ENV,
+      );
     }
     assert.equal(loadConfig({ METRICS_HOST: '0.0.0.0' }).METRICS_HOST, '0.0.0.0');
     assert.equal(loadConfig({ METRICS_HOST: '' }).METRICS_HOST, '127.0.0.1');
@@ -270,7 +333,11 @@ describe('loadConfig: the metrics listener (METRICS_PORT, METRICS_HOST)', () => 
     const message = refuses(() => loadConfig({ ...strong, METRICS_PORT: '9464' }), 'METRICS_PORT');
     assert.match(message, /\bADMIN_TOKEN\b/);
     assert.equal(loadConfig({ ...strong, METRICS_PORT: '9464', ADMIN_TOKEN: 'c'.repeat(40) }).METRICS_PORT, 9464);
-    assert.equal(loadConfig({ APP_ENV: 'test', METRICS_PORT: '9464' }).METRICS_PORT, 9464, 'test starts: its listener serves nothing without a token');
+    assert.equal(
+      loadConfig({ APP_ENV: 'test', METRICS_PORT: '9464' }).METRICS_PORT,
+      9464,
+      'test starts: its listener serves nothing without a token',
+    );
   });
 });
 

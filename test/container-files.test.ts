@@ -20,7 +20,10 @@ const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.ur
 /** The variable names of src/config.ts's schema. */
 function schemaKeys(): string[] {
   const keys = Object.keys(envSchema.properties);
-  assert.ok(keys.length > 30 && keys.includes('APP_ENV') && keys.includes('SMTP_SERVER'), `read the schema: ${keys.join(', ')}`);
+  assert.ok(
+    keys.length > 30 && keys.includes('APP_ENV') && keys.includes('SMTP_SERVER'),
+    `read the schema: ${keys.join(', ')}`,
+  );
   return keys;
 }
 
@@ -29,7 +32,18 @@ const CLIENT_KEYS = ['API_BASE_URL', 'PANIC_API_SESSION_FILE'];
 
 describe('docker-compose.yml', () => {
   const compose = parseYaml(read('docker-compose.yml')) as {
-    services: Record<string, { container_name?: string; image?: string; build?: unknown; ports?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown }>;
+    services: Record<
+      string,
+      {
+        container_name?: string;
+        image?: string;
+        build?: unknown;
+        ports?: string[];
+        environment?: Record<string, string>;
+        depends_on?: Record<string, { condition: string }>;
+        healthcheck?: unknown;
+      }
+    >;
   };
   const api = compose.services['panic-system-api'];
 
@@ -41,7 +55,10 @@ describe('docker-compose.yml', () => {
     assert.match(compose.services.postgres.image ?? '', /^postgres:16/);
     assert.match(compose.services.redis.image ?? '', /^redis:7/);
     assert.match(compose.services.mailpit.image ?? '', /^axllent\/mailpit/);
-    assert.ok(compose.services.mailpit.ports?.some((p) => p.startsWith('8025:8025')), 'Mailpit web page published on 8025');
+    assert.ok(
+      compose.services.mailpit.ports?.some((p) => p.startsWith('8025:8025')),
+      'Mailpit web page published on 8025',
+    );
     for (const dep of ['postgres', 'redis', 'mailpit']) {
       assert.equal(api.depends_on?.[dep]?.condition, 'service_healthy', `waits for ${dep}`);
       assert.ok(compose.services[dep].healthcheck, `${dep} has a healthcheck`);
@@ -50,7 +67,8 @@ describe('docker-compose.yml', () => {
 
   it("wires the API's database, Redis and SMTP to the other services", () => {
     const env = api.environment ?? {};
-    for (const name of ['DATABASE_URL', 'REDIS_URL', 'SMTP_SERVER', 'SMTP_PORT']) assert.ok(env[name], `${name} is set`);
+    for (const name of ['DATABASE_URL', 'REDIS_URL', 'SMTP_SERVER', 'SMTP_PORT'])
+      assert.ok(env[name], `${name} is set`);
     assert.match(env.DATABASE_URL, /^postgres:\/\/[^@]+@postgres:5432\//);
     assert.equal(env.REDIS_URL, 'redis://redis:6379');
     assert.equal(env.SMTP_SERVER, 'mailpit');
@@ -64,7 +82,10 @@ describe('docker-compose.yml', () => {
   it('gives an environment the service accepts, with SMTP counted as configured (not placeholders)', () => {
     // Compose substitutes ${APP_ENV:-development}; unset here, so the default.
     const env = Object.fromEntries(
-      Object.entries(api.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{(\w+):-([^}]*)\}/g, (_m, _name, def) => def)]),
+      Object.entries(api.environment ?? {}).map(([k, v]) => [
+        k,
+        String(v).replace(/\$\{(\w+):-([^}]*)\}/g, (_m, _name, def) => def),
+      ]),
     );
     const config = loadConfig(env);
     assert.equal(config.APP_ENV, 'development');
@@ -113,7 +134,9 @@ describe('Dockerfile', () => {
   });
 
   it('.dockerignore keeps node_modules, local data, a local dist/ and .env out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     for (const entry of ['node_modules', 'data', 'dist', '.env', '.git']) assert.ok(ignored.includes(entry), entry);
     assert.ok(ignored.includes('!.env.example'));
   });
@@ -146,7 +169,18 @@ describe('.env.example', () => {
   });
 
   it('has placeholders for secrets and credentials that production refuses and doctor reports', async () => {
-    for (const key of ['JWT_SECRET', 'OTP_SECRET', 'SMTP_SERVER', 'SMTP_USERNAME', 'SMTP_PASSWORD', 'FROM_EMAIL', 'SMS_API_URL', 'SMS_API_KEY', 'SMS_ACCOUNT_SID', 'SMS_FROM']) {
+    for (const key of [
+      'JWT_SECRET',
+      'OTP_SECRET',
+      'SMTP_SERVER',
+      'SMTP_USERNAME',
+      'SMTP_PASSWORD',
+      'FROM_EMAIL',
+      'SMS_API_URL',
+      'SMS_API_KEY',
+      'SMS_ACCOUNT_SID',
+      'SMS_FROM',
+    ]) {
       assert.ok(isPlaceholder(example[key]), `${key}=${example[key]} counts as a placeholder`);
     }
     const production = { ...example, APP_ENV: 'production' };
@@ -161,10 +195,16 @@ describe('.env.example', () => {
 
     const smtp = await checkSmtp(config);
     assert.equal(smtp.status, 'fail');
-    assert.match(smtp.finding, /SMTP credentials are placeholder values \(SMTP_SERVER, SMTP_USERNAME, SMTP_PASSWORD, FROM_EMAIL\)/);
+    assert.match(
+      smtp.finding,
+      /SMTP credentials are placeholder values \(SMTP_SERVER, SMTP_USERNAME, SMTP_PASSWORD, FROM_EMAIL\)/,
+    );
     const sms = await checkSms(config);
     assert.equal(sms.status, 'fail');
-    assert.match(sms.finding, /SMS credentials are placeholder values \(SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY, SMS_FROM\)/);
+    assert.match(
+      sms.finding,
+      /SMS credentials are placeholder values \(SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY, SMS_FROM\)/,
+    );
   });
 });
 
@@ -172,7 +212,15 @@ describe('README', () => {
   const readme = read('README.md');
 
   it('names the container, the services, the ports and the client walk-through', () => {
-    for (const words of ['docker compose up', 'panic-system-api', 'Mailpit', '8025', '.env.example', 'panic-api register', 'panic-api verify-phone-otp']) {
+    for (const words of [
+      'docker compose up',
+      'panic-system-api',
+      'Mailpit',
+      '8025',
+      '.env.example',
+      'panic-api register',
+      'panic-api verify-phone-otp',
+    ]) {
       assert.ok(readme.includes(words), `README mentions ${words}`);
     }
   });

@@ -14,9 +14,20 @@ import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { createTestDatabase, pgAvailable } from './support/pg.ts';
 import { copyMigratedFolder } from './support/pglite-template.ts';
-import { startSmtpServer, } from './support/smtp.ts';
+import { startSmtpServer } from './support/smtp.ts';
 import { startTwilioServer } from './support/sms.ts';
-import { accepts, api, exitOf, report, startChild, startServe, stopChildrenAfter, waitForLog, START_TIMEOUT_MS, type Child } from './support/child.ts';
+import {
+  accepts,
+  api,
+  exitOf,
+  report,
+  startChild,
+  startServe,
+  stopChildrenAfter,
+  waitForLog,
+  START_TIMEOUT_MS,
+  type Child,
+} from './support/child.ts';
 import { codeIn, person, smtpEnv, twilioEnv } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 
@@ -149,15 +160,19 @@ async function registerWithSendHeld(t: TestContext, kind: DbKind, tag: string) {
   const p = person(tag);
   const reg = await api(child, 'POST', '/api/v1/auth/register', p);
   assert.equal(reg.status, 201, reg.text + report(child));
-  await waitUntil(() => gate.entered >= 1, { timeoutMs: 60_000, what: 'the send to reach the SMTP server' }).catch((err) => {
-    throw new Error(`${(err as Error).message}${report(child)}`);
-  });
+  await waitUntil(() => gate.entered >= 1, { timeoutMs: 60_000, what: 'the send to reach the SMTP server' }).catch(
+    (err) => {
+      throw new Error(`${(err as Error).message}${report(child)}`);
+    },
+  );
   return { gate, smtp, store, started, env, child, p };
 }
 
 for (const kind of kinds) {
   describe(`crash safety of delivery, real process (${kind})`, () => {
-    it('SIGKILL while a mail is in flight: after a restart the mail is sent and its code verifies', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    it('SIGKILL while a mail is in flight: after a restart the mail is sent and its code verifies', {
+      timeout: TEST_TIMEOUT_MS,
+    }, async (t) => {
       const { gate, smtp, store, started, env, child: first, p } = await registerWithSendHeld(t, kind, 'crash');
       first.proc.kill('SIGKILL');
       const killed = await exitOf(first, 30_000);
@@ -202,17 +217,21 @@ for (const kind of kinds) {
       assert.ok(row.attempts >= 2, `attempts ${row.attempts} >= 2`);
     });
 
-    it('SIGTERM while a mail is in flight: HTTP stops, the send finishes, the process exits 0', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    it('SIGTERM while a mail is in flight: HTTP stops, the send finishes, the process exits 0', {
+      timeout: TEST_TIMEOUT_MS,
+    }, async (t) => {
       const { gate, smtp, store, child, p } = await registerWithSendHeld(t, kind, 'term');
       t.after(() => gate.release());
       const port = child.port!;
 
       child.proc.kill('SIGTERM');
-      await waitUntil(async () => !(await accepts(port)), { timeoutMs: 30_000, intervalMs: 50, what: 'the HTTP server to stop accepting' }).catch(
-        (err) => {
-          throw new Error(`${(err as Error).message}${report(child)}`);
-        },
-      );
+      await waitUntil(async () => !(await accepts(port)), {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        what: 'the HTTP server to stop accepting',
+      }).catch((err) => {
+        throw new Error(`${(err as Error).message}${report(child)}`);
+      });
       // HTTP closed, so the shutdown has reached the worker, which waits for the send the gate holds
       // (the mail accepted after the release below is the proof: an exit would have cut it off).
       await waitForLog(child, 'shutting down: finishing messages in flight');
@@ -233,7 +252,9 @@ for (const kind of kinds) {
   });
 }
 
-describe('two worker processes on one PostgreSQL database', { skip: !kinds.includes('postgres') && 'PostgreSQL not reachable' }, () => {
+describe('two worker processes on one PostgreSQL database', {
+  skip: !kinds.includes('postgres') && 'PostgreSQL not reachable',
+}, () => {
   it('send 500 queued SMS exactly once', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const COUNT = 500;
     // Each worker sends from its own number. The first sends are held until both workers have one
@@ -282,12 +303,18 @@ describe('two worker processes on one PostgreSQL database', { skip: !kinds.inclu
     );
 
     const pending = async () =>
-      Number((await client.query(`SELECT count(*)::int AS n FROM messages WHERE status IN ('queued', 'sending')`)).rows[0].n);
-    await waitUntil(async () => (await pending()) === 0, { timeoutMs: 180_000, intervalMs: 250, what: 'every message to leave the queue' }).catch(
-      async (err) => {
-        throw new Error(`${(err as Error).message} (${await pending()} pending, ${sms.requests} requests)${report(...workers)}`);
-      },
-    );
+      Number(
+        (await client.query(`SELECT count(*)::int AS n FROM messages WHERE status IN ('queued', 'sending')`)).rows[0].n,
+      );
+    await waitUntil(async () => (await pending()) === 0, {
+      timeoutMs: 180_000,
+      intervalMs: 250,
+      what: 'every message to leave the queue',
+    }).catch(async (err) => {
+      throw new Error(
+        `${(err as Error).message} (${await pending()} pending, ${sms.requests} requests)${report(...workers)}`,
+      );
+    });
 
     // SIGTERM waits for sends in flight, so a duplicate send could not still be on its way.
     for (const w of workers) w.proc.kill('SIGTERM');

@@ -15,14 +15,23 @@ const ADMIN = 'admin-token-for-tests-0123456789';
 const MINUTE = 60_000;
 
 async function messages(stack: Stack, recipient: string) {
-  return stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at').execute();
+  return stack.runtime.ctx.db
+    .selectFrom('messages')
+    .selectAll()
+    .where('recipient', '=', recipient)
+    .orderBy('created_at')
+    .execute();
 }
 
 /** The delivery log of one recipient, as the admin API answers it. */
 async function logOf(stack: Stack, recipient: string) {
   const res = await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(recipient)}`, undefined, ADMIN);
   assert.equal(res.status, 200, res.text);
-  return res.body.messages as Array<{ id: string; status: string; events: Array<{ kind: string } & Record<string, any>> }>;
+  return res.body.messages as Array<{
+    id: string;
+    status: string;
+    events: Array<{ kind: string } & Record<string, any>>;
+  }>;
 }
 
 const kinds = (events: Array<{ kind: string }>) => events.map((e) => e.kind);
@@ -43,15 +52,24 @@ for (const db of await databaseKinds()) {
     it('a code that expires while SMTP is down is never sent and ends expired, with every attempt kept', async () => {
       const port = await freePort();
       let now = Date.now();
-      const stack = await startStack({ db, clock: () => new Date(now), env: { SMTP_PORT: String(port), ADMIN_TOKEN: ADMIN } });
+      const stack = await startStack({
+        db,
+        clock: () => new Date(now),
+        env: { SMTP_PORT: String(port), ADMIN_TOKEN: ADMIN },
+      });
       const late = { close: async () => {} };
       try {
         const p = person('expire');
         assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
         // The clock stands still, so the retry waits for it: exactly one failed attempt.
-        await waitUntil(async () => ((await messages(stack, p.email))[0]?.attempts ?? 0) >= 1 && (await messages(stack, p.email))[0].status === 'queued', {
-          what: 'a failed first attempt',
-        });
+        await waitUntil(
+          async () =>
+            ((await messages(stack, p.email))[0]?.attempts ?? 0) >= 1 &&
+            (await messages(stack, p.email))[0].status === 'queued',
+          {
+            what: 'a failed first attempt',
+          },
+        );
         const smtp = await startSmtpServer({ port });
         late.close = smtp.close;
         now += 10 * MINUTE + 1000; // OTP_TTL_SECONDS (600) has passed: the retry is due and its code dead
@@ -76,7 +94,10 @@ for (const db of await databaseKinds()) {
         const one = await stack.api('GET', `/api/v1/admin/messages/${logged.id}`, undefined, ADMIN);
         assert.equal(one.status, 200, one.text);
         assert.deepEqual(one.body.message, logged);
-        assert.equal((await stack.api('GET', `/api/v1/admin/messages/${crypto.randomUUID()}`, undefined, ADMIN)).status, 404);
+        assert.equal(
+          (await stack.api('GET', `/api/v1/admin/messages/${crypto.randomUUID()}`, undefined, ADMIN)).status,
+          404,
+        );
         assert.equal((await stack.api('GET', `/api/v1/admin/messages/${logged.id}`)).status, 401);
       } finally {
         await stack.close();
@@ -87,34 +108,57 @@ for (const db of await databaseKinds()) {
     it('a resend while the first message waits: the first ends superseded and only the new code arrives', async () => {
       const port = await freePort();
       let now = Date.now();
-      const stack = await startStack({ db, clock: () => new Date(now), env: { SMTP_PORT: String(port), ADMIN_TOKEN: ADMIN } });
+      const stack = await startStack({
+        db,
+        clock: () => new Date(now),
+        env: { SMTP_PORT: String(port), ADMIN_TOKEN: ADMIN },
+      });
       const late = { close: async () => {} };
       try {
         const p = person('supersede');
         assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
         // The clock stands still, so the first message's retry waits for it, with SMTP up by then.
-        await waitUntil(async () => ((await messages(stack, p.email))[0]?.attempts ?? 0) >= 1 && (await messages(stack, p.email))[0].status === 'queued', {
-          what: 'a failed first attempt',
-        });
+        await waitUntil(
+          async () =>
+            ((await messages(stack, p.email))[0]?.attempts ?? 0) >= 1 &&
+            (await messages(stack, p.email))[0].status === 'queued',
+          {
+            what: 'a failed first attempt',
+          },
+        );
         const [{ id: firstId }] = await messages(stack, p.email);
         const smtp = await startSmtpServer({ port });
         late.close = smtp.close;
         assert.equal((await stack.api('POST', '/api/v1/auth/resend-verification', { email: p.email })).status, 200);
         // The resend's code may be queued just after its answer (every answer takes the same time).
-        const { id: newerId } = await waitUntil(async () => (await messages(stack, p.email)).find((m) => m.id !== firstId), { what: 'the resent message' });
+        const { id: newerId } = await waitUntil(
+          async () => (await messages(stack, p.email)).find((m) => m.id !== firstId),
+          { what: 'the resent message' },
+        );
         now += MINUTE; // the first message's retry is due, its code not expired: only replaced
         const mail = await smtp.waitFor(p.email, { timeoutMs: 20_000 });
         assert.equal((await ended(stack, p.email, ['superseded', 'sent', 'failed'], firstId)).status, 'superseded');
         assert.equal((await ended(stack, p.email, ['sent', 'failed'], newerId)).status, 'sent');
-        assert.equal(smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length, 1, 'one mail: the replaced code was not sent');
+        assert.equal(
+          smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length,
+          1,
+          'one mail: the replaced code was not sent',
+        );
         const otp = mail.text.match(/\b(\d{6})\b/)![1];
-        assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status, 200, 'the mail holds the live code');
+        assert.equal(
+          (await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status,
+          200,
+          'the mail holds the live code',
+        );
 
         const log = await logOf(stack, p.email);
         const [first, newer] = [firstId, newerId].map((id) => log.find((m) => m.id === id)!);
         assert.equal(first.events[0].kind, 'queued');
         assert.equal(first.events.at(-1)!.kind, 'superseded');
-        assert.ok(first.events.slice(1, -1).every((e) => e.kind === 'attempt_failed'), JSON.stringify(first.events));
+        assert.ok(
+          first.events.slice(1, -1).every((e) => e.kind === 'attempt_failed'),
+          JSON.stringify(first.events),
+        );
         assert.equal(newer.events[0].kind, 'queued');
         assert.equal(newer.events.at(-1)!.kind, 'sent');
         assert.ok(newer.events.at(-1)!.provider_id, 'the sent event keeps the provider id');
@@ -139,7 +183,10 @@ for (const db of await databaseKinds()) {
         const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
         stack.sms.failWith = { status: 400, code: 21211 };
         try {
-          assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, login.body.access_token)).status, 200);
+          assert.equal(
+            (await stack.api('POST', '/api/v1/users/verify-phone', {}, login.body.access_token)).status,
+            200,
+          );
           assert.equal((await ended(stack, p.phone, ['sent', 'failed'])).status, 'failed');
         } finally {
           stack.sms.failWith = undefined;
@@ -169,7 +216,11 @@ for (const db of await databaseKinds()) {
         const lines = cli.stdout.split('\n');
         const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
         assert.ok(at(/FAILED after 1 attempt/) < at(/^ {4}\S+ {2}queued$/), cli.stdout);
-        assert.ok(at(/^ {4}\S+ {2}queued$/) < at(/^ {4}\S+ {2}attempt failed → failed \(smtp, 550 EENVELOPE, \d+ ms\): SMTP EENVELOPE 550/), cli.stdout);
+        assert.ok(
+          at(/^ {4}\S+ {2}queued$/) <
+            at(/^ {4}\S+ {2}attempt failed → failed \(smtp, 550 EENVELOPE, \d+ ms\): SMTP EENVELOPE 550/),
+          cli.stdout,
+        );
         assert.match(cli.stdout, /^ {6}cause: The mailbox does not exist/m);
         assert.match(cli.stdout, /^ {6}fix: Check the address for typos/m);
       });

@@ -34,7 +34,11 @@ for (const db of await databaseKinds()) {
       const smtpHold = holdingSmtp();
       let stack: Stack;
       before(async () => {
-        stack = await startStack({ db, smtp: { beforeAccept: smtpHold.beforeAccept }, env: { SHUTDOWN_TIMEOUT_SECONDS: '1' } });
+        stack = await startStack({
+          db,
+          smtp: { beforeAccept: smtpHold.beforeAccept },
+          env: { SHUTDOWN_TIMEOUT_SECONDS: '1' },
+        });
       });
       after(async () => {
         smtpHold.release();
@@ -47,7 +51,13 @@ for (const db of await databaseKinds()) {
         await waitUntil(() => stack.smtp.dataReceived >= 3, { what: 'three emails in flight' });
         const started = performance.now();
         const someone = people[0];
-        await sendCode(stack.runtime.ctx, { userId: someone.id, purpose: 'phone_verification', channel: 'sms', destination: someone.phone, now: new Date() });
+        await sendCode(stack.runtime.ctx, {
+          userId: someone.id,
+          purpose: 'phone_verification',
+          channel: 'sms',
+          destination: someone.phone,
+          now: new Date(),
+        });
         await stack.sms.waitFor(someone.phone, { timeoutMs: 3000 });
         const ms = performance.now() - started;
         assert.equal(stack.smtp.messages.length, 0, 'no email was accepted: they are all still held');
@@ -56,9 +66,14 @@ for (const db of await databaseKinds()) {
 
       it('SHUTDOWN_TIMEOUT_SECONDS=1: stop() returns within the deadline and the emails in flight go back to the queue', async () => {
         const p = await registered(stack, 'deadline');
-        await waitUntil(async () => (await statusOf(stack, p.email)).status === 'sending', { what: 'the email in flight' });
+        await waitUntil(async () => (await statusOf(stack, p.email)).status === 'sending', {
+          what: 'the email in flight',
+        });
         const started = performance.now();
-        const stopped = await Promise.race([stack.runtime.worker.stop().then(() => 'stopped'), new Promise((r) => setTimeout(r, 8000, 'still waiting'))]);
+        const stopped = await Promise.race([
+          stack.runtime.worker.stop().then(() => 'stopped'),
+          new Promise((r) => setTimeout(r, 8000, 'still waiting')),
+        ]);
         const ms = performance.now() - started;
         assert.equal(stopped, 'stopped', 'stop() waited for a send that never ends');
         assert.ok(ms < 2500, `stop() took ${ms.toFixed(0)} ms with a 1 s deadline`);
@@ -84,15 +99,25 @@ for (const db of await databaseKinds()) {
         const t0 = new Date();
         const [mine] = await claimDue(kdb, 'email', t0, config.DELIVERY_LEASE_SECONDS, 10);
         assert.equal(mine?.recipient, p.email);
-        assert.deepEqual(await claimDue(kdb, 'email', t0, config.DELIVERY_LEASE_SECONDS, 10), [], 'a leased message is nobody else\'s');
+        assert.deepEqual(
+          await claimDue(kdb, 'email', t0, config.DELIVERY_LEASE_SECONDS, 10),
+          [],
+          "a leased message is nobody else's",
+        );
         const later = addSeconds(t0, config.DELIVERY_LEASE_SECONDS + 1);
         const [theirs] = await claimDue(kdb, 'email', later, config.DELIVERY_LEASE_SECONDS, 10);
         assert.equal(theirs?.id, mine.id, 'the lease ran out: another worker takes the message over');
         assert.notEqual(theirs.lease_token, mine.lease_token);
 
-        assert.equal(await recordOutcome(kdb, mine, { status: 'failed', reason: 'late and stale' }, later, false), false);
+        assert.equal(
+          await recordOutcome(kdb, mine, { status: 'failed', reason: 'late and stale' }, later, false),
+          false,
+        );
         assert.equal(await recordOutcome(kdb, theirs, { status: 'sent', providerId: 'theirs' }, later, false), true);
-        assert.equal(await recordOutcome(kdb, mine, { status: 'failed', reason: 'late and stale' }, later, false), false);
+        assert.equal(
+          await recordOutcome(kdb, mine, { status: 'failed', reason: 'late and stale' }, later, false),
+          false,
+        );
         const row = await statusOf(stack, p.email);
         assert.equal(row.status, 'sent');
         assert.equal(row.provider_id, 'theirs');
@@ -108,7 +133,10 @@ for (const db of await databaseKinds()) {
         stack = await startStack({ db, env, noWorker: db === 'postgres' });
         if (db === 'postgres') {
           // Another process's worker on the same database: only a NOTIFY can reach it.
-          other = await createRuntime({ config: stack.runtime.config, logger: createLogger({ ...stack.runtime.config, LOG_LEVEL: 'silent' }) });
+          other = await createRuntime({
+            config: stack.runtime.config,
+            logger: createLogger({ ...stack.runtime.config, LOG_LEVEL: 'silent' }),
+          });
           other.worker.start();
         }
       });
@@ -127,7 +155,10 @@ for (const db of await databaseKinds()) {
           await stack.smtp.waitFor(p.email, { timeoutMs: 5000 });
           const ms = performance.now() - answered;
           const sendMs = stack.logs.filter((l) => l.includes('message sent')).map((l) => JSON.parse(l).ms);
-          assert.ok(ms < 1000, `email ${i} arrived ${ms.toFixed(0)} ms after the answer (sends took ${sendMs.join(', ')} ms): the worker waited for its poll`);
+          assert.ok(
+            ms < 1000,
+            `email ${i} arrived ${ms.toFixed(0)} ms after the answer (sends took ${sendMs.join(', ')} ms): the worker waited for its poll`,
+          );
         }
       });
     });
@@ -147,14 +178,21 @@ for (const db of await databaseKinds()) {
         for (const p of people) await stack.smtp.waitFor(p.email);
         const opened = stack.smtp.connections - before;
         assert.ok(opened >= 1 && opened <= 3, `${opened} connections for 20 emails`);
-        for (const p of people) assert.equal(stack.smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length, 1);
+        for (const p of people)
+          assert.equal(stack.smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length, 1);
       });
 
       it('SMS reach the provider over a kept-alive connection, not a new one each', async () => {
         const before = stack.sms.connections;
         for (let i = 0; i < 10; i++) {
           const p = await registered(stack, `sms-keepalive-${i}`);
-          await sendCode(stack.runtime.ctx, { userId: p.id, purpose: 'phone_verification', channel: 'sms', destination: p.phone, now: new Date() });
+          await sendCode(stack.runtime.ctx, {
+            userId: p.id,
+            purpose: 'phone_verification',
+            channel: 'sms',
+            destination: p.phone,
+            now: new Date(),
+          });
           await stack.sms.waitFor(p.phone);
         }
         const opened = stack.sms.connections - before;
@@ -164,7 +202,9 @@ for (const db of await databaseKinds()) {
   });
 }
 
-describe('exactly once through a 10 s database cut with 30 emails in flight (postgres)', { skip: !(await databaseKinds()).includes('postgres') && 'PostgreSQL does not answer' }, () => {
+describe('exactly once through a 10 s database cut with 30 emails in flight (postgres)', {
+  skip: !(await databaseKinds()).includes('postgres') && 'PostgreSQL does not answer',
+}, () => {
   const smtpHold = holdingSmtp();
   let proxy: FaultProxy;
   let stack: Stack;
@@ -176,7 +216,12 @@ describe('exactly once through a 10 s database cut with 30 emails in flight (pos
       smtp: { beforeAccept: smtpHold.beforeAccept },
       // A lease shorter than the cut: before lease tokens, a send whose outcome could not be written
       // was claimed again when its lease ran out, and went out twice.
-      env: { DELIVERY_CONCURRENCY: '30', SMTP_MAX_CONNECTIONS: '30', DELIVERY_LEASE_SECONDS: '4', DB_QUERY_TIMEOUT_MS: '1000' },
+      env: {
+        DELIVERY_CONCURRENCY: '30',
+        SMTP_MAX_CONNECTIONS: '30',
+        DELIVERY_LEASE_SECONDS: '4',
+        DB_QUERY_TIMEOUT_MS: '1000',
+      },
     });
   });
   after(async () => {
@@ -191,7 +236,21 @@ describe('exactly once through a 10 s database cut with 30 emails in flight (pos
     const to = Array.from({ length: 30 }, (_, i) => `once-${i}.${randomPerson().email}`);
     await stack.runtime.ctx.db.transaction().execute(async (trx) => {
       for (const recipient of to) {
-        await enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 'Your code', text: 'Your code is 123456.', html: null, otp: '123456', expiresAt: new Date(now.getTime() + 600_000) }, now, stack.runtime.ctx.seal);
+        await enqueue(
+          trx,
+          {
+            channel: 'email',
+            recipient,
+            purpose: 'email_verification',
+            subject: 'Your code',
+            text: 'Your code is 123456.',
+            html: null,
+            otp: '123456',
+            expiresAt: new Date(now.getTime() + 600_000),
+          },
+          now,
+          stack.runtime.ctx.seal,
+        );
       }
     });
     await waitUntil(() => stack.smtp.dataReceived >= 30, { timeoutMs: 15_000, what: '30 emails in flight' });
@@ -200,12 +259,24 @@ describe('exactly once through a 10 s database cut with 30 emails in flight (pos
     await waitUntil(() => stack.smtp.messages.length >= 30, { what: 'the 30 sends to finish' });
     await new Promise((r) => setTimeout(r, 10_000));
     proxy.setMode('pass');
-    const rows = () => stack.runtime.ctx.db.selectFrom('messages').select(['recipient', 'status']).where('recipient', 'in', to).execute();
-    await waitUntil(async () => (await rows()).every((r) => r.status === 'sent'), { timeoutMs: 20_000, what: 'every outcome written after the cut' });
+    const rows = () =>
+      stack.runtime.ctx.db
+        .selectFrom('messages')
+        .select(['recipient', 'status'])
+        .where('recipient', 'in', to)
+        .execute();
+    await waitUntil(async () => (await rows()).every((r) => r.status === 'sent'), {
+      timeoutMs: 20_000,
+      what: 'every outcome written after the cut',
+    });
     // Longer than a lease: a message claimed again would be on its way by now.
     await new Promise((r) => setTimeout(r, 5000));
     const copies = to.map((address) => stack.smtp.messages.filter((m) => m.envelopeTo.includes(address)).length);
-    assert.deepEqual(copies, to.map(() => 1), `emails per recipient: ${copies.join(' ')}`);
+    assert.deepEqual(
+      copies,
+      to.map(() => 1),
+      `emails per recipient: ${copies.join(' ')}`,
+    );
     assert.equal((await rows()).filter((r) => r.status === 'sent').length, 30);
   });
 });

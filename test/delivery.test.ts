@@ -7,14 +7,22 @@ import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
 
 async function messageRow(stack: Stack, recipient: string) {
-  return stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at', 'desc').executeTakeFirst();
+  return stack.runtime.ctx.db
+    .selectFrom('messages')
+    .selectAll()
+    .where('recipient', '=', recipient)
+    .orderBy('created_at', 'desc')
+    .executeTakeFirst();
 }
 
 async function finalRow(stack: Stack, recipient: string, statuses = ['sent', 'failed', 'captured']) {
-  return waitUntil(async () => {
-    const row = await messageRow(stack, recipient);
-    return row && statuses.includes(row.status) ? row : undefined;
-  }, { timeoutMs: 15_000, what: `a final message to ${recipient}` });
+  return waitUntil(
+    async () => {
+      const row = await messageRow(stack, recipient);
+      return row && statuses.includes(row.status) ? row : undefined;
+    },
+    { timeoutMs: 15_000, what: `a final message to ${recipient}` },
+  );
 }
 
 describe('delivery: retries, permanent and temporary failures', () => {
@@ -25,10 +33,13 @@ describe('delivery: retries, permanent and temporary failures', () => {
     try {
       const p = person('late');
       assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
-      const queued = await waitUntil(async () => {
-        const row = await messageRow(stack, p.email);
-        return row?.status === 'queued' && row.attempts >= 1 ? row : undefined;
-      }, { what: 'a failed first attempt' });
+      const queued = await waitUntil(
+        async () => {
+          const row = await messageRow(stack, p.email);
+          return row?.status === 'queued' && row.attempts >= 1 ? row : undefined;
+        },
+        { what: 'a failed first attempt' },
+      );
       assert.match(queued.last_error ?? '', /ECONNREFUSED|ECONNECTION|connect/i);
       const server = await startSmtpServer({ port });
       late.close = server.close;
@@ -48,7 +59,11 @@ describe('delivery: retries, permanent and temporary failures', () => {
   it('a send that outlasts its lease is not claimed again by the worker sending it', async (t) => {
     let now = Date.now();
     const hold = holdingSmtp();
-    const stack = await startStack({ clock: () => new Date(now), smtp: { beforeAccept: hold.beforeAccept }, env: { DELIVERY_LEASE_SECONDS: '1' } });
+    const stack = await startStack({
+      clock: () => new Date(now),
+      smtp: { beforeAccept: hold.beforeAccept },
+      env: { DELIVERY_LEASE_SECONDS: '1' },
+    });
     t.after(async () => {
       hold.release();
       await stack.close();
@@ -78,7 +93,7 @@ describe('delivery: retries, permanent and temporary failures', () => {
     });
     after(() => stack.close());
 
-    it('a 5xx for the recipient fails at once, with the server\'s words kept', async () => {
+    it("a 5xx for the recipient fails at once, with the server's words kept", async () => {
       const p = { ...person(), email: `bounce.${Date.now()}@example.test` };
       await stack.api('POST', '/api/v1/auth/register', p);
       const row = await finalRow(stack, p.email);
@@ -132,7 +147,7 @@ describe('delivery: retries, permanent and temporary failures', () => {
       return p;
     }
 
-    it('a 400 from the API fails at once with Twilio\'s message', async () => {
+    it("a 400 from the API fails at once with Twilio's message", async () => {
       stack.sms.failWith = { status: 400, code: 21211, message: "The 'To' number is not a valid phone number." };
       try {
         const p = await phoneCodeRequest('tw400');
@@ -149,9 +164,16 @@ describe('delivery: retries, permanent and temporary failures', () => {
     it('a 429 or 500 is retried and succeeds once the API recovers', async () => {
       stack.sms.failWith = { status: 429, message: 'Too Many Requests' };
       const p = await phoneCodeRequest('tw429');
-      await waitUntil(async () => ((await messageRow(stack, p.phone))?.attempts ?? 0) >= 1 && (await messageRow(stack, p.phone))?.status === 'queued', { what: 'a retry' });
+      await waitUntil(
+        async () =>
+          ((await messageRow(stack, p.phone))?.attempts ?? 0) >= 1 &&
+          (await messageRow(stack, p.phone))?.status === 'queued',
+        { what: 'a retry' },
+      );
       stack.sms.failWith = { status: 500, message: 'Internal' };
-      await waitUntil(async () => ((await messageRow(stack, p.phone))?.attempts ?? 0) >= 2, { what: 'a second attempt' });
+      await waitUntil(async () => ((await messageRow(stack, p.phone))?.attempts ?? 0) >= 2, {
+        what: 'a second attempt',
+      });
       stack.sms.failWith = undefined;
       const row = await finalRow(stack, p.phone);
       assert.equal(row.status, 'sent');
@@ -170,7 +192,9 @@ describe('operations: metrics and the delivery log', () => {
   after(() => stack.close());
 
   const metric = (text: string, name: string, labels: string) => {
-    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((kv) => l.includes(kv)));
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`${name}{`) && labels.split(',').every((kv) => l.includes(kv)));
     return line ? Number(line.split(' ').pop()) : 0;
   };
 
@@ -181,7 +205,10 @@ describe('operations: metrics and the delivery log', () => {
     const p = person('metrics');
     await stack.api('POST', '/api/v1/auth/register', p);
     const otp = await stack.emailCode(p.email);
-    await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: otp === '000000' ? '111111' : '000000' });
+    await stack.api('POST', '/api/v1/auth/verify-account', {
+      email: p.email,
+      otp: otp === '000000' ? '111111' : '000000',
+    });
     await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
     await finalRow(stack, p.email);
     const res = await scrape();
@@ -203,7 +230,12 @@ describe('operations: metrics and the delivery log', () => {
     await finalRow(stack, p.email);
     assert.equal((await stack.api('GET', `/api/v1/admin/messages?to=${p.email}`)).status, 401);
     assert.equal((await stack.api('GET', `/api/v1/admin/messages?to=${p.email}`, undefined, 'wrong')).status, 401);
-    const log = await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(p.email.toUpperCase())}`, undefined, ADMIN);
+    const log = await stack.api(
+      'GET',
+      `/api/v1/admin/messages?to=${encodeURIComponent(p.email.toUpperCase())}`,
+      undefined,
+      ADMIN,
+    );
     assert.equal(log.status, 200, log.text);
     assert.equal(log.body.messages.length, 1);
     const [m] = log.body.messages;
@@ -212,7 +244,12 @@ describe('operations: metrics and the delivery log', () => {
     assert.equal(m.purpose, 'email_verification');
     assert.ok(!log.text.includes(code));
     assert.ok(!('body_text' in m) && !('otp' in m));
-    const none = await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(p.email)}&status=failed`, undefined, ADMIN);
+    const none = await stack.api(
+      'GET',
+      `/api/v1/admin/messages?to=${encodeURIComponent(p.email)}&status=failed`,
+      undefined,
+      ADMIN,
+    );
     assert.equal(none.body.messages.length, 0);
     assert.equal((await stack.api('GET', '/api/v1/admin/messages?status=lost', undefined, ADMIN)).status, 400);
   });
@@ -224,7 +261,10 @@ describe('operations: metrics and the delivery log', () => {
     const env = { API_BASE_URL: stack.baseUrl, ADMIN_TOKEN: ADMIN };
     const human = await runCli(['messages', '--to', p.email], env);
     assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, new RegExp(`email\\s+${p.email.replace(/[.]/g, '\\.')}\\s+email_verification\\s+SENT after 1 attempt`));
+    assert.match(
+      human.stdout,
+      new RegExp(`email\\s+${p.email.replace(/[.]/g, '\\.')}\\s+email_verification\\s+SENT after 1 attempt`),
+    );
     assert.match(human.stdout, /provider id: /);
     const json = await runCli(['messages', '--to', p.email, '--json'], env);
     assert.equal(json.code, 0, json.stderr);
@@ -237,7 +277,10 @@ describe('operations: metrics and the delivery log', () => {
     const wrong = await runCli(['messages', '--to', p.email], { ...env, ADMIN_TOKEN: 'not-the-token' });
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /admin token/i);
-    const down = await runCli(['messages', '--to', p.email], { ...env, API_BASE_URL: `http://127.0.0.1:${await freePort()}` });
+    const down = await runCli(['messages', '--to', p.email], {
+      ...env,
+      API_BASE_URL: `http://127.0.0.1:${await freePort()}`,
+    });
     assert.equal(down.code, 1);
     assert.match(down.stderr, /is not running/);
   });

@@ -28,10 +28,20 @@ const NO_PROVIDERS = {
 const logLines = (stack: Stack) => parseLogLines(stack.logs);
 
 const messagesTo = (stack: Stack, recipient: string): Promise<Message[]> =>
-  stack.runtime.handle.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at').execute();
+  stack.runtime.handle.db
+    .selectFrom('messages')
+    .selectAll()
+    .where('recipient', '=', recipient)
+    .orderBy('created_at')
+    .execute();
 
 /** The newest message to `recipient` once `done` holds for it. */
-async function messageWhen(stack: Stack, recipient: string, done: (m: Message) => boolean, what: string): Promise<Message> {
+async function messageWhen(
+  stack: Stack,
+  recipient: string,
+  done: (m: Message) => boolean,
+  what: string,
+): Promise<Message> {
   return waitUntil(
     async () => {
       const rows = await messagesTo(stack, recipient);
@@ -61,7 +71,10 @@ async function registerNew(stack: Stack, tag: string) {
 /** A new account verified with the code of its fallback line, and logged in (development only). */
 async function verifiedFromFallback(stack: Stack, tag: string) {
   const p = await registerNew(stack, tag);
-  const line = await waitUntil(() => fallbackLines(stack, EMAIL_LINE, p.email)[0], { timeoutMs: 10_000, what: `the fallback line for ${p.email}` });
+  const line = await waitUntil(() => fallbackLines(stack, EMAIL_LINE, p.email)[0], {
+    timeoutMs: 10_000,
+    what: `the fallback line for ${p.email}`,
+  });
   const ver = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: line[2] });
   assert.equal(ver.status, 200, ver.text);
   const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
@@ -80,7 +93,12 @@ describe('development, nothing configured: codes are captured and logged once', 
     assert.equal(stack.runtime.config.isDevelopment, true);
     assert.equal(stack.runtime.config.SMTP_SERVER, undefined, 'SMTP is not configured');
     const account = await registerNew(stack, 'devfallback');
-    const row = await messageWhen(stack, account.email, (m) => m.status !== 'queued' && m.status !== 'sending', 'a final state');
+    const row = await messageWhen(
+      stack,
+      account.email,
+      (m) => m.status !== 'queued' && m.status !== 'sending',
+      'a final state',
+    );
     assert.equal(row.status, 'captured', `status ${row.status}, last_error ${row.last_error}`);
     assert.equal(row.channel, 'email');
     assert.match(row.last_error ?? '', /SMTP/, 'the reason is kept');
@@ -90,8 +108,15 @@ describe('development, nothing configured: codes are captured and logged once', 
     assert.equal(lines.length, 1, `exactly one fallback line for ${account.email}: ${JSON.stringify(lines)}`);
     const code = lines[0][2];
     assert.match(code, /^\d{6}$/);
-    assert.equal(lines[0][0], `SMTP server not accessible, simulating verification email to ${account.email} with OTP: ${code}`);
-    assert.equal(stack.runtime.ctx.seal.open(row).otp, code, 'the dev inbox keeps the same code (development keeps the body, sealed)');
+    assert.equal(
+      lines[0][0],
+      `SMTP server not accessible, simulating verification email to ${account.email} with OTP: ${code}`,
+    );
+    assert.equal(
+      stack.runtime.ctx.seal.open(row).otp,
+      code,
+      'the dev inbox keeps the same code (development keeps the body, sealed)',
+    );
     assert.ok(!JSON.stringify(row).includes(code), 'the stored row holds no readable code, in development too');
     assert.equal(stack.smtp.messages.length, 0, 'no mail went anywhere');
 
@@ -106,7 +131,12 @@ describe('development, nothing configured: codes are captured and logged once', 
     const { account, accessToken } = await verifiedFromFallback(stack, 'devfallback-phone');
     const send = await stack.api('POST', '/api/v1/users/verify-phone', {}, accessToken);
     assert.equal(send.status, 200, send.text);
-    const row = await messageWhen(stack, account.phone, (m) => m.status !== 'queued' && m.status !== 'sending', 'a final state');
+    const row = await messageWhen(
+      stack,
+      account.phone,
+      (m) => m.status !== 'queued' && m.status !== 'sending',
+      'a final state',
+    );
     assert.equal(row.status, 'captured', `status ${row.status}, last_error ${row.last_error}`);
     assert.equal(row.channel, 'sms');
     assert.match(row.last_error ?? '', /SMS_PROVIDER|not configured/);
@@ -150,9 +180,18 @@ describe('development, SMTP on a closed port, SMS through the generic HTTP provi
 
   it('a failed send is captured too, with the reason kept in last_error', async () => {
     const account = await registerNew(stack, 'devclosed');
-    const row = await messageWhen(stack, account.email, (m) => m.status !== 'queued' && m.status !== 'sending', 'a final state');
+    const row = await messageWhen(
+      stack,
+      account.email,
+      (m) => m.status !== 'queued' && m.status !== 'sending',
+      'a final state',
+    );
     assert.equal(row.status, 'captured', `status ${row.status}, last_error ${row.last_error}`);
-    assert.match(row.last_error ?? '', /ECONNREFUSED|connect/i, `the connection failure is the reason: ${row.last_error}`);
+    assert.match(
+      row.last_error ?? '',
+      /ECONNREFUSED|connect/i,
+      `the connection failure is the reason: ${row.last_error}`,
+    );
     assert.match(row.last_error ?? '', new RegExp(String(port)), 'it names the port it tried');
 
     const lines = fallbackLines(stack, EMAIL_LINE, account.email);
@@ -187,7 +226,9 @@ describe('development, SMTP on a closed port, SMS through the generic HTTP provi
 describe('test (= production), SMTP on a closed port: no fallback, the message is retried', () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ env: { APP_ENV: 'test', SMTP_SERVER: '127.0.0.1', SMTP_PORT: String(await closedPort()) } });
+    stack = await startStack({
+      env: { APP_ENV: 'test', SMTP_SERVER: '127.0.0.1', SMTP_PORT: String(await closedPort()) },
+    });
   });
   after(() => stack?.close());
 
@@ -207,17 +248,32 @@ describe('test (= production), SMTP on a closed port: no fallback, the message i
     );
     assert.ok(['queued', 'failed'].includes(row.status), `status ${row.status}`);
     assert.match(row.last_error ?? '', /ECONNREFUSED|connect/i, `the reason: ${row.last_error}`);
-    if (row.status === 'queued') assert.ok(new Date(row.next_attempt_at).getTime() > new Date(row.created_at).getTime(), 'a later attempt is planned');
+    if (row.status === 'queued')
+      assert.ok(
+        new Date(row.next_attempt_at).getTime() > new Date(row.created_at).getTime(),
+        'a later attempt is planned',
+      );
 
     const lines = logLines(stack);
-    assert.ok(lines.some((l) => /will retry|failed/.test(l.msg ?? '')), 'the failure is logged (without the code)');
-    assert.ok(lines.some((l) => l.msg === 'incoming request'), 'requests are logged');
+    assert.ok(
+      lines.some((l) => /will retry|failed/.test(l.msg ?? '')),
+      'the failure is logged (without the code)',
+    );
+    assert.ok(
+      lines.some((l) => l.msg === 'incoming request'),
+      'requests are logged',
+    );
     assert.equal(lines.filter((l) => /simulating|with OTP/i.test(l.msg ?? '')).length, 0, 'no fallback line in test');
     const text = stack.logs.join('');
     assert.doesNotMatch(text, new RegExp(`(?<![0-9])${code}(?![0-9])`), 'the code is nowhere in the log');
 
     // and the worker's next go at it (another attempt, or giving up) does not capture it either
-    const later = await messageWhen(stack, p.email, (m) => m.status !== 'sending' && (m.attempts > row.attempts || m.status === 'failed'), 'another attempt, or failed');
+    const later = await messageWhen(
+      stack,
+      p.email,
+      (m) => m.status !== 'sending' && (m.attempts > row.attempts || m.status === 'failed'),
+      'another attempt, or failed',
+    );
     assert.ok(['queued', 'failed'].includes(later.status), `status ${later.status}`);
     assert.equal(fallbackLines(stack, EMAIL_LINE, p.email).length, 0, 'no fallback line in test');
     assert.equal(stack.smtp.messages.length, 0);

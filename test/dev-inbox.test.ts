@@ -36,7 +36,11 @@ describe('dev inbox JSON (APP_ENV=development)', () => {
     assert.ok(ids.indexOf(msgB.id) < ids.indexOf(msgA.id), 'newest first');
 
     const upper = await inbox(stack, a.email.toUpperCase());
-    assert.deepEqual(upper.map((m) => m.id), [msgA.id], 'the filter ignores case and keeps only that recipient');
+    assert.deepEqual(
+      upper.map((m) => m.id),
+      [msgA.id],
+      'the filter ignores case and keeps only that recipient',
+    );
     assert.deepEqual(await inbox(stack, 'nobody@example.test'), []);
 
     const verified = await stack.api('POST', '/api/v1/auth/verify-account', { email: a.email, otp: msgA.otp });
@@ -47,7 +51,10 @@ describe('dev inbox JSON (APP_ENV=development)', () => {
     const p = person('inbox-sms');
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
     const mail = await capturedFor(stack, p.email, 'email_verification');
-    assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: mail.otp })).status, 200);
+    assert.equal(
+      (await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: mail.otp })).status,
+      200,
+    );
     const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
     assert.equal(login.status, 200, login.text);
     assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, login.body.access_token)).status, 200);
@@ -107,7 +114,9 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
   });
   after(() => stack.close());
 
-  it('shows a new code without reloading, copies it, and the copied code verifies the account', { timeout: 90_000 }, async (t) => {
+  it('shows a new code without reloading, copies it, and the copied code verifies the account', {
+    timeout: 90_000,
+  }, async (t) => {
     const browser = await launchChromium();
     try {
       const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
@@ -133,7 +142,11 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
       const code = card.locator('.code');
       await code.filter({ hasText: /^\d{6}$/ }).waitFor({ timeout: 10_000 });
       const shown = (await code.textContent())!.trim();
-      assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the code appeared without a reload');
+      assert.equal(
+        await page.evaluate(() => (window as unknown as { marker?: number }).marker),
+        42,
+        'the code appeared without a reload',
+      );
       await card.locator('.badge', { hasText: 'captured' }).waitFor({ timeout: 10_000 });
       assert.match((await card.textContent()) ?? '', /Email verification/);
 
@@ -147,7 +160,9 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
         copied = await page.evaluate(() => document.documentElement.getAttribute('data-last-copied'));
       }
       assert.equal(copied, shown);
-      t.diagnostic(`copied with ${await page.evaluate(() => document.documentElement.getAttribute('data-copy-method'))}`);
+      t.diagnostic(
+        `copied with ${await page.evaluate(() => document.documentElement.getAttribute('data-copy-method'))}`,
+      );
 
       const ver = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: copied });
       assert.equal(ver.status, 200, ver.text);
@@ -199,14 +214,20 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
     }
   });
 
-  it('shows the locale, and previews an email as a mail client shows it, at a phone\'s width and a desktop\'s', { timeout: 90_000 }, async (t) => {
+  it("shows the locale, and previews an email as a mail client shows it, at a phone's width and a desktop's", {
+    timeout: 90_000,
+  }, async (t) => {
     const p = person('preview');
     const reg = await stack.api('POST', '/api/v1/auth/register', { ...p, first_name: 'Nomsa', locale: 'zu' });
     assert.equal(reg.status, 201, reg.text);
     const msg = await capturedFor(stack, p.email, 'email_verification');
     const raw = await stack.api('GET', `/dev/inbox/messages/${msg.id}/html`);
     assert.equal(raw.status, 200);
-    assert.match(raw.headers.get('content-security-policy') ?? '', /(^|; )sandbox(;|$)/, 'no script runs in the preview, even opened on its own');
+    assert.match(
+      raw.headers.get('content-security-policy') ?? '',
+      /(^|; )sandbox(;|$)/,
+      'no script runs in the preview, even opened on its own',
+    );
     assert.match(raw.headers.get('content-security-policy') ?? '', /frame-ancestors 'self'/);
     assert.equal((await stack.api('GET', '/dev/inbox/messages/00000000-0000-4000-8000-000000000000/html')).status, 404);
 
@@ -251,12 +272,18 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
       const page = await browser.newPage();
       // As on a plain-http LAN address: no navigator.clipboard at all.
       // (A string, not a function: tsx's helpers do not exist inside the page.)
-      await page.addInitScript({ content: "Object.defineProperty(Navigator.prototype, 'clipboard', { get: function () { return undefined; }, configurable: true });" });
+      await page.addInitScript({
+        content:
+          "Object.defineProperty(Navigator.prototype, 'clipboard', { get: function () { return undefined; }, configurable: true });",
+      });
       const p = person('fallback');
       assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
       await page.goto(`${stack.baseUrl}/dev/inbox`);
       const card = page.locator('li.msg', { hasText: p.email });
-      await card.locator('.code').filter({ hasText: /^\d{6}$/ }).waitFor({ timeout: 10_000 });
+      await card
+        .locator('.code')
+        .filter({ hasText: /^\d{6}$/ })
+        .waitFor({ timeout: 10_000 });
       const shown = (await card.locator('.code').textContent())!.trim();
       await card.getByRole('button', { name: /copy/i }).click();
       await card.getByRole('button', { name: /copied/i }).waitFor({ timeout: 5000 });
@@ -271,8 +298,6 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
 
 // ---------------------------------------------------------------------------------------------
 // `panic-api inbox` as a child process.
-
-
 
 describe('`panic-api inbox`', () => {
   let stack: Stack;
@@ -297,11 +322,16 @@ describe('`panic-api inbox`', () => {
     assert.equal(table.code, 0, table.stderr);
     const [header, row] = table.stdout.trimEnd().split('\n');
     assert.match(header, /^TIME\s+RECIPIENT\s+CHANNEL\s+PURPOSE\s+CODE\s+STATUS$/);
-    assert.ok(row.includes(p.email) && row.includes(msg.otp!) && row.includes('email verification') && row.endsWith('captured'), row);
+    assert.ok(
+      row.includes(p.email) && row.includes(msg.otp!) && row.includes('email verification') && row.endsWith('captured'),
+      row,
+    );
   });
 
   it('against a closed port exits 1 saying the server is not running', { timeout: 60_000 }, async () => {
-    const run = await runCli(['inbox', '--json', '--to', 'a@b.co'], { API_BASE_URL: `http://127.0.0.1:${await freePort()}` });
+    const run = await runCli(['inbox', '--json', '--to', 'a@b.co'], {
+      API_BASE_URL: `http://127.0.0.1:${await freePort()}`,
+    });
     assert.equal(run.code, 1);
     assert.match(run.stderr, /is not running/);
     assert.equal(run.stdout, '');

@@ -67,7 +67,9 @@ describe('panic-api doctor: Twilio account and the From domain in DNS', () => {
   });
 
   /** Runs `doctor --json` and checks that nothing was sent: one account GET at most, no SMS, no mail. */
-  async function doctor(overrides: Record<string, string> = {}): Promise<{ code: number; report: Report; byName: Record<string, Check>; endedAt: number }> {
+  async function doctor(
+    overrides: Record<string, string> = {},
+  ): Promise<{ code: number; report: Report; byName: Record<string, Check>; endedAt: number }> {
     const before = { requests: twilio.requests, messages: twilio.messages.length, mails: smtp.messages.length };
     const run = await runCli(['doctor', '--json'], { ...env, ...overrides });
     const endedAt = Date.now();
@@ -75,7 +77,9 @@ describe('panic-api doctor: Twilio account and the From domain in DNS', () => {
     try {
       report = JSON.parse(run.stdout) as Report;
     } catch {
-      throw new Error(`doctor --json did not print JSON (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+      throw new Error(
+        `doctor --json did not print JSON (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
+      );
     }
     assert.deepEqual(Object.keys(report).sort(), ['checks', 'ok']);
     assert.equal(report.ok, run.code === 0, 'ok matches the exit code');
@@ -89,11 +93,23 @@ describe('panic-api doctor: Twilio account and the From domain in DNS', () => {
   it('SPF, DMARC and DKIM published, a Full active Twilio account: email-dns and sms ok, email-dns right after smtp', async () => {
     const { code, report, byName } = await doctor();
     assert.equal(code, 0, JSON.stringify(report, null, 2));
-    assert.deepEqual(report.checks.map((c) => c.name), ['config', 'secrets', 'database', 'smtp', 'email-dns', 'sms', 'redis']);
+    assert.deepEqual(
+      report.checks.map((c) => c.name),
+      ['config', 'secrets', 'database', 'smtp', 'email-dns', 'sms', 'redis'],
+    );
     const check = byName['email-dns'];
     assert.equal(check.status, 'ok', check.finding);
-    assert.equal(check.finding, `${DOMAIN}: SPF "${SPF}"; DMARC p=quarantine; DKIM key at s1._domainkey.${DOMAIN}; only DNS was asked`);
-    assert.deepEqual(dns.asked.slice(-3).map((q) => q.name).sort(), [DOMAIN, `_dmarc.${DOMAIN}`, `s1._domainkey.${DOMAIN}`].sort());
+    assert.equal(
+      check.finding,
+      `${DOMAIN}: SPF "${SPF}"; DMARC p=quarantine; DKIM key at s1._domainkey.${DOMAIN}; only DNS was asked`,
+    );
+    assert.deepEqual(
+      dns.asked
+        .slice(-3)
+        .map((q) => q.name)
+        .sort(),
+      [DOMAIN, `_dmarc.${DOMAIN}`, `s1._domainkey.${DOMAIN}`].sort(),
+    );
     // a Full, active Twilio account
     assert.equal(byName.sms.status, 'ok');
     assert.match(byName.sms.finding, /the account is active \(Full\); nothing was sent/);
@@ -107,7 +123,10 @@ describe('panic-api doctor: Twilio account and the From domain in DNS', () => {
     assert.equal(check.status, 'warn');
     assert.match(check.finding, new RegExp(`no SPF record on ${DOMAIN.replaceAll('.', '\\.')}`));
     assert.match(check.finding, /DMARC p=quarantine/, 'the other records are still judged');
-    assert.equal(check.fix, `Publish a TXT record on ${DOMAIN}: "v=spf1 ip4:${smtp.host} ~all" (or the include: your mail provider documents, e.g. include:_spf.google.com).`);
+    assert.equal(
+      check.fix,
+      `Publish a TXT record on ${DOMAIN}: "v=spf1 ip4:${smtp.host} ~all" (or the include: your mail provider documents, e.g. include:_spf.google.com).`,
+    );
   });
 
   it('two SPF records, or one ending in +all: warn', async () => {
@@ -147,7 +166,10 @@ describe('panic-api doctor: Twilio account and the From domain in DNS', () => {
     const missing = (await doctor()).byName['email-dns'];
     assert.equal(missing.status, 'warn');
     assert.match(missing.finding, /no DKIM key at s1\._domainkey\.paniq\.co\.za/);
-    assert.match(missing.fix ?? '', /as a TXT record on s1\._domainkey\.paniq\.co\.za: "v=DKIM1; k=rsa; p=<its public key>"/);
+    assert.match(
+      missing.fix ?? '',
+      /as a TXT record on s1\._domainkey\.paniq\.co\.za: "v=DKIM1; k=rsa; p=<its public key>"/,
+    );
 
     dns.txt[`s1._domainkey.${DOMAIN}`] = [['v=DKIM1; k=rsa; p=']];
     const revoked = (await doctor()).byName['email-dns'];
@@ -160,7 +182,8 @@ describe('panic-api doctor: Twilio account and the From domain in DNS', () => {
     const check = (await doctor()).byName['email-dns'];
     assert.equal(check.status, 'warn');
     assert.match(check.finding, /no SPF record.*; no DMARC record.*; no DKIM key/);
-    for (const record of ['"v=spf1 ', '"v=DMARC1; p=none', '"v=DKIM1; k=rsa; p=']) assert.ok(check.fix?.includes(record), `${record} in ${check.fix}`);
+    for (const record of ['"v=spf1 ', '"v=DMARC1; p=none', '"v=DKIM1; k=rsa; p='])
+      assert.ok(check.fix?.includes(record), `${record} in ${check.fix}`);
   });
 
   it('DKIM_SELECTOR unset: DKIM is not asked about and the line says so', async () => {
@@ -204,7 +227,12 @@ describe('panic-api doctor: Twilio account and the From domain in DNS', () => {
   });
 
   it('SMTP not configured in development: no email-dns line, as nothing is sent by mail', async () => {
-    const { code, byName } = await doctor({ APP_ENV: 'development', SMTP_SERVER: '', SMTP_USERNAME: '', SMTP_PASSWORD: '' });
+    const { code, byName } = await doctor({
+      APP_ENV: 'development',
+      SMTP_SERVER: '',
+      SMTP_USERNAME: '',
+      SMTP_PASSWORD: '',
+    });
     assert.equal(code, 0);
     assert.equal(byName.smtp.status, 'warn');
     assert.equal(byName['email-dns'], undefined);
@@ -231,7 +259,10 @@ describe('panic-api doctor: Twilio account and the From domain in DNS', () => {
     twilio.account = { type: 'Full', status: 'suspended' };
     const suspended = await doctor();
     assert.equal(suspended.code, 1);
-    assert.deepEqual(suspended.report.checks.filter((c) => c.status === 'fail').map((c) => c.name), ['sms']);
+    assert.deepEqual(
+      suspended.report.checks.filter((c) => c.status === 'fail').map((c) => c.name),
+      ['sms'],
+    );
     assert.match(suspended.byName.sms.finding, /the account is suspended: Twilio sends no SMS for it/);
     assert.match(suspended.byName.sms.fix ?? '', /reactivated/);
 

@@ -66,13 +66,17 @@ describe('panic-api doctor', () => {
   });
 
   /** Runs `doctor --json`, checks the output is exactly the JSON report and holds no secret value. */
-  async function doctor(env: Record<string, string>): Promise<{ code: number | null; report: Report; byName: Record<string, Check> }> {
+  async function doctor(
+    env: Record<string, string>,
+  ): Promise<{ code: number | null; report: Report; byName: Record<string, Check> }> {
     const run = await runCli(['doctor', '--json'], env);
     let report: Report;
     try {
       report = JSON.parse(run.stdout) as Report;
     } catch {
-      throw new Error(`doctor --json did not print JSON (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+      throw new Error(
+        `doctor --json did not print JSON (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
+      );
     }
     assert.deepEqual(Object.keys(report).sort(), ['checks', 'ok']);
     assert.equal(report.ok, run.code === 0, 'ok matches the exit code');
@@ -94,7 +98,10 @@ describe('panic-api doctor', () => {
     const { code, report, byName } = await doctor({ ...services, ...pglite, REDIS_URL: 'redis://127.0.0.1:6379' });
     assert.equal(code, 0, JSON.stringify(report, null, 2));
     assert.deepEqual(failures(report), []);
-    assert.deepEqual(report.checks.map((c) => c.name), ['config', 'secrets', 'database', 'smtp', 'sms', 'redis']);
+    assert.deepEqual(
+      report.checks.map((c) => c.name),
+      ['config', 'secrets', 'database', 'smtp', 'sms', 'redis'],
+    );
     assert.equal(byName.config.status, 'ok');
     assert.equal(byName.database.status, 'ok', byName.database.finding);
     assert.match(byName.database.finding, /migrated/);
@@ -130,7 +137,10 @@ describe('panic-api doctor', () => {
     const { code, report, byName } = await doctor({ ...healthy, SMTP_PORT: String(deadPort) });
     assert.equal(code, 1);
     assert.deepEqual(failures(report), ['smtp']);
-    assert.match(byName.smtp.finding, new RegExp(`SMTP server not reachable at 127\\.0\\.0\\.1:${deadPort} \\(ECONNREFUSED`));
+    assert.match(
+      byName.smtp.finding,
+      new RegExp(`SMTP server not reachable at 127\\.0\\.0\\.1:${deadPort} \\(ECONNREFUSED`),
+    );
     assert.match(byName.smtp.fix ?? '', /SMTP_SERVER and SMTP_PORT/);
     assert.match(byName.smtp.fix ?? '', /firewall/);
   });
@@ -149,7 +159,10 @@ describe('panic-api doctor', () => {
     const { code, report, byName } = await doctor({ ...healthy, SMTP_TLS_REJECT_UNAUTHORIZED: 'true' });
     assert.equal(code, 1);
     assert.deepEqual(failures(report), ['smtp']);
-    assert.match(byName.smtp.finding, /TLS handshake failed: the server's certificate is not trusted \(self-signed certificate/);
+    assert.match(
+      byName.smtp.finding,
+      /TLS handshake failed: the server's certificate is not trusted \(self-signed certificate/,
+    );
     assert.match(byName.smtp.fix ?? '', /SMTP_TLS_REJECT_UNAUTHORIZED=false only for a named test server/);
   });
 
@@ -163,11 +176,18 @@ describe('panic-api doctor', () => {
     const { code, report, byName } = await doctor({ ...healthy, ...guide });
     assert.equal(code, 1);
     assert.deepEqual(failures(report), ['sms']);
-    assert.match(byName.sms.finding, /^SMS credentials are placeholder values \(SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY\)$/);
+    assert.match(
+      byName.sms.finding,
+      /^SMS credentials are placeholder values \(SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY\)$/,
+    );
 
     // the same placeholders aimed at the local Twilio server prove that nothing is contacted
     const requests = twilio.requests;
-    const local = await doctor({ ...healthy, ...guide, SMS_API_URL: twilio.messagesUrl.replace(twilio.accountSid, 'YOUR_ACCOUNT_SID') });
+    const local = await doctor({
+      ...healthy,
+      ...guide,
+      SMS_API_URL: twilio.messagesUrl.replace(twilio.accountSid, 'YOUR_ACCOUNT_SID'),
+    });
     assert.equal(local.code, 1);
     assert.match(local.byName.sms.finding, /SMS credentials are placeholder values/);
     assert.equal(twilio.requests, requests, 'doctor contacted the SMS provider');
@@ -183,7 +203,13 @@ describe('panic-api doctor', () => {
 
   it('SMS unset and SMTP unset in development: warnings, exit 0', async () => {
     const { DATABASE_URL, DATA_DIR } = healthy;
-    const dev: Record<string, string> = { APP_ENV: 'development', LOG_LEVEL: 'silent', DATABASE_URL, DATA_DIR, API_BASE_URL: healthy.API_BASE_URL };
+    const dev: Record<string, string> = {
+      APP_ENV: 'development',
+      LOG_LEVEL: 'silent',
+      DATABASE_URL,
+      DATA_DIR,
+      API_BASE_URL: healthy.API_BASE_URL,
+    };
     const { code, byName } = await doctor(dev);
     assert.equal(code, 0);
     assert.equal(byName.smtp.status, 'warn');
@@ -195,7 +221,12 @@ describe('panic-api doctor', () => {
   });
 
   it('production with development secrets and no SMS provider: fail, exit 1', async () => {
-    const { code, report, byName } = await doctor({ ...healthy, APP_ENV: 'production', SMS_PROVIDER: '', JWT_SECRET: 'short' });
+    const { code, report, byName } = await doctor({
+      ...healthy,
+      APP_ENV: 'production',
+      SMS_PROVIDER: '',
+      JWT_SECRET: 'short',
+    });
     assert.equal(code, 1);
     assert.deepEqual(failures(report).sort(), ['secrets', 'sms']);
     assert.equal(byName.config.status, 'ok');
@@ -217,7 +248,10 @@ describe('panic-api doctor', () => {
     assert.equal(code, 1);
     assert.equal(byName.config.status, 'fail');
     assert.match(byName.config.finding, /SMTP_PORT/);
-    assert.deepEqual(report.checks.slice(1).map((c) => c.finding), Array(5).fill('Not checked: the configuration is invalid'));
+    assert.deepEqual(
+      report.checks.slice(1).map((c) => c.finding),
+      Array(5).fill('Not checked: the configuration is invalid'),
+    );
   });
 
   it('PGlite with a server running: asks its /health/ready and leaves the data folder alone', async (t) => {
@@ -234,12 +268,21 @@ describe('panic-api doctor', () => {
     const run = await runCli(['doctor'], { ...healthy, SMTP_PORT: String(deadPort) });
     assert.equal(run.code, 1, run.stderr);
     const lines = run.stdout.split('\n');
-    assert.ok(lines.some((l) => /^✅ config\s+All settings are valid/.test(l)), run.stdout);
+    assert.ok(
+      lines.some((l) => /^✅ config\s+All settings are valid/.test(l)),
+      run.stdout,
+    );
     const smtpLine = lines.findIndex((l) => /^❌ smtp\s+SMTP server not reachable/.test(l));
     assert.ok(smtpLine >= 0, run.stdout);
     assert.match(lines[smtpLine + 1], /^\s+fix: Check SMTP_SERVER and SMTP_PORT/);
-    assert.ok(lines.some((l) => l.startsWith('⚠️')), 'the self-signed test server warns');
-    assert.match(run.stdout, /\d+ ok, \d+ warnings?, 1 failed: codes will not be delivered until the ❌ lines are fixed\./);
+    assert.ok(
+      lines.some((l) => l.startsWith('⚠️')),
+      'the self-signed test server warns',
+    );
+    assert.match(
+      run.stdout,
+      /\d+ ok, \d+ warnings?, 1 failed: codes will not be delivered until the ❌ lines are fixed\./,
+    );
     assert.ok(!run.stdout.trimStart().startsWith('{'));
     assert.ok(!run.stdout.includes(smtp.password));
 

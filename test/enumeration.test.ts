@@ -1,6 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { databaseKinds, person, startStack, verifiedLogin, wrongCode, type ApiResponse, type Stack } from './support/stack.ts';
+import {
+  databaseKinds,
+  person,
+  startStack,
+  verifiedLogin,
+  wrongCode,
+  type ApiResponse,
+  type Stack,
+} from './support/stack.ts';
 
 /** Time stands still in these stacks, so expires_at (and any "try again in N s") cannot differ between answers. */
 const FIXED = new Date('2031-05-04T10:00:00.000Z');
@@ -10,14 +18,24 @@ const pinned = () => new Date(FIXED);
 const answer = (r: ApiResponse) => ({ status: r.status, text: r.text });
 
 const messagesTo = async (stack: Stack, recipient: string) =>
-  (await stack.runtime.ctx.db.selectFrom('messages').select(['purpose']).where('recipient', '=', recipient).execute()).map((m) => m.purpose);
+  (
+    await stack.runtime.ctx.db.selectFrom('messages').select(['purpose']).where('recipient', '=', recipient).execute()
+  ).map((m) => m.purpose);
 
 /** An account that exists but was never sent anything (so no send limit has been spent on it). */
 async function silentAccount(stack: Stack, tag: string) {
   const p = person(tag);
   await stack.runtime.ctx.db
     .insertInto('users')
-    .values({ email: p.email, phone: p.phone, first_name: p.first_name, last_name: p.last_name, password_hash: null, created_at: FIXED, updated_at: FIXED })
+    .values({
+      email: p.email,
+      phone: p.phone,
+      first_name: p.first_name,
+      last_name: p.last_name,
+      password_hash: null,
+      created_at: FIXED,
+      updated_at: FIXED,
+    })
     .execute();
   return p;
 }
@@ -73,8 +91,14 @@ for (const db of await databaseKinds()) {
 
     it('request-unlock-otp answers the same for an existing and an unknown identifier, by email and by SMS', async () => {
       const unknownEmail = person('enum-ghost').email;
-      const known = await stack.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: verified.person.email, delivery_method: 'email' });
-      const ghost = await stack.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: unknownEmail, delivery_method: 'email' });
+      const known = await stack.api('POST', '/api/v1/auth/request-unlock-otp', {
+        identifier: verified.person.email,
+        delivery_method: 'email',
+      });
+      const ghost = await stack.api('POST', '/api/v1/auth/request-unlock-otp', {
+        identifier: unknownEmail,
+        delivery_method: 'email',
+      });
       assert.equal(known.status, 200, known.text);
       assert.deepEqual(answer(ghost), answer(known));
       assert.ok((await messagesTo(stack, verified.person.email)).includes('unlock'));
@@ -84,10 +108,19 @@ for (const db of await databaseKinds()) {
       const { person: p, tokens } = await verifiedLogin(stack, 'enum-phone');
       assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
       const code = await stack.smsCode(p.phone);
-      assert.equal((await stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, tokens.access_token)).status, 200);
+      assert.equal(
+        (await stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, tokens.access_token)).status,
+        200,
+      );
       const unknownPhone = person('enum-ghost').phone;
-      const knownSms = await stack.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.phone, delivery_method: 'sms' });
-      const ghostSms = await stack.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: unknownPhone, delivery_method: 'sms' });
+      const knownSms = await stack.api('POST', '/api/v1/auth/request-unlock-otp', {
+        identifier: p.phone,
+        delivery_method: 'sms',
+      });
+      const ghostSms = await stack.api('POST', '/api/v1/auth/request-unlock-otp', {
+        identifier: unknownPhone,
+        delivery_method: 'sms',
+      });
       assert.equal(knownSms.status, 200, knownSms.text);
       assert.deepEqual(answer(ghostSms), answer(knownSms));
       await stack.smsCode(p.phone, 2);
@@ -96,20 +129,43 @@ for (const db of await databaseKinds()) {
 
     it('verify-account with an unknown email answers exactly what a wrong code for a known email answers', async () => {
       const code = await stack.emailCode(unverified.email);
-      const wrong = await stack.api('POST', '/api/v1/auth/verify-account', { email: unverified.email, otp: wrongCode(code) });
-      const ghost = await stack.api('POST', '/api/v1/auth/verify-account', { email: person('enum-ghost').email, otp: wrongCode(code) });
-      const done = await stack.api('POST', '/api/v1/auth/verify-account', { email: verified.person.email, otp: wrongCode(code) });
+      const wrong = await stack.api('POST', '/api/v1/auth/verify-account', {
+        email: unverified.email,
+        otp: wrongCode(code),
+      });
+      const ghost = await stack.api('POST', '/api/v1/auth/verify-account', {
+        email: person('enum-ghost').email,
+        otp: wrongCode(code),
+      });
+      const done = await stack.api('POST', '/api/v1/auth/verify-account', {
+        email: verified.person.email,
+        otp: wrongCode(code),
+      });
       assert.equal(wrong.status, 400);
       assert.equal(wrong.body.error.code, 'otp_invalid');
       assert.deepEqual(answer(ghost), answer(wrong));
       assert.deepEqual(answer(done), answer(wrong), 'an already verified address answers the same too');
       // The same holds where the other codes are checked.
-      const resetWrong = await stack.api('POST', '/api/v1/auth/reset-password', { email: verified.person.email, otp: wrongCode(code), new_password: 'another long secret' });
-      const resetGhost = await stack.api('POST', '/api/v1/auth/reset-password', { email: person('enum-ghost').email, otp: wrongCode(code), new_password: 'another long secret' });
+      const resetWrong = await stack.api('POST', '/api/v1/auth/reset-password', {
+        email: verified.person.email,
+        otp: wrongCode(code),
+        new_password: 'another long secret',
+      });
+      const resetGhost = await stack.api('POST', '/api/v1/auth/reset-password', {
+        email: person('enum-ghost').email,
+        otp: wrongCode(code),
+        new_password: 'another long secret',
+      });
       assert.deepEqual(answer(resetGhost), answer(resetWrong));
       assert.equal(resetWrong.body.error.code, 'otp_invalid');
-      const unlockWrong = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: verified.person.email, otp: wrongCode(code) });
-      const unlockGhost = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: person('enum-ghost').email, otp: wrongCode(code) });
+      const unlockWrong = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', {
+        identifier: verified.person.email,
+        otp: wrongCode(code),
+      });
+      const unlockGhost = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', {
+        identifier: person('enum-ghost').email,
+        otp: wrongCode(code),
+      });
       assert.deepEqual(answer(unlockGhost), answer(unlockWrong));
       assert.equal(unlockWrong.body.error.code, 'otp_invalid');
     });
@@ -136,8 +192,16 @@ for (const db of await databaseKinds()) {
     let cooldown: Stack;
     let hourly: Stack;
     before(async () => {
-      cooldown = await startStack({ db, clock: pinned, env: { OTP_RESEND_COOLDOWN_SECONDS: '60', OTP_MAX_SENDS_PER_HOUR: '1000' } });
-      hourly = await startStack({ db, clock: pinned, env: { OTP_RESEND_COOLDOWN_SECONDS: '0', OTP_MAX_SENDS_PER_HOUR: '2' } });
+      cooldown = await startStack({
+        db,
+        clock: pinned,
+        env: { OTP_RESEND_COOLDOWN_SECONDS: '60', OTP_MAX_SENDS_PER_HOUR: '1000' },
+      });
+      hourly = await startStack({
+        db,
+        clock: pinned,
+        env: { OTP_RESEND_COOLDOWN_SECONDS: '0', OTP_MAX_SENDS_PER_HOUR: '2' },
+      });
     });
     after(() => Promise.all([cooldown?.close(), hourly?.close()]));
 
@@ -145,7 +209,10 @@ for (const db of await databaseKinds()) {
       assert.equal(r.status, 429, r.text);
       assert.equal(r.body.error.code, 'rate_limited');
       const retry = Number(r.headers.get('retry-after'));
-      assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds, `Retry-After: ${r.headers.get('retry-after')}`);
+      assert.ok(
+        Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,
+        `Retry-After: ${r.headers.get('retry-after')}`,
+      );
     };
 
     it('with a 60 s cooldown a second resend to one address is 429 with Retry-After, known or unknown alike', async () => {
@@ -167,7 +234,10 @@ for (const db of await databaseKinds()) {
       await cooldown.emailCode(known.email, 1);
       assert.deepEqual(await messagesTo(cooldown, known.email), ['email_verification']);
       // Another address is not held up.
-      assert.equal((await cooldown.api('POST', '/api/v1/auth/resend-verification', { email: person('cool-other').email })).status, 200);
+      assert.equal(
+        (await cooldown.api('POST', '/api/v1/auth/resend-verification', { email: person('cool-other').email })).status,
+        200,
+      );
     });
 
     it('with OTP_MAX_SENDS_PER_HOUR=2 (no cooldown) the third send to one address is 429, known or unknown alike', async () => {

@@ -14,7 +14,8 @@ import { freePort } from './support/net.ts';
 
 describe('envFileProblems', () => {
   it('accepts comments, blank lines, export and quoted values spanning lines', () => {
-    const text = '# settings\n\nAPP_ENV=test\nexport PORT=8000\nEMPTY=\nKEY="-----BEGIN\nabc\n-----END"\nS=\'one # two\'\r\nT=`x`\n';
+    const text =
+      '# settings\n\nAPP_ENV=test\nexport PORT=8000\nEMPTY=\nKEY="-----BEGIN\nabc\n-----END"\nS=\'one # two\'\r\nT=`x`\n';
     assert.deepEqual(envFileProblems(text), []);
   });
 
@@ -72,8 +73,14 @@ describe('panic-api reads .env from its working directory', () => {
     writeEnv('APP_ENV=test\nSMTP_PORT=five-eight-seven\n');
     const run = await runCli(['doctor'], {}, { cwd: dir });
     const lines = run.stdout.split('\n');
-    assert.equal(lines[0], `Settings: the environment, and ${join(dir, '.env')} (2 variables; the environment's own values win).`);
-    assert.ok(lines.some((l) => /^❌ config\s+Configuration is invalid: SMTP_PORT/.test(l)), `the bad value came from the file:\n${run.stdout}`);
+    assert.equal(
+      lines[0],
+      `Settings: the environment, and ${join(dir, '.env')} (2 variables; the environment's own values win).`,
+    );
+    assert.ok(
+      lines.some((l) => /^❌ config\s+Configuration is invalid: SMTP_PORT/.test(l)),
+      `the bad value came from the file:\n${run.stdout}`,
+    );
   });
 
   it('no .env: doctor says the settings come from the environment only', async () => {

@@ -27,13 +27,20 @@ describe('errors keep their cause', () => {
       const p = { ...person('refused'), email: `refused.${Date.now()}@example.test` };
       assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
       const line = await waitUntil(
-        () => stack.logs.map((l) => JSON.parse(l) as { msg?: string; err?: { type?: string; stack?: string } }).find((l) => l.msg === 'message failed'),
+        () =>
+          stack.logs
+            .map((l) => JSON.parse(l) as { msg?: string; err?: { type?: string; stack?: string } })
+            .find((l) => l.msg === 'message failed'),
         { timeoutMs: 15_000, what: "the worker's 'message failed' line" },
       );
       assert.equal(line.err?.type, 'DeliveryError');
       // pino writes the cause chain into the stack: ours, then nodemailer's own error with the server's words
       assert.match(line.err?.stack ?? '', /^DeliveryError: SMTP .*550/);
-      assert.match(line.err?.stack ?? '', /\ncaused by: Error: .*550 Mailbox unavailable[\s\S]*nodemailer/, line.err?.stack);
+      assert.match(
+        line.err?.stack ?? '',
+        /\ncaused by: Error: .*550 Mailbox unavailable[\s\S]*nodemailer/,
+        line.err?.stack,
+      );
     });
   });
 });

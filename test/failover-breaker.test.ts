@@ -36,7 +36,8 @@ function provider(name: string): StandIn {
   return p;
 }
 
-const message = (attempts: number) => ({ id: 'm', channel: 'sms', recipient: '+27825550123', attempts }) as unknown as Message;
+const message = (attempts: number) =>
+  ({ id: 'm', channel: 'sms', recipient: '+27825550123', attempts }) as unknown as Message;
 
 describe('failover breaker', () => {
   it(`opens after ${BREAKER_FAILURES} failures; after ${BREAKER_OPEN_SECONDS} s one send probes the primary while the others go to the fallback; a failed probe reopens it, a good one closes it`, async () => {

@@ -19,7 +19,12 @@ function withFallback(): { stack: Stack; fallback: HttpSmsFixture } {
   before(async () => {
     fx.fallback = await startHttpSmsServer();
     fx.stack = await startStack({
-      env: { ADMIN_TOKEN, SMS_FALLBACK_PROVIDER: 'http', SMS_FALLBACK_API_URL: fx.fallback.url, SMS_FALLBACK_API_KEY: fx.fallback.apiKey },
+      env: {
+        ADMIN_TOKEN,
+        SMS_FALLBACK_PROVIDER: 'http',
+        SMS_FALLBACK_API_URL: fx.fallback.url,
+        SMS_FALLBACK_API_KEY: fx.fallback.apiKey,
+      },
     });
   });
   after(async () => {
@@ -38,10 +43,15 @@ async function askSmsCode(stack: Stack): Promise<string> {
 }
 
 async function finalMessage(stack: Stack, recipient: string) {
-  return waitUntil(async () => {
-    const [m] = (await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(recipient)}`, undefined, ADMIN_TOKEN)).body.messages;
-    return m && !['queued', 'sending'].includes(m.status) ? m : undefined;
-  }, { timeoutMs: 15_000, what: `a final message to ${recipient}` });
+  return waitUntil(
+    async () => {
+      const [m] = (
+        await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(recipient)}`, undefined, ADMIN_TOKEN)
+      ).body.messages;
+      return m && !['queued', 'sending'].includes(m.status) ? m : undefined;
+    },
+    { timeoutMs: 15_000, what: `a final message to ${recipient}` },
+  );
 }
 
 const twilioPosts = (stack: Stack) => stack.sms.messages.length;
@@ -55,7 +65,10 @@ describe('SMS failover: the primary answers 500', () => {
     await fx.fallback.waitFor(phone);
     const m = await finalMessage(fx.stack, phone);
     assert.equal(m.status, 'sent');
-    const steps = m.events.map((e: { kind: string; provider: string | null; provider_status: number | null }) => `${e.kind}:${e.provider ?? ''}:${e.provider_status ?? ''}`);
+    const steps = m.events.map(
+      (e: { kind: string; provider: string | null; provider_status: number | null }) =>
+        `${e.kind}:${e.provider ?? ''}:${e.provider_status ?? ''}`,
+    );
     assert.deepEqual(steps, ['queued::', 'attempt_failed:twilio:500', 'sent:http:']);
     assert.equal(m.provider_id, fx.fallback.messages.find((x) => x.to === phone)!.id);
   });
@@ -70,14 +83,21 @@ describe('SMS failover: the primary answers 500', () => {
     assert.equal(twilio.state, 'open', JSON.stringify(sms.breakers));
     assert.equal(twilio.role, 'primary');
     assert.ok(Date.parse(twilio.open_until) > Date.now());
-    assert.deepEqual(sms.breakers.map((b: { provider: string; state: string }) => `${b.provider}:${b.state}`), ['twilio:open', 'http:closed']);
+    assert.deepEqual(
+      sms.breakers.map((b: { provider: string; state: string }) => `${b.provider}:${b.state}`),
+      ['twilio:open', 'http:closed'],
+    );
 
     const requestsBefore = fx.stack.sms.requests;
     const phone = await askSmsCode(fx.stack);
     await fx.fallback.waitFor(phone);
     assert.equal(fx.stack.sms.requests, requestsBefore, 'nothing was tried on the open primary');
     const m = await finalMessage(fx.stack, phone);
-    assert.deepEqual(m.events.map((e: { kind: string }) => e.kind), ['queued', 'sent'], 'the first attempt went to the fallback');
+    assert.deepEqual(
+      m.events.map((e: { kind: string }) => e.kind),
+      ['queued', 'sent'],
+      'the first attempt went to the fallback',
+    );
     assert.equal(fx.fallback.messages.length, sentBefore + 3);
     const metrics = await fx.stack.runtime.ctx.metrics.registry.metrics();
     assert.match(metrics, /^panic_provider_breaker_open\{channel="sms",provider="twilio"\} 1$/m);
@@ -149,7 +169,10 @@ describe('email failover: the primary SMTP server is not reachable', () => {
     await second.waitFor(p.email, { timeoutMs: 15_000 });
     const m = await finalMessage(stack, p.email);
     assert.equal(m.status, 'sent');
-    assert.deepEqual(m.events.map((e: { kind: string; provider: string | null }) => `${e.kind}:${e.provider ?? ''}`), ['queued:', 'attempt_failed:smtp', 'sent:smtp-fallback']);
+    assert.deepEqual(
+      m.events.map((e: { kind: string; provider: string | null }) => `${e.kind}:${e.provider ?? ''}`),
+      ['queued:', 'attempt_failed:smtp', 'sent:smtp-fallback'],
+    );
     assert.equal(stack.smtp.messages.length, 0);
   });
 });

@@ -13,7 +13,11 @@ for (const db of await databaseKinds()) {
 
     it('registers, emails a code over STARTTLS+AUTH, verifies it and logs in', async () => {
       const p = person('flow');
-      const reg = await stack.api('POST', '/api/v1/auth/register', { ...p, email: p.email.toUpperCase(), phone: '082 555 0123' });
+      const reg = await stack.api('POST', '/api/v1/auth/register', {
+        ...p,
+        email: p.email.toUpperCase(),
+        phone: '082 555 0123',
+      });
       assert.equal(reg.status, 201, reg.text);
       assert.equal(reg.body.user.email, p.email);
       assert.equal(reg.body.user.phone, '+27825550123');
@@ -35,7 +39,10 @@ for (const db of await databaseKinds()) {
       assert.equal(early.status, 403);
       assert.equal(early.body.error.code, 'email_not_verified');
 
-      const wrong = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: otp === '000000' ? '111111' : '000000' });
+      const wrong = await stack.api('POST', '/api/v1/auth/verify-account', {
+        email: p.email,
+        otp: otp === '000000' ? '111111' : '000000',
+      });
       assert.equal(wrong.body.error.code, 'otp_invalid');
       const ver = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
       assert.equal(ver.status, 200, ver.text);
@@ -43,13 +50,26 @@ for (const db of await databaseKinds()) {
       const again = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
       assert.equal(again.body.error.code, 'otp_invalid', 'a code works once');
 
-      const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email.toUpperCase(), password: p.password });
+      const login = await stack.api('POST', '/api/v1/auth/login', {
+        email: p.email.toUpperCase(),
+        password: p.password,
+      });
       assert.equal(login.status, 200, login.text);
       assert.equal(login.body.token_type, 'bearer');
       assert.equal(login.body.expires_in, 900);
       const me = await stack.api('GET', '/api/v1/auth/me', undefined, login.body.access_token);
       assert.equal(me.status, 200);
-      assert.deepEqual(Object.keys(me.body).sort(), ['created_at', 'email', 'email_verified', 'first_name', 'id', 'last_name', 'locale', 'phone', 'phone_verified']);
+      assert.deepEqual(Object.keys(me.body).sort(), [
+        'created_at',
+        'email',
+        'email_verified',
+        'first_name',
+        'id',
+        'last_name',
+        'locale',
+        'phone',
+        'phone_verified',
+      ]);
       assert.equal(me.body.email_verified, true);
       const alias = await stack.api('GET', '/api/v1/users/me', undefined, login.body.access_token);
       assert.deepEqual(alias.body, me.body);
@@ -125,9 +145,17 @@ for (const db of await databaseKinds()) {
       const asAccess = await stack.api('GET', '/api/v1/auth/me', undefined, next.body.refresh_token);
       assert.equal(asAccess.status, 401, 'a refresh token is not an access token');
 
-      const out = await stack.api('POST', '/api/v1/auth/logout', { refresh_token: next.body.refresh_token }, next.body.access_token);
+      const out = await stack.api(
+        'POST',
+        '/api/v1/auth/logout',
+        { refresh_token: next.body.refresh_token },
+        next.body.access_token,
+      );
       assert.equal(out.status, 200, out.text);
-      assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: next.body.refresh_token })).status, 401);
+      assert.equal(
+        (await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: next.body.refresh_token })).status,
+        401,
+      );
       assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, next.body.access_token)).status, 401);
     });
 
@@ -136,12 +164,25 @@ for (const db of await databaseKinds()) {
       const forgot = await stack.api('POST', '/api/v1/auth/forgot-password', { email: p.email });
       assert.equal(forgot.status, 200);
       const otp = await stack.emailCode(p.email, 2);
-      const reset = await stack.api('POST', '/api/v1/auth/reset-password', { email: p.email, otp, new_password: 'a brand new secret' });
+      const reset = await stack.api('POST', '/api/v1/auth/reset-password', {
+        email: p.email,
+        otp,
+        new_password: 'a brand new secret',
+      });
       assert.equal(reset.status, 200, reset.text);
       assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, tokens.access_token)).status, 401);
-      assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token })).status, 401);
-      assert.equal((await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })).status, 401);
-      assert.equal((await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: 'a brand new secret' })).status, 200);
+      assert.equal(
+        (await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token })).status,
+        401,
+      );
+      assert.equal(
+        (await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })).status,
+        401,
+      );
+      assert.equal(
+        (await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: 'a brand new secret' })).status,
+        200,
+      );
     });
 
     it('throttles an account after 5 wrong passwords, and an unlock code lifts it', async () => {
@@ -156,12 +197,18 @@ for (const db of await databaseKinds()) {
       assert.equal(blocked.body.error.code, 'rate_limited');
       assert.ok(Number(blocked.headers.get('retry-after')) > 0);
 
-      const req = await stack.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.email, delivery_method: 'email' });
+      const req = await stack.api('POST', '/api/v1/auth/request-unlock-otp', {
+        identifier: p.email,
+        delivery_method: 'email',
+      });
       assert.equal(req.status, 200, req.text);
       const otp = await stack.emailCode(p.email, 2);
       const unlock = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: p.email, otp });
       assert.equal(unlock.status, 200, unlock.text);
-      assert.equal((await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })).status, 200);
+      assert.equal(
+        (await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })).status,
+        200,
+      );
     });
 
     it('serves health, readiness and the OpenAPI document of every route', async () => {
@@ -171,8 +218,13 @@ for (const db of await databaseKinds()) {
       assert.equal(doc.status, 200);
       assert.match(doc.body.openapi, /^3\./);
       // every route the app serves, but the documentation's own
-      const served = routeTable(stack.runtime.app).filter((r) => !r.path.startsWith('/docs') && r.path !== '/openapi.json');
-      assert.ok(served.some((r) => r.path.startsWith('/api/v1/')) && served.some((r) => r.path === '/health/ready'), JSON.stringify(served));
+      const served = routeTable(stack.runtime.app).filter(
+        (r) => !r.path.startsWith('/docs') && r.path !== '/openapi.json',
+      );
+      assert.ok(
+        served.some((r) => r.path.startsWith('/api/v1/')) && served.some((r) => r.path === '/health/ready'),
+        JSON.stringify(served),
+      );
       for (const { method, path } of served) {
         assert.ok(doc.body.paths[path]?.[method.toLowerCase()], `${method} ${path} is documented`);
       }

@@ -12,10 +12,13 @@ import { kill, report, startServe } from './support/child.ts';
 import { waitUntil } from './support/wait.ts';
 
 const LIMIT_MIB = 300;
-const rssMiB = (pid: number) => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+const rssMiB = (pid: number) =>
+  Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 
 describe('memory of the embedded database', { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
-  it(`serve on a new PGlite folder, then again on it, idles under ${LIMIT_MIB} MiB of RSS`, { timeout: 300_000 }, async (t) => {
+  it(`serve on a new PGlite folder, then again on it, idles under ${LIMIT_MIB} MiB of RSS`, {
+    timeout: 300_000,
+  }, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'panic-footprint-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     for (const round of ['new folder', 'restart']) {
@@ -23,14 +26,15 @@ describe('memory of the embedded database', { skip: process.platform !== 'linux'
       try {
         // V8 gives back what starting used after some idle seconds; idle is what the issue measured
         let last = 0;
-        await waitUntil(() => {
-          last = rssMiB(child.proc.pid!);
-          return last < LIMIT_MIB;
-        }, { timeoutMs: 60_000, intervalMs: 250, what: `RSS under ${LIMIT_MIB} MiB` }).catch(
-          (err: Error) => {
-            throw new Error(`${round}: ${err.message}, still ${last.toFixed(0)} MiB${report(child)}`);
+        await waitUntil(
+          () => {
+            last = rssMiB(child.proc.pid!);
+            return last < LIMIT_MIB;
           },
-        );
+          { timeoutMs: 60_000, intervalMs: 250, what: `RSS under ${LIMIT_MIB} MiB` },
+        ).catch((err: Error) => {
+          throw new Error(`${round}: ${err.message}, still ${last.toFixed(0)} MiB${report(child)}`);
+        });
         t.diagnostic(`${round}: ${last.toFixed(0)} MiB`);
       } finally {
         await kill(child, 'SIGTERM');

@@ -19,7 +19,11 @@ describe('bounded in-memory limiter', () => {
     for (let i = 0; i < 5000; i += 1) await limiter.consume(`k${i}`);
     const keys = storedKeys(limiter);
     assert.equal(keys.length, 1000);
-    assert.deepEqual(keys.sort(), Array.from({ length: 1000 }, (_, i) => `k${4000 + i}`).sort(), 'the 1000 newest stay');
+    assert.deepEqual(
+      keys.sort(),
+      Array.from({ length: 1000 }, (_, i) => `k${4000 + i}`).sort(),
+      'the 1000 newest stay',
+    );
     assert.equal(await limiter.get('k0'), null, 'the oldest went first');
 
     // A kept key still counts: its second point is its last.
@@ -44,7 +48,9 @@ describe('bounded in-memory limiter', () => {
     assert.equal((await limiter.get('a'))?.consumedPoints, 1);
   });
 
-  it(`the service's limiters stop growing at ${MAX_KEYS_PER_LIMITER} keys: 300 000 unknown addresses cost what 100 000 do`, { timeout: 120_000 }, async (t) => {
+  it(`the service's limiters stop growing at ${MAX_KEYS_PER_LIMITER} keys: 300 000 unknown addresses cost what 100 000 do`, {
+    timeout: 120_000,
+  }, async (t) => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const heap = () => {
@@ -64,13 +70,18 @@ describe('bounded in-memory limiter', () => {
     const first = atBound - start;
     const rest = after - atBound;
     const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-    t.diagnostic(`first ${MAX_KEYS_PER_LIMITER} keys: +${mib(first)}; the next ${2 * MAX_KEYS_PER_LIMITER}: +${mib(rest)}`);
+    t.diagnostic(
+      `first ${MAX_KEYS_PER_LIMITER} keys: +${mib(first)}; the next ${2 * MAX_KEYS_PER_LIMITER}: +${mib(rest)}`,
+    );
     assert.ok(first > 10 * 1048576, `the first keys do cost memory (${mib(first)}): the measure works`);
     assert.ok(rest < first / 5, `twice as many keys again add almost nothing (${mib(rest)} after ${mib(first)})`);
 
     // The newest addresses are still limited.
     const last = `unknown.${3 * MAX_KEYS_PER_LIMITER - 1}@example.test`;
     for (let i = 1; i < 5; i += 1) await hourly.consume(last, 'too many');
-    await assert.rejects(hourly.consume(last, 'too many'), (err) => err instanceof AppError && err.code === 'rate_limited');
+    await assert.rejects(
+      hourly.consume(last, 'too many'),
+      (err) => err instanceof AppError && err.code === 'rate_limited',
+    );
   });
 });

@@ -38,7 +38,8 @@ describe('the log holds no secret (APP_ENV=test)', () => {
   function leaks(text: string): string[] {
     const found: string[] = [];
     for (const [label, value] of secrets) if (text.includes(value)) found.push(`${label} (${value})`);
-    for (const [label, code] of codes) if (new RegExp(`(?<![0-9])${code}(?![0-9])`).test(text)) found.push(`${label} (${code})`);
+    for (const [label, code] of codes)
+      if (new RegExp(`(?<![0-9])${code}(?![0-9])`).test(text)) found.push(`${label} (${code})`);
     return found;
   }
 
@@ -51,9 +52,15 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     keepCode('email verification code', emailCode);
 
     // a wrong code first (the failure path logs too), then the right one
-    const wrong = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: emailCode === '999999' ? '999998' : '999999' });
+    const wrong = await stack.api('POST', '/api/v1/auth/verify-account', {
+      email: p.email,
+      otp: emailCode === '999999' ? '999998' : '999999',
+    });
     assert.equal(wrong.status, 400);
-    assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: emailCode })).status, 200);
+    assert.equal(
+      (await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: emailCode })).status,
+      200,
+    );
 
     const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
     assert.equal(login.status, 200, login.text);
@@ -66,7 +73,10 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     keep('access token (refresh)', refreshed.body.access_token);
     keep('refresh token (refresh)', refreshed.body.refresh_token);
     // the dead refresh token, reused: the refusal is logged, the token is not (and the session ends)
-    assert.equal((await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: login.body.refresh_token })).status, 401);
+    assert.equal(
+      (await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: login.body.refresh_token })).status,
+      401,
+    );
     const relogin = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
     assert.equal(relogin.status, 200, relogin.text);
     keep('access token (login again)', relogin.body.access_token);
@@ -86,27 +96,46 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     keepCode('password reset code', resetCode);
     const newPassword = secretPassword('reset');
     keep('new password (reset)', newPassword);
-    const reset = await stack.api('POST', '/api/v1/auth/reset-password', { email: p.email, otp: resetCode, new_password: newPassword });
+    const reset = await stack.api('POST', '/api/v1/auth/reset-password', {
+      email: p.email,
+      otp: resetCode,
+      new_password: newPassword,
+    });
     assert.equal(reset.status, 200, reset.text);
 
     for (let i = 0; i < 5; i++) {
       const wrongPassword = secretPassword(`wrong${i}`);
       keep(`wrong password #${i + 1}`, wrongPassword);
-      assert.equal((await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: wrongPassword })).status, 401);
+      assert.equal(
+        (await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: wrongPassword })).status,
+        401,
+      );
     }
     const throttled = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: newPassword });
     assert.equal(throttled.status, 429, throttled.text);
-    assert.equal((await stack.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.phone, delivery_method: 'sms' })).status, 200);
+    assert.equal(
+      (await stack.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: p.phone, delivery_method: 'sms' }))
+        .status,
+      200,
+    );
     const unlockCode = await stack.smsCode(p.phone, 2);
     keepCode('unlock code', unlockCode);
-    const unlocked = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: p.phone, otp: unlockCode });
+    const unlocked = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', {
+      identifier: p.phone,
+      otp: unlockCode,
+    });
     assert.equal(unlocked.status, 200, unlocked.text);
 
     const again = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: newPassword });
     assert.equal(again.status, 200, again.text);
     keep('access token (after reset)', again.body.access_token);
     keep('refresh token (after reset)', again.body.refresh_token);
-    const out = await stack.api('POST', '/api/v1/auth/logout', { refresh_token: again.body.refresh_token }, again.body.access_token);
+    const out = await stack.api(
+      'POST',
+      '/api/v1/auth/logout',
+      { refresh_token: again.body.refresh_token },
+      again.body.access_token,
+    );
     assert.equal(out.status, 200, out.text);
     // the revoked access token, refused
     assert.equal((await stack.api('GET', '/api/v1/users/me', undefined, again.body.access_token)).status, 401);
@@ -124,20 +153,46 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     // a password in a body that fails validation
     const invalidBodyPassword = secretPassword('invalid-body');
     keep('password in a refused body', invalidBodyPassword);
-    assert.equal((await stack.api('POST', '/api/v1/auth/login', { email: 'not-an-email', password: invalidBodyPassword })).status, 400);
+    assert.equal(
+      (await stack.api('POST', '/api/v1/auth/login', { email: 'not-an-email', password: invalidBodyPassword })).status,
+      400,
+    );
     // and in a body that is not even JSON
     const brokenJsonPassword = secretPassword('broken-json');
     keep('password in broken JSON', brokenJsonPassword);
-    assert.equal((await stack.api('POST', '/api/v1/auth/login', `{"email": "${p.email}", "password": "${brokenJsonPassword}"`)).status, 400);
+    assert.equal(
+      (await stack.api('POST', '/api/v1/auth/login', `{"email": "${p.email}", "password": "${brokenJsonPassword}"`))
+        .status,
+      400,
+    );
 
     const lines = parse(stack.logs);
     // The log is not empty: every request was logged (so the search below searched something).
     const urls = lines.filter((l) => l.msg === 'incoming request').map((l) => l.req?.url ?? '');
-    for (const path of ['/api/v1/auth/register', '/api/v1/auth/verify-account', '/api/v1/auth/login', '/api/v1/auth/refresh', '/api/v1/users/verify-phone', '/api/v1/users/verify-otp', '/api/v1/auth/reset-password', '/api/v1/auth/verify-unlock-otp', '/api/v1/auth/logout']) {
-      assert.ok(urls.some((u) => u.startsWith(path)), `a request line for ${path} is in the log`);
+    for (const path of [
+      '/api/v1/auth/register',
+      '/api/v1/auth/verify-account',
+      '/api/v1/auth/login',
+      '/api/v1/auth/refresh',
+      '/api/v1/users/verify-phone',
+      '/api/v1/users/verify-otp',
+      '/api/v1/auth/reset-password',
+      '/api/v1/auth/verify-unlock-otp',
+      '/api/v1/auth/logout',
+    ]) {
+      assert.ok(
+        urls.some((u) => u.startsWith(path)),
+        `a request line for ${path} is in the log`,
+      );
     }
-    assert.ok(lines.filter((l) => l.msg === 'request completed').length >= urls.length - 1, 'completed requests are logged');
-    assert.ok(lines.some((l) => l.msg === 'message sent'), 'the worker logged its deliveries');
+    assert.ok(
+      lines.filter((l) => l.msg === 'request completed').length >= urls.length - 1,
+      'completed requests are logged',
+    );
+    assert.ok(
+      lines.some((l) => l.msg === 'message sent'),
+      'the worker logged its deliveries',
+    );
     assert.ok(codes.size >= 6 && secrets.size >= 15, `collected ${codes.size} codes and ${secrets.size} other secrets`);
 
     assert.deepEqual(leaks(stack.logs.join('')), [], 'secrets found in the log');
@@ -153,14 +208,23 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     const bearer = `bearer-${randomBytes(16).toString('hex')}`;
     const p = person('logs-query');
 
-    const res = await fetch(`${stack.baseUrl}/api/v1/auth/login?password=${encodeURIComponent(queryPassword)}&email=${encodeURIComponent(p.email)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-password': headerPassword, authorization: `Bearer ${bearer}` },
-      body: JSON.stringify({ email: p.email, password: 'x' }),
-    });
+    const res = await fetch(
+      `${stack.baseUrl}/api/v1/auth/login?password=${encodeURIComponent(queryPassword)}&email=${encodeURIComponent(p.email)}`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-password': headerPassword,
+          authorization: `Bearer ${bearer}`,
+        },
+        body: JSON.stringify({ email: p.email, password: 'x' }),
+      },
+    );
     assert.equal(res.status, 401);
     await res.text();
-    const me = await fetch(`${stack.baseUrl}/api/v1/auth/me?access_token=${queryToken}`, { headers: { 'x-api-key': headerPassword, cookie: `session=${bearer}` } });
+    const me = await fetch(`${stack.baseUrl}/api/v1/auth/me?access_token=${queryToken}`, {
+      headers: { 'x-api-key': headerPassword, cookie: `session=${bearer}` },
+    });
     assert.equal(me.status, 401);
     await me.text();
     // an unknown path with a secret in its query string (the 404 path logs too)
@@ -171,9 +235,18 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     const text = stack.logs.slice(before).join('');
     const lines = parse(stack.logs.slice(before));
     const urls = lines.filter((l) => l.msg === 'incoming request').map((l) => l.req?.url ?? '');
-    assert.ok(urls.some((u) => u.startsWith('/api/v1/auth/login')), `the login request was logged: ${urls.join(', ')}`);
-    assert.ok(urls.some((u) => u.startsWith('/api/v1/auth/me')), 'the /me request was logged');
-    assert.ok(urls.some((u) => u.startsWith('/api/v1/nowhere')), 'the unknown path was logged');
+    assert.ok(
+      urls.some((u) => u.startsWith('/api/v1/auth/login')),
+      `the login request was logged: ${urls.join(', ')}`,
+    );
+    assert.ok(
+      urls.some((u) => u.startsWith('/api/v1/auth/me')),
+      'the /me request was logged',
+    );
+    assert.ok(
+      urls.some((u) => u.startsWith('/api/v1/nowhere')),
+      'the unknown path was logged',
+    );
     for (const [label, value] of [
       ['password in the query string', queryPassword],
       ['token in the query string', queryToken],
@@ -190,19 +263,26 @@ describe("the service's logger", () => {
   // request, and what it censors in any line, decide whether a secret in a header or a body gets out.
   it('keeps headers and the body out of a request it logs, and censors secret fields wherever a line has them', () => {
     const out: string[] = [];
-    const logger = createLogger({ APP_ENV: 'test', LOG_LEVEL: 'info' }, new Writable({ write: (chunk, _enc, done) => done(void out.push(chunk.toString())) }));
+    const logger = createLogger(
+      { APP_ENV: 'test', LOG_LEVEL: 'info' },
+      new Writable({ write: (chunk, _enc, done) => done(void out.push(chunk.toString())) }),
+    );
     const secrets: string[] = [];
     const secret = (tag: string) => {
       const value = secretPassword(tag);
       secrets.push(value);
       return value;
     };
-    const code = String(100_000 + randomBytes(3).readUIntBE(0, 3) % 900_000);
+    const code = String(100_000 + (randomBytes(3).readUIntBE(0, 3) % 900_000));
 
     const request = {
       method: 'POST',
       url: `/api/v1/auth/login?password=${secret('query')}`,
-      headers: { authorization: `Bearer ${secret('auth')}`, cookie: `session=${secret('cookie')}`, 'x-password': secret('x-password') },
+      headers: {
+        authorization: `Bearer ${secret('auth')}`,
+        cookie: `session=${secret('cookie')}`,
+        'x-password': secret('x-password'),
+      },
       body: { password: secret('body') },
     };
     logger.error({ req: request, err: { message: 'boom', params: [secret('param')] } }, 'request errored');
@@ -222,7 +302,11 @@ describe("the service's logger", () => {
     );
 
     const [errored, fields] = parse(out);
-    assert.deepEqual(errored.req, { method: 'POST', url: '/api/v1/auth/login?password=[redacted]' }, 'the request line keeps method and path only');
+    assert.deepEqual(
+      errored.req,
+      { method: 'POST', url: '/api/v1/auth/login?password=[redacted]' },
+      'the request line keeps method and path only',
+    );
     assert.equal(fields.password, '[redacted]', 'a censored field is still named');
     const text = out.join('');
     for (const value of secrets) assert.ok(!text.includes(value), `${value} is in the log: ${text}`);

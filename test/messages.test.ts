@@ -28,10 +28,13 @@ const SUPPORT_URL = 'https://help.panic.example.co.za/codes';
 /** Chrome's WebOTP parser (content/browser/sms/sms_parser.cc), matched anywhere in the message. */
 const CHROME_OTP = /(?:^|\s)@([a-zA-Z0-9.-]+) #([^#\s]+)(?: @([a-zA-Z0-9.-]+))?/;
 
-const settings = (env: Record<string, string> = {}) => loadConfig({ PUBLIC_URL, ANDROID_APP_HASH: APP_HASH, SUPPORT_URL, ...env });
+const settings = (env: Record<string, string> = {}) =>
+  loadConfig({ PUBLIC_URL, ANDROID_APP_HASH: APP_HASH, SUPPORT_URL, ...env });
 
 /** Every (purpose, channel) the service sends a code for. */
-const SENT = (Object.keys(PURPOSES) as OtpPurpose[]).flatMap((purpose) => PURPOSES[purpose].channels.map((channel): [OtpPurpose, Channel] => [purpose, channel]));
+const SENT = (Object.keys(PURPOSES) as OtpPurpose[]).flatMap((purpose) =>
+  PURPOSES[purpose].channels.map((channel): [OtpPurpose, Channel] => [purpose, channel]),
+);
 
 describe('built-in templates', () => {
   const config = settings();
@@ -57,17 +60,28 @@ describe('built-in templates', () => {
 
   for (const locale of LOCALE_CODES) {
     it(`render every message in ${locale} with its code, the name, one-line subjects and one-segment SMS`, () => {
-      const english = (purpose: OtpPurpose, channel: Channel) => composer.compose(purpose, channel, { code: '482913', expiresInMinutes: 10, firstName: 'Thandi', locale: 'en' });
+      const english = (purpose: OtpPurpose, channel: Channel) =>
+        composer.compose(purpose, channel, { code: '482913', expiresInMinutes: 10, firstName: 'Thandi', locale: 'en' });
       for (const [purpose, channel] of SENT) {
-        const m = composer.compose(purpose, channel, { code: '482913', expiresInMinutes: 10, firstName: 'Thandi', locale });
+        const m = composer.compose(purpose, channel, {
+          code: '482913',
+          expiresInMinutes: 10,
+          firstName: 'Thandi',
+          locale,
+        });
         assert.equal(m.locale, locale);
-        if (locale !== 'en') assert.notEqual(m.text, english(purpose, channel).text, `${purpose} ${channel} is translated`);
+        if (locale !== 'en')
+          assert.notEqual(m.text, english(purpose, channel).text, `${purpose} ${channel} is translated`);
         if (channel === 'sms') {
           assert.equal(m.subject, null);
           assert.equal(m.html, null);
           assert.match(m.text, /^482913 /, 'the code comes first in an SMS');
           const length = smsLength(m.text);
-          assert.deepEqual([length.encoding, length.segments], ['GSM-7', 1], `${purpose} ${locale}: ${length.characters} characters\n${m.text}`);
+          assert.deepEqual(
+            [length.encoding, length.segments],
+            ['GSM-7', 1],
+            `${purpose} ${locale}: ${length.characters} characters\n${m.text}`,
+          );
           assert.ok(length.characters <= 160);
           const lines = m.text.split('\n');
           assert.equal(lines.at(-1), '@panic.example.co.za #482913', 'the origin-bound line is the last line');
@@ -75,7 +89,10 @@ describe('built-in templates', () => {
           assert.deepEqual(CHROME_OTP.exec(m.text)?.slice(1, 3), ['panic.example.co.za', '482913']);
           continue;
         }
-        assert.ok(m.subject && !/[\r\n]/.test(m.subject) && m.subject.length <= 78, `${purpose} ${locale} subject: ${m.subject}`);
+        assert.ok(
+          m.subject && !/[\r\n]/.test(m.subject) && m.subject.length <= 78,
+          `${purpose} ${locale} subject: ${m.subject}`,
+        );
         assert.match(m.subject, /^Panic System: /);
         for (const body of [m.text, m.html!]) {
           assert.match(body, /482913/);
@@ -88,7 +105,11 @@ describe('built-in templates', () => {
         assert.match(m.html!, />482913<\/td>/);
         const links = [...m.html!.matchAll(/href="([^"]*)"/g)].map((x) => x[1]);
         assert.deepEqual([...new Set(links)], [SUPPORT_URL], 'no link but SUPPORT_URL');
-        assert.doesNotMatch(m.html!, /<script|<link|<img|<form|@media|class=/i, 'inline styles only, nothing to load or run');
+        assert.doesNotMatch(
+          m.html!,
+          /<script|<link|<img|<form|@media|class=/i,
+          'inline styles only, nothing to load or run',
+        );
       }
     });
   }
@@ -102,7 +123,12 @@ describe('built-in templates', () => {
 
   it('a name is HTML-escaped in the HTML part and left as written in the text part', () => {
     const name = `<img src=x onerror=alert(1)> "O'Neil" & co`;
-    const m = composer.compose('password_reset', 'email', { code: '482913', expiresInMinutes: 10, firstName: name, locale: 'af' });
+    const m = composer.compose('password_reset', 'email', {
+      code: '482913',
+      expiresInMinutes: 10,
+      firstName: name,
+      locale: 'af',
+    });
     assert.ok(!m.html!.includes('<img'), m.html!);
     assert.ok(m.html!.includes('&lt;img src=x onerror=alert(1)&gt; &quot;O&#39;Neil&quot; &amp; co'), m.html!);
     assert.ok(m.text.includes(`Hallo ${name},`));
@@ -121,23 +147,33 @@ describe('TEMPLATES_DIR', () => {
     const dir = templatesDir({
       'phone_verification/sms.txt': '{{code}}: {{app_name}} phone code ({{expires_in_minutes}} min).\n',
       'email_verification/email.subject.af.txt': 'Welkom by {{app_name}}\n',
-      'partials/footer.html': '<p>Only from {{app_name}}.{{#support_url}} <a href="{{support_url}}">Help</a>{{/support_url}}</p>\n',
+      'partials/footer.html':
+        '<p>Only from {{app_name}}.{{#support_url}} <a href="{{support_url}}">Help</a>{{/support_url}}</p>\n',
     });
     const config = settings({ TEMPLATES_DIR: dir, APP_NAME: 'Ubuntu Alert' });
     const composer = loadComposer(config);
     const sms = composer.compose('phone_verification', 'sms', { code: '111222', expiresInMinutes: 10, locale: 'en' });
     assert.equal(sms.text, `111222: Ubuntu Alert phone code (10 min).\n${APP_HASH}\n@panic.example.co.za #111222`);
     // the built-in Afrikaans SMS still wins over the operator's English one for an Afrikaans account
-    assert.match(composer.compose('phone_verification', 'sms', { code: '111222', expiresInMinutes: 10, locale: 'af' }).text, /^111222 is jou Ubuntu Alert-kode/);
+    assert.match(
+      composer.compose('phone_verification', 'sms', { code: '111222', expiresInMinutes: 10, locale: 'af' }).text,
+      /^111222 is jou Ubuntu Alert-kode/,
+    );
     const af = composer.compose('email_verification', 'email', { code: '111222', expiresInMinutes: 10, locale: 'af' });
     assert.equal(af.subject, 'Welkom by Ubuntu Alert');
     // a partial overrides every message that uses it, in every locale that has no partial of its own
-    assert.match(composer.compose('unlock', 'email', { code: '111222', expiresInMinutes: 10, locale: 'en' }).html!, /<p>Only from Ubuntu Alert\. <a href="https:\/\/help/);
+    assert.match(
+      composer.compose('unlock', 'email', { code: '111222', expiresInMinutes: 10, locale: 'en' }).html!,
+      /<p>Only from Ubuntu Alert\. <a href="https:\/\/help/,
+    );
     assert.doesNotMatch(af.html!, /Only from/, 'Afrikaans keeps its own built-in footer');
     // doctor: the override is fine, and says the built-in translations still apply
     const check = checkTemplateFiles(config)!;
     assert.equal(check.status, 'warn', check.finding);
-    assert.match(check.finding, /phone_verification\/sms\.txt: applies to English only: phone_verification\/sms\.af\.txt, phone_verification\/sms\.zu\.txt still come from the built-in templates/);
+    assert.match(
+      check.finding,
+      /phone_verification\/sms\.txt: applies to English only: phone_verification\/sms\.af\.txt, phone_verification\/sms\.zu\.txt still come from the built-in templates/,
+    );
   });
 
   it('a template without the code, with an unknown variable or a missing partial stops the start, and doctor names each', () => {
@@ -146,21 +182,33 @@ describe('TEMPLATES_DIR', () => {
       'unlock/sms.zu.txt': '{{> nothing}} {{code}}\n',
     });
     const config = settings({ TEMPLATES_DIR: dir });
-    assert.throws(() => loadComposer(config), (err: Error) => {
-      assert.ok(err instanceof TemplateError);
-      assert.match(err.message, /email_verification\/email\.text\.txt: unknown variable \{\{frist_name\}\}/);
-      assert.match(err.message, /email_verification\/email\.text\.txt: the code \(\{\{code\}\}\) is not in the message it renders/);
-      assert.match(err.message, /unlock\/sms\.zu\.txt: no partial \{\{> nothing\}\}/);
-      return true;
-    });
+    assert.throws(
+      () => loadComposer(config),
+      (err: Error) => {
+        assert.ok(err instanceof TemplateError);
+        assert.match(err.message, /email_verification\/email\.text\.txt: unknown variable \{\{frist_name\}\}/);
+        assert.match(
+          err.message,
+          /email_verification\/email\.text\.txt: the code \(\{\{code\}\}\) is not in the message it renders/,
+        );
+        assert.match(err.message, /unlock\/sms\.zu\.txt: no partial \{\{> nothing\}\}/);
+        return true;
+      },
+    );
     const check = checkTemplateFiles(config)!;
     assert.equal(check.status, 'fail');
-    assert.match(check.finding, /^The service will not start with these templates: email_verification\/email\.text\.txt: unknown variable/);
+    assert.match(
+      check.finding,
+      /^The service will not start with these templates: email_verification\/email\.text\.txt: unknown variable/,
+    );
   });
 
   it('a template that does not parse, or a folder that does not exist, stops the start', () => {
     const broken = templatesDir({ 'unlock/email.html': '<p>{{#code}}{{code}}</p>\n' });
-    assert.throws(() => loadComposer(settings({ TEMPLATES_DIR: broken })), /unlock\/email\.html: Unclosed section "code"/);
+    assert.throws(
+      () => loadComposer(settings({ TEMPLATES_DIR: broken })),
+      /unlock\/email\.html: Unclosed section "code"/,
+    );
     assert.throws(() => loadComposer(settings({ TEMPLATES_DIR: join(broken, 'nope') })), TemplateError);
     assert.equal(checkTemplateFiles(settings({ TEMPLATES_DIR: broken }))!.status, 'fail');
   });
@@ -179,11 +227,23 @@ describe('TEMPLATES_DIR', () => {
     assert.match(check.finding, /unlock\/email\.htm: ignored: not a template name/);
     assert.match(check.finding, /signup: ignored: no such purpose/);
     // an accented letter outside GSM-7 makes the SMS UCS-2, 70 characters a segment
-    const accented = templatesDir({ 'phone_verification/sms.af.txt': '{{code}} is jou kode. Moenie dit met iemand deel nie, sê ons vir jou: dit is net vir jou bedoel.' });
-    assert.match(checkTemplateFiles(settings({ TEMPLATES_DIR: accented }))!.finding, /135 characters in UCS-2: 3 segments \(a character outside GSM-7/);
+    const accented = templatesDir({
+      'phone_verification/sms.af.txt':
+        '{{code}} is jou kode. Moenie dit met iemand deel nie, sê ons vir jou: dit is net vir jou bedoel.',
+    });
+    assert.match(
+      checkTemplateFiles(settings({ TEMPLATES_DIR: accented }))!.finding,
+      /135 characters in UCS-2: 3 segments \(a character outside GSM-7/,
+    );
     // the built-in templates alone: no line unless something is wrong with them
     assert.equal(checkTemplateFiles(settings()), undefined);
-    const long = checkTemplateFiles(settings({ APP_NAME: 'The Panic Button Emergency Network Co.', PUBLIC_URL: 'https://accounts.emergency-response.panic-system.co.za', OTP_LENGTH: '10' }))!;
+    const long = checkTemplateFiles(
+      settings({
+        APP_NAME: 'The Panic Button Emergency Network Co.',
+        PUBLIC_URL: 'https://accounts.emergency-response.panic-system.co.za',
+        OTP_LENGTH: '10',
+      }),
+    )!;
     assert.equal(long.status, 'warn');
     assert.match(long.finding, /built-in phone_verification\/sms\.zu\.txt: the SMS is 2\d\d characters: 2 segments/);
   });
@@ -200,7 +260,10 @@ describe('locale of an account', () => {
     readAnswer(
       await fetch(`${stack.baseUrl}/api/v1/auth/register`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(acceptLanguage ? { 'accept-language': acceptLanguage } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(acceptLanguage ? { 'accept-language': acceptLanguage } : {}),
+        },
         body: JSON.stringify(body),
       }),
     );
@@ -212,7 +275,10 @@ describe('locale of an account', () => {
     assert.equal(reg.body.user.locale, 'af');
     const mail = await stack.smtp.waitFor(p.email);
     assert.equal(mail.subject, 'Panic System: Bevestig jou e-posadres');
-    assert.match(mail.text, /^Hallo Thandi,\n\nJou kode om jou e-posadres vir Panic System te bevestig is:\n\n {4}\d{6}\n/);
+    assert.match(
+      mail.text,
+      /^Hallo Thandi,\n\nJou kode om jou e-posadres vir Panic System te bevestig is:\n\n {4}\d{6}\n/,
+    );
     assert.match(mail.html, /<html lang="af">/);
     assert.match(mail.raw, /^Auto-Submitted: auto-generated\r$/m);
     assert.match(mail.raw, /^Content-Language: af\r$/m);
@@ -254,7 +320,9 @@ describe('locale of an account', () => {
     assert.equal((await register(p, 'en')).status, 201);
     const otp = await stack.emailCode(p.email);
     assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status, 200);
-    const { access_token: token } = (await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })).body;
+    const { access_token: token } = (
+      await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })
+    ).body;
 
     assert.equal((await stack.api('PATCH', '/api/v1/users/me', { locale: 'zu' })).status, 401);
     const refused = await stack.api('PATCH', '/api/v1/users/me', { locale: 'xh' }, token);
@@ -294,9 +362,16 @@ describe('DEFAULT_LOCALE', () => {
 });
 
 describe('the HTML email in headless Chromium', { skip: skipWithoutChromium }, () => {
-  it('holds one column from a small phone to a desktop, with the code readable and selected by one click', { timeout: 60_000 }, async (t) => {
+  it('holds one column from a small phone to a desktop, with the code readable and selected by one click', {
+    timeout: 60_000,
+  }, async (t) => {
     const composer = createComposer(loadTemplates(), settings());
-    const m = composer.compose('password_reset', 'email', { code: '482913', expiresInMinutes: 10, firstName: 'Pieter-Jan', locale: 'af' });
+    const m = composer.compose('password_reset', 'email', {
+      code: '482913',
+      expiresInMinutes: 10,
+      firstName: 'Pieter-Jan',
+      locale: 'af',
+    });
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
@@ -308,13 +383,20 @@ describe('the HTML email in headless Chromium', { skip: skipWithoutChromium }, (
         assert.ok(overflow <= 0, `${width} px: ${overflow} px wider than the screen`);
         const code = page.getByText('482913', { exact: true });
         const box = (await code.boundingBox())!;
-        assert.ok(box.x >= 0 && box.x + box.width <= width, `${width} px: the code box is cut off (${JSON.stringify(box)})`);
+        assert.ok(
+          box.x >= 0 && box.x + box.width <= width,
+          `${width} px: the code box is cut off (${JSON.stringify(box)})`,
+        );
         const size = await code.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
         assert.ok(size >= 28, `the code is large (${size} px)`);
         const card = (await page.locator('table[role=presentation]').nth(1).boundingBox())!;
         assert.ok(card.width <= 600, `one column of at most 600 px (${card.width})`);
         await code.click();
-        assert.equal(await page.evaluate(() => window.getSelection()?.toString()), '482913', 'one click selects exactly the code');
+        assert.equal(
+          await page.evaluate(() => window.getSelection()?.toString()),
+          '482913',
+          'one click selects exactly the code',
+        );
         const shot = join(tmpdir(), `panic-email-${width}.png`);
         await page.screenshot({ path: shot, fullPage: true });
         shots.push(shot);

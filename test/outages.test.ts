@@ -26,7 +26,11 @@ const countUncaught = (err: unknown) => uncaught.push(err);
 process.on('uncaughtException', countUncaught);
 process.on('unhandledRejection', countUncaught);
 const assertNoUncaught = () =>
-  assert.deepEqual(uncaught.map((e) => String((e as Error)?.stack ?? e)), [], 'no uncaught exception or rejection');
+  assert.deepEqual(
+    uncaught.map((e) => String((e as Error)?.stack ?? e)),
+    [],
+    'no uncaught exception or rejection',
+  );
 
 /** How long each fault lasts: a few seconds, enough for several rounds of requests. */
 const OUTAGE_MS = 3000;
@@ -41,7 +45,12 @@ interface Answer {
   ms: number;
 }
 
-async function timedCall(stack: Stack, method: string, path: string, opts: { body?: unknown; ip?: string } = {}): Promise<Answer> {
+async function timedCall(
+  stack: Stack,
+  method: string,
+  path: string,
+  opts: { body?: unknown; ip?: string } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (opts.ip) headers['x-forwarded-for'] = opts.ip;
@@ -56,7 +65,13 @@ async function timedCall(stack: Stack, method: string, path: string, opts: { bod
     });
     const text = await res.text();
     const code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
-    return { what, status: res.status, code, retryAfter: res.headers.get('retry-after'), ms: performance.now() - started };
+    return {
+      what,
+      status: res.status,
+      code,
+      retryAfter: res.headers.get('retry-after'),
+      ms: performance.now() - started,
+    };
   } catch (err) {
     if ((err as Error).name !== 'TimeoutError') throw err;
     return { what, status: 'hung', retryAfter: null, ms: performance.now() - started };
@@ -76,7 +91,8 @@ async function duringOutage(round: () => Promise<Answer[]>, maxRounds: number): 
   return answers;
 }
 
-const summary = (answers: Answer[]) => answers.map((a) => `${a.what} ${a.status} ${a.code ?? ''} ${Math.round(a.ms)} ms`).join('\n');
+const summary = (answers: Answer[]) =>
+  answers.map((a) => `${a.what} ${a.status} ${a.code ?? ''} ${Math.round(a.ms)} ms`).join('\n');
 /** e.g. "33 answers (503 service_unavailable ×22, 503 not_ready ×11), slowest 1012 ms", for the log. */
 function figures(answers: Answer[]): string {
   const counts = new Map<string, number>();
@@ -93,7 +109,11 @@ describe('DB_QUERY_TIMEOUT_MS', () => {
     assert.equal(loadConfig({}).DB_QUERY_TIMEOUT_MS, 5000);
     assert.equal(loadConfig({ DB_QUERY_TIMEOUT_MS: '1000' }).DB_QUERY_TIMEOUT_MS, 1000);
     for (const bad of ['0', '-1', 'soon', '1.5', '99999999']) {
-      assert.throws(() => loadConfig({ DB_QUERY_TIMEOUT_MS: bad }), (err: Error) => err instanceof ConfigError && /DB_QUERY_TIMEOUT_MS/.test(err.message), bad);
+      assert.throws(
+        () => loadConfig({ DB_QUERY_TIMEOUT_MS: bad }),
+        (err: Error) => err instanceof ConfigError && /DB_QUERY_TIMEOUT_MS/.test(err.message),
+        bad,
+      );
     }
   });
 });
@@ -114,7 +134,11 @@ describe('PostgreSQL outages (through a fault proxy)', { skip: pgSkip, timeout: 
   let known: Awaited<ReturnType<typeof verifiedLogin>>;
   before(async () => {
     proxy = await startFaultProxy(Number(new URL(PG_ADMIN_URL).port || 5432));
-    stack = await startStack({ db: 'postgres', databaseUrl: proxy.via, env: { DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS) } });
+    stack = await startStack({
+      db: 'postgres',
+      databaseUrl: proxy.via,
+      env: { DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS) },
+    });
     known = await verifiedLogin(stack, 'pg-outage');
   });
   after(async () => {
@@ -126,7 +150,9 @@ describe('PostgreSQL outages (through a fault proxy)', { skip: pgSkip, timeout: 
   });
 
   for (const mode of ['reset', 'blackhole'] as const) {
-    it(`${mode}: every request answers 503 service_unavailable within the query timeout, then the service recovers by itself`, { timeout: 60_000 }, async () => {
+    it(`${mode}: every request answers 503 service_unavailable within the query timeout, then the service recovers by itself`, {
+      timeout: 60_000,
+    }, async () => {
       const logsBefore = stack.logs.length;
       // A query in flight when the connection goes: its client is checked out, out of the pool's care.
       const inFlight = sql`SELECT pg_sleep(2)`.execute(stack.runtime.handle.db).then(
@@ -143,7 +169,9 @@ describe('PostgreSQL outages (through a fault proxy)', { skip: pgSkip, timeout: 
           () =>
             Promise.all([
               timedCall(stack, 'POST', '/api/v1/auth/register', { body: randomPerson(`pg-${mode}`) }),
-              timedCall(stack, 'POST', '/api/v1/auth/login', { body: { email: known.person.email, password: known.person.password } }),
+              timedCall(stack, 'POST', '/api/v1/auth/login', {
+                body: { email: known.person.email, password: known.person.password },
+              }),
               timedCall(stack, 'GET', '/health/ready'),
             ]),
           20,
@@ -157,14 +185,26 @@ describe('PostgreSQL outages (through a fault proxy)', { skip: pgSkip, timeout: 
       assert.ok(isDatabaseUnavailable(lost.err), `the query in flight failed as an outage: ${lost.err.message}`);
       assert.ok(lost.at - outageStart < DB_BOUND_MS, `the query in flight failed within ${DB_BOUND_MS} ms`);
       for (const a of answers.filter((a) => a.what !== 'GET /health/ready')) {
-        assert.ok(a.status === 503 && a.code === 'service_unavailable' && a.retryAfter === '5', `503 service_unavailable with Retry-After:\n${summary(answers)}`);
+        assert.ok(
+          a.status === 503 && a.code === 'service_unavailable' && a.retryAfter === '5',
+          `503 service_unavailable with Retry-After:\n${summary(answers)}`,
+        );
       }
       for (const a of answers.filter((a) => a.what === 'GET /health/ready')) {
-        assert.ok(a.status === 503 && a.code === 'not_ready', `/health/ready 503 during the outage:\n${summary(answers)}`);
+        assert.ok(
+          a.status === 503 && a.code === 'not_ready',
+          `/health/ready 503 during the outage:\n${summary(answers)}`,
+        );
       }
-      assert.ok(answers.every((a) => a.ms < DB_BOUND_MS), `every answer within ${DB_BOUND_MS} ms:\n${summary(answers)}`);
+      assert.ok(
+        answers.every((a) => a.ms < DB_BOUND_MS),
+        `every answer within ${DB_BOUND_MS} ms:\n${summary(answers)}`,
+      );
       const logs = stack.logs.slice(logsBefore);
-      assert.ok(logs.some((l) => l.includes('"level":40') && l.includes('the database does not answer')), 'the outage is in the log as warnings');
+      assert.ok(
+        logs.some((l) => l.includes('"level":40') && l.includes('the database does not answer')),
+        'the outage is in the log as warnings',
+      );
 
       await waitUntil(async () => (await timedCall(stack, 'GET', '/health/ready')).status === 200, {
         timeoutMs: 10_000,
@@ -197,7 +237,9 @@ describe('Redis outages (through a fault proxy)', { skip: redisSkip, timeout: 24
     proxy = await startFaultProxy(6379);
     direct = new Redis(REDIS_URL, { lazyConnect: true });
     await direct.connect();
-    stack = await startStack({ env: { REDIS_URL: proxy.via(REDIS_URL), TRUST_PROXY: 'true', RATE_LIMIT_IP_PER_MINUTE: String(IP_LIMIT) } });
+    stack = await startStack({
+      env: { REDIS_URL: proxy.via(REDIS_URL), TRUST_PROXY: 'true', RATE_LIMIT_IP_PER_MINUTE: String(IP_LIMIT) },
+    });
     const ip = randomIp();
     assert.equal((await miss(ip)).status, 404);
     assert.equal(await direct.get(ipKey(ip)), '1', 'counted in Redis before the outages');
@@ -211,7 +253,9 @@ describe('Redis outages (through a fault proxy)', { skip: redisSkip, timeout: 24
   });
 
   for (const mode of ['blackhole', 'reset'] as const) {
-    it(`${mode}: limits are counted in memory without waiting on Redis, and go back to Redis by themselves`, { timeout: 60_000 }, async () => {
+    it(`${mode}: limits are counted in memory without waiting on Redis, and go back to Redis by themselves`, {
+      timeout: 60_000,
+    }, async () => {
       const logsBefore = stack.logs.length;
       const ips: string[] = [];
       let answers: Answer[];
@@ -230,7 +274,10 @@ describe('Redis outages (through a fault proxy)', { skip: redisSkip, timeout: 24
       }
 
       console.log(`Redis ${mode}: ${figures(answers)}`);
-      assert.ok(answers.every((a) => a.ms < REDIS_BOUND_MS), `every answer within ${REDIS_BOUND_MS} ms:\n${summary(answers)}`);
+      assert.ok(
+        answers.every((a) => a.ms < REDIS_BOUND_MS),
+        `every answer within ${REDIS_BOUND_MS} ms:\n${summary(answers)}`,
+      );
       for (let r = 0; r < answers.length; r += IP_LIMIT + 1) {
         assert.deepEqual(
           answers.slice(r, r + IP_LIMIT + 1).map((a) => a.status),
@@ -252,8 +299,14 @@ describe('Redis outages (through a fault proxy)', { skip: redisSkip, timeout: 24
       // A line when Redis is lost and one when it is back, not one per reconnect attempt (a busy
       // machine may drop the connection once more on its own).
       const lines = stack.logs.slice(logsBefore).filter((l) => l.includes('"msg":"Redis'));
-      assert.ok(stack.logs.some((l) => l.includes('"level":40') && l.includes('Redis is not answering')), 'a warning when Redis is lost');
-      assert.ok(lines.length <= 4 && /Redis is back/.test(lines.at(-1) ?? ''), `a line when it is back, and few in all:\n${lines.join('')}`);
+      assert.ok(
+        stack.logs.some((l) => l.includes('"level":40') && l.includes('Redis is not answering')),
+        'a warning when Redis is lost',
+      );
+      assert.ok(
+        lines.length <= 4 && /Redis is back/.test(lines.at(-1) ?? ''),
+        `a line when it is back, and few in all:\n${lines.join('')}`,
+      );
       assertNoUncaught();
     });
   }

@@ -50,7 +50,10 @@ describe('settings of the embedded database', () => {
     const open = await external();
     for (const pg of databases) await pg.close();
     const closed = await external();
-    assert.ok(open - closed > 300 * MiB, `closing 2 databases gave back ${((open - closed) / MiB).toFixed(0)} MiB (${(open / MiB).toFixed(0)} → ${(closed / MiB).toFixed(0)} MiB)`);
+    assert.ok(
+      open - closed > 300 * MiB,
+      `closing 2 databases gave back ${((open - closed) / MiB).toFixed(0)} MiB (${(open / MiB).toFixed(0)} → ${(closed / MiB).toFixed(0)} MiB)`,
+    );
     assert.equal(databases.length, 2, 'the closed databases are still referenced here');
   });
 });

@@ -30,11 +30,23 @@ async function seed(where: DbOptions): Promise<void> {
     await migrateToLatest(handle.db);
     const then = new Date(Date.now() - 40 * DAY);
     const message = (recipient: string) =>
-      handle.db
-        .transaction()
-        .execute((trx) =>
-          enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 's', text: 't', html: null, otp: '123456', expiresAt: then }, then, createMessageSeal(DEV_OTP_SECRET)),
-        );
+      handle.db.transaction().execute((trx) =>
+        enqueue(
+          trx,
+          {
+            channel: 'email',
+            recipient,
+            purpose: 'email_verification',
+            subject: 's',
+            text: 't',
+            html: null,
+            otp: '123456',
+            expiresAt: then,
+          },
+          then,
+          createMessageSeal(DEV_OTP_SECRET),
+        ),
+      );
     await message('sent@example.test');
     const [sent] = await claimDue(handle.db, 'email', then, 60, 10);
     await recordOutcome(handle.db, sent, { status: 'sent', providerId: 'p-1' }, then, false);
@@ -50,7 +62,10 @@ function assertTable(stdout: string, headline: string): void {
   const lines = stdout.trimEnd().split('\n');
   assert.equal(lines[0], headline);
   assert.equal(lines.length, 7, 'a headline and one line per table');
-  assert.match(stdout, /^ {2}messages {8}1 {2}final \(not queued or sending\) for more than MESSAGE_RETENTION_DAYS \(30 days\)$/m);
+  assert.match(
+    stdout,
+    /^ {2}messages {8}1 {2}final \(not queued or sending\) for more than MESSAGE_RETENTION_DAYS \(30 days\)$/m,
+  );
   assert.match(stdout, /^ {2}login_failures {2}1 {2}/m);
   assert.match(stdout, /^ {2}users {11}0 {2}accounts never verified/m);
 }
@@ -96,20 +111,41 @@ describe(`panic-api prune (${db})`, () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('--dry-run --json counts and removes nothing; prune removes exactly that and says so; queued messages stay', { timeout: 4 * CHILD_MS }, async () => {
-    const expected = { messages: 1, refresh_tokens: 0, sessions: 0, otp_codes: 0, otp_long_codes: 0, login_failures: 1, users: 0 };
+  it('--dry-run --json counts and removes nothing; prune removes exactly that and says so; queued messages stay', {
+    timeout: 4 * CHILD_MS,
+  }, async () => {
+    const expected = {
+      messages: 1,
+      refresh_tokens: 0,
+      sessions: 0,
+      otp_codes: 0,
+      otp_long_codes: 0,
+      login_failures: 1,
+      users: 0,
+    };
     const dry = await runCli(['prune', '--dry-run', '--json'], env, CHILD_MS);
     assert.equal(dry.code, 0, dry.stderr);
     const report = JSON.parse(dry.stdout);
     assert.deepEqual(report, { dry_run: true, removed: expected });
-    assert.deepEqual(Object.keys(report.removed), ['messages', 'refresh_tokens', 'sessions', 'otp_codes', 'otp_long_codes', 'login_failures', 'users']);
+    assert.deepEqual(Object.keys(report.removed), [
+      'messages',
+      'refresh_tokens',
+      'sessions',
+      'otp_codes',
+      'otp_long_codes',
+      'login_failures',
+      'users',
+    ]);
 
     const run = await runCli(['prune'], env, CHILD_MS);
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trimEnd().split('\n');
     assert.equal(lines[0], 'Removed 2 rows.', 'the dry run had removed nothing');
     assert.equal(lines.length, 8, 'a headline and one line per table');
-    assert.match(run.stdout, /^ {2}messages {8}1 {2}final \(not queued or sending\) for more than MESSAGE_RETENTION_DAYS \(30 days\)$/m);
+    assert.match(
+      run.stdout,
+      /^ {2}messages {8}1 {2}final \(not queued or sending\) for more than MESSAGE_RETENTION_DAYS \(30 days\)$/m,
+    );
     assert.match(run.stdout, /^ {2}login_failures {2}1 {2}/m);
     assert.match(run.stdout, /^ {2}users {11}0 {2}accounts never verified/m);
     assert.deepEqual(await recipients(where), ['queued@example.test']);
@@ -121,19 +157,30 @@ describe(`panic-api prune (${db})`, () => {
 });
 
 describe('panic-api prune, embedded database', () => {
-  it('refuses (exit 1) while a server answers at API_BASE_URL (it holds the folder and prunes it itself), and a folder with no database', { timeout: 2 * CHILD_MS }, async () => {
+  it('refuses (exit 1) while a server answers at API_BASE_URL (it holds the folder and prunes it itself), and a folder with no database', {
+    timeout: 2 * CHILD_MS,
+  }, async () => {
     const dataDir = join(tmpdir(), `panic-prune-none-${process.pid}`);
-    const server: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'));
+    const server: Server = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const busy = await runCli(['prune'], { APP_ENV: 'test', DATA_DIR: dataDir, API_BASE_URL: base }, CHILD_MS);
       assert.equal(busy.code, 1);
-      assert.match(busy.stderr, new RegExp(`^A panic-api server answers at ${base.replace(/\./g, '\\.')}: .* prunes every 10 minutes itself`));
+      assert.match(
+        busy.stderr,
+        new RegExp(`^A panic-api server answers at ${base.replace(/\./g, '\\.')}: .* prunes every 10 minutes itself`),
+      );
     } finally {
       server.close();
     }
-    const empty = await runCli(['prune'], { APP_ENV: 'test', DATA_DIR: dataDir, API_BASE_URL: `http://127.0.0.1:${await freePort()}` }, CHILD_MS);
+    const empty = await runCli(
+      ['prune'],
+      { APP_ENV: 'test', DATA_DIR: dataDir, API_BASE_URL: `http://127.0.0.1:${await freePort()}` },
+      CHILD_MS,
+    );
     assert.equal(empty.code, 1);
     assert.match(empty.stderr, /^No database in DATA_DIR=.*: nothing to prune/);
     assert.equal(existsSync(dataDir), false, 'and none was made');
@@ -141,7 +188,9 @@ describe('panic-api prune, embedded database', () => {
 });
 
 describe('panic-api prune: wrong arguments', () => {
-  it('a wrong option or setting exits 2 with the usage line, before opening anything', { timeout: 2 * CHILD_MS }, async () => {
+  it('a wrong option or setting exits 2 with the usage line, before opening anything', {
+    timeout: 2 * CHILD_MS,
+  }, async () => {
     const env = { APP_ENV: 'test', DATA_DIR: join(tmpdir(), 'panic-prune-never-opened') };
     const bad = await runCli(['prune', '--dry'], env, CHILD_MS);
     assert.equal(bad.code, 2);

@@ -38,7 +38,10 @@ describe('parseTrustProxy and fastifyTrustProxy', () => {
   });
   it('a hop count trusts the n nearest hops', () => {
     const trust = fastifyTrustProxy(2) as (addr: string, hop: number) => boolean;
-    assert.deepEqual([0, 1, 2].map((hop) => trust('10.0.0.1', hop)), [true, true, false]);
+    assert.deepEqual(
+      [0, 1, 2].map((hop) => trust('10.0.0.1', hop)),
+      [true, true, false],
+    );
     assert.deepEqual(fastifyTrustProxy(['10.0.0.0/8']), ['10.0.0.0/8']);
   });
   it('isLoopback reads the socket peer: 127.0.0.0/8, ::1 and their mapped forms', () => {
@@ -77,7 +80,10 @@ describe('createGate', () => {
   });
   it('a task that throws frees its slot', async () => {
     const gate = createGate(1, 0);
-    await assert.rejects(gate.run(async () => Promise.reject(new Error('task failed')), overloaded), /task failed/);
+    await assert.rejects(
+      gate.run(async () => Promise.reject(new Error('task failed')), overloaded),
+      /task failed/,
+    );
     assert.equal(await gate.run(async () => 'next', overloaded), 'next');
   });
 });
@@ -98,7 +104,13 @@ describe('readEnv', () => {
     const { problems } = readEnv(schema, { PORT: '6.5', DEBUG: 'maybe', MODE: 'c' });
     assert.equal(problems.length, 3, problems.join('\n'));
     assert.match(problems.find((p) => p.startsWith('PORT:'))!, /integer/);
-    assert.match(problems.find((p) => p.startsWith('DEBUG:'))!, /must be one of "true"\|"1"\|"yes"\|"on"\|"false"\|"0"\|"no"\|"off"/);
-    assert.ok(problems.some((p) => p.startsWith('MODE:')), problems.join('\n'));
+    assert.match(
+      problems.find((p) => p.startsWith('DEBUG:'))!,
+      /must be one of "true"\|"1"\|"yes"\|"on"\|"false"\|"0"\|"no"\|"off"/,
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('MODE:')),
+      problems.join('\n'),
+    );
   });
 });

@@ -3,13 +3,28 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { diagnose } from '../src/delivery/reasons.ts';
 
-const TWILIO = ['20003', '20429', '21211', '21408', '21610', '21612', '21614', '30003', '30004', '30005', '30006', '30007', '30008'];
+const TWILIO = [
+  '20003',
+  '20429',
+  '21211',
+  '21408',
+  '21610',
+  '21612',
+  '21614',
+  '30003',
+  '30004',
+  '30005',
+  '30006',
+  '30007',
+  '30008',
+];
 const SMTP_REPLIES = [421, 450, 452, 550, 552, 553, 554];
 const SMTP_CLIENT = ['EAUTH', 'ETLS', 'ECONNECTION', 'ESOCKET', 'ETIMEDOUT', 'EDNS'];
 
 const complete = (what: string, d: ReturnType<typeof diagnose>) => {
   assert.ok(d, `${what} is in the table`);
-  for (const field of ['cause', 'fix', 'hint'] as const) assert.match(d[field], /^[A-Z`'].{15,}[.)]$/, `${what}: ${field} is a sentence`);
+  for (const field of ['cause', 'fix', 'hint'] as const)
+    assert.match(d[field], /^[A-Z`'].{15,}[.)]$/, `${what}: ${field} is a sentence`);
 };
 
 describe('reasons in plain words', () => {

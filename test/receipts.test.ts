@@ -8,14 +8,26 @@ import { databaseKinds, errorCode, person, startStack, verifiedLogin, type Stack
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
 import { waitUntil } from './support/wait.ts';
 import { twilioSignature } from '../src/http/webhook-signatures.ts';
-import { acceptedSms, postRaw as post, postTwilioReceipt, signAsTwilio, signBody, TWILIO_STATUS_PATH as TWILIO_PATH } from './support/receipts.ts';
+import {
+  acceptedSms,
+  postRaw as post,
+  postTwilioReceipt,
+  signAsTwilio,
+  signBody,
+  TWILIO_STATUS_PATH as TWILIO_PATH,
+} from './support/receipts.ts';
 
 const PUBLIC_URL = 'https://panic.example.test/base';
 const SMS_SECRET = 'sms-webhook-secret-0123456789abcdef';
 const EMAIL_SECRET = 'email-webhook-secret-0123456789abcdef';
 
 async function messageTo(stack: Stack, recipient: string) {
-  return stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at', 'desc').executeTakeFirstOrThrow();
+  return stack.runtime.ctx.db
+    .selectFrom('messages')
+    .selectAll()
+    .where('recipient', '=', recipient)
+    .orderBy('created_at', 'desc')
+    .executeTakeFirstOrThrow();
 }
 
 async function metricsText(stack: Stack): Promise<string> {
@@ -24,8 +36,17 @@ async function metricsText(stack: Stack): Promise<string> {
 
 describe("Twilio's signature rule", () => {
   it("matches Twilio's documented example (token 12345)", () => {
-    const fields = new URLSearchParams({ CallSid: 'CA1234567890ABCDE', Caller: '+12349013030', Digits: '1234', From: '+12349013030', To: '+18005551212' });
-    assert.equal(twilioSignature('https://mycompany.com/myapp.php?foo=1&bar=2', fields, '12345'), '0/KCTR6DLpKmkAf8muzZqo1nDgQ=');
+    const fields = new URLSearchParams({
+      CallSid: 'CA1234567890ABCDE',
+      Caller: '+12349013030',
+      Digits: '1234',
+      From: '+12349013030',
+      To: '+18005551212',
+    });
+    assert.equal(
+      twilioSignature('https://mycompany.com/myapp.php?foo=1&bar=2', fields, '12345'),
+      '0/KCTR6DLpKmkAf8muzZqo1nDgQ=',
+    );
   });
 });
 
@@ -39,7 +60,12 @@ for (const db of await databaseKinds()) {
       httpSms = await startHttpSmsServer();
       genericStack = await startStack({
         db,
-        env: { SMS_PROVIDER: 'http', SMS_API_URL: httpSms.url, SMS_API_KEY: httpSms.apiKey, SMS_WEBHOOK_SECRET: SMS_SECRET },
+        env: {
+          SMS_PROVIDER: 'http',
+          SMS_API_URL: httpSms.url,
+          SMS_API_KEY: httpSms.apiKey,
+          SMS_WEBHOOK_SECRET: SMS_SECRET,
+        },
       });
     });
     after(async () => {
@@ -47,7 +73,8 @@ for (const db of await databaseKinds()) {
       await httpSms?.close();
     });
 
-    const twilioReceipt = (fields: Record<string, string>, signature: string) => postTwilioReceipt(stack, fields, signature);
+    const twilioReceipt = (fields: Record<string, string>, signature: string) =>
+      postTwilioReceipt(stack, fields, signature);
 
     it('every SMS asks Twilio for StatusCallback=<PUBLIC_URL>/api/v1/webhooks/twilio/status', async () => {
       const { phone } = await acceptedSms(stack);
@@ -60,17 +87,28 @@ for (const db of await databaseKinds()) {
       const fields = { MessageSid: row.provider_id!, MessageStatus: 'delivered', AccountSid: stack.sms.accountSid };
       const url = `${PUBLIC_URL}${TWILIO_PATH}`;
       const attempts = [
-        await post(stack, TWILIO_PATH, new URLSearchParams(fields).toString(), { 'content-type': 'application/x-www-form-urlencoded' }),
+        await post(stack, TWILIO_PATH, new URLSearchParams(fields).toString(), {
+          'content-type': 'application/x-www-form-urlencoded',
+        }),
         await twilioReceipt(fields, signAsTwilio(url, fields, 'another-accounts-token')),
         await twilioReceipt(fields, signAsTwilio(`${stack.baseUrl}${TWILIO_PATH}`, fields, stack.sms.authToken)),
-        await twilioReceipt({ ...fields, MessageStatus: 'undelivered' }, signAsTwilio(url, fields, stack.sms.authToken)),
+        await twilioReceipt(
+          { ...fields, MessageStatus: 'undelivered' },
+          signAsTwilio(url, fields, stack.sms.authToken),
+        ),
         await twilioReceipt(fields, ''),
       ];
-      assert.deepEqual(attempts.map((a) => a.status), [403, 403, 403, 403, 403]);
+      assert.deepEqual(
+        attempts.map((a) => a.status),
+        [403, 403, 403, 403, 403],
+      );
       assert.ok(attempts.every((a) => errorCode(a) === 'forbidden'));
       assert.equal((await messageTo(stack, row.recipient)).status, 'sent');
       // the same form sent as JSON is not Twilio's either
-      const json = await post(stack, TWILIO_PATH, JSON.stringify(fields), { 'content-type': 'application/json', 'x-twilio-signature': signAsTwilio(url, fields, stack.sms.authToken) });
+      const json = await post(stack, TWILIO_PATH, JSON.stringify(fields), {
+        'content-type': 'application/json',
+        'x-twilio-signature': signAsTwilio(url, fields, stack.sms.authToken),
+      });
       assert.equal(json.status, 415);
     });
 
@@ -78,7 +116,13 @@ for (const db of await databaseKinds()) {
       const { row } = await acceptedSms(stack);
       const url = `${PUBLIC_URL}${TWILIO_PATH}`;
       const receipt = (status: string, extra: Record<string, string> = {}) => {
-        const fields = { MessageSid: row.provider_id!, MessageStatus: status, AccountSid: stack.sms.accountSid, To: row.recipient, ...extra };
+        const fields = {
+          MessageSid: row.provider_id!,
+          MessageStatus: status,
+          AccountSid: stack.sms.accountSid,
+          To: row.recipient,
+          ...extra,
+        };
         return twilioReceipt(fields, signAsTwilio(url, fields, stack.sms.authToken));
       };
       const sentFirst = await receipt('sent');
@@ -94,8 +138,18 @@ for (const db of await databaseKinds()) {
       assert.equal(stored.status, 'undelivered');
       assert.equal(stored.provider_error_code, '30007');
       assert.match(stored.last_error ?? '', /undelivered: code 30007/);
-      const events = await stack.runtime.ctx.db.selectFrom('message_events').selectAll().where('message_id', '=', row.id).orderBy('at').orderBy('id').execute();
-      assert.deepEqual(events.map((e) => e.kind), ['queued', 'sent', 'receipt'], 'one receipt event: the repeats changed nothing');
+      const events = await stack.runtime.ctx.db
+        .selectFrom('message_events')
+        .selectAll()
+        .where('message_id', '=', row.id)
+        .orderBy('at')
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        events.map((e) => e.kind),
+        ['queued', 'sent', 'receipt'],
+        'one receipt event: the repeats changed nothing',
+      );
       assert.equal(events[2].status, 'undelivered');
       assert.equal(events[2].provider, 'twilio');
       assert.equal(events[2].provider_code, '30007');
@@ -105,7 +159,8 @@ for (const db of await databaseKinds()) {
       const { row } = await acceptedSms(stack);
       const url = `${PUBLIC_URL}${TWILIO_PATH}`;
       const fields = (status: string) => ({ MessageSid: row.provider_id!, MessageStatus: status });
-      const series = /^panic_delivery_outcomes_total\{channel="sms",provider="twilio",status="delivered",destination="27"\} (\d+)$/m;
+      const series =
+        /^panic_delivery_outcomes_total\{channel="sms",provider="twilio",status="delivered",destination="27"\} (\d+)$/m;
       const before = Number((await metricsText(stack)).match(series)?.[1] ?? 0);
       for (const status of ['delivered', 'delivered', 'sent']) {
         const r = await twilioReceipt(fields(status), signAsTwilio(url, fields(status), stack.sms.authToken));
@@ -126,14 +181,20 @@ for (const db of await databaseKinds()) {
       assert.equal(errorCode(none), 'not_found');
       assert.equal((await stack.api('GET', '/api/v1/users/verify-phone/status')).status, 401);
       assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
-      const sent = await waitUntil(async () => {
-        const r = await status();
-        return r.body.status === 'sent' ? r : undefined;
-      }, { what: 'the status sent' });
+      const sent = await waitUntil(
+        async () => {
+          const r = await status();
+          return r.body.status === 'sent' ? r : undefined;
+        },
+        { what: 'the status sent' },
+      );
       assert.match(sent.body.hint, /handed to the mobile network/);
       const row = await messageTo(stack, sent.body.phone);
       const fields = { MessageSid: row.provider_id!, MessageStatus: 'undelivered', ErrorCode: '30006' };
-      assert.equal((await twilioReceipt(fields, signAsTwilio(`${PUBLIC_URL}${TWILIO_PATH}`, fields, stack.sms.authToken))).status, 200);
+      assert.equal(
+        (await twilioReceipt(fields, signAsTwilio(`${PUBLIC_URL}${TWILIO_PATH}`, fields, stack.sms.authToken))).status,
+        200,
+      );
       const after = await status();
       assert.equal(after.body.status, 'undelivered');
       // the hint for Twilio's 30006 from the reasons table, not only the state's
@@ -154,10 +215,26 @@ for (const db of await databaseKinds()) {
       assert.equal(row.provider_id, sent.id);
       const path = '/api/v1/webhooks/sms/status';
       const send = (body: string, signature?: string) =>
-        post(genericStack, path, body, { 'content-type': 'application/json', ...(signature === undefined ? {} : { 'x-signature': signature }) });
-      const failed = JSON.stringify({ id: sent.id, status: 'failed', error_code: '21614', error_message: 'not a mobile number' });
-      const forged = [await send(failed), await send(failed, signBody(failed, 'guessed')), await send(failed, signBody(failed + ' ', SMS_SECRET)), await send('{"id":', signBody('{"id"', SMS_SECRET))];
-      assert.deepEqual(forged.map((f) => f.status), [403, 403, 403, 403]);
+        post(genericStack, path, body, {
+          'content-type': 'application/json',
+          ...(signature === undefined ? {} : { 'x-signature': signature }),
+        });
+      const failed = JSON.stringify({
+        id: sent.id,
+        status: 'failed',
+        error_code: '21614',
+        error_message: 'not a mobile number',
+      });
+      const forged = [
+        await send(failed),
+        await send(failed, signBody(failed, 'guessed')),
+        await send(failed, signBody(failed + ' ', SMS_SECRET)),
+        await send('{"id":', signBody('{"id"', SMS_SECRET)),
+      ];
+      assert.deepEqual(
+        forged.map((f) => f.status),
+        [403, 403, 403, 403],
+      );
       assert.equal((await messageTo(genericStack, row.recipient)).status, 'sent');
       const bad = JSON.stringify({ id: sent.id, status: 'exploded' });
       assert.equal((await send(bad, signBody(bad, SMS_SECRET))).status, 400);
@@ -173,7 +250,10 @@ for (const db of await databaseKinds()) {
 
     it('receipts are refused (403) while their secret is not set: no Twilio receipts without PUBLIC_URL, no email events without EMAIL_WEBHOOK_SECRET', async () => {
       const body = JSON.stringify({ message_id: '00000000-0000-0000-0000-000000000000', event: 'delivered' });
-      const email = await post(genericStack, '/api/v1/webhooks/email/events', body, { 'content-type': 'application/json', 'x-signature': signBody(body, '') });
+      const email = await post(genericStack, '/api/v1/webhooks/email/events', body, {
+        'content-type': 'application/json',
+        'x-signature': signBody(body, ''),
+      });
       assert.equal(email.status, 403);
       const fields = { MessageSid: 'SMx', MessageStatus: 'delivered' };
       const twilio = await post(genericStack, TWILIO_PATH, new URLSearchParams(fields).toString(), {
@@ -203,16 +283,41 @@ for (const db of await databaseKinds()) {
         ['/api/v1/webhooks/sms/status', SMS_SECRET, genericStack],
         ['/api/v1/webhooks/email/events', EMAIL_SECRET, stack],
       ] as const) {
-        for (const body of bodies) answers.push({ path, body, res: await post(s, path, body, { 'content-type': 'application/json', 'x-signature': signBody(body, secret) }) });
+        for (const body of bodies)
+          answers.push({
+            path,
+            body,
+            res: await post(s, path, body, {
+              'content-type': 'application/json',
+              'x-signature': signBody(body, secret),
+            }),
+          });
       }
-      const twilioForms = ['', 'MessageSid=', 'MessageStatus=delivered', 'MessageSid=SMx&MessageSid=SMy&MessageStatus=delivered', '%%%=%', 'MessageSid=' + 'x'.repeat(5000) + '&MessageStatus=delivered'];
+      const twilioForms = [
+        '',
+        'MessageSid=',
+        'MessageStatus=delivered',
+        'MessageSid=SMx&MessageSid=SMy&MessageStatus=delivered',
+        '%%%=%',
+        'MessageSid=' + 'x'.repeat(5000) + '&MessageStatus=delivered',
+      ];
       for (const form of twilioForms) {
         const fields = new URLSearchParams(form);
         const signature = twilioSignature(`${PUBLIC_URL}${TWILIO_PATH}`, fields, stack.sms.authToken);
-        answers.push({ path: TWILIO_PATH, body: form, res: await post(stack, TWILIO_PATH, form, { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }) });
+        answers.push({
+          path: TWILIO_PATH,
+          body: form,
+          res: await post(stack, TWILIO_PATH, form, {
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-twilio-signature': signature,
+          }),
+        });
       }
       for (const { path, body, res } of answers) {
-        assert.ok(res.status >= 400 && res.status < 500, `${path} ${JSON.stringify(body).slice(0, 80)}: ${res.status} ${res.text}`);
+        assert.ok(
+          res.status >= 400 && res.status < 500,
+          `${path} ${JSON.stringify(body).slice(0, 80)}: ${res.status} ${res.text}`,
+        );
         assert.deepEqual(Object.keys(res.body.error ?? {}).sort(), ['code', 'message'], res.text);
       }
     });
@@ -242,28 +347,48 @@ for (const db of await databaseKinds()) {
         });
         const forged = await event({ message_id: first.id, event: 'bounced' }, 'not-the-secret');
         assert.equal(forged.status, 403);
-        const bounced = await event({ message_id: first.id, event: 'bounced', reason: '550 5.1.1 mailbox does not exist' });
+        const bounced = await event({
+          message_id: first.id,
+          event: 'bounced',
+          reason: '550 5.1.1 mailbox does not exist',
+        });
         assert.equal(bounced.status, 200, bounced.text);
         assert.deepEqual(bounced.body, { message_id: first.id, status: 'bounced', changed: true });
-        const entry = await stack.runtime.ctx.db.selectFrom('suppressions').selectAll().where('address', '=', p.email.toLowerCase()).executeTakeFirst();
+        const entry = await stack.runtime.ctx.db
+          .selectFrom('suppressions')
+          .selectAll()
+          .where('address', '=', p.email.toLowerCase())
+          .executeTakeFirst();
         assert.equal(entry?.kind, 'bounce');
         assert.match(entry?.reason ?? '', /mailbox does not exist/);
 
         const mailsBefore = stack.smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length;
         const known = await stack.api('POST', '/api/v1/auth/resend-verification', { email: p.email });
-        const unknown = await stack.api('POST', '/api/v1/auth/resend-verification', { email: `nobody.${Date.now()}@example.test` });
+        const unknown = await stack.api('POST', '/api/v1/auth/resend-verification', {
+          email: `nobody.${Date.now()}@example.test`,
+        });
         assert.equal(known.status, unknown.status);
         const { expires_at: knownExpiry, ...knownRest } = known.body;
         const { expires_at: unknownExpiry, ...unknownRest } = unknown.body;
         assert.deepEqual(knownRest, unknownRest);
         assert.equal(typeof knownExpiry, typeof unknownExpiry);
-        const next = await waitUntil(async () => {
-          const r = await messageTo(stack, p.email);
-          return r.id !== first.id && r.status === 'suppressed' ? r : undefined;
-        }, { what: 'the next message suppressed' });
+        const next = await waitUntil(
+          async () => {
+            const r = await messageTo(stack, p.email);
+            return r.id !== first.id && r.status === 'suppressed' ? r : undefined;
+          },
+          { what: 'the next message suppressed' },
+        );
         assert.match(next.last_error ?? '', /suppressed .*bounced: 550 5\.1\.1/);
-        assert.equal(stack.smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length, mailsBefore, 'nothing more reached the mailbox');
-        assert.match(await metricsText(stack), /^panic_delivery_outcomes_total\{channel="email",provider="smtp",status="suppressed",destination="example\.test"\} [1-9]/m);
+        assert.equal(
+          stack.smtp.messages.filter((m) => m.envelopeTo.includes(p.email)).length,
+          mailsBefore,
+          'nothing more reached the mailbox',
+        );
+        assert.match(
+          await metricsText(stack),
+          /^panic_delivery_outcomes_total\{channel="email",provider="smtp",status="suppressed",destination="example\.test"\} [1-9]/m,
+        );
       });
 
       it('a complaint named by the Message-ID (brackets dropped, as providers do) marks it delivered and suppresses the address; events for unknown ids are 404, a body naming neither id is 400', async () => {
@@ -274,12 +399,23 @@ for (const db of await databaseKinds()) {
           const r = await messageTo(stack, p.email);
           return r.status === 'sent' ? r : undefined;
         });
-        const complained = await event({ provider_id: row.provider_id!.replace(/^<|>$/g, ''), event: 'complained', reason: 'abuse report' });
+        const complained = await event({
+          provider_id: row.provider_id!.replace(/^<|>$/g, ''),
+          event: 'complained',
+          reason: 'abuse report',
+        });
         assert.equal(complained.status, 200, complained.text);
         assert.deepEqual(complained.body, { message_id: row.id, status: 'delivered', changed: true });
-        const entry = await stack.runtime.ctx.db.selectFrom('suppressions').selectAll().where('address', '=', p.email.toLowerCase()).executeTakeFirst();
+        const entry = await stack.runtime.ctx.db
+          .selectFrom('suppressions')
+          .selectAll()
+          .where('address', '=', p.email.toLowerCase())
+          .executeTakeFirst();
         assert.equal(entry?.kind, 'complaint');
-        assert.equal((await event({ message_id: '00000000-0000-0000-0000-000000000000', event: 'delivered' })).status, 404);
+        assert.equal(
+          (await event({ message_id: '00000000-0000-0000-0000-000000000000', event: 'delivered' })).status,
+          404,
+        );
         assert.equal((await event({ message_id: 'not-a-uuid', event: 'delivered' })).status, 404);
         assert.equal((await event({ event: 'delivered' })).status, 400);
       });

@@ -26,7 +26,11 @@ describe('MESSAGE_RETENTION_DAYS', () => {
     assert.equal(loadConfig({}).MESSAGE_RETENTION_DAYS, 30);
     assert.equal(loadConfig({ MESSAGE_RETENTION_DAYS: '7' }).MESSAGE_RETENTION_DAYS, 7);
     for (const bad of ['0', '-1', '1.5', 'a month']) {
-      assert.throws(() => loadConfig({ MESSAGE_RETENTION_DAYS: bad }), (err) => err instanceof ConfigError && err.message.includes('MESSAGE_RETENTION_DAYS'), bad);
+      assert.throws(
+        () => loadConfig({ MESSAGE_RETENTION_DAYS: bad }),
+        (err) => err instanceof ConfigError && err.message.includes('MESSAGE_RETENTION_DAYS'),
+        bad,
+      );
     }
   });
 });
@@ -40,20 +44,36 @@ describe('migration 0005_session_expiry', () => {
       const at = (d: number) => new Date(START + d * DAY);
       const { id: user } = await db
         .insertInto('users')
-        .values({ email: 'm@example.test', phone: '+27825550123', first_name: 'M', last_name: 'T', created_at: at(0), updated_at: at(0) })
+        .values({
+          email: 'm@example.test',
+          phone: '+27825550123',
+          first_name: 'M',
+          last_name: 'T',
+          created_at: at(0),
+          updated_at: at(0),
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       const session = async (created: number, tokens: number[]) => {
-        const { id } = await sql<{ id: string }>`INSERT INTO sessions (user_id, created_at) VALUES (${user}, ${at(created)}) RETURNING id`.execute(db).then((r) => r.rows[0]);
+        const { id } = await sql<{
+          id: string;
+        }>`INSERT INTO sessions (user_id, created_at) VALUES (${user}, ${at(created)}) RETURNING id`
+          .execute(db)
+          .then((r) => r.rows[0]);
         for (const [i, expires] of tokens.entries()) {
-          await db.insertInto('refresh_tokens').values({ token_hash: `${id}-${i}`, session_id: id, expires_at: at(expires), created_at: at(created) }).execute();
+          await db
+            .insertInto('refresh_tokens')
+            .values({ token_hash: `${id}-${i}`, session_id: id, expires_at: at(expires), created_at: at(created) })
+            .execute();
         }
         return id;
       };
       const refreshed = await session(0, [30, 45, 40]);
       const bare = await session(2, []);
       await migrateToLatest(db);
-      const expiry = async (id: string) => (await db.selectFrom('sessions').select('expires_at').where('id', '=', id).executeTakeFirstOrThrow()).expires_at;
+      const expiry = async (id: string) =>
+        (await db.selectFrom('sessions').select('expires_at').where('id', '=', id).executeTakeFirstOrThrow())
+          .expires_at;
       assert.equal((await expiry(refreshed)).getTime(), at(45).getTime());
       assert.equal((await expiry(bare)).getTime(), at(2).getTime());
     } finally {
@@ -87,10 +107,14 @@ for (const db of await databaseKinds()) {
       await prune();
     };
     const deliver = () => stack.runtime.worker.runOnce();
-    const mailsTo = (email: string) => stack.smtp.messages.filter((m) => m.envelopeTo.includes(email.toLowerCase())).length;
+    const mailsTo = (email: string) =>
+      stack.smtp.messages.filter((m) => m.envelopeTo.includes(email.toLowerCase())).length;
     const mailCode = async (email: string, count = 1) => {
       // Some codes are queued just after the answer (even answers): deliver until the mail is in.
-      await waitUntil(async () => (await deliver(), mailsTo(email) >= count), { timeoutMs: 15_000, what: `mail ${count} to ${email}` });
+      await waitUntil(async () => (await deliver(), mailsTo(email) >= count), {
+        timeoutMs: 15_000,
+        what: `mail ${count} to ${email}`,
+      });
       return codeIn((await stack.smtp.waitFor(email, { count })).text);
     };
     const register = async (p: ReturnType<typeof person>) => {
@@ -100,9 +124,14 @@ for (const db of await databaseKinds()) {
     const verify = (email: string, otp: string) => stack.api('POST', '/api/v1/auth/verify-account', { email, otp });
     const login = (email: string, password: string) => stack.api('POST', '/api/v1/auth/login', { email, password });
     const userId = async (email: string) =>
-      (await q().selectFrom('users').select('id').where('email', '=', email.toLowerCase()).executeTakeFirstOrThrow()).id;
+      (await q().selectFrom('users').select('id').where('email', '=', email.toLowerCase()).executeTakeFirstOrThrow())
+        .id;
     const codeRow = async (email: string) =>
-      q().selectFrom('otp_codes').selectAll().where('user_id', '=', await userId(email)).executeTakeFirst();
+      q()
+        .selectFrom('otp_codes')
+        .selectAll()
+        .where('user_id', '=', await userId(email))
+        .executeTakeFirst();
 
     /** n messages sent now, in one statement. */
     const sentMessages = (n: number) =>
@@ -135,7 +164,21 @@ for (const db of await databaseKinds()) {
         q()
           .transaction()
           .execute((trx) =>
-            enqueue(trx, { channel: 'email', recipient, purpose: 'email_verification', subject: 's', text: 't', html: null, otp: '123456', expiresAt: new Date(now + 10 * MINUTE) }, new Date(now), stack.runtime.ctx.seal),
+            enqueue(
+              trx,
+              {
+                channel: 'email',
+                recipient,
+                purpose: 'email_verification',
+                subject: 's',
+                text: 't',
+                html: null,
+                otp: '123456',
+                expiresAt: new Date(now + 10 * MINUTE),
+              },
+              new Date(now),
+              stack.runtime.ctx.seal,
+            ),
           );
       await message('captured@example.test');
       const [captured] = await claimDue(q(), 'email', new Date(now), 60, 10);
@@ -146,9 +189,21 @@ for (const db of await databaseKinds()) {
 
       const statuses = async () =>
         Object.fromEntries(
-          (await q().selectFrom('messages').select(['recipient', 'status']).where('created_at', '>=', new Date(t0)).execute()).map((m) => [m.recipient.split('@')[0].split('.')[0], m.status]),
+          (
+            await q()
+              .selectFrom('messages')
+              .select(['recipient', 'status'])
+              .where('created_at', '>=', new Date(t0))
+              .execute()
+          ).map((m) => [m.recipient.split('@')[0].split('.')[0], m.status]),
         );
-      const everyState = { 'ret-sent': 'sent', rejected: 'failed', captured: 'captured', sending: 'sending', queued: 'queued' };
+      const everyState = {
+        'ret-sent': 'sent',
+        rejected: 'failed',
+        captured: 'captured',
+        sending: 'sending',
+        queued: 'queued',
+      };
       assert.deepEqual(await statuses(), everyState);
 
       now = t0 + 30 * DAY;
@@ -170,7 +225,11 @@ for (const db of await databaseKinds()) {
       assert.equal((await eventsOf(false)).length, 2, 'the waiting ones their queued event');
       assert.equal((await prune()).messages, 3);
       assert.deepEqual(await statuses(), { sending: 'sending', queued: 'queued' });
-      assert.equal((await q().selectFrom('message_events').select('id').where('id', 'in', finalEvents).execute()).length, 0, "a message's events go with it");
+      assert.equal(
+        (await q().selectFrom('message_events').select('id').where('id', 'in', finalEvents).execute()).length,
+        0,
+        "a message's events go with it",
+      );
       assert.equal((await eventsOf(false)).length, 2, 'the events of the messages kept stay');
 
       now += 10 * 365 * DAY;
@@ -186,11 +245,26 @@ for (const db of await databaseKinds()) {
       assert.equal(rotated.status, 200, rotated.text);
       const inUse = rotated.body.refresh_token as string;
       const { person: other, tokens: ended } = await signedIn('ret-logout');
-      const out = await stack.api('POST', '/api/v1/auth/logout', { refresh_token: ended.refresh_token }, ended.access_token);
+      const out = await stack.api(
+        'POST',
+        '/api/v1/auth/logout',
+        { refresh_token: ended.refresh_token },
+        ended.access_token,
+      );
       assert.equal(out.status, 200, out.text);
 
-      const token = (t: string) => q().selectFrom('refresh_tokens').select(['session_id', 'used_at']).where('token_hash', '=', hashRefreshToken(t)).executeTakeFirst();
-      const session = async (t: string) => q().selectFrom('sessions').select('id').where('id', '=', (await token(t))!.session_id).executeTakeFirst();
+      const token = (t: string) =>
+        q()
+          .selectFrom('refresh_tokens')
+          .select(['session_id', 'used_at'])
+          .where('token_hash', '=', hashRefreshToken(t))
+          .executeTakeFirst();
+      const session = async (t: string) =>
+        q()
+          .selectFrom('sessions')
+          .select('id')
+          .where('id', '=', (await token(t))!.session_id)
+          .executeTakeFirst();
       const endedSession = (await token(ended.refresh_token))!.session_id;
 
       now = t0 + DAY;
@@ -204,8 +278,19 @@ for (const db of await databaseKinds()) {
       assert.equal(await token(first.refresh_token), undefined, 'the used token is gone');
       assert.ok(await token(inUse), 'the token in use stays');
       assert.ok(await session(inUse), 'and its session');
-      assert.equal(await q().selectFrom('refresh_tokens').select('token_hash').where('session_id', '=', endedSession).executeTakeFirst(), undefined, "the revoked session's token went with it");
-      assert.equal(await q().selectFrom('sessions').select('id').where('id', '=', endedSession).executeTakeFirst(), undefined);
+      assert.equal(
+        await q()
+          .selectFrom('refresh_tokens')
+          .select('token_hash')
+          .where('session_id', '=', endedSession)
+          .executeTakeFirst(),
+        undefined,
+        "the revoked session's token went with it",
+      );
+      assert.equal(
+        await q().selectFrom('sessions').select('id').where('id', '=', endedSession).executeTakeFirst(),
+        undefined,
+      );
       assert.ok(await userId(other.email), 'the account itself stays');
 
       const again = await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: inUse });
@@ -216,12 +301,23 @@ for (const db of await databaseKinds()) {
       // Never used again: it expires (REFRESH_TOKEN_TTL_SECONDS, 30 days) and goes a day after.
       now += 30 * DAY;
       assert.ok(await token(latest));
-      assert.deepEqual(pick(await prune()), { refresh_tokens: 1, sessions: 0 }, 'the token used 30 days ago, and nothing else');
+      assert.deepEqual(
+        pick(await prune()),
+        { refresh_tokens: 1, sessions: 0 },
+        'the token used 30 days ago, and nothing else',
+      );
       assert.ok(await token(latest), 'expired, but not a day ago yet');
       now += DAY + SECOND;
-      assert.deepEqual(pick(await prune()), { refresh_tokens: 1, sessions: 1 }, 'the expired token, and its session that was never logged out');
+      assert.deepEqual(
+        pick(await prune()),
+        { refresh_tokens: 1, sessions: 1 },
+        'the expired token, and its session that was never logged out',
+      );
       assert.equal(await token(latest), undefined);
-      assert.equal(await q().selectFrom('sessions').select('id').where('id', '=', neverLoggedOut).executeTakeFirst(), undefined);
+      assert.equal(
+        await q().selectFrom('sessions').select('id').where('id', '=', neverLoggedOut).executeTakeFirst(),
+        undefined,
+      );
     });
 
     it('dead codes go, but never one whose wrong-guess budget (OTP_MAX_FAILURES_PER_DAY, 3) is still within its day', async () => {
@@ -254,10 +350,14 @@ for (const db of await databaseKinds()) {
       assert.equal((await verify(guessed.email, second)).status, 400, 'the budget is spent until its day is over');
 
       now = t0 + DAY + SECOND; // the budget's day is over, and its last code long dead
-      assert.equal((await prune()).otp_codes, 2, "the guessed code and the live one, used since");
+      assert.equal((await prune()).otp_codes, 2, 'the guessed code and the live one, used since');
       assert.equal(await codeRow(guessed.email), undefined);
       assert.equal((await stack.api('POST', '/api/v1/auth/resend-verification', { email: guessed.email })).status, 200);
-      assert.equal((await verify(guessed.email, await mailCode(guessed.email, 3))).status, 200, 'a new day, a new budget');
+      assert.equal(
+        (await verify(guessed.email, await mailCode(guessed.email, 3))).status,
+        200,
+        'a new day, a new budget',
+      );
     });
 
     it('login failures go once forgotten (a day without failures, no block); until then they still count', async () => {
@@ -272,12 +372,20 @@ for (const db of await databaseKinds()) {
       now = t0 + DAY;
       assert.equal((await prune()).login_failures, 0, 'a day exactly: the throttle still counts them');
       assert.equal((await login(p.email, 'not the password')).status, 401);
-      assert.equal((await login(p.email, p.password)).status, 429, 'the third failure (LOGIN_MAX_FAILURES) blocks: the first two still counted');
+      assert.equal(
+        (await login(p.email, p.password)).status,
+        429,
+        'the third failure (LOGIN_MAX_FAILURES) blocks: the first two still counted',
+      );
 
       now += SECOND;
       assert.equal((await dryRun()).login_failures, 1);
       assert.equal((await prune()).login_failures, 1, 'the unknown address, silent for over a day');
-      assert.deepEqual((await failures()).map((f) => f.email), [p.email.toLowerCase()], 'the blocked account stays');
+      assert.deepEqual(
+        (await failures()).map((f) => f.email),
+        [p.email.toLowerCase()],
+        'the blocked account stays',
+      );
 
       now = t0 + 2 * DAY + SECOND;
       assert.equal((await prune()).login_failures, 1);
@@ -288,7 +396,10 @@ for (const db of await databaseKinds()) {
     it(`deletes in batches of ${BATCH} until a short one, counts panic_retention_rows_removed_total{table} and logs each run`, async () => {
       await clearBacklog();
       const total = 2 * BATCH + 500;
-      const before = await q().selectFrom('messages').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
+      const before = await q()
+        .selectFrom('messages')
+        .select(sql<number>`count(*)::int`.as('n'))
+        .executeTakeFirstOrThrow();
       await sentMessages(total);
       const metric = async () => {
         const text = await stack.runtime.metrics.registry.getSingleMetricAsString('panic_retention_rows_removed_total');
@@ -300,10 +411,16 @@ for (const db of await databaseKinds()) {
       now += 31 * DAY;
       const removed = await prune();
       assert.equal(removed.messages, total);
-      const after = await q().selectFrom('messages').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
+      const after = await q()
+        .selectFrom('messages')
+        .select(sql<number>`count(*)::int`.as('n'))
+        .executeTakeFirstOrThrow();
       assert.equal(after.n, before.n);
       assert.equal((await metric()) - counted, total);
-      const lines = stack.logs.slice(logged).map((l) => JSON.parse(l)).filter((l) => l.msg.startsWith('retention'));
+      const lines = stack.logs
+        .slice(logged)
+        .map((l) => JSON.parse(l))
+        .filter((l) => l.msg.startsWith('retention'));
       assert.equal(lines.length, 1, 'one line per run');
       assert.equal(lines[0].removed.messages, total);
       assert.deepEqual(Object.keys(lines[0].removed), [...RETENTION_TABLES]);
@@ -316,12 +433,15 @@ for (const db of await databaseKinds()) {
       const logged = stack.logs.length;
       stack.runtime.maintenance.start(); // its first run starts at once
       await stack.runtime.maintenance.stop();
-      const line = stack.logs.slice(logged).map((l) => JSON.parse(l)).find((l) => l.msg.startsWith('retention'));
+      const line = stack.logs
+        .slice(logged)
+        .map((l) => JSON.parse(l))
+        .find((l) => l.msg.startsWith('retention'));
       assert.equal(line?.removed.messages, BATCH, 'one batch, then it stopped');
       assert.equal((await prune()).messages, 2 * BATCH, 'the rest on the next run');
     });
 
-    it("finds each batch through an index, never by reading the whole table", async () => {
+    it('finds each batch through an index, never by reading the whole table', async () => {
       for (const table of RETENTION_TABLES) {
         const plan = await q()
           .transaction()

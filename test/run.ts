@@ -23,7 +23,12 @@ import type { Readable } from 'node:stream';
 import type { Answer, Ask } from './support/lane.ts';
 
 /** Files that assert a duration (a median gap under 1 ms, answers within a bound). */
-const TIMED = new Set(['abuse-enumeration-inbox.test.ts', 'abuse-ip-limits.test.ts', 'delivery-worker.test.ts', 'outages.test.ts']);
+const TIMED = new Set([
+  'abuse-enumeration-inbox.test.ts',
+  'abuse-ip-limits.test.ts',
+  'delivery-worker.test.ts',
+  'outages.test.ts',
+]);
 
 /**
  * Files that assert a memory bound: an idle service's RSS, the heap of their own process. They need
@@ -71,8 +76,11 @@ const SECONDS: Record<string, number> = {
 };
 
 const dir = new URL('.', import.meta.url).pathname;
-const files = readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort();
-for (const f of [...TIMED, ...MEASURED, ...Object.keys(SECONDS)]) if (!files.includes(f)) throw new Error(`test/run.ts names ${f}, which is not a test file any more`);
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.test.ts'))
+  .sort();
+for (const f of [...TIMED, ...MEASURED, ...Object.keys(SECONDS)])
+  if (!files.includes(f)) throw new Error(`test/run.ts names ${f}, which is not a test file any more`);
 
 /** The lanes' files, longest first: each lane takes the next one whenever it is free. */
 const cost = (f: string) => SECONDS[f] ?? 2;
@@ -128,7 +136,9 @@ function start(args: string[], priority: number): TestProcess {
   child.stderr.on('data', write);
   return {
     exit: new Promise((resolve) =>
-      child.on('close', (code) => resolve((code === 0 && handed === 0) || passed(code, Buffer.concat(out).toString()) ? 0 : 1)),
+      child.on('close', (code) =>
+        resolve((code === 0 && handed === 0) || passed(code, Buffer.concat(out).toString()) ? 0 : 1),
+      ),
     ),
     show() {
       live = true;
@@ -139,7 +149,9 @@ function start(args: string[], priority: number): TestProcess {
 
 /** `npm run <script>`, its output shown as it comes; resolves to its exit code. */
 function npmRun(script: string): Promise<number> {
-  return new Promise((resolve) => spawn('npm', ['run', '--silent', script], { stdio: 'inherit' }).on('close', (code) => resolve(code ?? 1)));
+  return new Promise((resolve) =>
+    spawn('npm', ['run', '--silent', script], { stdio: 'inherit' }).on('close', (code) => resolve(code ?? 1)),
+  );
 }
 
 // The type check and the build side by side: each is one single-threaded compiler, and the lanes'
@@ -149,7 +161,8 @@ if ((await Promise.all([npmRun('typecheck'), npmRun('build')])).some((code) => c
 const LANE = `${dir}support/lane.ts`;
 const { PRIORITY_LOW, PRIORITY_NORMAL } = constants.priority;
 /** `names`, one at a time, each in a process of its own. */
-const alone = (names: Set<string>, priority: number) => start(['--test', '--test-concurrency=1', ...[...names].map((f) => dir + f)], priority);
+const alone = (names: Set<string>, priority: number) =>
+  start(['--test', '--test-concurrency=1', ...[...names].map((f) => dir + f)], priority);
 const timed = alone(TIMED, PRIORITY_NORMAL);
 const measured = alone(MEASURED, PRIORITY_LOW);
 const shared = [start([LANE], PRIORITY_LOW), start([LANE], PRIORITY_LOW)];

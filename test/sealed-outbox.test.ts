@@ -14,7 +14,9 @@ import { codeIn, databaseKinds, randomPerson, startStack, type Stack } from './s
 
 /** Every column of the recipient's rows, exactly as a dump of the messages table would show them. */
 async function dumpRows(stack: Stack, recipient: string): Promise<Array<Record<string, unknown>>> {
-  const { rows } = await sql<Record<string, unknown>>`SELECT * FROM messages WHERE recipient = ${recipient}`.execute(stack.runtime.handle.db);
+  const { rows } = await sql<Record<string, unknown>>`SELECT * FROM messages WHERE recipient = ${recipient}`.execute(
+    stack.runtime.handle.db,
+  );
   return rows;
 }
 
@@ -29,7 +31,14 @@ const finalRow = (stack: Stack, recipient: string) =>
 
 describe('message seal', () => {
   const seal = createMessageSeal('a-test-otp-secret-of-at-least-32-characters');
-  const row = { channel: 'sms' as const, recipient: '+27825550123', purpose: 'phone_verification' as const, body_text: 'Your code is 482913.', body_html: null, otp: '482913' };
+  const row = {
+    channel: 'sms' as const,
+    recipient: '+27825550123',
+    purpose: 'phone_verification' as const,
+    body_text: 'Your code is 482913.',
+    body_html: null,
+    otp: '482913',
+  };
 
   it('seals each code-bearing column under a versioned prefix, and opens it again', () => {
     const sealed = seal.seal(row);
@@ -75,7 +84,10 @@ for (const db of await databaseKinds()) {
       let waiting: Record<string, unknown>;
       try {
         // The first mail opens the connection (STARTTLS, AUTH): slow on a loaded machine.
-        await waitUntil(() => stack.smtp.dataReceived >= 1, { timeoutMs: 20_000, what: 'the email held by the mail server' });
+        await waitUntil(() => stack.smtp.dataReceived >= 1, {
+          timeoutMs: 20_000,
+          what: 'the email held by the mail server',
+        });
         [waiting] = await dumpRows(stack, p.email);
       } finally {
         smtpHold.release(); // the other tests send through the same server
@@ -105,9 +117,18 @@ for (const db of await databaseKinds()) {
     it('a sealed row moved to another recipient is never sent: it fails with the reason', async () => {
       const victim = randomPerson('victim');
       const thief = randomPerson('thief').email;
-      const sealed = stack.runtime.ctx.seal.seal({ channel: 'email', recipient: victim.email, purpose: 'email_verification', body_text: 'Your code is 111222.', body_html: null, otp: '111222' });
+      const sealed = stack.runtime.ctx.seal.seal({
+        channel: 'email',
+        recipient: victim.email,
+        purpose: 'email_verification',
+        body_text: 'Your code is 111222.',
+        body_html: null,
+        otp: '111222',
+      });
       await sql`INSERT INTO messages (channel, recipient, purpose, body_text, otp, next_attempt_at, created_at, updated_at)
-                VALUES ('email', ${thief}, 'email_verification', ${sealed.body_text}, ${sealed.otp}, now(), now(), now())`.execute(stack.runtime.handle.db);
+                VALUES ('email', ${thief}, 'email_verification', ${sealed.body_text}, ${sealed.otp}, now(), now(), now())`.execute(
+        stack.runtime.handle.db,
+      );
       const row = await finalRow(stack, thief);
       assert.equal(row.status, 'failed');
       assert.match(row.last_error as string, /sealed under another OTP_SECRET, or altered/);

@@ -95,7 +95,10 @@ test('Twilio fixture: send, 401, 400, failWith, account GET', async (t) => {
     uri: `/2010-04-01/Accounts/${tw.accountSid}.json`,
   });
   tw.account = { type: 'Trial', status: 'suspended' };
-  const trial = (await (await fetch(tw.accountUrl, { headers: { authorization: good } })).json()) as { type: string; status: string };
+  const trial = (await (await fetch(tw.accountUrl, { headers: { authorization: good } })).json()) as {
+    type: string;
+    status: string;
+  };
   assert.deepEqual([trial.type, trial.status], ['Trial', 'suspended']);
   assert.equal((await fetch(tw.accountUrl)).status, 401);
   assert.equal(tw.messages.length, 1);
@@ -106,7 +109,11 @@ test('HTTP SMS fixture: Bearer key accepted, wrong key refused', async (t) => {
   const sms = await startHttpSmsServer();
   t.after(() => sms.close());
   const send = (key: string, body: string) =>
-    fetch(sms.url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+    fetch(sms.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body,
+    });
 
   const res = await send(sms.apiKey, JSON.stringify({ to: '+15551230000', body: 'code 7' }));
   assert.equal(res.status, 200);
@@ -123,7 +130,10 @@ test('HTTP SMS fixture: Bearer key accepted, wrong key refused', async (t) => {
 test('waitUntil polls until truthy and times out with a clear message', async () => {
   let n = 0;
   assert.equal(await waitUntil(() => (++n >= 3 ? n : 0), { intervalMs: 1 }), 3);
-  await assert.rejects(waitUntil(() => false, { timeoutMs: 30, what: 'nothing' }), /^Error: timed out waiting for nothing$/);
+  await assert.rejects(
+    waitUntil(() => false, { timeoutMs: 30, what: 'nothing' }),
+    /^Error: timed out waiting for nothing$/,
+  );
 });
 
 test('PostgreSQL fixture: create, connect, drop', async (t) => {
@@ -154,7 +164,17 @@ test('PGlite reuse: a database given back is the next one borrowed, migrated and
   const first = await borrowMigratedDatabase();
   const { db } = first.handle;
   const now = new Date();
-  await db.insertInto('users').values({ email: 'kept@example.test', phone: '+27821234567', first_name: 'A', last_name: 'B', created_at: now, updated_at: now }).execute();
+  await db
+    .insertInto('users')
+    .values({
+      email: 'kept@example.test',
+      phone: '+27821234567',
+      first_name: 'A',
+      last_name: 'B',
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
   let heard = 0;
   await first.handle.listen('left_behind', () => heard++);
   await first.giveBack();
@@ -164,6 +184,8 @@ test('PGlite reuse: a database given back is the next one borrowed, migrated and
   assert.equal(second.handle, first.handle, 'the same open database');
   assert.equal(await isMigrated(second.handle.db), true);
   assert.deepEqual(await second.handle.db.selectFrom('users').select('email').execute(), []);
-  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_listening_channels()`.execute(second.handle.db);
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_listening_channels()`.execute(
+    second.handle.db,
+  );
   assert.equal(rows[0].n, 0, 'no LISTEN of the last borrower is left');
 });

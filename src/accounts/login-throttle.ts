@@ -3,7 +3,6 @@ import { AppError } from '../errors.ts';
 import { addSeconds } from '../clock.ts';
 import type { Queryable } from '../db/client.ts';
 
-
 /** Failures older than this are forgotten. */
 const FORGET_AFTER = '1 day';
 const FIRST_BLOCK_SECONDS = 30;
@@ -14,7 +13,11 @@ const MAX_BLOCK_SECONDS = 3600;
  * max-th failure on, each further failure blocks the next try for twice as long as the last.
  */
 export async function assertNotThrottled(db: Queryable, email: string, now: Date): Promise<void> {
-  const row = await db.selectFrom('login_failures').select('blocked_until').where('email', '=', email).executeTakeFirst();
+  const row = await db
+    .selectFrom('login_failures')
+    .select('blocked_until')
+    .where('email', '=', email)
+    .executeTakeFirst();
   if (row?.blocked_until && row.blocked_until > now) {
     const seconds = Math.ceil((row.blocked_until.getTime() - now.getTime()) / 1000);
     throw new AppError(
@@ -39,7 +42,11 @@ export async function recordLoginFailure(db: Queryable, email: string, now: Date
     .executeTakeFirstOrThrow();
   if (row.failures >= maxFailures) {
     const seconds = Math.min(MAX_BLOCK_SECONDS, FIRST_BLOCK_SECONDS * 2 ** (row.failures - maxFailures));
-    await db.updateTable('login_failures').set({ blocked_until: addSeconds(now, seconds) }).where('email', '=', email).execute();
+    await db
+      .updateTable('login_failures')
+      .set({ blocked_until: addSeconds(now, seconds) })
+      .where('email', '=', email)
+      .execute();
   }
 }
 

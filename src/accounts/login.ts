@@ -24,7 +24,13 @@ export async function login(ctx: FlowContext, rawEmail: string, password: string
  * through, and for an unlock code given with the password, which signs its holder in at once, so
  * that strangers who fail sign-ins for the account have no moment to arm the throttle again between.
  */
-export async function passwordSession(ctx: FlowContext, email: string, user: User | undefined, password: string, now: Date): Promise<TokenPair> {
+export async function passwordSession(
+  ctx: FlowContext,
+  email: string,
+  user: User | undefined,
+  password: string,
+  now: Date,
+): Promise<TokenPair> {
   const ok = await ctx.passwords.verify(user?.password_hash, password);
   if (!user || !ok) {
     await recordLoginFailure(ctx.db, email, now, ctx.config.LOGIN_MAX_FAILURES);

@@ -17,7 +17,23 @@ export async function forgotPassword(ctx: FlowContext, rawEmail: string, request
     await ctx.sendLimits.takeAsked(requester, email);
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
-    if (user) defer(() => sendCodeWithinBudget(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'password_reset', channel: 'email', destination: email, now }, requester, sentPartOf(user, email)));
+    if (user)
+      defer(() =>
+        sendCodeWithinBudget(
+          ctx,
+          {
+            userId: user.id,
+            firstName: user.first_name,
+            locale: user.locale,
+            purpose: 'password_reset',
+            channel: 'email',
+            destination: email,
+            now,
+          },
+          requester,
+          sentPartOf(user, email),
+        ),
+      );
     else defer(() => rehearseSendCode(ctx, { purpose: 'password_reset', channel: 'email', destination: email, now }));
     return codeExpiry(ctx, 'email', now);
   });
@@ -28,7 +44,12 @@ export async function forgotPassword(ctx: FlowContext, rawEmail: string, request
  * code's holder: signed in at once, so strangers failing sign-ins for the account (the throttle) cannot
  * keep the owner out after they proved the inbox.
  */
-export async function resetPassword(ctx: FlowContext, rawEmail: string, otp: string, newPassword: string): Promise<TokenPair> {
+export async function resetPassword(
+  ctx: FlowContext,
+  rawEmail: string,
+  otp: string,
+  newPassword: string,
+): Promise<TokenPair> {
   const email = normalizeEmail(rawEmail);
   const user = await findUserByEmail(ctx.db, email);
   const now = ctx.clock();

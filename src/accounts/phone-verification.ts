@@ -21,7 +21,12 @@ const phoneTaken = () => new AppError('phone_taken', 'This phone number is alrea
  * is answered and charged exactly like a free one: only the code's holder learns, at verify-otp, that
  * it is taken (anything sooner told a stranger which numbers have accounts).
  */
-export async function requestPhoneCode(ctx: FlowContext, user: User, requester: Requester, newPhone?: string): Promise<CodeSent & { phone: string }> {
+export async function requestPhoneCode(
+  ctx: FlowContext,
+  user: User,
+  requester: Requester,
+  newPhone?: string,
+): Promise<CodeSent & { phone: string }> {
   const phone = newPhone ? normalizePhone(newPhone, ctx.config.DEFAULT_PHONE_REGION) : user.phone;
   assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
   const sms = { ...smsTo(user, phone), requester };
@@ -33,17 +38,35 @@ export async function requestPhoneCode(ctx: FlowContext, user: User, requester: 
   const part = sentPartOf(user, phone);
   if (!(await ctx.sendLimits.tryTakeSent(asker, phone, part))) {
     const waits = await ctx.sendLimits.waits(phone);
-    throw new AppError('rate_limited', 'Too many codes were sent to this number in the last hour. Try again later.', Math.max(1, waits[part]));
+    throw new AppError(
+      'rate_limited',
+      'Too many codes were sent to this number in the last hour. Try again later.',
+      Math.max(1, waits[part]),
+    );
   }
   await ctx.smsBudget.take(sms);
   const now = ctx.clock();
-  await sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'phone_verification', channel: 'sms', destination: phone, now });
+  await sendCode(ctx, {
+    userId: user.id,
+    firstName: user.first_name,
+    locale: user.locale,
+    purpose: 'phone_verification',
+    channel: 'sms',
+    destination: phone,
+    now,
+  });
   return { ...codeExpiry(ctx, 'sms', now), phone };
 }
 
 export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string): Promise<PublicUser> {
   const now = ctx.clock();
-  const { destination } = await checkCode(ctx, { userId: user.id, purpose: 'phone_verification', code: otp, now, revealState: true });
+  const { destination } = await checkCode(ctx, {
+    userId: user.id,
+    purpose: 'phone_verification',
+    code: otp,
+    now,
+    revealState: true,
+  });
   await ctx.smsBudget.verified(smsTo(user, destination));
   try {
     const updated = await ctx.db
@@ -80,7 +103,13 @@ export async function phoneCodeStatus(ctx: FlowContext, user: User): Promise<Pho
   if (!message) return undefined;
   const { state, hint } = personView('sms', message.status, ctx.config.isDevelopment);
   const known = state === 'undelivered' || state === 'failed' ? await latestDiagnosis(ctx, message.id) : null;
-  return { phone: code.destination, status: state, hint: known?.hint ?? hint, updated_at: message.updated_at.toISOString(), code_expires_at: code.expires_at.toISOString() };
+  return {
+    phone: code.destination,
+    status: state,
+    hint: known?.hint ?? hint,
+    updated_at: message.updated_at.toISOString(),
+    code_expires_at: code.expires_at.toISOString(),
+  };
 }
 
 /** The plain words of the provider's last answer to a message (a failed attempt or a receipt), when its code is known. */
@@ -93,7 +122,12 @@ async function latestDiagnosis(ctx: FlowContext, messageId: string) {
     .orderBy('at', 'desc')
     .limit(1)
     .executeTakeFirst();
-  return answer ? diagnose(answer.provider, { status: answer.provider_status ?? undefined, code: answer.provider_code ?? undefined }) : null;
+  return answer
+    ? diagnose(answer.provider, {
+        status: answer.provider_status ?? undefined,
+        code: answer.provider_code ?? undefined,
+      })
+    : null;
 }
 
 export interface PhoneCodeStatus {

@@ -54,7 +54,8 @@ export async function register(
   const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
   // Spent for a new address too (on a decoy), so the two take the same time.
   const samePassword = await ctx.passwords.verify(pending?.password_hash, input.password ?? '');
-  const contested = pending !== undefined && !(samePassword || (pending.password_hash === null && passwordHash === null));
+  const contested =
+    pending !== undefined && !(samePassword || (pending.password_hash === null && passwordHash === null));
   const now = ctx.clock();
   const details = {
     phone,
@@ -70,19 +71,30 @@ export async function register(
   for (let tries = 0; ; tries++) {
     try {
       const user = await ctx.db.transaction().execute(async (trx) => {
-        const existing = await trx.selectFrom('users').select('id').where(sql<string>`lower(email)`, '=', email).executeTakeFirst();
+        const existing = await trx
+          .selectFrom('users')
+          .select('id')
+          .where(sql<string>`lower(email)`, '=', email)
+          .executeTakeFirst();
         let saved: User | undefined;
         if (existing) {
           saved = await trx
             .updateTable('users')
-            .set((eb) => ({ ...details, password_contested: contested ? sql<boolean>`true` : eb.ref('password_contested') }))
+            .set((eb) => ({
+              ...details,
+              password_contested: contested ? sql<boolean>`true` : eb.ref('password_contested'),
+            }))
             .where('id', '=', existing.id)
             .where('email_verified_at', 'is', null)
             .returningAll()
             .executeTakeFirst();
           if (!saved) throw emailTaken();
         } else {
-          saved = await trx.insertInto('users').values({ email, ...details }).returningAll().executeTakeFirstOrThrow();
+          saved = await trx
+            .insertInto('users')
+            .values({ email, ...details })
+            .returningAll()
+            .executeTakeFirstOrThrow();
         }
         if (sent) {
           await issueAndQueue(trx, ctx, {
@@ -114,7 +126,22 @@ export async function resendVerification(ctx: FlowContext, rawEmail: string, req
     const now = ctx.clock();
     const user = await findUserByEmail(ctx.db, email);
     if (user && !user.email_verified_at) {
-      defer(() => sendCodeWithinBudget(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'email_verification', channel: 'email', destination: email, now }, requester, 'new'));
+      defer(() =>
+        sendCodeWithinBudget(
+          ctx,
+          {
+            userId: user.id,
+            firstName: user.first_name,
+            locale: user.locale,
+            purpose: 'email_verification',
+            channel: 'email',
+            destination: email,
+            now,
+          },
+          requester,
+          'new',
+        ),
+      );
     } else {
       defer(() => rehearseSendCode(ctx, { purpose: 'email_verification', channel: 'email', destination: email, now }));
     }
@@ -146,7 +173,8 @@ export async function verifyAccount(
     .set((eb) => ({
       email_verified_at: now,
       updated_at: now,
-      password_hash: chosen ?? eb.case().when('password_contested', '=', true).then(null).else(eb.ref('password_hash')).end(),
+      password_hash:
+        chosen ?? eb.case().when('password_contested', '=', true).then(null).else(eb.ref('password_hash')).end(),
       password_contested: false,
     }))
     .where('id', '=', user!.id)

@@ -13,7 +13,13 @@ type TokenConfig = Pick<Config, 'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REF
 /** When a refresh token issued now expires; its session lives as long as its newest one. */
 const refreshExpiry = (config: TokenConfig, now: Date): Date => addSeconds(now, config.REFRESH_TOKEN_TTL_SECONDS);
 
-async function issuePair(db: Queryable, config: TokenConfig, userId: string, sessionId: string, now: Date): Promise<TokenPair> {
+async function issuePair(
+  db: Queryable,
+  config: TokenConfig,
+  userId: string,
+  sessionId: string,
+  now: Date,
+): Promise<TokenPair> {
   const refresh = newRefreshToken();
   await db
     .insertInto('refresh_tokens')
@@ -32,7 +38,12 @@ async function issuePair(db: Queryable, config: TokenConfig, userId: string, ses
   };
 }
 
-export async function startSession(db: Kysely<Database>, config: TokenConfig, userId: string, now: Date): Promise<TokenPair> {
+export async function startSession(
+  db: Kysely<Database>,
+  config: TokenConfig,
+  userId: string,
+  now: Date,
+): Promise<TokenPair> {
   return db.transaction().execute(async (trx) => {
     const session = await trx
       .insertInto('sessions')
@@ -51,7 +62,12 @@ const invalidRefresh = () =>
  * token that was already rotated and comes back means two parties hold it (one of them stole it), so
  * its whole session ends, the successor included (OAuth 2.0 Security BCP, refresh token reuse).
  */
-export async function rotateRefreshToken(db: Kysely<Database>, config: TokenConfig, token: string, now: Date): Promise<TokenPair> {
+export async function rotateRefreshToken(
+  db: Kysely<Database>,
+  config: TokenConfig,
+  token: string,
+  now: Date,
+): Promise<TokenPair> {
   const tokenHash = hashRefreshToken(token);
   const pair = await db.transaction().execute(async (trx) => {
     const used = await trx
@@ -80,7 +96,12 @@ export async function rotateRefreshToken(db: Kysely<Database>, config: TokenConf
     .where('used_at', 'is not', null)
     .executeTakeFirst();
   if (replayed) {
-    await db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', replayed.session_id).where('revoked_at', 'is', null).execute();
+    await db
+      .updateTable('sessions')
+      .set({ revoked_at: now })
+      .where('id', '=', replayed.session_id)
+      .where('revoked_at', 'is', null)
+      .execute();
   }
   throw invalidRefresh();
 }
@@ -95,17 +116,35 @@ export async function revokeSessionOf(db: Kysely<Database>, userId: string, toke
     .where('sessions.user_id', '=', userId)
     .executeTakeFirst();
   if (!row) throw invalidRefresh();
-  await db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', row.id).where('revoked_at', 'is', null).execute();
+  await db
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('id', '=', row.id)
+    .where('revoked_at', 'is', null)
+    .execute();
 }
 
 export async function revokeAllSessions(db: Queryable, userId: string, now: Date): Promise<void> {
-  await db.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+  await db
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
 }
 
 /** The user behind a Bearer access token whose session is still live; throws unauthorized otherwise. */
-export async function authenticate(db: Kysely<Database>, config: Pick<Config, 'JWT_SECRET'>, token: string, now: Date): Promise<User> {
+export async function authenticate(
+  db: Kysely<Database>,
+  config: Pick<Config, 'JWT_SECRET'>,
+  token: string,
+  now: Date,
+): Promise<User> {
   const claims = await verifyAccessToken(config.JWT_SECRET, token, now);
-  const unauthorized = new AppError('unauthorized', 'Sign in first: send a valid access token as "Authorization: Bearer <token>".');
+  const unauthorized = new AppError(
+    'unauthorized',
+    'Sign in first: send a valid access token as "Authorization: Bearer <token>".',
+  );
   if (!claims) throw unauthorized;
   const session = await db
     .selectFrom('sessions')

@@ -11,7 +11,12 @@ const ISSUER = 'panic-api';
 // access token must say it is one.
 const ACCESS = 'access';
 
-export async function signAccessToken(secret: string, claims: AccessClaims, ttlSeconds: number, now: Date): Promise<string> {
+export async function signAccessToken(
+  secret: string,
+  claims: AccessClaims,
+  ttlSeconds: number,
+  now: Date,
+): Promise<string> {
   const iat = Math.floor(now.getTime() / 1000);
   return new SignJWT({ sid: claims.sessionId, typ: ACCESS })
     .setProtectedHeader({ alg: 'HS256' })

@@ -15,7 +15,10 @@ import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../trust-proxy.ts';
 
 const notAnIdentifier = () =>
-  new AppError('validation_error', 'Invalid body field "identifier": send the account\'s email address or its phone number, e.g. +27825550123.');
+  new AppError(
+    'validation_error',
+    'Invalid body field "identifier": send the account\'s email address or its phone number, e.g. +27825550123.',
+  );
 
 /**
  * An identifier is an email (it has an @) or a phone number, in its normal form. Anything else is
@@ -36,7 +39,10 @@ function normalizeIdentifier(ctx: FlowContext, identifier: string): { email: str
 }
 
 /** Phones find only verified numbers: an unverified one may be anybody's typo. */
-async function findByIdentifier(ctx: FlowContext, id: { email: string } | { phone: string }): Promise<User | undefined> {
+async function findByIdentifier(
+  ctx: FlowContext,
+  id: { email: string } | { phone: string },
+): Promise<User | undefined> {
   return 'email' in id ? findUserByEmail(ctx.db, id.email) : findUserByVerifiedPhone(ctx.db, id.phone);
 }
 
@@ -47,7 +53,12 @@ async function findByIdentifier(ctx: FlowContext, id: { email: string } | { phon
  * spent silently and only when a code goes out, so an email and a phone of one account share one
  * budget without telling anyone the account exists, and nobody's asking spends the owner's budget.
  */
-export async function requestUnlock(ctx: FlowContext, identifier: string, channel: Channel, requester: Requester): Promise<CodeSent> {
+export async function requestUnlock(
+  ctx: FlowContext,
+  identifier: string,
+  channel: Channel,
+  requester: Requester,
+): Promise<CodeSent> {
   return answerEvenly(ctx.logger, async (defer) => {
     const id = normalizeIdentifier(ctx, identifier);
     const typed = 'email' in id ? id.email : id.phone;
@@ -59,7 +70,15 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
     if (user && destination) {
       defer(async () => {
         if (await mayStillSend(ctx, user, destination, channel, requester)) {
-          await sendCode(ctx, { userId: user.id, firstName: user.first_name, locale: user.locale, purpose: 'unlock', channel, destination, now });
+          await sendCode(ctx, {
+            userId: user.id,
+            firstName: user.first_name,
+            locale: user.locale,
+            purpose: 'unlock',
+            channel,
+            destination,
+            now,
+          });
         }
       });
     } else {
@@ -69,7 +88,13 @@ export async function requestUnlock(ctx: FlowContext, identifier: string, channe
   });
 }
 
-async function mayStillSend(ctx: FlowContext, user: User, destination: string, channel: Channel, requester: Requester): Promise<boolean> {
+async function mayStillSend(
+  ctx: FlowContext,
+  user: User,
+  destination: string,
+  channel: Channel,
+  requester: Requester,
+): Promise<boolean> {
   try {
     if (channel === 'sms') await ctx.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
     if (!(await ctx.sendLimits.tryTakeSent(requester, destination, sentPartOf(user, destination)))) return false;
@@ -77,7 +102,7 @@ async function mayStillSend(ctx: FlowContext, user: User, destination: string, c
     return true;
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
-    ctx.logger.warn({ user_id: user.id, reason: err.code }, 'unlock SMS not sent: the account\'s SMS budget is spent');
+    ctx.logger.warn({ user_id: user.id, reason: err.code }, "unlock SMS not sent: the account's SMS budget is spent");
     return false;
   }
 }
@@ -86,7 +111,12 @@ async function mayStillSend(ctx: FlowContext, user: User, destination: string, c
  * A right unlock code lifts the login throttle of its account at once. Given with the password, it
  * also signs in (a token pair), before anyone can fail a sign-in and arm the throttle again.
  */
-export async function verifyUnlock(ctx: FlowContext, identifier: string, otp: string, password?: string): Promise<TokenPair | undefined> {
+export async function verifyUnlock(
+  ctx: FlowContext,
+  identifier: string,
+  otp: string,
+  password?: string,
+): Promise<TokenPair | undefined> {
   const user = await findByIdentifier(ctx, normalizeIdentifier(ctx, identifier));
   const now = ctx.clock();
   await checkCode(ctx, { userId: user?.id, purpose: 'unlock', code: otp, now, revealState: false });

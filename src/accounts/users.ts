@@ -5,7 +5,6 @@ import type { Locale } from '../locales.ts';
 import type { SentPart } from '../otp/send-limits.ts';
 import type { Queryable } from '../db/client.ts';
 
-
 export function toPublicUser(u: User): PublicUser {
   return {
     id: u.id,
@@ -22,12 +21,21 @@ export function toPublicUser(u: User): PublicUser {
 
 /** Sets the language of an account's messages, from its next code on. */
 export async function setLocale(db: Queryable, userId: string, locale: Locale, now: Date): Promise<PublicUser> {
-  const user = await db.updateTable('users').set({ locale, updated_at: now }).where('id', '=', userId).returningAll().executeTakeFirstOrThrow();
+  const user = await db
+    .updateTable('users')
+    .set({ locale, updated_at: now })
+    .where('id', '=', userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
   return toPublicUser(user);
 }
 
 export function findUserByEmail(db: Queryable, email: string): Promise<User | undefined> {
-  return db.selectFrom('users').selectAll().where(sql<string>`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+    .executeTakeFirst();
 }
 
 export function findUserById(db: Queryable, id: string): Promise<User | undefined> {
@@ -36,7 +44,12 @@ export function findUserById(db: Queryable, id: string): Promise<User | undefine
 
 /** Only a verified phone identifies an account: an unverified one may be anybody's typo. */
 export function findUserByVerifiedPhone(db: Queryable, phone: string): Promise<User | undefined> {
-  return db.selectFrom('users').selectAll().where('phone', '=', phone).where('phone_verified_at', 'is not', null).executeTakeFirst();
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where('phone', '=', phone)
+    .where('phone_verified_at', 'is not', null)
+    .executeTakeFirst();
 }
 
 export function isUniqueViolation(err: unknown, constraint: string): boolean {
@@ -46,4 +59,6 @@ export function isUniqueViolation(err: unknown, constraint: string): boolean {
 
 /** Which part of a destination's budget of codes sent a code for this account spends (otp/send-limits.ts). */
 export const sentPartOf = (user: User, destination: string): SentPart =>
-  (destination === user.email && user.email_verified_at) || (destination === user.phone && user.phone_verified_at) ? 'proven' : 'new';
+  (destination === user.email && user.email_verified_at) || (destination === user.phone && user.phone_verified_at)
+    ? 'proven'
+    : 'new';

@@ -40,7 +40,9 @@ export async function why(ctx: FlowContext, to: string): Promise<WhyReport> {
     suppression: suppression ? { ...suppression, created_at: suppression.created_at.toISOString() } : null,
     blocking,
     diagnosis: diagnose(ctx, { channel, destination, account: account !== undefined, latest, suppression, blocking }),
-    hint: latest ? personView(channel, latest.status, ctx.config.isDevelopment).hint : 'No code has been sent to you yet. Ask for one, then wait a minute.',
+    hint: latest
+      ? personView(channel, latest.status, ctx.config.isDevelopment).hint
+      : 'No code has been sent to you yet. Ask for one, then wait a minute.',
   };
 }
 
@@ -56,12 +58,25 @@ async function findAccount(ctx: FlowContext, channel: Channel, destination: stri
     .executeTakeFirst();
 }
 
-async function blockingLimits(ctx: FlowContext, destination: string, smsAccount: User | undefined): Promise<Blocking[]> {
+async function blockingLimits(
+  ctx: FlowContext,
+  destination: string,
+  smsAccount: User | undefined,
+): Promise<Blocking[]> {
   const send = await ctx.sendLimits.waits(destination);
   const found: Blocking[] = [
     // The resend cooldown is each asker's own (their network and this destination): not this destination's.
-    { limit: "hourly cap of resets and unlocks sent to this destination (past it, only each network's first of the hour)", setting: 'OTP_MAX_SENDS_PER_HOUR', wait_seconds: send.proven },
-    { limit: "hourly cap of other codes sent to this destination (past it, only each network's first of the hour)", setting: 'OTP_MAX_SENDS_PER_HOUR', wait_seconds: send.new },
+    {
+      limit:
+        "hourly cap of resets and unlocks sent to this destination (past it, only each network's first of the hour)",
+      setting: 'OTP_MAX_SENDS_PER_HOUR',
+      wait_seconds: send.proven,
+    },
+    {
+      limit: "hourly cap of other codes sent to this destination (past it, only each network's first of the hour)",
+      setting: 'OTP_MAX_SENDS_PER_HOUR',
+      wait_seconds: send.new,
+    },
   ];
   if (smsAccount) {
     const sms = await ctx.smsBudget.waits(smsTo(smsAccount, destination));
@@ -74,7 +89,11 @@ async function blockingLimits(ctx: FlowContext, destination: string, smsAccount:
         setting: sms.part === 'proven' ? 'SMS_PROVEN_MAX_PER_HOUR' : 'SMS_MAX_PER_HOUR',
         wait_seconds: sms.ceiling,
       },
-      { limit: `the SMS brake's number range ${range}: ${verified} of ${sent} codes verified (today and yesterday)`, setting: 'SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT', wait_seconds: sms.range },
+      {
+        limit: `the SMS brake's number range ${range}: ${verified} of ${sent} codes verified (today and yesterday)`,
+        setting: 'SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT',
+        wait_seconds: sms.range,
+      },
     );
   }
   return found.filter((b) => b.wait_seconds > 0);
@@ -108,10 +127,13 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
   }
   if (!m) {
     return f.account
-      ? { cause: `No code was sent to ${f.destination} in the last ${ctx.config.MESSAGE_RETENTION_DAYS} days.`, fix: 'Ask the person to request a code now, then run why again.' }
+      ? {
+          cause: `No code was sent to ${f.destination} in the last ${ctx.config.MESSAGE_RETENTION_DAYS} days.`,
+          fix: 'Ask the person to request a code now, then run why again.',
+        }
       : {
           cause: `No account has ${f.destination}, so no code was sent: the public answer is the same as for a real account, on purpose.`,
-          fix: 'Check the spelling with the person (and the number\'s country); they may have registered with another address.',
+          fix: "Check the spelling with the person (and the number's country); they may have registered with another address.",
         };
   }
   const at = m.sent_at ?? m.created_at;
@@ -121,7 +143,10 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
   switch (m.status) {
     case 'queued':
       return m.attempts === 0
-        ? { cause: `The newest code (${m.purpose}) has waited since ${m.created_at} for its first attempt.`, fix: 'Is a delivery worker running (DELIVERY_WORKER=on, or `panic-api worker`)? GET /api/v1/admin/delivery shows its queue.' }
+        ? {
+            cause: `The newest code (${m.purpose}) has waited since ${m.created_at} for its first attempt.`,
+            fix: 'Is a delivery worker running (DELIVERY_WORKER=on, or `panic-api worker`)? GET /api/v1/admin/delivery shows its queue.',
+          }
         : {
             cause: `The newest code failed ${m.attempts} attempt(s), the last with: ${m.last_error}.${inWords} Next attempt at ${m.next_attempt_at}.`,
             fix: known?.fix ?? 'Run `panic-api doctor` on the server: it checks the provider without sending anything.',
@@ -132,13 +157,17 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
       return {
         cause: `The newest code was accepted by the provider at ${at} (id ${m.provider_id ?? 'unknown'}); no receipt has come back.`,
         fix: ctx.config.PUBLIC_URL
-          ? 'Carriers and mail servers can take minutes. Ask the person to check the ' + (f.channel === 'sms' ? 'number.' : 'spam folder.')
-          : 'Set PUBLIC_URL (and the webhook secrets) so providers report delivery; meanwhile the provider\'s console shows the message by its id.',
+          ? 'Carriers and mail servers can take minutes. Ask the person to check the ' +
+            (f.channel === 'sms' ? 'number.' : 'spam folder.')
+          : "Set PUBLIC_URL (and the webhook secrets) so providers report delivery; meanwhile the provider's console shows the message by its id.",
       };
     case 'delivered':
       return {
         cause: `The newest code was delivered at ${at}, by the provider's receipt.`,
-        fix: f.channel === 'sms' ? 'Ask the person to look in their messages, including filtered or unknown senders.' : 'Ask the person to look in spam, junk and promotions; it came from FROM_EMAIL.',
+        fix:
+          f.channel === 'sms'
+            ? 'Ask the person to look in their messages, including filtered or unknown senders.'
+            : 'Ask the person to look in spam, junk and promotions; it came from FROM_EMAIL.',
       };
     case 'expired':
       return {
@@ -146,11 +175,18 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
         fix: known?.fix ?? 'Run `panic-api doctor` on the server, then ask the person for a new code.',
       };
     case 'captured':
-      return { cause: 'Development: the code was not sent; it is in the dev inbox and the log.', fix: 'Run `panic-api inbox --to ' + f.destination + '`, or configure the channel.' };
+      return {
+        cause: 'Development: the code was not sent; it is in the dev inbox and the log.',
+        fix: 'Run `panic-api inbox --to ' + f.destination + '`, or configure the channel.',
+      };
     default:
       return {
         cause: `The newest code ended ${m.status}: ${m.last_error ?? 'no reason recorded'}.${inWords}`,
-        fix: known?.fix ?? (f.channel === 'sms' ? 'Check the number with the person; if it is right, try another number or email.' : 'Check the address with the person, or use another one.'),
+        fix:
+          known?.fix ??
+          (f.channel === 'sms'
+            ? 'Check the number with the person; if it is right, try another number or email.'
+            : 'Check the address with the person, or use another one.'),
       };
   }
 }

@@ -20,10 +20,13 @@ export function guardedFetch(base: string, timeoutMs = TIMEOUT_MS) {
       return await fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
-      if (e.name === 'TimeoutError') throw new CliError(`The server at ${base} did not answer within ${timeoutMs / 1000} s.`);
+      if (e.name === 'TimeoutError')
+        throw new CliError(`The server at ${base} did not answer within ${timeoutMs / 1000} s.`);
       const code = e.cause?.code;
       if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET') {
-        throw new CliError(`The server at ${base} is not running (${code}). Start it with \`npm start\`, or set API_BASE_URL.`);
+        throw new CliError(
+          `The server at ${base} is not running (${code}). Start it with \`npm start\`, or set API_BASE_URL.`,
+        );
       }
       const cause = e.cause?.message;
       throw new CliError(`Could not reach the server at ${base}: ${e.message}${cause ? ` (${cause})` : ''}.`);

@@ -16,7 +16,10 @@ export async function devInboxMessages(
   const headers: Record<string, string> = { accept: 'application/json' };
   // The dev inbox's token, for a server that asks for one (a container, a shared machine).
   if (process.env.DEV_INBOX_TOKEN) headers['x-dev-inbox-token'] = process.env.DEV_INBOX_TOKEN;
-  const res = await guardedFetch(base, opts.timeoutMs)(`${base}/dev/inbox/messages${to ? `?${new URLSearchParams({ to })}` : ''}`, { headers });
+  const res = await guardedFetch(base, opts.timeoutMs)(
+    `${base}/dev/inbox/messages${to ? `?${new URLSearchParams({ to })}` : ''}`,
+    { headers },
+  );
   const body = await res.json().catch(() => undefined);
   return { status: res.status, body };
 }

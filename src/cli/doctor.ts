@@ -19,13 +19,26 @@ async function guarded(name: string, run: () => Promise<Check>): Promise<Check> 
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<Check>((resolve) => {
     timer = setTimeout(
-      () => resolve(fail(name, `The ${name} check did not finish within ${CHECK_TIMEOUT_MS / 1000} s`, 'Something on the way does not answer: check the host and port settings and firewalls.')),
+      () =>
+        resolve(
+          fail(
+            name,
+            `The ${name} check did not finish within ${CHECK_TIMEOUT_MS / 1000} s`,
+            'Something on the way does not answer: check the host and port settings and firewalls.',
+          ),
+        ),
       CHECK_TIMEOUT_MS,
     );
   });
   try {
     return await Promise.race([
-      run().catch((err: unknown) => fail(name, `The ${name} check failed unexpectedly: ${errorText(err)}`, 'Run doctor again; if it persists, report it with this line.')),
+      run().catch((err: unknown) =>
+        fail(
+          name,
+          `The ${name} check failed unexpectedly: ${errorText(err)}`,
+          'Run doctor again; if it persists, report it with this line.',
+        ),
+      ),
       deadline,
     ]);
   } finally {
@@ -37,7 +50,12 @@ async function guarded(name: string, run: () => Promise<Check>): Promise<Check> 
 export async function runChecks(env: NodeJS.ProcessEnv = process.env): Promise<Check[]> {
   const { check: configCheck, config } = checkConfig(env);
   if (!config) {
-    return [configCheck, ...NEEDS_CONFIG.map((name) => warn(name, 'Not checked: the configuration is invalid', 'Fix the configuration first (see the config line).'))];
+    return [
+      configCheck,
+      ...NEEDS_CONFIG.map((name) =>
+        warn(name, 'Not checked: the configuration is invalid', 'Fix the configuration first (see the config line).'),
+      ),
+    ];
   }
   // a line only for a domain mail is really sent from (see emailDnsDomain)
   const fromDomain = emailDnsDomain(config);
@@ -84,10 +102,16 @@ export function envFileLine(envFile: EnvFile | undefined, cwd: string = process.
 }
 
 /** `panic-api doctor [--json]`: 1 when any check fails, else 0. */
-export async function doctor(opts: { json?: boolean }, env: NodeJS.ProcessEnv = process.env, envFile?: EnvFile): Promise<number> {
+export async function doctor(
+  opts: { json?: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+  envFile?: EnvFile,
+): Promise<number> {
   const checks = await runChecks(env);
   const ok = !checks.some((c) => c.status === 'fail');
-  process.stdout.write(opts.json ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${envFileLine(envFile)}\n\n${formatTable(checks)}\n`);
+  process.stdout.write(
+    opts.json ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : `${envFileLine(envFile)}\n\n${formatTable(checks)}\n`,
+  );
   // Every check closes what it opened; should a driver still hold a handle, do not hang the shell.
   setTimeout(() => process.exit(ok ? 0 : 1), 2000).unref();
   return ok ? 0 : 1;

@@ -36,7 +36,8 @@ function usageOf(cmd: Command): string {
 }
 
 /** The usage line of the program or of one of its commands. */
-export const usageLine = (cmd: Command): string => (cmd.parent ? `panic-api ${usageOf(cmd)}` : 'panic-api <command> [arguments] [options]');
+export const usageLine = (cmd: Command): string =>
+  cmd.parent ? `panic-api ${usageOf(cmd)}` : 'panic-api <command> [arguments] [options]';
 
 /** The whole CLI: each group of commands, each command with its usage, summary, options and example. */
 function programHelp(program: Command): string {

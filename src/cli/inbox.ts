@@ -9,14 +9,15 @@ const POLL_MS = 2000;
 const NOT_DEVELOPMENT =
   'the dev inbox exists only with APP_ENV=development; use `panic-api messages --to X` for the delivery log';
 
-
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
 /** Local time; the date too when it is not today. */
 export function formatTime(iso: string, now = new Date()): string {
   const d = new Date(iso);
   const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-  return d.toDateString() === now.toDateString() ? time : `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${time}`;
+  return d.toDateString() === now.toDateString()
+    ? time
+    : `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${time}`;
 }
 
 const COLUMNS: Array<[string, (m: InboxRow) => string]> = [
@@ -29,7 +30,11 @@ const COLUMNS: Array<[string, (m: InboxRow) => string]> = [
 ];
 
 /** A plain-text table; widths from the rows given, or at least `minWidths` (follow mode keeps them). */
-export function formatTable(rows: InboxRow[], withHeader = true, minWidths: number[] = []): { text: string; widths: number[] } {
+export function formatTable(
+  rows: InboxRow[],
+  withHeader = true,
+  minWidths: number[] = [],
+): { text: string; widths: number[] } {
   // The titles always count for the widths, printed or not, so follow mode's later rows line up.
   const titles = COLUMNS.map(([title]) => title);
   const { lines, widths } = alignColumns([titles, ...rows.map((m) => COLUMNS.map(([, get]) => get(m)))], { minWidths });
@@ -41,7 +46,8 @@ async function fetchInbox(to: string | undefined): Promise<InboxRow[]> {
   const res = await devInboxMessages(to);
   if (res.status === 404) throw new CliError(`The server at ${apiBaseUrl()} has no dev inbox: ${NOT_DEVELOPMENT}.`);
   if (res.status !== 200) throw new CliError(apiErrorMessage(res.status, res.body));
-  if (!Array.isArray(res.body?.messages)) throw new CliError(`The server at ${apiBaseUrl()} did not answer with a message list.`);
+  if (!Array.isArray(res.body?.messages))
+    throw new CliError(`The server at ${apiBaseUrl()} did not answer with a message list.`);
   return res.body.messages;
 }
 
@@ -54,7 +60,12 @@ function emptyHint(to: string | undefined): string {
 }
 
 /** `panic-api inbox [--to X] [--json] [--follow]`: the latest codes of a running development server. */
-export async function inboxCommand(values: { to?: string; json?: boolean; follow?: boolean; limit: number }): Promise<number> {
+export async function inboxCommand(values: {
+  to?: string;
+  json?: boolean;
+  follow?: boolean;
+  limit: number;
+}): Promise<number> {
   const { limit } = values;
   const to = values.to?.trim() || undefined;
   const out = (text: string) => process.stdout.write(text);
@@ -70,7 +81,8 @@ export async function inboxCommand(values: { to?: string; json?: boolean; follow
     const table = formatTable(shown);
     widths = table.widths;
     out(table.text);
-    if (messages.length > shown.length) out(`(the latest ${shown.length} of ${messages.length}; --limit N or --json for more)\n`);
+    if (messages.length > shown.length)
+      out(`(the latest ${shown.length} of ${messages.length}; --limit N or --json for more)\n`);
   } else if (!values.follow) {
     out(emptyHint(to));
   }
@@ -78,7 +90,9 @@ export async function inboxCommand(values: { to?: string; json?: boolean; follow
 
   if (!values.json) {
     if (!shown.length) out(emptyHint(to));
-    process.stderr.write(`Watching ${apiBaseUrl()}/dev/inbox for new codes${to ? ` to ${to}` : ''} (Ctrl-C to stop)…\n`);
+    process.stderr.write(
+      `Watching ${apiBaseUrl()}/dev/inbox for new codes${to ? ` to ${to}` : ''} (Ctrl-C to stop)…\n`,
+    );
   }
   const seen = new Set(messages.map((m) => m.id));
   let headerPrinted = shown.length > 0;

@@ -8,7 +8,8 @@ import { EnvFileError, loadEnvFile, type EnvFile } from '../env-file.ts';
 let envFile: EnvFile | undefined;
 
 const JSON_OPTION = "print the API's JSON answer instead of sentences";
-const PASSWORD_NOTE = 'omit it to be asked without echo (a password on the command line is visible in the process list)';
+const PASSWORD_NOTE =
+  'omit it to be asked without echo (a password on the command line is visible in the process list)';
 
 /**
  * A command's action, loaded from its module only when it runs (startup stays fast). commander calls
@@ -30,7 +31,8 @@ function lazy<F extends (...args: any[]) => Promise<number | void>>(load: () => 
 /** `--limit N` of inbox: a whole number of rows, 1 to 100. */
 function rowCount(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('It must be a whole number from 1 to 100.');
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new InvalidArgumentError('It must be a whole number from 1 to 100.');
   return n;
 }
 
@@ -53,18 +55,22 @@ program
   .command('serve')
   .description('Run the HTTP API and the delivery worker (DELIVERY_WORKER=off: the API only).')
   .example('PORT=8000 panic-api serve')
-  .action(lazy(async () => {
-    const { serve } = await import('./serve.ts');
-    return () => serve('serve');
-  }));
+  .action(
+    lazy(async () => {
+      const { serve } = await import('./serve.ts');
+      return () => serve('serve');
+    }),
+  );
 program
   .command('worker')
   .description('Run the delivery worker alone.')
   .example('DATABASE_URL=postgres://postgres@127.0.0.1:5432/panic panic-api worker')
-  .action(lazy(async () => {
-    const { serve } = await import('./serve.ts');
-    return () => serve('worker');
-  }));
+  .action(
+    lazy(async () => {
+      const { serve } = await import('./serve.ts');
+      return () => serve('worker');
+    }),
+  );
 program
   .command('migrate')
   .description('Apply pending database migrations and exit.')
@@ -79,7 +85,10 @@ program
   .argument('<PHONE>')
   .argument('<FIRST>')
   .argument('<LAST>')
-  .option('--password <P>', 'the account password (8+ characters); without it the account has none until a password reset')
+  .option(
+    '--password <P>',
+    'the account password (8+ characters); without it the account has none until a password reset',
+  )
   .option('--json', JSON_OPTION)
   .example("panic-api register thandi@example.com '082 555 0123' Thandi Mokoena --password 'correct horse battery'")
   .action(lazy(async () => (await import('./client/register.ts')).registerCommand));
@@ -155,13 +164,17 @@ program
   .description('Check config, secrets, database, SMTP, SMS and Redis without sending anything; say what to fix.')
   .option('--json', 'print {"ok", "checks": [{name, status, finding, fix}]}')
   .example('panic-api doctor')
-  .action(lazy(async () => {
-    const { doctor } = await import('./doctor.ts');
-    return (opts: { json?: boolean }) => doctor(opts, process.env, envFile);
-  }));
+  .action(
+    lazy(async () => {
+      const { doctor } = await import('./doctor.ts');
+      return (opts: { json?: boolean }) => doctor(opts, process.env, envFile);
+    }),
+  );
 program
   .command('prune')
-  .description('Remove what is past its keeping time (old messages, dead tokens and codes, unverified accounts) now; the worker does it every 10 minutes.')
+  .description(
+    'Remove what is past its keeping time (old messages, dead tokens and codes, unverified accounts) now; the worker does it every 10 minutes.',
+  )
   .option('--dry-run', 'count what would be removed, remove nothing')
   .option('--json', 'print {"dry_run", "removed": {table: rows}}')
   .example('DATABASE_URL=postgres://postgres@127.0.0.1:5432/panic panic-api prune --dry-run')
@@ -177,7 +190,9 @@ program
   .action(lazy(async () => (await import('./inbox.ts')).inboxCommand));
 program
   .command('why')
-  .description('Why codes to an address or number do not arrive: its recent messages, a suppression, the limits blocking it now, the cause and the fix (needs ADMIN_TOKEN).')
+  .description(
+    'Why codes to an address or number do not arrive: its recent messages, a suppression, the limits blocking it now, the cause and the fix (needs ADMIN_TOKEN).',
+  )
   .argument('<EMAIL|PHONE>')
   .option('--json', 'print the report as JSON')
   .example('ADMIN_TOKEN=… panic-api why thandi@example.com')
@@ -194,7 +209,10 @@ program
 
 /** The arguments a command is missing, by the names it declares: "Missing EMAIL and OTP." */
 function missing(cmd: Command): string {
-  const names = cmd.registeredArguments.slice(cmd.args.length).filter((a) => a.required).map((a) => a.name());
+  const names = cmd.registeredArguments
+    .slice(cmd.args.length)
+    .filter((a) => a.required)
+    .map((a) => a.name());
   return `Missing ${names.join(' and ')}.`;
 }
 
@@ -222,6 +240,8 @@ for (const cmd of [program, ...program.commands]) cmd.exitOverride((err) => refu
 // No command at all: the overview, as `--help` prints it.
 const args = process.argv.slice(2);
 program.parseAsync(args.length ? args : ['--help'], { from: 'user' }).catch((err) => {
-  process.stderr.write(err instanceof CliError ? `${err.message}\n` : `panic-api: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    err instanceof CliError ? `${err.message}\n` : `panic-api: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 import type { paths } from './client/api-types.ts';
 
-type MessageEvent = paths['/api/v1/admin/messages']['get']['responses'][200]['content']['application/json']['messages'][number]['events'][number];
+type MessageEvent =
+  paths['/api/v1/admin/messages']['get']['responses'][200]['content']['application/json']['messages'][number]['events'][number];
 
 /** What an event adds to its kind: the provider, how long, what it answered. */
 function detail(e: MessageEvent): string {

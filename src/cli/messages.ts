@@ -8,7 +8,9 @@ import { printable } from './printable.ts';
 type Filters = NonNullable<paths['/api/v1/admin/messages']['get']['parameters']['query']>;
 
 /** One row of the delivery log, as the contract declares it. */
-export type LogRow = NonNullable<paths['/api/v1/admin/messages']['get']['responses'][200]['content']['application/json']['messages']>[number];
+export type LogRow = NonNullable<
+  paths['/api/v1/admin/messages']['get']['responses'][200]['content']['application/json']['messages']
+>[number];
 
 const WHY: Record<string, string> = {
   sent: 'accepted by the provider',
@@ -25,9 +27,11 @@ const WHY: Record<string, string> = {
 /** `panic-api messages --to X [--status S] [--json]`: the delivery log of a running server. */
 export async function messagesCommand(values: Filters & { json?: boolean }): Promise<number> {
   const token = process.env.ADMIN_TOKEN;
-  if (!token) throw new CliError('Set ADMIN_TOKEN to the server\'s admin token: the delivery log is behind it.');
+  if (!token) throw new CliError("Set ADMIN_TOKEN to the server's admin token: the delivery log is behind it.");
   const { to, status, limit } = values;
-  const { data, error, response } = await api({ token }).GET('/api/v1/admin/messages', { params: { query: { to, status, limit } } });
+  const { data, error, response } = await api({ token }).GET('/api/v1/admin/messages', {
+    params: { query: { to, status, limit } },
+  });
   if (response.status === 404) {
     throw new CliError(`The server at ${apiBaseUrl()} has no delivery log endpoint: start it with ADMIN_TOKEN set.`);
   }
@@ -38,10 +42,19 @@ export async function messagesCommand(values: Filters & { json?: boolean }): Pro
     return 0;
   }
   if (!rows.length) {
-    process.stdout.write(`No messages${values.to ? ` to ${values.to}` : ''}. Was a code requested for exactly this address?\n`);
+    process.stdout.write(
+      `No messages${values.to ? ` to ${values.to}` : ''}. Was a code requested for exactly this address?\n`,
+    );
     return 0;
   }
-  process.stdout.write(printable(rows.flatMap((r) => messageLines(r)).map((l) => `${l}\n`).join('')));
+  process.stdout.write(
+    printable(
+      rows
+        .flatMap((r) => messageLines(r))
+        .map((l) => `${l}\n`)
+        .join(''),
+    ),
+  );
   return 0;
 }
 

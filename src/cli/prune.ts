@@ -18,7 +18,9 @@ export async function pruneCommand(opts: { dryRun?: boolean; json?: boolean }): 
   const config = configOrExit();
   if (!config.DATABASE_URL) await assertPgliteFree(config.DATA_DIR);
   const removed = await prune(config, dryRun);
-  process.stdout.write(opts.json ? `${JSON.stringify({ dry_run: dryRun, removed }, null, 2)}\n` : `${describe(removed, dryRun, config)}\n`);
+  process.stdout.write(
+    opts.json ? `${JSON.stringify({ dry_run: dryRun, removed }, null, 2)}\n` : `${describe(removed, dryRun, config)}\n`,
+  );
   return 0;
 }
 

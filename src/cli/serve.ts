@@ -9,10 +9,15 @@ export async function serve(mode: 'serve' | 'worker'): Promise<void> {
   const config = configOrExit();
   const logger = createLogger(config);
   if (config.defaultedSecrets.length) {
-    logger.warn(`${config.defaultedSecrets.join(' and ')} not set: using development defaults (never do this in production)`);
+    logger.warn(
+      `${config.defaultedSecrets.join(' and ')} not set: using development defaults (never do this in production)`,
+    );
   }
   const runtime = await createRuntime({ config, logger });
-  logger.info({ database: runtime.handle.kind, location: runtime.handle.location, app_env: config.APP_ENV }, 'database ready');
+  logger.info(
+    { database: runtime.handle.kind, location: runtime.handle.location, app_env: config.APP_ENV },
+    'database ready',
+  );
   if (mode === 'worker' || config.DELIVERY_WORKER === 'on') {
     runtime.worker.start();
     runtime.maintenance.start();
@@ -41,7 +46,11 @@ export async function serve(mode: 'serve' | 'worker'): Promise<void> {
 
 export async function migrate(): Promise<void> {
   const config = configOrExit();
-  const handle = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, timeoutMs: config.DB_QUERY_TIMEOUT_MS });
+  const handle = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    timeoutMs: config.DB_QUERY_TIMEOUT_MS,
+  });
   try {
     const applied = await migrateToLatest(handle.db);
     process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'Database is up to date.\n');
@@ -49,4 +58,3 @@ export async function migrate(): Promise<void> {
     await handle.close();
   }
 }
-

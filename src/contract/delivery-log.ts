@@ -20,7 +20,9 @@ export const MessageEvent = Type.Object({
   provider: Nullable(Type.String({ description: 'smtp, twilio or http' })),
   error: Nullable(Type.String()),
   provider_status: Nullable(Type.Integer({ description: 'The HTTP status or SMTP reply code the provider answered' })),
-  provider_code: Nullable(Type.String({ description: "The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH)" })),
+  provider_code: Nullable(
+    Type.String({ description: "The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH)" }),
+  ),
   duration_ms: Nullable(Type.Integer()),
   provider_id: Nullable(Type.String()),
   /** For a failed attempt or a failure's receipt, when delivery/reasons.ts knows its code. */

@@ -10,7 +10,7 @@ export const PublicUser = Type.Object({
   last_name: Type.String(),
   email_verified: Type.Boolean(),
   phone_verified: Type.Boolean(),
-  locale: Type.Enum(LOCALE_CODES, { description: 'The language of the account\'s messages.' }),
+  locale: Type.Enum(LOCALE_CODES, { description: "The language of the account's messages." }),
   created_at: Type.String({ format: 'date-time' }),
 });
 export type PublicUser = Static<typeof PublicUser>;

@@ -2,7 +2,6 @@ import { Type, type Static } from 'typebox';
 import { LoggedMessage } from './delivery-log.ts';
 import { Nullable } from './nullable.ts';
 
-
 /** What GET /api/v1/admin/why answers and `panic-api why` prints: support's answer to "I am not receiving my code". */
 export const WhyReport = Type.Object({
   destination: Type.String({ description: 'The address or number, normalised (lower-case email, E.164 phone).' }),
@@ -17,11 +16,21 @@ export const WhyReport = Type.Object({
       created_at: Type.String(),
     }),
   ),
-  messages: Type.Array(LoggedMessage, { description: 'The recent messages to it, newest first, as the delivery log shows them, each with its events.' }),
+  messages: Type.Array(LoggedMessage, {
+    description: 'The recent messages to it, newest first, as the delivery log shows them, each with its events.',
+  }),
   suppression: Nullable(
-    Type.Object({ address: Type.String(), kind: Type.Enum(['bounce', 'complaint']), reason: Type.String(), message_id: Nullable(Type.String()), created_at: Type.String() }),
+    Type.Object({
+      address: Type.String(),
+      kind: Type.Enum(['bounce', 'complaint']),
+      reason: Type.String(),
+      message_id: Nullable(Type.String()),
+      created_at: Type.String(),
+    }),
   ),
-  blocking: Type.Array(Type.Object({ limit: Type.String(), setting: Type.String(), wait_seconds: Type.Integer() }), { description: 'Limits refusing new codes to it right now.' }),
+  blocking: Type.Array(Type.Object({ limit: Type.String(), setting: Type.String(), wait_seconds: Type.Integer() }), {
+    description: 'Limits refusing new codes to it right now.',
+  }),
   diagnosis: Type.Object({ cause: Type.String(), fix: Type.String() }, { description: 'For the operator.' }),
   hint: Type.String({ description: 'For the person, in their words.' }),
 });

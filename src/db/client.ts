@@ -45,7 +45,8 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
   const client = await openPglite(dataDir, opts.template);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   // One process holds PGlite, so its own notifications are all there is to hear.
-  const listen = (channel: string, onNotify: (payload?: string) => void) => client.listen(channel, (payload) => onNotify(payload));
+  const listen = (channel: string, onNotify: (payload?: string) => void) =>
+    client.listen(channel, (payload) => onNotify(payload));
   return { db, kind: 'pglite', location: dataDir, listen, close: () => db.destroy() };
 }
 

@@ -4,7 +4,9 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 const migrations: Record<string, Migration> = {
   '0001_initial': {
     async up(db: Kysely<any>) {
-      await runStatements(db, `
+      await runStatements(
+        db,
+        `
         CREATE TABLE users (
           id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
           email text NOT NULL,
@@ -80,19 +82,23 @@ const migrations: Record<string, Migration> = {
         );
         CREATE INDEX messages_due_idx ON messages (next_attempt_at) WHERE status IN ('queued', 'sending');
         CREATE INDEX messages_recipient_idx ON messages (lower(recipient), created_at DESC);
-      `);
+      `,
+      );
     },
   },
   '0002_abuse_defense': {
     async up(db: Kysely<any>) {
-      await runStatements(db, `
+      await runStatements(
+        db,
+        `
         -- wrong guesses per (account, purpose) across codes, for OTP_MAX_FAILURES_PER_DAY; they survive a new code
         ALTER TABLE otp_codes ADD COLUMN failures integer NOT NULL DEFAULT 0;
         ALTER TABLE otp_codes ADD COLUMN failures_since timestamptz;
         -- two different passwords were registered while the address was unverified: keep neither
         ALTER TABLE users ADD COLUMN password_contested boolean NOT NULL DEFAULT false;
         CREATE INDEX users_unverified_idx ON users (created_at) WHERE email_verified_at IS NULL;
-      `);
+      `,
+      );
     },
   },
   '0003_retention': {
@@ -100,30 +106,38 @@ const migrations: Record<string, Migration> = {
       // Retention (src/retention.ts) finds each batch through one of these, never by scanning a table.
       // IF NOT EXISTS: on a large database an operator may build them first with CREATE INDEX
       // CONCURRENTLY (not allowed inside this migration's transaction) so writes are never blocked.
-      await runStatements(db, `
+      await runStatements(
+        db,
+        `
         CREATE INDEX IF NOT EXISTS messages_final_idx ON messages (updated_at) WHERE status IN ('sent', 'failed', 'captured');
         -- dead since: the earlier of use and expiry (least() skips a NULL)
         CREATE INDEX IF NOT EXISTS refresh_tokens_dead_idx ON refresh_tokens (least(used_at, expires_at));
         CREATE INDEX IF NOT EXISTS sessions_revoked_idx ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
         CREATE INDEX IF NOT EXISTS otp_codes_dead_idx ON otp_codes (least(consumed_at, expires_at));
         CREATE INDEX IF NOT EXISTS login_failures_updated_idx ON login_failures (updated_at);
-      `);
+      `,
+      );
     },
   },
   '0004_delivery_leases': {
     async up(db: Kysely<any>) {
-      await runStatements(db, `
+      await runStatements(
+        db,
+        `
         -- the holder of the current claim: only it may record the outcome (a worker whose lease ran out may not)
         ALTER TABLE messages ADD COLUMN lease_token uuid;
         -- each channel claims on its own
         CREATE INDEX messages_due_channel_idx ON messages (channel, next_attempt_at) WHERE status IN ('queued', 'sending');
         DROP INDEX messages_due_idx;
-      `);
+      `,
+      );
     },
   },
   '0005_session_expiry': {
     async up(db: Kysely<any>) {
-      await runStatements(db, `
+      await runStatements(
+        db,
+        `
         -- when the session's newest refresh token expires: past it nothing can use the session, so
         -- retention may remove it (before, a session never logged out was kept forever)
         ALTER TABLE sessions ADD COLUMN expires_at timestamptz;
@@ -132,12 +146,15 @@ const migrations: Record<string, Migration> = {
         -- dead since: the earlier of logout and expiry
         CREATE INDEX IF NOT EXISTS sessions_dead_idx ON sessions (least(revoked_at, expires_at));
         DROP INDEX IF EXISTS sessions_revoked_idx;
-      `);
+      `,
+      );
     },
   },
   '0006_message_events': {
     async up(db: Kysely<any>) {
-      await runStatements(db, `
+      await runStatements(
+        db,
+        `
         -- every step of a message (queued, each failed attempt, sent, receipts, why it ended unsent),
         -- written in the transaction of the state change it records; it goes with its message
         CREATE TABLE message_events (
@@ -161,12 +178,15 @@ const migrations: Record<string, Migration> = {
         ALTER TABLE messages ADD COLUMN code_id uuid;
         -- the message of a code (the person's view of their SMS code)
         CREATE INDEX messages_code_idx ON messages (code_id) WHERE code_id IS NOT NULL;
-      `);
+      `,
+      );
     },
   },
   '0007_receipts': {
     async up(db: Kysely<any>) {
-      await runStatements(db, `
+      await runStatements(
+        db,
+        `
         -- a receipt names the message by the provider's id
         CREATE INDEX IF NOT EXISTS messages_provider_idx ON messages (provider_id) WHERE provider_id IS NOT NULL;
         -- the provider's own code for the last failure or refusal (Twilio's ErrorCode, an SMTP reply code)
@@ -182,22 +202,28 @@ const migrations: Record<string, Migration> = {
           message_id uuid,
           created_at timestamptz NOT NULL
         );
-      `);
+      `,
+      );
     },
   },
   '0008_locale': {
     async up(db: Kysely<any>) {
-      await runStatements(db, `
+      await runStatements(
+        db,
+        `
         -- the language of an account's messages (locales.ts); accounts from before it get English
         ALTER TABLE users ADD COLUMN locale text NOT NULL DEFAULT 'en';
         -- the language a message was written in, for the dev inbox and the delivery log; NULL before this
         ALTER TABLE messages ADD COLUMN locale text;
-      `);
+      `,
+      );
     },
   },
   '0009_long_codes': {
     async up(db: Kysely<any>) {
-      await runStatements(db, `
+      await runStatements(
+        db,
+        `
         -- the long twin of each code sent by email (its HMAC), a row each: a newer code does not end an
         -- older long one, so whatever reached the inbox this hour still works (otp/store.ts)
         CREATE TABLE otp_long_codes (
@@ -213,7 +239,8 @@ const migrations: Record<string, Migration> = {
         CREATE INDEX otp_long_codes_expires_idx ON otp_long_codes (expires_at);
         -- the write a refused code check takes when it claimed no code (otp/store.ts): a count, nothing else
         CREATE TABLE claim_decoys (slot integer PRIMARY KEY, claims bigint NOT NULL);
-      `);
+      `,
+      );
     },
   },
 };

@@ -15,16 +15,23 @@ const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
  * freed in the process that ran it (RSS stays ~600 MiB), and the child's ends with it.
  */
 function createDataFolder(dataDir: string): Promise<void> {
-  const code = 'const { PGlite } = await import(process.argv[1]); await (await PGlite.create(process.argv[2])).close();';
+  const code =
+    'const { PGlite } = await import(process.argv[1]); await (await PGlite.create(process.argv[2])).close();';
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code, import.meta.resolve('@electric-sql/pglite'), dataDir], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', code, import.meta.resolve('@electric-sql/pglite'), dataDir],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);
     child.on('close', (status) =>
-      status === 0 ? resolve() : reject(new Error(`creating the PGlite data folder ${dataDir} failed (exit ${status}): ${stderr.trim()}`)),
+      status === 0
+        ? resolve()
+        : reject(new Error(`creating the PGlite data folder ${dataDir} failed (exit ${status}): ${stderr.trim()}`)),
     );
   });
 }
@@ -49,7 +56,8 @@ function releasedOnClose(pg: PGlite): PGlite {
  */
 export async function openPglite(dataDir: string, template?: Blob): Promise<PGlite> {
   // Options alone: PGlite.create(undefined, options) ignores its options.
-  if (dataDir.startsWith('memory://')) return releasedOnClose(await PGlite.create({ startParams: START_PARAMS, loadDataDir: template }));
+  if (dataDir.startsWith('memory://'))
+    return releasedOnClose(await PGlite.create({ startParams: START_PARAMS, loadDataDir: template }));
   mkdirSync(dataDir, { recursive: true });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataFolder(dataDir);
   return releasedOnClose(await PGlite.create(dataDir, { startParams: START_PARAMS }));

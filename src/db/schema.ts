@@ -22,7 +22,6 @@ export interface UsersTable {
   updated_at: Timestamp;
 }
 
-
 export interface OtpCodesTable {
   id: Generated<string>;
   user_id: string;
@@ -73,7 +72,6 @@ export interface LoginFailuresTable {
   blocked_until: NullableTimestamp;
   updated_at: Timestamp;
 }
-
 
 export interface MessagesTable {
   id: Generated<string>;

@@ -13,10 +13,21 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 }
 
 /** Node's socket errors: refused, reset, unreachable, name not resolved. */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** Class 08 (connection exception), the server shutting down or starting, or out of connections. */
-const isOutageSqlState = (code: string) => /^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '53300'].includes(code);
+const isOutageSqlState = (code: string) =>
+  /^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '53300'].includes(code);
 
 /** pg's and pg-pool's own errors for a lost or timed-out connection, which carry no code. */
 const PG_MESSAGES = [

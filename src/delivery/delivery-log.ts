@@ -10,7 +10,19 @@ import { diagnose } from './reasons.ts';
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
-const LOGGED = ['id', 'channel', 'recipient', 'purpose', 'status', 'attempts', 'last_error', 'provider_id', 'created_at', 'sent_at', 'next_attempt_at'] as const;
+const LOGGED = [
+  'id',
+  'channel',
+  'recipient',
+  'purpose',
+  'status',
+  'attempts',
+  'last_error',
+  'provider_id',
+  'created_at',
+  'sent_at',
+  'next_attempt_at',
+] as const;
 
 /** The delivery log: what happened to each message, with its events, never its body or code. */
 export async function listDeliveryLog(
@@ -19,7 +31,11 @@ export async function listDeliveryLog(
 ): Promise<LoggedMessage[]> {
   let q = db.selectFrom('messages').select(LOGGED).orderBy('created_at', 'desc').limit(filter.limit);
   if (filter.recipients?.length) {
-    q = q.where(sql<string>`lower(recipient)`, 'in', filter.recipients.map((r) => r.toLowerCase()));
+    q = q.where(
+      sql<string>`lower(recipient)`,
+      'in',
+      filter.recipients.map((r) => r.toLowerCase()),
+    );
   }
   if (filter.status) q = q.where('status', '=', filter.status);
   return withEvents(db, await q.execute());
@@ -31,7 +47,11 @@ export async function deliveryLogEntry(db: Kysely<Database>, id: string): Promis
   return row && (await withEvents(db, [row]))[0];
 }
 
-type LoggedRow = Omit<LoggedMessage, 'created_at' | 'sent_at' | 'next_attempt_at' | 'events'> & { created_at: Date; sent_at: Date | null; next_attempt_at: Date };
+type LoggedRow = Omit<LoggedMessage, 'created_at' | 'sent_at' | 'next_attempt_at' | 'events'> & {
+  created_at: Date;
+  sent_at: Date | null;
+  next_attempt_at: Date;
+};
 
 /** The rows with their events, oldest first, each failed attempt with its diagnosis. */
 async function withEvents(db: Kysely<Database>, rows: LoggedRow[]): Promise<LoggedMessage[]> {
@@ -39,7 +59,18 @@ async function withEvents(db: Kysely<Database>, rows: LoggedRow[]): Promise<Logg
   if (rows.length) {
     const found = await db
       .selectFrom('message_events')
-      .select(['message_id', 'at', 'kind', 'status', 'provider', 'error', 'provider_status', 'provider_code', 'duration_ms', 'provider_id'])
+      .select([
+        'message_id',
+        'at',
+        'kind',
+        'status',
+        'provider',
+        'error',
+        'provider_status',
+        'provider_code',
+        'duration_ms',
+        'provider_id',
+      ])
       .where('message_id', 'in', [...events.keys()])
       .orderBy('message_id')
       .orderBy('at')
@@ -48,7 +79,9 @@ async function withEvents(db: Kysely<Database>, rows: LoggedRow[]): Promise<Logg
     for (const { message_id, at, ...e } of found) {
       // A failed attempt, or a receipt of a failure (Twilio's 30007 comes as a receipt).
       const failed = e.kind === 'attempt_failed' || (e.kind === 'receipt' && e.error !== null);
-      const diagnosis = failed ? diagnose(e.provider, { status: e.provider_status ?? undefined, code: e.provider_code ?? undefined }) : null;
+      const diagnosis = failed
+        ? diagnose(e.provider, { status: e.provider_status ?? undefined, code: e.provider_code ?? undefined })
+        : null;
       events.get(message_id)!.push({ ...e, at: iso(at)!, diagnosis });
     }
   }
@@ -82,7 +115,11 @@ export async function deliveryState(db: Kysely<Database>, channels: Channels): P
       const { provider } = channels[channel];
       const status = channels[channel].status();
       const [success, failure, depth] = await Promise.all([
-        db.selectFrom('messages').select(sql<Date | null>`max(sent_at)`.as('at')).where('channel', '=', channel).executeTakeFirst(),
+        db
+          .selectFrom('messages')
+          .select(sql<Date | null>`max(sent_at)`.as('at'))
+          .where('channel', '=', channel)
+          .executeTakeFirst(),
         db
           .selectFrom('messages')
           .select(['last_error', 'updated_at'])

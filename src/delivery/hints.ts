@@ -41,10 +41,17 @@ const HINTS: Record<Channel, Record<PublicState, string>> = {
 };
 
 /** The person's view of a message: its state and what to do. */
-export function personView(channel: Channel, status: MessageStatus, isDevelopment: boolean): { state: PublicState; hint: string } {
+export function personView(
+  channel: Channel,
+  status: MessageStatus,
+  isDevelopment: boolean,
+): { state: PublicState; hint: string } {
   const state = PUBLIC_STATE[status] ?? 'expired';
   if (status === 'captured' && isDevelopment) {
-    return { state, hint: 'Not sent: this server runs in development and keeps codes in its dev inbox (panic-api inbox).' };
+    return {
+      state,
+      hint: 'Not sent: this server runs in development and keeps codes in its dev inbox (panic-api inbox).',
+    };
   }
   return { state, hint: HINTS[channel][state] };
 }

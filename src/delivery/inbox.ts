@@ -64,7 +64,11 @@ export async function listInbox(
 
 /** The HTML part of one message, opened, for the dev inbox's preview; undefined when it has none or does not open. */
 export async function inboxHtml(db: Db, seal: MessageSeal, id: string): Promise<string | undefined> {
-  const row = await db.selectFrom('messages').select(['channel', 'recipient', 'purpose', 'body_html']).where('id', '=', id).executeTakeFirst();
+  const row = await db
+    .selectFrom('messages')
+    .select(['channel', 'recipient', 'purpose', 'body_html'])
+    .where('id', '=', id)
+    .executeTakeFirst();
   if (!row?.body_html) return undefined;
   try {
     return seal.open(row).body_html ?? undefined;

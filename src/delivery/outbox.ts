@@ -28,7 +28,12 @@ export const OUTBOX_NOTIFY_CHANNEL = 'panic_outbox';
  * columns are sealed (only the worker and the dev inbox open them). The NOTIFY is delivered at commit,
  * to every worker that listens, in this process or another.
  */
-export async function enqueue(trx: Transaction<Database>, msg: CodeMessage, now: Date, seal: MessageSeal): Promise<string> {
+export async function enqueue(
+  trx: Transaction<Database>,
+  msg: CodeMessage,
+  now: Date,
+  seal: MessageSeal,
+): Promise<string> {
   const sealed = seal.seal({
     channel: msg.channel,
     recipient: msg.recipient,
@@ -51,7 +56,10 @@ export async function enqueue(trx: Transaction<Database>, msg: CodeMessage, now:
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  await trx.insertInto('message_events').values({ message_id: row.id, at: now, kind: 'queued', status: 'queued' }).execute();
+  await trx
+    .insertInto('message_events')
+    .values({ message_id: row.id, at: now, kind: 'queued', status: 'queued' })
+    .execute();
   await sql`SELECT pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${msg.channel})`.execute(trx);
   return row.id;
 }
@@ -177,21 +185,32 @@ export async function recordOutcome(
     .insertInto('message_events')
     .columns(columns)
     .expression((eb) =>
-      eb.selectFrom('held').select(columns.map((c) => (c === 'message_id' ? sql<string>`held.id`.as(c) : typed(c, event[c]).as(c)))),
+      eb
+        .selectFrom('held')
+        .select(columns.map((c) => (c === 'message_id' ? sql<string>`held.id`.as(c) : typed(c, event[c]).as(c)))),
     )
     .executeTakeFirst();
   return Number(inserted.numInsertedOrUpdatedRows) === 1;
 }
 
 /** A parameter with its column's type: an INSERT … SELECT does not infer it. */
-const EVENT_COLUMN_TYPES: Partial<Record<keyof NewMessageEvent, string>> = { at: 'timestamptz', provider_status: 'integer', duration_ms: 'integer' };
-const typed = (column: keyof NewMessageEvent, value: unknown) => sql`cast(${value} as ${sql.raw(EVENT_COLUMN_TYPES[column] ?? 'text')})`;
+const EVENT_COLUMN_TYPES: Partial<Record<keyof NewMessageEvent, string>> = {
+  at: 'timestamptz',
+  provider_status: 'integer',
+  duration_ms: 'integer',
+};
+const typed = (column: keyof NewMessageEvent, value: unknown) =>
+  sql`cast(${value} as ${sql.raw(EVENT_COLUMN_TYPES[column] ?? 'text')})`;
 
 /**
  * Whether a claimed message's code may still be sent: 'expired' once its code's time has passed,
  * 'superseded' once a newer code replaced it (or its code is gone), else null.
  */
-export async function staleCode(db: Kysely<Database>, message: Pick<Message, 'expires_at' | 'code_id'>, now: Date): Promise<'expired' | 'superseded' | null> {
+export async function staleCode(
+  db: Kysely<Database>,
+  message: Pick<Message, 'expires_at' | 'code_id'>,
+  now: Date,
+): Promise<'expired' | 'superseded' | null> {
   if (message.expires_at && message.expires_at.getTime() <= now.getTime()) return 'expired';
   if (!message.code_id) return null;
   const code = await db.selectFrom('otp_codes').select('id').where('id', '=', message.code_id).executeTakeFirst();
@@ -200,7 +219,10 @@ export async function staleCode(db: Kysely<Database>, message: Pick<Message, 'ex
 
 /** Messages still to be sent, of one channel or of all. */
 export async function queueDepth(db: Kysely<Database>, channel?: Channel): Promise<number> {
-  let query = db.selectFrom('messages').select(sql<number>`count(*)::int`.as('n')).where('status', 'in', PENDING_STATUSES);
+  let query = db
+    .selectFrom('messages')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('status', 'in', PENDING_STATUSES);
   if (channel) query = query.where('channel', '=', channel);
   return (await query.executeTakeFirstOrThrow()).n;
 }

@@ -23,7 +23,7 @@ const TWILIO: Record<string, Diagnosis> = {
   },
   '20429': {
     cause: 'Twilio is limiting this account: too many requests at once.',
-    fix: 'Retried automatically. If it lasts, lower DELIVERY_CONCURRENCY or ask Twilio to raise the account\'s limits.',
+    fix: "Retried automatically. If it lasts, lower DELIVERY_CONCURRENCY or ask Twilio to raise the account's limits.",
     hint: DELAYED_SMS,
   },
   '21211': {
@@ -86,20 +86,42 @@ const TWILIO: Record<string, Diagnosis> = {
 /** What an SMS API's HTTP answer says when its own code is not in a table above. */
 function smsApiStatus(status: number | undefined): Diagnosis | null {
   if (status === 401 || status === 403) {
-    return { cause: 'The SMS provider refused our credentials.', fix: 'Check SMS_API_KEY (and SMS_ACCOUNT_SID for Twilio) against the provider\'s console.', hint: TRY_LATER };
+    return {
+      cause: 'The SMS provider refused our credentials.',
+      fix: "Check SMS_API_KEY (and SMS_ACCOUNT_SID for Twilio) against the provider's console.",
+      hint: TRY_LATER,
+    };
   }
-  if (status === 429) return { cause: 'The SMS provider is limiting us: too many requests.', fix: 'Retried automatically. If it lasts, lower DELIVERY_CONCURRENCY or raise the account\'s limits.', hint: DELAYED_SMS };
-  if (status !== undefined && status >= 500) return { cause: 'The SMS provider had an internal error.', fix: 'Retried automatically; check the provider\'s status page if it lasts.', hint: DELAYED_SMS };
+  if (status === 429)
+    return {
+      cause: 'The SMS provider is limiting us: too many requests.',
+      fix: "Retried automatically. If it lasts, lower DELIVERY_CONCURRENCY or raise the account's limits.",
+      hint: DELAYED_SMS,
+    };
+  if (status !== undefined && status >= 500)
+    return {
+      cause: 'The SMS provider had an internal error.',
+      fix: "Retried automatically; check the provider's status page if it lasts.",
+      hint: DELAYED_SMS,
+    };
   return null;
 }
 
 /** An SMS API we could not reach at all (the network error's code). */
 const SMS_API_UNREACHABLE: Diagnosis = {
-  cause: 'The SMS provider\'s API could not be reached.',
+  cause: "The SMS provider's API could not be reached.",
   fix: 'Check SMS_API_URL and that this host may connect out to it (DNS, firewall, proxy). Retried automatically.',
   hint: DELAYED_SMS,
 };
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
 
 /** SMTP reply codes (RFC 5321). */
 const SMTP_REPLIES: Record<number, Diagnosis> = {
@@ -115,7 +137,7 @@ const SMTP_REPLIES: Record<number, Diagnosis> = {
   },
   452: {
     cause: 'The mail server is short of storage, or the mailbox is full (temporary).',
-    fix: 'Retried automatically. If it lasts, check the sending server\'s queue and quota.',
+    fix: "Retried automatically. If it lasts, check the sending server's queue and quota.",
     hint: 'Your mailbox may be full. Make room, then ask for a new code.',
   },
   550: {
@@ -129,8 +151,8 @@ const SMTP_REPLIES: Record<number, Diagnosis> = {
     hint: 'Your mailbox is full. Make room, then ask for a new code.',
   },
   553: {
-    cause: 'An address was refused: the recipient\'s is malformed, or the server does not let us send as FROM_EMAIL.',
-    fix: 'Check the recipient\'s address, and that FROM_EMAIL is an address the SMTP account may send as.',
+    cause: "An address was refused: the recipient's is malformed, or the server does not let us send as FROM_EMAIL.",
+    fix: "Check the recipient's address, and that FROM_EMAIL is an address the SMTP account may send as.",
     hint: 'This email address was refused. Check it for typos.',
   },
   554: {

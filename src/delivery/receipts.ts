@@ -41,8 +41,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * first. Answers undefined when no message of the channel has been accepted under that name (yet):
  * one still being sent is not `sent` until its worker records the provider's id.
  */
-export async function applyReceipt(db: Kysely<Database>, receipt: Receipt, now: Date): Promise<AppliedReceipt | undefined> {
-  const named = db.selectFrom('messages').select(['id', 'recipient', 'status', 'created_at']).where('channel', '=', receipt.channel);
+export async function applyReceipt(
+  db: Kysely<Database>,
+  receipt: Receipt,
+  now: Date,
+): Promise<AppliedReceipt | undefined> {
+  const named = db
+    .selectFrom('messages')
+    .select(['id', 'recipient', 'status', 'created_at'])
+    .where('channel', '=', receipt.channel);
   let found: typeof named;
   if ('messageId' in receipt.ref) {
     if (!UUID.test(receipt.ref.messageId)) return undefined;
@@ -56,10 +63,17 @@ export async function applyReceipt(db: Kysely<Database>, receipt: Receipt, now: 
     .where('sent_at', 'is not', null)
     .where((eb) =>
       eb.exists(
-        eb.selectFrom('message_events').select('message_events.id').whereRef('message_events.message_id', '=', 'messages.id').where('kind', '=', 'sent').where('provider', '=', receipt.provider),
+        eb
+          .selectFrom('message_events')
+          .select('message_events.id')
+          .whereRef('message_events.message_id', '=', 'messages.id')
+          .where('kind', '=', 'sent')
+          .where('provider', '=', receipt.provider),
       ),
     )
-    .orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   if (!message) return undefined;
   if (receipt.status === 'sent') return { ...message, changed: false };
   const updated = await db
@@ -75,14 +89,17 @@ export async function applyReceipt(db: Kysely<Database>, receipt: Receipt, now: 
     .returning(['id', 'recipient', 'status', 'created_at'])
     .executeTakeFirst();
   if (updated) return { ...updated, changed: true };
-  const current = await db.selectFrom('messages').select(['id', 'recipient', 'status', 'created_at']).where('id', '=', message.id).executeTakeFirst();
+  const current = await db
+    .selectFrom('messages')
+    .select(['id', 'recipient', 'status', 'created_at'])
+    .where('id', '=', message.id)
+    .executeTakeFirst();
   return current && { ...current, changed: false };
 }
 
 /** The provider's report of a failure, in one line. */
 const describe = (r: Receipt): string =>
   [`provider reported ${r.status}`, r.errorCode && `code ${r.errorCode}`, r.reason].filter(Boolean).join(': ');
-
 
 export interface ReceiptDeps {
   db: Kysely<Database>;
@@ -124,9 +141,21 @@ export async function takeReceipt(
   });
   if (applied?.changed) {
     const { channel, provider } = receipt;
-    deps.metrics.outcomes.inc({ channel, provider, status: applied.status, destination: deps.metrics.destination(applied.recipient) });
-    if (applied.status === 'delivered') deps.metrics.queuedToDelivered.observe({ channel, provider }, (now.getTime() - applied.created_at.getTime()) / 1000);
-    deps.logger.info({ message_id: applied.id, channel, provider, status: applied.status, error_code: receipt.errorCode }, 'receipt');
+    deps.metrics.outcomes.inc({
+      channel,
+      provider,
+      status: applied.status,
+      destination: deps.metrics.destination(applied.recipient),
+    });
+    if (applied.status === 'delivered')
+      deps.metrics.queuedToDelivered.observe(
+        { channel, provider },
+        (now.getTime() - applied.created_at.getTime()) / 1000,
+      );
+    deps.logger.info(
+      { message_id: applied.id, channel, provider, status: applied.status, error_code: receipt.errorCode },
+      'receipt',
+    );
   }
   return applied;
 }

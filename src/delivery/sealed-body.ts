@@ -34,7 +34,8 @@ export interface MessageSeal {
  */
 export function createMessageSeal(otpSecret: string): MessageSeal {
   const key = Buffer.from(hkdfSync('sha256', otpSecret, '', 'panic-api message body v1', 32));
-  const aad = (column: SealedColumn, row: Binding) => Buffer.from([column, row.channel, row.recipient, row.purpose].join('\0'));
+  const aad = (column: SealedColumn, row: Binding) =>
+    Buffer.from([column, row.channel, row.recipient, row.purpose].join('\0'));
 
   const sealValue = (plain: string, column: SealedColumn, row: Binding): string => {
     const iv = randomBytes(IV_BYTES);

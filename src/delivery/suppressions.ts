@@ -23,7 +23,13 @@ export async function suppress(
 ): Promise<void> {
   await db
     .insertInto('suppressions')
-    .values({ address: normalizeEmail(entry.address), kind: entry.kind, reason: entry.reason.slice(0, 1000), message_id: entry.messageId, created_at: now })
+    .values({
+      address: normalizeEmail(entry.address),
+      kind: entry.kind,
+      reason: entry.reason.slice(0, 1000),
+      message_id: entry.messageId,
+      created_at: now,
+    })
     .onConflict((oc) => oc.column('address').doNothing())
     .execute();
 }

@@ -97,7 +97,10 @@ export function createWorker(deps: WorkerDeps): Worker {
     const stale = await staleCode(db, stored, clock());
     if (stale) {
       // Right before sending: a code that no longer works would only confuse the person who gets it.
-      logger.info({ message_id: stored.id, channel: stored.channel, status: stale }, 'message not sent: its code is no longer the one to use');
+      logger.info(
+        { message_id: stored.id, channel: stored.channel, status: stale },
+        'message not sent: its code is no longer the one to use',
+      );
       metrics.messagesFinished.inc({ channel: stored.channel, status: stale });
       return { status: stale };
     }
@@ -120,7 +123,12 @@ export function createWorker(deps: WorkerDeps): Worker {
       const reason = `not sent: the address is suppressed since ${suppression.created_at.toISOString()} (${suppression.reason})`;
       logger.warn({ message_id: message.id, channel: message.channel, reason }, 'message suppressed');
       metrics.messagesFinished.inc({ channel: message.channel, status: 'suppressed' });
-      metrics.outcomes.inc({ channel: message.channel, provider: channel.provider, status: 'suppressed', destination: metrics.destination(message.recipient) });
+      metrics.outcomes.inc({
+        channel: message.channel,
+        provider: channel.provider,
+        status: 'suppressed',
+        destination: metrics.destination(message.recipient),
+      });
       return { status: 'suppressed', reason };
     }
     // with a second provider, the one that took or refused it
@@ -133,7 +141,10 @@ export function createWorker(deps: WorkerDeps): Worker {
       provider = sent.provider ?? provider;
       outcome = { status: 'sent', providerId: sent.providerId, attempt: tried() };
       if (message.channel === 'sms') metrics.smsSent.inc({ calling_code: callingCodeOf(message.recipient) });
-      logger.info({ message_id: message.id, channel: message.channel, provider, ms: Date.now() - started }, 'message sent');
+      logger.info(
+        { message_id: message.id, channel: message.channel, provider, ms: Date.now() - started },
+        'message sent',
+      );
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       const permanent = err instanceof DeliveryError && err.permanent;
@@ -144,16 +155,32 @@ export function createWorker(deps: WorkerDeps): Worker {
         outcome = { status: 'captured', reason, attempt };
       } else if (permanent || message.attempts >= config.DELIVERY_MAX_ATTEMPTS) {
         outcome = { status: 'failed', reason, attempt };
-        logger.error({ err, message_id: message.id, channel: message.channel, attempts: message.attempts, reason }, 'message failed');
+        logger.error(
+          { err, message_id: message.id, channel: message.channel, attempts: message.attempts, reason },
+          'message failed',
+        );
       } else {
         const retryAt = addSeconds(clock(), retryDelaySeconds(message.attempts, config.DELIVERY_RETRY_BASE_SECONDS));
         outcome = { status: 'queued', reason, retryAt, attempt };
-        logger.warn({ err, message_id: message.id, channel: message.channel, attempts: message.attempts, reason, retry_at: retryAt }, 'message send failed, will retry');
+        logger.warn(
+          {
+            err,
+            message_id: message.id,
+            channel: message.channel,
+            attempts: message.attempts,
+            reason,
+            retry_at: retryAt,
+          },
+          'message send failed, will retry',
+        );
       }
     }
     if (state.configured) {
       const seconds = (Date.now() - started) / 1000;
-      metrics.sendSeconds.observe({ channel: message.channel, provider, outcome: outcome.status === 'sent' ? 'sent' : 'error' }, seconds);
+      metrics.sendSeconds.observe(
+        { channel: message.channel, provider, outcome: outcome.status === 'sent' ? 'sent' : 'error' },
+        seconds,
+      );
     }
     metrics.messagesFinished.inc({ channel: message.channel, status: outcome.status });
     return outcome;
@@ -163,10 +190,17 @@ export function createWorker(deps: WorkerDeps): Worker {
   async function record(message: Message, outcome: Outcome): Promise<void> {
     try {
       const held = await recordOutcome(db, message, outcome, clock(), config.isDevelopment);
-      if (!held) logger.warn({ message_id: message.id }, 'outcome not recorded: the lease ran out and another worker took the message over');
+      if (!held)
+        logger.warn(
+          { message_id: message.id },
+          'outcome not recorded: the lease ran out and another worker took the message over',
+        );
     } catch (err) {
       unrecorded.push({ message, outcome });
-      logger.warn({ err, message_id: message.id }, 'could not record a delivery outcome; it is written again before anything new is claimed');
+      logger.warn(
+        { err, message_id: message.id },
+        'could not record a delivery outcome; it is written again before anything new is claimed',
+      );
     }
   }
 
@@ -200,7 +234,8 @@ export function createWorker(deps: WorkerDeps): Worker {
     inFlight.set(message.id, { message, done });
   }
 
-  const sending = (channel: Channel) => [...inFlight.values()].filter((f) => f.message.channel === channel).map((f) => f.message.id);
+  const sending = (channel: Channel) =>
+    [...inFlight.values()].filter((f) => f.message.channel === channel).map((f) => f.message.id);
 
   /** One loop per channel: it claims as many as it has free slots, as soon as they free. */
   async function channelLoop(channel: Channel): Promise<void> {
@@ -244,7 +279,13 @@ export function createWorker(deps: WorkerDeps): Worker {
     async runOnce() {
       let handled = 0;
       for (const channel of CHANNELS) {
-        const claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, config.DELIVERY_CONCURRENCY);
+        const claimed = await claimDue(
+          db,
+          channel,
+          clock(),
+          config.DELIVERY_LEASE_SECONDS,
+          config.DELIVERY_CONCURRENCY,
+        );
         await Promise.all(claimed.map(async (message) => record(message, await attempt(message))));
         handled += claimed.length;
       }
@@ -261,7 +302,9 @@ export function createWorker(deps: WorkerDeps): Worker {
           unlisten = off;
           wake(); // for what was committed between the first claim and the LISTEN
         })
-        .catch((err) => logger.warn({ err }, 'could not LISTEN for new messages; the worker polls every DELIVERY_POLL_MS'));
+        .catch((err) =>
+          logger.warn({ err }, 'could not LISTEN for new messages; the worker polls every DELIVERY_POLL_MS'),
+        );
     },
     async stop() {
       running = false;
@@ -273,7 +316,10 @@ export function createWorker(deps: WorkerDeps): Worker {
       const deadline = sleep(config.SHUTDOWN_TIMEOUT_SECONDS * 1000, 'deadline' as const, { ref: false });
       if ((await Promise.race([settled.then(() => 'settled' as const), deadline])) === 'deadline') {
         const left = [...inFlight.values()].map((f) => f.message);
-        logger.warn({ messages: left.map((m) => m.id) }, 'SHUTDOWN_TIMEOUT_SECONDS passed with sends in flight: their messages go back to the queue');
+        logger.warn(
+          { messages: left.map((m) => m.id) },
+          'SHUTDOWN_TIMEOUT_SECONDS passed with sends in flight: their messages go back to the queue',
+        );
         for (const message of left) await record(message, requeued(message));
       }
       await flushUnrecorded();

@@ -20,21 +20,32 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (err.validation) {
       const where = err.validationContext ?? 'body';
       const first = err.validation[0];
-      const field = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : (first?.params as { missingProperty?: string })?.missingProperty;
+      const field = first?.instancePath
+        ? first.instancePath.replace(/^\//, '').replace(/\//g, '.')
+        : (first?.params as { missingProperty?: string })?.missingProperty;
       const detail = first?.message ?? err.message;
       return send(reply, 'validation_error', `Invalid ${where}${field ? ` field "${field}"` : ''}: ${detail}.`);
     }
     if (isDatabaseUnavailable(err)) {
       // An outage, not a bug: one line per request, without the stack.
       request.log.warn({ err: err.message }, 'the database does not answer: 503 service_unavailable');
-      return send(reply, 'service_unavailable', 'The database is not answering right now. Try again in a few seconds.', DATABASE_RETRY_AFTER_SECONDS);
+      return send(
+        reply,
+        'service_unavailable',
+        'The database is not answering right now. Try again in a few seconds.',
+        DATABASE_RETRY_AFTER_SECONDS,
+      );
     }
     const status = err.statusCode ?? 500;
     if (status === 413) return send(reply, 'payload_too_large', 'The request body is too large.');
-    if (status === 415) return send(reply, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
+    if (status === 415)
+      return send(reply, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
     if (status === 429) return send(reply, 'rate_limited', err.message);
     if (status >= 400 && status < 500) {
-      const message = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError ? 'The body is not valid JSON.' : err.message;
+      const message =
+        err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
+          ? 'The body is not valid JSON.'
+          : err.message;
       return send(reply, 'validation_error', message);
     }
     request.log.error({ err }, 'request failed');

@@ -10,7 +10,8 @@ const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff
 function findUnstorable(value: unknown): boolean {
   if (typeof value === 'string') return UNSTORABLE.test(value);
   if (Array.isArray(value)) return value.some(findUnstorable);
-  if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || findUnstorable(v));
+  if (value && typeof value === 'object')
+    return Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || findUnstorable(v));
   return false;
 }
 
@@ -24,7 +25,11 @@ export function refuseUnstorable(body: unknown): void {
  * it is text that can be stored as given: invalid UTF-8, NUL characters and lone surrogates are a 400,
  * not a 500 from the database nor a value silently changed to U+FFFD.
  */
-export type BodyReader = (request: FastifyRequest, raw: Buffer, done: (err: Error | null, body?: unknown) => void) => void;
+export type BodyReader = (
+  request: FastifyRequest,
+  raw: Buffer,
+  done: (err: Error | null, body?: unknown) => void,
+) => void;
 
 export function jsonBodyReader(app: FastifyInstance): BodyReader {
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -46,5 +51,7 @@ export function jsonBodyReader(app: FastifyInstance): BodyReader {
 /** Every JSON body of the API is read so (the webhooks read theirs the same way, after their signature). */
 export function installJsonBodyParser(app: FastifyInstance): void {
   const read = jsonBodyReader(app);
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => read(request, raw as Buffer, done));
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) =>
+    read(request, raw as Buffer, done),
+  );
 }

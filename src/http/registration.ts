@@ -11,7 +11,10 @@ export const RegisterBody = (passwordRequired: boolean) =>
     first_name: Name,
     last_name: Name,
     password: passwordRequired ? Password : Type.Optional(Password),
-    locale: Type.Optional({ ...LocaleTag, description: `The language of the account's messages: ${LOCALE_CODES.join(', ')}. Unset: from Accept-Language, else the service's default.` }),
+    locale: Type.Optional({
+      ...LocaleTag,
+      description: `The language of the account's messages: ${LOCALE_CODES.join(', ')}. Unset: from Accept-Language, else the service's default.`,
+    }),
   });
 
 /** A language tag sent in a body as one of our locales; locale_not_supported when its language is not one messages are written in. */
@@ -25,8 +28,11 @@ export function requireLocale(tag: string): Locale {
 }
 
 /** A new account's locale: the body's, else the best of Accept-Language, else DEFAULT_LOCALE. */
-export const registrationLocale = (tag: string | undefined, acceptLanguage: string | undefined, fallback: Locale): Locale =>
-  tag === undefined ? preferredLocale(acceptLanguage, fallback) : requireLocale(tag);
+export const registrationLocale = (
+  tag: string | undefined,
+  acceptLanguage: string | undefined,
+  fallback: Locale,
+): Locale => (tag === undefined ? preferredLocale(acceptLanguage, fallback) : requireLocale(tag));
 
 export const registeredMessage = (email: string, sent: boolean) =>
   sent

@@ -2,4 +2,6 @@ import type { FastifyRequest } from 'fastify';
 import { networkOf, type Requester } from '../trust-proxy.ts';
 
 /** The requester of a request, from the address trustProxy settled on (the socket peer when no proxy is trusted). */
-export const requesterOf = (request: FastifyRequest): Requester => ({ network: networkOf(request.ip, request.socket.remoteAddress) });
+export const requesterOf = (request: FastifyRequest): Requester => ({
+  network: networkOf(request.ip, request.socket.remoteAddress),
+});

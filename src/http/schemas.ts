@@ -15,22 +15,31 @@ export const Phone = Type.String({ minLength: 3, maxLength: 32, examples: ['+278
 export const Name = Type.String({
   minLength: 1,
   maxLength: 64,
-  pattern: "^(?!.*[wW]{3}\\.)(?!.*\\.[\\p{M}\\u200C\\u200D]*\\p{L}[\\p{M}\\u200C\\u200D]*\\p{L})(?!.*[\\uFF00-\\uFFEF]) *\\p{L}[\\p{L}\\p{M}\\u200C\\u200D '’.\\-]*$",
+  pattern:
+    "^(?!.*[wW]{3}\\.)(?!.*\\.[\\p{M}\\u200C\\u200D]*\\p{L}[\\p{M}\\u200C\\u200D]*\\p{L})(?!.*[\\uFF00-\\uFFEF]) *\\p{L}[\\p{L}\\p{M}\\u200C\\u200D '’.\\-]*$",
   description: "Letters, spaces, ' - and . only; at most 64 characters.",
   examples: ['Thandi'],
 });
 /** A language tag as apps send it ('af', 'af-ZA'); its language must be one messages are written in (locales.ts). */
-export const LocaleTag = Type.String({ minLength: 2, maxLength: 35, pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$', examples: ['af', 'zu-ZA'] });
+export const LocaleTag = Type.String({
+  minLength: 2,
+  maxLength: 35,
+  pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$',
+  examples: ['af', 'zu-ZA'],
+});
 export const Password = Type.String({ minLength: 8, maxLength: 256, description: 'At least 8 characters.' });
 export const LoginPassword = Type.String({ minLength: 1, maxLength: 256 });
 /**
  * A row's id in a path: the hyphenated form only. ajv's `format: 'uuid'` also passes `urn:uuid:…`,
  * which PostgreSQL's uuid type does not read (a 500, not a 404).
  */
-export const Uuid = Type.String({ pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' });
+export const Uuid = Type.String({
+  pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$',
+});
 export const Otp = Type.String({
   pattern: '^([0-9]{4,10}|[0-9A-Za-z][0-9A-Za-z -]{14,22}[0-9A-Za-z])$',
-  description: 'The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).',
+  description:
+    'The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).',
   examples: ['123456', 'K7QM-3XJD-9TWP-R2HB'],
 });
 export const Token = Type.String({ minLength: 1, maxLength: 2048 });

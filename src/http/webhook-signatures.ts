@@ -14,7 +14,8 @@ export function twilioSignature(url: string, fields: URLSearchParams, authToken:
 }
 
 /** `sha256=<hex HMAC-SHA256 of the raw body>`, the generic provider's and the email bridge's X-Signature. */
-export const bodySignature = (raw: Buffer, secret: string): string => `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
+export const bodySignature = (raw: Buffer, secret: string): string =>
+  `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
 
 /** Constant-time comparison of a presented signature with the expected one. */
 export const signatureMatches = (presented: string | string[] | undefined, expected: string): boolean =>

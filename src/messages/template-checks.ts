@@ -4,7 +4,14 @@ import { PURPOSES, type OtpPurpose } from '../vocabulary.ts';
 import { autofillLines } from './autofill.ts';
 import { smsLength } from './sms-length.ts';
 import { templateFileName, type Part } from './template-files.ts';
-import { partsOf, TEMPLATE_VARIABLES, TemplateError, type ChosenTemplate, type TemplateSet, type TemplateView } from './templates.ts';
+import {
+  partsOf,
+  TEMPLATE_VARIABLES,
+  TemplateError,
+  type ChosenTemplate,
+  type TemplateSet,
+  type TemplateView,
+} from './templates.ts';
 
 /** Something wrong with a template: `fail` stops the service from starting (the message would be broken), `warn` does not. */
 export interface TemplateProblem {
@@ -13,7 +20,10 @@ export interface TemplateProblem {
   problem: string;
 }
 
-export type TemplateCheckSettings = Pick<Config, 'APP_NAME' | 'SUPPORT_URL' | 'PUBLIC_URL' | 'ANDROID_APP_HASH' | 'OTP_LENGTH' | 'OTP_TTL_SECONDS'>;
+export type TemplateCheckSettings = Pick<
+  Config,
+  'APP_NAME' | 'SUPPORT_URL' | 'PUBLIC_URL' | 'ANDROID_APP_HASH' | 'OTP_LENGTH' | 'OTP_TTL_SECONDS'
+>;
 
 /** The longest first name registration takes (http/schemas.ts's Name): an SMS that names the person is measured with it. */
 const LONGEST_NAME = 'M'.repeat(64);
@@ -31,34 +41,69 @@ const LONGEST_UCS2_NAME = 'Ж'.repeat(LONGEST_NAME.length);
  * refuses only what is broken) leaves out the SMS lengths: Twilio's segment calculator is only a
  * warning's worth, and it cost the idle service 40 MiB of RSS more (measured: 307 → 237 MiB on Node 24).
  */
-export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSettings, { measureSms = true } = {}): TemplateProblem[] {
+export function checkTemplates(
+  templates: TemplateSet,
+  settings: TemplateCheckSettings,
+  { measureSms = true } = {},
+): TemplateProblem[] {
   const problems: TemplateProblem[] = [];
   const code = '9'.repeat(settings.OTP_LENGTH);
-  const minimal: TemplateView = { code, expires_in_minutes: Math.ceil(settings.OTP_TTL_SECONDS / 60), app_name: settings.APP_NAME };
-  const full: TemplateView = { ...minimal, first_name: LONGEST_NAME, support_url: settings.SUPPORT_URL ?? 'https://support.invalid' };
+  const minimal: TemplateView = {
+    code,
+    expires_in_minutes: Math.ceil(settings.OTP_TTL_SECONDS / 60),
+    app_name: settings.APP_NAME,
+  };
+  const full: TemplateView = {
+    ...minimal,
+    first_name: LONGEST_NAME,
+    support_url: settings.SUPPORT_URL ?? 'https://support.invalid',
+  };
 
   const checkOne = (purpose: OtpPurpose, part: Part, template: ChosenTemplate) => {
-    const report = (severity: TemplateProblem['severity'], problem: string) => problems.push({ severity, file: template.file, problem });
+    const report = (severity: TemplateProblem['severity'], problem: string) =>
+      problems.push({ severity, file: template.file, problem });
     const { variables, missingPartials, recursivePartials } = templates.uses(template);
     if (recursivePartials.size) {
       // rendering it would never end: the other checks render it
-      report('fail', `partial ${[...recursivePartials].map((p) => `{{> ${p}}}`).join(', ')} includes itself: rendering it never ends`);
+      report(
+        'fail',
+        `partial ${[...recursivePartials].map((p) => `{{> ${p}}}`).join(', ')} includes itself: rendering it never ends`,
+      );
       return;
     }
     const unknown = [...variables].filter((v) => !(TEMPLATE_VARIABLES as readonly string[]).includes(v));
-    if (unknown.length) report('fail', `unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: ${TEMPLATE_VARIABLES.join(', ')})`);
-    if (missingPartials.size) report('fail', `no partial ${[...missingPartials].map((p) => `{{> ${p}}}`).join(', ')} in partials/`);
+    if (unknown.length)
+      report(
+        'fail',
+        `unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: ${TEMPLATE_VARIABLES.join(', ')})`,
+      );
+    if (missingPartials.size)
+      report('fail', `no partial ${[...missingPartials].map((p) => `{{> ${p}}}`).join(', ')} in partials/`);
     if (part !== 'subject' && ![minimal, full].every((view) => templates.render(template, view).includes(code))) {
       report('fail', 'the code ({{code}}) is not in the message it renders');
     }
     if (part === 'sms' && measureSms) {
       const names = variables.has('first_name') ? [LONGEST_NAME, LONGEST_UCS2_NAME] : [undefined];
-      const measure = (name: string | undefined) => ({ name, ...smsLength([templates.render(template, { ...full, first_name: name }).trim(), ...autofillLines(code, settings)].join('\n')) });
+      const measure = (name: string | undefined) => ({
+        name,
+        ...smsLength(
+          [templates.render(template, { ...full, first_name: name }).trim(), ...autofillLines(code, settings)].join(
+            '\n',
+          ),
+        ),
+      });
       const length = names.map(measure).reduce((a, b) => (b.segments > a.segments ? b : a));
       if (length.segments > 1) {
-        const why = length.encoding === 'UCS-2' ? ' (a character outside GSM-7 makes it UCS-2: 70 characters a segment)' : '';
-        const named = length.name === undefined ? '' : `, with a ${LONGEST_NAME.length}-letter first name${length.name === LONGEST_UCS2_NAME ? ' outside GSM-7 (as registration takes)' : ''}`;
-        report('warn', `the SMS is ${length.characters} characters${named}${length.encoding === 'UCS-2' ? ' in UCS-2' : ''}: ${length.segments} segments${why}, each billed`);
+        const why =
+          length.encoding === 'UCS-2' ? ' (a character outside GSM-7 makes it UCS-2: 70 characters a segment)' : '';
+        const named =
+          length.name === undefined
+            ? ''
+            : `, with a ${LONGEST_NAME.length}-letter first name${length.name === LONGEST_UCS2_NAME ? ' outside GSM-7 (as registration takes)' : ''}`;
+        report(
+          'warn',
+          `the SMS is ${length.characters} characters${named}${length.encoding === 'UCS-2' ? ' in UCS-2' : ''}: ${length.segments} segments${why}, each billed`,
+        );
       }
     }
   };
@@ -68,7 +113,8 @@ export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSe
       const [purpose, part] = key.split('/') as [OtpPurpose, Part];
       for (const [locale, file] of byLocale) checkOne(purpose, part, { ...file, locale, override: folder.override });
     }
-    for (const ignored of folder.ignored) problems.push({ severity: 'warn', file: ignored.file, problem: `ignored: ${ignored.why}` });
+    for (const ignored of folder.ignored)
+      problems.push({ severity: 'warn', file: ignored.file, problem: `ignored: ${ignored.why}` });
   }
 
   for (const purpose of Object.keys(PURPOSES) as OtpPurpose[]) {
@@ -76,7 +122,11 @@ export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSe
       for (const part of partsOf(channel)) {
         const english = templates.find(purpose, part, FALLBACK_LOCALE);
         if (!english) {
-          problems.push({ severity: 'fail', file: `${purpose}/${templateFileName(part, FALLBACK_LOCALE)}`, problem: `missing: ${purpose} codes go by ${channel}` });
+          problems.push({
+            severity: 'fail',
+            file: `${purpose}/${templateFileName(part, FALLBACK_LOCALE)}`,
+            problem: `missing: ${purpose} codes go by ${channel}`,
+          });
           continue;
         }
         if (!english.override) continue;
@@ -102,5 +152,7 @@ export function checkTemplates(templates: TemplateSet, settings: TemplateCheckSe
 export function refuseBrokenTemplates(problems: TemplateProblem[]): void {
   const failing = problems.filter((p) => p.severity === 'fail');
   if (!failing.length) return;
-  throw new TemplateError(`Templates that would send broken messages (panic-api doctor lists every template problem):\n  ${failing.map((p) => `${p.file}: ${p.problem}`).join('\n  ')}`);
+  throw new TemplateError(
+    `Templates that would send broken messages (panic-api doctor lists every template problem):\n  ${failing.map((p) => `${p.file}: ${p.problem}`).join('\n  ')}`,
+  );
 }

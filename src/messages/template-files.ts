@@ -49,7 +49,9 @@ export function readTemplateFolder(dir: string, override: boolean): TemplateFold
   const outside = (path: string): string | undefined => {
     const real = realpathSync(path);
     const rel = relative(root, real);
-    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)) ? undefined : `a link to ${real}, outside the templates folder`;
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))
+      ? undefined
+      : `a link to ${real}, outside the templates folder`;
   };
   const add = (into: TemplateFolder['templates'], key: string, locale: Locale, file: string) => {
     const byLocale = into.get(key) ?? new Map<Locale, TemplateFile>();
@@ -66,12 +68,18 @@ export function readTemplateFolder(dir: string, override: boolean): TemplateFold
       continue;
     }
     if (!statSync(path).isDirectory()) {
-      found.ignored.push({ file: path, why: `not in a purpose's folder (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/` });
+      found.ignored.push({
+        file: path,
+        why: `not in a purpose's folder (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`,
+      });
       continue;
     }
     const isPartials = folder === PARTIALS_FOLDER;
     if (!isPartials && !Object.hasOwn(PURPOSES, folder)) {
-      found.ignored.push({ file: path, why: `no such purpose (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/` });
+      found.ignored.push({
+        file: path,
+        why: `no such purpose (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`,
+      });
       continue;
     }
     for (const name of readdirSync(path)) {

@@ -2,10 +2,24 @@ import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
 import { FALLBACK_LOCALE, type Locale } from '../locales.ts';
 import type { Channel, OtpPurpose } from '../vocabulary.ts';
-import { PARTS, readTemplateFolder, templateKey, type Part, type TemplateFile, type TemplateFolder } from './template-files.ts';
+import {
+  PARTS,
+  readTemplateFolder,
+  templateKey,
+  type Part,
+  type TemplateFile,
+  type TemplateFolder,
+} from './template-files.ts';
 
 /** The variables a template may use: nothing else is filled in. */
-export const TEMPLATE_VARIABLES = ['first_name', 'code', 'long_code', 'expires_in_minutes', 'app_name', 'support_url'] as const;
+export const TEMPLATE_VARIABLES = [
+  'first_name',
+  'code',
+  'long_code',
+  'expires_in_minutes',
+  'app_name',
+  'support_url',
+] as const;
 export interface TemplateView {
   code: string;
   /** The code's long twin, in emails only: `{{#long_code}}…{{/long_code}}` leaves it out elsewhere. */
@@ -40,7 +54,12 @@ export interface TemplateSet {
   /** A template filled in: HTML-escaped in .html files, as is in .txt ones; partials come from the same locale. */
   render(template: ChosenTemplate, view: TemplateView): string;
   /** Every variable and partial a template uses, its partials' included, and the partials that include themselves (rendering them never ends). */
-  uses(template: ChosenTemplate): { variables: Set<string>; partials: Set<string>; missingPartials: Set<string>; recursivePartials: Set<string> };
+  uses(template: ChosenTemplate): {
+    variables: Set<string>;
+    partials: Set<string>;
+    missingPartials: Set<string>;
+    recursivePartials: Set<string>;
+  };
 }
 
 const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -66,7 +85,10 @@ export function loadTemplates(dir?: string): TemplateSet {
       }
     }
   }
-  const choose = (pick: (f: TemplateFolder) => Map<Locale, TemplateFile> | undefined, locale: Locale): ChosenTemplate | undefined => {
+  const choose = (
+    pick: (f: TemplateFolder) => Map<Locale, TemplateFile> | undefined,
+    locale: Locale,
+  ): ChosenTemplate | undefined => {
     for (const l of new Set([locale, FALLBACK_LOCALE])) {
       for (const folder of folders) {
         const found = pick(folder)?.get(l);
@@ -79,7 +101,12 @@ export function loadTemplates(dir?: string): TemplateSet {
   const partial = (t: ChosenTemplate, name: string) => choose((f) => f.partials.get(`${name}.${extOf(t)}`), t.locale);
 
   const uses: TemplateSet['uses'] = (template) => {
-    const found = { variables: new Set<string>(), partials: new Set<string>(), missingPartials: new Set<string>(), recursivePartials: new Set<string>() };
+    const found = {
+      variables: new Set<string>(),
+      partials: new Set<string>(),
+      missingPartials: new Set<string>(),
+      recursivePartials: new Set<string>(),
+    };
     // `within`: the partials being walked, outermost first; one met again inside itself recurses without end
     // (the view is flat, so no section stops it): Mustache would overflow the stack rendering it
     const walk = (tokens: Mustache.TemplateSpans, within: readonly string[]) => {
@@ -117,4 +144,5 @@ export function loadTemplates(dir?: string): TemplateSet {
 }
 
 /** The parts a channel's message is made of. */
-export const partsOf = (channel: Channel): Part[] => (Object.keys(PARTS) as Part[]).filter((p) => PARTS[p].channel === channel);
+export const partsOf = (channel: Channel): Part[] =>
+  (Object.keys(PARTS) as Part[]).filter((p) => PARTS[p].channel === channel);

@@ -12,7 +12,8 @@ export async function checkCode(
   try {
     const result = await consumeCode(ctx.db, otpRules(ctx.config), input);
     ctx.metrics.codesChecked.inc({ purpose: input.purpose, result: 'verified' });
-    if (result.destination.startsWith('+')) ctx.metrics.smsVerified.inc({ calling_code: callingCodeOf(result.destination) });
+    if (result.destination.startsWith('+'))
+      ctx.metrics.smsVerified.inc({ calling_code: callingCodeOf(result.destination) });
     return result;
   } catch (err) {
     if (err instanceof AppError) ctx.metrics.codesChecked.inc({ purpose: input.purpose, result: err.code });

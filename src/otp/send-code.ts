@@ -32,13 +32,14 @@ export interface CodeRequest {
 }
 
 /** Issues a code and queues its message in the caller's transaction. */
-export async function issueAndQueue(
-  trx: Transaction<Database>,
-  ctx: FlowContext,
-  input: CodeRequest,
-): Promise<void> {
+export async function issueAndQueue(trx: Transaction<Database>, ctx: FlowContext, input: CodeRequest): Promise<void> {
   // Every code sent by email has a long twin in the same email (see generateLongCode).
-  const { id: codeId, code, expiresAt, longCode } = await issueCode(trx, otpRules(ctx.config), { ...input, long: input.channel === 'email' });
+  const {
+    id: codeId,
+    code,
+    expiresAt,
+    longCode,
+  } = await issueCode(trx, otpRules(ctx.config), { ...input, long: input.channel === 'email' });
   const rendered = ctx.composer.compose(input.purpose, input.channel, {
     code,
     longCode,
@@ -66,10 +67,7 @@ export async function issueAndQueue(
 }
 
 /** Issues and queues a code in its own transaction (whose commit wakes the workers). */
-export async function sendCode(
-  ctx: FlowContext,
-  input: CodeRequest,
-): Promise<void> {
+export async function sendCode(ctx: FlowContext, input: CodeRequest): Promise<void> {
   await ctx.db.transaction().execute((trx) => issueAndQueue(trx, ctx, input));
   ctx.metrics.codesIssued.inc({ purpose: input.purpose });
 }
@@ -79,9 +77,18 @@ export async function sendCode(
  * already sent there stays the live one. For the answers that are the same for every address: the
  * asker was answered already, and whoever asked first is no reason to refuse the owner anything.
  */
-export async function sendCodeWithinBudget(ctx: FlowContext, input: CodeRequest, asker: Requester, part: SentPart): Promise<void> {
+export async function sendCodeWithinBudget(
+  ctx: FlowContext,
+  input: CodeRequest,
+  asker: Requester,
+  part: SentPart,
+): Promise<void> {
   if (await ctx.sendLimits.tryTakeSent(asker, input.destination, part)) await sendCode(ctx, input);
-  else ctx.logger.info({ user_id: input.userId, purpose: input.purpose }, 'code not sent: its destination was sent all the codes its hour allows');
+  else
+    ctx.logger.info(
+      { user_id: input.userId, purpose: input.purpose },
+      'code not sent: its destination was sent all the codes its hour allows',
+    );
 }
 
 const UNDONE = Symbol('rehearsal undone');
@@ -91,11 +98,21 @@ const UNDONE = Symbol('rehearsal undone');
  * same work behind its answer as a known one: on PGlite that work shares the thread with the requests
  * that follow, and a stopwatch on those told the two apart. Nothing stays, nothing is sent or counted.
  */
-export async function rehearseSendCode(ctx: FlowContext, input: { purpose: OtpPurpose; channel: Channel; destination: string; now: Date }): Promise<void> {
+export async function rehearseSendCode(
+  ctx: FlowContext,
+  input: { purpose: OtpPurpose; channel: Channel; destination: string; now: Date },
+): Promise<void> {
   const rehearsal = ctx.db.transaction().execute(async (trx) => {
     const stand_in = await trx
       .insertInto('users')
-      .values({ email: `${randomUUID()}@rehearsal.invalid`, phone: '', first_name: '', last_name: '', created_at: input.now, updated_at: input.now })
+      .values({
+        email: `${randomUUID()}@rehearsal.invalid`,
+        phone: '',
+        first_name: '',
+        last_name: '',
+        created_at: input.now,
+        updated_at: input.now,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     await issueAndQueue(trx, ctx, { ...input, userId: stand_in.id });

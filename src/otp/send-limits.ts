@@ -44,10 +44,26 @@ type LimitConfig = Pick<Config, 'OTP_RESEND_COOLDOWN_SECONDS' | 'OTP_MAX_SENDS_P
 const HOUR = 3600;
 
 export function createSendLimits(config: LimitConfig, makeLimiter: LimiterFactory): SendLimits {
-  const askedCooldown = makeLimiter({ keyPrefix: 'otp-asked-cooldown', points: 1, durationSeconds: config.OTP_RESEND_COOLDOWN_SECONDS });
-  const askedHourly = makeLimiter({ keyPrefix: 'otp-asked-hourly', points: config.OTP_MAX_SENDS_PER_HOUR, durationSeconds: HOUR });
-  const sentCooldown = makeLimiter({ keyPrefix: 'otp-sent-cooldown', points: 1, durationSeconds: config.OTP_RESEND_COOLDOWN_SECONDS });
-  const sent = makeLimiter({ keyPrefix: 'otp-sent-hourly', points: config.OTP_MAX_SENDS_PER_HOUR, durationSeconds: HOUR });
+  const askedCooldown = makeLimiter({
+    keyPrefix: 'otp-asked-cooldown',
+    points: 1,
+    durationSeconds: config.OTP_RESEND_COOLDOWN_SECONDS,
+  });
+  const askedHourly = makeLimiter({
+    keyPrefix: 'otp-asked-hourly',
+    points: config.OTP_MAX_SENDS_PER_HOUR,
+    durationSeconds: HOUR,
+  });
+  const sentCooldown = makeLimiter({
+    keyPrefix: 'otp-sent-cooldown',
+    points: 1,
+    durationSeconds: config.OTP_RESEND_COOLDOWN_SECONDS,
+  });
+  const sent = makeLimiter({
+    keyPrefix: 'otp-sent-hourly',
+    points: config.OTP_MAX_SENDS_PER_HOUR,
+    durationSeconds: HOUR,
+  });
   // One point per (asker, mailbox) an hour: the asker's first send there.
   const firstSent = makeLimiter({ keyPrefix: 'otp-sent-first', points: 1, durationSeconds: HOUR });
   const took = (consumed: Promise<void>) =>

@@ -86,7 +86,8 @@ export const smsTo = (user: Pick<User, 'id' | 'phone' | 'phone_verified_at'>, ph
   account: { phone: user.phone, verified: user.phone_verified_at !== null },
 });
 
-const partOf = (sms: SmsTarget): SmsPart => (sms.account.verified && sms.phone === sms.account.phone ? 'proven' : 'new');
+const partOf = (sms: SmsTarget): SmsPart =>
+  sms.account.verified && sms.phone === sms.account.phone ? 'proven' : 'new';
 
 const DAY_SECONDS = 86_400;
 /** A counter's window never refuses: it only counts. */
@@ -104,14 +105,30 @@ type BudgetConfig = Pick<
 >;
 
 const REFUSED: Record<BrakePart, string> = {
-  new_network: "SMS_MAX_PER_HOUR reached, and the requester's network already sent SMS_BRAKE_NETWORK_SHARE new-number SMS past it this hour",
-  new_range: 'SMS_MAX_PER_HOUR reached, and too few of the codes sent to this number range were verified (SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT)',
-  proven_network: "SMS_PROVEN_MAX_PER_HOUR reached, and the requester's network already sent SMS_BRAKE_NETWORK_SHARE SMS to verified numbers past it this hour",
+  new_network:
+    "SMS_MAX_PER_HOUR reached, and the requester's network already sent SMS_BRAKE_NETWORK_SHARE new-number SMS past it this hour",
+  new_range:
+    'SMS_MAX_PER_HOUR reached, and too few of the codes sent to this number range were verified (SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT)',
+  proven_network:
+    "SMS_PROVEN_MAX_PER_HOUR reached, and the requester's network already sent SMS_BRAKE_NETWORK_SHARE SMS to verified numbers past it this hour",
 };
 
-export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactory, logger: Logger, metrics: Metrics): SmsBudget {
-  const perAccount = makeLimiter({ keyPrefix: 'sms-account', points: config.SMS_MAX_PER_ACCOUNT_PER_HOUR, durationSeconds: 3600 });
-  const newNumbers = makeLimiter({ keyPrefix: 'sms-new-numbers', points: config.SMS_NEW_NUMBERS_PER_DAY, durationSeconds: DAY_SECONDS });
+export function createSmsBudget(
+  config: BudgetConfig,
+  makeLimiter: LimiterFactory,
+  logger: Logger,
+  metrics: Metrics,
+): SmsBudget {
+  const perAccount = makeLimiter({
+    keyPrefix: 'sms-account',
+    points: config.SMS_MAX_PER_ACCOUNT_PER_HOUR,
+    durationSeconds: 3600,
+  });
+  const newNumbers = makeLimiter({
+    keyPrefix: 'sms-new-numbers',
+    points: config.SMS_NEW_NUMBERS_PER_DAY,
+    durationSeconds: DAY_SECONDS,
+  });
   // One point per (account, number) a day: a number already counted is not new again today.
   const seenNumbers = makeLimiter({ keyPrefix: 'sms-seen-number', points: 1, durationSeconds: DAY_SECONDS });
   // 'sms-global' is the key the one brake had: a rolling deploy keeps counting the same hour.
@@ -120,26 +137,43 @@ export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactor
     proven: makeLimiter({ keyPrefix: 'sms-proven', points: config.SMS_PROVEN_MAX_PER_HOUR, durationSeconds: 3600 }),
   };
   const share = config.SMS_BRAKE_NETWORK_SHARE;
-  const pastCeiling = makeLimiter({ keyPrefix: 'sms-brake-network', points: Math.max(share, 1), durationSeconds: 3600 });
+  const pastCeiling = makeLimiter({
+    keyPrefix: 'sms-brake-network',
+    points: Math.max(share, 1),
+    durationSeconds: 3600,
+  });
   // Per range and UTC day, kept two days: today and yesterday together are the range's last 24 to 48 h,
   // and the sent and verified counts always cover the same days.
   const rangeSent = makeLimiter({ keyPrefix: 'sms-range-sent', points: UNBOUNDED, durationSeconds: 2 * DAY_SECONDS });
-  const rangeVerified = makeLimiter({ keyPrefix: 'sms-range-verified', points: UNBOUNDED, durationSeconds: 2 * DAY_SECONDS });
+  const rangeVerified = makeLimiter({
+    keyPrefix: 'sms-range-verified',
+    points: UNBOUNDED,
+    durationSeconds: 2 * DAY_SECONDS,
+  });
   const today = () => Math.floor(Date.now() / (DAY_SECONDS * 1000));
 
   const braked = (part: BrakePart, retryAfter: number, detail: Record<string, unknown>) => {
     metrics.smsBrakeRefusals.inc({ part });
-    logger.error({ part, retry_after_s: retryAfter, ...detail }, `SMS brake engaged: ${REFUSED[part]}; refused (a pumping attack, or raise the limit)`);
-    return new AppError('service_unavailable', 'Text messages are paused for a while. Try again later, or use email.', retryAfter);
+    logger.error(
+      { part, retry_after_s: retryAfter, ...detail },
+      `SMS brake engaged: ${REFUSED[part]}; refused (a pumping attack, or raise the limit)`,
+    );
+    return new AppError(
+      'service_unavailable',
+      'Text messages are paused for a while. Try again later, or use email.',
+      retryAfter,
+    );
   };
 
   async function rangeHealth(phone: string): Promise<RangeHealth> {
     const range = numberRangeOf(phone);
     const day = today();
     const days = [day, day - 1].map((d) => `${range}:${d}`);
-    const total = async (limiter: Limiter) => (await Promise.all(days.map((k) => limiter.count(k)))).reduce((a, b) => a + b, 0);
+    const total = async (limiter: Limiter) =>
+      (await Promise.all(days.map((k) => limiter.count(k)))).reduce((a, b) => a + b, 0);
     const [sent, verified] = await Promise.all([total(rangeSent), total(rangeVerified)]);
-    const healthy = sent < config.SMS_BRAKE_RANGE_PROBATION || verified * 100 >= config.SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT * sent;
+    const healthy =
+      sent < config.SMS_BRAKE_RANGE_PROBATION || verified * 100 >= config.SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT * sent;
     return { range, sent, verified, healthy };
   }
 
@@ -170,17 +204,27 @@ export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactor
     }
   }
 
-  const isNew = async (seenKey: string, sms: SmsRequest) => sms.phone !== sms.account.phone && (await seenNumbers.waitSeconds(seenKey)) === 0;
+  const isNew = async (seenKey: string, sms: SmsRequest) =>
+    sms.phone !== sms.account.phone && (await seenNumbers.waitSeconds(seenKey)) === 0;
   // The account's hour of SMS, per part: unlock codes that strangers can ask for its verified number
   // must not spend what the account's own verify-phone may send (a second review found they did).
   const accountKey = (sms: SmsTarget) => `${sms.userId}:${partOf(sms)}`;
   const check = async (sms: SmsRequest) => {
     const hourly = await perAccount.waitSeconds(accountKey(sms));
-    if (hourly > 0) throw new AppError('rate_limited', 'This account asked for too many text messages in the last hour. Try again later.', hourly);
+    if (hourly > 0)
+      throw new AppError(
+        'rate_limited',
+        'This account asked for too many text messages in the last hour. Try again later.',
+        hourly,
+      );
     if (await isNew(`${sms.userId}:${sms.phone}`, sms)) {
       const daily = await newNumbers.waitSeconds(sms.userId);
       if (daily > 0) {
-        throw new AppError('rate_limited', 'This account tried too many new phone numbers today. Try again tomorrow, or use the number on the account.', daily);
+        throw new AppError(
+          'rate_limited',
+          'This account tried too many new phone numbers today. Try again tomorrow, or use the number on the account.',
+          daily,
+        );
       }
     }
     const part = partOf(sms);
@@ -212,9 +256,15 @@ export function createSmsBudget(config: BudgetConfig, makeLimiter: LimiterFactor
       await check(sms);
       const seenKey = `${sms.userId}:${sms.phone}`;
       // Between check and spend another request may have spent the last point: consume() still refuses.
-      await perAccount.consume(accountKey(sms), 'This account asked for too many text messages in the last hour. Try again later.');
+      await perAccount.consume(
+        accountKey(sms),
+        'This account asked for too many text messages in the last hour. Try again later.',
+      );
       if (await isNew(seenKey, sms)) {
-        await newNumbers.consume(sms.userId, 'This account tried too many new phone numbers today. Try again tomorrow, or use the number on the account.');
+        await newNumbers.consume(
+          sms.userId,
+          'This account tried too many new phone numbers today. Try again tomorrow, or use the number on the account.',
+        );
         await seenNumbers.consume(seenKey, '');
       }
       const part = partOf(sms);

@@ -22,7 +22,8 @@ export interface OtpRules {
 export const longCodeTtlSeconds = (rules: OtpRules): number => Math.max(rules.ttlSeconds, 3600);
 
 /** The long code's HMAC: bound like the short one, and never equal to it. */
-const hashLong = (rules: OtpRules, purpose: OtpPurpose, destination: string, long: string) => hashCode(rules.secret, purpose, destination, `long:${long}`);
+const hashLong = (rules: OtpRules, purpose: OtpPurpose, destination: string, long: string) =>
+  hashCode(rules.secret, purpose, destination, `long:${long}`);
 
 export interface IssuedCode {
   /** The code's row: a new id for each code, so a message of the code it replaced knows it is stale. */
@@ -118,7 +119,9 @@ export async function consumeCode(
     SELECT id, code_hash, destination FROM claimed`.execute(db);
   const claimed = rows[0];
   if (!claimed) {
-    throw input.revealState && input.userId ? await whyRefused(db, rules, input.userId, input.purpose, input.now, invalid) : invalid();
+    throw input.revealState && input.userId
+      ? await whyRefused(db, rules, input.userId, input.purpose, input.now, invalid)
+      : invalid();
   }
 
   const submitted = hashCode(rules.secret, input.purpose, claimed.destination, input.code);
@@ -172,13 +175,23 @@ async function consumeLongCode(
     .where('expires_at', '>', input.now)
     .execute();
   // Each compared, in constant time: which one matched is not told by when the answer comes.
-  const matched = live.filter((row) => hashesEqual(hashLong(rules, input.purpose, row.destination, input.long), row.long_hash)).at(0);
+  const matched = live
+    .filter((row) => hashesEqual(hashLong(rules, input.purpose, row.destination, input.long), row.long_hash))
+    .at(0);
   if (!matched) throw invalid();
   return db.transaction().execute(async (trx) => {
     // Taken once: of two right submissions at once, one deletes it and the other finds it gone.
-    const taken = await trx.deleteFrom('otp_long_codes').where('id', '=', matched.id).returning('id').executeTakeFirst();
+    const taken = await trx
+      .deleteFrom('otp_long_codes')
+      .where('id', '=', matched.id)
+      .returning('id')
+      .executeTakeFirst();
     if (!taken) throw invalid();
-    await trx.deleteFrom('otp_long_codes').where('user_id', '=', input.userId!).where('purpose', '=', input.purpose).execute();
+    await trx
+      .deleteFrom('otp_long_codes')
+      .where('user_id', '=', input.userId!)
+      .where('purpose', '=', input.purpose)
+      .execute();
     await trx
       .updateTable('otp_codes')
       .set({ consumed_at: input.now })

@@ -37,7 +37,11 @@ function baseEnv(): Record<string, string> {
 }
 
 export function startChild(name: string, command: 'serve' | 'worker' | 'migrate', env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [BIN, command], { cwd: EMPTY_CWD, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, command], {
+    cwd: EMPTY_CWD,
+    env: { ...baseEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let stdout = '';
   proc.stdout!.on('data', (c: Buffer) => {
@@ -102,10 +106,16 @@ after(async () => {
 });
 
 /** Resolves when the child's exit, or rejects with its output after `timeoutMs`. */
-export async function exitOf(child: Child, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function exitOf(
+  child: Child,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${child.name} did not exit within ${timeoutMs} ms${report(child)}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`${child.name} did not exit within ${timeoutMs} ms${report(child)}`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([child.exited, timeout]);
@@ -160,7 +170,12 @@ export async function waitForLog(child: Child, msg: string): Promise<void> {
   }
 }
 
-export async function api(child: Child, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+export async function api(
+  child: Child,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${child.port}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },

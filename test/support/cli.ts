@@ -48,7 +48,11 @@ export interface CliRun {
  * (not a terminal). A run that outlives the timeout (a number: milliseconds) is killed and rejects
  * with what it printed.
  */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}, options: number | CliOptions = {}): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  options: number | CliOptions = {},
+): Promise<CliRun> {
   const { cwd = EMPTY_CWD, timeoutMs = 30_000 } = typeof options === 'number' ? { timeoutMs: options } : options;
   return new Promise((resolve, reject) => {
     const clean = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -63,7 +67,11 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`panic-api ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `panic-api ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code, signal) => {

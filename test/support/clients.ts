@@ -7,7 +7,13 @@ import { readAnswer, type ApiResponse } from './stack.ts';
  */
 export interface Client {
   address: string;
-  api<T = any>(method: string, path: string, body?: unknown, token?: string, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  api<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse<T>>;
 }
 
 export function clientFrom(baseUrl: string, address: string): Client {
@@ -27,7 +33,8 @@ export function clientFrom(baseUrl: string, address: string): Client {
             res.on('data', (c: Buffer) => chunks.push(c));
             res.on('end', () => {
               const h = new Headers();
-              for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+              for (const [k, v] of Object.entries(res.headers))
+                if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
               const raw = Buffer.concat(chunks);
               resolve(readAnswer(new Response(raw.length ? raw : null, { status: res.statusCode, headers: h })));
             });
@@ -42,4 +49,5 @@ export function clientFrom(baseUrl: string, address: string): Client {
 }
 
 /** The client on network n (its own /24), host h in it: 127.<n/256>.<n%256>.h. */
-export const onNetwork = (baseUrl: string, n: number, h = 1): Client => clientFrom(baseUrl, `127.${1 + Math.floor(n / 256)}.${n % 256}.${h}`);
+export const onNetwork = (baseUrl: string, n: number, h = 1): Client =>
+  clientFrom(baseUrl, `127.${1 + Math.floor(n / 256)}.${n % 256}.${h}`);

@@ -15,7 +15,9 @@ import { openPglite } from '../../src/db/pglite.ts';
  * ready in well under one. The dump is made once and kept in the temp folder, named by the
  * migrations' source and PGlite's version, so every test process of a run (and later runs) loads it.
  */
-const PGLITE_VERSION = JSON.parse(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')).version;
+const PGLITE_VERSION = JSON.parse(
+  readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8'),
+).version;
 const MIGRATIONS = new URL('../../src/db/migrations.ts', import.meta.url);
 
 async function dumpMigrated(): Promise<Blob> {
@@ -74,7 +76,11 @@ export function reuseDatabases(): () => Promise<void> {
 
 /** Deletes every row but the migrations' and forgets every LISTEN: what a new database from the dump holds. */
 async function empty(handle: DbHandle): Promise<void> {
-  const { rows } = await sql<{ name: string }>`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely_migration%'`.execute(handle.db);
+  const { rows } = await sql<{
+    name: string;
+  }>`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely_migration%'`.execute(
+    handle.db,
+  );
   await sql.raw(`TRUNCATE ${rows.map((r) => `"${r.name}"`).join(', ')} RESTART IDENTITY CASCADE`).execute(handle.db);
   await sql`UNLISTEN *`.execute(handle.db);
 }

@@ -16,10 +16,16 @@ export function signAsTwilio(url: string, fields: Record<string, string>, authTo
 }
 
 /** `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. */
-export const signBody = (body: string, secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+export const signBody = (body: string, secret: string) =>
+  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 /** A POST of a raw body with the headers given. */
-export async function postRaw(stack: Stack, path: string, body: string, headers: Record<string, string>): Promise<ApiResponse> {
+export async function postRaw(
+  stack: Stack,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<ApiResponse> {
   return readAnswer(await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers, body }));
 }
 
@@ -29,13 +35,26 @@ export const postSigned = (stack: Stack, path: string, body: string, secret: str
 
 /** Twilio's StatusCallback form with the signature given. */
 export const postTwilioReceipt = (stack: Stack, fields: Record<string, string>, signature: string) =>
-  postRaw(stack, TWILIO_STATUS_PATH, new URLSearchParams(fields).toString(), { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature });
+  postRaw(stack, TWILIO_STATUS_PATH, new URLSearchParams(fields).toString(), {
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-twilio-signature': signature,
+  });
 
 /** The newest message to a recipient once it reaches `status`. */
-export function messageReaching(stack: Stack, recipient: string, status = 'sent', timeoutMs?: number): Promise<Message> {
+export function messageReaching(
+  stack: Stack,
+  recipient: string,
+  status = 'sent',
+  timeoutMs?: number,
+): Promise<Message> {
   return waitUntil(
     async () => {
-      const row = await stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).orderBy('created_at', 'desc').executeTakeFirst();
+      const row = await stack.runtime.ctx.db
+        .selectFrom('messages')
+        .selectAll()
+        .where('recipient', '=', recipient)
+        .orderBy('created_at', 'desc')
+        .executeTakeFirst();
       return row?.status === status ? row : undefined;
     },
     { timeoutMs, what: `the message to ${recipient} ${status}` },
@@ -43,7 +62,11 @@ export function messageReaching(stack: Stack, recipient: string, status = 'sent'
 }
 
 /** A verified account asks for a phone code; answers its phone and the message once a provider accepted it. */
-export async function acceptedSms(stack: Stack, tag = 'receipt', timeoutMs?: number): Promise<{ phone: string; row: Message }> {
+export async function acceptedSms(
+  stack: Stack,
+  tag = 'receipt',
+  timeoutMs?: number,
+): Promise<{ phone: string; row: Message }> {
   const { tokens } = await verifiedLogin(stack, tag);
   const phone = (await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
   assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);

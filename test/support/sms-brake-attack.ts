@@ -68,7 +68,17 @@ export async function runBrakeAttack(target: BrakeTarget, opts: BrakeAttackOptio
     const now = new Date();
     await target.db
       .insertInto('users')
-      .values({ email, phone, first_name: 'Eve', last_name: 'Attacker', password_hash: hash, email_verified_at: now, phone_verified_at: phoneVerified ? now : null, created_at: now, updated_at: now })
+      .values({
+        email,
+        phone,
+        first_name: 'Eve',
+        last_name: 'Attacker',
+        password_hash: hash,
+        email_verified_at: now,
+        phone_verified_at: phoneVerified ? now : null,
+        created_at: now,
+        updated_at: now,
+      })
       .execute();
     const login = await client.api('POST', '/api/v1/auth/login', { email, password: PASSWORD });
     if (login.status !== 200) throw new Error(`login failed: ${login.text}`);
@@ -95,7 +105,11 @@ export async function runBrakeAttack(target: BrakeTarget, opts: BrakeAttackOptio
         const numbers = [0, 1, 2, 3].map((j) => numberAt(4 * k + j));
         const n = k % opts.networks;
         // each account from its own address in its network: the per-IP budgets are not what is measured here
-        return { a: await account(onNetwork(target.baseUrl, n, 1 + Math.floor(k / opts.networks)), numbers[0]), n, numbers };
+        return {
+          a: await account(onNetwork(target.baseUrl, n, 1 + Math.floor(k / opts.networks)), numbers[0]),
+          n,
+          numbers,
+        };
       });
       made.push(...(await Promise.all(batch)));
     }
@@ -125,7 +139,10 @@ export async function runBrakeAttack(target: BrakeTarget, opts: BrakeAttackOptio
 
   const verifiedPhone = concentratedNumber(199_998); // +27 8212 99999, in an attacked range
   const owner = await account(outside(1), verifiedPhone, true);
-  const unlock = await outside(2).api('POST', '/api/v1/auth/request-unlock-otp', { identifier: verifiedPhone, delivery_method: 'sms' });
+  const unlock = await outside(2).api('POST', '/api/v1/auth/request-unlock-otp', {
+    identifier: verifiedPhone,
+    delivery_method: 'sms',
+  });
   const unlockSms = unlock.status === 200 && (await arrives(target.sms, verifiedPhone, timeoutMs));
   const resend = await onNetwork(target.baseUrl, 0).api('POST', '/api/v1/users/verify-phone', {}, owner.token);
   const resendSms = resend.status === 200 && (await arrives(target.sms, verifiedPhone, timeoutMs, unlockSms ? 2 : 1));

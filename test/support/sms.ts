@@ -154,7 +154,14 @@ export async function startTwilioServer(opts: TwilioOptions = {}): Promise<Twili
     }
     if (isAccount) {
       const { type, status } = fixture.account;
-      return sendJson(res, 200, { sid: accountSid, owner_account_sid: accountSid, friendly_name: 'test', status, type, uri: `/2010-04-01/Accounts/${accountSid}.json` });
+      return sendJson(res, 200, {
+        sid: accountSid,
+        owner_account_sid: accountSid,
+        friendly_name: 'test',
+        status,
+        type,
+        uri: `/2010-04-01/Accounts/${accountSid}.json`,
+      });
     }
 
     // Auth and routing are checked first so a misconfigured client still gets 401/404.
@@ -192,17 +199,20 @@ export async function startTwilioServer(opts: TwilioOptions = {}): Promise<Twili
     });
   });
 
-  const fixture = withCounts<TwilioFixture>({
-    messagesUrl: `${base}/2010-04-01/Accounts/${accountSid}/Messages.json`,
-    accountUrl: `${base}/2010-04-01/Accounts/${accountSid}.json`,
-    accountSid,
-    authToken,
-    messages,
-    failWith: opts.failWith,
-    account: { type: 'Full', status: 'active' },
-    waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `Twilio SMS to ${to}`, o),
-    close: () => closeServer(server),
-  }, counts);
+  const fixture = withCounts<TwilioFixture>(
+    {
+      messagesUrl: `${base}/2010-04-01/Accounts/${accountSid}/Messages.json`,
+      accountUrl: `${base}/2010-04-01/Accounts/${accountSid}.json`,
+      accountSid,
+      authToken,
+      messages,
+      failWith: opts.failWith,
+      account: { type: 'Full', status: 'active' },
+      waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `Twilio SMS to ${to}`, o),
+      close: () => closeServer(server),
+    },
+    counts,
+  );
   return fixture;
 }
 
@@ -252,13 +262,16 @@ export async function startHttpSmsServer(
     sendJson(res, 200, { id });
   });
 
-  const fixture = withCounts<HttpSmsFixture>({
-    url: `${base}/send`,
-    apiKey,
-    messages,
-    failWith: opts.failWith,
-    waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `HTTP SMS to ${to}`, o),
-    close: () => closeServer(server),
-  }, counts);
+  const fixture = withCounts<HttpSmsFixture>(
+    {
+      url: `${base}/send`,
+      apiKey,
+      messages,
+      failWith: opts.failWith,
+      waitFor: (to, o) => waitForMessage(messages, (m) => m.to === to, `HTTP SMS to ${to}`, o),
+      close: () => closeServer(server),
+    },
+    counts,
+  );
   return fixture;
 }

@@ -84,10 +84,12 @@ export async function readAnswer(res: Response): Promise<ApiResponse> {
 }
 
 /** The error code of an answer, null when it has none. */
-export const errorCode = (r: ApiResponse): string | null => (r.body as { error?: { code?: string } })?.error?.code ?? null;
+export const errorCode = (r: ApiResponse): string | null =>
+  (r.body as { error?: { code?: string } })?.error?.code ?? null;
 
 /** A code of the same length that is certainly not `code` (a different one for each salt below 10^length). */
-export const wrongCode = (code: string, salt = 1): string => String((Number(code) + salt) % 10 ** code.length).padStart(code.length, '0');
+export const wrongCode = (code: string, salt = 1): string =>
+  String((Number(code) + salt) % 10 ** code.length).padStart(code.length, '0');
 
 /** The first code-like run of digits in a message. */
 export const codeIn = (text: string): string => {
@@ -134,7 +136,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let runtime: Runtime;
   let address: string;
   try {
-    runtime = await createRuntime({ config, logger: createLogger(config, sink), clock: opts.clock, database: borrowed?.handle });
+    runtime = await createRuntime({
+      config,
+      logger: createLogger(config, sink),
+      clock: opts.clock,
+      database: borrowed?.handle,
+    });
   } catch (err) {
     await fixtures();
     throw err;

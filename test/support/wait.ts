@@ -8,10 +8,7 @@ export interface WaitOptions {
  * Polls `fn` until it returns a truthy value and resolves with it.
  * An exception thrown by `fn` rejects immediately (it is a bug, not "not yet").
  */
-export async function waitUntil<T>(
-  fn: () => T | Promise<T>,
-  opts: WaitOptions = {},
-): Promise<NonNullable<T>> {
+export async function waitUntil<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<NonNullable<T>> {
   const { timeoutMs = 5000, intervalMs = 25, what = 'condition' } = opts;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -43,6 +40,8 @@ export async function waitForMessage<M>(
     ).then((r) => r.m);
   } catch (err) {
     const got = messages.filter(matches).length;
-    throw new Error(`${(err as Error).message} after ${timeoutMs} ms (matching: ${got}, total received: ${messages.length})`);
+    throw new Error(
+      `${(err as Error).message} after ${timeoutMs} ms (matching: ${got}, total received: ${messages.length})`,
+    );
   }
 }

@@ -14,7 +14,9 @@ export interface JsonOption {
 
 /** The answer: the API's JSON body with --json, else the sentences. Returns the exit code 0. */
 export function done(json: boolean | undefined, body: unknown, human: Array<string | undefined>): 0 {
-  process.stdout.write(json ? `${JSON.stringify(body, null, 2)}\n` : `${human.filter((l) => l !== undefined).join('\n')}\n`);
+  process.stdout.write(
+    json ? `${JSON.stringify(body, null, 2)}\n` : `${human.filter((l) => l !== undefined).join('\n')}\n`,
+  );
   return 0;
 }
 
@@ -35,7 +37,10 @@ export interface Answer {
 }
 
 /** The body of an answer that must succeed. */
-export async function succeeded<T extends Answer>(json: boolean | undefined, call: T | Promise<T>): Promise<NonNullable<T['data']>> {
+export async function succeeded<T extends Answer>(
+  json: boolean | undefined,
+  call: T | Promise<T>,
+): Promise<NonNullable<T['data']>> {
   const { data, error, response } = await call;
   if (!response.ok) throw apiFailure(response.status, error, json === true);
   return data as NonNullable<T['data']>;
@@ -48,7 +53,10 @@ export function expiryText(expiresAt: string, minutes?: number, now = new Date()
   const at = new Date(expiresAt);
   if (Number.isNaN(at.getTime())) return minutes === undefined ? 'soon' : `in ${minutes} minutes`;
   const time = `${pad2(at.getHours())}:${pad2(at.getMinutes())}`;
-  const when = at.toDateString() === now.toDateString() ? time : `${at.getFullYear()}-${pad2(at.getMonth() + 1)}-${pad2(at.getDate())} ${time}`;
+  const when =
+    at.toDateString() === now.toDateString()
+      ? time
+      : `${at.getFullYear()}-${pad2(at.getMonth() + 1)}-${pad2(at.getDate())} ${time}`;
   const mins = minutes ?? Math.max(0, Math.round((at.getTime() - now.getTime()) / 60_000));
   return `at ${when} (in ${mins} minute${mins === 1 ? '' : 's'})`;
 }
@@ -70,14 +78,20 @@ export async function devInboxHint(to: string, baseUrl?: string): Promise<string
  * The password from --password, else asked on the terminal without echo; `what` names it in the
  * prompt ("Password", "New password"). Not a terminal and no option: a UsageError.
  */
-export async function passwordFrom(option: string | undefined, what: string, optionName: string, confirm = false): Promise<string> {
+export async function passwordFrom(
+  option: string | undefined,
+  what: string,
+  optionName: string,
+  confirm = false,
+): Promise<string> {
   if (option !== undefined) return option;
   if (!process.stdin.isTTY) {
     throw new UsageError(`No password: give ${optionName}, or run this in a terminal to be asked for it.`);
   }
   const first = await promptHidden(`${what}:`);
   if (first === '') throw new CliError('No password was entered.');
-  if (confirm && (await promptHidden(`${what} again:`)) !== first) throw new CliError('The two passwords differ; nothing was changed.');
+  if (confirm && (await promptHidden(`${what} again:`)) !== first)
+    throw new CliError('The two passwords differ; nothing was changed.');
   return first;
 }
 

@@ -5,7 +5,9 @@ import { authedRequest, deleteSession, SessionEndedError, sessionPath } from './
 export async function logoutCommand({ json }: JsonOption): Promise<number> {
   const path = sessionPath();
   try {
-    const { body } = await authedRequest(json, (client, s) => client.POST('/api/v1/auth/logout', { body: { refresh_token: s.refresh_token } }));
+    const { body } = await authedRequest(json, (client, s) =>
+      client.POST('/api/v1/auth/logout', { body: { refresh_token: s.refresh_token } }),
+    );
     await deleteSession(path);
     return done(json, body, [`Logged out: the session is revoked on the server and ${path} is deleted.`]);
   } catch (err) {

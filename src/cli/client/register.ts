@@ -12,14 +12,18 @@ export async function registerCommand(
   const person = { email, phone, first_name, last_name };
   const body = await succeeded(
     json,
-    password === undefined ? api().POST('/api/v1/users/register', { body: person }) : api().POST('/api/v1/auth/register', { body: { ...person, password } }),
+    password === undefined
+      ? api().POST('/api/v1/users/register', { body: person })
+      : api().POST('/api/v1/auth/register', { body: { ...person, password } }),
   );
   if (json) return done(json, body, []);
   const user = body.user;
   return done(json, body, [
     `Account created for ${user.email} (phone ${user.phone}).`,
     `A verification code was emailed to ${user.email}; it expires ${expiryText(body.verification.expires_at, body.verification.expires_in_minutes)}.`,
-    password === undefined ? `No password was set: to log in later, set one with: panic-api forgot-password ${user.email}` : undefined,
+    password === undefined
+      ? `No password was set: to log in later, set one with: panic-api forgot-password ${user.email}`
+      : undefined,
     `Check your email, then run: panic-api verify ${user.email} CODE`,
     await devInboxHint(user.email),
   ]);

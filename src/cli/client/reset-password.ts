@@ -6,9 +6,16 @@ import { sessionFrom, sessionPath, writeSession } from './session.ts';
  * `reset-password EMAIL OTP [--password NEW]`: every other session of the account ends, and the reset
  * signs in: its session replaces the saved one.
  */
-export async function resetPasswordCommand(email: string, otp: string, opts: JsonOption & { password?: string }): Promise<number> {
+export async function resetPasswordCommand(
+  email: string,
+  otp: string,
+  opts: JsonOption & { password?: string },
+): Promise<number> {
   const new_password = await passwordFrom(opts.password, 'New password', '--password NEW', true);
-  const body = await succeeded(opts.json, api().POST('/api/v1/auth/reset-password', { body: { email, otp, new_password } }));
+  const body = await succeeded(
+    opts.json,
+    api().POST('/api/v1/auth/reset-password', { body: { email, otp, new_password } }),
+  );
   const { message: _message, ...pair } = body;
   await writeSession(sessionFrom(pair, email, apiBaseUrl()));
   return done(opts.json, body, [

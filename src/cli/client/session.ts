@@ -61,7 +61,8 @@ export async function readSession(path = sessionPath()): Promise<Session | undef
   }
   try {
     const s = JSON.parse(text) as Session;
-    if (typeof s.access_token === 'string' && typeof s.refresh_token === 'string' && typeof s.api_base_url === 'string') return s;
+    if (typeof s.access_token === 'string' && typeof s.refresh_token === 'string' && typeof s.api_base_url === 'string')
+      return s;
   } catch {
     // reported below
   }
@@ -141,7 +142,8 @@ async function refreshed(json: boolean, session: Session): Promise<Session> {
   if (response.status !== 401) throw apiFailure(response.status, error, json);
   // Another panic-api may have refreshed (and so rotated) the pair a moment ago: use its pair.
   const onDisk = await readSession();
-  if (onDisk && onDisk.refresh_token !== session.refresh_token && onDisk.api_base_url === session.api_base_url) return onDisk;
+  if (onDisk && onDisk.refresh_token !== session.refresh_token && onDisk.api_base_url === session.api_base_url)
+    return onDisk;
   await deleteSession();
   throw new SessionEndedError(
     `Your session has ended (it expired, was logged out, or the password was reset): run \`panic-api login ${session.email}\` again.`,

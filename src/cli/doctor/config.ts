@@ -21,12 +21,18 @@ export function checkConfig(env: NodeJS.ProcessEnv): ConfigResult {
   try {
     // Production's secrets are judged by checkSecrets, so every other production rule (TRUST_PROXY=true, …) is judged here.
     const config = loadConfig(env, { productionSecrets: 'report' });
-    const secrets = config.APP_ENV === 'production' && productionSecretProblems(env).length ? '; secrets: see below' : '';
+    const secrets =
+      config.APP_ENV === 'production' && productionSecretProblems(env).length ? '; secrets: see below' : '';
     return { check: ok('config', `All settings are valid (APP_ENV=${config.APP_ENV}${secrets})`), config };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const names = namesIn(err);
-    const detail = err.message.replace(/^Invalid configuration:\s*/, '').split('\n').map((l) => l.trim()).filter(Boolean).join('; ');
+    const detail = err.message
+      .replace(/^Invalid configuration:\s*/, '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join('; ');
     return {
       check: fail(
         'config',
@@ -53,7 +59,9 @@ export function checkSecrets(env: NodeJS.ProcessEnv, config: Config): Check {
     return ok('secrets', 'APP_ENV=production, JWT_SECRET and OTP_SECRET are set and not the development defaults');
   }
   const defaulted = config.defaultedSecrets;
-  const using = defaulted.length ? `using development secrets (${defaulted.join(', ')} not set)` : 'JWT_SECRET and OTP_SECRET set';
+  const using = defaulted.length
+    ? `using development secrets (${defaulted.join(', ')} not set)`
+    : 'JWT_SECRET and OTP_SECRET set';
   if (config.APP_ENV === 'development') {
     return warn(
       'secrets',

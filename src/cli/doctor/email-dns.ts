@@ -17,7 +17,12 @@ export function senderDomain(from: string | undefined): string | undefined {
   const [first] = from ? addressparser(from, { flatten: true }) : [];
   const at = first?.address?.lastIndexOf('@') ?? -1;
   if (!first?.address || at < 0) return undefined;
-  return first.address.slice(at + 1).toLowerCase().replace(/\.$/, '') || undefined;
+  return (
+    first.address
+      .slice(at + 1)
+      .toLowerCase()
+      .replace(/\.$/, '') || undefined
+  );
 }
 
 /**
@@ -52,8 +57,11 @@ interface Part {
   fix?: string;
 }
 
-const ASK_AGAIN = 'Check that this host reaches its DNS servers (DNS_SERVERS, or the system\'s), then run doctor again.';
-const unasked = (what: string, why: string): Part => ({ finding: `${what}: DNS could not be asked (${why})`, fix: ASK_AGAIN });
+const ASK_AGAIN = "Check that this host reaches its DNS servers (DNS_SERVERS, or the system's), then run doctor again.";
+const unasked = (what: string, why: string): Part => ({
+  finding: `${what}: DNS could not be asked (${why})`,
+  fix: ASK_AGAIN,
+});
 const starts = (prefix: string) => (record: string) => record.trim().toLowerCase().startsWith(prefix);
 
 /** The mechanism that names the SMTP server in SPF: ip4:/ip6: for an address, a: for a host name. */
@@ -73,10 +81,16 @@ function judgeSpf(records: string[] | string, domain: string, config: Config): P
     };
   }
   if (spf.length > 1) {
-    return { finding: `${spf.length} SPF records on ${domain} (receivers treat more than one as an error)`, fix: `Merge the SPF records of ${domain} into one TXT record starting v=spf1.` };
+    return {
+      finding: `${spf.length} SPF records on ${domain} (receivers treat more than one as an error)`,
+      fix: `Merge the SPF records of ${domain} into one TXT record starting v=spf1.`,
+    };
   }
   if (/\s\+all\b/i.test(spf[0])) {
-    return { finding: `SPF "${spf[0]}" lets every server on the internet send as ${domain} (+all)`, fix: `End the SPF record of ${domain} in ~all or -all.` };
+    return {
+      finding: `SPF "${spf[0]}" lets every server on the internet send as ${domain} (+all)`,
+      fix: `End the SPF record of ${domain} in ~all or -all.`,
+    };
   }
   return { finding: `SPF "${spf[0]}"` };
 }
@@ -91,11 +105,17 @@ function judgeDmarc(records: string[] | string, domain: string): Part {
     };
   }
   if (dmarc.length > 1) {
-    return { finding: `${dmarc.length} DMARC records at _dmarc.${domain} (receivers then apply none)`, fix: `Keep one TXT record starting v=DMARC1 at _dmarc.${domain}.` };
+    return {
+      finding: `${dmarc.length} DMARC records at _dmarc.${domain} (receivers then apply none)`,
+      fix: `Keep one TXT record starting v=DMARC1 at _dmarc.${domain}.`,
+    };
   }
   const policy = /(?:^|;)\s*p\s*=\s*([a-z]+)/i.exec(dmarc[0])?.[1]?.toLowerCase();
   if (!policy) {
-    return { finding: `DMARC at _dmarc.${domain} has no policy (p=)`, fix: `Add p=none (or quarantine, reject) to the DMARC record at _dmarc.${domain}.` };
+    return {
+      finding: `DMARC at _dmarc.${domain} has no policy (p=)`,
+      fix: `Add p=none (or quarantine, reject) to the DMARC record at _dmarc.${domain}.`,
+    };
   }
   return { finding: `DMARC p=${policy}${policy === 'none' ? ' (reports only)' : ''}` };
 }
@@ -112,7 +132,10 @@ function judgeDkim(records: string[] | string | undefined, domain: string, selec
     };
   }
   if (/(^|;)\s*p\s*=\s*(;|$)/i.test(key)) {
-    return { finding: `the DKIM key at ${name} is revoked (empty p=)`, fix: `Publish the current public key at ${name}, or set DKIM_SELECTOR to the selector your provider signs with now.` };
+    return {
+      finding: `the DKIM key at ${name} is revoked (empty p=)`,
+      fix: `Publish the current public key at ${name}, or set DKIM_SELECTOR to the selector your provider signs with now.`,
+    };
   }
   return { finding: `DKIM key at ${name}` };
 }

@@ -16,7 +16,8 @@ function where(url: string): string {
 
 /** PING when REDIS_URL is set. A dead Redis does not stop the service (limits fall back to each process): a warning. */
 export async function checkRedis(config: Config): Promise<Check> {
-  if (!config.REDIS_URL) return ok(NAME, 'REDIS_URL not set: rate limits are counted in this process (fine for one instance)');
+  if (!config.REDIS_URL)
+    return ok(NAME, 'REDIS_URL not set: rate limits are counted in this process (fine for one instance)');
   const at = where(config.REDIS_URL);
   const redis = new Redis(config.REDIS_URL, {
     lazyConnect: true,
@@ -45,7 +46,9 @@ export async function checkRedis(config: Config): Promise<Check> {
       auth
         ? `Redis at ${at} refused the password in REDIS_URL (${text.split(' ')[0]}): rate limits fall back to each process`
         : `Redis not reachable at ${at} (${code ?? text}): rate limits fall back to each process, so instances do not share them`,
-      auth ? 'Fix the user and password in REDIS_URL (redis://user:password@host:6379).' : 'Start Redis or fix REDIS_URL; with one instance you may also unset REDIS_URL.',
+      auth
+        ? 'Fix the user and password in REDIS_URL (redis://user:password@host:6379).'
+        : 'Start Redis or fix REDIS_URL; with one instance you may also unset REDIS_URL.',
     );
   } finally {
     redis.disconnect();

@@ -30,7 +30,11 @@ function judgeAccount(status: string | undefined, type: string | undefined): Che
     );
   }
   if (status && status !== 'active') {
-    return fail(NAME, `${accepted}, but the account is ${status}`, 'Open the Twilio console and make the account active.');
+    return fail(
+      NAME,
+      `${accepted}, but the account is ${status}`,
+      'Open the Twilio console and make the account active.',
+    );
   }
   if (type === 'Trial') {
     return warn(
@@ -52,7 +56,11 @@ async function checkTwilio(config: Config): Promise<Check> {
   try {
     accountUrl = new URL(messagesUrl.replace(/\/Messages\.json$/, '.json'));
   } catch {
-    return fail(NAME, 'SMS_API_URL is not a URL', 'Set SMS_API_URL to https://api.twilio.com/2010-04-01/Accounts/<Account SID>/Messages.json.');
+    return fail(
+      NAME,
+      'SMS_API_URL is not a URL',
+      'Set SMS_API_URL to https://api.twilio.com/2010-04-01/Accounts/<Account SID>/Messages.json.',
+    );
   }
   if (!/\/Accounts\/[^/]+\/Messages\.json$/.test(messagesUrl)) {
     return fail(
@@ -68,9 +76,16 @@ async function checkTwilio(config: Config): Promise<Check> {
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (err) {
-    return networkFailure(err, 'Twilio API', accountUrl.origin, 'Check the host in SMS_API_URL and that this host may make outbound HTTPS requests (firewall, proxy).');
+    return networkFailure(
+      err,
+      'Twilio API',
+      accountUrl.origin,
+      'Check the host in SMS_API_URL and that this host may make outbound HTTPS requests (firewall, proxy).',
+    );
   }
-  const body = (await res.json().catch(() => undefined)) as { status?: string; type?: string; message?: string } | undefined;
+  const body = (await res.json().catch(() => undefined)) as
+    | { status?: string; type?: string; message?: string }
+    | undefined;
   if (res.status === 200) return judgeAccount(body?.status, body?.type);
   if (res.status === 401 || res.status === 403) {
     return fail(
@@ -86,7 +101,11 @@ async function checkTwilio(config: Config): Promise<Check> {
       'Put your Account SID in SMS_API_URL: https://api.twilio.com/2010-04-01/Accounts/<Account SID>/Messages.json.',
     );
   }
-  return warn(NAME, `Twilio answered HTTP ${res.status}${body?.message ? ` (${body.message})` : ''}: the credentials could not be checked`, 'Try again in a minute; see https://status.twilio.com if it persists.');
+  return warn(
+    NAME,
+    `Twilio answered HTTP ${res.status}${body?.message ? ` (${body.message})` : ''}: the credentials could not be checked`,
+    'Try again in a minute; see https://status.twilio.com if it persists.',
+  );
 }
 
 /** A generic gateway cannot be asked about credentials without sending; its origin can be asked whether it answers. */
@@ -101,7 +120,12 @@ async function checkHttpGateway(config: Config): Promise<Check> {
     const res = await fetch(origin, { method: 'HEAD', signal: AbortSignal.timeout(TIMEOUT_MS) });
     await res.body?.cancel();
   } catch (err) {
-    return networkFailure(err, 'SMS gateway', origin, 'Check the host and port in SMS_API_URL and that this host may reach it (firewall, proxy).');
+    return networkFailure(
+      err,
+      'SMS gateway',
+      origin,
+      'Check the host and port in SMS_API_URL and that this host may reach it (firewall, proxy).',
+    );
   }
   return warn(
     NAME,
@@ -114,8 +138,16 @@ async function checkHttpGateway(config: Config): Promise<Check> {
 export async function checkSms(config: Config): Promise<Check> {
   if (!config.SMS_PROVIDER) {
     return missingSeverity(config.APP_ENV) === 'warn'
-      ? warn(NAME, 'SMS provider not configured (SMS_PROVIDER not set): SMS codes go to the dev inbox and the log', 'Fine for development (open /dev/inbox). To send real SMS set SMS_PROVIDER=twilio with SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY and SMS_FROM.')
-      : fail(NAME, 'SMS provider not configured (SMS_PROVIDER not set): no SMS code can be sent', 'Set SMS_PROVIDER=twilio with SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY and SMS_FROM (or SMS_PROVIDER=http with SMS_API_URL and SMS_API_KEY).');
+      ? warn(
+          NAME,
+          'SMS provider not configured (SMS_PROVIDER not set): SMS codes go to the dev inbox and the log',
+          'Fine for development (open /dev/inbox). To send real SMS set SMS_PROVIDER=twilio with SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY and SMS_FROM.',
+        )
+      : fail(
+          NAME,
+          'SMS provider not configured (SMS_PROVIDER not set): no SMS code can be sent',
+          'Set SMS_PROVIDER=twilio with SMS_API_URL, SMS_ACCOUNT_SID, SMS_API_KEY and SMS_FROM (or SMS_PROVIDER=http with SMS_API_URL and SMS_API_KEY).',
+        );
   }
   const state = createChannels(config).sms.status();
   if (!state.configured) {

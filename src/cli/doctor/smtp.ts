@@ -1,7 +1,17 @@
 import nodemailer from 'nodemailer';
 import type { Config } from '../../config.ts';
 import { createSmtpChannel, smtpTransportOptions } from '../../delivery/channels/smtp.ts';
-import { errorCode, errorText, explainCode, fail, missingSeverity, NETWORK_CODES, ok, warn, type Check } from './types.ts';
+import {
+  errorCode,
+  errorText,
+  explainCode,
+  fail,
+  missingSeverity,
+  NETWORK_CODES,
+  ok,
+  warn,
+  type Check,
+} from './types.ts';
 
 const NAME = 'smtp';
 const SETTINGS = 'SMTP_SERVER, SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD and FROM_EMAIL';
@@ -15,7 +25,12 @@ const UNTRUSTED = new Set([
   'CERT_UNTRUSTED',
   'CERT_SIGNATURE_FAILURE',
 ]);
-const WRONG_PROTOCOL = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST', 'EPROTO']);
+const WRONG_PROTOCOL = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_HTTP_REQUEST',
+  'EPROTO',
+]);
 
 /** A nodemailer error from verify(), in words a person can act on. */
 export function describeSmtpError(err: unknown, config: Pick<Config, 'SMTP_SERVER' | 'SMTP_PORT'>): Check {
@@ -37,21 +52,28 @@ export function describeSmtpError(err: unknown, config: Pick<Config, 'SMTP_SERVE
     return fail(
       NAME,
       `TLS handshake failed: the server's certificate is not trusted (${text}, ${code})`,
-      'Give the mail server a certificate from a public CA (e.g. Let\'s Encrypt), or trust its CA with NODE_EXTRA_CA_CERTS; ' +
+      "Give the mail server a certificate from a public CA (e.g. Let's Encrypt), or trust its CA with NODE_EXTRA_CA_CERTS; " +
         'SMTP_TLS_REJECT_UNAUTHORIZED=false only for a named test server, never in production.',
     );
   }
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
-    return fail(NAME, `TLS handshake failed: the server's certificate is out of date (${text})`, 'Renew the mail server\'s certificate, and check this host\'s clock.');
+    return fail(
+      NAME,
+      `TLS handshake failed: the server's certificate is out of date (${text})`,
+      "Renew the mail server's certificate, and check this host's clock.",
+    );
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return fail(
       NAME,
       `TLS handshake failed: the server's certificate is not valid for ${config.SMTP_SERVER} (${text})`,
-      'Set SMTP_SERVER to a host name the certificate names (often the provider\'s smtp.… name, not an IP address or alias).',
+      "Set SMTP_SERVER to a host name the certificate names (often the provider's smtp.… name, not an IP address or alias).",
     );
   }
-  if ((code && WRONG_PROTOCOL.has(code)) || /wrong version number|packet length too long/i.test(`${e.reason ?? ''} ${text}`)) {
+  if (
+    (code && WRONG_PROTOCOL.has(code)) ||
+    /wrong version number|packet length too long/i.test(`${e.reason ?? ''} ${text}`)
+  ) {
     return implicitTls
       ? fail(
           NAME,
@@ -76,10 +98,18 @@ export function describeSmtpError(err: unknown, config: Pick<Config, 'SMTP_SERVE
     );
   }
   if (e.code === 'EPROTOCOL') {
-    return fail(NAME, `The server at ${where} does not speak SMTP (${text})`, 'Check SMTP_SERVER and SMTP_PORT: they point at another kind of service.');
+    return fail(
+      NAME,
+      `The server at ${where} does not speak SMTP (${text})`,
+      'Check SMTP_SERVER and SMTP_PORT: they point at another kind of service.',
+    );
   }
   if (e.code === 'ETLS') {
-    return fail(NAME, `TLS handshake failed at ${where} (${text})`, 'Check SMTP_PORT (587 STARTTLS, 465 implicit TLS) and the server\'s TLS setup.');
+    return fail(
+      NAME,
+      `TLS handshake failed at ${where} (${text})`,
+      "Check SMTP_PORT (587 STARTTLS, 465 implicit TLS) and the server's TLS setup.",
+    );
   }
   if ((code && NETWORK_CODES.has(code)) || e.code === 'ECONNECTION' || e.code === 'ESOCKET' || e.code === 'EDNS') {
     return fail(
@@ -103,9 +133,16 @@ export async function checkSmtp(config: Config): Promise<Check> {
         `Replace ${placeholders.join(', ')} with the real values from your mail provider${config.isDevelopment ? ', or unset every SMTP_* setting to use the dev inbox' : ''}.`,
       );
     }
-    const what = missing.length === Object.keys(state.settings).length ? 'SMTP not configured' : `SMTP not fully configured (${missing.join(', ')} not set)`;
+    const what =
+      missing.length === Object.keys(state.settings).length
+        ? 'SMTP not configured'
+        : `SMTP not fully configured (${missing.join(', ')} not set)`;
     return missingSeverity(config.APP_ENV) === 'warn'
-      ? warn(NAME, `${what}: codes go to the dev inbox and the log`, `Fine for development (open /dev/inbox). To send real email set ${SETTINGS}.`)
+      ? warn(
+          NAME,
+          `${what}: codes go to the dev inbox and the log`,
+          `Fine for development (open /dev/inbox). To send real email set ${SETTINGS}.`,
+        )
       : fail(NAME, `${what}: no verification email can be sent`, `Set ${SETTINGS}.`);
   }
 
@@ -122,7 +159,15 @@ export async function checkSmtp(config: Config): Promise<Check> {
     greetingTimeout: 7000,
     socketTimeout: 9000,
     // only info lines are looked at (to learn whether TLS and AUTH happened); debug transcripts stay off
-    logger: { level: quiet, trace: quiet, debug: quiet, info: observe, warn: quiet, error: quiet, fatal: quiet } as never,
+    logger: {
+      level: quiet,
+      trace: quiet,
+      debug: quiet,
+      info: observe,
+      warn: quiet,
+      error: quiet,
+      fatal: quiet,
+    } as never,
   });
   try {
     await transport.verify();
@@ -133,7 +178,10 @@ export async function checkSmtp(config: Config): Promise<Check> {
   }
 
   const where = `${config.SMTP_SERVER}:${config.SMTP_PORT}`;
-  const steps = [tls ? (config.SMTP_PORT === 465 ? 'TLS' : 'STARTTLS') : 'no TLS', authenticated ? 'login accepted' : 'no login asked'];
+  const steps = [
+    tls ? (config.SMTP_PORT === 465 ? 'TLS' : 'STARTTLS') : 'no TLS',
+    authenticated ? 'login accepted' : 'no login asked',
+  ];
   if (!tls) {
     return warn(
       NAME,

@@ -18,17 +18,35 @@ export function checkTemplateFiles(config: Config): Check | undefined {
     problems = checkTemplates(loadTemplates(config.TEMPLATES_DIR), config);
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err;
-    return fail(NAME, err.message, 'Fix the file it names (Mustache syntax: {{variable}}, {{#section}}…{{/section}}, {{> partial}}), then run doctor again.');
+    return fail(
+      NAME,
+      err.message,
+      'Fix the file it names (Mustache syntax: {{variable}}, {{#section}}…{{/section}}, {{> partial}}), then run doctor again.',
+    );
   }
   const dir = config.TEMPLATES_DIR;
   if (!dir && problems.length === 0) return undefined;
-  const where = (file: string) => (dir && !relative(dir, file).startsWith('..') ? relative(dir, file) : `built-in ${relative(BUILT_IN_TEMPLATES, file)}`);
+  const where = (file: string) =>
+    dir && !relative(dir, file).startsWith('..')
+      ? relative(dir, file)
+      : `built-in ${relative(BUILT_IN_TEMPLATES, file)}`;
   const listed = problems.map((p) => `${where(p.file)}: ${p.problem}`).join('; ');
   if (problems.some((p) => p.severity === 'fail')) {
-    return fail(NAME, `The service will not start with these templates: ${listed}`, 'Every message needs {{code}}, and only these variables exist: first_name, code, expires_in_minutes, app_name, support_url.');
+    return fail(
+      NAME,
+      `The service will not start with these templates: ${listed}`,
+      'Every message needs {{code}}, and only these variables exist: first_name, code, expires_in_minutes, app_name, support_url.',
+    );
   }
   if (problems.length) {
-    return warn(NAME, listed, 'Shorten the SMS templates (or APP_NAME) to one GSM-7 segment of 160 characters, and rename or remove the files doctor says are ignored.');
+    return warn(
+      NAME,
+      listed,
+      'Shorten the SMS templates (or APP_NAME) to one GSM-7 segment of 160 characters, and rename or remove the files doctor says are ignored.',
+    );
   }
-  return ok(NAME, `TEMPLATES_DIR ${dir}: every template has its code and known variables, and every SMS fits one segment`);
+  return ok(
+    NAME,
+    `TEMPLATES_DIR ${dir}: every template has its code and known variables, and every SMS fits one segment`,
+  );
 }

@@ -17,7 +17,13 @@ export const BREAKER_ACCOUNT_OPEN_SECONDS = 600;
 const ACCOUNT_CODES = new Set(['20003', '20005', '21212', '21606', '21408', '21608', 'EAUTH', 'ENOAUTH']);
 export function isAccountRefusal(err: DeliveryError): boolean {
   const { status, code } = err.answer;
-  return (code !== undefined && ACCOUNT_CODES.has(code)) || status === 401 || status === 403 || status === 530 || status === 535;
+  return (
+    (code !== undefined && ACCOUNT_CODES.has(code)) ||
+    status === 401 ||
+    status === 403 ||
+    status === 530 ||
+    status === 535
+  );
 }
 
 /**
@@ -46,7 +52,8 @@ function breaker(provider: string, role: BreakerState['role'], clock: Clock) {
   let lastError: string | null = null;
   let probing = false;
   const paused = () => openUntil !== null && clock() < openUntil;
-  const state = (): BreakerState['state'] => (openUntil === null ? 'closed' : paused() || probing ? 'open' : 'half-open');
+  const state = (): BreakerState['state'] =>
+    openUntil === null ? 'closed' : paused() || probing ? 'open' : 'half-open';
   return {
     provider,
     state,
@@ -61,14 +68,25 @@ function breaker(provider: string, role: BreakerState['role'], clock: Clock) {
     failed(err: DeliveryError, accountSide: boolean) {
       failures++;
       lastError = err.message;
-      const seconds = accountSide ? BREAKER_ACCOUNT_OPEN_SECONDS : failures >= BREAKER_FAILURES || probing ? BREAKER_OPEN_SECONDS : 0;
+      const seconds = accountSide
+        ? BREAKER_ACCOUNT_OPEN_SECONDS
+        : failures >= BREAKER_FAILURES || probing
+          ? BREAKER_OPEN_SECONDS
+          : 0;
       if (seconds) openUntil = new Date(clock().getTime() + seconds * 1000);
     },
     /** The send is over, whatever it said (a refused recipient says nothing of the provider). */
     ended() {
       probing = false;
     },
-    snapshot: (): BreakerState => ({ provider, role, state: state(), failures, open_until: openUntil?.toISOString() ?? null, last_error: lastError }),
+    snapshot: (): BreakerState => ({
+      provider,
+      role,
+      state: state(),
+      failures,
+      open_until: openUntil?.toISOString() ?? null,
+      last_error: lastError,
+    }),
   };
 }
 
@@ -82,7 +100,11 @@ export interface FailoverChannel extends DeliveryChannel {
  * provider whose breaker is open is skipped while the other can be tried; a refusal of the recipient
  * (an invalid number, a mailbox that does not exist) is final and tried nowhere else.
  */
-export function createFailoverChannel(primary: DeliveryChannel, fallback: DeliveryChannel, clock: Clock): FailoverChannel {
+export function createFailoverChannel(
+  primary: DeliveryChannel,
+  fallback: DeliveryChannel,
+  clock: Clock,
+): FailoverChannel {
   const providers = [
     { channel: primary, breaker: breaker(primary.provider, 'primary', clock) },
     { channel: fallback, breaker: breaker(fallback.provider, 'fallback', clock) },
@@ -120,7 +142,9 @@ export function createFailoverChannel(primary: DeliveryChannel, fallback: Delive
         if (wholeAccount || !err.permanent) chosen.breaker.failed(err, wholeAccount);
         // The account's refusal is final for this provider only: the next attempt goes to the other one.
         const permanent = err.permanent && !(accountSide && configured().length > 1);
-        throw new DeliveryError(err.message, permanent, err.answer, chosen.channel.provider, { cause: err.cause ?? err });
+        throw new DeliveryError(err.message, permanent, err.answer, chosen.channel.provider, {
+          cause: err.cause ?? err,
+        });
       } finally {
         chosen.breaker.ended();
       }

@@ -44,8 +44,12 @@ export function createChannels(config: Config, clock: Clock = systemClock): Chan
       })
     : undefined;
   return {
-    email: emailFallback ? createFailoverChannel(email, asFallback(emailFallback, 'SMTP_', email.provider), clock) : email,
-    sms: config.SMS_FALLBACK_PROVIDER ? createFailoverChannel(sms, asFallback(smsFallback, 'SMS_', sms.provider), clock) : sms,
+    email: emailFallback
+      ? createFailoverChannel(email, asFallback(emailFallback, 'SMTP_', email.provider), clock)
+      : email,
+    sms: config.SMS_FALLBACK_PROVIDER
+      ? createFailoverChannel(sms, asFallback(smsFallback, 'SMS_', sms.provider), clock)
+      : sms,
   };
 }
 
@@ -81,4 +85,6 @@ function asFallback(channel: DeliveryChannel, prefix: string, primaryProvider: s
 
 /** Every provider's breaker, on the channels that have two providers. */
 export const breakerReadings = (channels: Channels) =>
-  Object.values(channels).flatMap((c) => ('breakers' in c ? (c as FailoverChannel).breakers().map((b) => ({ channel: c.channel, ...b })) : []));
+  Object.values(channels).flatMap((c) =>
+    'breakers' in c ? (c as FailoverChannel).breakers().map((b) => ({ channel: c.channel, ...b })) : [],
+  );

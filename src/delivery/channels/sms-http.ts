@@ -11,7 +11,13 @@ export async function postToProvider(
     res = await fetch(url, { method: 'POST', ...init, signal: AbortSignal.timeout(15_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code;
-    throw new DeliveryError(`${provider} API not reachable at ${new URL(url).origin}: ${cause ?? (err as Error).message}`, false, { code: cause }, undefined, { cause: err });
+    throw new DeliveryError(
+      `${provider} API not reachable at ${new URL(url).origin}: ${cause ?? (err as Error).message}`,
+      false,
+      { code: cause },
+      undefined,
+      { cause: err },
+    );
   }
   const text = await res.text();
   let body: unknown = text;
@@ -22,8 +28,14 @@ export async function postToProvider(
   }
   if (!res.ok) {
     const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
-    const detail = typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : text.slice(0, 300);
-    throw new DeliveryError(`${provider} API answered ${res.status}: ${detail}`, permanent, { status: res.status, code: errorCodeOf(body) });
+    const detail =
+      typeof body === 'object' && body && 'message' in body
+        ? String((body as { message: unknown }).message)
+        : text.slice(0, 300);
+    throw new DeliveryError(`${provider} API answered ${res.status}: ${detail}`, permanent, {
+      status: res.status,
+      code: errorCodeOf(body),
+    });
   }
   return body;
 }

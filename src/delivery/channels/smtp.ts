@@ -5,7 +5,13 @@ import { channelStatus, DeliveryError, type DeliveryChannel } from './types.ts';
 
 type SmtpConfig = Pick<
   Config,
-  'SMTP_SERVER' | 'SMTP_PORT' | 'SMTP_USERNAME' | 'SMTP_PASSWORD' | 'SMTP_TLS_REJECT_UNAUTHORIZED' | 'FROM_EMAIL' | 'SMTP_MAX_CONNECTIONS'
+  | 'SMTP_SERVER'
+  | 'SMTP_PORT'
+  | 'SMTP_USERNAME'
+  | 'SMTP_PASSWORD'
+  | 'SMTP_TLS_REJECT_UNAUTHORIZED'
+  | 'FROM_EMAIL'
+  | 'SMTP_MAX_CONNECTIONS'
 >;
 
 /** nodemailer options: implicit TLS on 465, otherwise STARTTLS whenever the server offers it. */
@@ -43,7 +49,11 @@ export function createSmtpChannel(config: SmtpConfig): DeliveryChannel {
     provider: 'smtp',
     status,
     async send(message: Message) {
-      transport ??= nodemailer.createTransport({ ...smtpTransportOptions(config), pool: true, maxConnections: config.SMTP_MAX_CONNECTIONS });
+      transport ??= nodemailer.createTransport({
+        ...smtpTransportOptions(config),
+        pool: true,
+        maxConnections: config.SMTP_MAX_CONNECTIONS,
+      });
       try {
         const info = await transport.sendMail({
           from: config.FROM_EMAIL,
@@ -75,5 +85,11 @@ function smtpError(err: unknown): DeliveryError {
   const e = err as { responseCode?: number; response?: string; code?: string; message?: string };
   const permanent = typeof e.responseCode === 'number' && e.responseCode >= 500 && e.code !== 'EAUTH';
   const words = e.response ?? e.message ?? String(err);
-  return new DeliveryError(`SMTP ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${words}`, permanent, { status: e.responseCode, code: e.code }, undefined, { cause: err });
+  return new DeliveryError(
+    `SMTP ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${words}`,
+    permanent,
+    { status: e.responseCode, code: e.code },
+    undefined,
+    { cause: err },
+  );
 }

@@ -59,7 +59,13 @@ export function channelStatus(settings: Record<string, string | undefined>, what
   const placeholders = Object.keys(states).filter((k) => states[k] === 'placeholder');
   const missing = Object.keys(states).filter((k) => states[k] === 'missing');
   const found = { settings: states, placeholders, missing };
-  if (placeholders.length) return { ...found, configured: false, problem: `${what} credentials are placeholder values (${placeholders.join(', ')})` };
-  if (missing.length) return { ...found, configured: false, problem: `${what} is not configured (${missing.join(', ')} not set)` };
+  if (placeholders.length)
+    return {
+      ...found,
+      configured: false,
+      problem: `${what} credentials are placeholder values (${placeholders.join(', ')})`,
+    };
+  if (missing.length)
+    return { ...found, configured: false, problem: `${what} is not configured (${missing.join(', ')} not set)` };
   return { ...found, configured: true };
 }

@@ -16,10 +16,11 @@ import { ALL_STATUSES } from '../../vocabulary.ts';
 const Status = Type.Union(ALL_STATUSES.map((s) => Type.Literal(s)));
 
 /** Operations endpoints; registered only when ADMIN_TOKEN is set. */
-export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels: Channels; adminToken: string }> = async (
-  app,
-  { ctx, channels, adminToken },
-) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<{
+  ctx: FlowContext;
+  channels: Channels;
+  adminToken: string;
+}> = async (app, { ctx, channels, adminToken }) => {
   const tags = ['admin'];
   const security = [{ bearer: [] }];
   // Before validation: without the token, a bad body or query is 401 too, never 400 with the schema's details.
@@ -56,7 +57,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels
     {
       schema: {
         tags,
-        summary: "Why codes to an address or number do not arrive: recent messages, suppression, limits blocking now, the diagnosis and the person's hint",
+        summary:
+          "Why codes to an address or number do not arrive: recent messages, suppression, limits blocking now, the diagnosis and the person's hint",
         security,
         querystring: Type.Object({ to: Type.String({ minLength: 3, maxLength: 254 }) }),
         response: { 200: WhyReport, ...errors(400, 401) },
@@ -77,7 +79,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels
       },
     },
     async (request) => {
-      if (!(await unsuppress(ctx.db, request.params.address))) throw new AppError('not_found', 'That address is not on the suppression list.');
+      if (!(await unsuppress(ctx.db, request.params.address)))
+        throw new AppError('not_found', 'That address is not on the suppression list.');
       return { address: request.params.address, removed: true as const };
     },
   );
@@ -95,14 +98,25 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; channels
     },
     async (request) => {
       const message = await deliveryLogEntry(ctx.db, request.params.id);
-      if (!message) throw new AppError('not_found', 'No message has this id: it may have been removed after MESSAGE_RETENTION_DAYS.');
+      if (!message)
+        throw new AppError(
+          'not_found',
+          'No message has this id: it may have been removed after MESSAGE_RETENTION_DAYS.',
+        );
       return { message };
     },
   );
 
   app.get(
     '/delivery',
-    { schema: { tags, summary: 'Per-channel delivery state', security, response: { 200: Type.Object({ channels: Type.Array(Type.Any()) }), ...errors(401) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Per-channel delivery state',
+        security,
+        response: { 200: Type.Object({ channels: Type.Array(Type.Any()) }), ...errors(401) },
+      },
+    },
     async () => ({ channels: await deliveryState(ctx.db, channels) }),
   );
 };

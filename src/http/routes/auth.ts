@@ -25,18 +25,43 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
 
   app.post(
     '/register',
-    { config: expensive, schema: { tags, summary: 'Create an account and email a verification code', body: RegisterBody(true), response: { 201: RegisterReply, ...errors(400, 409, 429, 503) } } },
+    {
+      config: expensive,
+      schema: {
+        tags,
+        summary: 'Create an account and email a verification code',
+        body: RegisterBody(true),
+        response: { 201: RegisterReply, ...errors(400, 409, 429, 503) },
+      },
+    },
     async (request, reply) => {
       const { locale, ...fields } = request.body;
-      const { sent, ...result } = await register(ctx, { ...fields, locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE) }, requesterOf(request));
+      const { sent, ...result } = await register(
+        ctx,
+        {
+          ...fields,
+          locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE),
+        },
+        requesterOf(request),
+      );
       return reply.status(201).send({ message: registeredMessage(result.user.email, sent), ...result });
     },
   );
 
   app.post(
     '/resend-verification',
-    { schema: { tags, summary: 'Send a new email verification code (same answer for every address)', body: body({ email: Email }), response: { 200: CodeSentReply, ...errors(400, 429) } } },
-    async (request) => ({ message: SAME_ANSWER, ...(await resendVerification(ctx, request.body.email, requesterOf(request))) }),
+    {
+      schema: {
+        tags,
+        summary: 'Send a new email verification code (same answer for every address)',
+        body: body({ email: Email }),
+        response: { 200: CodeSentReply, ...errors(400, 429) },
+      },
+    },
+    async (request) => ({
+      message: SAME_ANSWER,
+      ...(await resendVerification(ctx, request.body.email, requesterOf(request))),
+    }),
   );
 
   app.post(
@@ -46,13 +71,22 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
       config: expensive,
       schema: {
         tags,
-        summary: 'Verify the email address with its code (optionally choosing the password: the code proves the inbox, as a reset code does)',
+        summary:
+          'Verify the email address with its code (optionally choosing the password: the code proves the inbox, as a reset code does)',
         body: body({ email: Email, otp: Otp, password: Type.Optional(Password) }),
-        response: { 200: Type.Object({ message: Type.String(), is_verified: Type.Literal(true), user: PublicUser }), ...errors(400, 503) },
+        response: {
+          200: Type.Object({ message: Type.String(), is_verified: Type.Literal(true), user: PublicUser }),
+          ...errors(400, 503),
+        },
       },
     },
     async (request) => {
-      const { user, passwordCleared } = await verifyAccount(ctx, request.body.email, request.body.otp, request.body.password);
+      const { user, passwordCleared } = await verifyAccount(
+        ctx,
+        request.body.email,
+        request.body.otp,
+        request.body.password,
+      );
       const message = passwordCleared
         ? 'Email address verified. Two different passwords were registered for this address before it was verified, so neither was kept: choose yours with POST /api/v1/auth/forgot-password, or send it as "password" with the code.'
         : 'Email address verified. You can log in now.';
@@ -62,19 +96,43 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
 
   app.post(
     '/login',
-    { config: expensive, schema: { tags, summary: 'Log in with email and password', body: body({ email: Email, password: LoginPassword }), response: { 200: TokenPair, ...errors(400, 401, 403, 429, 503) } } },
+    {
+      config: expensive,
+      schema: {
+        tags,
+        summary: 'Log in with email and password',
+        body: body({ email: Email, password: LoginPassword }),
+        response: { 200: TokenPair, ...errors(400, 401, 403, 429, 503) },
+      },
+    },
     async (request) => login(ctx, request.body.email, request.body.password),
   );
 
   app.post(
     '/refresh',
-    { schema: { tags, summary: 'Trade a refresh token for a new pair (the old one dies)', body: body({ refresh_token: Token }), response: { 200: TokenPair, ...errors(400, 401) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Trade a refresh token for a new pair (the old one dies)',
+        body: body({ refresh_token: Token }),
+        response: { 200: TokenPair, ...errors(400, 401) },
+      },
+    },
     async (request) => rotateRefreshToken(ctx.db, ctx.config, request.body.refresh_token, ctx.clock()),
   );
 
   app.post(
     '/logout',
-    { preHandler: auth, schema: { tags, summary: 'Revoke the session of a refresh token', security: [{ bearer: [] }], body: body({ refresh_token: Token }), response: { 200: Message, ...errors(400, 401) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: 'Revoke the session of a refresh token',
+        security: [{ bearer: [] }],
+        body: body({ refresh_token: Token }),
+        response: { 200: Message, ...errors(400, 401) },
+      },
+    },
     async (request) => {
       await revokeSessionOf(ctx.db, request.user!.id, request.body.refresh_token, ctx.clock());
       return { message: 'Logged out: this session is revoked.' };
@@ -83,14 +141,32 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
 
   app.get(
     '/me',
-    { preHandler: auth, schema: { tags, summary: 'The signed-in user', security: [{ bearer: [] }], response: { 200: PublicUser, ...errors(401) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: 'The signed-in user',
+        security: [{ bearer: [] }],
+        response: { 200: PublicUser, ...errors(401) },
+      },
+    },
     async (request) => toPublicUser(request.user!),
   );
 
   app.post(
     '/forgot-password',
-    { schema: { tags, summary: 'Email a password reset code (same answer for every address)', body: body({ email: Email }), response: { 200: CodeSentReply, ...errors(400, 429) } } },
-    async (request) => ({ message: SAME_ANSWER, ...(await forgotPassword(ctx, request.body.email, requesterOf(request))) }),
+    {
+      schema: {
+        tags,
+        summary: 'Email a password reset code (same answer for every address)',
+        body: body({ email: Email }),
+        response: { 200: CodeSentReply, ...errors(400, 429) },
+      },
+    },
+    async (request) => ({
+      message: SAME_ANSWER,
+      ...(await forgotPassword(ctx, request.body.email, requesterOf(request))),
+    }),
   );
 
   app.post(
@@ -99,7 +175,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
       config: expensive,
       schema: {
         tags,
-        summary: 'Set a new password with a reset code; every other session ends, and this answer signs in (a token pair)',
+        summary:
+          'Set a new password with a reset code; every other session ends, and this answer signs in (a token pair)',
         body: body({ email: Email, otp: Otp, new_password: Password }),
         response: { 200: Type.Object({ message: Type.String(), ...TokenPair.properties }), ...errors(400, 429, 503) },
       },
@@ -110,18 +187,35 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     },
   );
 
-  const Identifier = Type.String({ minLength: 3, maxLength: 254, description: 'The account email or its verified phone.' });
+  const Identifier = Type.String({
+    minLength: 3,
+    maxLength: 254,
+    description: 'The account email or its verified phone.',
+  });
   app.post(
     '/request-unlock-otp',
     {
       schema: {
         tags,
         summary: 'Send a code that lifts the login throttle (same answer for every identifier)',
-        body: body({ identifier: Identifier, delivery_method: Type.Optional(Type.Union([Type.Literal('email'), Type.Literal('sms')], { default: 'email' })) }),
+        body: body({
+          identifier: Identifier,
+          delivery_method: Type.Optional(
+            Type.Union([Type.Literal('email'), Type.Literal('sms')], { default: 'email' }),
+          ),
+        }),
         response: { 200: CodeSentReply, ...errors(400, 429, 503) },
       },
     },
-    async (request) => ({ message: SAME_ANSWER, ...(await requestUnlock(ctx, request.body.identifier, request.body.delivery_method ?? 'email', requesterOf(request))) }),
+    async (request) => ({
+      message: SAME_ANSWER,
+      ...(await requestUnlock(
+        ctx,
+        request.body.identifier,
+        request.body.delivery_method ?? 'email',
+        requesterOf(request),
+      )),
+    }),
   );
 
   app.post(
@@ -133,7 +227,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         summary: 'Lift the login throttle with an unlock code; with the password too, sign in at once (a token pair)',
         body: body({ identifier: Identifier, otp: Otp, password: Type.Optional(LoginPassword) }),
         response: {
-          200: Type.Object({ message: Type.String(), unlocked: Type.Literal(true), ...Type.Partial(TokenPair).properties }),
+          200: Type.Object({
+            message: Type.String(),
+            unlocked: Type.Literal(true),
+            ...Type.Partial(TokenPair).properties,
+          }),
           ...errors(400, 401, 403, 503),
         },
       },

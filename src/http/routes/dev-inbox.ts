@@ -10,7 +10,6 @@ import { sameSecret } from '../same-secret.ts';
 import { Uuid } from '../schemas.ts';
 import { Nullable } from '../../contract/nullable.ts';
 
-
 const InboxRow = Type.Object({
   id: Type.String(),
   channel: Type.String(),
@@ -56,7 +55,8 @@ const PAGE_HEADERS = {
 const PREVIEW_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; sandbox; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; sandbox; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
 };
@@ -81,7 +81,10 @@ function guard(token: string | undefined) {
     if (token) {
       const sent = request.headers['x-dev-inbox-token'] ?? (request.query as { token?: string } | undefined)?.token;
       if (typeof sent === 'string' && sameSecret(sent, token)) return;
-      throw new AppError('forbidden', 'The dev inbox needs its token: open /dev/inbox?token=$DEV_INBOX_TOKEN, or send it as X-Dev-Inbox-Token.');
+      throw new AppError(
+        'forbidden',
+        'The dev inbox needs its token: open /dev/inbox?token=$DEV_INBOX_TOKEN, or send it as X-Dev-Inbox-Token.',
+      );
     }
     const local =
       isLoopback(request.socket.remoteAddress) &&
@@ -108,12 +111,18 @@ export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = a
     {
       schema: {
         hide: true,
-        querystring: Type.Object({ to: Type.Optional(Type.String({ maxLength: 254 })), token: Type.Optional(Type.String({ maxLength: 256 })) }),
+        querystring: Type.Object({
+          to: Type.Optional(Type.String({ maxLength: 254 })),
+          token: Type.Optional(Type.String({ maxLength: 256 })),
+        }),
         response: { 200: Type.Object({ messages: Type.Array(InboxRow) }) },
       },
     },
     async (request, reply) => {
-      const messages = await listInbox(ctx.db, ctx.seal, { to: request.query.to, defaultRegion: ctx.config.DEFAULT_PHONE_REGION });
+      const messages = await listInbox(ctx.db, ctx.seal, {
+        to: request.query.to,
+        defaultRegion: ctx.config.DEFAULT_PHONE_REGION,
+      });
       reply.header('cache-control', 'no-store');
       return { messages: messages.map(toJson) };
     },
@@ -135,5 +144,7 @@ export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = a
     },
   );
 
-  app.get('/dev/inbox', { schema: { hide: true } }, async (_request, reply) => reply.headers(PAGE_HEADERS).send(INBOX_PAGE));
+  app.get('/dev/inbox', { schema: { hide: true } }, async (_request, reply) =>
+    reply.headers(PAGE_HEADERS).send(INBOX_PAGE),
+  );
 };

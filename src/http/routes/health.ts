@@ -9,20 +9,37 @@ import { errors } from '../schemas.ts';
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
   const tags = ['health'];
   // Liveness costs nothing and spends no budget; readiness costs two queries, so it has a per-IP budget of its own.
-  app.get('/health', { config: { limit: { family: null } }, schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get(
+    '/health',
+    {
+      config: { limit: { family: null } },
+      schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
   app.get(
     '/health/ready',
     {
       config: { limit: { family: 'health' } },
-      schema: { tags, summary: 'Readiness: the database answers and is migrated', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.Literal('ok') }), ...errors(429, 503) } },
+      schema: {
+        tags,
+        summary: 'Readiness: the database answers and is migrated',
+        response: {
+          200: Type.Object({ status: Type.Literal('ready'), database: Type.Literal('ok') }),
+          ...errors(429, 503),
+        },
+      },
     },
     async () => {
       try {
         await ping(db);
       } catch (err) {
-        throw new AppError('not_ready', `The database does not answer: ${(err as Error).message}`, undefined, { cause: err });
+        throw new AppError('not_ready', `The database does not answer: ${(err as Error).message}`, undefined, {
+          cause: err,
+        });
       }
-      if (!(await isMigrated(db))) throw new AppError('not_ready', 'The database is not migrated: run `panic-api migrate`.');
+      if (!(await isMigrated(db)))
+        throw new AppError('not_ready', 'The database is not migrated: run `panic-api migrate`.');
       return { status: 'ready' as const, database: 'ok' as const };
     },
   );

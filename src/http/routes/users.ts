@@ -21,17 +21,36 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
   // The aliases spend their /auth routes' budgets: a second spelling is not a second budget.
   app.post(
     '/register',
-    { config: { limit: { family: 'auth', expensive: true } }, schema: { tags, summary: 'Alias of /auth/register for existing clients: password optional, answers 200', body: RegisterBody(false), response: { 200: RegisterReply, ...errors(400, 409, 429, 503) } } },
+    {
+      config: { limit: { family: 'auth', expensive: true } },
+      schema: {
+        tags,
+        summary: 'Alias of /auth/register for existing clients: password optional, answers 200',
+        body: RegisterBody(false),
+        response: { 200: RegisterReply, ...errors(400, 409, 429, 503) },
+      },
+    },
     async (request) => {
       const { locale, ...fields } = request.body;
-      const { sent, ...result } = await register(ctx, { ...fields, locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE) }, requesterOf(request));
+      const { sent, ...result } = await register(
+        ctx,
+        {
+          ...fields,
+          locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE),
+        },
+        requesterOf(request),
+      );
       return { message: registeredMessage(result.user.email, sent), ...result };
     },
   );
 
   app.get(
     '/me',
-    { config: { limit: { family: 'auth' } }, preHandler: auth, schema: { tags, summary: 'Alias of /auth/me', security, response: { 200: PublicUser, ...errors(401) } } },
+    {
+      config: { limit: { family: 'auth' } },
+      preHandler: auth,
+      schema: { tags, summary: 'Alias of /auth/me', security, response: { 200: PublicUser, ...errors(401) } },
+    },
     async (request) => toPublicUser(request.user!),
   );
 
@@ -92,7 +111,11 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     },
     async (request) => {
       const found = await phoneCodeStatus(ctx, request.user!);
-      if (!found) throw new AppError('not_found', 'No SMS code was asked for on this account: POST /api/v1/users/verify-phone first.');
+      if (!found)
+        throw new AppError(
+          'not_found',
+          'No SMS code was asked for on this account: POST /api/v1/users/verify-phone first.',
+        );
       return found;
     },
   );
@@ -106,12 +129,16 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         summary: 'Verify the phone with its SMS code',
         security,
         body: body({ otp: Type.Optional(Otp), otp_code: Type.Optional(Otp) }),
-        response: { 200: Type.Object({ message: Type.String(), phone_verified: Type.Literal(true), user: PublicUser }), ...errors(400, 401, 409) },
+        response: {
+          200: Type.Object({ message: Type.String(), phone_verified: Type.Literal(true), user: PublicUser }),
+          ...errors(400, 401, 409),
+        },
       },
     },
     async (request) => {
       const otp = request.body.otp ?? request.body.otp_code;
-      if (!otp) throw new AppError('validation_error', 'Invalid body field "otp": send the code as "otp" (or "otp_code").');
+      if (!otp)
+        throw new AppError('validation_error', 'Invalid body field "otp": send the code as "otp" (or "otp_code").');
       const user = await verifyPhoneCode(ctx, request.user!, otp);
       return { message: 'Phone number verified.', phone_verified: true as const, user };
     },

@@ -15,7 +15,9 @@ import { bodySignature, signatureMatches, twilioSignature } from '../webhook-sig
 const Answer = Type.Object({
   message_id: Type.String(),
   status: Type.String({ description: "The message's state after the receipt." }),
-  changed: Type.Boolean({ description: 'False for a repeated receipt, a late `sent`, or one after the message already had its final word.' }),
+  changed: Type.Boolean({
+    description: 'False for a repeated receipt, a late `sent`, or one after the message already had its final word.',
+  }),
 });
 const answers = { 200: Answer, ...errors(400, 403, 404, 413, 415, 429) };
 const tags = ['webhooks'];
@@ -33,7 +35,11 @@ const FORGED_MESSAGE = 'Too many receipts with a wrong signature from your addre
 
 /** A receipt's answer: what it did to the message, or 404 when no accepted message has that name. */
 function answer(applied: AppliedReceipt | undefined) {
-  if (!applied) throw new AppError('not_found', 'No accepted message has that id (a receipt may reach us before the send is recorded: retry later).');
+  if (!applied)
+    throw new AppError(
+      'not_found',
+      'No accepted message has that id (a receipt may reach us before the send is recorded: retry later).',
+    );
   return { message_id: applied.id, status: applied.status, changed: applied.changed };
 }
 
@@ -42,7 +48,13 @@ function answer(applied: AppliedReceipt | undefined) {
  * and only then read as every other body is. Any other content type is 415. A body that fails its
  * signature (403) spends its sender's budget of forgeries: past it, 429.
  */
-function signedBodies(app: FastifyInstance, contentType: string, verify: (request: FastifyRequest, raw: Buffer) => void, read: BodyReader, forged: Limiter) {
+function signedBodies(
+  app: FastifyInstance,
+  contentType: string,
+  verify: (request: FastifyRequest, raw: Buffer) => void,
+  read: BodyReader,
+  forged: Limiter,
+) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(contentType, { parseAs: 'buffer' }, (request, raw, done) => {
     try {
@@ -94,10 +106,19 @@ function hmacSigned(app: FastifyInstance, secret: string | undefined, name: stri
 }
 
 /** Twilio's MessageStatus values as our states; the ones before a final word change nothing. */
-const TWILIO_STATUS: Record<string, ReceiptStatus> = { delivered: 'delivered', read: 'delivered', undelivered: 'undelivered', failed: 'failed', canceled: 'failed' };
+const TWILIO_STATUS: Record<string, ReceiptStatus> = {
+  delivered: 'delivered',
+  read: 'delivered',
+  undelivered: 'undelivered',
+  failed: 'failed',
+  canceled: 'failed',
+};
 
 /** Providers' receipts: Twilio's StatusCallback, the generic SMS provider's, and email events from any mail provider's bridge. */
-export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLimiter: LimiterFactory }> = async (app, { ctx, makeLimiter }) => {
+export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLimiter: LimiterFactory }> = async (
+  app,
+  { ctx, makeLimiter },
+) => {
   const { config: settings } = ctx;
   const deps = { db: ctx.db, clock: ctx.clock, metrics: ctx.metrics, logger: ctx.logger };
   // one budget for the three routes: a forger gains nothing by switching
@@ -114,13 +135,22 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLi
       twilio,
       'application/x-www-form-urlencoded',
       (request, raw) => {
-        if (!authTokens.length || !settings.PUBLIC_URL) throw new AppError('forbidden', 'Twilio receipts are refused: SMS_PROVIDER=twilio and PUBLIC_URL are not both set.');
-        if (moreFieldsThan(raw, MAX_TWILIO_FIELDS)) throw new AppError('payload_too_large', `Twilio's receipts have at most ${MAX_TWILIO_FIELDS} fields.`);
+        if (!authTokens.length || !settings.PUBLIC_URL)
+          throw new AppError(
+            'forbidden',
+            'Twilio receipts are refused: SMS_PROVIDER=twilio and PUBLIC_URL are not both set.',
+          );
+        if (moreFieldsThan(raw, MAX_TWILIO_FIELDS))
+          throw new AppError('payload_too_large', `Twilio's receipts have at most ${MAX_TWILIO_FIELDS} fields.`);
         // The URL Twilio was given (PUBLIC_URL, not the Host header a proxy rewrote), with the query Twilio called it with.
         const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
         const url = twilioStatusCallback(settings.PUBLIC_URL) + query;
         const fields = new URLSearchParams(raw.toString('utf8'));
-        if (!authTokens.some((token) => signatureMatches(request.headers['x-twilio-signature'], twilioSignature(url, fields, token)))) {
+        if (
+          !authTokens.some((token) =>
+            signatureMatches(request.headers['x-twilio-signature'], twilioSignature(url, fields, token)),
+          )
+        ) {
           throw new AppError('forbidden', 'X-Twilio-Signature does not match.');
         }
       },
@@ -135,7 +165,11 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLi
           tags,
           summary: "Twilio's StatusCallback (form fields as Twilio posts them, signed with X-Twilio-Signature)",
           consumes: ['application/x-www-form-urlencoded'],
-          body: Type.Object({ MessageSid: Type.String({ minLength: 1, maxLength: 64 }), MessageStatus: Type.String({ maxLength: 32 }), ErrorCode: Type.Optional(Type.String({ maxLength: 16 })) }),
+          body: Type.Object({
+            MessageSid: Type.String({ minLength: 1, maxLength: 64 }),
+            MessageStatus: Type.String({ maxLength: 32 }),
+            ErrorCode: Type.Optional(Type.String({ maxLength: 16 })),
+          }),
           response: answers,
         },
       },
@@ -162,10 +196,20 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLi
         ...limits,
         schema: {
           tags,
-          summary: "The generic SMS provider's receipt, signed X-Signature: sha256=<hex HMAC-SHA256 of the body, key SMS_WEBHOOK_SECRET>",
+          summary:
+            "The generic SMS provider's receipt, signed X-Signature: sha256=<hex HMAC-SHA256 of the body, key SMS_WEBHOOK_SECRET>",
           body: Type.Object({
-            id: Type.String({ minLength: 1, maxLength: 200, description: "The provider's id of the message, as it answered the send." }),
-            status: Type.Union([Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('undelivered'), Type.Literal('failed')]),
+            id: Type.String({
+              minLength: 1,
+              maxLength: 200,
+              description: "The provider's id of the message, as it answered the send.",
+            }),
+            status: Type.Union([
+              Type.Literal('sent'),
+              Type.Literal('delivered'),
+              Type.Literal('undelivered'),
+              Type.Literal('failed'),
+            ]),
             error_code: Type.Optional(Type.String({ maxLength: 100 })),
             error_message: Type.Optional(Type.String({ maxLength: 1000 })),
           }),
@@ -174,7 +218,14 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLi
       },
       async (request) => {
         const { id, status, error_code, error_message } = request.body;
-        const applied = await takeReceipt(deps, { channel: 'sms', provider: 'http', ref: { providerId: id }, status, errorCode: error_code, reason: error_message });
+        const applied = await takeReceipt(deps, {
+          channel: 'sms',
+          provider: 'http',
+          ref: { providerId: id },
+          status,
+          errorCode: error_code,
+          reason: error_message,
+        });
         return answer(applied);
       },
     );
@@ -189,7 +240,8 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLi
         ...limits,
         schema: {
           tags,
-          summary: "A mail provider's event, bridged: signed X-Signature: sha256=<hex HMAC-SHA256 of the body, key EMAIL_WEBHOOK_SECRET>",
+          summary:
+            "A mail provider's event, bridged: signed X-Signature: sha256=<hex HMAC-SHA256 of the body, key EMAIL_WEBHOOK_SECRET>",
           description:
             'Name the message by `message_id` (our id: the X-Panic-Message-Id header of the mail) or `provider_id` (its Message-ID). ' +
             '`bounced` means a hard bounce: the address is suppressed, as after `complained`.',
@@ -204,8 +256,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLi
       },
       async (request) => {
         const { message_id, provider_id, event, reason } = request.body;
-        if (!message_id === !provider_id) throw new AppError('validation_error', 'Give exactly one of message_id and provider_id.');
-        const kind: SuppressionKind | undefined = event === 'bounced' ? 'bounce' : event === 'complained' ? 'complaint' : undefined;
+        if (!message_id === !provider_id)
+          throw new AppError('validation_error', 'Give exactly one of message_id and provider_id.');
+        const kind: SuppressionKind | undefined =
+          event === 'bounced' ? 'bounce' : event === 'complained' ? 'complaint' : undefined;
         const applied = await takeReceipt(deps, {
           channel: 'email',
           provider: 'smtp',
