@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RETENTION_TABLES } from './retention.ts';
 import { callingCodeOf, isEmailAddress } from './addresses.ts';
+import type { BreakerPosition } from './vocabulary.ts';
 
 /** The service's Prometheus metrics, one registry per runtime so several can live in one process. */
 export interface Metrics {
@@ -31,7 +32,7 @@ export const MAX_DOMAIN_LABELS = 200;
 export interface BreakerReading {
   channel: string;
   provider: string;
-  state: 'closed' | 'open' | 'half-open';
+  state: BreakerPosition;
 }
 
 export function createMetrics(queueDepth: () => Promise<number>, breakers: () => BreakerReading[] = () => []): Metrics {

@@ -20,6 +20,9 @@ export const purposeLabel = (purpose: string): string =>
 export const CHANNELS = ['email', 'sms'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
+/** Where a provider's circuit breaker stands: sending, paused after failures, or letting one probe through. */
+export type BreakerPosition = 'closed' | 'open' | 'half-open';
+
 /** The states of a message in the outbox, in the order they are listed, with what each means. */
 export const MESSAGE_STATUSES = {
   queued: { final: false, help: 'Waiting to be sent.' },

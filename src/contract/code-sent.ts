@@ -1,9 +1,10 @@
 import { Type, type Static } from 'typebox';
 import { PublicUser } from './public-user.ts';
+import { ChannelField } from './channel.ts';
 
 /** Where a code went and when it stops working: the same whether or not one was really sent. */
 export const CodeSent = Type.Object({
-  channel: Type.Union([Type.Literal('email'), Type.Literal('sms')]),
+  channel: ChannelField(),
   expires_in_minutes: Type.Integer(),
   expires_at: Type.String({ format: 'date-time' }),
 });

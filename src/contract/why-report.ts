@@ -1,11 +1,12 @@
 import { Type, type Static } from 'typebox';
 import { LoggedMessage } from './delivery-log.ts';
 import { Nullable } from './nullable.ts';
+import { ChannelField } from './channel.ts';
 
 /** What GET /api/v1/admin/why answers and `panic-api why` prints: support's answer to "I am not receiving my code". */
 export const WhyReport = Type.Object({
   destination: Type.String({ description: 'The address or number, normalised (lower-case email, E.164 phone).' }),
-  channel: Type.Enum(['email', 'sms']),
+  channel: ChannelField(),
   account: Nullable(
     Type.Object({
       id: Type.String(),

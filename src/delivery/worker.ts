@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import type { Clock } from '../clock.ts';
 import { addSeconds } from '../clock.ts';
 import type { Database, Message } from '../db/schema.ts';
-import type { Channel } from '../vocabulary.ts';
+import { CHANNELS, type Channel } from '../vocabulary.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Channels } from './channels/index.ts';
@@ -55,7 +55,6 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-const CHANNELS: Channel[] = ['email', 'sms'];
 /** How long to wait before writing an outcome again while the database does not answer. */
 const RECORD_RETRY_MS = 500;
 

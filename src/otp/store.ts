@@ -103,7 +103,7 @@ export async function consumeCode(
   if (long) return consumeLongCode(db, rules, { ...input, long }, invalid);
   // An unknown address costs the same claim as a known one (matching no row), so the answer takes as long.
   const userId = input.userId ?? NOBODY;
-  const dayAgo = sql<Date>`${input.now}::timestamptz - interval '1 day'`;
+  const dayAgo = sql<Date>`${input.now}::timestamptz - ${GUESS_WINDOW_MS} * interval '1 millisecond'`;
   const windowOver = sql<boolean>`(failures_since IS NULL OR failures_since <= ${dayAgo})`;
   // One statement: the claim, or, when it claims no code, the decoy's write in its place (claimDecoy).
   const { rows } = await sql<{ id: string; code_hash: string; destination: string }>`
@@ -139,6 +139,9 @@ export async function consumeCode(
   await db.deleteFrom('otp_long_codes').where('user_id', '=', userId).where('purpose', '=', input.purpose).execute();
   return { destination: claimed.destination };
 }
+
+/** How long wrong guesses count against (user, purpose): a day (OTP_MAX_FAILURES_PER_DAY). */
+const GUESS_WINDOW_MS = 86_400_000;
 
 /** No account's id: what an unknown address's claim looks for. */
 const NOBODY = '00000000-0000-0000-0000-000000000000';
@@ -218,7 +221,7 @@ async function whyRefused(
     .where('purpose', '=', purpose)
     .executeTakeFirst();
   if (!row || row.consumed_at) return invalid();
-  const budgetResets = row.failures_since ? row.failures_since.getTime() + 86_400_000 : 0;
+  const budgetResets = row.failures_since ? row.failures_since.getTime() + GUESS_WINDOW_MS : 0;
   if (row.failures >= rules.maxFailuresPerDay && budgetResets > now.getTime()) {
     return new AppError(
       'otp_attempts_exceeded',

@@ -185,6 +185,7 @@ export interface paths {
                                 created_at: string;
                             };
                             verification: {
+                                /** @enum {unknown} */
                                 channel: "email" | "sms";
                                 expires_in_minutes: number;
                                 /** Format: date-time */
@@ -294,6 +295,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             message: string;
+                            /** @enum {unknown} */
                             channel: "email" | "sms";
                             expires_in_minutes: number;
                             /** Format: date-time */
@@ -817,6 +819,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             message: string;
+                            /** @enum {unknown} */
                             channel: "email" | "sms";
                             expires_in_minutes: number;
                             /** Format: date-time */
@@ -985,7 +988,10 @@ export interface paths {
                     "application/json": {
                         /** @description The account email or its verified phone. */
                         identifier: string;
-                        /** @default email */
+                        /**
+                         * @default email
+                         * @enum {unknown}
+                         */
                         delivery_method?: "email" | "sms";
                     };
                 };
@@ -999,6 +1005,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             message: string;
+                            /** @enum {unknown} */
                             channel: "email" | "sms";
                             expires_in_minutes: number;
                             /** Format: date-time */
@@ -1246,6 +1253,7 @@ export interface paths {
                                 created_at: string;
                             };
                             verification: {
+                                /** @enum {unknown} */
                                 channel: "email" | "sms";
                                 expires_in_minutes: number;
                                 /** Format: date-time */
@@ -1492,6 +1500,7 @@ export interface paths {
                         "application/json": {
                             message: string;
                             phone: string;
+                            /** @enum {unknown} */
                             channel: "email" | "sms";
                             expires_in_minutes: number;
                             /** Format: date-time */

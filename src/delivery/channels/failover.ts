@@ -1,5 +1,6 @@
 import type { Message } from '../../db/schema.ts';
 import type { Clock } from '../../clock.ts';
+import type { BreakerPosition } from '../../vocabulary.ts';
 import { DeliveryError, type ChannelStatus, type DeliveryChannel, type SendResult } from './types.ts';
 
 /** Temporary failures in a row that open a provider's breaker, and how long it then stays open. */
@@ -36,7 +37,7 @@ const FOR_THIS_NUMBER = new Set(['21408', '21608']);
 export interface BreakerState {
   provider: string;
   role: 'primary' | 'fallback';
-  state: 'closed' | 'open' | 'half-open';
+  state: BreakerPosition;
   failures: number;
   open_until: string | null;
   last_error: string | null;

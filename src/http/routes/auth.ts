@@ -13,6 +13,7 @@ import { RegisterBody, registeredMessage, registrationLocale } from '../registra
 import { CodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
 import { TokenPair } from '../../contract/token-pair.ts';
+import { ChannelField } from '../../contract/channel.ts';
 import { body, Email, errors, LoginPassword, Message, Otp, Password, Token } from '../schemas.ts';
 
 const SAME_ANSWER = 'If an account needs it, a code has been sent. It expires at the time given.';
@@ -200,9 +201,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         summary: 'Send a code that lifts the login throttle (same answer for every identifier)',
         body: body({
           identifier: Identifier,
-          delivery_method: Type.Optional(
-            Type.Union([Type.Literal('email'), Type.Literal('sms')], { default: 'email' }),
-          ),
+          delivery_method: Type.Optional(ChannelField({ default: 'email' })),
         }),
         response: { 200: CodeSentReply, ...errors(400, 429, 503) },
       },
