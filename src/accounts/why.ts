@@ -108,6 +108,9 @@ interface Facts {
   blocking: Blocking[];
 }
 
+/** Limits past which a code still goes to an asker's first ask, or its network's share: not a refusal of everyone. */
+const PARTIAL = new Set(['OTP_MAX_SENDS_PER_HOUR', 'SMS_MAX_PER_HOUR', 'SMS_PROVEN_MAX_PER_HOUR']);
+
 /** The operator's diagnosis: the first of these that holds is what keeps the code from the person. */
 function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
   if (f.suppression) {
@@ -118,11 +121,20 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
   }
   const m = f.latest;
   const endedBadly = m && !['queued', 'sending', 'sent', 'delivered', 'captured'].includes(m.status);
+  const listed = (bs: Blocking[]) => bs.map((b) => `${b.limit} (${b.setting}, ${b.wait_seconds} s)`).join('; ');
+  const hard = f.blocking.filter((b) => !PARTIAL.has(b.setting));
+  if (hard.length && !endedBadly) {
+    const wait = Math.max(...hard.map((b) => b.wait_seconds));
+    return {
+      cause: `New codes to ${f.destination} are refused right now (429 rate_limited or 503): ${listed(hard)}.`,
+      fix: `Ask the person to wait ${wait} s before asking again; the code already sent (below) is still the one to use.`,
+    };
+  }
   if (f.blocking.length && !endedBadly) {
     const wait = Math.max(...f.blocking.map((b) => b.wait_seconds));
     return {
-      cause: `New codes to ${f.destination} are refused right now (429 rate_limited or 503): ${f.blocking.map((b) => `${b.limit} (${b.setting}, ${b.wait_seconds} s)`).join('; ')}.`,
-      fix: `Ask the person to wait ${wait} s before asking again; the code already sent (below) is still the one to use.`,
+      cause: `Limits past which only some asks get a code are reached for ${f.destination}: ${listed(f.blocking)}. An ask from a network that has not had its code (or its share) this hour still gets one.`,
+      fix: `Ask the person to use the newest code already sent (below; an email's long code works for an hour), or to ask again from their own connection (mobile data), or to wait ${wait} s.`,
     };
   }
   if (!m) {
