@@ -8,8 +8,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mailboxKey } from '../src/addresses.ts';
-import { onNetwork } from './support/clients.ts';
-import { databaseKinds, randomMobile, startStack, codeIn, type ApiResponse, type Stack } from './support/stack.ts';
+import { onNetwork, type Client } from './support/clients.ts';
+import {
+  databaseKinds,
+  randomMobile,
+  startStack,
+  codeIn,
+  outboxDrained,
+  type ApiResponse,
+  type Stack,
+} from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 
 const WAIT = { timeoutMs: 15_000 };
@@ -53,19 +61,32 @@ async function verifiedAccount(s: Stack) {
   return p;
 }
 
-async function settled(s: Stack) {
-  await waitUntil(
-    async () => {
-      const row = await s.runtime.ctx.db
-        .selectFrom('messages')
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .where('status', 'in', ['queued', 'sending'])
-        .executeTakeFirstOrThrow();
-      return Number(row.n) === 0;
-    },
-    { ...WAIT, what: 'the outbox to drain' },
-  );
+/** Registered through the API from `client` (its network), the email verified with the mailed code, and logged in. */
+async function signedUp(s: Stack, client: Client, word: string) {
+  const p = {
+    email: `${word}.${tag()}@example.test`,
+    phone: randomMobile(),
+    first_name: 'Thandi',
+    last_name: 'Mokoena',
+    password: 'correct horse battery',
+  };
+  assert.equal((await client.api('POST', '/api/v1/auth/register', p)).status, 201);
+  const otp = codeIn((await s.smtp.waitFor(p.email, WAIT)).text);
+  assert.equal((await client.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status, 200);
+  const token: string = (await client.api('POST', '/api/v1/auth/login', p)).body.access_token;
+  return { p, token };
 }
+
+/** signedUp, then the account's phone verified with its first SMS code. */
+async function withVerifiedPhone(s: Stack, client: Client, word: string) {
+  const account = await signedUp(s, client, word);
+  assert.equal((await client.api('POST', '/api/v1/users/verify-phone', {}, account.token)).status, 200);
+  const otp = codeIn((await s.sms.waitFor(account.p.phone, WAIT)).body);
+  assert.equal((await client.api('POST', '/api/v1/users/verify-otp', { otp }, account.token)).status, 200);
+  return account;
+}
+
+const settled = (stack: Stack) => outboxDrained(stack, WAIT.timeoutMs);
 
 for (const db of await databaseKinds()) {
   describe(`a stranger denying one person (${db})`, () => {
@@ -224,47 +245,10 @@ for (const db of await databaseKinds()) {
 
     it("a throwaway account texting a verified number cannot silence its owner's unlock by SMS", async () => {
       const owner = onNetwork(s.baseUrl, 208);
-      const p = {
-        email: `unlock.${tag()}@example.test`,
-        phone: randomMobile(),
-        first_name: 'Sipho',
-        last_name: 'Dube',
-        password: 'correct horse battery',
-      };
-      assert.equal((await owner.api('POST', '/api/v1/auth/register', p)).status, 201);
-      assert.equal(
-        (
-          await owner.api('POST', '/api/v1/auth/verify-account', {
-            email: p.email,
-            otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text),
-          })
-        ).status,
-        200,
-      );
-      const token = (await owner.api('POST', '/api/v1/auth/login', p)).body.access_token;
-      assert.equal((await owner.api('POST', '/api/v1/users/verify-phone', {}, token)).status, 200);
-      const otp = codeIn((await s.sms.waitFor(p.phone, WAIT)).body);
-      assert.equal((await owner.api('POST', '/api/v1/users/verify-otp', { otp }, token)).status, 200);
+      const { p } = await withVerifiedPhone(s, owner, 'unlock');
       // a stranger's throwaway account asks codes for the owner's number, as often as its network may
       const stranger = onNetwork(s.baseUrl, 151);
-      const throwaway = {
-        email: `throwaway.${tag()}@example.test`,
-        phone: randomMobile(),
-        first_name: 'Eve',
-        last_name: 'Spammer',
-        password: 'attacker password',
-      };
-      assert.equal((await stranger.api('POST', '/api/v1/auth/register', throwaway)).status, 201);
-      assert.equal(
-        (
-          await stranger.api('POST', '/api/v1/auth/verify-account', {
-            email: throwaway.email,
-            otp: codeIn((await s.smtp.waitFor(throwaway.email, WAIT)).text),
-          })
-        ).status,
-        200,
-      );
-      const eve = (await stranger.api('POST', '/api/v1/auth/login', throwaway)).body.access_token;
+      const { token: eve } = await signedUp(s, stranger, 'throwaway');
       const asks: ApiResponse[] = [];
       for (let i = 0; i < 5; i++)
         asks.push(await stranger.api('POST', '/api/v1/users/verify-phone', { phone: p.phone }, eve));
@@ -363,36 +347,7 @@ for (const db of await databaseKinds()) {
 
     it("unlocks by SMS that strangers ask for a verified number, from 5 networks, do not spend its account's SMS hour: the owner still verifies a new number", async () => {
       const owner = onNetwork(s.baseUrl, 210);
-      const p = {
-        email: `sms.${tag()}@example.test`,
-        phone: randomMobile(),
-        first_name: 'Zanele',
-        last_name: 'Ndlovu',
-        password: 'correct horse battery',
-      };
-      assert.equal((await owner.api('POST', '/api/v1/auth/register', p)).status, 201);
-      assert.equal(
-        (
-          await owner.api('POST', '/api/v1/auth/verify-account', {
-            email: p.email,
-            otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text),
-          })
-        ).status,
-        200,
-      );
-      const token = (await owner.api('POST', '/api/v1/auth/login', p)).body.access_token;
-      assert.equal((await owner.api('POST', '/api/v1/users/verify-phone', {}, token)).status, 200);
-      assert.equal(
-        (
-          await owner.api(
-            'POST',
-            '/api/v1/users/verify-otp',
-            { otp: codeIn((await s.sms.waitFor(p.phone, WAIT)).body) },
-            token,
-          )
-        ).status,
-        200,
-      );
+      const { p, token } = await withVerifiedPhone(s, owner, 'sms');
       for (let n = 0; n < 5; n++) {
         assert.equal(
           (
@@ -417,42 +372,8 @@ for (const db of await databaseKinds()) {
     it("a stranger's account on the owner's own /24 (a carrier's NAT) asking codes for the owner's number does not spend the owner's verify-phone", async () => {
       const owner = onNetwork(s.baseUrl, 211, 1);
       const neighbour = onNetwork(s.baseUrl, 211, 2);
-      const p = {
-        email: `nat.${tag()}@example.test`,
-        phone: randomMobile(),
-        first_name: 'Ayanda',
-        last_name: 'Mthembu',
-        password: 'correct horse battery',
-      };
-      assert.equal((await owner.api('POST', '/api/v1/auth/register', p)).status, 201);
-      assert.equal(
-        (
-          await owner.api('POST', '/api/v1/auth/verify-account', {
-            email: p.email,
-            otp: codeIn((await s.smtp.waitFor(p.email, WAIT)).text),
-          })
-        ).status,
-        200,
-      );
-      const token = (await owner.api('POST', '/api/v1/auth/login', p)).body.access_token;
-      const eve = {
-        email: `nat-eve.${tag()}@example.test`,
-        phone: randomMobile(),
-        first_name: 'Eve',
-        last_name: 'Spammer',
-        password: 'attacker password',
-      };
-      assert.equal((await neighbour.api('POST', '/api/v1/auth/register', eve)).status, 201);
-      assert.equal(
-        (
-          await neighbour.api('POST', '/api/v1/auth/verify-account', {
-            email: eve.email,
-            otp: codeIn((await s.smtp.waitFor(eve.email, WAIT)).text),
-          })
-        ).status,
-        200,
-      );
-      const eveToken = (await neighbour.api('POST', '/api/v1/auth/login', eve)).body.access_token;
+      const { p, token } = await signedUp(s, owner, 'nat');
+      const { token: eveToken } = await signedUp(s, neighbour, 'nat-eve');
       const asks: ApiResponse[] = [];
       for (let i = 0; i < 6; i++)
         asks.push(await neighbour.api('POST', '/api/v1/users/verify-phone', { phone: p.phone }, eveToken));

@@ -20,6 +20,7 @@ import {
   type StackOptions,
   randomPerson,
   randomMobile,
+  outboxDrained,
 } from './support/stack.ts';
 import { skipUnlessRedis } from './support/redis.ts';
 
@@ -95,20 +96,7 @@ function assertRetryAfter(r: ApiResponse, maxSeconds: number) {
   );
 }
 
-/** Waits until the outbox has nothing left to deliver: after this, what reached the fixtures is final. */
-async function settle(stack: Stack): Promise<void> {
-  await waitUntil(
-    async () => {
-      const row = await stack.runtime.ctx.db
-        .selectFrom('messages')
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .where('status', 'in', ['queued', 'sending'])
-        .executeTakeFirstOrThrow();
-      return Number(row.n) === 0;
-    },
-    { ...WAIT, what: 'the outbox to drain' },
-  );
-}
+const settle = (stack: Stack) => outboxDrained(stack, WAIT.timeoutMs);
 
 /** The recipients (in arrival order) of the SMS that reached the Twilio fixture, among `phones`. */
 const reached = (stack: Stack, phones: string[]) =>

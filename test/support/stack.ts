@@ -8,6 +8,7 @@ import { createTestDatabase, pgAvailable } from './pg.ts';
 import { borrowMigratedDatabase } from './pglite-template.ts';
 import { startTwilioServer, type TwilioFixture } from './sms.ts';
 import { startSmtpServer, type SmtpFixture, type SmtpOptions } from './smtp.ts';
+import { waitUntil } from './wait.ts';
 
 export type DbKind = 'pglite' | 'postgres';
 
@@ -217,4 +218,19 @@ export async function verifiedLogin(stack: Stack, tag?: string) {
   const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
   if (login.status !== 200) throw new Error(`login failed: ${login.text}`);
   return { person: p, tokens: login.body as { access_token: string; refresh_token: string } };
+}
+
+/** Waits until the outbox has nothing left to deliver: after this, what reached the fixtures is final. */
+export async function outboxDrained(stack: Stack, timeoutMs = 15_000): Promise<void> {
+  await waitUntil(
+    async () => {
+      const row = await stack.runtime.ctx.db
+        .selectFrom('messages')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('status', 'in', ['queued', 'sending'])
+        .executeTakeFirstOrThrow();
+      return Number(row.n) === 0;
+    },
+    { timeoutMs, what: 'the outbox to drain' },
+  );
 }
