@@ -84,7 +84,7 @@ export function createSendLimits(config: LimitConfig, makeLimiter: LimiterFactor
       const key = `${part}|${mailboxKey(destination)}`;
       const first = await took(firstSent.consume(`${askerKey(asker)}|${key}`, ''));
       const room = (await took(sentCooldown.consume(key, ''))) && (await took(sent.consume(key, '')));
-      // a first send past the cooldown still counts in the hour
+      // a first send let through within the cooldown (where the hour was not counted) still counts in the hour
       if (first && !room) await took(sent.consume(key, ''));
       return first || room;
     },

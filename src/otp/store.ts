@@ -19,7 +19,7 @@ export interface OtpRules {
  * How long a long code lives: the hour of the send caps at least, so that while a destination may be
  * sent nothing new, the newest message already there still carries a code that works.
  */
-export const longCodeTtlSeconds = (rules: OtpRules): number => Math.max(rules.ttlSeconds, 3600);
+const longCodeTtlSeconds = (rules: OtpRules): number => Math.max(rules.ttlSeconds, 3600);
 
 /** The long code's HMAC: bound like the short one, and never equal to it. */
 const hashLong = (rules: OtpRules, purpose: OtpPurpose, destination: string, long: string) =>
