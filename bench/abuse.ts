@@ -8,9 +8,9 @@
  */
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
-import { createRuntime } from '../src/runtime.ts';
+import { loadConfig } from '../src/config/settings.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { createRuntime } from '../src/runtime/create-runtime.ts';
 import { startTwilioServer } from '../test/support/sms.ts';
 import { startSmtpServer } from '../test/support/smtp.ts';
 import { smtpEnv, twilioEnv } from '../test/support/stack.ts';

@@ -12,9 +12,9 @@
  *   DATABASE_URL=postgres://…/scratch npm run bench:delivery  # a scratch database: it writes messages
  */
 import nodemailer from 'nodemailer';
-import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
-import { createRuntime, type Runtime } from '../src/runtime.ts';
+import { loadConfig } from '../src/config/settings.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.ts';
 import { enqueue } from '../src/delivery/outbox.ts';
 import { smtpTransportOptions } from '../src/delivery/channels/smtp.ts';
 import { startSmtpServer } from '../test/support/smtp.ts';

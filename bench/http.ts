@@ -6,9 +6,9 @@
  *   DATABASE_URL=postgres://…/scratch npm run bench   # a scratch database: it writes accounts
  */
 import autocannon from 'autocannon';
-import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
-import { createRuntime } from '../src/runtime.ts';
+import { loadConfig } from '../src/config/settings.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { createRuntime } from '../src/runtime/create-runtime.ts';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);

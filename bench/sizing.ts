@@ -10,7 +10,7 @@
  */
 import { sql } from 'kysely';
 import { verifiedLogin, startStack } from '../test/support/stack.ts';
-import { RETENTION_TABLES, type RetentionTable } from '../src/retention.ts';
+import { RETENTION_TABLES, type RetentionTable } from '../src/platform/db/retention.ts';
 
 const PEOPLE = Number(process.env.BENCH_PEOPLE ?? 100);
 const COPIES = Number(process.env.BENCH_COPIES ?? 200);

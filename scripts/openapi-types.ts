@@ -8,8 +8,8 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
-import { loadConfig } from '../src/config.ts';
-import { createRuntime } from '../src/runtime.ts';
+import { loadConfig } from '../src/config/settings.ts';
+import { createRuntime } from '../src/runtime/create-runtime.ts';
 
 export const API_TYPES_FILE = fileURLToPath(new URL('../src/cli/client/api-types.ts', import.meta.url));
 

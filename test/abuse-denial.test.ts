@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mailboxKey } from '../src/addresses.ts';
+import { mailboxKey } from '../src/shared/addresses.ts';
 import { onNetwork, type Client } from './support/clients.ts';
 import {
   databaseKinds,

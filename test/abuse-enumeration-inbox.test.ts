@@ -11,7 +11,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config/settings.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
 import {

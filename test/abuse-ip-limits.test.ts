@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { randomBytes, randomInt } from 'node:crypto';
 import { connect } from 'node:net';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig } from '../src/config/settings.ts';
 import { databaseKinds, person, startStack, type Stack } from './support/stack.ts';
 import { skipUnlessRedis } from './support/redis.ts';
 

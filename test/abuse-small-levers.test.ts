@@ -16,7 +16,7 @@ import { capturedFor, DEV_ENV } from './support/dev-inbox.ts';
 import { kill, report, startServe } from './support/child.ts';
 import { freePort } from './support/net.ts';
 import { waitUntil } from './support/wait.ts';
-import type { InboxRow } from '../src/http/routes/dev-inbox.ts';
+import type { InboxRow } from '../src/dev-inbox/routes.ts';
 
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 

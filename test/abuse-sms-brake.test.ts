@@ -13,13 +13,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
-import { createMetrics } from '../src/metrics.ts';
-import { limiterFactory } from '../src/rate-limit.ts';
+import { loadConfig } from '../src/config/settings.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { createMetrics } from '../src/platform/metrics.ts';
+import { limiterFactory } from '../src/platform/rate-limit.ts';
 import { createSmsBudget, type SmsRequest } from '../src/otp/sms-budget.ts';
 import { why } from '../src/accounts/why.ts';
-import { AppError } from '../src/errors.ts';
+import { AppError } from '../src/shared/errors.ts';
 import { databaseKinds, startStack, type Stack } from './support/stack.ts';
 import { runBrakeAttack, statuses } from './support/sms-brake-attack.ts';
 

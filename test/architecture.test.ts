@@ -12,33 +12,22 @@ import { ROOT } from './support/cli.ts';
 
 const SRC = join(ROOT, 'src');
 
-/** Lowest first. A unit (a file of src/ or a folder of it) may import its own layer's units and lower ones. */
+/**
+ * Lowest first. Every unit is a folder of src/ (no file lies loose at its top); a folder may import
+ * its own layer's folders and lower ones.
+ */
 const LAYERS: string[][] = [
-  [
-    'contract',
-    'vocabulary.ts',
-    'locales.ts',
-    'clock.ts',
-    'errors.ts',
-    'addresses.ts',
-    'names.ts',
-    'placeholders.ts',
-    'secrets.ts',
-    'trust-proxy.ts',
-    'gate.ts',
-  ],
-  ['env-file.ts', 'read-env.ts', 'config.ts'],
-  ['logger.ts', 'redis.ts', 'rate-limit.ts', 'passwords.ts', 'db'],
-  ['retention.ts'],
-  ['metrics.ts'],
+  ['shared'],
+  ['contract'],
+  ['config'],
+  ['platform'],
   ['messages'],
   ['delivery'],
   ['otp'],
   ['accounts'],
-  ['maintenance.ts', 'web'],
   ['http'],
-  ['app.ts'],
-  ['runtime.ts'],
+  ['dev-inbox'],
+  ['runtime'],
   ['cli'],
 ];
 

@@ -4,9 +4,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mailboxKey } from '../src/addresses.ts';
+import { mailboxKey } from '../src/shared/addresses.ts';
 import { generateLongCode, normalizeLongCode, LONG_CODE_LENGTH } from '../src/otp/codes.ts';
-import { networkOf } from '../src/trust-proxy.ts';
+import { networkOf } from '../src/shared/trust-proxy.ts';
 
 describe('mailboxKey: one inbox, one key', () => {
   it('drops a +tag on every domain and ignores case', () => {

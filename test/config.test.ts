@@ -9,9 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig } from '../src/config.ts';
-import { DEV_JWT_SECRET, DEV_OTP_SECRET } from '../src/secrets.ts';
-import { isPlaceholder, settingState } from '../src/placeholders.ts';
+import { ConfigError, loadConfig } from '../src/config/settings.ts';
+import { DEV_JWT_SECRET, DEV_OTP_SECRET } from '../src/config/secrets.ts';
+import { isPlaceholder, settingState } from '../src/config/placeholders.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECRET_A = 'a'.repeat(16) + '0123456789abcdef'; // 32 characters

@@ -8,16 +8,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, envSchema, loadConfig } from '../src/config.ts';
+import { ConfigError, envSchema, loadConfig } from '../src/config/settings.ts';
 import { createSmtpChannel } from '../src/delivery/channels/smtp.ts';
-import { isPlaceholder } from '../src/placeholders.ts';
+import { isPlaceholder } from '../src/config/placeholders.ts';
 import { checkConfig, checkSecrets } from '../src/cli/doctor/config.ts';
 import { checkSms } from '../src/cli/doctor/sms.ts';
 import { checkSmtp } from '../src/cli/doctor/smtp.ts';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
-/** The variable names of src/config.ts's schema. */
+/** The variable names of src/config/settings.ts's schema. */
 function schemaKeys(): string[] {
   const keys = Object.keys(envSchema.properties);
   assert.ok(

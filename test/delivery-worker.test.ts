@@ -5,11 +5,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRuntime, type Runtime } from '../src/runtime.ts';
-import { createLogger } from '../src/logger.ts';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.ts';
+import { createLogger } from '../src/platform/logger.ts';
 import { sendCode } from '../src/otp/send-code.ts';
 import { claimDue, recordOutcome } from '../src/delivery/outbox.ts';
-import { addSeconds } from '../src/clock.ts';
+import { addSeconds } from '../src/shared/clock.ts';
 import { holdingSmtp } from './support/smtp.ts';
 import { waitUntil } from './support/wait.ts';
 import { databaseKinds, randomPerson, startStack, type Stack, type StackOptions } from './support/stack.ts';

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort as closedPort } from './support/net.ts';
-import type { Message } from '../src/db/schema.ts';
+import type { Message } from '../src/platform/db/schema.ts';
 import { parseLogLines } from './support/logs.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';

@@ -6,7 +6,7 @@ import { person, startStack, type Stack } from './support/stack.ts';
 import { runCli } from './support/cli.ts';
 import { freePort } from './support/net.ts';
 import { capturedFor, DEV_ENV, inbox } from './support/dev-inbox.ts';
-import type { InboxRow } from '../src/http/routes/dev-inbox.ts';
+import type { InboxRow } from '../src/dev-inbox/routes.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 
 describe('dev inbox JSON (APP_ENV=development)', () => {

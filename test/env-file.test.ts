@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envFileProblems } from '../src/env-file.ts';
+import { envFileProblems } from '../src/config/env-file.ts';
 import { runCli } from './support/cli.ts';
 import { freePort } from './support/net.ts';
 

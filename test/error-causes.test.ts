@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppError } from '../src/errors.ts';
+import { AppError } from '../src/shared/errors.ts';
 import { DeliveryError } from '../src/delivery/channels/types.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';

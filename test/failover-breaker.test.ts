@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BREAKER_FAILURES, BREAKER_OPEN_SECONDS, createFailoverChannel } from '../src/delivery/channels/failover.ts';
 import { DeliveryError, type DeliveryChannel } from '../src/delivery/channels/types.ts';
-import type { Message } from '../src/db/schema.ts';
+import type { Message } from '../src/platform/db/schema.ts';
 
 /** A provider that counts the sends it gets; each waits for `gate` when set, then fails or succeeds. */
 interface StandIn {

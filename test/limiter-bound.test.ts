@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { AppError } from '../src/errors.ts';
-import { BoundedMemoryLimiter, limiterFactory, MAX_KEYS_PER_LIMITER } from '../src/rate-limit.ts';
+import { AppError } from '../src/shared/errors.ts';
+import { BoundedMemoryLimiter, limiterFactory, MAX_KEYS_PER_LIMITER } from '../src/platform/rate-limit.ts';
 
 /** Keys the limiter's store holds right now (its own dump, not our bookkeeping). */
 const storedKeys = (limiter: BoundedMemoryLimiter) => limiter.dump().storage.map((s) => s.key);

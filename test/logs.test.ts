@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { wantsPrettyLogs } from '../src/logger.ts';
+import { wantsPrettyLogs } from '../src/platform/logger.ts';
 import { BIN, EMPTY_CWD } from './support/cli.ts';
 import { kill, report, startChild } from './support/child.ts';
 import { waitUntil } from './support/wait.ts';

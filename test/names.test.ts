@@ -6,9 +6,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_MARKS_IN_A_ROW, nameProblem, personName } from '../src/names.ts';
+import { MAX_MARKS_IN_A_ROW, nameProblem, personName } from '../src/shared/names.ts';
 import { Name } from '../src/http/schemas.ts';
-import { AppError } from '../src/errors.ts';
+import { AppError } from '../src/shared/errors.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { onNetwork } from './support/clients.ts';
 
@@ -117,7 +117,7 @@ const REAL = [
   'Ānanda',
 ];
 
-describe('names: the rule (src/names.ts)', () => {
+describe('names: the rule (src/shared/names.ts)', () => {
   it('refuses every attack name, saying what is wrong', () => {
     const through = ATTACKS.filter((a) => nameProblem(a.name) === undefined);
     assert.deepEqual(

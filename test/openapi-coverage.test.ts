@@ -5,8 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from '../src/config.ts';
-import { createRuntime, type Runtime } from '../src/runtime.ts';
+import { loadConfig } from '../src/config/settings.ts';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.ts';
 import { borrowMigratedDatabase } from './support/pglite-template.ts';
 
 /** Left out of the OpenAPI document on purpose (the README says the same). */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { PGlite } from '@electric-sql/pglite';
-import { openPglite } from '../src/db/pglite.ts';
+import { openPglite } from '../src/platform/db/pglite.ts';
 import { migratedTemplate } from './support/pglite-template.ts';
 
 const MiB = 2 ** 20;

@@ -5,9 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Type } from 'typebox';
-import { clientBucket, fastifyTrustProxy, isLoopback, parseTrustProxy } from '../src/trust-proxy.ts';
-import { createGate } from '../src/gate.ts';
-import { readEnv } from '../src/read-env.ts';
+import { clientBucket, fastifyTrustProxy, isLoopback, parseTrustProxy } from '../src/shared/trust-proxy.ts';
+import { createGate } from '../src/shared/gate.ts';
+import { readEnv } from '../src/config/read-env.ts';
 
 describe('clientBucket', () => {
   it('an IPv4 address is its own bucket, also written as IPv4-mapped IPv6', () => {

@@ -7,11 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { hashRefreshToken } from '../src/accounts/tokens.ts';
-import { ConfigError, loadConfig } from '../src/config.ts';
-import { openDatabase } from '../src/db/client.ts';
-import { migrateToLatest } from '../src/db/migrations.ts';
+import { ConfigError, loadConfig } from '../src/config/settings.ts';
+import { openDatabase } from '../src/platform/db/client.ts';
+import { migrateToLatest } from '../src/platform/db/migrations.ts';
 import { claimDue, enqueue, recordOutcome } from '../src/delivery/outbox.ts';
-import { applyRetention, BATCH, batchKeys, RETENTION_TABLES, RULES } from '../src/retention.ts';
+import { applyRetention, BATCH, batchKeys, RETENTION_TABLES, RULES } from '../src/platform/db/retention.ts';
 import { codeIn, databaseKinds, person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 

@@ -8,7 +8,7 @@ import { startHttpSmsServer, startTwilioServer } from './support/sms.ts';
 import { PG_ADMIN_URL, createTestDatabase, pgAvailable } from './support/pg.ts';
 import { waitUntil } from './support/wait.ts';
 import { borrowMigratedDatabase, reuseDatabases } from './support/pglite-template.ts';
-import { isMigrated } from '../src/db/migrations.ts';
+import { isMigrated } from '../src/platform/db/migrations.ts';
 
 test('SMTP fixture: STARTTLS + AUTH delivery, 535, 550, 451', async (t) => {
   const smtp = await startSmtpServer({ rejectRecipients: /^nobody@/, tempFailRecipients: /^later@/ });

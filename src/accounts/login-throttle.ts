@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import { AppError } from '../errors.ts';
-import { addSeconds } from '../clock.ts';
-import type { Queryable } from '../db/client.ts';
+import { AppError } from '../shared/errors.ts';
+import { addSeconds } from '../shared/clock.ts';
+import type { Queryable } from '../platform/db/client.ts';
 
 /** Failures older than this are forgotten. */
 const FORGET_AFTER = '1 day';

@@ -1,11 +1,11 @@
 import type { FlowContext } from '../otp/context.ts';
-import { AppError } from '../errors.ts';
-import { normalizeEmail } from '../addresses.ts';
+import { AppError } from '../shared/errors.ts';
+import { normalizeEmail } from '../shared/addresses.ts';
 import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './login-throttle.ts';
 import { startSession } from './sessions.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail } from './users.ts';
-import type { User } from '../db/schema.ts';
+import type { User } from '../platform/db/schema.ts';
 
 /**
  * Password login. The password is checked before anything about the account is said, and an unknown

@@ -1,9 +1,9 @@
 import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, rehearseSendCode, sendCodeWithinBudget } from '../otp/send-code.ts';
-import type { Requester } from '../trust-proxy.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
-import { normalizeEmail } from '../addresses.ts';
+import { normalizeEmail } from '../shared/addresses.ts';
 import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { revokeAllSessions, startSession } from './sessions.ts';

@@ -2,15 +2,15 @@ import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
-import type { User } from '../db/schema.ts';
-import { AppError } from '../errors.ts';
-import { assertTextable, normalizePhone } from '../addresses.ts';
+import type { User } from '../platform/db/schema.ts';
+import { AppError } from '../shared/errors.ts';
+import { assertTextable, normalizePhone } from '../shared/addresses.ts';
 import { isUniqueViolation, sentPartOf, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import { personView, type PublicState } from '../delivery/hints.ts';
 import { diagnose } from '../delivery/reasons.ts';
 import { smsTo } from '../otp/sms-budget.ts';
-import type { Requester } from '../trust-proxy.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 

@@ -3,15 +3,15 @@ import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, issueAndQueue, rehearseSendCode, sendCodeWithinBudget } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
-import { AppError } from '../errors.ts';
-import type { User } from '../db/schema.ts';
-import { assertTextable, normalizeEmail, normalizePhone } from '../addresses.ts';
-import { personName } from '../names.ts';
+import { AppError } from '../shared/errors.ts';
+import type { User } from '../platform/db/schema.ts';
+import { assertTextable, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
+import { personName } from '../shared/names.ts';
 import { answerEvenly } from './even-answer.ts';
 import { findUserByEmail, isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
-import type { Locale } from '../locales.ts';
-import type { Requester } from '../trust-proxy.ts';
+import type { Locale } from '../shared/locales.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 
 export interface RegisterInput {
   email: string;

@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { Config } from '../config.ts';
-import type { Database, User } from '../db/schema.ts';
-import { AppError } from '../errors.ts';
-import { addSeconds } from '../clock.ts';
+import type { Config } from '../config/settings.ts';
+import type { Database, User } from '../platform/db/schema.ts';
+import { AppError } from '../shared/errors.ts';
+import { addSeconds } from '../shared/clock.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserById } from './users.ts';
 import { hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from './tokens.ts';
-import type { Queryable } from '../db/client.ts';
+import type { Queryable } from '../platform/db/client.ts';
 
 type TokenConfig = Pick<Config, 'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_SECONDS'>;
 

@@ -1,18 +1,18 @@
-import type { Channel } from '../vocabulary.ts';
+import type { Channel } from '../shared/vocabulary.ts';
 import type { FlowContext } from '../otp/context.ts';
 import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
-import { isEmailAddress, normalizeEmail, normalizePhone } from '../addresses.ts';
-import { AppError } from '../errors.ts';
-import type { User } from '../db/schema.ts';
+import { isEmailAddress, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
+import { AppError } from '../shared/errors.ts';
+import type { User } from '../platform/db/schema.ts';
 import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { passwordSession } from './login.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail, findUserByVerifiedPhone, sentPartOf } from './users.ts';
 import { smsTo } from '../otp/sms-budget.ts';
-import type { Requester } from '../trust-proxy.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 
 const notAnIdentifier = () =>
   new AppError(

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import type { User } from '../db/schema.ts';
+import type { User } from '../platform/db/schema.ts';
 import type { PublicUser } from '../contract/public-user.ts';
-import type { Locale } from '../locales.ts';
+import type { Locale } from '../shared/locales.ts';
 import type { SentPart } from '../otp/send-limits.ts';
-import type { Queryable } from '../db/client.ts';
+import type { Queryable } from '../platform/db/client.ts';
 
 export function toPublicUser(u: User): PublicUser {
   return {

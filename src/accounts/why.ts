@@ -1,13 +1,13 @@
 import { sql } from 'kysely';
 import type { FlowContext } from '../otp/context.ts';
-import type { Channel } from '../vocabulary.ts';
-import { isEmailAddress, normalizeEmail, normalizePhone } from '../addresses.ts';
+import type { Channel } from '../shared/vocabulary.ts';
+import { isEmailAddress, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
 import { listDeliveryLog } from '../delivery/delivery-log.ts';
 import type { LoggedMessage } from '../contract/delivery-log.ts';
 import { suppressionOf, type Suppression } from '../delivery/suppressions.ts';
 import { personView } from '../delivery/hints.ts';
 import type { Blocking, WhyReport } from '../contract/why-report.ts';
-import type { User } from '../db/schema.ts';
+import type { User } from '../platform/db/schema.ts';
 import { smsTo } from '../otp/sms-budget.ts';
 
 const RECENT = 20;

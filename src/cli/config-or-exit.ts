@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { ConfigError, loadConfig, type Config } from '../config/settings.ts';
 
 /** The configuration of a command that opens the database itself; a bad setting is a usage error (exit 2). */
 export function configOrExit(): Config {

@@ -4,7 +4,7 @@
  * is typed by the route's own schema instead of the generated contract.
  */
 import { apiBaseUrl, guardedFetch } from './api-client.ts';
-import type { InboxRow } from '../http/routes/dev-inbox.ts';
+import type { InboxRow } from '../dev-inbox/routes.ts';
 
 export type { InboxRow };
 

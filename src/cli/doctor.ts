@@ -1,6 +1,6 @@
 import { alignColumns } from './columns.ts';
 import { apiBaseUrl } from './api-client.ts';
-import type { EnvFile } from '../env-file.ts';
+import type { EnvFile } from '../config/env-file.ts';
 import { checkConfig, checkSecrets } from './doctor/config.ts';
 import { checkDatabase } from './doctor/database.ts';
 import { checkEmailDns, emailDnsDomain } from './doctor/email-dns.ts';

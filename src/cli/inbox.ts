@@ -1,7 +1,7 @@
 import { apiBaseUrl, apiErrorMessage } from './api-client.ts';
 import { CliError } from './errors.ts';
 import { devInboxMessages, type InboxRow } from './dev-inbox.ts';
-import { purposeLabel } from '../vocabulary.ts';
+import { purposeLabel } from '../shared/vocabulary.ts';
 import { alignColumns } from './columns.ts';
 
 const POLL_MS = 2000;

@@ -1,8 +1,8 @@
-import { ALL_STATUSES } from '../vocabulary.ts';
+import { ALL_STATUSES } from '../shared/vocabulary.ts';
 import { InvalidArgumentError, type Command, type CommanderError } from 'commander';
 import { CLIENT_GROUP, formatHelp, PanicCommand, usageLine } from './help.ts';
 import { CliError, UsageError } from './errors.ts';
-import { EnvFileError, loadEnvFile, type EnvFile } from '../env-file.ts';
+import { EnvFileError, loadEnvFile, type EnvFile } from '../config/env-file.ts';
 
 /** The .env read from the working directory before a command runs (doctor reports it). */
 let envFile: EnvFile | undefined;

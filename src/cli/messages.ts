@@ -2,7 +2,7 @@ import { api, apiErrorMessage, apiBaseUrl } from './api-client.ts';
 import { CliError } from './errors.ts';
 import type { paths } from './client/api-types.ts';
 import { messageEventLines } from './message-events.ts';
-import { MESSAGE_STATUSES } from '../vocabulary.ts';
+import { MESSAGE_STATUSES } from '../shared/vocabulary.ts';
 import { printable } from './printable.ts';
 
 type Filters = NonNullable<paths['/api/v1/admin/messages']['get']['parameters']['query']>;

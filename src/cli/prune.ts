@@ -1,11 +1,11 @@
 import { alignColumns } from './columns.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { systemClock } from '../clock.ts';
-import type { Config } from '../config.ts';
-import { openDatabase } from '../db/client.ts';
-import { isMigrated } from '../db/migrations.ts';
-import { applyRetention, RETENTION_TABLES, RULES, type RetentionCounts } from '../retention.ts';
+import { systemClock } from '../shared/clock.ts';
+import type { Config } from '../config/settings.ts';
+import { openDatabase } from '../platform/db/client.ts';
+import { isMigrated } from '../platform/db/migrations.ts';
+import { applyRetention, RETENTION_TABLES, RULES, type RetentionCounts } from '../platform/db/retention.ts';
 import { apiBaseUrl } from './api-client.ts';
 import { CliError } from './errors.ts';
 import { configOrExit } from './config-or-exit.ts';

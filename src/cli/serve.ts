@@ -1,8 +1,8 @@
 import { configOrExit } from './config-or-exit.ts';
-import { createLogger } from '../logger.ts';
-import { openDatabase } from '../db/client.ts';
-import { migrateToLatest } from '../db/migrations.ts';
-import { createRuntime } from '../runtime.ts';
+import { createLogger } from '../platform/logger.ts';
+import { openDatabase } from '../platform/db/client.ts';
+import { migrateToLatest } from '../platform/db/migrations.ts';
+import { createRuntime } from '../runtime/create-runtime.ts';
 
 /** `serve` (API and, unless DELIVERY_WORKER=off, the worker) or `worker` alone, until SIGTERM/SIGINT. */
 export async function serve(mode: 'serve' | 'worker'): Promise<void> {

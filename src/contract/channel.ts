@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { CHANNELS } from '../vocabulary.ts';
+import { CHANNELS } from '../shared/vocabulary.ts';
 
 /** A channel a code goes by, in an answer or a body: the words of vocabulary.ts. */
 export const ChannelField = (options: { default?: (typeof CHANNELS)[number] } = {}) =>

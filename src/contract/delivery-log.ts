@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { ALL_STATUSES, CHANNELS, EVENT_KINDS } from '../vocabulary.ts';
+import { ALL_STATUSES, CHANNELS, EVENT_KINDS } from '../shared/vocabulary.ts';
 import { Nullable } from './nullable.ts';
 
 const At = Type.String({ format: 'date-time' });

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { LOCALE_CODES } from '../locales.ts';
+import { LOCALE_CODES } from '../shared/locales.ts';
 
 /** What the API may show of a user: never a hash or a token. */
 export const PublicUser = Type.Object({

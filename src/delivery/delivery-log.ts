@@ -1,10 +1,10 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.ts';
-import type { Channel, MessageStatus } from '../vocabulary.ts';
+import type { Database } from '../platform/db/schema.ts';
+import type { Channel, MessageStatus } from '../shared/vocabulary.ts';
 import type { LoggedMessage, MessageEvent } from '../contract/delivery-log.ts';
 import type { Channels } from './channels/index.ts';
 import type { BreakerState, FailoverChannel } from './channels/failover.ts';
-import type { SettingState } from '../placeholders.ts';
+import type { SettingState } from '../config/placeholders.ts';
 import { queueDepth } from './outbox.ts';
 import { diagnose } from './reasons.ts';
 

@@ -1,6 +1,6 @@
-import type { Message } from '../db/schema.ts';
-import { PURPOSES } from '../vocabulary.ts';
-import type { Logger } from '../logger.ts';
+import type { Message } from '../platform/db/schema.ts';
+import { PURPOSES } from '../shared/vocabulary.ts';
+import type { Logger } from '../platform/logger.ts';
 
 /**
  * The development fallback's one log line, worded as the guide of the system this replaces taught

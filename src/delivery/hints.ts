@@ -1,4 +1,4 @@
-import type { Channel, MessageStatus } from '../vocabulary.ts';
+import type { Channel, MessageStatus } from '../shared/vocabulary.ts';
 
 /** The states of a code's message a person waiting for it is shown (GET /api/v1/users/verify-phone/status, `why`). */
 export const PUBLIC_STATES = ['queued', 'sent', 'delivered', 'undelivered', 'failed', 'expired'] as const;

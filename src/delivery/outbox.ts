@@ -1,10 +1,10 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, Message, NewMessageEvent } from '../db/schema.ts';
-import { PENDING_STATUSES, type Channel, type OtpPurpose } from '../vocabulary.ts';
-import { addSeconds } from '../clock.ts';
+import type { Database, Message, NewMessageEvent } from '../platform/db/schema.ts';
+import { PENDING_STATUSES, type Channel, type OtpPurpose } from '../shared/vocabulary.ts';
+import { addSeconds } from '../shared/clock.ts';
 import type { MessageSeal } from './sealed-body.ts';
 import type { ProviderAnswer } from './channels/types.ts';
-import type { Locale } from '../locales.ts';
+import type { Locale } from '../shared/locales.ts';
 
 export interface CodeMessage {
   channel: Channel;

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.ts';
-import type { Database } from '../db/schema.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
-import type { Channel, MessageStatus } from '../vocabulary.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Database } from '../platform/db/schema.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import type { Channel, MessageStatus } from '../shared/vocabulary.ts';
 import { suppress, type SuppressionKind } from './suppressions.ts';
 
 /** What a provider can tell us after it accepted a message. */

@@ -1,4 +1,4 @@
-import { isEmailAddress, normalizePhone } from '../addresses.ts';
+import { isEmailAddress, normalizePhone } from '../shared/addresses.ts';
 
 /**
  * The values a `to` filter matches, lower-cased: the value itself, and for something that is not an

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import type { Message } from '../db/schema.ts';
+import type { Message } from '../platform/db/schema.ts';
 
 /** Marks a sealed value; anything without it is a row written before sealing (plain text), read as is. */
 const PREFIX = 'sealed:v1:';

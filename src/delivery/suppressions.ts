@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Database, SuppressionsTable } from '../db/schema.ts';
-import { normalizeEmail } from '../addresses.ts';
+import type { Database, SuppressionsTable } from '../platform/db/schema.ts';
+import { normalizeEmail } from '../shared/addresses.ts';
 
 export type SuppressionKind = SuppressionsTable['kind'];
 

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
-import type { Config } from '../config.ts';
-import type { Clock } from '../clock.ts';
-import { addSeconds } from '../clock.ts';
-import type { Database, Message } from '../db/schema.ts';
-import { CHANNELS, type Channel } from '../vocabulary.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Config } from '../config/settings.ts';
+import type { Clock } from '../shared/clock.ts';
+import { addSeconds } from '../shared/clock.ts';
+import type { Database, Message } from '../platform/db/schema.ts';
+import { CHANNELS, type Channel } from '../shared/vocabulary.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
 import type { Channels } from './channels/index.ts';
 import { DeliveryError } from './channels/types.ts';
 import { retryDelaySeconds } from './backoff.ts';
@@ -14,7 +14,7 @@ import { logCapturedCode } from './dev-fallback.ts';
 import { claimDue, recordOutcome, staleCode, type Outcome } from './outbox.ts';
 import { suppressionOf } from './suppressions.ts';
 import type { MessageSeal } from './sealed-body.ts';
-import { callingCodeOf } from '../addresses.ts';
+import { callingCodeOf } from '../shared/addresses.ts';
 
 /**
  * Subscribes to "a message was committed" (LISTEN, or PGlite's own), with the message's channel as

@@ -1,10 +1,10 @@
 import type { FastifyRequest } from 'fastify';
-import type { Db } from '../db/client.ts';
-import type { Config } from '../config.ts';
-import type { Clock } from '../clock.ts';
-import type { User } from '../db/schema.ts';
+import type { Db } from '../platform/db/client.ts';
+import type { Config } from '../config/settings.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { User } from '../platform/db/schema.ts';
 import { authenticate } from '../accounts/sessions.ts';
-import { AppError } from '../errors.ts';
+import { AppError } from '../shared/errors.ts';
 import { sameSecret } from './same-secret.ts';
 
 declare module 'fastify' {

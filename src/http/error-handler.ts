@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AppError, ERROR_CODES, type ErrorCode } from '../errors.ts';
-import { isDatabaseUnavailable } from '../db/unavailable.ts';
+import { AppError, ERROR_CODES, type ErrorCode } from '../shared/errors.ts';
+import { isDatabaseUnavailable } from '../platform/db/unavailable.ts';
 
 /** What a client is told to wait during a database outage: long enough not to hammer a restart. */
 const DATABASE_RETRY_AFTER_SECONDS = 5;

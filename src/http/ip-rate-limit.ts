@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { LimiterFactory } from '../rate-limit.ts';
-import { clientBucket } from '../trust-proxy.ts';
+import type { LimiterFactory } from '../platform/rate-limit.ts';
+import { clientBucket } from '../shared/trust-proxy.ts';
 
 /** How a route counts against a client's per-IP budgets; set in a route's `config.limit`. */
 export interface RouteLimit {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError } from '../errors.ts';
+import { AppError } from '../shared/errors.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const UNSTORABLE_MESSAGE = 'The body contains a NUL character or broken Unicode (a lone surrogate).';

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
-import { localeOf, LOCALE_CODES, LOCALES, preferredLocale, type Locale } from '../locales.ts';
-import { AppError } from '../errors.ts';
+import { localeOf, LOCALE_CODES, LOCALES, preferredLocale, type Locale } from '../shared/locales.ts';
+import { AppError } from '../shared/errors.ts';
 import { body, Email, LocaleTag, Name, Password, Phone } from './schemas.ts';
 
 /** Registration's request and answer sentence, shared by /auth/register and its older alias /users/register. */

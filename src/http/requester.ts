@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { networkOf, type Requester } from '../trust-proxy.ts';
+import { networkOf, type Requester } from '../shared/trust-proxy.ts';
 
 /** The requester of a request, from the address trustProxy settled on (the socket peer when no proxy is trusted). */
 export const requesterOf = (request: FastifyRequest): Requester => ({

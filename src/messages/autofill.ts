@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/settings.ts';
 
 /**
  * The lines that let a phone fill the code in by itself, after the template's text: the Android app's

@@ -1,6 +1,6 @@
-import type { Config } from '../config.ts';
-import type { Locale } from '../locales.ts';
-import type { Channel, OtpPurpose } from '../vocabulary.ts';
+import type { Config } from '../config/settings.ts';
+import type { Locale } from '../shared/locales.ts';
+import type { Channel, OtpPurpose } from '../shared/vocabulary.ts';
 import { autofillLines } from './autofill.ts';
 import type { TemplateSet, TemplateView } from './templates.ts';
 

@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/settings.ts';
 import { createComposer, type Composer } from './compose.ts';
 import { checkTemplates, refuseBrokenTemplates } from './template-checks.ts';
 import { loadTemplates } from './templates.ts';

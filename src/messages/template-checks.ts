@@ -1,6 +1,6 @@
-import type { Config } from '../config.ts';
-import { FALLBACK_LOCALE, LOCALE_CODES, type Locale } from '../locales.ts';
-import { PURPOSES, type OtpPurpose } from '../vocabulary.ts';
+import type { Config } from '../config/settings.ts';
+import { FALLBACK_LOCALE, LOCALE_CODES, type Locale } from '../shared/locales.ts';
+import { PURPOSES, type OtpPurpose } from '../shared/vocabulary.ts';
 import { autofillLines } from './autofill.ts';
 import { smsLength } from './sms-length.ts';
 import { templateFileName, type Part } from './template-files.ts';

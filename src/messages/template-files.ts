@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { FALLBACK_LOCALE, isLocale, type Locale } from '../locales.ts';
-import { PURPOSES, type Channel, type OtpPurpose } from '../vocabulary.ts';
+import { FALLBACK_LOCALE, isLocale, type Locale } from '../shared/locales.ts';
+import { PURPOSES, type Channel, type OtpPurpose } from '../shared/vocabulary.ts';
 
 /** The parts of a message, each one template file: an email's subject, text and HTML, an SMS's text. */
 export const PARTS = {

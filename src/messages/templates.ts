@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
-import { FALLBACK_LOCALE, type Locale } from '../locales.ts';
-import type { Channel, OtpPurpose } from '../vocabulary.ts';
+import { FALLBACK_LOCALE, type Locale } from '../shared/locales.ts';
+import type { Channel, OtpPurpose } from '../shared/vocabulary.ts';
 import {
   PARTS,
   readTemplateFolder,

@@ -1,6 +1,6 @@
-import { AppError } from '../errors.ts';
-import type { OtpPurpose } from '../vocabulary.ts';
-import { callingCodeOf } from '../addresses.ts';
+import { AppError } from '../shared/errors.ts';
+import type { OtpPurpose } from '../shared/vocabulary.ts';
+import { callingCodeOf } from '../shared/addresses.ts';
 import { otpRules, type FlowContext } from './context.ts';
 import { consumeCode } from './store.ts';
 

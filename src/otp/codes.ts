@@ -1,5 +1,5 @@
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
-import type { OtpPurpose } from '../vocabulary.ts';
+import type { OtpPurpose } from '../shared/vocabulary.ts';
 
 /** A code of `length` digits from the CSPRNG; leading zeros are kept. */
 export function generateCode(length: number): string {

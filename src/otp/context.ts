@@ -1,11 +1,11 @@
-import type { Config } from '../config.ts';
-import type { Clock } from '../clock.ts';
-import type { Db } from '../db/client.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Config } from '../config/settings.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Db } from '../platform/db/client.ts';
+import type { Metrics } from '../platform/metrics.ts';
 import type { SendLimits } from './send-limits.ts';
 import type { SmsBudget } from './sms-budget.ts';
-import type { Passwords } from '../passwords.ts';
-import type { Logger } from '../logger.ts';
+import type { Passwords } from '../platform/passwords.ts';
+import type { Logger } from '../platform/logger.ts';
 import type { OtpRules } from './store.ts';
 import type { MessageSeal } from '../delivery/sealed-body.ts';
 import type { Composer } from '../messages/compose.ts';

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import type { Database } from '../db/schema.ts';
-import type { Channel, OtpPurpose } from '../vocabulary.ts';
-import type { Locale } from '../locales.ts';
+import type { Database } from '../platform/db/schema.ts';
+import type { Channel, OtpPurpose } from '../shared/vocabulary.ts';
+import type { Locale } from '../shared/locales.ts';
 import { enqueue } from '../delivery/outbox.ts';
-import { addSeconds } from '../clock.ts';
+import { addSeconds } from '../shared/clock.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { otpRules, type FlowContext } from './context.ts';
 import { issueCode } from './store.ts';
-import type { Requester } from '../trust-proxy.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 import type { SentPart } from './send-limits.ts';
 
 /** The expiry a response states: the same whether or not a code was really sent (no enumeration). */

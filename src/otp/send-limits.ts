@@ -1,8 +1,8 @@
-import type { Config } from '../config.ts';
-import type { LimiterFactory } from '../rate-limit.ts';
-import { AppError } from '../errors.ts';
-import { mailboxKey } from '../addresses.ts';
-import type { Requester } from '../trust-proxy.ts';
+import type { Config } from '../config/settings.ts';
+import type { LimiterFactory } from '../platform/rate-limit.ts';
+import { AppError } from '../shared/errors.ts';
+import { mailboxKey } from '../shared/addresses.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 
 /**
  * The resend cooldown and the hourly cap, counted in two parts so that a stranger can spend only

@@ -1,11 +1,11 @@
-import type { Config } from '../config.ts';
-import type { Logger } from '../logger.ts';
-import type { BrakePart, Metrics } from '../metrics.ts';
-import type { Limiter, LimiterFactory } from '../rate-limit.ts';
-import type { Requester } from '../trust-proxy.ts';
-import type { User } from '../db/schema.ts';
-import { numberRangeOf } from '../addresses.ts';
-import { AppError } from '../errors.ts';
+import type { Config } from '../config/settings.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { BrakePart, Metrics } from '../platform/metrics.ts';
+import type { Limiter, LimiterFactory } from '../platform/rate-limit.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
+import type { User } from '../platform/db/schema.ts';
+import { numberRangeOf } from '../shared/addresses.ts';
+import { AppError } from '../shared/errors.ts';
 
 /**
  * What SMS may cost, beyond the per-number cooldown and hourly cap: a budget per account (SMS an hour,

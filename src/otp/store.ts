@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
-import type { Database } from '../db/schema.ts';
-import type { OtpPurpose } from '../vocabulary.ts';
-import { AppError } from '../errors.ts';
-import { addSeconds } from '../clock.ts';
+import type { Database } from '../platform/db/schema.ts';
+import type { OtpPurpose } from '../shared/vocabulary.ts';
+import { AppError } from '../shared/errors.ts';
+import { addSeconds } from '../shared/clock.ts';
 import { generateCode, generateLongCode, hashCode, hashesEqual, normalizeLongCode } from './codes.ts';
 
 export interface OtpRules {

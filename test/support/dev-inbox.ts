@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { InboxRow } from '../../src/http/routes/dev-inbox.ts';
+import type { InboxRow } from '../../src/dev-inbox/routes.ts';
 import type { Stack } from './stack.ts';
 import { waitUntil } from './wait.ts';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openDatabase } from '../../src/db/client.ts';
-import { migrateToLatest } from '../../src/db/migrations.ts';
+import { openDatabase } from '../../src/platform/db/client.ts';
+import { migrateToLatest } from '../../src/platform/db/migrations.ts';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
-import { openDatabase, type DbHandle } from '../../src/db/client.ts';
-import { migrateToLatest } from '../../src/db/migrations.ts';
-import { openPglite } from '../../src/db/pglite.ts';
+import { openDatabase, type DbHandle } from '../../src/platform/db/client.ts';
+import { migrateToLatest } from '../../src/platform/db/migrations.ts';
+import { openPglite } from '../../src/platform/db/pglite.ts';
 
 /**
  * A fresh in-memory PGlite spends seconds in initdb; one loaded from a migrated database's dump is
@@ -18,7 +18,7 @@ import { openPglite } from '../../src/db/pglite.ts';
 const PGLITE_VERSION = JSON.parse(
   readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8'),
 ).version;
-const MIGRATIONS = new URL('../../src/db/migrations.ts', import.meta.url);
+const MIGRATIONS = new URL('../../src/platform/db/migrations.ts', import.meta.url);
 
 async function dumpMigrated(): Promise<Blob> {
   const pg = await openPglite('memory://');

@@ -1,7 +1,7 @@
 /** Receipts as providers send them, signed by the tests' own hand from the providers' documentation (never by the service's code). */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import type { Message } from '../../src/db/schema.ts';
+import type { Message } from '../../src/platform/db/schema.ts';
 import { readAnswer, verifiedLogin, type ApiResponse, type Stack } from './stack.ts';
 import { waitUntil } from './wait.ts';
 

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Db } from '../../src/db/client.ts';
-import type { Passwords } from '../../src/passwords.ts';
+import type { Db } from '../../src/platform/db/client.ts';
+import type { Passwords } from '../../src/platform/passwords.ts';
 import { onNetwork, type Client } from './clients.ts';
 import type { TwilioFixture } from './sms.ts';
 

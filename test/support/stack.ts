@@ -1,9 +1,9 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { loadConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
-import { createRuntime, type Runtime } from '../../src/runtime.ts';
-import type { Clock } from '../../src/clock.ts';
+import { loadConfig } from '../../src/config/settings.ts';
+import { createLogger } from '../../src/platform/logger.ts';
+import { createRuntime, type Runtime } from '../../src/runtime/create-runtime.ts';
+import type { Clock } from '../../src/shared/clock.ts';
 import { createTestDatabase, pgAvailable } from './pg.ts';
 import { borrowMigratedDatabase } from './pglite-template.ts';
 import { startTwilioServer, type TwilioFixture } from './sms.ts';

@@ -1,5 +1,5 @@
-import { ConfigError, loadConfig, type Config } from '../../config.ts';
-import { productionSecretProblems } from '../../secrets.ts';
+import { ConfigError, loadConfig, type Config } from '../../config/settings.ts';
+import { productionSecretProblems } from '../../config/secrets.ts';
 import { fail, ok, warn, type Check } from './types.ts';
 
 export interface ConfigResult {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../../config.ts';
-import { openDatabase, ping, redactUrl, type DbHandle } from '../../db/client.ts';
-import { isMigrated } from '../../db/migrations.ts';
+import type { Config } from '../../config/settings.ts';
+import { openDatabase, ping, redactUrl, type DbHandle } from '../../platform/db/client.ts';
+import { isMigrated } from '../../platform/db/migrations.ts';
 import { errorCode, errorText, explainCode, fail, NETWORK_CODES, ok, warn, type Check } from './types.ts';
 
 const NAME = 'database';

@@ -1,7 +1,7 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import addressparser from 'nodemailer/lib/addressparser';
-import { dnsServerList, type Config } from '../../config.ts';
+import { dnsServerList, type Config } from '../../config/settings.ts';
 import { createSmtpChannel } from '../../delivery/channels/smtp.ts';
 import { errorCode, ok, warn, type Check } from './types.ts';
 

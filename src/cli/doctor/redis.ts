@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/settings.ts';
 import { errorCode, errorText, ok, warn, type Check } from './types.ts';
 
 const NAME = 'redis';

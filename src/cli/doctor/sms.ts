@@ -1,4 +1,4 @@
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/settings.ts';
 import { createChannels } from '../../delivery/channels/index.ts';
 import { twilioAuthorization } from '../../delivery/channels/twilio.ts';
 import { errorCode, explainCode, fail, missingSeverity, ok, warn, type Check } from './types.ts';

@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/settings.ts';
 import { checkTemplates, type TemplateProblem } from '../../messages/template-checks.ts';
 import { BUILT_IN_TEMPLATES, loadTemplates, TemplateError } from '../../messages/templates.ts';
 import { fail, ok, warn, type Check } from './types.ts';

@@ -1,6 +1,6 @@
-import type { Message } from '../../db/schema.ts';
-import type { Clock } from '../../clock.ts';
-import type { BreakerPosition } from '../../vocabulary.ts';
+import type { Message } from '../../platform/db/schema.ts';
+import type { Clock } from '../../shared/clock.ts';
+import type { BreakerPosition } from '../../shared/vocabulary.ts';
 import { DeliveryError, type ChannelStatus, type DeliveryChannel, type SendResult } from './types.ts';
 
 /** Temporary failures in a row that open a provider's breaker, and how long it then stays open. */

@@ -1,11 +1,11 @@
-import type { Config } from '../../config.ts';
-import type { Channel } from '../../vocabulary.ts';
+import type { Config } from '../../config/settings.ts';
+import type { Channel } from '../../shared/vocabulary.ts';
 import { createHttpSmsChannel } from './generic-sms.ts';
 import { createSmtpChannel } from './smtp.ts';
 import { createTwilioChannel } from './twilio.ts';
 import { DeliveryError, type DeliveryChannel } from './types.ts';
 import { createFailoverChannel, type FailoverChannel } from './failover.ts';
-import { systemClock, type Clock } from '../../clock.ts';
+import { systemClock, type Clock } from '../../shared/clock.ts';
 
 export type Channels = Record<Channel, DeliveryChannel>;
 

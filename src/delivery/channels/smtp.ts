@@ -1,6 +1,6 @@
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { Config } from '../../config.ts';
-import type { Message } from '../../db/schema.ts';
+import type { Config } from '../../config/settings.ts';
+import type { Message } from '../../platform/db/schema.ts';
 import { channelStatus, DeliveryError, type DeliveryChannel } from './types.ts';
 
 type SmtpConfig = Pick<

@@ -1,5 +1,5 @@
-import type { Config } from '../../config.ts';
-import type { Message } from '../../db/schema.ts';
+import type { Config } from '../../config/settings.ts';
+import type { Message } from '../../platform/db/schema.ts';
 import { postToProvider } from './sms-http.ts';
 import { channelStatus, type DeliveryChannel } from './types.ts';
 

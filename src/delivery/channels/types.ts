@@ -1,6 +1,6 @@
-import type { Message } from '../../db/schema.ts';
-import type { Channel } from '../../vocabulary.ts';
-import { settingState, type SettingState } from '../../placeholders.ts';
+import type { Message } from '../../platform/db/schema.ts';
+import type { Channel } from '../../shared/vocabulary.ts';
+import { settingState, type SettingState } from '../../config/placeholders.ts';
 
 export interface ChannelStatus {
   /** True only when every required setting is set and none is a placeholder. */

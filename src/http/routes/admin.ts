@@ -8,10 +8,10 @@ import { recipientKeys } from '../../delivery/recipients.ts';
 import { unsuppress } from '../../delivery/suppressions.ts';
 import { why } from '../../accounts/why.ts';
 import { WhyReport } from '../../contract/why-report.ts';
-import { AppError } from '../../errors.ts';
+import { AppError } from '../../shared/errors.ts';
 import { requireAdminToken } from '../auth-hook.ts';
 import { errors, Uuid } from '../schemas.ts';
-import { ALL_STATUSES } from '../../vocabulary.ts';
+import { ALL_STATUSES } from '../../shared/vocabulary.ts';
 
 const Status = Type.Union(ALL_STATUSES.map((s) => Type.Literal(s)));
 

@@ -1,9 +1,9 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Db } from '../../db/client.ts';
-import { ping } from '../../db/client.ts';
-import { isMigrated } from '../../db/migrations.ts';
-import { AppError } from '../../errors.ts';
+import type { Db } from '../../platform/db/client.ts';
+import { ping } from '../../platform/db/client.ts';
+import { isMigrated } from '../../platform/db/migrations.ts';
+import { AppError } from '../../shared/errors.ts';
 import { errors } from '../schemas.ts';
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {

@@ -5,7 +5,7 @@ import { register } from '../../accounts/registration.ts';
 import { phoneCodeStatus, requestPhoneCode, verifyPhoneCode } from '../../accounts/phone-verification.ts';
 import { PUBLIC_STATES } from '../../delivery/hints.ts';
 import { setLocale, toPublicUser } from '../../accounts/users.ts';
-import { AppError } from '../../errors.ts';
+import { AppError } from '../../shared/errors.ts';
 import { requireUser } from '../auth-hook.ts';
 import { requesterOf } from '../requester.ts';
 import { PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';

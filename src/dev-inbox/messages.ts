@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/client.ts';
-import type { Channel, MessageStatus, OtpPurpose } from '../vocabulary.ts';
-import type { Locale } from '../locales.ts';
-import { recipientKeys } from './recipients.ts';
-import { UnsealError, type MessageSeal } from './sealed-body.ts';
+import type { Db } from '../platform/db/client.ts';
+import type { Channel, MessageStatus, OtpPurpose } from '../shared/vocabulary.ts';
+import type { Locale } from '../shared/locales.ts';
+import { recipientKeys } from '../delivery/recipients.ts';
+import { UnsealError, type MessageSeal } from '../delivery/sealed-body.ts';
 
 /** One message as the dev inbox shows it: the code and body are kept in development. */
 export interface InboxMessage {

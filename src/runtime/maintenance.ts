@@ -1,10 +1,10 @@
-import type { Clock } from './clock.ts';
-import type { Db } from './db/client.ts';
-import type { Logger } from './logger.ts';
-import type { Metrics } from './metrics.ts';
-import { applyRetention, type RetentionCounts, type RetentionSettings } from './retention.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Db } from '../platform/db/client.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import { applyRetention, type RetentionCounts, type RetentionSettings } from '../platform/db/retention.ts';
 
-/** Housekeeping that runs beside the worker: retention (src/retention.ts), every 10 minutes. */
+/** Housekeeping that runs beside the worker: retention (src/platform/db/retention.ts), every 10 minutes. */
 export interface Maintenance {
   /** One run now, to its end. */
   runOnce(): Promise<RetentionCounts>;

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { Channel, MessageEventKind, MessageStatus, OtpPurpose } from '../vocabulary.ts';
-import type { Locale } from '../locales.ts';
+import type { Channel, MessageEventKind, MessageStatus, OtpPurpose } from '../../shared/vocabulary.ts';
+import type { Locale } from '../../shared/locales.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;

@@ -1,13 +1,13 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Type, type Static } from 'typebox';
-import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
-import { parseAllowedCountries } from './addresses.ts';
+import { parseTrustProxy, type TrustProxy } from '../shared/trust-proxy.ts';
+import { parseAllowedCountries } from '../shared/addresses.ts';
 import { readEnv } from './read-env.ts';
-import { LOCALE_CODES, FALLBACK_LOCALE } from './locales.ts';
+import { LOCALE_CODES, FALLBACK_LOCALE } from '../shared/locales.ts';
 import { DEV_SECRETS, productionSecretProblems, type SecretName } from './secrets.ts';
 
-// How text becomes a number or a boolean, and that blank optional text is unset: src/read-env.ts.
+// How text becomes a number or a boolean, and that blank optional text is unset: src/config/read-env.ts.
 const int = (def: number, minimum = 0, maximum = Number.MAX_SAFE_INTEGER) =>
   Type.Integer({ default: def, minimum, maximum });
 const optionalText = Type.Optional(Type.String());

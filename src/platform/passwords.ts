@@ -1,6 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
-import { AppError } from './errors.ts';
-import { createGate } from './gate.ts';
+import { AppError } from '../shared/errors.ts';
+import { createGate } from '../shared/gate.ts';
 
 /** argon2id hashing, with at most `concurrency` hashes at once so a flood cannot starve the process. */
 export interface Passwords {

@@ -1,14 +1,14 @@
 import { Type, type Static } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import type { FlowContext } from '../../otp/context.ts';
-import { inboxHtml, listInbox, type InboxMessage } from '../../delivery/inbox.ts';
-import { INBOX_PAGE } from '../../web/inbox-page.ts';
-import { AppError } from '../../errors.ts';
-import { isLoopback } from '../../trust-proxy.ts';
-import { sameSecret } from '../same-secret.ts';
-import { Uuid } from '../schemas.ts';
-import { Nullable } from '../../contract/nullable.ts';
+import type { FlowContext } from '../otp/context.ts';
+import { inboxHtml, listInbox, type InboxMessage } from './messages.ts';
+import { INBOX_PAGE } from './page.ts';
+import { AppError } from '../shared/errors.ts';
+import { isLoopback } from '../shared/trust-proxy.ts';
+import { sameSecret } from '../http/same-secret.ts';
+import { Uuid } from '../http/schemas.ts';
+import { Nullable } from '../contract/nullable.ts';
 
 const InboxRow = Type.Object({
   id: Type.String(),

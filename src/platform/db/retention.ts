@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Config } from './config.ts';
-import type { Database } from './db/schema.ts';
-import { PENDING_STATUSES } from './vocabulary.ts';
+import type { Config } from '../../config/settings.ts';
+import type { Database } from './schema.ts';
+import { PENDING_STATUSES } from '../../shared/vocabulary.ts';
 
 /**
  * What the service keeps and for how long: the one list of rules, applied by the worker's

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
-import type { Config } from './config.ts';
+import type { Config } from '../config/settings.ts';
 
 /** Secrets may hide in any of these; pino replaces them before a line is written. */
 export const REDACT_PATHS = [

@@ -3,8 +3,8 @@
  * elsewhere, no build step). It polls GET /dev/inbox/messages every 2 s and renders every value with
  * textContent, never as HTML. The script avoids backticks so this file can hold it in a template literal.
  */
-import { MESSAGE_STATUSES, PURPOSES } from '../vocabulary.ts';
-import { LOCALES } from '../locales.ts';
+import { MESSAGE_STATUSES, PURPOSES } from '../shared/vocabulary.ts';
+import { LOCALES } from '../shared/locales.ts';
 
 /** A value as a script literal: `<` escaped so no string can end the script element. */
 const inlineJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c');

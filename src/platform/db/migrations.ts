@@ -103,7 +103,7 @@ const migrations: Record<string, Migration> = {
   },
   '0003_retention': {
     async up(db: Kysely<any>) {
-      // Retention (src/retention.ts) finds each batch through one of these, never by scanning a table.
+      // Retention (src/platform/db/retention.ts) finds each batch through one of these, never by scanning a table.
       // IF NOT EXISTS: on a large database an operator may build them first with CREATE INDEX
       // CONCURRENTLY (not allowed inside this migration's transaction) so writes are never blocked.
       await runStatements(

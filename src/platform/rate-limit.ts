@@ -1,6 +1,6 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Redis } from 'ioredis';
-import { AppError } from './errors.ts';
+import { AppError } from '../shared/errors.ts';
 
 export interface LimiterSpec {
   keyPrefix: string;

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { RETENTION_TABLES } from './retention.ts';
-import { callingCodeOf, isEmailAddress } from './addresses.ts';
-import type { BreakerPosition } from './vocabulary.ts';
+import { RETENTION_TABLES } from './db/retention.ts';
+import { callingCodeOf, isEmailAddress } from '../shared/addresses.ts';
+import type { BreakerPosition } from '../shared/vocabulary.ts';
 
 /** The service's Prometheus metrics, one registry per runtime so several can live in one process. */
 export interface Metrics {
