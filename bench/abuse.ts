@@ -261,8 +261,8 @@ report(`(1), default limits but SMS_MAX_PER_HOUR=${CEILING}:`);
 for (const line of await brakeAttack(
   {
     baseUrl: brakeTarget.baseUrl,
-    db: brakeTarget.service.ctx.db,
-    passwords: brakeTarget.service.ctx.passwords,
+    db: brakeTarget.service.services.db,
+    passwords: brakeTarget.service.services.passwords,
     sms: brakeTarget.sms,
   },
   { ceiling: CEILING },

@@ -40,7 +40,7 @@ const api = await createRuntime({ config, logger });
 // On a server database the worker is another runtime (another process's worth of connections).
 const workerRuntime: Runtime = config.DATABASE_URL ? await createRuntime({ config, logger }) : api;
 const base = await api.app.listen({ port: 0, host: '127.0.0.1' });
-const { db } = api.ctx;
+const { db } = api.services;
 
 const arrived = (n: number) =>
   new Promise<void>((resolve) => {
@@ -88,7 +88,7 @@ for (let i = 0; i < MESSAGES; i += 100) {
           expiresAt: new Date(now.getTime() + 600_000),
         },
         now,
-        api.ctx.seal,
+        api.services.seal,
       );
     }
   });

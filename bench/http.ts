@@ -40,7 +40,7 @@ await fetch(`${base}/api/v1/auth/register`, {
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(account),
 });
-await runtime.ctx.db
+await runtime.services.db
   .updateTable('users')
   .set({ email_verified_at: new Date() })
   .where('email', '=', account.email)

@@ -30,7 +30,7 @@ const USAGE: Record<RetentionTable, { perUser: number; why: string }> = {
 };
 
 const stack = await startStack({ db: 'postgres', env: { LOG_LEVEL: 'silent' } });
-const db = stack.runtime.ctx.db;
+const db = stack.runtime.services.db;
 try {
   for (let i = 0; i < PEOPLE; i += 10) {
     await Promise.all(

@@ -45,14 +45,14 @@ const wrong = (code: string, k: number) => String((Number(code) + k) % 10 ** cod
 async function verifiedAccount(s: Stack) {
   const p = { email: `owner.${tag()}@example.test`, phone: randomMobile(), password: 'correct horse battery' };
   const now = new Date();
-  await s.runtime.ctx.db
+  await s.runtime.services.db
     .insertInto('users')
     .values({
       email: p.email,
       phone: p.phone,
       first_name: 'Lindiwe',
       last_name: 'Zulu',
-      password_hash: await s.runtime.ctx.passwords.hash(p.password),
+      password_hash: await s.runtime.services.passwords.hash(p.password),
       email_verified_at: now,
       created_at: now,
       updated_at: now,
@@ -440,7 +440,7 @@ for (const db of await databaseKinds()) {
           .status,
         200,
       );
-      const row = await s.runtime.ctx.db
+      const row = await s.runtime.services.db
         .selectFrom('otp_codes')
         .select(['failures'])
         .where('user_id', '=', long.body.user.id)

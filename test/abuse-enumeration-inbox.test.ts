@@ -397,7 +397,7 @@ function enumerationSuite(
       );
       assertAlike(answers, ['200', ...INVALID_X7]);
       // Behind the same answers the known code really was used up (5 tries), which used to show.
-      const row = await stack.runtime.ctx.db
+      const row = await stack.runtime.services.db
         .selectFrom('otp_codes')
         .innerJoin('users', 'users.id', 'otp_codes.user_id')
         .select(['otp_codes.attempts', 'otp_codes.consumed_at'])
@@ -634,7 +634,7 @@ function enumerationSuite(
         // The known addresses really got their codes (the known path did its work each time).
         // (The answer does not wait for the queueing, so the last one may still be under way.)
         const queued = (to: string) =>
-          stack.runtime.ctx.db
+          stack.runtime.services.db
             .selectFrom('messages')
             .select((eb) => eb.fn.countAll<number>().as('n'))
             .where('recipient', '=', to)
@@ -646,7 +646,7 @@ function enumerationSuite(
           what: 'forgot-password and unlock queued codes each time',
         });
         // The unknown addresses' rehearsals of that work were all undone: no message, no stand-in account.
-        const db = stack.runtime.ctx.db;
+        const db = stack.runtime.services.db;
         const left = await Promise.all([
           db
             .selectFrom('messages')

@@ -151,7 +151,7 @@ for (const db of await databaseKinds()) {
     it('the attacker gets 40 + 3 × 16 SMS, no more; a new person elsewhere gets their code, and unlock and every code to a verified phone still go out', async () => {
       const scrape = async () => (await s.api('GET', '/metrics', undefined, ADMIN_TOKEN)).text;
       const before = await scrape();
-      const { ctx } = s.runtime;
+      const ctx = s.runtime.services;
       const r = await runBrakeAttack(
         { baseUrl: s.baseUrl, db: ctx.db, passwords: ctx.passwords, sms: s.sms },
         { concentrated: 12, networks: 16 },
@@ -196,7 +196,7 @@ for (const db of await databaseKinds()) {
     it('why, for an account in an attacked range, names the ceiling and the range', async () => {
       const phone = '+27821288888'; // in an attacked range, no attacker's number
       const now = new Date();
-      await s.runtime.ctx.db
+      await s.runtime.services.db
         .insertInto('users')
         .values({
           email: `why-brake-${randomBytes(4).toString('hex')}@example.test`,
@@ -209,7 +209,7 @@ for (const db of await databaseKinds()) {
           updated_at: now,
         })
         .execute();
-      const report = await why(s.runtime.ctx, phone);
+      const report = await why(s.runtime.services, phone);
       assert.deepEqual(
         report.blocking.map((b) => b.setting).sort(),
         ['SMS_BRAKE_RANGE_MIN_VERIFIED_PERCENT', 'SMS_MAX_PER_HOUR'],

@@ -230,7 +230,7 @@ function perAccountBudgetTests(stack: () => Stack) {
 
     await settle(s);
     assert.equal(reached(s, [a.p.phone, unknown]).length, 6, 'no unlock SMS past the budget');
-    const unlockRows = await s.runtime.ctx.db
+    const unlockRows = await s.runtime.services.db
       .selectFrom('messages')
       .select('id')
       .where('purpose', '=', 'unlock')
@@ -293,9 +293,9 @@ for (const db of await databaseKinds()) {
         emails.push(p.email);
         assertError(await s.api('POST', path, p), 400, 'phone_not_allowed', `${path} ${phone}`);
       }
-      const users = await s.runtime.ctx.db.selectFrom('users').select('id').where('email', 'in', emails).execute();
+      const users = await s.runtime.services.db.selectFrom('users').select('id').where('email', 'in', emails).execute();
       assert.deepEqual(users, [], 'no user row');
-      const queued = await s.runtime.ctx.db
+      const queued = await s.runtime.services.db
         .selectFrom('messages')
         .select('id')
         .where('recipient', 'in', emails)
@@ -482,7 +482,7 @@ for (const db of await databaseKinds()) {
 
     describe(`guessing budget: OTP_MAX_FAILURES_PER_DAY=20 across codes (${db})`, () => {
       const codeRow = (s: Stack, userId: string, purpose: 'password_reset' | 'phone_verification') =>
-        s.runtime.ctx.db
+        s.runtime.services.db
           .selectFrom('otp_codes')
           .select(['failures', 'attempts', 'consumed_at'])
           .where('user_id', '=', userId)
@@ -640,7 +640,7 @@ for (const db of await databaseKinds()) {
       async function verifiedAnHourAgo(s: Stack, tag: string): Promise<Person> {
         const p = fresh(tag);
         const at = new Date(now - 3_600_000);
-        await s.runtime.ctx.db
+        await s.runtime.services.db
           .insertInto('users')
           .values({
             email: p.email,
@@ -708,7 +708,7 @@ for (const db of await databaseKinds()) {
         const p = { ...fresh('star-reg'), phone: SATELLITE };
         assertError(await s.api('POST', '/api/v1/auth/register', p), 400, 'phone_not_allowed', 'register satellite');
         assert.equal(
-          (await s.runtime.ctx.db.selectFrom('users').select('id').where('email', '=', p.email).execute()).length,
+          (await s.runtime.services.db.selectFrom('users').select('id').where('email', '=', p.email).execute()).length,
           0,
         );
         await settle(s);

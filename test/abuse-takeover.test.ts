@@ -51,7 +51,7 @@ for (const db of await databaseKinds()) {
     const mailsTo = (email: string) =>
       stack.smtp.messages.filter((m) => m.envelopeTo.includes(email.toLowerCase())).length;
     const userRow = (email: string) =>
-      stack.runtime.ctx.db.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
+      stack.runtime.services.db.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
 
     const assertRefusedLogin = async (email: string, password: string, who: string) => {
       const r = await login(email, password);
@@ -436,7 +436,7 @@ for (const db of await databaseKinds()) {
 
         for (const email of targets) {
           assert.equal(await userRow(email), undefined, `no account for ${email}`);
-          const queued = await stack.runtime.ctx.db
+          const queued = await stack.runtime.services.db
             .selectFrom('messages')
             .select('id')
             .where('recipient', '=', email)

@@ -37,21 +37,39 @@ function sourceFiles(dir: string): string[] {
   );
 }
 
-/** Every relative import of src/, as [importing file, imported file], both relative to src/. */
-function imports(): Array<[string, string]> {
-  return sourceFiles(SRC).flatMap((file) =>
-    ts
-      .preProcessFile(readFileSync(file, 'utf8'), true, true)
-      .importedFiles.filter((i) => i.fileName.startsWith('.'))
-      .map((i): [string, string] => [relative(SRC, file), relative(SRC, resolve(dirname(file), i.fileName))]),
-  );
+/** The service container: functions of every layer name the part of it they take, as a type. */
+const CONTAINER = 'runtime/services.ts';
+
+interface Edge {
+  from: string;
+  to: string;
+  /** `import type { … }`: nothing of it exists at run time. */
+  typeOnly: boolean;
 }
+
+/** Every relative import (and re-export) of src/, both ends relative to src/. */
+function imports(): Edge[] {
+  return sourceFiles(SRC).flatMap((file) => {
+    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+    return source.statements.flatMap((s): Edge[] => {
+      if (!(ts.isImportDeclaration(s) || ts.isExportDeclaration(s)) || !s.moduleSpecifier) return [];
+      const spec = (s.moduleSpecifier as ts.StringLiteral).text;
+      if (!spec.startsWith('.')) return [];
+      const typeOnly = ts.isImportDeclaration(s) ? !!s.importClause?.isTypeOnly : s.isTypeOnly;
+      return [{ from: relative(SRC, file), to: relative(SRC, resolve(dirname(file), spec)), typeOnly }];
+    });
+  });
+}
+
+/** Edges that count for the layers: all but a type-only import of the container. */
+const layered = (edges: Edge[]) => edges.filter((e) => !(e.to === CONTAINER && e.typeOnly));
 
 const unitOf = (path: string) => path.split('/')[0];
 const layerOf = (unit: string) => LAYERS.findIndex((layer) => layer.includes(unit));
 
 describe('architecture', () => {
-  const edges = imports();
+  const all = imports();
+  const edges = layered(all);
 
   it('places every file and folder of src/ in a layer', () => {
     const units = new Set(sourceFiles(SRC).map((f) => unitOf(relative(SRC, f))));
@@ -64,14 +82,14 @@ describe('architecture', () => {
 
   it('no import points up a layer', () => {
     const upward = edges
-      .filter(([from, to]) => layerOf(unitOf(to)) > layerOf(unitOf(from)))
-      .map(([from, to]) => `${from} → ${to}`);
+      .filter(({ from, to }) => layerOf(unitOf(to)) > layerOf(unitOf(from)))
+      .map(({ from, to }) => `${from} → ${to}`);
     assert.deepEqual(upward, []);
   });
 
   it('no two files or folders of src/ import each other, directly or round a circle', () => {
     const graph = new Map<string, Set<string>>();
-    for (const [from, to] of edges) {
+    for (const { from, to } of edges) {
       const [a, b] = [unitOf(from), unitOf(to)];
       if (a !== b) graph.set(a, (graph.get(a) ?? new Set()).add(b));
     }
@@ -85,8 +103,24 @@ describe('architecture', () => {
 
   it('no route module imports another: what two routes share lives below them', () => {
     const between = edges
-      .filter(([from, to]) => from.startsWith('http/routes/') && to.startsWith('http/routes/'))
-      .map(([from, to]) => `${from} → ${to}`);
+      .filter(({ from, to }) => from.startsWith('http/routes/') && to.startsWith('http/routes/'))
+      .map(({ from, to }) => `${from} → ${to}`);
     assert.deepEqual(between, []);
+  });
+
+  it('the container crosses layers as a type only, and imports nothing but types itself', () => {
+    const valueImports = all.filter((e) => e.to === CONTAINER && !e.typeOnly).map((e) => e.from);
+    assert.deepEqual(valueImports, []);
+    const ownValues = all.filter((e) => e.from === CONTAINER && !e.typeOnly).map((e) => e.to);
+    assert.deepEqual(ownValues, []);
+  });
+
+  it('the domain and the routes take services one way: no FlowContext, no positional (db, config, …, now)', () => {
+    const files = sourceFiles(SRC).filter((f) => /\/(accounts|otp|http)\//.test(f));
+    const positional = files.filter((f) => /\(\s*\w+\.db,\s*\w+\.config,/.test(readFileSync(f, 'utf8')));
+    assert.deepEqual(
+      positional.map((f) => relative(SRC, f)),
+      [],
+    );
   });
 });

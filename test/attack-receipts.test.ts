@@ -91,7 +91,7 @@ for (const db of await databaseKinds()) {
         SMS_SECRET,
       );
       assert.equal(forged.status, 404, forged.text);
-      const stored = await stack.runtime.ctx.db
+      const stored = await stack.runtime.services.db
         .selectFrom('messages')
         .select(['status', 'last_error'])
         .where('id', '=', row.id)
@@ -146,7 +146,7 @@ for (const db of await databaseKinds()) {
         answers.map((a) => a.text).join('\n'),
       );
       assert.ok(answers.every((a) => errorCode(a) === 'validation_error'));
-      const stored = await stack.runtime.ctx.db
+      const stored = await stack.runtime.services.db
         .selectFrom('messages')
         .select('status')
         .where('id', '=', row.id)
@@ -226,7 +226,7 @@ for (const db of await databaseKinds()) {
         429,
         'a genuine receipt does not refill the budget',
       );
-      const stored = await stack.runtime.ctx.db
+      const stored = await stack.runtime.services.db
         .selectFrom('messages')
         .select('status')
         .where('id', '=', row.id)

@@ -35,7 +35,7 @@ for (const db of await databaseKinds()) {
     }
 
     const otpRow = (userId: string, purpose: 'email_verification' | 'phone_verification' | 'password_reset') =>
-      stack.runtime.ctx.db
+      stack.runtime.services.db
         .selectFrom('otp_codes')
         .selectAll()
         .where('user_id', '=', userId)
@@ -93,7 +93,7 @@ for (const db of await databaseKinds()) {
         assert.equal(res.status, 200, res.text);
         second = await stack.emailCode(p.email, n);
       }
-      const rows = await stack.runtime.ctx.db
+      const rows = await stack.runtime.services.db
         .selectFrom('otp_codes')
         .select('id')
         .where('user_id', '=', userId)
@@ -124,7 +124,7 @@ for (const db of await databaseKinds()) {
       // The outbox row of that code is redacted once delivered (APP_ENV=test is not development).
       const msg = await waitUntil(
         () =>
-          stack.runtime.ctx.db
+          stack.runtime.services.db
             .selectFrom('messages')
             .selectAll()
             .where('recipient', '=', p.email)
@@ -139,7 +139,7 @@ for (const db of await databaseKinds()) {
     it('a code for one purpose does not verify another: email vs phone, email verification vs password reset', async () => {
       const { p, code: emailCode, userId } = await registered('purpose');
       // A session for the still unverified account, so it can ask for a phone code too.
-      const { access_token } = await startSession(stack.runtime.ctx.db, stack.runtime.config, userId, new Date(now));
+      const { access_token } = await startSession(stack.runtime.services, userId, new Date(now));
       assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, access_token)).status, 200);
       const phoneCode = await stack.smsCode(p.phone);
       assert.equal((await stack.api('POST', '/api/v1/auth/forgot-password', { email: p.email })).status, 200);

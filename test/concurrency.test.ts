@@ -30,7 +30,7 @@ for (const db of await databaseKinds()) {
     }
 
     const attemptsOf = async (userId: string, purpose: 'email_verification' | 'phone_verification') => {
-      const row = await stack.runtime.ctx.db
+      const row = await stack.runtime.services.db
         .selectFrom('otp_codes')
         .select(['attempts', 'consumed_at'])
         .where('user_id', '=', userId)

@@ -15,7 +15,7 @@ const ADMIN = 'admin-token-for-tests-0123456789';
 const MINUTE = 60_000;
 
 async function messages(stack: Stack, recipient: string) {
-  return stack.runtime.ctx.db
+  return stack.runtime.services.db
     .selectFrom('messages')
     .selectAll()
     .where('recipient', '=', recipient)

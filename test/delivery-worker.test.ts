@@ -26,7 +26,7 @@ async function registered(stack: Stack, tag: string) {
 }
 
 const statusOf = async (stack: Stack, recipient: string) =>
-  stack.runtime.ctx.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).executeTakeFirstOrThrow();
+  stack.runtime.services.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).executeTakeFirstOrThrow();
 
 for (const db of await databaseKinds()) {
   describe(`delivery worker (${db})`, () => {
@@ -51,7 +51,7 @@ for (const db of await databaseKinds()) {
         await waitUntil(() => stack.smtp.dataReceived >= 3, { what: 'three emails in flight' });
         const started = performance.now();
         const someone = people[0];
-        await sendCode(stack.runtime.ctx, {
+        await sendCode(stack.runtime.services, {
           userId: someone.id,
           purpose: 'phone_verification',
           channel: 'sms',
@@ -81,7 +81,7 @@ for (const db of await databaseKinds()) {
         assert.equal(row.status, 'queued', 'back in the queue for the next worker');
         assert.equal(row.lease_until, null);
         assert.equal(row.lease_token, null);
-        const kept = stack.runtime.ctx.seal.open(row);
+        const kept = stack.runtime.services.seal.open(row);
         assert.ok(kept.body_text.includes(kept.otp ?? '-'), 'the body (with its code) is kept for the next try');
       });
     });
@@ -95,7 +95,7 @@ for (const db of await databaseKinds()) {
 
       it('a worker whose lease ran out cannot record an outcome over the worker that took the message over', async () => {
         const p = await registered(stack, 'lease');
-        const { db: kdb, config } = stack.runtime.ctx;
+        const { db: kdb, config } = stack.runtime.services;
         const t0 = new Date();
         const [mine] = await claimDue(kdb, 'email', t0, config.DELIVERY_LEASE_SECONDS, 10);
         assert.equal(mine?.recipient, p.email);
@@ -186,7 +186,7 @@ for (const db of await databaseKinds()) {
         const before = stack.sms.connections;
         for (let i = 0; i < 10; i++) {
           const p = await registered(stack, `sms-keepalive-${i}`);
-          await sendCode(stack.runtime.ctx, {
+          await sendCode(stack.runtime.services, {
             userId: p.id,
             purpose: 'phone_verification',
             channel: 'sms',
@@ -234,7 +234,7 @@ describe('exactly once through a 10 s database cut with 30 emails in flight (pos
   it('the sends finish during the cut; their outcomes are written when it ends; every email is delivered once', async () => {
     const now = new Date();
     const to = Array.from({ length: 30 }, (_, i) => `once-${i}.${randomPerson().email}`);
-    await stack.runtime.ctx.db.transaction().execute(async (trx) => {
+    await stack.runtime.services.db.transaction().execute(async (trx) => {
       for (const recipient of to) {
         await enqueue(
           trx,
@@ -249,7 +249,7 @@ describe('exactly once through a 10 s database cut with 30 emails in flight (pos
             expiresAt: new Date(now.getTime() + 600_000),
           },
           now,
-          stack.runtime.ctx.seal,
+          stack.runtime.services.seal,
         );
       }
     });
@@ -260,7 +260,7 @@ describe('exactly once through a 10 s database cut with 30 emails in flight (pos
     await new Promise((r) => setTimeout(r, 10_000));
     proxy.setMode('pass');
     const rows = () =>
-      stack.runtime.ctx.db
+      stack.runtime.services.db
         .selectFrom('messages')
         .select(['recipient', 'status'])
         .where('recipient', 'in', to)

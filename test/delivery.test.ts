@@ -7,7 +7,7 @@ import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
 
 async function messageRow(stack: Stack, recipient: string) {
-  return stack.runtime.ctx.db
+  return stack.runtime.services.db
     .selectFrom('messages')
     .selectAll()
     .where('recipient', '=', recipient)

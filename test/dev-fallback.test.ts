@@ -113,7 +113,7 @@ describe('development, nothing configured: codes are captured and logged once', 
       `SMTP server not accessible, simulating verification email to ${account.email} with OTP: ${code}`,
     );
     assert.equal(
-      stack.runtime.ctx.seal.open(row).otp,
+      stack.runtime.services.seal.open(row).otp,
       code,
       'the dev inbox keeps the same code (development keeps the body, sealed)',
     );

@@ -19,13 +19,13 @@ const answer = (r: ApiResponse) => ({ status: r.status, text: r.text });
 
 const messagesTo = async (stack: Stack, recipient: string) =>
   (
-    await stack.runtime.ctx.db.selectFrom('messages').select(['purpose']).where('recipient', '=', recipient).execute()
+    await stack.runtime.services.db.selectFrom('messages').select(['purpose']).where('recipient', '=', recipient).execute()
   ).map((m) => m.purpose);
 
 /** An account that exists but was never sent anything (so no send limit has been spent on it). */
 async function silentAccount(stack: Stack, tag: string) {
   const p = person(tag);
-  await stack.runtime.ctx.db
+  await stack.runtime.services.db
     .insertInto('users')
     .values({
       email: p.email,

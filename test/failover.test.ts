@@ -99,7 +99,7 @@ describe('SMS failover: the primary answers 500', () => {
       'the first attempt went to the fallback',
     );
     assert.equal(fx.fallback.messages.length, sentBefore + 3);
-    const metrics = await fx.stack.runtime.ctx.metrics.registry.metrics();
+    const metrics = await fx.stack.runtime.services.metrics.registry.metrics();
     assert.match(metrics, /^panic_provider_breaker_open\{channel="sms",provider="twilio"\} 1$/m);
     assert.match(metrics, /^panic_provider_breaker_open\{channel="sms",provider="http"\} 0$/m);
   });

@@ -186,7 +186,7 @@ describe('names: through registration', () => {
       }
       assert.equal(res.body.error.code, 'validation_error', res.text);
       assert.ok(res.body.error.message.includes(`"${field}"`), `${a.passesFor}: ${res.body.error.message}`);
-      const saved = await stack.runtime.ctx.db
+      const saved = await stack.runtime.services.db
         .selectFrom('users')
         .select('id')
         .where('email', '=', p.email)

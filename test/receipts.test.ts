@@ -22,7 +22,7 @@ const SMS_SECRET = 'sms-webhook-secret-0123456789abcdef';
 const EMAIL_SECRET = 'email-webhook-secret-0123456789abcdef';
 
 async function messageTo(stack: Stack, recipient: string) {
-  return stack.runtime.ctx.db
+  return stack.runtime.services.db
     .selectFrom('messages')
     .selectAll()
     .where('recipient', '=', recipient)
@@ -31,7 +31,7 @@ async function messageTo(stack: Stack, recipient: string) {
 }
 
 async function metricsText(stack: Stack): Promise<string> {
-  return stack.runtime.ctx.metrics.registry.metrics();
+  return stack.runtime.services.metrics.registry.metrics();
 }
 
 describe("Twilio's signature rule", () => {
@@ -138,7 +138,7 @@ for (const db of await databaseKinds()) {
       assert.equal(stored.status, 'undelivered');
       assert.equal(stored.provider_error_code, '30007');
       assert.match(stored.last_error ?? '', /undelivered: code 30007/);
-      const events = await stack.runtime.ctx.db
+      const events = await stack.runtime.services.db
         .selectFrom('message_events')
         .selectAll()
         .where('message_id', '=', row.id)
@@ -354,7 +354,7 @@ for (const db of await databaseKinds()) {
         });
         assert.equal(bounced.status, 200, bounced.text);
         assert.deepEqual(bounced.body, { message_id: first.id, status: 'bounced', changed: true });
-        const entry = await stack.runtime.ctx.db
+        const entry = await stack.runtime.services.db
           .selectFrom('suppressions')
           .selectAll()
           .where('address', '=', p.email.toLowerCase())
@@ -406,7 +406,7 @@ for (const db of await databaseKinds()) {
         });
         assert.equal(complained.status, 200, complained.text);
         assert.deepEqual(complained.body, { message_id: row.id, status: 'delivered', changed: true });
-        const entry = await stack.runtime.ctx.db
+        const entry = await stack.runtime.services.db
           .selectFrom('suppressions')
           .selectAll()
           .where('address', '=', p.email.toLowerCase())

@@ -97,7 +97,7 @@ for (const db of await databaseKinds()) {
     });
     after(() => stack.close());
 
-    const q = () => stack.runtime.ctx.db;
+    const q = () => stack.runtime.services.db;
     const prune = () => stack.runtime.maintenance.runOnce();
     const dryRun = () => applyRetention(q(), stack.runtime.config, new Date(now), { dryRun: true });
     /** Whatever is already removable goes first, so the counts a test reads are its own rows. */
@@ -177,7 +177,7 @@ for (const db of await databaseKinds()) {
                 expiresAt: new Date(now + 10 * MINUTE),
               },
               new Date(now),
-              stack.runtime.ctx.seal,
+              stack.runtime.services.seal,
             ),
           );
       await message('captured@example.test');

@@ -117,7 +117,7 @@ for (const db of await databaseKinds()) {
     it('a sealed row moved to another recipient is never sent: it fails with the reason', async () => {
       const victim = randomPerson('victim');
       const thief = randomPerson('thief').email;
-      const sealed = stack.runtime.ctx.seal.seal({
+      const sealed = stack.runtime.services.seal.seal({
         channel: 'email',
         recipient: victim.email,
         purpose: 'email_verification',

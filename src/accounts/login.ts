@@ -1,4 +1,4 @@
-import type { FlowContext } from '../otp/context.ts';
+import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { normalizeEmail } from '../shared/addresses.ts';
 import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './login-throttle.ts';
@@ -11,12 +11,16 @@ import type { User } from '../platform/db/schema.ts';
  * Password login. The password is checked before anything about the account is said, and an unknown
  * email spends a hash and counts a failure exactly like a wrong password.
  */
-export async function login(ctx: FlowContext, rawEmail: string, password: string): Promise<TokenPair> {
-  ctx.passwords.assertCapacity();
+export async function login(
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'passwords'>,
+  rawEmail: string,
+  password: string,
+): Promise<TokenPair> {
+  deps.passwords.assertCapacity();
   const email = normalizeEmail(rawEmail);
-  const now = ctx.clock();
-  await assertNotThrottled(ctx.db, email, now);
-  return passwordSession(ctx, email, await findUserByEmail(ctx.db, email), password, now);
+  const now = deps.clock();
+  await assertNotThrottled(deps.db, email, now);
+  return passwordSession(deps, email, await findUserByEmail(deps.db, email), password, now);
 }
 
 /**
@@ -25,23 +29,23 @@ export async function login(ctx: FlowContext, rawEmail: string, password: string
  * that strangers who fail sign-ins for the account have no moment to arm the throttle again between.
  */
 export async function passwordSession(
-  ctx: FlowContext,
+  deps: Pick<Services, 'db' | 'config' | 'passwords'>,
   email: string,
   user: User | undefined,
   password: string,
   now: Date,
 ): Promise<TokenPair> {
-  const ok = await ctx.passwords.verify(user?.password_hash, password);
+  const ok = await deps.passwords.verify(user?.password_hash, password);
   if (!user || !ok) {
-    await recordLoginFailure(ctx.db, email, now, ctx.config.LOGIN_MAX_FAILURES);
+    await recordLoginFailure(deps.db, email, now, deps.config.LOGIN_MAX_FAILURES);
     throw new AppError('invalid_credentials', 'The email or password is wrong.');
   }
-  await clearLoginFailures(ctx.db, email);
+  await clearLoginFailures(deps.db, email);
   if (!user.email_verified_at) {
     throw new AppError(
       'email_not_verified',
       'Verify your email address first: enter the code we sent (POST /api/v1/auth/verify-account), or ask for a new one (POST /api/v1/auth/resend-verification).',
     );
   }
-  return startSession(ctx.db, ctx.config, user.id, now);
+  return startSession(deps, user.id, now);
 }

@@ -1,4 +1,4 @@
-import type { FlowContext } from '../otp/context.ts';
+import type { Services } from '../runtime/services.ts';
 import { codeExpiry, rehearseSendCode, sendCodeWithinBudget } from '../otp/send-code.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
@@ -11,16 +11,20 @@ import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail, sentPartOf } from './users.ts';
 
 /** Emails a reset code when the account exists; answers the same, at the same moment, in every case. */
-export async function forgotPassword(ctx: FlowContext, rawEmail: string, requester: Requester): Promise<CodeSent> {
-  return answerEvenly(ctx.logger, async (defer) => {
+export async function forgotPassword(
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'seal' | 'composer'>,
+  rawEmail: string,
+  requester: Requester,
+): Promise<CodeSent> {
+  return answerEvenly(deps.logger, async (defer) => {
     const email = normalizeEmail(rawEmail);
-    await ctx.sendLimits.takeAsked(requester, email);
-    const now = ctx.clock();
-    const user = await findUserByEmail(ctx.db, email);
+    await deps.sendLimits.takeAsked(requester, email);
+    const now = deps.clock();
+    const user = await findUserByEmail(deps.db, email);
     if (user)
       defer(() =>
         sendCodeWithinBudget(
-          ctx,
+          deps,
           {
             userId: user.id,
             firstName: user.first_name,
@@ -34,8 +38,8 @@ export async function forgotPassword(ctx: FlowContext, rawEmail: string, request
           sentPartOf(user, email),
         ),
       );
-    else defer(() => rehearseSendCode(ctx, { purpose: 'password_reset', channel: 'email', destination: email, now }));
-    return codeExpiry(ctx, 'email', now);
+    else defer(() => rehearseSendCode(deps, { purpose: 'password_reset', channel: 'email', destination: email, now }));
+    return codeExpiry(deps, 'email', now);
   });
 }
 
@@ -45,18 +49,18 @@ export async function forgotPassword(ctx: FlowContext, rawEmail: string, request
  * keep the owner out after they proved the inbox.
  */
 export async function resetPassword(
-  ctx: FlowContext,
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'passwords'>,
   rawEmail: string,
   otp: string,
   newPassword: string,
 ): Promise<TokenPair> {
   const email = normalizeEmail(rawEmail);
-  const user = await findUserByEmail(ctx.db, email);
-  const now = ctx.clock();
+  const user = await findUserByEmail(deps.db, email);
+  const now = deps.clock();
   // Hashed first: a busy hasher (503) must not leave the code spent and the password unchanged.
-  const passwordHash = await ctx.passwords.hash(newPassword);
-  await checkCode(ctx, { userId: user?.id, purpose: 'password_reset', code: otp, now, revealState: false });
-  await ctx.db.transaction().execute(async (trx) => {
+  const passwordHash = await deps.passwords.hash(newPassword);
+  await checkCode(deps, { userId: user?.id, purpose: 'password_reset', code: otp, now, revealState: false });
+  await deps.db.transaction().execute(async (trx) => {
     // The code reached the inbox, which proves the address too.
     await trx
       .updateTable('users')
@@ -71,5 +75,5 @@ export async function resetPassword(
     await revokeAllSessions(trx, user!.id, now);
     await clearLoginFailures(trx, email);
   });
-  return startSession(ctx.db, ctx.config, user!.id, now);
+  return startSession(deps, user!.id, now);
 }

@@ -1,4 +1,4 @@
-import type { FlowContext } from '../otp/context.ts';
+import type { Services } from '../runtime/services.ts';
 import { codeExpiry, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
@@ -22,31 +22,31 @@ const phoneTaken = () => new AppError('phone_taken', 'This phone number is alrea
  * it is taken (anything sooner told a stranger which numbers have accounts).
  */
 export async function requestPhoneCode(
-  ctx: FlowContext,
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'sendLimits' | 'smsBudget' | 'seal' | 'composer'>,
   user: User,
   requester: Requester,
   newPhone?: string,
 ): Promise<CodeSent & { phone: string }> {
-  const phone = newPhone ? normalizePhone(newPhone, ctx.config.DEFAULT_PHONE_REGION) : user.phone;
-  assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
+  const phone = newPhone ? normalizePhone(newPhone, deps.config.DEFAULT_PHONE_REGION) : user.phone;
+  assertTextable(phone, deps.config.SMS_ALLOWED_COUNTRIES);
   const sms = { ...smsTo(user, phone), requester };
-  await ctx.smsBudget.check(sms);
+  await deps.smsBudget.check(sms);
   // The asker is the account: strangers on its network cannot spend its asks or its first code.
   const asker = { account: user.id };
-  await ctx.sendLimits.takeAsked(asker, phone);
+  await deps.sendLimits.takeAsked(asker, phone);
   // Past the number's hourly cap only each account's first code this hour goes.
   const part = sentPartOf(user, phone);
-  if (!(await ctx.sendLimits.tryTakeSent(asker, phone, part))) {
-    const waits = await ctx.sendLimits.waits(phone);
+  if (!(await deps.sendLimits.tryTakeSent(asker, phone, part))) {
+    const waits = await deps.sendLimits.waits(phone);
     throw new AppError(
       'rate_limited',
       'Too many codes were sent to this number in the last hour. Try again later.',
       Math.max(1, waits[part]),
     );
   }
-  await ctx.smsBudget.take(sms);
-  const now = ctx.clock();
-  await sendCode(ctx, {
+  await deps.smsBudget.take(sms);
+  const now = deps.clock();
+  await sendCode(deps, {
     userId: user.id,
     firstName: user.first_name,
     locale: user.locale,
@@ -55,21 +55,25 @@ export async function requestPhoneCode(
     destination: phone,
     now,
   });
-  return { ...codeExpiry(ctx, 'sms', now), phone };
+  return { ...codeExpiry(deps, 'sms', now), phone };
 }
 
-export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string): Promise<PublicUser> {
-  const now = ctx.clock();
-  const { destination } = await checkCode(ctx, {
+export async function verifyPhoneCode(
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'smsBudget'>,
+  user: User,
+  otp: string,
+): Promise<PublicUser> {
+  const now = deps.clock();
+  const { destination } = await checkCode(deps, {
     userId: user.id,
     purpose: 'phone_verification',
     code: otp,
     now,
     revealState: true,
   });
-  await ctx.smsBudget.verified(smsTo(user, destination));
+  await deps.smsBudget.verified(smsTo(user, destination));
   try {
-    const updated = await ctx.db
+    const updated = await deps.db
       .updateTable('users')
       .set({ phone: destination, phone_verified_at: now, updated_at: now })
       .where('id', '=', user.id)
@@ -86,23 +90,26 @@ export async function verifyPhoneCode(ctx: FlowContext, user: User, otp: string)
  * Where the account's latest SMS code is, for the person waiting for it: the message that carries the
  * code (its code_id), as the person sees it. Undefined when no SMS code was asked for.
  */
-export async function phoneCodeStatus(ctx: FlowContext, user: User): Promise<PhoneCodeStatus | undefined> {
-  const code = await ctx.db
+export async function phoneCodeStatus(
+  deps: Pick<Services, 'db' | 'config'>,
+  user: User,
+): Promise<PhoneCodeStatus | undefined> {
+  const code = await deps.db
     .selectFrom('otp_codes')
     .select(['id', 'destination', 'expires_at'])
     .where('user_id', '=', user.id)
     .where('purpose', '=', 'phone_verification')
     .executeTakeFirst();
   if (!code) return undefined;
-  const message = await ctx.db
+  const message = await deps.db
     .selectFrom('messages')
     .select(['id', 'status', 'updated_at'])
     .where('code_id', '=', code.id)
     .where('channel', '=', 'sms')
     .executeTakeFirst();
   if (!message) return undefined;
-  const { state, hint } = personView('sms', message.status, ctx.config.isDevelopment);
-  const known = state === 'undelivered' || state === 'failed' ? await latestDiagnosis(ctx, message.id) : null;
+  const { state, hint } = personView('sms', message.status, deps.config.isDevelopment);
+  const known = state === 'undelivered' || state === 'failed' ? await latestDiagnosis(deps, message.id) : null;
   return {
     phone: code.destination,
     status: state,
@@ -113,8 +120,8 @@ export async function phoneCodeStatus(ctx: FlowContext, user: User): Promise<Pho
 }
 
 /** The plain words of the provider's last answer to a message (a failed attempt or a receipt), when its code is known. */
-async function latestDiagnosis(ctx: FlowContext, messageId: string) {
-  const answer = await ctx.db
+async function latestDiagnosis(deps: Pick<Services, 'db'>, messageId: string) {
+  const answer = await deps.db
     .selectFrom('message_events')
     .select(['provider', 'provider_status', 'provider_code'])
     .where('message_id', '=', messageId)

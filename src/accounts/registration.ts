@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { FlowContext } from '../otp/context.ts';
+import type { Services } from '../runtime/services.ts';
 import { codeExpiry, issueAndQueue, rehearseSendCode, sendCodeWithinBudget } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
@@ -37,26 +37,26 @@ const emailTaken = () =>
  * (`sent: false`). Refusing instead would let strangers who registered the address keep its owner out.
  */
 export async function register(
-  ctx: FlowContext,
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'passwords' | 'sendLimits' | 'seal' | 'composer'>,
   input: RegisterInput,
   requester: Requester,
 ): Promise<{ user: PublicUser; verification: CodeSent; sent: boolean }> {
   const email = normalizeEmail(input.email);
-  const phone = normalizePhone(input.phone, ctx.config.DEFAULT_PHONE_REGION);
-  assertTextable(phone, ctx.config.SMS_ALLOWED_COUNTRIES);
+  const phone = normalizePhone(input.phone, deps.config.DEFAULT_PHONE_REGION);
+  assertTextable(phone, deps.config.SMS_ALLOWED_COUNTRIES);
   // Checked before anything is spent: a name that could pass for a link or a number is a 400.
   const firstName = personName('first_name', input.first_name);
   const lastName = personName('last_name', input.last_name);
-  ctx.passwords.assertCapacity();
-  const pending = await findUserByEmail(ctx.db, email);
+  deps.passwords.assertCapacity();
+  const pending = await findUserByEmail(deps.db, email);
   if (pending?.email_verified_at) throw emailTaken();
-  await ctx.sendLimits.takeAsked(requester, email);
-  const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
+  await deps.sendLimits.takeAsked(requester, email);
+  const passwordHash = input.password === undefined ? null : await deps.passwords.hash(input.password);
   // Spent for a new address too (on a decoy), so the two take the same time.
-  const samePassword = await ctx.passwords.verify(pending?.password_hash, input.password ?? '');
+  const samePassword = await deps.passwords.verify(pending?.password_hash, input.password ?? '');
   const contested =
     pending !== undefined && !(samePassword || (pending.password_hash === null && passwordHash === null));
-  const now = ctx.clock();
+  const now = deps.clock();
   const details = {
     phone,
     first_name: firstName,
@@ -66,11 +66,11 @@ export async function register(
     created_at: now,
     updated_at: now,
   };
-  const sent = await ctx.sendLimits.tryTakeSent(requester, email, 'new');
+  const sent = await deps.sendLimits.tryTakeSent(requester, email, 'new');
   // Two first registrations of one address at once: the loser replaces the winner's pending account.
   for (let tries = 0; ; tries++) {
     try {
-      const user = await ctx.db.transaction().execute(async (trx) => {
+      const user = await deps.db.transaction().execute(async (trx) => {
         const existing = await trx
           .selectFrom('users')
           .select('id')
@@ -97,7 +97,7 @@ export async function register(
             .executeTakeFirstOrThrow();
         }
         if (sent) {
-          await issueAndQueue(trx, ctx, {
+          await issueAndQueue(trx, deps, {
             userId: saved.id,
             firstName: saved.first_name,
             locale: saved.locale,
@@ -109,8 +109,8 @@ export async function register(
         }
         return saved;
       });
-      if (sent) ctx.metrics.codesIssued.inc({ purpose: 'email_verification' });
-      return { user: toPublicUser(user), verification: codeExpiry(ctx, 'email', now), sent };
+      if (sent) deps.metrics.codesIssued.inc({ purpose: 'email_verification' });
+      return { user: toPublicUser(user), verification: codeExpiry(deps, 'email', now), sent };
     } catch (err) {
       if (tries === 0 && isUniqueViolation(err, 'users_email_key')) continue;
       throw err;
@@ -119,16 +119,20 @@ export async function register(
 }
 
 /** Sends a new code if the account exists and is unverified; answers the same, at the same moment, in every case. */
-export async function resendVerification(ctx: FlowContext, rawEmail: string, requester: Requester): Promise<CodeSent> {
-  return answerEvenly(ctx.logger, async (defer) => {
+export async function resendVerification(
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'seal' | 'composer'>,
+  rawEmail: string,
+  requester: Requester,
+): Promise<CodeSent> {
+  return answerEvenly(deps.logger, async (defer) => {
     const email = normalizeEmail(rawEmail);
-    await ctx.sendLimits.takeAsked(requester, email);
-    const now = ctx.clock();
-    const user = await findUserByEmail(ctx.db, email);
+    await deps.sendLimits.takeAsked(requester, email);
+    const now = deps.clock();
+    const user = await findUserByEmail(deps.db, email);
     if (user && !user.email_verified_at) {
       defer(() =>
         sendCodeWithinBudget(
-          ctx,
+          deps,
           {
             userId: user.id,
             firstName: user.first_name,
@@ -143,9 +147,9 @@ export async function resendVerification(ctx: FlowContext, rawEmail: string, req
         ),
       );
     } else {
-      defer(() => rehearseSendCode(ctx, { purpose: 'email_verification', channel: 'email', destination: email, now }));
+      defer(() => rehearseSendCode(deps, { purpose: 'email_verification', channel: 'email', destination: email, now }));
     }
-    return codeExpiry(ctx, 'email', now);
+    return codeExpiry(deps, 'email', now);
   });
 }
 
@@ -157,18 +161,18 @@ export async function resendVerification(ctx: FlowContext, rawEmail: string, req
  * when the account is left with none.
  */
 export async function verifyAccount(
-  ctx: FlowContext,
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'passwords'>,
   rawEmail: string,
   otp: string,
   newPassword?: string,
 ): Promise<{ user: PublicUser; passwordCleared: boolean }> {
-  if (newPassword !== undefined) ctx.passwords.assertCapacity();
-  const now = ctx.clock();
-  const user = await findUserByEmail(ctx.db, normalizeEmail(rawEmail));
+  if (newPassword !== undefined) deps.passwords.assertCapacity();
+  const now = deps.clock();
+  const user = await findUserByEmail(deps.db, normalizeEmail(rawEmail));
   // Hashed first: a busy hasher (503) must not leave the code spent and the password unchosen.
-  const chosen = newPassword === undefined ? undefined : await ctx.passwords.hash(newPassword);
-  await checkCode(ctx, { userId: user?.id, purpose: 'email_verification', code: otp, now, revealState: false });
-  const verified = await ctx.db
+  const chosen = newPassword === undefined ? undefined : await deps.passwords.hash(newPassword);
+  await checkCode(deps, { userId: user?.id, purpose: 'email_verification', code: otp, now, revealState: false });
+  const verified = await deps.db
     .updateTable('users')
     .set((eb) => ({
       email_verified_at: now,

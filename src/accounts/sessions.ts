@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
 import type { Config } from '../config/settings.ts';
-import type { Database, User } from '../platform/db/schema.ts';
+import type { User } from '../platform/db/schema.ts';
+import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
@@ -39,8 +39,7 @@ async function issuePair(
 }
 
 export async function startSession(
-  db: Kysely<Database>,
-  config: TokenConfig,
+  { db, config }: Pick<Services, 'db' | 'config'>,
   userId: string,
   now: Date,
 ): Promise<TokenPair> {
@@ -63,11 +62,10 @@ const invalidRefresh = () =>
  * its whole session ends, the successor included (OAuth 2.0 Security BCP, refresh token reuse).
  */
 export async function rotateRefreshToken(
-  db: Kysely<Database>,
-  config: TokenConfig,
+  { db, config, clock }: Pick<Services, 'db' | 'config' | 'clock'>,
   token: string,
-  now: Date,
 ): Promise<TokenPair> {
+  const now = clock();
   const tokenHash = hashRefreshToken(token);
   const pair = await db.transaction().execute(async (trx) => {
     const used = await trx
@@ -107,7 +105,12 @@ export async function rotateRefreshToken(
 }
 
 /** Revokes the session a refresh token belongs to, if it is the caller's. */
-export async function revokeSessionOf(db: Kysely<Database>, userId: string, token: string, now: Date): Promise<void> {
+export async function revokeSessionOf(
+  { db, clock }: Pick<Services, 'db' | 'clock'>,
+  userId: string,
+  token: string,
+): Promise<void> {
+  const now = clock();
   const row = await db
     .selectFrom('refresh_tokens')
     .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
@@ -135,12 +138,10 @@ export async function revokeAllSessions(db: Queryable, userId: string, now: Date
 
 /** The user behind a Bearer access token whose session is still live; throws unauthorized otherwise. */
 export async function authenticate(
-  db: Kysely<Database>,
-  config: Pick<Config, 'JWT_SECRET'>,
+  { db, config, clock }: Pick<Services, 'db' | 'config' | 'clock'>,
   token: string,
-  now: Date,
 ): Promise<User> {
-  const claims = await verifyAccessToken(config.JWT_SECRET, token, now);
+  const claims = await verifyAccessToken(config.JWT_SECRET, token, clock());
   const unauthorized = new AppError(
     'unauthorized',
     'Sign in first: send a valid access token as "Authorization: Bearer <token>".',

@@ -1,5 +1,5 @@
 import type { Channel } from '../shared/vocabulary.ts';
-import type { FlowContext } from '../otp/context.ts';
+import type { Services } from '../runtime/services.ts';
 import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
@@ -25,14 +25,17 @@ const notAnIdentifier = () =>
  * refused: answering "a code was sent" to a typo would leave its owner waiting for a code forever.
  * The answer depends only on the identifier's form, never on whether an account has it.
  */
-function normalizeIdentifier(ctx: FlowContext, identifier: string): { email: string } | { phone: string } {
+function normalizeIdentifier(
+  deps: Pick<Services, 'config'>,
+  identifier: string,
+): { email: string } | { phone: string } {
   const trimmed = identifier.trim();
   if (isEmailAddress(trimmed)) {
     if (!/^[^\s@]+@[^\s@]+$/.test(trimmed)) throw notAnIdentifier();
     return { email: normalizeEmail(trimmed) };
   }
   try {
-    return { phone: normalizePhone(trimmed, ctx.config.DEFAULT_PHONE_REGION) };
+    return { phone: normalizePhone(trimmed, deps.config.DEFAULT_PHONE_REGION) };
   } catch {
     throw notAnIdentifier();
   }
@@ -40,10 +43,10 @@ function normalizeIdentifier(ctx: FlowContext, identifier: string): { email: str
 
 /** Phones find only verified numbers: an unverified one may be anybody's typo. */
 async function findByIdentifier(
-  ctx: FlowContext,
+  deps: Pick<Services, 'db'>,
   id: { email: string } | { phone: string },
 ): Promise<User | undefined> {
-  return 'email' in id ? findUserByEmail(ctx.db, id.email) : findUserByVerifiedPhone(ctx.db, id.phone);
+  return 'email' in id ? findUserByEmail(deps.db, id.email) : findUserByVerifiedPhone(deps.db, id.phone);
 }
 
 /**
@@ -54,23 +57,26 @@ async function findByIdentifier(
  * budget without telling anyone the account exists, and nobody's asking spends the owner's budget.
  */
 export async function requestUnlock(
-  ctx: FlowContext,
+  deps: Pick<
+    Services,
+    'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'smsBudget' | 'seal' | 'composer'
+  >,
   identifier: string,
   channel: Channel,
   requester: Requester,
 ): Promise<CodeSent> {
-  return answerEvenly(ctx.logger, async (defer) => {
-    const id = normalizeIdentifier(ctx, identifier);
+  return answerEvenly(deps.logger, async (defer) => {
+    const id = normalizeIdentifier(deps, identifier);
     const typed = 'email' in id ? id.email : id.phone;
-    if (channel === 'sms') await ctx.smsBudget.admitUnlock(requester);
-    await ctx.sendLimits.takeAsked(requester, typed);
-    const now = ctx.clock();
-    const user = await findByIdentifier(ctx, id);
+    if (channel === 'sms') await deps.smsBudget.admitUnlock(requester);
+    await deps.sendLimits.takeAsked(requester, typed);
+    const now = deps.clock();
+    const user = await findByIdentifier(deps, id);
     const destination = channel === 'email' ? user?.email : user?.phone_verified_at ? user.phone : undefined;
     if (user && destination) {
       defer(async () => {
-        if (await mayStillSend(ctx, user, destination, channel, requester)) {
-          await sendCode(ctx, {
+        if (await mayStillSend(deps, user, destination, channel, requester)) {
+          await sendCode(deps, {
             userId: user.id,
             firstName: user.first_name,
             locale: user.locale,
@@ -82,27 +88,27 @@ export async function requestUnlock(
         }
       });
     } else {
-      defer(() => rehearseSendCode(ctx, { purpose: 'unlock', channel, destination: typed, now }));
+      defer(() => rehearseSendCode(deps, { purpose: 'unlock', channel, destination: typed, now }));
     }
-    return codeExpiry(ctx, channel, now);
+    return codeExpiry(deps, channel, now);
   });
 }
 
 async function mayStillSend(
-  ctx: FlowContext,
+  deps: Pick<Services, 'logger' | 'sendLimits' | 'smsBudget'>,
   user: User,
   destination: string,
   channel: Channel,
   requester: Requester,
 ): Promise<boolean> {
   try {
-    if (channel === 'sms') await ctx.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
-    if (!(await ctx.sendLimits.tryTakeSent(requester, destination, sentPartOf(user, destination)))) return false;
-    if (channel === 'sms') await ctx.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
+    if (channel === 'sms') await deps.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
+    if (!(await deps.sendLimits.tryTakeSent(requester, destination, sentPartOf(user, destination)))) return false;
+    if (channel === 'sms') await deps.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
     return true;
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
-    ctx.logger.warn({ user_id: user.id, reason: err.code }, "unlock SMS not sent: the account's SMS budget is spent");
+    deps.logger.warn({ user_id: user.id, reason: err.code }, "unlock SMS not sent: the account's SMS budget is spent");
     return false;
   }
 }
@@ -112,14 +118,14 @@ async function mayStillSend(
  * also signs in (a token pair), before anyone can fail a sign-in and arm the throttle again.
  */
 export async function verifyUnlock(
-  ctx: FlowContext,
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'passwords'>,
   identifier: string,
   otp: string,
   password?: string,
 ): Promise<TokenPair | undefined> {
-  const user = await findByIdentifier(ctx, normalizeIdentifier(ctx, identifier));
-  const now = ctx.clock();
-  await checkCode(ctx, { userId: user?.id, purpose: 'unlock', code: otp, now, revealState: false });
-  await clearLoginFailures(ctx.db, user!.email);
-  return password === undefined ? undefined : passwordSession(ctx, user!.email, user, password, now);
+  const user = await findByIdentifier(deps, normalizeIdentifier(deps, identifier));
+  const now = deps.clock();
+  await checkCode(deps, { userId: user?.id, purpose: 'unlock', code: otp, now, revealState: false });
+  await clearLoginFailures(deps.db, user!.email);
+  return password === undefined ? undefined : passwordSession(deps, user!.email, user, password, now);
 }

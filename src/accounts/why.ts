@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { FlowContext } from '../otp/context.ts';
+import type { Services } from '../runtime/services.ts';
 import type { Channel } from '../shared/vocabulary.ts';
 import { isEmailAddress, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
 import { listDeliveryLog } from '../delivery/delivery-log.ts';
@@ -13,15 +13,18 @@ import { smsTo } from '../otp/sms-budget.ts';
 const RECENT = 20;
 
 /** The support lookup behind `panic-api why`: recent messages, suppression, limits blocking now, and the diagnosis. */
-export async function why(ctx: FlowContext, to: string): Promise<WhyReport> {
+export async function why(
+  deps: Pick<Services, 'db' | 'config' | 'sendLimits' | 'smsBudget'>,
+  to: string,
+): Promise<WhyReport> {
   const channel: Channel = isEmailAddress(to) ? 'email' : 'sms';
-  const destination = channel === 'email' ? normalizeEmail(to) : normalizePhone(to, ctx.config.DEFAULT_PHONE_REGION);
+  const destination = channel === 'email' ? normalizeEmail(to) : normalizePhone(to, deps.config.DEFAULT_PHONE_REGION);
   const [account, messages, suppression] = await Promise.all([
-    findAccount(ctx, channel, destination),
-    listDeliveryLog(ctx.db, { recipients: [destination], limit: RECENT }),
-    channel === 'email' ? suppressionOf(ctx.db, destination) : undefined,
+    findAccount(deps, channel, destination),
+    listDeliveryLog(deps.db, { recipients: [destination], limit: RECENT }),
+    channel === 'email' ? suppressionOf(deps.db, destination) : undefined,
   ]);
-  const blocking = await blockingLimits(ctx, destination, channel === 'sms' ? account : undefined);
+  const blocking = await blockingLimits(deps, destination, channel === 'sms' ? account : undefined);
   const latest = messages[0];
   return {
     destination,
@@ -39,16 +42,16 @@ export async function why(ctx: FlowContext, to: string): Promise<WhyReport> {
     messages,
     suppression: suppression ? { ...suppression, created_at: suppression.created_at.toISOString() } : null,
     blocking,
-    diagnosis: diagnose(ctx, { channel, destination, account: account !== undefined, latest, suppression, blocking }),
+    diagnosis: diagnose(deps, { channel, destination, account: account !== undefined, latest, suppression, blocking }),
     hint: latest
-      ? personView(channel, latest.status, ctx.config.isDevelopment).hint
+      ? personView(channel, latest.status, deps.config.isDevelopment).hint
       : 'No code has been sent to you yet. Ask for one, then wait a minute.',
   };
 }
 
 /** The account an address or number belongs to: its email, or its phone (verified, or the newest account that gave it). */
-async function findAccount(ctx: FlowContext, channel: Channel, destination: string) {
-  const users = ctx.db.selectFrom('users').selectAll();
+async function findAccount(deps: Pick<Services, 'db'>, channel: Channel, destination: string) {
+  const users = deps.db.selectFrom('users').selectAll();
   if (channel === 'email') return users.where(sql<string>`lower(email)`, '=', destination).executeTakeFirst();
   return users
     .where('phone', '=', destination)
@@ -59,11 +62,11 @@ async function findAccount(ctx: FlowContext, channel: Channel, destination: stri
 }
 
 async function blockingLimits(
-  ctx: FlowContext,
+  deps: Pick<Services, 'config' | 'sendLimits' | 'smsBudget'>,
   destination: string,
   smsAccount: User | undefined,
 ): Promise<Blocking[]> {
-  const send = await ctx.sendLimits.waits(destination);
+  const send = await deps.sendLimits.waits(destination);
   const found: Blocking[] = [
     // The resend cooldown is each asker's own (their network and this destination): not this destination's.
     {
@@ -79,13 +82,13 @@ async function blockingLimits(
     },
   ];
   if (smsAccount) {
-    const sms = await ctx.smsBudget.waits(smsTo(smsAccount, destination));
+    const sms = await deps.smsBudget.waits(smsTo(smsAccount, destination));
     const { range, sent, verified } = sms.rangeHealth;
     found.push(
       { limit: "the account's SMS an hour", setting: 'SMS_MAX_PER_ACCOUNT_PER_HOUR', wait_seconds: sms.account },
       { limit: "the account's new numbers a day", setting: 'SMS_NEW_NUMBERS_PER_DAY', wait_seconds: sms.newNumbers },
       {
-        limit: `the SMS brake for ${sms.part === 'proven' ? 'the verified number' : 'new numbers'}: past it a code goes only to a request from a network that sent fewer than ${ctx.config.SMS_BRAKE_NETWORK_SHARE} past it this hour (SMS_BRAKE_NETWORK_SHARE)`,
+        limit: `the SMS brake for ${sms.part === 'proven' ? 'the verified number' : 'new numbers'}: past it a code goes only to a request from a network that sent fewer than ${deps.config.SMS_BRAKE_NETWORK_SHARE} past it this hour (SMS_BRAKE_NETWORK_SHARE)`,
         setting: sms.part === 'proven' ? 'SMS_PROVEN_MAX_PER_HOUR' : 'SMS_MAX_PER_HOUR',
         wait_seconds: sms.ceiling,
       },
@@ -112,7 +115,7 @@ interface Facts {
 const PARTIAL = new Set(['OTP_MAX_SENDS_PER_HOUR', 'SMS_MAX_PER_HOUR', 'SMS_PROVEN_MAX_PER_HOUR']);
 
 /** The operator's diagnosis: the first of these that holds is what keeps the code from the person. */
-function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
+function diagnose(deps: Pick<Services, 'config'>, f: Facts): { cause: string; fix: string } {
   if (f.suppression) {
     return {
       cause: `${f.destination} is on the suppression list since ${f.suppression.created_at.toISOString()} after a ${f.suppression.kind}: ${f.suppression.reason}. Codes to it are not sent (they end suppressed).`,
@@ -140,7 +143,7 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
   if (!m) {
     return f.account
       ? {
-          cause: `No code was sent to ${f.destination} in the last ${ctx.config.MESSAGE_RETENTION_DAYS} days.`,
+          cause: `No code was sent to ${f.destination} in the last ${deps.config.MESSAGE_RETENTION_DAYS} days.`,
           fix: 'Ask the person to request a code now, then run why again.',
         }
       : {
@@ -168,7 +171,7 @@ function diagnose(ctx: FlowContext, f: Facts): { cause: string; fix: string } {
     case 'sent':
       return {
         cause: `The newest code was accepted by the provider at ${at} (id ${m.provider_id ?? 'unknown'}); no receipt has come back.`,
-        fix: ctx.config.PUBLIC_URL
+        fix: deps.config.PUBLIC_URL
           ? 'Carriers and mail servers can take minutes. Ask the person to check the ' +
             (f.channel === 'sms' ? 'number.' : 'spam folder.')
           : "Set PUBLIC_URL (and the webhook secrets) so providers report delivery; meanwhile the provider's console shows the message by its id.",

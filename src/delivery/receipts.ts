@@ -1,9 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { Clock } from '../shared/clock.ts';
 import type { Database } from '../platform/db/schema.ts';
-import type { Logger } from '../platform/logger.ts';
-import type { Metrics } from '../platform/metrics.ts';
 import type { Channel, MessageStatus } from '../shared/vocabulary.ts';
+import type { Services } from '../runtime/services.ts';
 import { suppress, type SuppressionKind } from './suppressions.ts';
 
 /** What a provider can tell us after it accepted a message. */
@@ -101,20 +99,13 @@ export async function applyReceipt(
 const describe = (r: Receipt): string =>
   [`provider reported ${r.status}`, r.errorCode && `code ${r.errorCode}`, r.reason].filter(Boolean).join(': ');
 
-export interface ReceiptDeps {
-  db: Kysely<Database>;
-  clock: Clock;
-  metrics: Metrics;
-  logger: Logger;
-}
-
 /**
  * Takes a provider's receipt: applies it, puts the address on the suppression list when the receipt
  * says so (a hard bounce, a complaint), and counts and logs what changed. Undefined when no accepted
  * message has that name.
  */
 export async function takeReceipt(
-  deps: ReceiptDeps,
+  deps: Pick<Services, 'db' | 'clock' | 'metrics' | 'logger'>,
   receipt: Receipt & { suppress?: { kind: SuppressionKind; reason: string } },
 ): Promise<AppliedReceipt | undefined> {
   const now = deps.clock();

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import type { FlowContext } from '../otp/context.ts';
+import type { Services } from '../runtime/services.ts';
 import { inboxHtml, listInbox, type InboxMessage } from './messages.ts';
 import { INBOX_PAGE } from './page.ts';
 import { AppError } from '../shared/errors.ts';
@@ -104,8 +104,8 @@ function guard(token: string | undefined) {
  * The development inbox: every message with its code, as a page and as JSON. app.ts registers this
  * only when APP_ENV=development, so elsewhere both paths fall through to the 404 handler.
  */
-export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
-  app.addHook('onRequest', guard(ctx.config.DEV_INBOX_TOKEN));
+export const devInboxRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  app.addHook('onRequest', guard(services.config.DEV_INBOX_TOKEN));
   app.get(
     '/dev/inbox/messages',
     {
@@ -119,9 +119,9 @@ export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = a
       },
     },
     async (request, reply) => {
-      const messages = await listInbox(ctx.db, ctx.seal, {
+      const messages = await listInbox(services.db, services.seal, {
         to: request.query.to,
-        defaultRegion: ctx.config.DEFAULT_PHONE_REGION,
+        defaultRegion: services.config.DEFAULT_PHONE_REGION,
       });
       reply.header('cache-control', 'no-store');
       return { messages: messages.map(toJson) };
@@ -138,7 +138,7 @@ export const devInboxRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = a
       },
     },
     async (request, reply) => {
-      const html = await inboxHtml(ctx.db, ctx.seal, request.params.id);
+      const html = await inboxHtml(services.db, services.seal, request.params.id);
       if (html === undefined) throw new AppError('not_found', 'No such message with an HTML part in the dev inbox.');
       return reply.headers(PREVIEW_HEADERS).send(html);
     },

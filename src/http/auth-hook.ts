@@ -1,11 +1,9 @@
 import type { FastifyRequest } from 'fastify';
-import type { Db } from '../platform/db/client.ts';
-import type { Config } from '../config/settings.ts';
-import type { Clock } from '../shared/clock.ts';
 import type { User } from '../platform/db/schema.ts';
 import { authenticate } from '../accounts/sessions.ts';
 import { AppError } from '../shared/errors.ts';
 import { sameSecret } from './same-secret.ts';
+import type { Services } from '../runtime/services.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,11 +18,11 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /** A preHandler that sets request.user from a live access token, or answers 401. */
-export function requireUser(deps: { db: Db; config: Config; clock: Clock }) {
+export function requireUser(deps: Pick<Services, 'db' | 'config' | 'clock'>) {
   return async (request: FastifyRequest) => {
     const token = bearerToken(request);
     if (!token) throw new AppError('unauthorized', 'Sign in first: send "Authorization: Bearer <access token>".');
-    request.user = await authenticate(deps.db, deps.config, token, deps.clock());
+    request.user = await authenticate(deps, token);
   };
 }
 

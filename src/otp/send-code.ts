@@ -6,17 +6,18 @@ import type { Locale } from '../shared/locales.ts';
 import { enqueue } from '../delivery/outbox.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
-import { otpRules, type FlowContext } from './context.ts';
+import type { Services } from '../runtime/services.ts';
+import { otpRules } from './store.ts';
 import { issueCode } from './store.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import type { SentPart } from './send-limits.ts';
 
 /** The expiry a response states: the same whether or not a code was really sent (no enumeration). */
-export function codeExpiry(ctx: FlowContext, channel: Channel, now: Date): CodeSent {
+export function codeExpiry(deps: Pick<Services, 'config'>, channel: Channel, now: Date): CodeSent {
   return {
     channel,
-    expires_in_minutes: Math.ceil(ctx.config.OTP_TTL_SECONDS / 60),
-    expires_at: addSeconds(now, ctx.config.OTP_TTL_SECONDS).toISOString(),
+    expires_in_minutes: Math.ceil(deps.config.OTP_TTL_SECONDS / 60),
+    expires_at: addSeconds(now, deps.config.OTP_TTL_SECONDS).toISOString(),
   };
 }
 
@@ -32,20 +33,24 @@ export interface CodeRequest {
 }
 
 /** Issues a code and queues its message in the caller's transaction. */
-export async function issueAndQueue(trx: Transaction<Database>, ctx: FlowContext, input: CodeRequest): Promise<void> {
+export async function issueAndQueue(
+  trx: Transaction<Database>,
+  deps: Pick<Services, 'config' | 'seal' | 'composer'>,
+  input: CodeRequest,
+): Promise<void> {
   // Every code sent by email has a long twin in the same email (see generateLongCode).
   const {
     id: codeId,
     code,
     expiresAt,
     longCode,
-  } = await issueCode(trx, otpRules(ctx.config), { ...input, long: input.channel === 'email' });
-  const rendered = ctx.composer.compose(input.purpose, input.channel, {
+  } = await issueCode(trx, otpRules(deps.config), { ...input, long: input.channel === 'email' });
+  const rendered = deps.composer.compose(input.purpose, input.channel, {
     code,
     longCode,
-    expiresInMinutes: Math.ceil(ctx.config.OTP_TTL_SECONDS / 60),
+    expiresInMinutes: Math.ceil(deps.config.OTP_TTL_SECONDS / 60),
     firstName: input.firstName,
-    locale: input.locale ?? ctx.config.DEFAULT_LOCALE,
+    locale: input.locale ?? deps.config.DEFAULT_LOCALE,
   });
   await enqueue(
     trx,
@@ -62,14 +67,17 @@ export async function issueAndQueue(trx: Transaction<Database>, ctx: FlowContext
       locale: rendered.locale,
     },
     input.now,
-    ctx.seal,
+    deps.seal,
   );
 }
 
 /** Issues and queues a code in its own transaction (whose commit wakes the workers). */
-export async function sendCode(ctx: FlowContext, input: CodeRequest): Promise<void> {
-  await ctx.db.transaction().execute((trx) => issueAndQueue(trx, ctx, input));
-  ctx.metrics.codesIssued.inc({ purpose: input.purpose });
+export async function sendCode(
+  deps: Pick<Services, 'db' | 'config' | 'metrics' | 'seal' | 'composer'>,
+  input: CodeRequest,
+): Promise<void> {
+  await deps.db.transaction().execute((trx) => issueAndQueue(trx, deps, input));
+  deps.metrics.codesIssued.inc({ purpose: input.purpose });
 }
 
 /**
@@ -78,14 +86,14 @@ export async function sendCode(ctx: FlowContext, input: CodeRequest): Promise<vo
  * asker was answered already, and whoever asked first is no reason to refuse the owner anything.
  */
 export async function sendCodeWithinBudget(
-  ctx: FlowContext,
+  deps: Pick<Services, 'db' | 'config' | 'logger' | 'metrics' | 'sendLimits' | 'seal' | 'composer'>,
   input: CodeRequest,
   asker: Requester,
   part: SentPart,
 ): Promise<void> {
-  if (await ctx.sendLimits.tryTakeSent(asker, input.destination, part)) await sendCode(ctx, input);
+  if (await deps.sendLimits.tryTakeSent(asker, input.destination, part)) await sendCode(deps, input);
   else
-    ctx.logger.info(
+    deps.logger.info(
       { user_id: input.userId, purpose: input.purpose },
       'code not sent: its destination was sent all the codes its hour allows',
     );
@@ -99,10 +107,10 @@ const UNDONE = Symbol('rehearsal undone');
  * that follow, and a stopwatch on those told the two apart. Nothing stays, nothing is sent or counted.
  */
 export async function rehearseSendCode(
-  ctx: FlowContext,
+  deps: Pick<Services, 'db' | 'config' | 'seal' | 'composer'>,
   input: { purpose: OtpPurpose; channel: Channel; destination: string; now: Date },
 ): Promise<void> {
-  const rehearsal = ctx.db.transaction().execute(async (trx) => {
+  const rehearsal = deps.db.transaction().execute(async (trx) => {
     const stand_in = await trx
       .insertInto('users')
       .values({
@@ -115,7 +123,7 @@ export async function rehearseSendCode(
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    await issueAndQueue(trx, ctx, { ...input, userId: stand_in.id });
+    await issueAndQueue(trx, deps, { ...input, userId: stand_in.id });
     throw UNDONE;
   });
   await rehearsal.catch((err: unknown) => {

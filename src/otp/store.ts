@@ -4,6 +4,7 @@ import type { Database } from '../platform/db/schema.ts';
 import type { OtpPurpose } from '../shared/vocabulary.ts';
 import { AppError } from '../shared/errors.ts';
 import { addSeconds } from '../shared/clock.ts';
+import type { Config } from '../config/settings.ts';
 import { generateCode, generateLongCode, hashCode, hashesEqual, normalizeLongCode } from './codes.ts';
 
 export interface OtpRules {
@@ -14,6 +15,14 @@ export interface OtpRules {
   /** Wrong guesses allowed per (user, purpose) per day, across codes. */
   maxFailuresPerDay: number;
 }
+
+export const otpRules = (config: Config): OtpRules => ({
+  secret: config.OTP_SECRET,
+  length: config.OTP_LENGTH,
+  ttlSeconds: config.OTP_TTL_SECONDS,
+  maxAttempts: config.OTP_MAX_ATTEMPTS,
+  maxFailuresPerDay: config.OTP_MAX_FAILURES_PER_DAY,
+});
 
 /**
  * How long a long code lives: the hour of the send caps at least, so that while a destination may be

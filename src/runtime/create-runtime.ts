@@ -8,7 +8,7 @@ import { breakerReadings, createChannels, type Channels } from '../delivery/chan
 import { createWorker, type Worker } from '../delivery/worker.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createSendLimits } from '../otp/send-limits.ts';
-import type { FlowContext } from '../otp/context.ts';
+import type { Services } from './services.ts';
 import { limiterFactory } from '../platform/rate-limit.ts';
 import { connectRedis } from '../platform/redis.ts';
 import { buildApp, buildMetricsApp } from './http-app.ts';
@@ -37,7 +37,8 @@ export interface Runtime {
   config: Config;
   logger: Logger;
   handle: DbHandle;
-  ctx: FlowContext;
+  /** The service container every flow takes its part of. */
+  services: Services;
   channels: Channels;
   metrics: Metrics;
   worker: Worker;
@@ -98,29 +99,30 @@ async function assemble(
     () => queueDepth(handle.db),
     () => breakerReadings(channels),
   );
-  const seal = createMessageSeal(config.OTP_SECRET);
-  const ctx: FlowContext = {
+  const services: Services = {
     db: handle.db,
     config,
     clock,
-    passwords: createPasswords(config.PASSWORD_HASH_CONCURRENCY),
-    sendLimits: createSendLimits(config, makeLimiter),
-    smsBudget: createSmsBudget(config, makeLimiter, logger, metrics),
     logger,
     metrics,
-    seal,
+    passwords: createPasswords(config),
+    makeLimiter,
+    sendLimits: createSendLimits(config, makeLimiter),
+    smsBudget: createSmsBudget(config, makeLimiter, logger, metrics),
+    seal: createMessageSeal(config.OTP_SECRET),
     composer: loadComposer(config),
+    channels,
   };
   const listen = (onNotify: (payload?: string) => void) => handle.listen(OUTBOX_NOTIFY_CHANNEL, onNotify);
-  const worker = createWorker({ db: handle.db, config, channels, logger, clock, metrics, seal, listen });
-  const maintenance = createMaintenance({ db: handle.db, config, clock, logger, metrics });
-  const app = await buildApp({ ctx, logger, makeLimiter, channels });
+  const worker = createWorker({ ...services, listen });
+  const maintenance = createMaintenance(services);
+  const app = await buildApp(services);
   const metricsApp = config.METRICS_PORT ? await buildMetricsApp(metrics, logger, config) : undefined;
   return {
     config,
     logger,
     handle,
-    ctx,
+    services,
     channels,
     metrics,
     worker,

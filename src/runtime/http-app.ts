@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../platform/logger.ts';
-import type { FlowContext } from '../otp/context.ts';
+import type { Services } from './services.ts';
 import type { LimiterFactory } from '../platform/rate-limit.ts';
 import { installErrorHandling } from '../http/error-handler.ts';
 import { installIpRateLimit } from '../http/ip-rate-limit.ts';
@@ -20,24 +20,17 @@ import type { Config } from '../config/settings.ts';
 import { requireAdminToken } from '../http/auth-hook.ts';
 import { fastifyTrustProxy } from '../shared/trust-proxy.ts';
 
-export interface AppDeps {
-  ctx: FlowContext;
-  logger: Logger;
-  makeLimiter: LimiterFactory;
-  channels: Channels;
-}
-
 /** Builds the HTTP app from its dependencies; it opens nothing itself. */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { ctx, logger } = deps;
+export async function buildApp(services: Services): Promise<FastifyInstance> {
+  const { logger } = services;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    trustProxy: fastifyTrustProxy(ctx.config.TRUST_PROXY),
+    trustProxy: fastifyTrustProxy(services.config.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     // A client that trickles its request (slowloris) gets 408 and loses the connection; Node checks
     // every second, and applies requestTimeout only when headersTimeout is no longer than it.
-    requestTimeout: ctx.config.REQUEST_TIMEOUT_SECONDS * 1000,
-    http: { connectionsCheckingInterval: 1000, headersTimeout: ctx.config.REQUEST_TIMEOUT_SECONDS * 1000 },
+    requestTimeout: services.config.REQUEST_TIMEOUT_SECONDS * 1000,
+    http: { connectionsCheckingInterval: 1000, headersTimeout: services.config.REQUEST_TIMEOUT_SECONDS * 1000 },
     http2: false,
     // Wrong types are refused, not coerced: "12345678" and 12345678 are not the same password.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
@@ -62,24 +55,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installIpRateLimit(
     app,
-    { perMinute: ctx.config.RATE_LIMIT_IP_PER_MINUTE, expensivePerMinute: ctx.config.RATE_LIMIT_EXPENSIVE_PER_MINUTE },
-    deps.makeLimiter,
+    {
+      perMinute: services.config.RATE_LIMIT_IP_PER_MINUTE,
+      expensivePerMinute: services.config.RATE_LIMIT_EXPENSIVE_PER_MINUTE,
+    },
+    services.makeLimiter,
   );
-  await app.register(healthRoutes, { db: ctx.db });
-  await app.register(authRoutes, { prefix: '/api/v1/auth', ctx });
-  await app.register(userRoutes, { prefix: '/api/v1/users', ctx });
-  await app.register(webhookRoutes, { ctx, makeLimiter: deps.makeLimiter });
-  if (ctx.config.isDevelopment) await app.register(devInboxRoutes, { ctx });
-  if (ctx.config.ADMIN_TOKEN) {
+  await app.register(healthRoutes, { db: services.db });
+  await app.register(authRoutes, { prefix: '/api/v1/auth', services });
+  await app.register(userRoutes, { prefix: '/api/v1/users', services });
+  await app.register(webhookRoutes, { services });
+  if (services.config.isDevelopment) await app.register(devInboxRoutes, { services });
+  if (services.config.ADMIN_TOKEN) {
     await app.register(adminRoutes, {
       prefix: '/api/v1/admin',
-      ctx,
-      channels: deps.channels,
-      adminToken: ctx.config.ADMIN_TOKEN,
+      services,
+      adminToken: services.config.ADMIN_TOKEN,
     });
   }
   // With METRICS_PORT set, the public port never serves /metrics.
-  if (!ctx.config.METRICS_PORT) addMetricsRoute(app, ctx.metrics, ctx.config);
+  if (!services.config.METRICS_PORT) addMetricsRoute(app, services.metrics, services.config);
   return app;
 }
 

@@ -1,8 +1,5 @@
-import type { Clock } from '../shared/clock.ts';
-import type { Db } from '../platform/db/client.ts';
-import type { Logger } from '../platform/logger.ts';
-import type { Metrics } from '../platform/metrics.ts';
-import { applyRetention, type RetentionCounts, type RetentionSettings } from '../platform/db/retention.ts';
+import { applyRetention, type RetentionCounts } from '../platform/db/retention.ts';
+import type { Services } from './services.ts';
 
 /** Housekeeping that runs beside the worker: retention (src/platform/db/retention.ts), every 10 minutes. */
 export interface Maintenance {
@@ -16,13 +13,7 @@ export interface Maintenance {
 
 const EVERY_MS = 10 * 60 * 1000;
 
-export function createMaintenance(deps: {
-  db: Db;
-  config: RetentionSettings;
-  clock: Clock;
-  logger: Logger;
-  metrics: Pick<Metrics, 'retentionRowsRemoved'>;
-}): Maintenance {
+export function createMaintenance(deps: Pick<Services, 'db' | 'config' | 'clock' | 'logger' | 'metrics'>): Maintenance {
   let timer: NodeJS.Timeout | undefined;
   let stopping = new AbortController();
   let running: Promise<unknown> | undefined;

@@ -49,7 +49,7 @@ export function messageReaching(
 ): Promise<Message> {
   return waitUntil(
     async () => {
-      const row = await stack.runtime.ctx.db
+      const row = await stack.runtime.services.db
         .selectFrom('messages')
         .selectAll()
         .where('recipient', '=', recipient)

@@ -224,7 +224,7 @@ export async function verifiedLogin(stack: Stack, tag?: string) {
 export async function outboxDrained(stack: Stack, timeoutMs = 15_000): Promise<void> {
   await waitUntil(
     async () => {
-      const row = await stack.runtime.ctx.db
+      const row = await stack.runtime.services.db
         .selectFrom('messages')
         .select((eb) => eb.fn.countAll<string>().as('n'))
         .where('status', 'in', ['queued', 'sending'])

@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FlowContext } from '../../otp/context.ts';
-import type { Channels } from '../../delivery/channels/index.ts';
+import type { Services } from '../../runtime/services.ts';
 import { deliveryLogEntry, deliveryState, listDeliveryLog } from '../../delivery/delivery-log.ts';
 import { LoggedMessage } from '../../contract/delivery-log.ts';
 import { recipientKeys } from '../../delivery/recipients.ts';
@@ -17,10 +16,10 @@ const Status = Type.Union(ALL_STATUSES.map((s) => Type.Literal(s)));
 
 /** Operations endpoints; registered only when ADMIN_TOKEN is set. */
 export const adminRoutes: FastifyPluginAsyncTypebox<{
-  ctx: FlowContext;
-  channels: Channels;
+  services: Services;
   adminToken: string;
-}> = async (app, { ctx, channels, adminToken }) => {
+}> = async (app, { services, adminToken }) => {
+  const { channels } = services;
   const tags = ['admin'];
   const security = [{ bearer: [] }];
   // Before validation: without the token, a bad body or query is 401 too, never 400 with the schema's details.
@@ -43,8 +42,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) => {
       const { to, status, limit } = request.query;
-      const messages = await listDeliveryLog(ctx.db, {
-        recipients: to ? recipientKeys(to, ctx.config.DEFAULT_PHONE_REGION) : undefined,
+      const messages = await listDeliveryLog(services.db, {
+        recipients: to ? recipientKeys(to, services.config.DEFAULT_PHONE_REGION) : undefined,
         status: status as never,
         limit: Math.min(500, Math.max(1, Number(limit ?? 50))),
       });
@@ -64,7 +63,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: WhyReport, ...errors(400, 401) },
       },
     },
-    async (request) => why(ctx, request.query.to),
+    async (request) => why(services, request.query.to),
   );
 
   app.delete(
@@ -79,7 +78,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      if (!(await unsuppress(ctx.db, request.params.address)))
+      if (!(await unsuppress(services.db, request.params.address)))
         throw new AppError('not_found', 'That address is not on the suppression list.');
       return { address: request.params.address, removed: true as const };
     },
@@ -97,7 +96,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      const message = await deliveryLogEntry(ctx.db, request.params.id);
+      const message = await deliveryLogEntry(services.db, request.params.id);
       if (!message)
         throw new AppError(
           'not_found',
@@ -117,6 +116,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Type.Object({ channels: Type.Array(Type.Any()) }), ...errors(401) },
       },
     },
-    async () => ({ channels: await deliveryState(ctx.db, channels) }),
+    async () => ({ channels: await deliveryState(services.db, channels) }),
   );
 };

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FlowContext } from '../../otp/context.ts';
+import type { Services } from '../../runtime/services.ts';
 import { register, resendVerification, verifyAccount } from '../../accounts/registration.ts';
 import { login } from '../../accounts/login.ts';
 import { forgotPassword, resetPassword } from '../../accounts/password-reset.ts';
@@ -18,9 +18,9 @@ import { body, Email, errors, LoginPassword, Message, Otp, Password, Token } fro
 
 const SAME_ANSWER = 'If an account needs it, a code has been sent. It expires at the time given.';
 
-export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
+export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const tags = ['auth'];
-  const auth = requireUser(ctx);
+  const auth = requireUser(services);
 
   const expensive = { limit: { expensive: true } };
 
@@ -38,10 +38,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     async (request, reply) => {
       const { locale, ...fields } = request.body;
       const { sent, ...result } = await register(
-        ctx,
+        services,
         {
           ...fields,
-          locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE),
+          locale: registrationLocale(locale, request.headers['accept-language'], services.config.DEFAULT_LOCALE),
         },
         requesterOf(request),
       );
@@ -61,7 +61,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     },
     async (request) => ({
       message: SAME_ANSWER,
-      ...(await resendVerification(ctx, request.body.email, requesterOf(request))),
+      ...(await resendVerification(services, request.body.email, requesterOf(request))),
     }),
   );
 
@@ -83,7 +83,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     },
     async (request) => {
       const { user, passwordCleared } = await verifyAccount(
-        ctx,
+        services,
         request.body.email,
         request.body.otp,
         request.body.password,
@@ -106,7 +106,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         response: { 200: TokenPair, ...errors(400, 401, 403, 429, 503) },
       },
     },
-    async (request) => login(ctx, request.body.email, request.body.password),
+    async (request) => login(services, request.body.email, request.body.password),
   );
 
   app.post(
@@ -119,7 +119,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         response: { 200: TokenPair, ...errors(400, 401) },
       },
     },
-    async (request) => rotateRefreshToken(ctx.db, ctx.config, request.body.refresh_token, ctx.clock()),
+    async (request) => rotateRefreshToken(services, request.body.refresh_token),
   );
 
   app.post(
@@ -135,7 +135,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
       },
     },
     async (request) => {
-      await revokeSessionOf(ctx.db, request.user!.id, request.body.refresh_token, ctx.clock());
+      await revokeSessionOf(services, request.user!.id, request.body.refresh_token);
       return { message: 'Logged out: this session is revoked.' };
     },
   );
@@ -166,7 +166,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     },
     async (request) => ({
       message: SAME_ANSWER,
-      ...(await forgotPassword(ctx, request.body.email, requesterOf(request))),
+      ...(await forgotPassword(services, request.body.email, requesterOf(request))),
     }),
   );
 
@@ -183,7 +183,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
       },
     },
     async (request) => {
-      const pair = await resetPassword(ctx, request.body.email, request.body.otp, request.body.new_password);
+      const pair = await resetPassword(services, request.body.email, request.body.otp, request.body.new_password);
       return { message: 'Password changed. Every other session was signed out; this answer signs you in.', ...pair };
     },
   );
@@ -209,7 +209,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     async (request) => ({
       message: SAME_ANSWER,
       ...(await requestUnlock(
-        ctx,
+        services,
         request.body.identifier,
         request.body.delivery_method ?? 'email',
         requesterOf(request),
@@ -236,7 +236,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
       },
     },
     async (request) => {
-      const pair = await verifyUnlock(ctx, request.body.identifier, request.body.otp, request.body.password);
+      const pair = await verifyUnlock(services, request.body.identifier, request.body.otp, request.body.password);
       return pair
         ? { message: 'Unlocked and signed in.', unlocked: true as const, ...pair }
         : { message: 'Unlocked: you can log in again now.', unlocked: true as const };

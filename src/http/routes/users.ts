@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FlowContext } from '../../otp/context.ts';
+import type { Services } from '../../runtime/services.ts';
 import { register } from '../../accounts/registration.ts';
 import { phoneCodeStatus, requestPhoneCode, verifyPhoneCode } from '../../accounts/phone-verification.ts';
 import { PUBLIC_STATES } from '../../delivery/hints.ts';
@@ -13,9 +13,9 @@ import { PublicUser } from '../../contract/public-user.ts';
 import { body, errors, LocaleTag, Otp, Phone } from '../schemas.ts';
 import { RegisterBody, registeredMessage, registrationLocale, requireLocale } from '../registration.ts';
 
-export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async (app, { ctx }) => {
+export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const tags = ['users'];
-  const auth = requireUser(ctx);
+  const auth = requireUser(services);
   const security = [{ bearer: [] }];
 
   // The aliases spend their /auth routes' budgets: a second spelling is not a second budget.
@@ -33,10 +33,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
     async (request) => {
       const { locale, ...fields } = request.body;
       const { sent, ...result } = await register(
-        ctx,
+        services,
         {
           ...fields,
-          locale: registrationLocale(locale, request.headers['accept-language'], ctx.config.DEFAULT_LOCALE),
+          locale: registrationLocale(locale, request.headers['accept-language'], services.config.DEFAULT_LOCALE),
         },
         requesterOf(request),
       );
@@ -68,7 +68,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
         response: { 200: PublicUser, ...errors(400, 401) },
       },
     },
-    async (request) => setLocale(ctx.db, request.user!.id, requireLocale(request.body.locale), ctx.clock()),
+    async (request) => setLocale(services.db, request.user!.id, requireLocale(request.body.locale), services.clock()),
   );
 
   app.post(
@@ -84,7 +84,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
       },
     },
     async (request) => {
-      const sent = await requestPhoneCode(ctx, request.user!, requesterOf(request), request.body?.phone);
+      const sent = await requestPhoneCode(services, request.user!, requesterOf(request), request.body?.phone);
       return { message: `A code was sent by SMS to ${sent.phone}: POST it to /api/v1/users/verify-otp.`, ...sent };
     },
   );
@@ -110,7 +110,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
       },
     },
     async (request) => {
-      const found = await phoneCodeStatus(ctx, request.user!);
+      const found = await phoneCodeStatus(services, request.user!);
       if (!found)
         throw new AppError(
           'not_found',
@@ -139,7 +139,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext }> = async
       const otp = request.body.otp ?? request.body.otp_code;
       if (!otp)
         throw new AppError('validation_error', 'Invalid body field "otp": send the code as "otp" (or "otp_code").');
-      const user = await verifyPhoneCode(ctx, request.user!, otp);
+      const user = await verifyPhoneCode(services, request.user!, otp);
       return { message: 'Phone number verified.', phone_verified: true as const, user };
     },
   );

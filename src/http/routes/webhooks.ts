@@ -1,12 +1,12 @@
 import { Type } from 'typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FlowContext } from '../../otp/context.ts';
+import type { Services } from '../../runtime/services.ts';
 import { takeReceipt, type AppliedReceipt, type ReceiptStatus } from '../../delivery/receipts.ts';
 import type { SuppressionKind } from '../../delivery/suppressions.ts';
 import { TWILIO_STATUS_PATH, twilioStatusCallback } from '../../delivery/channels/twilio.ts';
 import { AppError } from '../../shared/errors.ts';
-import type { Limiter, LimiterFactory } from '../../platform/rate-limit.ts';
+import type { Limiter } from '../../platform/rate-limit.ts';
 import { clientBucket } from '../../shared/trust-proxy.ts';
 import { errors } from '../schemas.ts';
 import { jsonBodyReader, refuseUnstorable, type BodyReader } from '../json-body.ts';
@@ -115,12 +115,8 @@ const TWILIO_STATUS: Record<string, ReceiptStatus> = {
 };
 
 /** Providers' receipts: Twilio's StatusCallback, the generic SMS provider's, and email events from any mail provider's bridge. */
-export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLimiter: LimiterFactory }> = async (
-  app,
-  { ctx, makeLimiter },
-) => {
-  const { config: settings } = ctx;
-  const deps = { db: ctx.db, clock: ctx.clock, metrics: ctx.metrics, logger: ctx.logger };
+export const webhookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { config: settings, makeLimiter } = services;
   // one budget for the three routes: a forger gains nothing by switching
   const forged = makeLimiter({ keyPrefix: 'webhook-forged', points: FORGED_PER_MINUTE, durationSeconds: 60 });
 
@@ -175,7 +171,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLi
       },
       async (request) => {
         const { MessageSid, MessageStatus, ErrorCode } = request.body;
-        const applied = await takeReceipt(deps, {
+        const applied = await takeReceipt(services, {
           channel: 'sms',
           provider: 'twilio',
           ref: { providerId: MessageSid },
@@ -218,7 +214,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLi
       },
       async (request) => {
         const { id, status, error_code, error_message } = request.body;
-        const applied = await takeReceipt(deps, {
+        const applied = await takeReceipt(services, {
           channel: 'sms',
           provider: 'http',
           ref: { providerId: id },
@@ -260,7 +256,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: FlowContext; makeLi
           throw new AppError('validation_error', 'Give exactly one of message_id and provider_id.');
         const kind: SuppressionKind | undefined =
           event === 'bounced' ? 'bounce' : event === 'complained' ? 'complaint' : undefined;
-        const applied = await takeReceipt(deps, {
+        const applied = await takeReceipt(services, {
           channel: 'email',
           provider: 'smtp',
           ref: message_id ? { messageId: message_id } : { providerId: provider_id! },
