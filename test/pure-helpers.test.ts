@@ -1,12 +1,11 @@
 /**
- * The pure helpers each on their own (issue 10): the client's budget bucket, TRUST_PROXY's forms, the
- * gate that bounds work at once, and the environment read by its schema.
+ * The pure helpers each on their own (issue 10): the client's budget bucket, TRUST_PROXY's forms and
+ * the environment read by its schema (the hash gate has test/gate.test.ts).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Type } from 'typebox';
 import { clientBucket, fastifyTrustProxy, isLoopback, parseTrustProxy } from '../src/shared/trust-proxy.ts';
-import { createGate } from '../src/shared/gate.ts';
 import { readEnv } from '../src/config/read-env.ts';
 
 describe('clientBucket', () => {
@@ -47,44 +46,6 @@ describe('parseTrustProxy and fastifyTrustProxy', () => {
   it('isLoopback reads the socket peer: 127.0.0.0/8, ::1 and their mapped forms', () => {
     for (const a of ['127.0.0.1', '127.9.8.7', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
     for (const a of ['10.0.0.1', undefined, 'junk']) assert.equal(isLoopback(a), false, String(a));
-  });
-});
-
-describe('createGate', () => {
-  const overloaded = () => new Error('busy');
-  it('runs at most `concurrency` at once, queues up to `queue`, refuses past that at once', async () => {
-    const gate = createGate(2, 1);
-    let running = 0;
-    let most = 0;
-    const releases: Array<() => void> = [];
-    const task = () =>
-      new Promise<void>((resolve) => {
-        running += 1;
-        most = Math.max(most, running);
-        releases.push(() => {
-          running -= 1;
-          resolve();
-        });
-      });
-    const runs = [gate.run(task, overloaded), gate.run(task, overloaded), gate.run(task, overloaded)];
-    assert.equal(gate.full(), true, 'two running and one waiting');
-    await assert.rejects(gate.run(task, overloaded), /busy/);
-    // end the tasks one at a time, as each starts: the waiting one starts once a running one ends
-    for (let ended = 0; ended < 3; ended++) {
-      while (!releases.length) await new Promise((r) => setImmediate(r));
-      releases.shift()!();
-    }
-    await Promise.all(runs);
-    assert.equal(most, 2);
-    assert.equal(gate.full(), false);
-  });
-  it('a task that throws frees its slot', async () => {
-    const gate = createGate(1, 0);
-    await assert.rejects(
-      gate.run(async () => Promise.reject(new Error('task failed')), overloaded),
-      /task failed/,
-    );
-    assert.equal(await gate.run(async () => 'next', overloaded), 'next');
   });
 });
 

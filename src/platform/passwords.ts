@@ -1,4 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
+import type { Config } from '../config/settings.ts';
 import { AppError } from '../shared/errors.ts';
 import { createGate } from '../shared/gate.ts';
 
@@ -11,18 +12,40 @@ export interface Passwords {
   assertCapacity(): void;
 }
 
-const busy = () =>
-  new AppError('service_unavailable', 'The service is busy checking other passwords. Retry in a moment.', 1);
+const busy = (retryAfterSeconds: number) =>
+  new AppError(
+    'service_unavailable',
+    `The service is busy checking other passwords. Retry in ${retryAfterSeconds} s.`,
+    retryAfterSeconds,
+  );
 
-export function createPasswords(concurrency: number): Passwords {
-  // A short queue (four rounds of hashes, well under a second) absorbs a burst of real sign-ups;
-  // beyond it, answering 503 at once beats holding every request of a flood in memory.
-  const gate = createGate(concurrency, 4 * concurrency);
+/** Hashes that may wait per slot whatever the wait: about 20 s of argon2 on a 2025 core, a bound on memory only. */
+export const QUEUED_PER_SLOT = 1000;
+
+/**
+ * The gate sheds by time. Node's request timeout stops counting once the body is in, so nothing in
+ * the HTTP layer cuts a request that waits here: the bound is this one. A sign-up goes through the
+ * gate twice (its hash, then the comparison with the pending account's or the decoy), so each turn
+ * may wait half of REQUEST_TIMEOUT_SECONDS and the whole sign-up still answers within it.
+ */
+export function createPasswords(
+  config: Pick<Config, 'PASSWORD_HASH_CONCURRENCY' | 'REQUEST_TIMEOUT_SECONDS'>,
+): Passwords {
+  const concurrency = config.PASSWORD_HASH_CONCURRENCY;
+  const gate = createGate({
+    concurrency,
+    maxWaitMs: (config.REQUEST_TIMEOUT_SECONDS * 1000) / 2,
+    maxQueued: QUEUED_PER_SLOT * concurrency,
+    // argon2id at these parameters takes 15-30 ms on a core; until one is measured, a slow one's.
+    firstGuessMs: 50,
+    now: () => performance.now(),
+  });
   // A real hash, made once, so a login for an unknown email costs what a wrong password costs.
   let decoy: Promise<string> | undefined;
   return {
     assertCapacity() {
-      if (gate.full()) throw busy();
+      const retryAfter = gate.retryAfter();
+      if (retryAfter !== null) throw busy(retryAfter);
     },
     // @node-rs/argon2 defaults to argon2id (OWASP's second configuration: 19 MiB, 2 passes).
     hash: (password) => gate.run(() => hash(password), busy),
