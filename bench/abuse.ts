@@ -60,8 +60,8 @@ const first = await target({
   PUBLIC_URL: 'https://panic.example',
 });
 const { baseUrl: base, sms, service: runtime } = first;
-const config = runtime.ctx.config;
-const { db } = runtime.ctx;
+const config = runtime.services.config;
+const { db } = runtime.services;
 
 // Each attack comes from its own address (behind the loopback "proxy"), as separate runs would.
 let client = '203.0.113.1';

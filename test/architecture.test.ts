@@ -123,4 +123,29 @@ describe('architecture', () => {
       [],
     );
   });
+
+  it('no domain sentence names an HTTP route: the domain names the next step, the edge its route', () => {
+    // The one route the domain must know: the StatusCallback URL a Twilio send asks the provider to call.
+    const allowed = new Set(['delivery/channels/twilio.ts']);
+    // contract/ is the API's own description: its routes are what it describes.
+    const below = new Set(
+      LAYERS.slice(0, layerOf('accounts') + 1)
+        .flat()
+        .filter((unit) => unit !== 'contract'),
+    );
+    const named = sourceFiles(SRC)
+      .map((f) => relative(SRC, f))
+      .filter((f) => below.has(unitOf(f)) && !allowed.has(f))
+      .flatMap((f) => {
+        const found: string[] = [];
+        const visit = (node: ts.Node): void => {
+          if ((ts.isStringLiteral(node) || ts.isTemplateLiteral(node)) && /\/api\/v1\//.test(node.getText()))
+            found.push(`${f}: ${node.getText().slice(0, 80)}`);
+          ts.forEachChild(node, visit);
+        };
+        visit(ts.createSourceFile(f, readFileSync(join(SRC, f), 'utf8'), ts.ScriptTarget.Latest, true));
+        return found;
+      });
+    assert.deepEqual(named, []);
+  });
 });

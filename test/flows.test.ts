@@ -38,6 +38,10 @@ for (const db of await databaseKinds()) {
       const early = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
       assert.equal(early.status, 403);
       assert.equal(early.body.error.code, 'email_not_verified');
+      assert.match(
+        early.body.error.message,
+        /\(POST \/api\/v1\/auth\/verify-account\).*\(POST \/api\/v1\/auth\/resend-verification\)/,
+      );
 
       const wrong = await stack.api('POST', '/api/v1/auth/verify-account', {
         email: p.email,
@@ -195,6 +199,11 @@ for (const db of await databaseKinds()) {
       const blocked = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
       assert.equal(blocked.status, 429);
       assert.equal(blocked.body.error.code, 'rate_limited');
+      // the domain names the step, the HTTP layer its route
+      assert.match(
+        blocked.body.error.message,
+        /Or ask for an unlock code: POST \/api\/v1\/auth\/request-unlock-otp\.$/,
+      );
       assert.ok(Number(blocked.headers.get('retry-after')) > 0);
 
       const req = await stack.api('POST', '/api/v1/auth/request-unlock-otp', {

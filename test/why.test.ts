@@ -75,7 +75,7 @@ describe('panic-api why', () => {
     );
     assert.match(
       run.stdout,
-      /^ {2}Fix +Once the person has fixed their mailbox, take it off the list: DELETE \/api\/v1\/admin\/suppressions\//m,
+      /^ {2}Fix +Once the person has fixed their mailbox, take it off the list\. With the admin token: DELETE \/api\/v1\/admin\/suppressions\//m,
     );
     assert.match(
       run.stdout,

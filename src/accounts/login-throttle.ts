@@ -22,8 +22,9 @@ export async function assertNotThrottled(db: Queryable, email: string, now: Date
     const seconds = Math.ceil((row.blocked_until.getTime() - now.getTime()) / 1000);
     throw new AppError(
       'rate_limited',
-      `Too many failed sign-ins for this account. Try again in ${seconds} s, or ask for an unlock code (POST /api/v1/auth/request-unlock-otp).`,
+      `Too many failed sign-ins for this account. Try again in ${seconds} s.`,
       seconds,
+      { next: 'request_unlock' },
     );
   }
 }

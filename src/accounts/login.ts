@@ -42,10 +42,7 @@ export async function passwordSession(
   }
   await clearLoginFailures(deps.db, email);
   if (!user.email_verified_at) {
-    throw new AppError(
-      'email_not_verified',
-      'Verify your email address first: enter the code we sent (POST /api/v1/auth/verify-account), or ask for a new one (POST /api/v1/auth/resend-verification).',
-    );
+    throw new AppError('email_not_verified', 'Verify your email address first.', undefined, { next: 'verify_email' });
   }
   return startSession(deps, user.id, now);
 }

@@ -114,12 +114,15 @@ interface Facts {
 /** Limits past which a code still goes to an asker's first ask, or its network's share: not a refusal of everyone. */
 const PARTIAL = new Set(['OTP_MAX_SENDS_PER_HOUR', 'SMS_MAX_PER_HOUR', 'SMS_PROVEN_MAX_PER_HOUR']);
 
+type Diagnosis = WhyReport['diagnosis'];
+
 /** The operator's diagnosis: the first of these that holds is what keeps the code from the person. */
-function diagnose(deps: Pick<Services, 'config'>, f: Facts): { cause: string; fix: string } {
+function diagnose(deps: Pick<Services, 'config'>, f: Facts): Diagnosis {
   if (f.suppression) {
     return {
       cause: `${f.destination} is on the suppression list since ${f.suppression.created_at.toISOString()} after a ${f.suppression.kind}: ${f.suppression.reason}. Codes to it are not sent (they end suppressed).`,
-      fix: `Once the person has fixed their mailbox, take it off the list: DELETE /api/v1/admin/suppressions/${encodeURIComponent(f.destination)} with the admin token.`,
+      fix: 'Once the person has fixed their mailbox, take it off the list.',
+      action: 'lift_suppression',
     };
   }
   const m = f.latest;
@@ -160,7 +163,8 @@ function diagnose(deps: Pick<Services, 'config'>, f: Facts): { cause: string; fi
       return m.attempts === 0
         ? {
             cause: `The newest code (${m.purpose}) has waited since ${m.created_at} for its first attempt.`,
-            fix: 'Is a delivery worker running (DELIVERY_WORKER=on, or `panic-api worker`)? GET /api/v1/admin/delivery shows its queue.',
+            fix: 'Is a delivery worker running (DELIVERY_WORKER=on, or `panic-api worker`)?',
+            action: 'see_queue',
           }
         : {
             cause: `The newest code failed ${m.attempts} attempt(s), the last with: ${m.last_error}.${inWords} Next attempt at ${m.next_attempt_at}.`,

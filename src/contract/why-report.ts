@@ -32,7 +32,19 @@ export const WhyReport = Type.Object({
   blocking: Type.Array(Type.Object({ limit: Type.String(), setting: Type.String(), wait_seconds: Type.Integer() }), {
     description: 'Limits refusing new codes to it right now.',
   }),
-  diagnosis: Type.Object({ cause: Type.String(), fix: Type.String() }, { description: 'For the operator.' }),
+  diagnosis: Type.Object(
+    {
+      cause: Type.String(),
+      fix: Type.String(),
+      action: Type.Optional(
+        Type.Enum(['lift_suppression', 'see_queue'], {
+          description:
+            'The operator step the fix asks for, when the API has one: lift_suppression (DELETE /api/v1/admin/suppressions/{address}), see_queue (GET /api/v1/admin/delivery).',
+        }),
+      ),
+    },
+    { description: 'For the operator.' },
+  ),
   hint: Type.String({ description: 'For the person, in their words.' }),
 });
 export type WhyReport = Static<typeof WhyReport>;

@@ -1,6 +1,15 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AppError, ERROR_CODES, type ErrorCode } from '../shared/errors.ts';
+import { AppError, ERROR_CODES, type ErrorCode, type NextStep } from '../shared/errors.ts';
 import { isDatabaseUnavailable } from '../platform/db/unavailable.ts';
+
+/** A domain error's next step, in the routes that take it. */
+const NEXT_STEP: Record<NextStep, string> = {
+  request_unlock: 'Or ask for an unlock code: POST /api/v1/auth/request-unlock-otp.',
+  verify_email:
+    'Enter the code we sent (POST /api/v1/auth/verify-account), or ask for a new one (POST /api/v1/auth/resend-verification).',
+};
+
+const worded = (err: AppError) => (err.next ? `${err.message} ${NEXT_STEP[err.next]}` : err.message);
 
 /** What a client is told to wait during a database outage: long enough not to hammer a restart. */
 const DATABASE_RETRY_AFTER_SECONDS = 5;
@@ -16,7 +25,7 @@ function send(reply: import('fastify').FastifyReply, code: ErrorCode, message: s
  */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof AppError) return send(reply, err.code, err.message, err.retryAfterSeconds);
+    if (err instanceof AppError) return send(reply, err.code, worded(err), err.retryAfterSeconds);
     if (err.validation) {
       const where = err.validationContext ?? 'body';
       const first = err.validation[0];

@@ -28,16 +28,30 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * What the caller can do next, as a fact: the domain names the step, the edge that answers (HTTP)
+ * words it with its own route, so no domain sentence names a route.
+ */
+export type NextStep = 'request_unlock' | 'verify_email';
+
+export interface AppErrorOptions extends ErrorOptions {
+  next?: NextStep;
+}
+
 export class AppError extends Error {
+  /** The step that gets the caller past this refusal, when there is one. */
+  readonly next?: NextStep;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
     /** Seconds until a retry can succeed (rate limits, throttles). */
     readonly retryAfterSeconds?: number,
-    /** `cause`: the error this one words for its caller, kept for the log. */
-    options?: ErrorOptions,
+    /** `cause`: the error this one words for its caller, kept for the log; `next`: the way past it. */
+    options?: AppErrorOptions,
   ) {
     super(message, options);
     this.name = 'AppError';
+    this.next = options?.next;
   }
 }

@@ -2404,6 +2404,11 @@ export interface paths {
                             diagnosis: {
                                 cause: string;
                                 fix: string;
+                                /**
+                                 * @description The operator step the fix asks for, when the API has one: lift_suppression (DELETE /api/v1/admin/suppressions/{address}), see_queue (GET /api/v1/admin/delivery).
+                                 * @enum {unknown}
+                                 */
+                                action?: "lift_suppression" | "see_queue";
                             };
                             /** @description For the person, in their words. */
                             hint: string;

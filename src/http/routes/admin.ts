@@ -14,6 +14,12 @@ import { ALL_STATUSES } from '../../shared/vocabulary.ts';
 
 const Status = Type.Union(ALL_STATUSES.map((s) => Type.Literal(s)));
 
+/** The operator step of a why diagnosis, in this API's routes. */
+const ACTION: Record<NonNullable<WhyReport['diagnosis']['action']>, (destination: string) => string> = {
+  lift_suppression: (d) => `With the admin token: DELETE /api/v1/admin/suppressions/${encodeURIComponent(d)}.`,
+  see_queue: () => 'GET /api/v1/admin/delivery shows its queue.',
+};
+
 /** Operations endpoints; registered only when ADMIN_TOKEN is set. */
 export const adminRoutes: FastifyPluginAsyncTypebox<{
   services: Services;
@@ -63,7 +69,16 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: WhyReport, ...errors(400, 401) },
       },
     },
-    async (request) => why(services, request.query.to),
+    async (request) => {
+      const report = await why(services, request.query.to);
+      const { action } = report.diagnosis;
+      return action
+        ? {
+            ...report,
+            diagnosis: { ...report.diagnosis, fix: `${report.diagnosis.fix} ${ACTION[action](report.destination)}` },
+          }
+        : report;
+    },
   );
 
   app.delete(
