@@ -60,8 +60,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       url: config.DATABASE_URL,
       dataDir: config.DATA_DIR,
       timeoutMs: config.DB_QUERY_TIMEOUT_MS,
-      onIdleError: (err) =>
-        logger.warn({ err: err.message }, 'a database connection was lost; the pool opens a new one'),
+      onIdleError: (err) => logger.warn({ err }, 'a database connection was lost; the pool opens a new one'),
     }));
   /** Closes the database when this runtime opened it. */
   const closeOpened = async () => {
