@@ -1,13 +1,43 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Page } from 'playwright-core';
 import { person, startStack, type Stack } from './support/stack.ts';
-import { runCli } from './support/cli.ts';
+import { ROOT, runCli } from './support/cli.ts';
 import { freePort } from './support/net.ts';
 import { capturedFor, DEV_ENV, inbox } from './support/dev-inbox.ts';
 import type { InboxRow } from '../src/dev-inbox/routes.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
+
+/** A Content-Security-Policy header as its directives, each with its sources. */
+function policy(header: string | null): Map<string, string[]> {
+  const directives = (header ?? '').split(';').map((d) => d.trim().split(/\s+/));
+  return new Map(directives.filter(([name]) => name).map(([name, ...sources]) => [name, sources]));
+}
+
+/**
+ * What the browser refuses under a page's CSP, as it tells it: the `securitypolicyviolation` event
+ * of the page, and the "Refused to …" line on the console (of the page and its frames).
+ */
+async function watchCsp(page: Page): Promise<string[]> {
+  const refused: string[] = [];
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) refused.push(msg.text());
+  });
+  await page.exposeFunction('reportCspViolation', (v: string) => refused.push(v));
+  // A string, not a function: tsx's helpers do not exist inside the page.
+  await page.addInitScript({
+    content:
+      "document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(e.violatedDirective + ' refused ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber));",
+  });
+  return refused;
+}
+
+/** The page's own stylesheet applies (a CSP that blocked it would leave the browser's defaults). */
+const styled = (page: Page) => page.evaluate(() => getComputedStyle(document.querySelector('main')!).maxWidth);
 
 describe('dev inbox JSON (APP_ENV=development)', () => {
   let stack: Stack;
@@ -67,14 +97,52 @@ describe('dev inbox JSON (APP_ENV=development)', () => {
     assert.equal(ok.status, 200, ok.text);
   });
 
-  it('serves the page as self-contained HTML and keeps both routes out of the OpenAPI document', async () => {
+  it('serves the page, its style and its script from this origin under a CSP with nothing inline, and keeps the routes out of the OpenAPI document', async () => {
     const page = await fetch(`${stack.baseUrl}/dev/inbox`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+    const csp = policy(page.headers.get('content-security-policy'));
+    assert.deepEqual(csp.get('default-src'), ["'none'"]);
+    assert.deepEqual(csp.get('script-src'), ["'self'"], 'no inline script, no eval');
+    assert.deepEqual(csp.get('style-src'), ["'self'"], 'no inline style');
+    assert.deepEqual(csp.get('frame-ancestors'), ["'none'"]);
+    assert.doesNotMatch(page.headers.get('content-security-policy') ?? '', /unsafe-inline|unsafe-eval/);
+
     const html = await page.text();
     assert.match(html, /Dev inbox/);
-    assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)=/i, 'nothing is loaded from elsewhere');
-    assert.doesNotMatch(html, /innerHTML/, 'values go into the DOM as text only');
+    assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i, 'no inline style or handler, which the CSP would block');
+    for (const [element] of html.matchAll(/<script\b[^>]*>/gi)) {
+      assert.match(
+        element,
+        /\ssrc="|type="application\/json"/,
+        `${element}: a script is a file or data, never inline code`,
+      );
+    }
+    const linked = [...html.matchAll(/<(?:script|link|img)[^>]+(?:src|href)="([^"]*)"/gi)].map((m) => m[1]);
+    assert.deepEqual(linked, ['/dev/inbox/inbox.css', '/dev/inbox/inbox.js'], 'nothing is loaded from elsewhere');
+    const assets = { '/dev/inbox/inbox.css': /^text\/css/, '/dev/inbox/inbox.js': /^text\/javascript/ };
+    for (const [path, type] of Object.entries(assets)) {
+      const res = await fetch(`${stack.baseUrl}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers.get('content-type') ?? '', type, path);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+      const text = await res.text();
+      assert.equal(
+        text,
+        readFileSync(new URL(`../src/dev-inbox/page/${path.split('/').pop()}`, import.meta.url), 'utf8'),
+      );
+      assert.doesNotMatch(text, /innerHTML/, 'values go into the DOM as text only');
+    }
+
+    // The values the script shows beside the server's keys come as data, filled in when served.
+    const data = html.match(/<script type="application\/json" id="vocabulary">([^<]*)<\/script>/);
+    assert.ok(data, 'the vocabulary block');
+    const vocabulary = JSON.parse(data[1]);
+    assert.equal(vocabulary.purposes.email_verification, 'Email verification');
+    assert.equal(vocabulary.locales.zu, 'isiZulu');
+    assert.equal(typeof vocabulary.statuses.captured, 'string');
+
     const doc = await stack.api('GET', '/openapi.json');
     assert.ok(!Object.keys(doc.body.paths).some((p) => p.startsWith('/dev')), 'dev routes are not documented');
   });
@@ -87,8 +155,14 @@ describe('dev inbox outside development (APP_ENV=test)', () => {
   });
   after(() => stack.close());
 
-  it('answers 404 with the error body on both paths', async () => {
-    for (const path of ['/dev/inbox', '/dev/inbox/messages', '/dev/inbox/messages?to=a@b.co']) {
+  it('answers 404 with the error body on every path', async () => {
+    for (const path of [
+      '/dev/inbox',
+      '/dev/inbox/messages',
+      '/dev/inbox/messages?to=a@b.co',
+      '/dev/inbox/inbox.css',
+      '/dev/inbox/inbox.js',
+    ]) {
       const res = await stack.api('GET', path);
       assert.equal(res.status, 404, path);
       assert.equal(res.body.error.code, 'not_found', path);
@@ -124,9 +198,11 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
       const page = await context.newPage();
       const pageErrors: string[] = [];
       page.on('pageerror', (err) => pageErrors.push(err.message));
+      const refused = await watchCsp(page);
 
       await page.goto(`${stack.baseUrl}/dev/inbox`);
       await page.getByText('No messages yet').waitFor({ timeout: 10_000 });
+      assert.equal(await styled(page), '780px');
       assert.ok(await page.getByText('/api/v1/auth/register').isVisible(), 'the empty state says how to get a code');
       await page.screenshot({ path: join(tmpdir(), 'panic-dev-inbox-empty.png'), fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
@@ -208,6 +284,7 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
       await page.screenshot({ path: phoneShot, fullPage: true });
       t.diagnostic(`screenshots: ${shot}, ${phoneShot}`);
       assert.deepEqual(pageErrors, []);
+      assert.deepEqual(refused, [], 'the page works under its CSP: the browser refused nothing');
       await context.close();
     } finally {
       await browser.close();
@@ -236,6 +313,7 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
       const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
       const pageErrors: string[] = [];
       page.on('pageerror', (err) => pageErrors.push(err.message));
+      const refused = await watchCsp(page);
       await page.goto(`${stack.baseUrl}/dev/inbox?to=${encodeURIComponent(p.email)}`);
       const card = page.locator('li.msg', { hasText: p.email });
       const badge = card.locator('.badge.locale');
@@ -261,6 +339,7 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
       await card.screenshot({ path: desktopShot });
       t.diagnostic(`screenshots: ${phoneShot}, ${desktopShot}`);
       assert.deepEqual(pageErrors, []);
+      assert.deepEqual(refused, [], 'the page and its preview frame: the browser refused nothing');
     } finally {
       await browser.close();
     }
@@ -270,6 +349,7 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
+      const refused = await watchCsp(page);
       // As on a plain-http LAN address: no navigator.clipboard at all.
       // (A string, not a function: tsx's helpers do not exist inside the page.)
       await page.addInitScript({
@@ -290,8 +370,67 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
       assert.equal(await page.evaluate(() => typeof navigator.clipboard), 'undefined');
       assert.equal(await page.evaluate(() => document.documentElement.getAttribute('data-copy-method')), 'execCommand');
       assert.equal(await page.evaluate(() => document.documentElement.getAttribute('data-last-copied')), shown);
+      assert.deepEqual(refused, [], 'the copy fallback: the browser refused nothing');
     } finally {
       await browser.close();
+    }
+  });
+});
+
+describe('dev inbox page with DEV_INBOX_TOKEN, in headless Chromium', { skip: skipWithoutChromium }, () => {
+  const TOKEN = 'dev-inbox-token-for-the-page-0123456789';
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: { ...DEV_ENV, DEV_INBOX_TOKEN: TOKEN } });
+  });
+  after(() => stack.close());
+
+  it('opened as /dev/inbox?token=…, its style and script come with the token, and without it are refused', {
+    timeout: 60_000,
+  }, async () => {
+    for (const file of ['inbox.css', 'inbox.js']) {
+      assert.equal((await fetch(`${stack.baseUrl}/dev/inbox/${file}`)).status, 403, file);
+      assert.equal((await fetch(`${stack.baseUrl}/dev/inbox/${file}?token=${TOKEN}`)).status, 200, file);
+    }
+    const p = person('token-page');
+    assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      const refused = await watchCsp(page);
+      await page.goto(`${stack.baseUrl}/dev/inbox?token=${TOKEN}`);
+      await page
+        .locator('li.msg', { hasText: p.email })
+        .locator('.code')
+        .filter({ hasText: /^\d{6}$/ })
+        .waitFor({ timeout: 10_000 });
+      assert.equal(await styled(page), '780px');
+      assert.deepEqual(pageErrors, []);
+      assert.deepEqual(refused, []);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The page from the compiled dist/, as the build leaves it (test/support/cli.ts has just run it) and
+// the image ships it.
+
+describe('dev inbox page of the compiled dist/', () => {
+  it('is found beside the compiled module: the build copies page/ to dist/dev-inbox/page/', async () => {
+    const compiled = pathToFileURL(join(ROOT, 'dist/dev-inbox/page.js')).href;
+    const { loadInboxPage } = (await import(compiled)) as typeof import('../src/dev-inbox/page.ts');
+    const page = loadInboxPage(undefined);
+    assert.match(page.html, /<script type="module" src="\/dev\/inbox\/inbox\.js"><\/script>/);
+    assert.deepEqual(
+      page.assets.map((a) => a.name),
+      ['inbox.css', 'inbox.js'],
+    );
+    for (const asset of page.assets) {
+      assert.equal(asset.body, readFileSync(join(ROOT, 'src/dev-inbox/page', asset.name), 'utf8'), asset.name);
     }
   });
 });

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Services } from '../runtime/services.ts';
 import { inboxHtml, listInbox, type InboxMessage } from './messages.ts';
-import { INBOX_PAGE } from './page.ts';
+import { loadInboxPage } from './page.ts';
 import { AppError } from '../shared/errors.ts';
 import { isLoopback } from '../shared/trust-proxy.ts';
 import { sameSecret } from '../http/same-secret.ts';
@@ -38,13 +38,22 @@ const toJson = (m: InboxMessage) => ({
   sent_at: iso(m.sent_at),
 });
 
-/** A page that loads nothing from elsewhere: inline style and script only, and JSON from this origin. */
+/**
+ * The page loads its own style and script and this origin's JSON, nothing inline (no 'unsafe-inline'),
+ * nothing from elsewhere; it frames only the preview below.
+ */
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   'content-security-policy':
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+};
+
+/** The page's style and script: their own content type, which nosniff makes the browser hold them to. */
+const ASSET_HEADERS = {
+  'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
 };
 
@@ -144,7 +153,13 @@ export const devInboxRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     },
   );
 
+  const page = loadInboxPage(services.config.DEV_INBOX_TOKEN);
   app.get('/dev/inbox', { schema: { hide: true } }, async (_request, reply) =>
-    reply.headers(PAGE_HEADERS).send(INBOX_PAGE),
+    reply.headers(PAGE_HEADERS).send(page.html),
   );
+  for (const asset of page.assets) {
+    app.get(`/dev/inbox/${asset.name}`, { schema: { hide: true } }, async (_request, reply) =>
+      reply.headers({ ...ASSET_HEADERS, 'content-type': asset.type }).send(asset.body),
+    );
+  }
 };

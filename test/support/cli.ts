@@ -8,14 +8,14 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/panic-api.js', import.meta.url));
 
 /**
- * The children run what production runs, the compiled dist/: build it (tsc -b does nothing in a
- * fraction of a second when dist/ is up to date), so a test file run alone never meets stale code.
+ * The children run what production runs, the compiled dist/: build it as `npm run build` does (tsc -b
+ * does nothing in a fraction of a second when dist/ is up to date, then the dev inbox page is copied),
+ * so a test file run alone never meets stale code.
  */
 function build(): void {
-  // the compiler `npm run build` runs (TypeScript 7; the `typescript` package is 5.x for its JS API)
-  const tsc = fileURLToPath(new URL('../../node_modules/typescript-7/bin/tsc', import.meta.url));
+  const script = fileURLToPath(new URL('../../scripts/build.js', import.meta.url));
   try {
-    execFileSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(process.execPath, [script], { cwd: ROOT, stdio: 'pipe' });
   } catch (err) {
     const e = err as { stdout?: Buffer; stderr?: Buffer };
     throw new Error(`npm run build failed:\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
