@@ -51,9 +51,11 @@ export async function register(
   const pending = await findUserByEmail(deps.db, email);
   if (pending?.email_verified_at) throw emailTaken();
   await deps.sendLimits.takeAsked(requester, email);
-  const passwordHash = input.password === undefined ? null : await deps.passwords.hash(input.password);
-  // Spent for a new address too (on a decoy), so the two take the same time.
-  const samePassword = await deps.passwords.verify(pending?.password_hash, input.password ?? '');
+  // The comparison is spent for a new address too (on a decoy), so the two take the same time.
+  const { hashed: passwordHash, same: samePassword } = await deps.passwords.hashAndCompare(
+    input.password,
+    pending?.password_hash,
+  );
   const contested =
     pending !== undefined && !(samePassword || (pending.password_hash === null && passwordHash === null));
   const now = deps.clock();
