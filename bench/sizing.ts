@@ -9,6 +9,7 @@
  *   npm run bench:sizing     # needs the PostgreSQL server of the tests (TEST_PG_URL)
  */
 import { sql } from 'kysely';
+import { expectStatus } from '../test/support/api.ts';
 import { verifiedLogin, startStack } from '../test/support/stack.ts';
 import { RETENTION_TABLES, type RetentionTable } from '../src/platform/db/retention.ts';
 
@@ -37,7 +38,7 @@ try {
       Array.from({ length: Math.min(10, PEOPLE - i) }, async (_, k) => {
         const { person, tokens } = await verifiedLogin(stack, `size${i + k}`);
         const refreshed = await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token });
-        const access = refreshed.body.access_token as string;
+        const access = expectStatus(refreshed, 200).access_token;
         await stack.api('POST', '/api/v1/users/verify-phone', {}, access);
         const otp = await stack.smsCode(person.phone);
         const ok = await stack.api('POST', '/api/v1/users/verify-otp', { otp }, access);

@@ -14,11 +14,10 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/settings.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
+import { errorCode, type ApiResponse, type PathFor, type RequestBody } from './support/api.ts';
 import {
   databaseKinds,
-  errorCode,
   startStack,
-  type ApiResponse,
   type DbKind,
   type Stack,
   type StackOptions,
@@ -323,7 +322,8 @@ function enumerationSuite(
     });
     after(() => stack?.close());
 
-    const post = (path: string, body: unknown, token?: string) => stack.api('POST', path, body, token);
+    const post = <P extends PathFor<'POST'>>(path: P, body: RequestBody<'POST', P>, token?: string) =>
+      stack.api('POST', path, body, token);
     const mails = (email: string) => stack.smtp.messages.filter((m) => m.envelopeTo.includes(email)).length;
     /** The code of the next mail to email, counted from `before` mails. */
     const nextCode = (email: string, before: number) => stack.emailCode(email, before + 1);
@@ -494,7 +494,7 @@ function enumerationSuite(
         const v = await verified('otp-owner');
         const signedIn = await post('/api/v1/auth/login', { email: v.email, password: v.password });
         assert.equal(signedIn.status, 200, signedIn.text);
-        const token = signedIn.body.access_token as string;
+        const token = signedIn.body.access_token;
 
         assert.equal((await post('/api/v1/users/verify-phone', {}, token)).status, 200);
         const code = await stack.smsCode(v.phone, 1);
@@ -521,7 +521,7 @@ function enumerationSuite(
       : 'GET /metrics on the public port (APP_ENV=test, no ADMIN_TOKEN) is 404: its counters move only for real accounts', {
       skip,
     }, async () => {
-      const none = await stack.api('GET', '/metrics');
+      const none = await stack.request('GET', '/metrics');
       assert.doesNotMatch(none.text, /panic_/);
       if (!adminToken) {
         assert.equal(none.status, 404, none.text);
@@ -530,10 +530,10 @@ function enumerationSuite(
       }
       assert.equal(none.status, 401, none.text);
       assert.equal(errorCode(none), 'unauthorized');
-      const wrong = await stack.api('GET', '/metrics', undefined, `${adminToken}0`);
+      const wrong = await stack.request('GET', '/metrics', undefined, `${adminToken}0`);
       assert.equal(wrong.status, 401, wrong.text);
       assert.doesNotMatch(wrong.text, /panic_/);
-      const right = await stack.api('GET', '/metrics', undefined, adminToken);
+      const right = await stack.request('GET', '/metrics', undefined, adminToken);
       assert.equal(right.status, 200, right.text);
       assert.match(right.text, /panic_/);
     });

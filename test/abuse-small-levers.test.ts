@@ -10,7 +10,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { errorCode, person, startStack, type ApiResponse, type Stack } from './support/stack.ts';
+import { errorCode, type ApiResponse, type Method } from './support/api.ts';
+import { person, startStack, type Stack } from './support/stack.ts';
 import { clientFrom, onNetwork } from './support/clients.ts';
 import { capturedFor, DEV_ENV } from './support/dev-inbox.ts';
 import { kill, report, startServe } from './support/child.ts';
@@ -120,7 +121,7 @@ describe('dev inbox (APP_ENV=development): not for another site rebound to 127.0
     const refusals: string[] = [];
     for (const [what, headers] of attacks) {
       for (const path of paths) {
-        const r = await local.api('GET', path, undefined, undefined, headers);
+        const r = await local.request('GET', path, undefined, undefined, headers);
         if (r.status === 200) through += 1;
         else if (r.status !== 403 || errorCode(r) !== 'forbidden' || r.text.includes(code))
           refusals.push(`${what} ${path}: ${r.status} ${r.text}`);
@@ -133,7 +134,9 @@ describe('dev inbox (APP_ENV=development): not for another site rebound to 127.0
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'localhost', `LOCALHOST:${port}`]) {
       assert.ok(
         readsCode(
-          await local.api('GET', `/dev/inbox/messages?to=${encodeURIComponent(email)}`, undefined, undefined, { host }),
+          await local.request('GET', `/dev/inbox/messages?to=${encodeURIComponent(email)}`, undefined, undefined, {
+            host,
+          }),
           code,
         ),
         host,
@@ -149,25 +152,25 @@ describe('dev inbox (APP_ENV=development): not for another site rebound to 127.0
     const messages = `/dev/inbox/messages?to=${encodeURIComponent(p.email)}`;
     const withToken = { 'x-dev-inbox-token': TOKEN };
     const captured = async () =>
-      (await local.api('GET', messages, undefined, undefined, withToken)).body.messages.find(
-        (m: InboxRow) => m.status === 'captured',
-      ) as InboxRow | undefined;
+      (
+        await local.request<{ messages: InboxRow[] }>('GET', messages, undefined, undefined, withToken)
+      ).body.messages.find((m) => m.status === 'captured');
     const code = (await waitUntil(captured, { timeoutMs: 10_000, what: `the code to ${p.email} in the inbox` })).otp!;
     assert.ok(
       readsCode(
-        await local.api('GET', messages, undefined, undefined, { ...withToken, host: 'dev-box.lan:8000' }),
+        await local.request('GET', messages, undefined, undefined, { ...withToken, host: 'dev-box.lan:8000' }),
         code,
       ),
       'a foreign Host with the token',
     );
     assert.ok(
       readsCode(
-        await local.api('GET', messages, undefined, undefined, { ...withToken, 'x-forwarded-for': '203.0.113.9' }),
+        await local.request('GET', messages, undefined, undefined, { ...withToken, 'x-forwarded-for': '203.0.113.9' }),
         code,
       ),
       'forwarded, with the token',
     );
-    const without = await local.api('GET', messages, undefined, undefined, { host: `localhost:${port}` });
+    const without = await local.request('GET', messages, undefined, undefined, { host: `localhost:${port}` });
     assert.equal(without.status, 403, without.text);
     assert.ok(!without.text.includes(code));
   });
@@ -189,7 +192,7 @@ describe(`admin token before validation, and /health/ready under a per-IP budget
   let network = 10;
   const fromANewNetwork = () => onNetwork(stack.baseUrl, network++);
 
-  const malformed: Array<[string, string]> = [
+  const malformed: Array<[Method, string]> = [
     ['GET', '/api/v1/admin/messages?status=bogus'],
     ['GET', '/api/v1/admin/messages?limit=lots'],
     ['GET', '/api/v1/admin/why'],
@@ -200,7 +203,8 @@ describe(`admin token before validation, and /health/ready under a per-IP budget
   it("without the admin token (or with a wrong one) a malformed request is 401 unauthorized, never 400 with the schema's details: 0 of 10 learn anything", async () => {
     const answers: ApiResponse[] = [];
     for (const token of [undefined, `${ADMIN_TOKEN}x`]) {
-      for (const [method, path] of malformed) answers.push(await fromANewNetwork().api(method, path, undefined, token));
+      for (const [method, path] of malformed)
+        answers.push(await fromANewNetwork().request(method, path, undefined, token));
     }
     const validated = answers.filter((a) => a.status === 400);
     assert.equal(
@@ -213,7 +217,7 @@ describe(`admin token before validation, and /health/ready under a per-IP budget
 
   it('with the admin token the same requests are validated: 400 validation_error', async () => {
     for (const [method, path] of malformed) {
-      const r = await fromANewNetwork().api(method, path, undefined, ADMIN_TOKEN);
+      const r = await fromANewNetwork().request(method, path, undefined, ADMIN_TOKEN);
       assert.deepEqual([r.status, errorCode(r)], [400, 'validation_error'], `${method} ${path}: ${r.text}`);
     }
   });

@@ -149,7 +149,7 @@ for (const db of await databaseKinds()) {
     after(() => s?.close());
 
     it('the attacker gets 40 + 3 × 16 SMS, no more; a new person elsewhere gets their code, and unlock and every code to a verified phone still go out', async () => {
-      const scrape = async () => (await s.api('GET', '/metrics', undefined, ADMIN_TOKEN)).text;
+      const scrape = async () => (await s.request('GET', '/metrics', undefined, ADMIN_TOKEN)).text;
       const before = await scrape();
       const ctx = s.runtime.services;
       const r = await runBrakeAttack(

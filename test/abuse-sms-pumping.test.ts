@@ -10,12 +10,12 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../src/config/settings.ts';
 import { waitUntil } from './support/wait.ts';
+import { type Answer, type ApiResponse, type ErrorBody, errorCode, type PathFor } from './support/api.ts';
 import {
   codeIn,
   databaseKinds,
   startStack,
   wrongCode,
-  type ApiResponse,
   type Stack,
   type StackOptions,
   randomPerson,
@@ -83,9 +83,9 @@ async function verifyOwnPhone(stack: Stack, a: Account): Promise<void> {
   assert.equal(ok.status, 200, ok.text);
 }
 
-function assertError(r: ApiResponse, status: number, code: string, what = '') {
+function assertError(r: ApiResponse, status: number, code: string, what = ''): asserts r is ApiResponse<ErrorBody> {
   assert.equal(r.status, status, `${what} ${r.text}`);
-  assert.equal(r.body?.error?.code, code, `${what} ${r.text}`);
+  assert.equal(errorCode(r), code, `${what} ${r.text}`);
 }
 
 function assertRetryAfter(r: ApiResponse, maxSeconds: number) {
@@ -109,7 +109,7 @@ function sample(text: string, series: string): number {
 }
 
 async function scrape(stack: Stack): Promise<string> {
-  const r = await stack.api('GET', '/metrics', undefined, ADMIN_TOKEN);
+  const r = await stack.request('GET', '/metrics', undefined, ADMIN_TOKEN);
   assert.equal(r.status, 200, r.text);
   return r.text;
 }
@@ -158,7 +158,7 @@ function perAccountBudgetTests(stack: () => Stack) {
 
     // The refusals above spent nothing: all 3 new numbers of the day are still there.
     const targets = Array.from({ length: 10 }, zaMobile);
-    const answers: ApiResponse[] = [];
+    const answers: Answer<'POST', '/api/v1/users/verify-phone'>[] = [];
     for (const phone of targets) {
       const answer = await verifyPhone(s, a.token, phone);
       answers.push(answer);
@@ -174,7 +174,9 @@ function perAccountBudgetTests(stack: () => Stack) {
       assertError(r, 429, 'rate_limited');
       assertRetryAfter(r, 86_400);
     }
-    assert.match(answers[3].body.error.message, /new phone numbers/);
+    const fourth = answers[3];
+    assertError(fourth, 429, 'rate_limited');
+    assert.match(fourth.body.error.message, /new phone numbers/);
 
     await settle(s);
     const all = [...refused.map(([phone]) => phone), ...targets, a.p.phone];
@@ -280,7 +282,7 @@ for (const db of await databaseKinds()) {
 
     it('registering with a number we do not text (foreign, premium-rate, shared-cost, satellite; both routes) answers 400 phone_not_allowed, stores no user and sends no email', async () => {
       const s = stack();
-      const attempts: [string, string][] = [
+      const attempts: [PathFor<'POST'>, string][] = [
         ['/api/v1/auth/register', MOBILE_DE],
         ['/api/v1/auth/register', PREMIUM_GB],
         ['/api/v1/auth/register', SHARED_COST_ZA],
@@ -322,12 +324,12 @@ for (const db of await databaseKinds()) {
       assertError(await s.api('POST', '/api/v1/users/verify-otp', { otp }, b.token), 409, 'phone_taken');
       answers.push(await verifyPhone(s, b.token, `0${a.p.phone.slice(3)}`));
       // what B reads for a free number and for a taken one, in either spelling: the same status and fields
-      const shape = (r: ApiResponse) => [
+      const shape = (r: (typeof answers)[number]) => [
         r.status,
         Object.keys(r.body ?? {})
           .sort()
           .join(),
-        r.body?.channel,
+        r.status === 200 ? r.body.channel : undefined,
       ];
       assert.deepEqual(
         answers.map(shape),
@@ -336,14 +338,15 @@ for (const db of await databaseKinds()) {
       );
       assert.equal(answers[0].status, 200);
       const me = await s.api('GET', '/api/v1/users/me', undefined, b.token);
+      assert.equal(me.status, 200, me.text);
       assert.equal(me.body.phone, b.p.phone, "B's number is unchanged");
     });
 
     it('/metrics answers 401 without the admin token, and counts an SMS sent and verified under calling_code="27"', async () => {
       const s = stack();
-      assertError(await s.api('GET', '/metrics'), 401, 'unauthorized', 'no token');
+      assertError(await s.request('GET', '/metrics'), 401, 'unauthorized', 'no token');
       assertError(
-        await s.api('GET', '/metrics', undefined, `${ADMIN_TOKEN.slice(0, -1)}x`),
+        await s.request('GET', '/metrics', undefined, `${ADMIN_TOKEN.slice(0, -1)}x`),
         401,
         'unauthorized',
         'wrong token',
@@ -591,8 +594,8 @@ for (const db of await databaseKinds()) {
 
       it('with METRICS_PORT set the public port has no /metrics (404, even with the admin token) and the separate listener serves it, counting a German SMS under calling_code="49"', async () => {
         const s = stack();
-        assertError(await s.api('GET', '/metrics'), 404, 'not_found', 'no token');
-        assertError(await s.api('GET', '/metrics', undefined, ADMIN_TOKEN), 404, 'not_found', 'admin token');
+        assertError(await s.request('GET', '/metrics'), 404, 'not_found', 'no token');
+        assertError(await s.request('GET', '/metrics', undefined, ADMIN_TOKEN), 404, 'not_found', 'admin token');
 
         const metricsApp = s.runtime.metricsApp;
         assert.ok(metricsApp, 'METRICS_PORT builds the metrics listener');

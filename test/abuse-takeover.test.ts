@@ -6,7 +6,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { databaseKinds, errorCode, startStack, type Stack, randomPerson } from './support/stack.ts';
+import { errorCode, type RequestBody } from './support/api.ts';
+import { databaseKinds, startStack, type Stack, randomPerson } from './support/stack.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
 const HOUR = 3_600_000;
@@ -41,7 +42,9 @@ for (const db of await databaseKinds()) {
     });
     after(() => stack.close());
 
-    const register = (body: Record<string, unknown>, path = '/api/v1/auth/register') => stack.api('POST', path, body);
+    type RegisterPath = '/api/v1/auth/register' | '/api/v1/users/register';
+    const register = (body: RequestBody<'POST', RegisterPath>, path: RegisterPath = '/api/v1/auth/register') =>
+      stack.api('POST', path, body);
     const login = (email: string, password: string) => stack.api('POST', '/api/v1/auth/login', { email, password });
     /**
      * Waits for the mail of the registration just made: a second registration of the address replaces
@@ -51,7 +54,11 @@ for (const db of await databaseKinds()) {
     const mailsTo = (email: string) =>
       stack.smtp.messages.filter((m) => m.envelopeTo.includes(email.toLowerCase())).length;
     const userRow = (email: string) =>
-      stack.runtime.services.db.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
+      stack.runtime.services.db
+        .selectFrom('users')
+        .selectAll()
+        .where('email', '=', email.toLowerCase())
+        .executeTakeFirst();
 
     const assertRefusedLogin = async (email: string, password: string, who: string) => {
       const r = await login(email, password);

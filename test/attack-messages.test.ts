@@ -18,7 +18,8 @@ import { LOCALE_CODES } from '../src/shared/locales.ts';
 import { PURPOSES, type OtpPurpose } from '../src/shared/vocabulary.ts';
 import { checkTemplateFiles } from '../src/cli/doctor/templates.ts';
 import { Name } from '../src/http/schemas.ts';
-import { errorCode, person, startStack, type Stack } from './support/stack.ts';
+import { errorCode, expectStatus } from './support/api.ts';
+import { person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 import { capturedFor, DEV_ENV } from './support/dev-inbox.ts';
@@ -42,7 +43,7 @@ describe('attack: dev inbox preview', () => {
       '%00',
       '..%2F..%2Fdev%2Finbox',
     ]) {
-      const res = await stack.api('GET', `/dev/inbox/messages/${id}/html`);
+      const res = await stack.request('GET', `/dev/inbox/messages/${id}/html`);
       assert.ok(res.status >= 400 && res.status < 500, `${id}: ${res.status} ${res.text}`);
     }
   });
@@ -109,9 +110,10 @@ describe('attack: registration and PATCH /users/me inputs', () => {
     assert.equal((await register(p)).status, 201);
     const otp = await stack.emailCode(p.email);
     assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status, 200);
-    const { access_token: token } = (
-      await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })
-    ).body;
+    const { access_token: token } = expectStatus(
+      await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password }),
+      200,
+    );
     const bodies: Array<[string, string]> = [
       ['application/json', '[]'],
       ['application/json', 'null'],
@@ -139,6 +141,7 @@ describe('attack: registration and PATCH /users/me inputs', () => {
       assert.ok(res.status >= 400 && res.status < 500, `${type} ${body.slice(0, 40)}: ${res.status} ${text}`);
     }
     const me = await stack.api('GET', '/api/v1/auth/me', undefined, token);
+    assert.equal(me.status, 200, me.text);
     assert.equal(me.body.locale, 'en');
     const other = await stack.api('PATCH', '/api/v1/users/me', { locale: 'af' }, 'not-a-token');
     assert.equal(other.status, 401);
@@ -234,7 +237,7 @@ describe('attack: the dev inbox preview outside development', () => {
   after(() => stack.close());
 
   it('is a 404 when APP_ENV is not development', async () => {
-    const res = await stack.api('GET', '/dev/inbox/messages/00000000-0000-0000-0000-000000000000/html');
+    const res = await stack.request('GET', '/dev/inbox/messages/00000000-0000-0000-0000-000000000000/html');
     assert.equal(res.status, 404);
   });
 

@@ -6,7 +6,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { databaseKinds, errorCode, startStack, type ApiResponse, type Stack } from './support/stack.ts';
+import { errorCode, type ApiResponse } from './support/api.ts';
+import { databaseKinds, startStack, type Stack } from './support/stack.ts';
+import { channelState } from './support/delivery-state.ts';
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
 import { clientFrom, type Client } from './support/clients.ts';
 import { twilioSignature } from '../src/http/webhook-signatures.ts';
@@ -196,7 +198,7 @@ for (const db of await databaseKinds()) {
         // the three routes share one budget: every third is a forged JSON receipt
         const res =
           i % 3 === 2
-            ? await attacker.api('POST', SMS_PATH, { id: row.provider_id, status: 'failed' }, undefined, {
+            ? await attacker.api('POST', SMS_PATH, { id: row.provider_id!, status: 'failed' }, undefined, {
                 'x-signature': `sha256=${'0'.repeat(64)}`,
               })
             : await twilioFrom(attacker, forgery, `guessed-token-${i}`);
@@ -268,8 +270,7 @@ describe('failover attacked: a code asked for a number in a region the Twilio ac
       fallback.messages.some((m) => m.to === chosen),
       'the refused number still gets its code, through the fallback',
     );
-    const delivery = await stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
-    const twilio = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms').breakers[0];
+    const twilio = (await channelState(stack, 'sms', ADMIN_TOKEN)).breakers![0];
     assert.equal(twilio.provider, 'twilio');
     assert.equal(
       twilio.state,

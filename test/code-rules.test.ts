@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { startSession } from '../src/accounts/sessions.ts';
 import { waitUntil } from './support/wait.ts';
-import { databaseKinds, person, startStack, verifiedLogin, type ApiResponse, type Stack } from './support/stack.ts';
+import { type ApiResponse, errorCode } from './support/api.ts';
+import { databaseKinds, person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import { skipUnlessRedis } from './support/redis.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
 
 const assertRateLimited = (r: ApiResponse, maxSeconds: number) => {
   assert.equal(r.status, 429, r.text);
-  assert.equal(r.body.error.code, 'rate_limited');
+  assert.equal(errorCode(r), 'rate_limited');
   const retry = Number(r.headers.get('retry-after'));
   assert.ok(
     Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,
@@ -153,7 +154,7 @@ for (const db of await databaseKinds()) {
       const refused = async (res: Promise<ApiResponse>, what: string) => {
         const r = await res;
         assert.equal(r.status, 400, `${what}: ${r.text}`);
-        assert.equal(r.body.error.code, 'otp_invalid', what);
+        assert.equal(errorCode(r), 'otp_invalid', what);
       };
       await refused(
         stack.api('POST', '/api/v1/users/verify-otp', { otp: emailCode }, access_token),

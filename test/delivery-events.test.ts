@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort } from './support/net.ts';
 import { startSmtpServer } from './support/smtp.ts';
+import { expectStatus } from './support/api.ts';
 import { databaseKinds, person, startStack, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
@@ -184,7 +185,7 @@ for (const db of await databaseKinds()) {
         stack.sms.failWith = { status: 400, code: 21211 };
         try {
           assert.equal(
-            (await stack.api('POST', '/api/v1/users/verify-phone', {}, login.body.access_token)).status,
+            (await stack.api('POST', '/api/v1/users/verify-phone', {}, expectStatus(login, 200).access_token)).status,
             200,
           );
           assert.equal((await ended(stack, p.phone, ['sent', 'failed'])).status, 'failed');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
+import type { ErrorBody } from './support/api.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { ROOT, runCli } from './support/cli.ts';
 import { freePort } from './support/net.ts';
@@ -73,7 +74,7 @@ describe('dev inbox JSON (APP_ENV=development)', () => {
     );
     assert.deepEqual(await inbox(stack, 'nobody@example.test'), []);
 
-    const verified = await stack.api('POST', '/api/v1/auth/verify-account', { email: a.email, otp: msgA.otp });
+    const verified = await stack.api('POST', '/api/v1/auth/verify-account', { email: a.email, otp: msgA.otp ?? '' });
     assert.equal(verified.status, 200, verified.text);
   });
 
@@ -82,7 +83,7 @@ describe('dev inbox JSON (APP_ENV=development)', () => {
     assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
     const mail = await capturedFor(stack, p.email, 'email_verification');
     assert.equal(
-      (await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: mail.otp })).status,
+      (await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: mail.otp ?? '' })).status,
       200,
     );
     const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
@@ -93,7 +94,7 @@ describe('dev inbox JSON (APP_ENV=development)', () => {
     const sms = await capturedFor(stack, local, 'phone_verification');
     assert.equal(sms.channel, 'sms');
     assert.equal(sms.recipient, p.phone);
-    const ok = await stack.api('POST', '/api/v1/users/verify-otp', { otp: sms.otp }, login.body.access_token);
+    const ok = await stack.api('POST', '/api/v1/users/verify-otp', { otp: sms.otp ?? '' }, login.body.access_token);
     assert.equal(ok.status, 200, ok.text);
   });
 
@@ -143,7 +144,7 @@ describe('dev inbox JSON (APP_ENV=development)', () => {
     assert.equal(vocabulary.locales.zu, 'isiZulu');
     assert.equal(typeof vocabulary.statuses.captured, 'string');
 
-    const doc = await stack.api('GET', '/openapi.json');
+    const doc = await stack.request<{ paths: Record<string, unknown> }>('GET', '/openapi.json');
     assert.ok(!Object.keys(doc.body.paths).some((p) => p.startsWith('/dev')), 'dev routes are not documented');
   });
 });
@@ -163,7 +164,7 @@ describe('dev inbox outside development (APP_ENV=test)', () => {
       '/dev/inbox/inbox.css',
       '/dev/inbox/inbox.js',
     ]) {
-      const res = await stack.api('GET', path);
+      const res = await stack.request<ErrorBody>('GET', path);
       assert.equal(res.status, 404, path);
       assert.equal(res.body.error.code, 'not_found', path);
       assert.equal(typeof res.body.error.message, 'string');
@@ -298,7 +299,7 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
     const reg = await stack.api('POST', '/api/v1/auth/register', { ...p, first_name: 'Nomsa', locale: 'zu' });
     assert.equal(reg.status, 201, reg.text);
     const msg = await capturedFor(stack, p.email, 'email_verification');
-    const raw = await stack.api('GET', `/dev/inbox/messages/${msg.id}/html`);
+    const raw = await stack.request('GET', `/dev/inbox/messages/${msg.id}/html`);
     assert.equal(raw.status, 200);
     assert.match(
       raw.headers.get('content-security-policy') ?? '',
@@ -306,7 +307,10 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
       'no script runs in the preview, even opened on its own',
     );
     assert.match(raw.headers.get('content-security-policy') ?? '', /frame-ancestors 'self'/);
-    assert.equal((await stack.api('GET', '/dev/inbox/messages/00000000-0000-4000-8000-000000000000/html')).status, 404);
+    assert.equal(
+      (await stack.request('GET', '/dev/inbox/messages/00000000-0000-4000-8000-000000000000/html')).status,
+      404,
+    );
 
     const browser = await launchChromium();
     try {

@@ -1,14 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  databaseKinds,
-  person,
-  startStack,
-  verifiedLogin,
-  wrongCode,
-  type ApiResponse,
-  type Stack,
-} from './support/stack.ts';
+import { type ApiResponse, errorCode } from './support/api.ts';
+import { databaseKinds, person, startStack, verifiedLogin, wrongCode, type Stack } from './support/stack.ts';
 
 /** Time stands still in these stacks, so expires_at (and any "try again in N s") cannot differ between answers. */
 const FIXED = new Date('2031-05-04T10:00:00.000Z');
@@ -19,7 +12,11 @@ const answer = (r: ApiResponse) => ({ status: r.status, text: r.text });
 
 const messagesTo = async (stack: Stack, recipient: string) =>
   (
-    await stack.runtime.services.db.selectFrom('messages').select(['purpose']).where('recipient', '=', recipient).execute()
+    await stack.runtime.services.db
+      .selectFrom('messages')
+      .select(['purpose'])
+      .where('recipient', '=', recipient)
+      .execute()
   ).map((m) => m.purpose);
 
 /** An account that exists but was never sent anything (so no send limit has been spent on it). */
@@ -157,7 +154,7 @@ for (const db of await databaseKinds()) {
         new_password: 'another long secret',
       });
       assert.deepEqual(answer(resetGhost), answer(resetWrong));
-      assert.equal(resetWrong.body.error.code, 'otp_invalid');
+      assert.equal(errorCode(resetWrong), 'otp_invalid');
       const unlockWrong = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', {
         identifier: verified.person.email,
         otp: wrongCode(code),
@@ -167,7 +164,7 @@ for (const db of await databaseKinds()) {
         otp: wrongCode(code),
       });
       assert.deepEqual(answer(unlockGhost), answer(unlockWrong));
-      assert.equal(unlockWrong.body.error.code, 'otp_invalid');
+      assert.equal(errorCode(unlockWrong), 'otp_invalid');
     });
 
     it('login with an unknown email answers exactly what a wrong password answers, throttle included', async () => {
@@ -207,7 +204,7 @@ for (const db of await databaseKinds()) {
 
     const assertRateLimited = (r: ApiResponse, maxSeconds: number) => {
       assert.equal(r.status, 429, r.text);
-      assert.equal(r.body.error.code, 'rate_limited');
+      assert.equal(errorCode(r), 'rate_limited');
       const retry = Number(r.headers.get('retry-after'));
       assert.ok(
         Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,

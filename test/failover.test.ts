@@ -9,6 +9,8 @@ import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
 import { freePort } from './support/net.ts';
 import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
+import { channelState } from './support/delivery-state.ts';
+import { expectStatus } from './support/api.ts';
 import { waitUntil } from './support/wait.ts';
 
 const ADMIN_TOKEN = 'failover-admin-token-0123456789abcdef';
@@ -37,17 +39,18 @@ function withFallback(): { stack: Stack; fallback: HttpSmsFixture } {
 /** A verified account asks for a phone code; answers its phone. */
 async function askSmsCode(stack: Stack): Promise<string> {
   const { tokens } = await verifiedLogin(stack, 'failover');
-  const me = await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token);
+  const me = expectStatus(await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token), 200);
   assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
-  return me.body.phone;
+  return me.phone;
 }
 
 async function finalMessage(stack: Stack, recipient: string) {
   return waitUntil(
     async () => {
-      const [m] = (
-        await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(recipient)}`, undefined, ADMIN_TOKEN)
-      ).body.messages;
+      const [m] = expectStatus(
+        await stack.api('GET', `/api/v1/admin/messages?to=${encodeURIComponent(recipient)}`, undefined, ADMIN_TOKEN),
+        200,
+      ).messages;
       return m && !['queued', 'sending'].includes(m.status) ? m : undefined;
     },
     { timeoutMs: 15_000, what: `a final message to ${recipient}` },
@@ -77,14 +80,13 @@ describe('SMS failover: the primary answers 500', () => {
     fx.stack.sms.failWith = { status: 500 };
     const sentBefore = fx.fallback.messages.length;
     for (let i = 0; i < 2; i++) await fx.fallback.waitFor(await askSmsCode(fx.stack));
-    const delivery = await fx.stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
-    const sms = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms');
-    const twilio = sms.breakers.find((b: { provider: string }) => b.provider === 'twilio');
-    assert.equal(twilio.state, 'open', JSON.stringify(sms.breakers));
+    const breakers = (await channelState(fx.stack, 'sms', ADMIN_TOKEN)).breakers!;
+    const twilio = breakers.find((b) => b.provider === 'twilio');
+    assert.equal(twilio?.state, 'open', JSON.stringify(breakers));
     assert.equal(twilio.role, 'primary');
-    assert.ok(Date.parse(twilio.open_until) > Date.now());
+    assert.ok(Date.parse(twilio.open_until ?? '') > Date.now());
     assert.deepEqual(
-      sms.breakers.map((b: { provider: string; state: string }) => `${b.provider}:${b.state}`),
+      breakers.map((b) => `${b.provider}:${b.state}`),
       ['twilio:open', 'http:closed'],
     );
 
@@ -115,8 +117,7 @@ describe('SMS failover: the primary refuses the account (20003, authentication) 
     assert.equal(m.status, 'failed');
     assert.equal(m.attempts, 1);
     assert.equal(fx.fallback.messages.filter((x) => x.to === phone).length, 0);
-    const delivery = await fx.stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
-    const twilio = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms').breakers[0];
+    const twilio = (await channelState(fx.stack, 'sms', ADMIN_TOKEN)).breakers![0];
     assert.equal(twilio.state, 'closed', 'a refused number says nothing about the provider');
   });
 
@@ -126,19 +127,21 @@ describe('SMS failover: the primary refuses the account (20003, authentication) 
     await fx.fallback.waitFor(phone);
     const m = await finalMessage(fx.stack, phone);
     assert.equal(m.status, 'sent');
-    const failed = m.events.find((e: { kind: string }) => e.kind === 'attempt_failed');
-    assert.equal(failed.provider_code, '20003');
-    assert.match(failed.diagnosis.cause, /authentication failed/);
+    const failed = m.events.find((e) => e.kind === 'attempt_failed');
+    assert.equal(failed?.provider_code, '20003');
+    assert.match(failed.diagnosis?.cause ?? '', /authentication failed/);
     const posts = twilioPosts(fx.stack);
     const requests = fx.stack.sms.requests;
     const next = await askSmsCode(fx.stack);
     await fx.fallback.waitFor(next);
     assert.equal(fx.stack.sms.requests, requests, 'the refused account is not asked again');
     assert.equal(twilioPosts(fx.stack), posts);
-    const delivery = await fx.stack.api('GET', '/api/v1/admin/delivery', undefined, ADMIN_TOKEN);
-    const twilio = delivery.body.channels.find((c: { channel: string }) => c.channel === 'sms').breakers[0];
+    const twilio = (await channelState(fx.stack, 'sms', ADMIN_TOKEN)).breakers![0];
     assert.equal(twilio.state, 'open');
-    assert.ok(Date.parse(twilio.open_until) - Date.now() > 5 * 60_000, 'an account refusal keeps it open for minutes');
+    assert.ok(
+      Date.parse(twilio.open_until ?? '') - Date.now() > 5 * 60_000,
+      'an account refusal keeps it open for minutes',
+    );
   });
 });
 

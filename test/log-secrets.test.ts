@@ -161,7 +161,7 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     const brokenJsonPassword = secretPassword('broken-json');
     keep('password in broken JSON', brokenJsonPassword);
     assert.equal(
-      (await stack.api('POST', '/api/v1/auth/login', `{"email": "${p.email}", "password": "${brokenJsonPassword}"`))
+      (await stack.request('POST', '/api/v1/auth/login', `{"email": "${p.email}", "password": "${brokenJsonPassword}"`))
         .status,
       400,
     );

@@ -18,7 +18,8 @@ import { checkTemplates } from '../src/messages/template-checks.ts';
 import { loadTemplates, partsOf, TemplateError } from '../src/messages/templates.ts';
 import { checkTemplateFiles } from '../src/cli/doctor/templates.ts';
 import { PURPOSES, type Channel, type OtpPurpose } from '../src/shared/vocabulary.ts';
-import { errorCode, person, readAnswer, startStack, type Stack } from './support/stack.ts';
+import { errorCode, expectStatus, type RequestBody } from './support/api.ts';
+import { person, startStack, type Stack } from './support/stack.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 import { templatesDir } from './support/templates.ts';
 
@@ -256,16 +257,13 @@ describe('locale of an account', () => {
   });
   after(() => stack.close());
 
-  const register = async (body: Record<string, unknown>, acceptLanguage?: string) =>
-    readAnswer(
-      await fetch(`${stack.baseUrl}/api/v1/auth/register`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(acceptLanguage ? { 'accept-language': acceptLanguage } : {}),
-        },
-        body: JSON.stringify(body),
-      }),
+  const register = (body: RequestBody<'POST', '/api/v1/auth/register'>, acceptLanguage?: string) =>
+    stack.api(
+      'POST',
+      '/api/v1/auth/register',
+      body,
+      undefined,
+      acceptLanguage ? { 'accept-language': acceptLanguage } : {},
     );
 
   it('comes from the body, which wins over Accept-Language; the email arrives in it, headed Auto-Submitted', async () => {
@@ -320,21 +318,22 @@ describe('locale of an account', () => {
     assert.equal((await register(p, 'en')).status, 201);
     const otp = await stack.emailCode(p.email);
     assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status, 200);
-    const { access_token: token } = (
-      await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password })
-    ).body;
+    const { access_token: token } = expectStatus(
+      await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password }),
+      200,
+    );
 
     assert.equal((await stack.api('PATCH', '/api/v1/users/me', { locale: 'zu' })).status, 401);
     const refused = await stack.api('PATCH', '/api/v1/users/me', { locale: 'xh' }, token);
     assert.equal(errorCode(refused), 'locale_not_supported');
-    const extra = await stack.api('PATCH', '/api/v1/users/me', { locale: 'zu', first_name: 'Eve' }, token);
+    const extra = await stack.request('PATCH', '/api/v1/users/me', { locale: 'zu', first_name: 'Eve' }, token);
     assert.equal(extra.status, 400, 'a field the route would ignore is refused, not dropped');
-    assert.equal((await stack.api('PATCH', '/api/v1/users/me', {}, token)).status, 400);
+    assert.equal((await stack.request('PATCH', '/api/v1/users/me', {}, token)).status, 400);
 
     const changed = await stack.api('PATCH', '/api/v1/users/me', { locale: 'ZU' }, token);
     assert.equal(changed.status, 200, changed.text);
     assert.equal(changed.body.locale, 'zu');
-    assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, token)).body.locale, 'zu');
+    assert.equal(expectStatus(await stack.api('GET', '/api/v1/auth/me', undefined, token), 200).locale, 'zu');
 
     assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, token)).status, 200);
     const sms = await stack.sms.waitFor(p.phone);
@@ -356,6 +355,7 @@ describe('DEFAULT_LOCALE', () => {
   it('is the locale of an account that named none', async () => {
     const p = person('default-zu');
     const reg = await stack.api('POST', '/api/v1/auth/register', p);
+    assert.equal(reg.status, 201, reg.text);
     assert.equal(reg.body.user.locale, 'zu');
     assert.match((await stack.smtp.waitFor(p.email)).text, /^Sawubona Thandi,/);
   });

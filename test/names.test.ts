@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { MAX_MARKS_IN_A_ROW, nameProblem, personName } from '../src/shared/names.ts';
 import { Name } from '../src/http/schemas.ts';
 import { AppError } from '../src/shared/errors.ts';
+import type { RequestBody } from './support/api.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { onNetwork } from './support/clients.ts';
 
@@ -172,7 +173,8 @@ describe('names: through registration', () => {
 
   // one network per registration: the per-network budgets are not what is tested here
   let network = 0;
-  const register = (body: object) => onNetwork(stack.baseUrl, ++network).api('POST', '/api/v1/auth/register', body);
+  const register = (body: RequestBody<'POST', '/api/v1/auth/register'>) =>
+    onNetwork(stack.baseUrl, ++network).api('POST', '/api/v1/auth/register', body);
 
   it('every attack name is a 400 validation_error naming its field, and no account or email comes of it', async () => {
     const through: string[] = [];

@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { expectStatus } from './support/api.ts';
 import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import { runCli } from './support/cli.ts';
 import {
@@ -139,7 +140,7 @@ describe('panic-api why', () => {
     };
     try {
       assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
-      const phone = (await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
+      const { phone } = expectStatus(await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token), 200);
       await messageReaching(stack, phone, 'failed');
       for (const run of [
         await why(stack, phone),

@@ -18,7 +18,10 @@ export const DEV_ENV = {
 
 /** GET /dev/inbox/messages, optionally for one recipient. */
 export const inbox = async (stack: Stack, to?: string): Promise<InboxRow[]> => {
-  const res = await stack.api('GET', `/dev/inbox/messages${to === undefined ? '' : `?to=${encodeURIComponent(to)}`}`);
+  const res = await stack.request<{ messages: InboxRow[] }>(
+    'GET',
+    `/dev/inbox/messages${to === undefined ? '' : `?to=${encodeURIComponent(to)}`}`,
+  );
   assert.equal(res.status, 200, res.text);
   return res.body.messages;
 };

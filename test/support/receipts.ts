@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { Message } from '../../src/platform/db/schema.ts';
-import { readAnswer, verifiedLogin, type ApiResponse, type Stack } from './stack.ts';
+import { type Answer, expectStatus, readAnswer } from './api.ts';
+import { verifiedLogin, type Stack } from './stack.ts';
 import { waitUntil } from './wait.ts';
 
 export const TWILIO_STATUS_PATH = '/api/v1/webhooks/twilio/status';
@@ -19,14 +20,17 @@ export function signAsTwilio(url: string, fields: Record<string, string>, authTo
 export const signBody = (body: string, secret: string) =>
   `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
-/** A POST of a raw body with the headers given. */
+/** What a receipt route answers (the three answer alike). */
+export type ReceiptAnswer = Answer<'POST', typeof TWILIO_STATUS_PATH>;
+
+/** A POST of a raw body with the headers given to a receipt route: sent as it is, its answer typed by the contract. */
 export async function postRaw(
   stack: Stack,
   path: string,
   body: string,
   headers: Record<string, string>,
-): Promise<ApiResponse> {
-  return readAnswer(await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers, body }));
+): Promise<ReceiptAnswer> {
+  return (await readAnswer(await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers, body }))) as ReceiptAnswer;
 }
 
 /** A JSON receipt signed with `secret`. */
@@ -68,7 +72,7 @@ export async function acceptedSms(
   timeoutMs?: number,
 ): Promise<{ phone: string; row: Message }> {
   const { tokens } = await verifiedLogin(stack, tag);
-  const phone = (await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token)).body.phone as string;
+  const { phone } = expectStatus(await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token), 200);
   assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
   return { phone, row: await messageReaching(stack, phone, 'sent', timeoutMs) };
 }

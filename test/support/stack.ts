@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config/settings.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { createRuntime, type Runtime } from '../../src/runtime/create-runtime.ts';
 import type { Clock } from '../../src/shared/clock.ts';
+import { readAnswer, type TypedApi, type UntypedApi } from './api.ts';
 import { createTestDatabase, pgAvailable } from './pg.ts';
 import { borrowMigratedDatabase } from './pglite-template.ts';
 import { startTwilioServer, type TwilioFixture } from './sms.ts';
@@ -40,13 +41,6 @@ export function twilioEnv(sms: TwilioFixture): Record<string, string> {
   };
 }
 
-export interface ApiResponse<T = any> {
-  status: number;
-  body: T;
-  text: string;
-  headers: Headers;
-}
-
 export interface Stack {
   baseUrl: string;
   runtime: Runtime;
@@ -54,7 +48,10 @@ export interface Stack {
   sms: TwilioFixture;
   /** Every log line the service wrote, as text. */
   logs: string[];
-  api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<ApiResponse<T>>;
+  /** A call of the contract, typed by it (test/support/api.ts). */
+  api: TypedApi;
+  /** Any other call: routes outside the contract, bodies it refuses on purpose. */
+  request: UntypedApi;
   /** The code in the newest email to `to` (waits for count such mails). */
   emailCode(to: string, count?: number): Promise<string>;
   smsCode(to: string, count?: number): Promise<string>;
@@ -71,22 +68,6 @@ export interface StackOptions {
   /** Rewrites the fresh PostgreSQL database's URL the service gets (e.g. through a fault proxy). */
   databaseUrl?: (url: string) => string;
 }
-
-/** An answer as the tests read it: the body parsed when it is JSON, else its text. */
-export async function readAnswer(res: Response): Promise<ApiResponse> {
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: res.status, body: parsed, text, headers: res.headers };
-}
-
-/** The error code of an answer, null when it has none. */
-export const errorCode = (r: ApiResponse): string | null =>
-  (r.body as { error?: { code?: string } })?.error?.code ?? null;
 
 /** A code of the same length that is certainly not `code` (a different one for each salt below 10^length). */
 export const wrongCode = (code: string, salt = 1): string =>
@@ -157,9 +138,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     throw err;
   }
 
-  async function api(method: string, path: string, body?: unknown, token?: string): Promise<ApiResponse> {
-    const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
+  const request: UntypedApi = async (method, path, body, token, extra = {}) => {
+    const headers: Record<string, string> = { ...extra };
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     const res = await fetch(`${address}${path}`, {
       method,
@@ -167,7 +148,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     return readAnswer(res);
-  }
+  };
 
   return {
     baseUrl: address,
@@ -175,7 +156,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     smtp,
     sms,
     logs,
-    api,
+    api: request as TypedApi,
+    request,
     emailCode: async (to, count) => codeIn((await smtp.waitFor(to, { count })).text),
     smsCode: async (to, count) => codeIn((await sms.waitFor(to, { count })).body),
     async close() {
@@ -217,7 +199,7 @@ export async function verifiedLogin(stack: Stack, tag?: string) {
   if (ver.status !== 200) throw new Error(`verify failed: ${ver.text}`);
   const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
   if (login.status !== 200) throw new Error(`login failed: ${login.text}`);
-  return { person: p, tokens: login.body as { access_token: string; refresh_token: string } };
+  return { person: p, tokens: login.body };
 }
 
 /** Waits until the outbox has nothing left to deliver: after this, what reached the fixtures is final. */

@@ -1,0 +1,122 @@
+/**
+ * The API's contract as the tests' types: a call names its method and its path as written (ids filled
+ * in, a query string after it), and gets its body checked against the operation's request body and
+ * its answer typed as the operation's answers, one per status. The types come from the same
+ * api-types.ts the CLI's openapi-fetch client is built on (generated from /openapi.json), so a test
+ * that reads a field the contract lacks, or calls a route it does not have, fails to compile.
+ */
+import assert from 'node:assert/strict';
+import type { paths } from '../../src/cli/client/api-types.ts';
+
+/** An answer as the tests read it: the body parsed when it is JSON, else its text. */
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+  text: string;
+  headers: Headers;
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A contract path as a test writes it: each `{param}` filled in. */
+type Filled<K extends string> = K extends `${infer A}{${string}}${infer B}` ? `${A}${string}${Filled<B>}` : K;
+/** The path without its query string. */
+type Bare<P extends string> = P extends `${infer A}?${string}` ? A : P;
+/** Every path of the contract that answers `M`, as a test may write it. */
+export type PathFor<M extends Method> = {
+  [K in keyof paths]: [NonNullable<paths[K][Lowercase<M>]>] extends [never]
+    ? never
+    : Filled<K> | `${Filled<K>}?${string}`;
+}[keyof paths];
+/** The contract's key for a path as written (each of a union), never when it has none. */
+type PathKey<P extends string> = P extends string
+  ? { [K in keyof paths]: Bare<P> extends Filled<K> ? K : never }[keyof paths]
+  : never;
+
+/** The operation behind a method and a path as written, never when the contract has none. */
+export type Operation<M extends Method, P extends string> =
+  PathKey<P> extends infer K
+    ? K extends keyof paths
+      ? Lowercase<M> extends keyof paths[K]
+        ? NonNullable<paths[K][Lowercase<M>]>
+        : never
+      : never
+    : never;
+
+/** A body as the tests write it: JSON as its value, any other type as the text sent or received. */
+type Content<C> = C extends { content: { 'application/json': infer B } } ? B : string;
+
+/** The request body of an operation (undefined when it takes none). */
+type BodyOf<Op> = Op extends { requestBody: infer B }
+  ? Content<B>
+  : Op extends { requestBody?: infer B }
+    ? Content<NonNullable<B>> | undefined
+    : undefined;
+
+/** The request body of a method and path. */
+export type RequestBody<M extends Method, P extends string> = BodyOf<Operation<M, P>>;
+
+/** What every error answer carries (src/http/schemas.ts, and the error handler for any status). */
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** The error statuses any route may answer though its schema does not list them (the error handler words them all). */
+type ErrorStatus = [400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504][number];
+
+/** The answers of an operation: one per status it lists, and the statuses it does not list as ErrorBody. */
+type AnswerOf<Op> = Op extends { responses: infer R }
+  ?
+      | { [S in keyof R]: S extends number ? ApiResponse<Content<R[S]>> & { status: S } : never }[keyof R]
+      | (ApiResponse<ErrorBody> & { status: Exclude<ErrorStatus, keyof R> })
+  : never;
+
+/** The answer of a method and path, as a union by status: `assert.equal(res.status, 200)` narrows it. */
+export type Answer<M extends Method, P extends string> = AnswerOf<Operation<M, P>>;
+
+/**
+ * A call of the contract: `api('POST', '/api/v1/auth/login', { email, password })`, the answer typed by its
+ * status (`assert.equal(res.status, 200)` narrows it). Routes outside the contract (the dev inbox,
+ * /metrics, /openapi.json) and bodies the contract refuses on purpose go through `request`.
+ */
+export type TypedApi = <M extends Method, P extends PathFor<M>>(
+  method: M,
+  path: P,
+  body?: RequestBody<M, P>,
+  token?: string,
+  headers?: Record<string, string>,
+) => Promise<Answer<M, P>>;
+
+/** Any call, its body sent as given (a string as it is), its answer's body `T` (unknown unless said). */
+export type UntypedApi = <T = unknown>(
+  method: Method,
+  path: string,
+  body?: unknown,
+  token?: string,
+  headers?: Record<string, string>,
+) => Promise<ApiResponse<T>>;
+
+/** An answer as the tests read it: the body parsed when it is JSON, else its text (`T` as the caller says). */
+export async function readAnswer<T = unknown>(res: Response): Promise<ApiResponse<T>> {
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed as T, text, headers: res.headers };
+}
+
+/** The error code of an answer, null when it has none. */
+export const errorCode = (r: ApiResponse): string | null =>
+  (r.body as { error?: { code?: string } })?.error?.code ?? null;
+
+/** The body of an answer that must have `status` (else the test fails with the answer's text). */
+export function expectStatus<A extends ApiResponse, S extends A['status']>(
+  answer: A,
+  status: S,
+): Extract<A, { status: S }>['body'] {
+  assert.equal(answer.status, status, answer.text);
+  return answer.body as Extract<A, { status: S }>['body'];
+}
