@@ -47,6 +47,10 @@ function gateOnClock(rule: Omit<GateRule, 'now'>) {
       );
       return { outcome, promise };
     },
+    /** Moves the clock by ms. */
+    tick(afterMs: number) {
+      ms += afterMs;
+    },
     /** Moves the clock by ms, then ends the oldest running task. */
     async endOldest(afterMs: number) {
       ms += afterMs;
@@ -72,12 +76,12 @@ const refusedNow = async (g: ReturnType<typeof gateOnClock>) => {
 describe('createGate: shed by time', () => {
   it('runs at most `concurrency` at once; until a task is measured, the first guess sets the line', async () => {
     // Guess 100 ms, 2 slots: the n-th in line (n ahead) waits (n + 1) × 50 ms; 1000 ms lets 20 wait.
-    const g = gateOnClock({ concurrency: 2, maxWaitMs: 1000, maxQueued: 1000, firstGuessMs: 100 });
+    const g = gateOnClock({ concurrency: 2, maxWaitMs: 1000, maxQueued: 1000, announcedMs: 500, firstGuessMs: 100 });
     const runs = Array.from({ length: 22 }, () => g.run());
     await g.settle();
-    assert.equal(g.gate.retryAfter(), 2, 'the 21st in line would wait 1050 ms: refused, the line drains in 2 s');
-    assert.equal(g.gate.expectedWaitMs(), 1050);
-    assert.equal(await refusedNow(g), 2, 'run() refuses by the same rule as retryAfter()');
+    assert.equal(g.gate.expectedWaitMs(), 1050, 'the 21st in line would wait 1050 ms');
+    assert.equal(g.gate.announce(), 2, 'refused: the line drains in 2 s');
+    assert.equal(await refusedNow(g), 2, 'run() refuses by the same rule as announce()');
     await g.drain(100);
     await Promise.all(runs.map((r) => r.promise));
     assert.deepEqual(
@@ -85,19 +89,18 @@ describe('createGate: shed by time', () => {
       Array(22).fill('done'),
     );
     assert.equal(g.most(), 2);
-    assert.equal(g.gate.retryAfter(), null, 'idle again');
-    assert.equal(g.gate.expectedWaitMs(), 0);
+    assert.equal(g.gate.expectedWaitMs(), 0, 'idle again');
   });
 
   it('a crowd whose line fits in the time waits and is served whole, where four rounds of line would have shed most of it', async () => {
     // 300 sign-ups' hashes at 16 ms a slot, 2 slots: the last waits 300 × 8 = 2400 ms, inside 5000.
-    const g = gateOnClock({ concurrency: 2, maxWaitMs: 5000, maxQueued: 2000, firstGuessMs: 50 });
+    const g = gateOnClock({ concurrency: 2, maxWaitMs: 5000, maxQueued: 2000, announcedMs: 500, firstGuessMs: 50 });
     const warm = g.run();
     await g.drain(16);
     await warm.promise;
     const crowd = Array.from({ length: 300 }, () => g.run());
     await g.settle();
-    assert.equal(g.gate.retryAfter(), null, 'one more still fits');
+    assert.ok(g.gate.expectedWaitMs() <= 5000, 'one more still fits');
     await g.drain(16);
     await Promise.all(crowd.map((r) => r.promise));
     const refused = crowd.filter((r) => r.outcome.value !== 'done').length;
@@ -105,7 +108,7 @@ describe('createGate: shed by time', () => {
   });
 
   it('a flood past the time is refused at once, each with the seconds until the line ahead drains', async () => {
-    const g = gateOnClock({ concurrency: 1, maxWaitMs: 5000, maxQueued: 100_000, firstGuessMs: 50 });
+    const g = gateOnClock({ concurrency: 1, maxWaitMs: 5000, maxQueued: 100_000, announcedMs: 500, firstGuessMs: 50 });
     const warm = g.run();
     await g.drain(20);
     await warm.promise;
@@ -118,14 +121,14 @@ describe('createGate: shed by time', () => {
     assert.deepEqual([...new Set(refusals)], [6], 'the line of 250 ahead drains in 5.02 s: Retry-After 6');
     // As the line drains, room comes back: after 20 ends, a newcomer is let in again.
     for (let i = 0; i < 20; i++) await g.endOldest(20);
-    assert.equal(g.gate.retryAfter(), null);
+    assert.ok(g.gate.expectedWaitMs() <= 5000);
     await g.drain(20);
     await Promise.all(flood.map((r) => r.promise));
     assert.equal(flood.filter((r) => r.outcome.value === 'done').length, 251);
   });
 
   it('the rate follows the measured durations: slower tasks make the line shorter, faster ones longer', async () => {
-    const g = gateOnClock({ concurrency: 1, maxWaitMs: 1000, maxQueued: 100_000, firstGuessMs: 10 });
+    const g = gateOnClock({ concurrency: 1, maxWaitMs: 1000, maxQueued: 100_000, announcedMs: 500, firstGuessMs: 10 });
     const lineLetIn = async () => {
       const runs = Array.from({ length: 500 }, () => g.run());
       await g.settle();
@@ -154,8 +157,35 @@ describe('createGate: shed by time', () => {
     assert.ok(fast >= 95 && fast <= 101, `at 10 ms a task, ${fast} were let in`);
   });
 
+  it('announced tasks count in line until they come: a burst is judged whole before its flows do their work', async () => {
+    // Guess 100 ms, 1 slot: the n-th announced waits n × 100 ms once the slot is taken; 1000 ms lets 11 in.
+    const g = gateOnClock({ concurrency: 1, maxWaitMs: 1000, maxQueued: 1000, announcedMs: 500, firstGuessMs: 100 });
+    const letIn = Array.from({ length: 30 }, () => g.gate.announce()).filter((r) => r === null).length;
+    assert.equal(letIn, 11);
+    assert.equal(g.gate.announce(), 2, 'the 12th would wait 1100 ms: the line drains in 2 s');
+    // The 11 come, their flows' work done: each takes its own place, none is counted twice or refused.
+    const runs = Array.from({ length: 11 }, () => g.run());
+    await g.settle();
+    assert.equal(g.gate.expectedWaitMs(), 1100);
+    await g.drain(100);
+    await Promise.all(runs.map((r) => r.promise));
+    assert.ok(runs.every((r) => r.outcome.value === 'done'));
+    assert.equal(g.gate.expectedWaitMs(), 0);
+  });
+
+  it('an announced task that never comes (its flow ended first) stops counting after announcedMs', async () => {
+    const g = gateOnClock({ concurrency: 1, maxWaitMs: 1000, maxQueued: 1000, announcedMs: 500, firstGuessMs: 100 });
+    for (let i = 0; i < 11; i++) assert.equal(g.gate.announce(), null);
+    assert.equal(g.gate.announce(), 2);
+    g.tick(499);
+    assert.equal(g.gate.announce(), 2, 'still counted at 499 ms');
+    g.tick(2);
+    assert.equal(g.gate.expectedWaitMs(), 0, 'none counted after 500 ms');
+    assert.equal(g.gate.announce(), null);
+  });
+
   it('maxQueued bounds the line whatever the time allows, still with a Retry-After of at least 1', async () => {
-    const g = gateOnClock({ concurrency: 1, maxWaitMs: 600_000, maxQueued: 3, firstGuessMs: 1 });
+    const g = gateOnClock({ concurrency: 1, maxWaitMs: 600_000, maxQueued: 3, announcedMs: 500, firstGuessMs: 1 });
     const runs = Array.from({ length: 4 }, () => g.run());
     await g.settle();
     assert.equal(await refusedNow(g), 1, 'the line of 3 drains in 4 ms: Retry-After is at least 1 s');
@@ -166,7 +196,14 @@ describe('createGate: shed by time', () => {
 
   it('a task that throws frees its slot, and its time counts', async () => {
     let ms = 0;
-    const gate = createGate({ concurrency: 1, maxWaitMs: 1000, maxQueued: 10, firstGuessMs: 1, now: () => ms });
+    const gate = createGate({
+      concurrency: 1,
+      maxWaitMs: 1000,
+      maxQueued: 10,
+      announcedMs: 500,
+      firstGuessMs: 1,
+      now: () => ms,
+    });
     const failing = async () => {
       ms += 400;
       throw new Error('task failed');

@@ -17,7 +17,10 @@ export interface Passwords {
     password: string | undefined,
     stored: string | null | undefined,
   ): Promise<{ hashed: string | null; same: boolean }>;
-  /** Throws the 503 hash() or verify() would throw now, before a flow spends queries on a doomed request. */
+  /**
+   * Throws the 503 hash() or verify() would throw now, before a flow spends queries on a doomed
+   * request; else counts the flow's hash in line while it runs those queries, so a burst is judged whole.
+   */
   assertCapacity(): void;
 }
 
@@ -32,19 +35,23 @@ const busy = (retryAfterSeconds: number) =>
 export const QUEUED_PER_SLOT = 1000;
 
 /**
- * The gate sheds by time. Node's request timeout stops counting once the body is in, so nothing in
- * the HTTP layer cuts a request that waits here: the bound is this one. A sign-up goes through the
- * gate once and may wait half of REQUEST_TIMEOUT_SECONDS: the other half is for its own two hashes,
- * its queries, and a rate that turns out slower than measured (the crowd itself slows the hashes).
+ * The share of REQUEST_TIMEOUT_SECONDS a hash may be expected to wait in line. Node's request timeout
+ * stops counting once the body is in, so nothing in the HTTP layer cuts a request that waits here: this
+ * is the bound. Each request passes the gate once (a sign-up's two hashes are one turn); the last
+ * quarter is for its own hashes and queries, and for a rate measured before the crowd slowed it.
  */
+export const WAIT_SHARE = 0.75;
+
 export function createPasswords(
   config: Pick<Config, 'PASSWORD_HASH_CONCURRENCY' | 'REQUEST_TIMEOUT_SECONDS'>,
 ): Passwords {
   const concurrency = config.PASSWORD_HASH_CONCURRENCY;
   const gate = createGate({
     concurrency,
-    maxWaitMs: (config.REQUEST_TIMEOUT_SECONDS * 1000) / 2,
+    maxWaitMs: config.REQUEST_TIMEOUT_SECONDS * 1000 * WAIT_SHARE,
     maxQueued: QUEUED_PER_SLOT * concurrency,
+    // A flow's queries before its hash take milliseconds; a crowd's, queued for the pool, well under this.
+    announcedMs: 2000,
     // argon2id at these parameters takes 15-30 ms on a core; until one is measured, a slow one's.
     firstGuessMs: 50,
     now: () => performance.now(),
@@ -61,7 +68,7 @@ export function createPasswords(
   };
   return {
     assertCapacity() {
-      const retryAfter = gate.retryAfter();
+      const retryAfter = gate.announce();
       if (retryAfter !== null) throw busy(retryAfter);
     },
     // @node-rs/argon2 defaults to argon2id (OWASP's second configuration: 19 MiB, 2 passes).

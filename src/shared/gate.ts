@@ -9,8 +9,10 @@ export interface GateRule {
   concurrency: number;
   /** The longest wait (ms) a task is expected to spend in line and still be let in. */
   maxWaitMs: number;
-  /** The most tasks in line whatever the wait: the safety net that bounds memory. */
+  /** The most tasks in line (announced ones too) whatever the wait: the safety net that bounds memory. */
   maxQueued: number;
+  /** How long (ms) an announced task counts in line before it comes: the work its flow does first. */
+  announcedMs: number;
   /** A task's duration (ms) assumed until one has been measured. */
   firstGuessMs: number;
   /** Milliseconds on a clock that only moves forward (performance.now; tests move their own). */
@@ -20,8 +22,12 @@ export interface GateRule {
 export interface Gate {
   /** Runs task when a slot is free, or refuses it at once (throwing overloaded's error) when the rule says no. */
   run<T>(task: () => Promise<T>, overloaded: (retryAfterSeconds: number) => Error): Promise<T>;
-  /** null when a task arriving now would be let in; else the seconds until the line ahead of it drains (≥ 1). */
-  retryAfter(): number | null;
+  /**
+   * A task to come, once its flow has done some work first: null when the rule lets it in, and it then
+   * counts in the line until it comes or announcedMs pass, so that a burst is judged whole, before its
+   * work is spent; else the seconds until the line ahead drains (≥ 1), and nothing is counted.
+   */
+  announce(): number | null;
   /** How long (ms) a task arriving now is expected to wait before it starts. */
   expectedWaitMs(): number;
 }
@@ -34,6 +40,8 @@ export function createGate(rule: GateRule): Gate {
   let running = 0;
   let averageMs: number | undefined;
   const waiting: Array<() => void> = [];
+  /** When each announced task was announced, oldest first. */
+  const announced: number[] = [];
 
   const release = () => {
     const next = waiting.shift();
@@ -43,23 +51,35 @@ export function createGate(rule: GateRule): Gate {
   const measured = (ms: number) => {
     averageMs = averageMs === undefined ? ms : averageMs + NEWEST_WEIGHT * (ms - averageMs);
   };
-  // Every slot frees once per task duration, so the line ahead plus the newcomer drains at
-  // `concurrency` tasks per average duration.
-  const expectedWaitMs = () =>
-    running < concurrency ? 0 : ((waiting.length + 1) * (averageMs ?? rule.firstGuessMs)) / concurrency;
-  const retryAfter = () => {
-    if (running < concurrency) return null;
+  const ahead = () => {
+    const since = now() - rule.announcedMs;
+    while (announced.length && announced[0] < since) announced.shift();
+    return waiting.length + announced.length;
+  };
+  // Every slot frees once per task duration, so the line ahead of a newcomer (past the free slots)
+  // and the newcomer drain at `concurrency` tasks per average duration.
+  const expectedWaitMs = () => {
+    const line = ahead() - (concurrency - running);
+    return line < 0 ? 0 : ((line + 1) * (averageMs ?? rule.firstGuessMs)) / concurrency;
+  };
+  const refusal = () => {
     const wait = expectedWaitMs();
-    if (waiting.length < maxQueued && wait <= maxWaitMs) return null;
+    if (wait === 0 || (ahead() < maxQueued && wait <= maxWaitMs)) return null;
     return Math.max(1, Math.ceil(wait / 1000));
   };
 
   return {
-    retryAfter,
     expectedWaitMs,
+    announce() {
+      const refused = refusal();
+      if (refused === null) announced.push(now());
+      return refused;
+    },
     async run(task, overloaded) {
+      // The task takes the place it was announced with (any announced one: they are alike).
+      if (ahead() > waiting.length) announced.shift();
       if (running >= concurrency) {
-        const refused = retryAfter();
+        const refused = refusal();
         if (refused !== null) throw overloaded(refused);
         await new Promise<void>((resolve) => waiting.push(resolve));
       } else {

@@ -1,0 +1,253 @@
+/**
+ * A crowd served, not shed (issue 19, part 4). On a scratch database of the PostgreSQL server, with
+ * the service's default settings (PASSWORD_HASH_CONCURRENCY = the CPU count, REQUEST_TIMEOUT_SECONDS
+ * 10) and its default per-IP limits, which stay on: every request comes on a connection of its own
+ * from a loopback address of its own (numbered as test/support/clients.ts's onNetwork does), as a
+ * town's phones would. The client is node:http, reading only the status and Retry-After, so that as
+ * little of the 2 cores as can be goes to it rather than to the service.
+ *
+ * 1. The crowd: BENCH_CROWD (300) sign-ups at once, BENCH_ROUNDS (3) times, each against argon2 alone
+ *    (@node-rs/argon2, same parameters) doing the hashes that round's crowd caused, at the same
+ *    concurrency, in the same process, right after it. Goal: all 201, crowd ≤ 1.3 × argon2 alone.
+ * 2. The flood: three times the logins the timeout has room for (unknown emails), at once: those
+ *    past the timeout get 503 with Retry-After at once; GET /health p50 beside it against idle.
+ *
+ * Not a test: it prints. All traffic goes to 127.0.0.0/8 and every loop stops by itself.
+ *
+ *   npm run bench:crowd             # needs PostgreSQL at 127.0.0.1:5432 (or TEST_PG_URL)
+ */
+import http from 'node:http';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { hash, verify } from '@node-rs/argon2';
+import { loadConfig } from '../src/config/settings.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { createRuntime } from '../src/runtime/create-runtime.ts';
+import { createMigratedDatabase } from '../test/support/pg.ts';
+
+const CROWD = Number(process.env.BENCH_CROWD ?? 300);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const GOAL = 1.3;
+
+const database = await createMigratedDatabase();
+const config = loadConfig({
+  APP_ENV: 'test',
+  LOG_LEVEL: 'silent',
+  DATABASE_URL: database.url,
+  DELIVERY_WORKER: 'off',
+});
+const runtime = await createRuntime({ config, logger: createLogger(config) });
+const base = await runtime.app.listen({ port: 0, host: '127.0.0.1' });
+const services = runtime.services;
+
+// The hashes the crowd caused, counted as they end (a refused one caused none).
+const caused = { hash: 0, verify: 0 };
+const passwords = services.passwords;
+services.passwords = {
+  ...passwords,
+  hash: async (password) => {
+    const hashed = await passwords.hash(password);
+    caused.hash += 1;
+    return hashed;
+  },
+  verify: async (hashed, password) => {
+    const ok = await passwords.verify(hashed, password);
+    caused.verify += 1;
+    return ok;
+  },
+  hashAndCompare: async (password, stored) => {
+    const both = await passwords.hashAndCompare(password, stored);
+    if (both.hashed !== null) caused.hash += 1;
+    caused.verify += 1;
+    return both;
+  },
+};
+
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+  /** From sending to the answer's end. */
+  ms: number;
+  /** From the connection being accepted (by the kernel) to the answer's end. */
+  connectedMs: number;
+}
+
+/** POST from `address` on a connection of its own. */
+function post(address: string, path: string, body: unknown): Promise<Answer> {
+  const payload = JSON.stringify(body);
+  const started = performance.now();
+  let connected = started;
+  return new Promise((resolve) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: new URL(base).port,
+        path,
+        method: 'POST',
+        localAddress: address,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const end = performance.now();
+          const retryAfter = res.headers['retry-after'] ?? null;
+          resolve({ status: res.statusCode ?? 0, retryAfter, ms: end - started, connectedMs: end - connected });
+        });
+      },
+    );
+    req.on('socket', (socket) => socket.on('connect', () => (connected = performance.now())));
+    req.on('error', (err) => resolve({ status: 0, retryAfter: err.message, ms: 0, connectedMs: 0 }));
+    req.end(payload);
+  });
+}
+
+/** Host h of network n (its own /24): 127.<1 + n/256>.<n%256>.h. */
+const address = (n: number, h = 1) => `127.${1 + Math.floor(n / 256)}.${n % 256}.${h}`;
+
+// Each request from an address never used before: a network of its own for a sign-up (its per-IP
+// and per-network budgets are its own), a host of its own for a login.
+let network = 0;
+const signUp = (tag: string) =>
+  post(address(network++), '/api/v1/auth/register', {
+    email: `crowd.${tag}@example.test`,
+    phone: '+27825550123',
+    first_name: 'Thandi',
+    last_name: 'Crowd',
+    password: `a password of ${tag}`,
+  });
+let host = 0;
+const FLOOD_NETWORKS_FROM = 10_000;
+const logIn = (i: number) =>
+  post(address(FLOOD_NETWORKS_FROM + Math.floor(host / 250), 1 + (host++ % 250)), '/api/v1/auth/login', {
+    email: `nobody.${i}@example.test`,
+    password: 'whatever it is',
+  });
+
+const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
+const p = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const spread = (xs: number[]) => (xs.length ? `p50 ${ms(p(xs, 0.5))}, max ${ms(Math.max(...xs))}` : 'none');
+const counts = (statuses: number[]) =>
+  [...new Set(statuses)]
+    .sort()
+    .map((s) => `${statuses.filter((x) => x === s).length} × ${s}`)
+    .join(', ');
+
+/** CPU (user + system, every thread of this process) spent by work(), in ms, and its wall time. */
+async function timed<T>(work: () => Promise<T>) {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const result = await work();
+  const spent = process.cpuUsage(cpu);
+  return { result, wallMs: performance.now() - started, cpuMs: (spent.user + spent.system) / 1000 };
+}
+
+/** argon2 alone: `hashes` hashes and `verifies` verifications, `concurrency` at once. */
+async function argon2Alone(hashes: number, verifies: number, concurrency: number) {
+  const stored = await hash('the stored password');
+  let next = 0;
+  return timed(() =>
+    Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = next++; i < hashes + verifies; i = next++) {
+          if (i < hashes) await hash(`a password of ${i}`);
+          else await verify(stored, 'not the stored password');
+        }
+      }),
+    ),
+  );
+}
+
+/** Requests at once; their answers. */
+const atOnce = (n: number, send: (i: number) => Promise<Answer>) =>
+  timed(() => Promise.all(Array.from({ length: n }, (_, i) => send(i))));
+
+const probe = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const health = () =>
+  new Promise<number>((resolve, reject) => {
+    const started = performance.now();
+    http
+      .get(`${base}/health`, { agent: probe }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(performance.now() - started));
+      })
+      .on('error', reject);
+  });
+/** GET /health one after another, 10 ms apart, until stop() says so (at least `least`); their times. */
+async function healthWhile(stop: () => boolean, least = 30): Promise<number[]> {
+  const times: number[] = [];
+  while (times.length < least || !stop()) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    times.push(await health());
+  }
+  return times;
+}
+
+console.log(
+  `bench:crowd on PostgreSQL, Node ${process.version}, PASSWORD_HASH_CONCURRENCY ${config.PASSWORD_HASH_CONCURRENCY}, REQUEST_TIMEOUT_SECONDS ${config.REQUEST_TIMEOUT_SECONDS}; load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
+
+// Warm up: connections, the JIT, the decoy hash, and the gate's first measured hashes.
+for (let i = 0; i < 4; i++) await signUp(`warm.${i}`);
+for (let i = 0; i < 10; i++) await health();
+
+const ratios: number[] = [];
+let hashRate = 0;
+for (let round = 1; round <= ROUNDS; round++) {
+  caused.hash = 0;
+  caused.verify = 0;
+  const elu = performance.eventLoopUtilization();
+  const crowd = await atOnce(CROWD, (i) => signUp(`r${round}.${i}`));
+  const loop = performance.eventLoopUtilization(elu).utilization;
+  const { hash: hashes, verify: verifies } = caused;
+  const alone = await argon2Alone(hashes, verifies, config.PASSWORD_HASH_CONCURRENCY);
+  hashRate = (hashes + verifies) / (alone.wallMs / 1000);
+  const ratio = crowd.wallMs / alone.wallMs;
+  ratios.push(ratio);
+  const beyond = (crowd.cpuMs - alone.cpuMs) / CROWD;
+  console.log(
+    `crowd ${round}: ${CROWD} sign-ups at once: ${counts(crowd.result.map((a) => a.status))} in ${ms(crowd.wallMs)} ` +
+      `(answers ${spread(crowd.result.map((a) => a.ms))}; event loop busy ${(loop * 100).toFixed(0)} %; ` +
+      `CPU ${ms(crowd.cpuMs)}, ${beyond.toFixed(1)} ms a sign-up beyond argon2's); ` +
+      `argon2 alone, the same ${hashes} hashes + ${verifies} verifications at ${config.PASSWORD_HASH_CONCURRENCY} at once: ` +
+      `${ms(alone.wallMs)} (CPU ${ms(alone.cpuMs)}); crowd / argon2 alone = ${ratio.toFixed(2)}`,
+  );
+}
+const median = p(ratios, 0.5);
+console.log(
+  `crowd / argon2 alone, median of ${ROUNDS}: ${median.toFixed(2)} (goal ≤ ${GOAL}: ${median <= GOAL ? 'met' : 'NOT met'})`,
+);
+
+// The flood: three times what the timeout has room for, at the rate argon2 alone just showed.
+const flood = Math.ceil(3 * config.REQUEST_TIMEOUT_SECONDS * hashRate);
+const idle = await healthWhile(() => true);
+let done = false;
+const beside = healthWhile(() => done);
+const answered = await atOnce(flood, logIn);
+done = true;
+const besideFlood = await beside;
+const refused = answered.result.filter((a) => a.status === 503);
+const served = answered.result.filter((a) => a.status === 401);
+const retries = refused.map((a) => Number(a.retryAfter));
+console.log(
+  `flood: ${flood} logins at once (3 × ${config.REQUEST_TIMEOUT_SECONDS} s × ${hashRate.toFixed(0)} hashes/s): ` +
+    `${counts(answered.result.map((a) => a.status))} in ${ms(answered.wallMs)}; 503 answered ${spread(refused.map((a) => a.connectedMs))} ` +
+    `after the connection was accepted (${spread(refused.map((a) => a.ms))} after sending), Retry-After ` +
+    `${retries.length ? `${Math.min(...retries)}-${Math.max(...retries)} s` : 'none'}; 401 answered ${spread(served.map((a) => a.connectedMs))} ` +
+    `after the connection was accepted`,
+);
+const idleP50 = p(idle, 0.5);
+const floodP50 = p(besideFlood, 0.5);
+console.log(
+  `GET /health p50: idle ${idleP50.toFixed(2)} ms, beside the flood ${floodP50.toFixed(2)} ms (${(floodP50 / idleP50).toFixed(1)}×, ${besideFlood.length} probes); load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
+
+probe.destroy();
+await runtime.close();
+await database.drop();
