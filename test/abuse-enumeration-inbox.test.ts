@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/settings.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
-import { errorCode, type ApiResponse, type PathFor, type RequestBody } from './support/api.ts';
+import { errorCode, type ApiResponse, type PathFor, readAnswer, type RequestBody } from './support/api.ts';
 import {
   databaseKinds,
   startStack,
@@ -59,25 +59,9 @@ describe('HOST default: loopback in development, every interface elsewhere', () 
   });
 });
 
-interface Reply {
-  status: number;
-  text: string;
-  body: any;
-}
-
-const parse = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-};
-
 /** A GET over loopback TCP (the stack's own listener). */
-async function overLoopback(stack: Stack, path: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(`${stack.baseUrl}${path}`, { headers });
-  const text = await res.text();
-  return { status: res.status, text, body: parse(text) };
+async function overLoopback(stack: Stack, path: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  return readAnswer(await fetch(`${stack.baseUrl}${path}`, { headers }));
 }
 
 /**
@@ -92,13 +76,13 @@ async function unixFront(stack: Stack) {
     server.listen(path, () => resolve());
   });
   return {
-    get(urlPath: string, headers: Record<string, string> = {}): Promise<Reply> {
+    get(urlPath: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
       return new Promise((resolve, reject) => {
         const req = httpRequest({ socketPath: path, path: urlPath, method: 'GET', headers, agent: false }, (res) => {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text, body: parse(text) }));
+          res.on('end', () => resolve(readAnswer(new Response(text, { status: res.statusCode }))));
           res.on('error', reject);
         });
         req.on('error', reject);
@@ -117,9 +101,9 @@ type Front = Awaited<ReturnType<typeof unixFront>>;
 
 const INBOX_PATHS = ['/dev/inbox', '/dev/inbox/messages'];
 
-const assertForbidden = (r: Reply, what: string, code?: string) => {
+const assertForbidden = (r: ApiResponse, what: string, code?: string) => {
   assert.equal(r.status, 403, `${what}: ${r.text}`);
-  assert.equal(r.body?.error?.code, 'forbidden', what);
+  assert.equal(errorCode(r), 'forbidden', what);
   if (code) assert.ok(!r.text.includes(code), `${what}: the 403 carries no code`);
 };
 
@@ -131,9 +115,10 @@ async function someoneWithACode(stack: Stack) {
   return { email: p.email, code: await stack.emailCode(p.email) };
 }
 
-const holdsCode = (r: Reply, email: string, code: string) => {
+const holdsCode = (r: ApiResponse, email: string, code: string) => {
   assert.equal(r.status, 200, r.text);
-  const row = (r.body.messages as Array<{ recipient: string; otp: string | null }>).find((m) => m.recipient === email);
+  const { messages } = r.body as { messages: Array<{ recipient: string; otp: string | null }> };
+  const row = messages.find((m) => m.recipient === email);
   assert.equal(row?.otp, code, 'the inbox serves the code');
 };
 
