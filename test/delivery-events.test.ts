@@ -9,20 +9,12 @@ import { freePort } from './support/net.ts';
 import { startSmtpServer } from './support/smtp.ts';
 import { expectStatus } from './support/api.ts';
 import { databaseKinds, person, startStack, type Stack } from './support/stack.ts';
+import { messagesTo } from './support/outbox-rows.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 const MINUTE = 60_000;
-
-async function messages(stack: Stack, recipient: string) {
-  return stack.runtime.services.db
-    .selectFrom('messages')
-    .selectAll()
-    .where('recipient', '=', recipient)
-    .orderBy('created_at')
-    .execute();
-}
 
 /** The delivery log of one recipient, as the admin API answers it. */
 async function logOf(stack: Stack, recipient: string) {
@@ -37,7 +29,7 @@ const kinds = (events: Array<{ kind: string }>) => events.map((e) => e.kind);
 const ended = (stack: Stack, recipient: string, statuses: string[], id?: string) =>
   waitUntil(
     async () => {
-      const rows = await messages(stack, recipient);
+      const rows = await messagesTo(stack, recipient);
       const row = id ? rows.find((r) => r.id === id) : rows[0];
       return row && statuses.includes(row.status) ? row : undefined;
     },
@@ -61,8 +53,8 @@ for (const db of await databaseKinds()) {
         // The clock stands still, so the retry waits for it: exactly one failed attempt.
         await waitUntil(
           async () =>
-            ((await messages(stack, p.email))[0]?.attempts ?? 0) >= 1 &&
-            (await messages(stack, p.email))[0].status === 'queued',
+            ((await messagesTo(stack, p.email))[0]?.attempts ?? 0) >= 1 &&
+            (await messagesTo(stack, p.email))[0].status === 'queued',
           {
             what: 'a failed first attempt',
           },
@@ -117,19 +109,19 @@ for (const db of await databaseKinds()) {
         // The clock stands still, so the first message's retry waits for it, with SMTP up by then.
         await waitUntil(
           async () =>
-            ((await messages(stack, p.email))[0]?.attempts ?? 0) >= 1 &&
-            (await messages(stack, p.email))[0].status === 'queued',
+            ((await messagesTo(stack, p.email))[0]?.attempts ?? 0) >= 1 &&
+            (await messagesTo(stack, p.email))[0].status === 'queued',
           {
             what: 'a failed first attempt',
           },
         );
-        const [{ id: firstId }] = await messages(stack, p.email);
+        const [{ id: firstId }] = await messagesTo(stack, p.email);
         const smtp = await startSmtpServer({ port });
         late.close = smtp.close;
         assert.equal((await stack.api('POST', '/api/v1/auth/resend-verification', { email: p.email })).status, 200);
         // The resend's code may be queued just after its answer (every answer takes the same time).
         const { id: newerId } = await waitUntil(
-          async () => (await messages(stack, p.email)).find((m) => m.id !== firstId),
+          async () => (await messagesTo(stack, p.email)).find((m) => m.id !== firstId),
           { what: 'the resent message' },
         );
         now += MINUTE; // the first message's retry is due, its code not expired: only replaced

@@ -5,27 +5,12 @@ import { holdingSmtp, startSmtpServer } from './support/smtp.ts';
 import { expectStatus } from './support/api.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { channelState } from './support/delivery-state.ts';
+import { messageReaching, newestMessage } from './support/outbox-rows.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
 
-async function messageRow(stack: Stack, recipient: string) {
-  return stack.runtime.services.db
-    .selectFrom('messages')
-    .selectAll()
-    .where('recipient', '=', recipient)
-    .orderBy('created_at', 'desc')
-    .executeTakeFirst();
-}
-
-async function finalRow(stack: Stack, recipient: string, statuses = ['sent', 'failed', 'captured']) {
-  return waitUntil(
-    async () => {
-      const row = await messageRow(stack, recipient);
-      return row && statuses.includes(row.status) ? row : undefined;
-    },
-    { timeoutMs: 15_000, what: `a final message to ${recipient}` },
-  );
-}
+const finalRow = (stack: Stack, recipient: string) =>
+  messageReaching(stack, recipient, ['sent', 'failed', 'captured'], 15_000);
 
 describe('delivery: retries, permanent and temporary failures', () => {
   it('retries until an SMTP server that comes up late accepts the mail', async () => {
@@ -37,7 +22,7 @@ describe('delivery: retries, permanent and temporary failures', () => {
       assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
       const queued = await waitUntil(
         async () => {
-          const row = await messageRow(stack, p.email);
+          const row = await newestMessage(stack, p.email);
           return row?.status === 'queued' && row.attempts >= 1 ? row : undefined;
         },
         { what: 'a failed first attempt' },
@@ -77,7 +62,7 @@ describe('delivery: retries, permanent and temporary failures', () => {
     assert.equal((await stack.api('POST', '/api/v1/auth/register', second)).status, 201);
     // The claim that took the second message saw the first one's lease run out.
     await waitUntil(() => stack.smtp.dataReceived >= 2, { what: 'the second mail held by the server' });
-    assert.equal((await messageRow(stack, first.email))?.attempts, 1, 'the first message was claimed once');
+    assert.equal((await newestMessage(stack, first.email))?.attempts, 1, 'the first message was claimed once');
     hold.release();
     await Promise.all([stack.smtp.waitFor(first.email), stack.smtp.waitFor(second.email)]);
     const row = await finalRow(stack, first.email);
@@ -168,12 +153,12 @@ describe('delivery: retries, permanent and temporary failures', () => {
       const p = await phoneCodeRequest('tw429');
       await waitUntil(
         async () =>
-          ((await messageRow(stack, p.phone))?.attempts ?? 0) >= 1 &&
-          (await messageRow(stack, p.phone))?.status === 'queued',
+          ((await newestMessage(stack, p.phone))?.attempts ?? 0) >= 1 &&
+          (await newestMessage(stack, p.phone))?.status === 'queued',
         { what: 'a retry' },
       );
       stack.sms.failWith = { status: 500, message: 'Internal' };
-      await waitUntil(async () => ((await messageRow(stack, p.phone))?.attempts ?? 0) >= 2, {
+      await waitUntil(async () => ((await newestMessage(stack, p.phone))?.attempts ?? 0) >= 2, {
         what: 'a second attempt',
       });
       stack.sms.failWith = undefined;

@@ -10,6 +10,7 @@ import type { Message } from '../src/platform/db/schema.ts';
 import { parseLogLines } from './support/logs.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
+import { messagesTo, newestMessageWhen } from './support/outbox-rows.ts';
 import { waitUntil } from './support/wait.ts';
 
 /** Every provider setting startStack fills in, emptied: nothing is configured. */
@@ -27,30 +28,9 @@ const NO_PROVIDERS = {
 
 const logLines = (stack: Stack) => parseLogLines(stack.logs);
 
-const messagesTo = (stack: Stack, recipient: string): Promise<Message[]> =>
-  stack.runtime.handle.db
-    .selectFrom('messages')
-    .selectAll()
-    .where('recipient', '=', recipient)
-    .orderBy('created_at')
-    .execute();
-
 /** The newest message to `recipient` once `done` holds for it. */
-async function messageWhen(
-  stack: Stack,
-  recipient: string,
-  done: (m: Message) => boolean,
-  what: string,
-): Promise<Message> {
-  return waitUntil(
-    async () => {
-      const rows = await messagesTo(stack, recipient);
-      const last = rows[rows.length - 1];
-      return last && done(last) ? last : undefined;
-    },
-    { timeoutMs: 10_000, what: `${what} (message to ${recipient})` },
-  );
-}
+const messageWhen = (stack: Stack, recipient: string, done: (m: Message) => boolean, what: string) =>
+  newestMessageWhen(stack, recipient, done, what, 10_000);
 
 const EMAIL_LINE = /^SMTP server not accessible, simulating verification email to (\S+) with OTP: (\d+)$/;
 const SMS_LINE = /^SMS provider not configured, simulating verification SMS to (\S+) with OTP: (\d+)$/;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { errorCode, expectStatus } from './support/api.ts';
 import { databaseKinds, person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
+import { newestMessage } from './support/outbox-rows.ts';
 import { waitUntil } from './support/wait.ts';
 import { twilioSignature } from '../src/http/webhook-signatures.ts';
 import {
@@ -21,15 +22,6 @@ import {
 const PUBLIC_URL = 'https://panic.example.test/base';
 const SMS_SECRET = 'sms-webhook-secret-0123456789abcdef';
 const EMAIL_SECRET = 'email-webhook-secret-0123456789abcdef';
-
-async function messageTo(stack: Stack, recipient: string) {
-  return stack.runtime.services.db
-    .selectFrom('messages')
-    .selectAll()
-    .where('recipient', '=', recipient)
-    .orderBy('created_at', 'desc')
-    .executeTakeFirstOrThrow();
-}
 
 async function metricsText(stack: Stack): Promise<string> {
   return stack.runtime.services.metrics.registry.metrics();
@@ -104,7 +96,7 @@ for (const db of await databaseKinds()) {
         [403, 403, 403, 403, 403],
       );
       assert.ok(attempts.every((a) => errorCode(a) === 'forbidden'));
-      assert.equal((await messageTo(stack, row.recipient)).status, 'sent');
+      assert.equal((await newestMessage(stack, row.recipient)).status, 'sent');
       // the same form sent as JSON is not Twilio's either
       const json = await post(stack, TWILIO_PATH, JSON.stringify(fields), {
         'content-type': 'application/json',
@@ -135,7 +127,7 @@ for (const db of await databaseKinds()) {
         const again = await receipt(late, { ErrorCode: '30003' });
         assert.deepEqual(again.body, { message_id: row.id, status: 'undelivered', changed: false }, late);
       }
-      const stored = await messageTo(stack, row.recipient);
+      const stored = await newestMessage(stack, row.recipient);
       assert.equal(stored.status, 'undelivered');
       assert.equal(stored.provider_error_code, '30007');
       assert.match(stored.last_error ?? '', /undelivered: code 30007/);
@@ -171,7 +163,7 @@ for (const db of await databaseKinds()) {
       const text = await metricsText(stack);
       assert.equal(Number(text.match(series)?.[1]), before + 1);
       assert.match(text, /^panic_queued_to_delivered_seconds_count\{channel="sms",provider="twilio"\} [1-9]/m);
-      assert.equal((await messageTo(stack, row.recipient)).status, 'delivered');
+      assert.equal((await newestMessage(stack, row.recipient)).status, 'delivered');
     });
 
     it('GET /users/verify-phone/status follows the latest SMS code: 404 before any, sent, then undelivered with the hint for the carrier code', async () => {
@@ -190,7 +182,7 @@ for (const db of await databaseKinds()) {
         { what: 'the status sent' },
       );
       assert.match(sent.body.hint, /handed to the mobile network/);
-      const row = await messageTo(stack, sent.body.phone);
+      const row = await newestMessage(stack, sent.body.phone);
       const fields = { MessageSid: row.provider_id!, MessageStatus: 'undelivered', ErrorCode: '30006' };
       assert.equal(
         (await twilioReceipt(fields, signAsTwilio(`${PUBLIC_URL}${TWILIO_PATH}`, fields, stack.sms.authToken))).status,
@@ -237,13 +229,13 @@ for (const db of await databaseKinds()) {
         forged.map((f) => f.status),
         [403, 403, 403, 403],
       );
-      assert.equal((await messageTo(genericStack, row.recipient)).status, 'sent');
+      assert.equal((await newestMessage(genericStack, row.recipient)).status, 'sent');
       const bad = JSON.stringify({ id: sent.id, status: 'exploded' });
       assert.equal((await send(bad, signBody(bad, SMS_SECRET))).status, 400);
       const ok = await send(failed, signBody(failed, SMS_SECRET));
       assert.equal(ok.status, 200, ok.text);
       assert.deepEqual(ok.body, { message_id: row.id, status: 'failed', changed: true });
-      const stored = await messageTo(genericStack, row.recipient);
+      const stored = await newestMessage(genericStack, row.recipient);
       assert.equal(stored.provider_error_code, '21614');
       assert.match(stored.last_error ?? '', /not a mobile number/);
       const late = JSON.stringify({ id: sent.id, status: 'delivered' });
@@ -339,7 +331,7 @@ for (const db of await databaseKinds()) {
         const p = person('header');
         assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
         const mail = await stack.smtp.waitFor(p.email);
-        const row = await messageTo(stack, p.email);
+        const row = await newestMessage(stack, p.email);
         assert.match(mail.raw, new RegExp(`^X-Panic-Message-Id: ${row.id}\\r?$`, 'mi'));
       });
 
@@ -348,7 +340,7 @@ for (const db of await databaseKinds()) {
         assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
         await stack.smtp.waitFor(p.email);
         const first = await waitUntil(async () => {
-          const r = await messageTo(stack, p.email);
+          const r = await newestMessage(stack, p.email);
           return r.status === 'sent' ? r : undefined;
         });
         const forged = await event({ message_id: first.id, event: 'bounced' }, 'not-the-secret');
@@ -381,7 +373,7 @@ for (const db of await databaseKinds()) {
         assert.equal(typeof knownExpiry, typeof unknownExpiry);
         const next = await waitUntil(
           async () => {
-            const r = await messageTo(stack, p.email);
+            const r = await newestMessage(stack, p.email);
             return r.id !== first.id && r.status === 'suppressed' ? r : undefined;
           },
           { what: 'the next message suppressed' },
@@ -403,7 +395,7 @@ for (const db of await databaseKinds()) {
         assert.equal((await stack.api('POST', '/api/v1/auth/register', p)).status, 201);
         await stack.smtp.waitFor(p.email);
         const row = await waitUntil(async () => {
-          const r = await messageTo(stack, p.email);
+          const r = await newestMessage(stack, p.email);
           return r.status === 'sent' ? r : undefined;
         });
         const complained = await event({

@@ -7,14 +7,8 @@ import assert from 'node:assert/strict';
 import { expectStatus } from './support/api.ts';
 import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import { runCli } from './support/cli.ts';
-import {
-  acceptedSms,
-  messageReaching,
-  postSigned,
-  postTwilioReceipt,
-  signAsTwilio,
-  TWILIO_STATUS_PATH,
-} from './support/receipts.ts';
+import { messageReaching } from './support/outbox-rows.ts';
+import { acceptedSms, postSigned, postTwilioReceipt, signAsTwilio, TWILIO_STATUS_PATH } from './support/receipts.ts';
 
 const ADMIN_TOKEN = 'why-admin-token-0123456789abcdef0123';
 const EMAIL_SECRET = 'why-email-secret-0123456789abcdef';

@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import type { Message } from '../../src/platform/db/schema.ts';
 import { type Answer, expectStatus, readAnswer } from './api.ts';
 import { verifiedLogin, type Stack } from './stack.ts';
-import { waitUntil } from './wait.ts';
+import { messageReaching } from './outbox-rows.ts';
 
 export const TWILIO_STATUS_PATH = '/api/v1/webhooks/twilio/status';
 
@@ -43,27 +43,6 @@ export const postTwilioReceipt = (stack: Stack, fields: Record<string, string>, 
     'content-type': 'application/x-www-form-urlencoded',
     'x-twilio-signature': signature,
   });
-
-/** The newest message to a recipient once it reaches `status`. */
-export function messageReaching(
-  stack: Stack,
-  recipient: string,
-  status = 'sent',
-  timeoutMs?: number,
-): Promise<Message> {
-  return waitUntil(
-    async () => {
-      const row = await stack.runtime.services.db
-        .selectFrom('messages')
-        .selectAll()
-        .where('recipient', '=', recipient)
-        .orderBy('created_at', 'desc')
-        .executeTakeFirst();
-      return row?.status === status ? row : undefined;
-    },
-    { timeoutMs, what: `the message to ${recipient} ${status}` },
-  );
-}
 
 /** A verified account asks for a phone code; answers its phone and the message once a provider accepted it. */
 export async function acceptedSms(
