@@ -6,6 +6,8 @@ import { parseAllowedCountries } from '../shared/addresses.ts';
 import { readEnv } from './read-env.ts';
 import { LOCALE_CODES, FALLBACK_LOCALE } from '../shared/locales.ts';
 import { DEV_SECRETS, productionSecretProblems, type SecretName } from './secrets.ts';
+import { parseChannelList, parseChannelsByCountry } from './phone-channels.ts';
+import type { PhoneChannel } from '../shared/vocabulary.ts';
 
 // How text becomes a number or a boolean, and that blank optional text is unset: src/config/read-env.ts.
 const int = (def: number, minimum = 0, maximum = Number.MAX_SAFE_INTEGER) =>
@@ -119,6 +121,32 @@ export const envSchema = Type.Object({
   SMS_FALLBACK_API_KEY: optionalText,
   SMS_FALLBACK_ACCOUNT_SID: optionalText,
   SMS_FALLBACK_FROM: optionalText,
+  /** The channels a phone code may take, in order: the same code moves to the next when one fails. */
+  PHONE_CHANNELS: Type.String({ default: 'sms' }),
+  /** PHONE_CHANNELS per calling country: `ZA=whatsapp,sms,voice;NA=sms,voice`. */
+  PHONE_CHANNELS_BY_COUNTRY: optionalText,
+  /** With receipts, how long a channel has to report `delivered` before the code moves to the next. */
+  PHONE_FALLBACK_AFTER_SECONDS: int(30, 1, 3600),
+  WHATSAPP_PROVIDER: Type.Optional(Type.Enum(['twilio', 'meta'])),
+  /** Twilio: the WhatsApp sender (+E164). */
+  WHATSAPP_FROM: optionalText,
+  /** Twilio: the approved Content template (HX…); Meta: the authentication template's name. */
+  WHATSAPP_TEMPLATE: optionalText,
+  WHATSAPP_API_URL: optionalText,
+  /** Twilio: defaults to SMS_API_KEY; Meta: the access token. */
+  WHATSAPP_API_KEY: optionalText,
+  WHATSAPP_PHONE_NUMBER_ID: optionalText,
+  /** Meta: the WhatsApp Business Account, for doctor's check that the template is approved. */
+  WHATSAPP_BUSINESS_ACCOUNT_ID: optionalText,
+  WHATSAPP_APP_SECRET: optionalText,
+  WHATSAPP_VERIFY_TOKEN: optionalText,
+  /** WhatsApp codes sent per hour, everyone's, before its brake holds. */
+  WHATSAPP_MAX_PER_HOUR: int(1000, 1, 100_000_000),
+  VOICE_PROVIDER: Type.Optional(Type.Enum(['twilio'])),
+  VOICE_FROM: optionalText,
+  VOICE_API_URL: optionalText,
+  /** Calls per hour, everyone's, before its brake holds: calls to premium numbers are the oldest toll fraud. */
+  VOICE_MAX_PER_HOUR: int(200, 1, 100_000_000),
   SMTP_FALLBACK_SERVER: optionalText,
   SMTP_FALLBACK_PORT: int(587, 1, 65535),
   SMTP_FALLBACK_USERNAME: optionalText,
@@ -176,7 +204,17 @@ export const envSchema = Type.Object({
 export type Env = Static<typeof envSchema>;
 
 export interface Config
-  extends Omit<Env, 'JWT_SECRET' | 'OTP_SECRET' | 'HOST' | 'METRICS_HOST' | 'TRUST_PROXY' | 'SMS_ALLOWED_COUNTRIES'> {
+  extends Omit<
+    Env,
+    | 'JWT_SECRET'
+    | 'OTP_SECRET'
+    | 'HOST'
+    | 'METRICS_HOST'
+    | 'TRUST_PROXY'
+    | 'SMS_ALLOWED_COUNTRIES'
+    | 'PHONE_CHANNELS'
+    | 'PHONE_CHANNELS_BY_COUNTRY'
+  > {
   JWT_SECRET: string;
   OTP_SECRET: string;
   HOST: string;
@@ -184,6 +222,9 @@ export interface Config
   TRUST_PROXY: TrustProxy;
   /** ISO 3166 codes SMS may go to; '*' is every country. */
   SMS_ALLOWED_COUNTRIES: ReadonlySet<string> | '*';
+  /** A phone code's channels, in order, and per calling country where PHONE_CHANNELS_BY_COUNTRY says. */
+  PHONE_CHANNELS: readonly PhoneChannel[];
+  PHONE_CHANNELS_BY_COUNTRY: ReadonlyMap<string, readonly PhoneChannel[]>;
   /** Development conveniences (dev inbox, codes in the fallback log line) are on. */
   isDevelopment: boolean;
   /** Secrets that were not set and fell back to the development defaults. */
@@ -207,6 +248,18 @@ export function loadConfig(
     trustProxy = parseTrustProxy(e.TRUST_PROXY);
   } catch (err) {
     problems.push(`TRUST_PROXY: ${(err as Error).message}`);
+  }
+  let phoneChannels: PhoneChannel[] = [];
+  let byCountry = new Map<string, PhoneChannel[]>();
+  try {
+    phoneChannels = parseChannelList(e.PHONE_CHANNELS);
+  } catch (err) {
+    problems.push(`PHONE_CHANNELS: ${(err as Error).message}`);
+  }
+  try {
+    byCountry = parseChannelsByCountry(e.PHONE_CHANNELS_BY_COUNTRY);
+  } catch (err) {
+    problems.push(`PHONE_CHANNELS_BY_COUNTRY: ${(err as Error).message}`);
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   const defaultedSecrets: string[] = [];
@@ -254,6 +307,8 @@ export function loadConfig(
     TRUST_PROXY: trustProxy,
     DEFAULT_PHONE_REGION: region,
     SMS_ALLOWED_COUNTRIES: allowedCountries,
+    PHONE_CHANNELS: phoneChannels,
+    PHONE_CHANNELS_BY_COUNTRY: byCountry,
     JWT_SECRET: secret('JWT_SECRET'),
     OTP_SECRET: secret('OTP_SECRET'),
     isDevelopment: e.APP_ENV === 'development',

@@ -30,6 +30,25 @@ const HINTS: Record<Channel, Record<PublicState, string>> = {
     failed: 'We could not send the message. Check the number, or try another one.',
     expired: 'The code expired before it could be sent. Ask for a new code.',
   },
+  whatsapp: {
+    queued: 'Your code is on its way by WhatsApp. It usually arrives within a minute.',
+    sent: 'Your code was handed to WhatsApp. Open WhatsApp on the phone with this number; it may need a data or Wi-Fi connection.',
+    delivered: 'WhatsApp delivered your code. Open WhatsApp and look for the message with your code.',
+    undelivered:
+      'WhatsApp could not deliver the code to this number (it may not use WhatsApp). It goes another way if one is set up, or ask for it by SMS or a call.',
+    failed:
+      'We could not send the code by WhatsApp. It goes another way if one is set up, or ask for it by SMS or a call.',
+    expired: 'The code expired before it could be sent. Ask for a new code.',
+  },
+  voice: {
+    queued: 'We are about to call you and read your code. Keep your phone near you.',
+    sent: 'We are calling you now: answer, and the call reads your code twice.',
+    delivered: 'The call was answered and your code was read out. Ask for a new call if you missed it.',
+    undelivered:
+      'The call was not answered (busy or no answer). Ask for a new call when you can pick up, or ask for the code by SMS.',
+    failed: 'We could not call this number. Check the number, or ask for the code by SMS.',
+    expired: 'The code expired before the call could be made. Ask for a new code.',
+  },
   email: {
     queued: 'Your code is on its way. It usually arrives within a minute.',
     sent: 'Your code was handed to your mail provider. If it has not arrived in a few minutes, look in your spam or junk folder.',

@@ -66,9 +66,12 @@ export function createWorker(deps: WorkerDeps): Worker {
   const inFlight = new Map<string, { message: Message; done: Promise<void> }>();
   /** Outcomes the database did not take: written before anything new is claimed. */
   const unrecorded: Array<{ message: Message; outcome: Outcome }> = [];
-  const wakers: Record<Channel, Set<() => void>> = { email: new Set(), sms: new Set() };
+  const wakers = Object.fromEntries(CHANNELS.map((c) => [c, new Set<() => void>()])) as Record<
+    Channel,
+    Set<() => void>
+  >;
   /** Counts each channel's wake-ups, so that one arriving while its loop was claiming is not lost. */
-  const wakeups: Record<Channel, number> = { email: 0, sms: 0 };
+  const wakeups = Object.fromEntries(CHANNELS.map((c) => [c, 0])) as Record<Channel, number>;
   /** Wakes one channel's loop (a message of it committed, a slot of it freed), or both. */
   const wake = (channel?: string) => {
     for (const c of CHANNELS) {

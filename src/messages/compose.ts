@@ -3,6 +3,7 @@ import type { Locale } from '../shared/locales.ts';
 import type { Channel, OtpPurpose } from '../shared/vocabulary.ts';
 import { autofillLines } from './autofill.ts';
 import type { TemplateSet, TemplateView } from './templates.ts';
+import type { Part } from './template-files.ts';
 
 export interface CodeMessageInput {
   code: string;
@@ -19,7 +20,12 @@ export interface RenderedMessage {
   html: string | null;
   /** The locale asked for (a part missing in it was written in English). */
   locale: Locale;
+  /** The language the words are written in: for a call, the voice that speaks them. */
+  writtenIn: Locale;
 }
+
+/** Digits one by one, a pause between each, so a call reads a code slowly: "1, 2, 3". */
+export const spokenCode = (code: string): string => code.split('').join(', ');
 
 export type ComposeSettings = Pick<Config, 'APP_NAME' | 'SUPPORT_URL' | 'PUBLIC_URL' | 'ANDROID_APP_HASH'>;
 
@@ -38,19 +44,24 @@ export function createComposer(templates: TemplateSet, settings: ComposeSettings
         app_name: settings.APP_NAME,
         first_name: input.firstName || undefined,
         support_url: settings.SUPPORT_URL,
+        spoken_code: spokenCode(input.code),
       };
-      const fill = (part: 'subject' | 'text' | 'html' | 'sms') => {
+      let writtenIn = input.locale;
+      const fill = (part: Part) => {
         const template = templates.find(purpose, part, input.locale);
         if (!template) throw new Error(`no ${part} template for ${purpose} (not even in English)`);
+        writtenIn = template.locale;
         return templates.render(template, view);
       };
-      if (channel === 'sms') {
-        const text = [fill('sms').trim(), ...autofillLines(input.code, settings)].join('\n');
-        return { subject: null, text, html: null, locale: input.locale };
-      }
+      const plain = (text: string) => ({ subject: null, text, html: null, locale: input.locale, writtenIn });
+      if (channel === 'sms') return plain([fill('sms').trim(), ...autofillLines(input.code, settings)].join('\n'));
+      if (channel === 'whatsapp') return plain(fill('whatsapp').trim());
+      // a call's words, one line: TwiML's <Say> reads them as they are
+      if (channel === 'voice') return plain(fill('voice').replace(/\s+/g, ' ').trim());
       // one line, whatever the file's line breaks: a subject is a header
       const subject = fill('subject').replace(/\s+/g, ' ').trim();
-      return { subject, text: `${fill('text').trim()}\n`, html: fill('html'), locale: input.locale };
+      const text = `${fill('text').trim()}\n`;
+      return { subject, text, html: fill('html'), locale: input.locale, writtenIn };
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config/settings.ts';
 import { FALLBACK_LOCALE, LOCALE_CODES, type Locale } from '../shared/locales.ts';
 import { PURPOSES, type OtpPurpose } from '../shared/vocabulary.ts';
 import { autofillLines } from './autofill.ts';
+import { spokenCode } from './compose.ts';
 import { smsLength } from './sms-length.ts';
 import { templateFileName, type Part } from './template-files.ts';
 import {
@@ -50,6 +51,7 @@ export function checkTemplates(
   const code = '9'.repeat(settings.OTP_LENGTH);
   const minimal: TemplateView = {
     code,
+    spoken_code: spokenCode(code),
     expires_in_minutes: Math.ceil(settings.OTP_TTL_SECONDS / 60),
     app_name: settings.APP_NAME,
   };
@@ -79,8 +81,18 @@ export function checkTemplates(
       );
     if (missingPartials.size)
       report('fail', `no partial ${[...missingPartials].map((p) => `{{> ${p}}}`).join(', ')} in partials/`);
-    if (part !== 'subject' && ![minimal, full].every((view) => templates.render(template, view).includes(code))) {
-      report('fail', 'the code ({{code}}) is not in the message it renders');
+    // a call speaks the code digit by digit ({{spoken_code}}); every other part shows it
+    const shown = (view: TemplateView) => (part === 'voice' ? view.spoken_code : view.code);
+    if (
+      part !== 'subject' &&
+      ![minimal, full].every((view) => templates.render(template, view).includes(shown(view)))
+    ) {
+      report(
+        'fail',
+        part === 'voice'
+          ? 'the code ({{spoken_code}}) is not in the words the call speaks'
+          : 'the code ({{code}}) is not in the message it renders',
+      );
     }
     if (part === 'sms' && measureSms) {
       const names = variables.has('first_name') ? [LONGEST_NAME, LONGEST_UCS2_NAME] : [undefined];

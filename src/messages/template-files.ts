@@ -3,12 +3,16 @@ import { join, relative, isAbsolute } from 'node:path';
 import { FALLBACK_LOCALE, isLocale, type Locale } from '../shared/locales.ts';
 import { PURPOSES, type Channel, type OtpPurpose } from '../shared/vocabulary.ts';
 
-/** The parts of a message, each one template file: an email's subject, text and HTML, an SMS's text. */
+/** The parts of a message, each one template file: an email's subject, text and HTML, an SMS's text, a WhatsApp message's, a call's words. */
 export const PARTS = {
   subject: { channel: 'email', stem: 'email.subject', ext: 'txt' },
   text: { channel: 'email', stem: 'email.text', ext: 'txt' },
   html: { channel: 'email', stem: 'email', ext: 'html' },
   sms: { channel: 'sms', stem: 'sms', ext: 'txt' },
+  // what the dev inbox and the log show: WhatsApp writes the real message from its approved template
+  whatsapp: { channel: 'whatsapp', stem: 'whatsapp', ext: 'txt' },
+  // the words a call speaks
+  voice: { channel: 'voice', stem: 'voice', ext: 'txt' },
 } as const satisfies Record<string, { channel: Channel; stem: string; ext: 'txt' | 'html' }>;
 export type Part = keyof typeof PARTS;
 
@@ -37,7 +41,7 @@ export interface TemplateFolder {
 
 export const templateKey = (purpose: OtpPurpose, part: Part): string => `${purpose}/${part}`;
 
-const FILE = /^(email\.subject|email\.text|email|sms)(?:\.([a-z]{2,3}))?\.(txt|html)$/;
+const FILE = /^(email\.subject|email\.text|email|sms|whatsapp|voice)(?:\.([a-z]{2,3}))?\.(txt|html)$/;
 const PARTIAL = /^([a-z0-9][a-z0-9_-]*)(?:\.([a-z]{2,3}))?\.(txt|html)$/;
 
 /** Reads every template of a folder laid out as `<purpose>/<file>` and `partials/<name>[.<locale>].<ext>`. */

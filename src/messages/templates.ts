@@ -16,6 +16,7 @@ export const TEMPLATE_VARIABLES = [
   'first_name',
   'code',
   'long_code',
+  'spoken_code',
   'expires_in_minutes',
   'app_name',
   'support_url',
@@ -24,6 +25,8 @@ export interface TemplateView {
   code: string;
   /** The code's long twin, in emails only: `{{#long_code}}…{{/long_code}}` leaves it out elsewhere. */
   long_code?: string;
+  /** The code as a call reads it: digit by digit, a pause between each ("1, 2, 3"). */
+  spoken_code: string;
   expires_in_minutes: number;
   app_name: string;
   /** Absent when the account has none (a code for an unknown address): `{{#first_name}}…{{/first_name}}` leaves it out. */

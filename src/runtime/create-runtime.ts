@@ -132,7 +132,7 @@ async function assemble(
       await maintenance.stop();
       await Promise.all([app.close(), metricsApp?.close()]);
       await worker.stop();
-      await Promise.all([channels.email.close?.(), channels.sms.close?.()]);
+      await Promise.all(Object.values(channels).map((c) => c.close?.()));
       redis?.disconnect();
       await closeOpened();
     },

@@ -7,9 +7,9 @@
 /** Why a code was sent: how each purpose is named in a list and a log line, and the channels its code goes by (its messages' words are in templates/). */
 export const PURPOSES = {
   email_verification: { label: 'Email verification', logWord: 'verification', channels: ['email'] },
-  phone_verification: { label: 'Phone verification', logWord: 'verification', channels: ['sms'] },
+  phone_verification: { label: 'Phone verification', logWord: 'verification', channels: ['sms', 'whatsapp', 'voice'] },
   password_reset: { label: 'Password reset', logWord: 'password reset', channels: ['email'] },
-  unlock: { label: 'Unlock', logWord: 'unlock', channels: ['email', 'sms'] },
+  unlock: { label: 'Unlock', logWord: 'unlock', channels: ['email', 'sms', 'whatsapp', 'voice'] },
 } as const satisfies Record<string, { label: string; logWord: string; channels: readonly Channel[] }>;
 export type OtpPurpose = keyof typeof PURPOSES;
 
@@ -17,8 +17,22 @@ export type OtpPurpose = keyof typeof PURPOSES;
 export const purposeLabel = (purpose: string): string =>
   (PURPOSES as Record<string, { label: string }>)[purpose]?.label ?? purpose;
 
-export const CHANNELS = ['email', 'sms'] as const;
+export const CHANNELS = ['email', 'sms', 'whatsapp', 'voice'] as const;
 export type Channel = (typeof CHANNELS)[number];
+
+/** The channels that reach a phone: a phone code takes them in the order PHONE_CHANNELS gives, one after another. */
+export const PHONE_CHANNELS = ['sms', 'whatsapp', 'voice'] as const satisfies readonly Channel[];
+export type PhoneChannel = (typeof PHONE_CHANNELS)[number];
+export const isPhoneChannel = (channel: string): channel is PhoneChannel =>
+  (PHONE_CHANNELS as readonly string[]).includes(channel);
+
+/** A channel as people read it. */
+export const CHANNEL_LABELS: Record<Channel, string> = {
+  email: 'email',
+  sms: 'SMS',
+  whatsapp: 'WhatsApp',
+  voice: 'voice call',
+};
 
 /** Where a provider's circuit breaker stands: sending, paused after failures, or letting one probe through. */
 export type BreakerPosition = 'closed' | 'open' | 'half-open';

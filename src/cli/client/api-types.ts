@@ -186,7 +186,7 @@ export interface paths {
                             };
                             verification: {
                                 /** @enum {unknown} */
-                                channel: "email" | "sms";
+                                channel: "email" | "sms" | "whatsapp" | "voice";
                                 expires_in_minutes: number;
                                 /** Format: date-time */
                                 expires_at: string;
@@ -296,7 +296,7 @@ export interface paths {
                         "application/json": {
                             message: string;
                             /** @enum {unknown} */
-                            channel: "email" | "sms";
+                            channel: "email" | "sms" | "whatsapp" | "voice";
                             expires_in_minutes: number;
                             /** Format: date-time */
                             expires_at: string;
@@ -820,7 +820,7 @@ export interface paths {
                         "application/json": {
                             message: string;
                             /** @enum {unknown} */
-                            channel: "email" | "sms";
+                            channel: "email" | "sms" | "whatsapp" | "voice";
                             expires_in_minutes: number;
                             /** Format: date-time */
                             expires_at: string;
@@ -992,7 +992,7 @@ export interface paths {
                          * @default email
                          * @enum {unknown}
                          */
-                        delivery_method?: "email" | "sms";
+                        delivery_method?: "email" | "sms" | "whatsapp" | "voice";
                     };
                 };
             };
@@ -1006,7 +1006,7 @@ export interface paths {
                         "application/json": {
                             message: string;
                             /** @enum {unknown} */
-                            channel: "email" | "sms";
+                            channel: "email" | "sms" | "whatsapp" | "voice";
                             expires_in_minutes: number;
                             /** Format: date-time */
                             expires_at: string;
@@ -1254,7 +1254,7 @@ export interface paths {
                             };
                             verification: {
                                 /** @enum {unknown} */
-                                channel: "email" | "sms";
+                                channel: "email" | "sms" | "whatsapp" | "voice";
                                 expires_in_minutes: number;
                                 /** Format: date-time */
                                 expires_at: string;
@@ -1501,7 +1501,7 @@ export interface paths {
                             message: string;
                             phone: string;
                             /** @enum {unknown} */
-                            channel: "email" | "sms";
+                            channel: "email" | "sms" | "whatsapp" | "voice";
                             expires_in_minutes: number;
                             /** Format: date-time */
                             expires_at: string;
@@ -2214,7 +2214,7 @@ export interface paths {
                                 /** Format: uuid */
                                 id: string;
                                 /** @enum {unknown} */
-                                channel: "email" | "sms";
+                                channel: "email" | "sms" | "whatsapp" | "voice";
                                 recipient: string;
                                 purpose: string;
                                 /** @enum {unknown} */
@@ -2328,7 +2328,7 @@ export interface paths {
                             /** @description The address or number, normalised (lower-case email, E.164 phone). */
                             destination: string;
                             /** @enum {unknown} */
-                            channel: "email" | "sms";
+                            channel: "email" | "sms" | "whatsapp" | "voice";
                             account: {
                                 id: string;
                                 email: string;
@@ -2342,7 +2342,7 @@ export interface paths {
                                 /** Format: uuid */
                                 id: string;
                                 /** @enum {unknown} */
-                                channel: "email" | "sms";
+                                channel: "email" | "sms" | "whatsapp" | "voice";
                                 recipient: string;
                                 purpose: string;
                                 /** @enum {unknown} */
@@ -2553,7 +2553,7 @@ export interface paths {
                                 /** Format: uuid */
                                 id: string;
                                 /** @enum {unknown} */
-                                channel: "email" | "sms";
+                                channel: "email" | "sms" | "whatsapp" | "voice";
                                 recipient: string;
                                 purpose: string;
                                 /** @enum {unknown} */

@@ -9,20 +9,23 @@ import { systemClock, type Clock } from '../../shared/clock.ts';
 
 export type Channels = Record<Channel, DeliveryChannel>;
 
-const noSmsProvider: DeliveryChannel = {
-  channel: 'sms',
+/** A channel whose provider setting is not set: it sends nothing, and says which setting to set. */
+const unconfigured = (channel: Channel, setting: string, what: string): DeliveryChannel => ({
+  channel,
   provider: 'none',
   status: () => ({
     configured: false,
-    settings: { SMS_PROVIDER: 'missing' },
+    settings: { [setting]: 'missing' },
     placeholders: [],
-    missing: ['SMS_PROVIDER'],
-    problem: 'SMS provider not configured (SMS_PROVIDER not set)',
+    missing: [setting],
+    problem: `${what} provider not configured (${setting} not set)`,
   }),
   async send() {
-    throw new DeliveryError('SMS provider not configured (SMS_PROVIDER not set)', true);
+    throw new DeliveryError(`${what} provider not configured (${setting} not set)`, true);
   },
-};
+});
+
+const noSmsProvider = unconfigured('sms', 'SMS_PROVIDER', 'SMS');
 
 export function createChannels(config: Config, clock: Clock = systemClock): Channels {
   const sms = smsChannel(config.SMS_PROVIDER, config);
@@ -50,6 +53,8 @@ export function createChannels(config: Config, clock: Clock = systemClock): Chan
     sms: config.SMS_FALLBACK_PROVIDER
       ? createFailoverChannel(sms, asFallback(smsFallback, 'SMS_', sms.provider), clock)
       : sms,
+    whatsapp: unconfigured('whatsapp', 'WHATSAPP_PROVIDER', 'WhatsApp'),
+    voice: unconfigured('voice', 'VOICE_PROVIDER', 'Voice'),
   };
 }
 

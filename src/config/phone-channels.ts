@@ -1,0 +1,31 @@
+import { PHONE_CHANNELS, isPhoneChannel, type PhoneChannel } from '../shared/vocabulary.ts';
+
+/** A phone code's channels in the order it takes them; per calling country (ISO 3166 code) where set. */
+export interface PhoneRoads {
+  default: readonly PhoneChannel[];
+  byCountry: ReadonlyMap<string, readonly PhoneChannel[]>;
+}
+
+/** `whatsapp,sms,voice`: each a phone channel, each once; throws the sentence that names the mistake. */
+export function parseChannelList(text: string): PhoneChannel[] {
+  const names = text.split(',').map((s) => s.trim().toLowerCase());
+  const unknown = names.filter((n) => !isPhoneChannel(n));
+  if (unknown.length)
+    throw new Error(`${unknown.map((n) => `"${n}"`).join(', ')} is not a phone channel (${PHONE_CHANNELS.join(', ')})`);
+  if (new Set(names).size !== names.length) throw new Error(`"${text}" names a channel twice`);
+  return names as PhoneChannel[];
+}
+
+/** `ZA=whatsapp,sms,voice;NA=sms,voice`. */
+export function parseChannelsByCountry(text: string | undefined): Map<string, PhoneChannel[]> {
+  const byCountry = new Map<string, PhoneChannel[]>();
+  for (const entry of (text ?? '').split(';').map((s) => s.trim())) {
+    if (!entry) continue;
+    const m = /^([A-Za-z]{2})\s*=\s*(.+)$/.exec(entry);
+    if (!m) throw new Error(`"${entry}" is not COUNTRY=channel,channel (e.g. ZA=whatsapp,sms,voice)`);
+    const country = m[1].toUpperCase();
+    if (byCountry.has(country)) throw new Error(`${country} is given twice`);
+    byCountry.set(country, parseChannelList(m[2]));
+  }
+  return byCountry;
+}
