@@ -8,6 +8,9 @@ type TwilioConfig = Pick<Config, 'SMS_API_URL' | 'SMS_API_KEY' | 'SMS_ACCOUNT_SI
 /** Where Twilio posts a message's status (signed with the auth token): asked for only when PUBLIC_URL is set. */
 export const TWILIO_STATUS_PATH = '/api/v1/webhooks/twilio/status';
 export const twilioStatusCallback = (publicUrl: string): string => `${publicUrl}${TWILIO_STATUS_PATH}`;
+/** Where Twilio posts a call's progress and how it ended (signed alike): asked for only when PUBLIC_URL is set. */
+export const TWILIO_CALL_STATUS_PATH = '/api/v1/webhooks/twilio/call-status';
+export const twilioCallStatusCallback = (publicUrl: string): string => `${publicUrl}${TWILIO_CALL_STATUS_PATH}`;
 
 /** Twilio's HTTP Basic auth: the account SID and the auth token (or API key). */
 export const twilioAuthorization = (config: Pick<Config, 'SMS_ACCOUNT_SID' | 'SMS_API_KEY'>): string =>
