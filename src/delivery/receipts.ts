@@ -16,8 +16,10 @@ export interface Receipt {
   status: ReceiptStatus;
   /** The provider's code (Twilio's ErrorCode, an SMTP reply code). */
   errorCode?: string;
-  /** The provider's words for a failure. */
+  /** The provider's words for a failure, or the facts of a call (its duration, its SIP code). */
   reason?: string;
+  /** The provider's own word when it is not ours (WhatsApp's `read`, a call's `completed` or `busy`): the event keeps it. */
+  said?: string;
 }
 
 export interface AppliedReceipt {
@@ -95,9 +97,11 @@ export async function applyReceipt(
   return current && { ...current, changed: false };
 }
 
-/** The provider's report of a failure, in one line. */
+/** The provider's report, in one line. */
 const describe = (r: Receipt): string =>
-  [`provider reported ${r.status}`, r.errorCode && `code ${r.errorCode}`, r.reason].filter(Boolean).join(': ');
+  [`provider reported ${r.said ?? r.status}`, r.errorCode && `code ${r.errorCode}`, r.reason]
+    .filter(Boolean)
+    .join(': ');
 
 /**
  * Takes a provider's receipt: applies it, puts the address on the suppression list when the receipt
@@ -121,7 +125,8 @@ export async function takeReceipt(
           status: done.status,
           provider: receipt.provider,
           provider_code: receipt.errorCode?.slice(0, 100) ?? null,
-          error: done.status === 'delivered' ? null : describe(receipt).slice(0, 1000),
+          // a plain `delivered` needs no words; a `read` or an answered call says so
+          error: done.status === 'delivered' && !receipt.said ? null : describe(receipt).slice(0, 1000),
         })
         .execute();
     }
