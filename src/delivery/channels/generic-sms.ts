@@ -1,6 +1,6 @@
 import type { Config } from '../../config/settings.ts';
 import type { Message } from '../../platform/db/schema.ts';
-import { postToProvider } from './sms-http.ts';
+import { postToProvider } from './provider-http.ts';
 import { channelStatus, type DeliveryChannel } from './types.ts';
 
 type HttpSmsConfig = Pick<Config, 'SMS_API_URL' | 'SMS_API_KEY'>;

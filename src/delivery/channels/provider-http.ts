@@ -1,10 +1,34 @@
 import { DeliveryError } from './types.ts';
 
-/** One POST to an SMS API; 4xx (but 408/429) is final, other failures are retried. */
+/** A provider's refusal read from its answer: its own code, its words, and whether no retry can help. */
+export interface Refusal {
+  code?: string;
+  detail: string;
+  permanent: boolean;
+}
+
+/** How a provider's error answer reads; `body` is the parsed JSON, or the text when it was not JSON. */
+export type ReadRefusal = (status: number, body: unknown, text: string) => Refusal;
+
+/** Most providers (Twilio, SMS gateways): 4xx but 408/429 is final, the code is `code` or `error_code`, the words `message`. */
+export const readRefusal: ReadRefusal = (status, body, text) => ({
+  code: errorCodeOf(body),
+  detail:
+    typeof body === 'object' && body && 'message' in body
+      ? String((body as { message: unknown }).message)
+      : text.slice(0, 300),
+  permanent: status >= 400 && status < 500 && status !== 408 && status !== 429,
+});
+
+/**
+ * One POST to a provider's API (SMS, WhatsApp, calls); a refusal becomes a DeliveryError with the
+ * HTTP status and the provider's code, final or retried as `read` says; no answer at all is retried.
+ */
 export async function postToProvider(
   provider: string,
   url: string,
   init: { headers: Record<string, string>; body: string },
+  read: ReadRefusal = readRefusal,
 ): Promise<unknown> {
   let res: Response;
   try {
@@ -27,14 +51,10 @@ export async function postToProvider(
     // a non-JSON answer is kept as text for the error message
   }
   if (!res.ok) {
-    const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
-    const detail =
-      typeof body === 'object' && body && 'message' in body
-        ? String((body as { message: unknown }).message)
-        : text.slice(0, 300);
+    const { code, detail, permanent } = read(res.status, body, text);
     throw new DeliveryError(`${provider} API answered ${res.status}: ${detail}`, permanent, {
       status: res.status,
-      code: errorCodeOf(body),
+      code,
     });
   }
   return body;
