@@ -17,6 +17,10 @@ const TWILIO = [
   '30006',
   '30007',
   '30008',
+  // WhatsApp's, in Twilio's receipts
+  '63003',
+  '63016',
+  '63024',
 ];
 const SMTP_REPLIES = [421, 450, 452, 550, 552, 553, 554];
 const SMTP_CLIENT = ['EAUTH', 'ETLS', 'ECONNECTION', 'ESOCKET', 'ETIMEDOUT', 'EDNS'];

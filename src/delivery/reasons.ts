@@ -81,6 +81,23 @@ const TWILIO: Record<string, Diagnosis> = {
     fix: 'Let the person try again; if it repeats for one carrier, open a case with Twilio quoting the message SID (provider id).',
     hint: 'Your code could not be delivered. Ask for a new one in a moment.',
   },
+  // WhatsApp through Twilio: the codes its receipts carry
+  '63003': {
+    cause: 'WhatsApp could not find this number: it is not a WhatsApp user, no longer active, or badly formatted.',
+    fix: 'Nothing to change for this number: the code goes on by the next channel of PHONE_CHANNELS. If every number fails so, check that WHATSAPP_FROM is a WhatsApp sender of the Twilio account.',
+    hint: 'This number does not seem to use WhatsApp. Your code goes another way if one is set up, or ask for it by SMS or a call.',
+  },
+  '63016': {
+    cause: 'WhatsApp refused a free-form message outside the 24-hour window: it was not sent as an approved template.',
+    fix: 'Set WHATSAPP_TEMPLATE to an approved authentication template (its Content SID, HX…): outside the window WhatsApp takes only templates.',
+    hint: 'We could not send the code by WhatsApp. Ask for it by SMS or a call.',
+  },
+  '63024': {
+    cause:
+      'Meta says the recipient is not a valid WhatsApp user (not on WhatsApp, its terms not accepted, or an old app).',
+    fix: 'Nothing to change on our side: the code goes on by the next channel of PHONE_CHANNELS.',
+    hint: 'WhatsApp could not reach this number. Update WhatsApp, or ask for the code by SMS or a call.',
+  },
 };
 
 /** What an SMS API's HTTP answer says when its own code is not in a table above. */
