@@ -13,6 +13,10 @@ const TRY_LATER = 'We could not send your code right now. Try again in a few min
 const DELAYED_SMS = 'Sending text messages is slow right now: your code should arrive shortly.';
 const DELAYED_EMAIL = 'Sending email is delayed: your code should arrive in a few minutes.';
 const NOT_MOBILE = 'This number cannot receive text messages. Use a mobile number.';
+const DELAYED_WHATSAPP = 'Sending by WhatsApp is slow right now: your code should arrive shortly.';
+const WHATSAPP_ELSEWHERE =
+  'We could not send the code by WhatsApp. It goes another way if one is set up, or ask for it by SMS or a call.';
+const NO_CALL = 'We could not call this number. Check it, or ask for the code by SMS.';
 
 /** Twilio's error codes (https://www.twilio.com/docs/api/errors), the ones behind most codes that never arrive. */
 const TWILIO: Record<string, Diagnosis> = {
@@ -98,6 +102,146 @@ const TWILIO: Record<string, Diagnosis> = {
     fix: 'Nothing to change on our side: the code goes on by the next channel of PHONE_CHANNELS.',
     hint: 'WhatsApp could not reach this number. Update WhatsApp, or ask for the code by SMS or a call.',
   },
+  '63032': {
+    cause:
+      "Meta held the message back: the person is in one of WhatsApp's marketing experiments (marketing templates only).",
+    fix: 'WHATSAPP_TEMPLATE must be an authentication template, never a marketing one: create one with a copy-code button and put its Content SID (HX…) there.',
+    hint: WHATSAPP_ELSEWHERE,
+  },
+  '63049': {
+    cause: 'Meta chose not to deliver a marketing template to this person (its engagement limits).',
+    fix: 'WHATSAPP_TEMPLATE must be an authentication template, never a marketing one: create one with a copy-code button and put its Content SID (HX…) there.',
+    hint: WHATSAPP_ELSEWHERE,
+  },
+  // calls through Twilio: refusals of the Calls API
+  '21210': {
+    cause:
+      'VOICE_FROM is not a number of the Twilio account, nor one of its verified caller IDs: Twilio makes no call from it.',
+    fix: 'Set VOICE_FROM to a voice-capable number the account owns (`panic-api doctor` checks it), or verify it as a caller ID in the Twilio console.',
+    hint: NO_CALL,
+  },
+  '21215': {
+    cause:
+      "Calls to this number's country (or to this kind of number) are not enabled on the Twilio account (voice geo permissions).",
+    fix: "Enable the country in Twilio's console, Voice > Settings > Geo permissions, if calls there are wanted; premium and high-cost ranges are best left off.",
+    hint: 'We cannot call numbers in this country. Ask for the code by SMS or WhatsApp.',
+  },
+  '21216': {
+    cause: 'Twilio blocks calls to this number (a high-risk or fraud-prone range, or a regulatory block).',
+    fix: 'Nothing to change for this number; if a genuine range is blocked, open a case with Twilio. A US number needs a Primary Customer Profile on the account.',
+    hint: 'We cannot call this number. Ask for the code by SMS or WhatsApp.',
+  },
+  // calls through Twilio: how a call ended, as its status callback reports it
+  busy: {
+    cause: 'The line was busy: the call was not answered.',
+    fix: 'Nothing to change on our side: the code goes on by the next channel of PHONE_CHANNELS, or the person asks for a new call.',
+    hint: 'Your line was busy when we called. Ask for a new call when you can pick up, or for the code by SMS.',
+  },
+  'no-answer': {
+    cause: 'Nobody answered the call before it stopped ringing.',
+    fix: 'Nothing to change on our side: the code goes on by the next channel of PHONE_CHANNELS, or the person asks for a new call.',
+    hint: 'We called but nobody answered. Ask for a new call when you can pick up, or for the code by SMS.',
+  },
+  failed: {
+    cause: 'The call could not be connected: the number may not exist, or the network refused the call.',
+    fix: 'Check the number; if every call fails, check VOICE_FROM and the voice geo permissions of the Twilio account.',
+    hint: NO_CALL,
+  },
+  canceled: {
+    cause: 'The call was canceled before it was answered.',
+    fix: 'Nothing to change on our side: the person may ask for a new call, or for the code by another channel.',
+    hint: 'The call was stopped before you answered. Ask for a new call, or for the code by SMS.',
+  },
+};
+
+/** Meta's WhatsApp Cloud API error codes (the Graph API's error codes page), in a send's answer or a `failed` status. */
+const META: Record<string, Diagnosis> = {
+  '100': {
+    cause:
+      'The Graph API refused a parameter: an unknown id (WHATSAPP_PHONE_NUMBER_ID) or one the access token may not use.',
+    fix: "Check WHATSAPP_PHONE_NUMBER_ID (or WHATSAPP_API_URL) against the WhatsApp Manager, and that the token's app has the whatsapp_business_messaging permission; `panic-api doctor` reads the number.",
+    hint: TRY_LATER,
+  },
+  '190': {
+    cause: 'Meta refused the access token: it expired or is not valid.',
+    fix: "Set a new token in WHATSAPP_API_KEY: a system user's permanent token (Business settings > System users), not a temporary one that expires in a day.",
+    hint: TRY_LATER,
+  },
+  '368': {
+    cause: 'Meta restricted the WhatsApp Business Account for policy violations.',
+    fix: 'Read the restriction in the WhatsApp Manager (Account quality) and appeal it there; until it is lifted the code goes by the next channel.',
+    hint: WHATSAPP_ELSEWHERE,
+  },
+  '80007': {
+    cause: "The WhatsApp Business Account reached Meta's rate limit on API calls.",
+    fix: 'Retried automatically. If it lasts, lower DELIVERY_CONCURRENCY or WHATSAPP_MAX_PER_HOUR.',
+    hint: DELAYED_WHATSAPP,
+  },
+  '130429': {
+    cause: "The Cloud API's throughput for this business number was reached (too many messages per second).",
+    fix: 'Retried automatically. If it lasts, lower DELIVERY_CONCURRENCY; Meta raises the throughput of numbers with a good quality rating.',
+    hint: DELAYED_WHATSAPP,
+  },
+  '131000': {
+    cause: 'Meta reported an unknown error while sending.',
+    fix: "Retried automatically; check Meta's WhatsApp Business platform status if it lasts.",
+    hint: DELAYED_WHATSAPP,
+  },
+  '131026': {
+    cause:
+      'WhatsApp could not deliver to this number: it is not on WhatsApp, has not accepted the terms, or runs an old app.',
+    fix: 'Nothing to change for this number: the code goes on by the next channel of PHONE_CHANNELS.',
+    hint: 'This number does not seem to use WhatsApp. Your code goes another way if one is set up, or ask for it by SMS or a call.',
+  },
+  '131030': {
+    cause: "The number is not in the test number's allowed list: the business number is still Meta's test number.",
+    fix: 'Register a real business phone number and put its id in WHATSAPP_PHONE_NUMBER_ID, or add this number to the allowed list while testing.',
+    hint: WHATSAPP_ELSEWHERE,
+  },
+  '131047': {
+    cause:
+      'WhatsApp refused a free-form message: more than 24 hours passed since the person last wrote, so only a template may go.',
+    fix: 'WHATSAPP_TEMPLATE must name an approved authentication template; the service sends only templates, so report this if it repeats.',
+    hint: WHATSAPP_ELSEWHERE,
+  },
+  '131049': {
+    cause: 'Meta chose not to deliver the message, to keep engagement healthy (its limits on marketing messages).',
+    fix: 'WHATSAPP_TEMPLATE must be an authentication template, never a marketing one.',
+    hint: WHATSAPP_ELSEWHERE,
+  },
+  '131056': {
+    cause: 'Too many messages to this number in a short time (the pair rate limit of Meta).',
+    fix: 'Retried automatically, later; the person asking again and again causes it.',
+    hint: DELAYED_WHATSAPP,
+  },
+  '132000': {
+    cause:
+      "The template's parameters do not match: the template is not an authentication template with one code and a copy-code button.",
+    fix: 'Create WHATSAPP_TEMPLATE in the Authentication category with a copy-code button: its body and its button each take the code.',
+    hint: WHATSAPP_ELSEWHERE,
+  },
+  '132001': {
+    cause: "The template does not exist in the person's language, or is not approved in it.",
+    fix: 'Add the language to WHATSAPP_TEMPLATE in the WhatsApp Manager (en_US, af, zu) and wait for its approval; `panic-api doctor` lists the languages approved.',
+    hint: WHATSAPP_ELSEWHERE,
+  },
+  '132015': {
+    cause: 'Meta paused the template for its low quality rating.',
+    fix: "Read the template's quality in the WhatsApp Manager; an authentication template is rarely paused, so check what the people who blocked it saw.",
+    hint: WHATSAPP_ELSEWHERE,
+  },
+  '132016': {
+    cause: 'Meta disabled the template for its low quality rating.',
+    fix: 'Create a new authentication template and put its name in WHATSAPP_TEMPLATE.',
+    hint: WHATSAPP_ELSEWHERE,
+  },
+};
+
+/** Meta's Graph API could not be reached at all. */
+const META_API_UNREACHABLE: Diagnosis = {
+  cause: "Meta's Graph API could not be reached.",
+  fix: 'Check WHATSAPP_API_URL (unset: graph.facebook.com) and that this host may connect out to it (DNS, firewall, proxy). Retried automatically.',
+  hint: DELAYED_WHATSAPP,
 };
 
 /** What an SMS API's HTTP answer says when its own code is not in a table above. */
@@ -213,13 +357,20 @@ const SMTP_ERRORS: Record<string, Diagnosis> = {
   },
 };
 
-/** The diagnosis of a failed send by `provider` ('smtp', 'twilio', 'http'); null when no table knows it. */
+/**
+ * The diagnosis of a failed send by `provider` ('smtp', 'twilio', 'http', 'meta'); null when no table
+ * knows it. A call's ending (`busy`, `no-answer`, `failed`, `canceled`) is looked up as Twilio's code.
+ */
 export function diagnose(provider: string | null, answer: ProviderAnswer): Diagnosis | null {
   const { status, code } = answer;
   if (provider === 'smtp') {
     // A bounce's receipt names the reply code as its code.
     const reply = status ?? (code && /^\d{3}$/.test(code) ? Number(code) : undefined);
     return (reply !== undefined ? SMTP_REPLIES[reply] : undefined) ?? (code ? SMTP_ERRORS[code] : undefined) ?? null;
+  }
+  if (provider === 'meta') {
+    if (code && NETWORK_CODES.has(code)) return META_API_UNREACHABLE;
+    return (code ? META[code] : undefined) ?? null;
   }
   if (provider === 'twilio' || provider === 'http') {
     if (code && NETWORK_CODES.has(code)) return SMS_API_UNREACHABLE;
