@@ -1783,7 +1783,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Twilio's StatusCallback (form fields as Twilio posts them, signed with X-Twilio-Signature) */
+        /**
+         * Twilio's StatusCallback for an SMS or a WhatsApp message (form fields as Twilio posts them, signed with X-Twilio-Signature)
+         * @description A WhatsApp message is named by `ChannelPrefix=whatsapp` or its `whatsapp:` addresses; its `read` counts as `delivered`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1797,6 +1800,11 @@ export interface paths {
                         MessageSid: string;
                         MessageStatus: string;
                         ErrorCode?: string;
+                        To?: string;
+                        From?: string;
+                        ChannelPrefix?: string;
+                        ChannelToAddress?: string;
+                        ChannelInstallSid?: string;
                     };
                 };
             };
@@ -1846,6 +1854,358 @@ export interface paths {
                 };
                 /** @description Default Response */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/twilio/call-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Twilio's status callback for a call that reads a code (form fields as Twilio posts them, signed with X-Twilio-Signature)
+         * @description `completed` (answered) counts as `delivered`; `busy`, `no-answer` and `canceled` as `undelivered`; `failed` as `failed`; the progress before (`queued`, `initiated`, `ringing`, `in-progress`) changes nothing. `CallDuration`, `SipResponseCode` and `AnsweredBy` are kept in the receipt.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": {
+                        CallSid: string;
+                        CallStatus: string;
+                        CallDuration?: string;
+                        SipResponseCode?: string;
+                        AnsweredBy?: string;
+                        To?: string;
+                        From?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            message_id: string;
+                            /** @description The message's state after the receipt. */
+                            status: string;
+                            /** @description False for a repeated receipt, a late `sent`, or one after the message already had its final word. */
+                            changed: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/whatsapp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Meta's subscription check: answers hub.challenge when hub.verify_token is WHATSAPP_VERIFY_TOKEN */
+        get: {
+            parameters: {
+                query?: {
+                    "hub.mode"?: string;
+                    "hub.verify_token"?: string;
+                    "hub.challenge"?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description hub.challenge, as sent */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Meta's WhatsApp webhook: statuses of our messages, signed X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body, key WHATSAPP_APP_SECRET>
+         * @description `delivered` and `read` count as `delivered`, `failed` as `failed` with its error code and details; `sent` changes nothing. A person's messages and other fields are ignored. Any signed body is answered 200, even one naming no message of ours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        object?: string;
+                        entry: {
+                            changes?: {
+                                field?: string;
+                                value?: {
+                                    statuses?: {
+                                        /** @description The wamid.… the send was answered with. */
+                                        id: string;
+                                        /** @description sent, delivered, read or failed */
+                                        status: string;
+                                        timestamp?: string;
+                                        recipient_id?: string;
+                                        errors?: {
+                                            code: number | string;
+                                            title?: string;
+                                            message?: string;
+                                            error_data?: {
+                                                details?: string;
+                                            };
+                                        }[];
+                                    }[];
+                                };
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Statuses of messages the body carried. */
+                            statuses: number;
+                            /** @description Messages they moved to a final state. */
+                            changed: number;
+                            /** @description Statuses naming no message Meta accepted from us: answered 200 all the same, or Meta would retry them for days. */
+                            unknown: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
