@@ -11,6 +11,8 @@ import { personView, type PublicState } from '../delivery/hints.ts';
 import { diagnose } from '../delivery/reasons.ts';
 import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
+import { CHANNEL_LABELS, type Channel, type PhoneChannel } from '../shared/vocabulary.ts';
+import { askableChannels, countVerifiedPhoneCode, roadFor } from '../otp/road.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -22,13 +24,25 @@ const phoneTaken = () => new AppError('phone_taken', 'This phone number is alrea
  * it is taken (anything sooner told a stranger which numbers have accounts).
  */
 export async function requestPhoneCode(
-  deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'sendLimits' | 'smsBudget' | 'seal' | 'composer'>,
+  deps: Pick<
+    Services,
+    'db' | 'config' | 'clock' | 'metrics' | 'sendLimits' | 'smsBudget' | 'seal' | 'composer' | 'channels' | 'road'
+  >,
   user: User,
   requester: Requester,
   newPhone?: string,
+  asked?: PhoneChannel,
 ): Promise<CodeSent & { phone: string }> {
   const phone = newPhone ? normalizePhone(newPhone, deps.config.DEFAULT_PHONE_REGION) : user.phone;
+  // Premium, special-service and disallowed numbers are refused here, before any channel is chosen.
   assertTextable(phone, deps.config.SMS_ALLOWED_COUNTRIES);
+  if (asked && !askableChannels(deps, phone).includes(asked))
+    throw new AppError(
+      'validation_error',
+      `Codes cannot go to ${phone} by ${CHANNEL_LABELS[asked]} here (it can take: ${askableChannels(deps, phone)
+        .map((c) => CHANNEL_LABELS[c])
+        .join(', ')}).`,
+    );
   const sms = { ...smsTo(user, phone), requester };
   await deps.smsBudget.check(sms);
   // The asker is the account: strangers on its network cannot spend its asks or its first code.
@@ -46,17 +60,48 @@ export async function requestPhoneCode(
   }
   await deps.smsBudget.take(sms);
   const now = deps.clock();
+  if (asked) {
+    // The live code, unchanged, on the channel the person names: its lifetime and tries stay.
+    const live = await liveCodeTo(deps, user, phone, now);
+    const moved = live && (await deps.road.ask(live.id, asked));
+    if (moved === 'taken')
+      throw new AppError(
+        'rate_limited',
+        `This code already went by ${CHANNEL_LABELS[asked]}. Ask for another channel, or a new code once it expires.`,
+        Math.max(1, Math.ceil((live!.expires_at.getTime() - now.getTime()) / 1000)),
+      );
+    if (moved === 'sent')
+      return {
+        channel: asked,
+        expires_in_minutes: Math.ceil((live!.expires_at.getTime() - now.getTime()) / 60_000),
+        expires_at: live!.expires_at.toISOString(),
+        phone,
+      };
+  }
+  const channel = asked ?? roadFor(deps, phone)[0];
   await sendCode(deps, {
     userId: user.id,
     firstName: user.first_name,
     locale: user.locale,
     purpose: 'phone_verification',
-    channel: 'sms',
+    channel,
     destination: phone,
     now,
   });
-  return { ...codeExpiry(deps, 'sms', now), phone };
+  return { ...codeExpiry(deps, channel, now), phone };
 }
+
+/** The account's live phone code to this number, if any. */
+const liveCodeTo = (deps: Pick<Services, 'db'>, user: User, phone: string, now: Date) =>
+  deps.db
+    .selectFrom('otp_codes')
+    .select(['id', 'expires_at'])
+    .where('user_id', '=', user.id)
+    .where('purpose', '=', 'phone_verification')
+    .where('destination', '=', phone)
+    .where('consumed_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
 
 export async function verifyPhoneCode(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'smsBudget'>,
@@ -72,6 +117,13 @@ export async function verifyPhoneCode(
     revealState: true,
   });
   await deps.smsBudget.verified(smsTo(user, destination));
+  const used = await deps.db
+    .selectFrom('otp_codes')
+    .select('id')
+    .where('user_id', '=', user.id)
+    .where('purpose', '=', 'phone_verification')
+    .executeTakeFirst();
+  if (used) await countVerifiedPhoneCode(deps, used.id, destination);
   try {
     const updated = await deps.db
       .updateTable('users')
@@ -87,35 +139,48 @@ export async function verifyPhoneCode(
 }
 
 /**
- * Where the account's latest SMS code is, for the person waiting for it: the message that carries the
- * code (its code_id), as the person sees it. Undefined when no SMS code was asked for.
+ * Where the account's latest phone code is, for the person waiting for it: each channel it took (the
+ * messages that carry its code_id), as the person sees it, the time of the next automatic move if one
+ * waits, and the channels they may still ask for. Undefined when no phone code was asked for.
  */
 export async function phoneCodeStatus(
-  deps: Pick<Services, 'db' | 'config'>,
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'channels'>,
   user: User,
 ): Promise<PhoneCodeStatus | undefined> {
   const code = await deps.db
     .selectFrom('otp_codes')
-    .select(['id', 'destination', 'expires_at'])
+    .select(['id', 'destination', 'expires_at', 'consumed_at'])
     .where('user_id', '=', user.id)
     .where('purpose', '=', 'phone_verification')
     .executeTakeFirst();
   if (!code) return undefined;
-  const message = await deps.db
+  const messages = await deps.db
     .selectFrom('messages')
-    .select(['id', 'status', 'updated_at'])
+    .select(['id', 'channel', 'status', 'updated_at', 'waits_for', 'next_attempt_at'])
     .where('code_id', '=', code.id)
-    .where('channel', '=', 'sms')
-    .executeTakeFirst();
-  if (!message) return undefined;
-  const { state, hint } = personView('sms', message.status, deps.config.isDevelopment);
-  const known = state === 'undelivered' || state === 'failed' ? await latestDiagnosis(deps, message.id) : null;
+    .where('status', '!=', 'withdrawn')
+    .orderBy('created_at')
+    .execute();
+  // a message the road's timer holds has not gone yet: it is the next move, not a channel taken
+  const waiting = messages.find((m) => m.status === 'queued' && m.waits_for !== null);
+  const taken = messages.filter((m) => m !== waiting);
+  if (!taken.length) return undefined;
+  const channels = await Promise.all(
+    taken.map(async (m) => {
+      const { state, hint } = personView(m.channel, m.status, deps.config.isDevelopment);
+      const known = state === 'undelivered' || state === 'failed' ? await latestDiagnosis(deps, m.id) : null;
+      return { channel: m.channel, status: state, hint: known?.hint ?? hint, updated_at: m.updated_at.toISOString() };
+    }),
+  );
+  const live = !code.consumed_at && code.expires_at > deps.clock();
+  const went = new Set(taken.map((m) => m.channel));
   return {
     phone: code.destination,
-    status: state,
-    hint: known?.hint ?? hint,
-    updated_at: message.updated_at.toISOString(),
+    ...channels.at(-1)!,
     code_expires_at: code.expires_at.toISOString(),
+    channels,
+    next_move_at: live && waiting ? waiting.next_attempt_at.toISOString() : null,
+    can_ask: live ? askableChannels(deps, code.destination).filter((c) => !went.has(c)) : [],
   };
 }
 
@@ -137,10 +202,18 @@ async function latestDiagnosis(deps: Pick<Services, 'db'>, messageId: string) {
     : null;
 }
 
-export interface PhoneCodeStatus {
-  phone: string;
+interface ChannelState {
+  channel: Channel;
   status: PublicState;
   hint: string;
   updated_at: string;
+}
+
+export interface PhoneCodeStatus extends ChannelState {
+  phone: string;
   code_expires_at: string;
+  /** Every channel the code took, oldest first; the last is the one above. */
+  channels: ChannelState[];
+  next_move_at: string | null;
+  can_ask: PhoneChannel[];
 }

@@ -1,5 +1,6 @@
 import type { Channel } from '../shared/vocabulary.ts';
 import type { Services } from '../runtime/services.ts';
+import { roadFor } from '../otp/road.ts';
 import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
@@ -59,7 +60,7 @@ async function findByIdentifier(
 export async function requestUnlock(
   deps: Pick<
     Services,
-    'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'smsBudget' | 'seal' | 'composer'
+    'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'smsBudget' | 'seal' | 'composer' | 'channels'
   >,
   identifier: string,
   channel: Channel,
@@ -81,7 +82,8 @@ export async function requestUnlock(
             firstName: user.first_name,
             locale: user.locale,
             purpose: 'unlock',
-            channel,
+            // by phone: the first channel of the number's road (the answer says sms for every account alike)
+            channel: channel === 'email' ? channel : roadFor(deps, destination)[0],
             destination,
             now,
           });

@@ -18,6 +18,10 @@ export interface CodeMessage {
   /** The otp_codes row of the code: the message is not sent once a newer code replaced it. */
   codeId?: string;
   locale?: Locale;
+  /** When to send it (the road's timer); unset: now. */
+  dueAt?: Date;
+  /** The earlier message of its code whose delivery makes this one unneeded (delivery/road.ts). */
+  waitsFor?: string;
 }
 
 /** The notification channel that tells every listening worker a message was committed. */
@@ -50,7 +54,8 @@ export async function enqueue(
       expires_at: msg.expiresAt,
       code_id: msg.codeId ?? null,
       locale: msg.locale ?? null,
-      next_attempt_at: now,
+      waits_for: msg.waitsFor ?? null,
+      next_attempt_at: msg.dueAt ?? now,
       created_at: now,
       updated_at: now,
     })
@@ -125,12 +130,14 @@ export type Outcome =
   | { status: 'queued'; reason: string; retryAt: Date; attempt?: Attempt }
   | { status: 'suppressed'; reason: string }
   | { status: 'expired' }
-  | { status: 'superseded' };
+  | { status: 'superseded' }
+  | { status: 'withdrawn' };
 
 /** The event that records an outcome, if any. Its error is the reason the outcome already keeps in last_error. */
 function eventOf(outcome: Outcome, messageId: string, now: Date): NewMessageEvent | undefined {
   const base = { message_id: messageId, at: now, status: outcome.status };
-  if (outcome.status === 'expired' || outcome.status === 'superseded') return { ...base, kind: outcome.status };
+  if (outcome.status === 'expired' || outcome.status === 'superseded' || outcome.status === 'withdrawn')
+    return { ...base, kind: outcome.status };
   if (outcome.status === 'suppressed') return { ...base, kind: 'suppressed', error: outcome.reason.slice(0, 1000) };
   const { attempt } = outcome;
   if (!attempt) return undefined;
@@ -204,17 +211,23 @@ const typed = (column: keyof NewMessageEvent, value: unknown) =>
 
 /**
  * Whether a claimed message's code may still be sent: 'expired' once its code's time has passed,
- * 'superseded' once a newer code replaced it (or its code is gone), else null.
+ * 'superseded' once a newer code replaced it (or its code is gone), 'withdrawn' once it was used (a
+ * later channel's message of a verified code), else null.
  */
 export async function staleCode(
   db: Kysely<Database>,
   message: Pick<Message, 'expires_at' | 'code_id'>,
   now: Date,
-): Promise<'expired' | 'superseded' | null> {
+): Promise<'expired' | 'superseded' | 'withdrawn' | null> {
   if (message.expires_at && message.expires_at.getTime() <= now.getTime()) return 'expired';
   if (!message.code_id) return null;
-  const code = await db.selectFrom('otp_codes').select('id').where('id', '=', message.code_id).executeTakeFirst();
-  return code ? null : 'superseded';
+  const code = await db
+    .selectFrom('otp_codes')
+    .select('consumed_at')
+    .where('id', '=', message.code_id)
+    .executeTakeFirst();
+  if (!code) return 'superseded';
+  return code.consumed_at ? 'withdrawn' : null;
 }
 
 /** Messages still to be sent, of one channel or of all. */

@@ -6,12 +6,19 @@ const PREFIX = 'sealed:v1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-/** The columns that hold a code while a message waits. */
-export type SealedColumn = 'body_text' | 'body_html' | 'otp';
+/** The columns that hold a code while a message waits; `code`: a phone code's own row (otp_codes.sealed_code). */
+export type SealedColumn = 'body_text' | 'body_html' | 'otp' | 'code';
 const COLUMNS: SealedColumn[] = ['body_text', 'body_html', 'otp'];
 
 /** What a sealed value is bound to: moved to another column or another recipient, it no longer opens. */
-type Binding = Pick<Message, 'channel' | 'recipient' | 'purpose'>;
+type Binding = Pick<Message, 'recipient' | 'purpose'> & { channel: string };
+
+/** A code's own binding: its destination and purpose, on no channel (the road sends it on any). */
+const codeBinding = (destination: string, purpose: Message['purpose']): Binding => ({
+  channel: '',
+  recipient: destination,
+  purpose,
+});
 
 /** A value that does not open: sealed under another OTP_SECRET, or altered. */
 export class UnsealError extends Error {
@@ -26,6 +33,10 @@ export interface MessageSeal {
   seal<T extends Binding & { body_text: string; body_html: string | null; otp: string | null }>(row: T): T;
   /** The same columns readable again (plain legacy values pass through); throws UnsealError. */
   open<T extends Binding & Partial<Record<SealedColumn, string | null>>>(row: T): T;
+  /** A phone code sealed for its otp_codes row, bound to its destination and purpose. */
+  sealCode(code: string, destination: string, purpose: Message['purpose']): string;
+  /** The code again; throws UnsealError. */
+  openCode(sealed: string, destination: string, purpose: Message['purpose']): string;
 }
 
 /**
@@ -68,5 +79,7 @@ export function createMessageSeal(otpSecret: string): MessageSeal {
   return {
     seal: (row) => each(row, sealValue),
     open: (row) => each(row, openValue),
+    sealCode: (code, destination, purpose) => sealValue(code, 'code', codeBinding(destination, purpose)),
+    openCode: (sealed, destination, purpose) => openValue(sealed, 'code', codeBinding(destination, purpose)),
   };
 }

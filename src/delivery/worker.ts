@@ -1,3 +1,4 @@
+import { noRoad, type Road } from './road.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/settings.ts';
@@ -42,6 +43,8 @@ export interface WorkerDeps {
   seal: MessageSeal;
   /** Wakes the worker the moment a message is committed; without it, it polls. */
   listen?: Listen;
+  /** Where a phone code goes next once its message was sent or failed (otp/road.ts). */
+  road?: Road;
 }
 
 export interface Worker {
@@ -59,7 +62,7 @@ export interface Worker {
 const RECORD_RETRY_MS = 500;
 
 export function createWorker(deps: WorkerDeps): Worker {
-  const { db, config, channels, logger, clock, metrics, seal } = deps;
+  const { db, config, channels, logger, clock, metrics, seal, road = noRoad } = deps;
   let running = false;
   let loops: Promise<void>[] = [];
   let unlisten: (() => Promise<void>) | undefined;
@@ -197,12 +200,24 @@ export function createWorker(deps: WorkerDeps): Worker {
           { message_id: message.id },
           'outcome not recorded: the lease ran out and another worker took the message over',
         );
+      else await takeRoad(message, outcome);
     } catch (err) {
       unrecorded.push({ message, outcome });
       logger.warn(
         { err, message_id: message.id },
         'could not record a delivery outcome; it is written again before anything new is claimed',
       );
+    }
+  }
+
+  /** A phone code's next channel: waiting its turn after a send, at once after a failure. */
+  async function takeRoad(message: Message, outcome: Outcome): Promise<void> {
+    try {
+      if (outcome.status === 'sent') await road.sent({ ...message, status: 'sent' });
+      else if (outcome.status === 'failed') await road.failed({ ...message, status: 'failed' }, outcome.reason);
+    } catch (err) {
+      // The message's own outcome stands; the person may still ask for another channel.
+      logger.error({ err, message_id: message.id }, 'could not move the code to its next channel');
     }
   }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { Database } from '../platform/db/schema.ts';
-import type { Channel, OtpPurpose } from '../shared/vocabulary.ts';
+import { isPhoneChannel, type Channel, type OtpPurpose } from '../shared/vocabulary.ts';
+import { callingCodeOf } from '../shared/addresses.ts';
 import type { Locale } from '../shared/locales.ts';
 import { enqueue } from '../delivery/outbox.ts';
 import { addSeconds } from '../shared/clock.ts';
@@ -44,7 +45,14 @@ export async function issueAndQueue(
     code,
     expiresAt,
     longCode,
-  } = await issueCode(trx, otpRules(deps.config), { ...input, long: input.channel === 'email' });
+  } = await issueCode(trx, otpRules(deps.config), {
+    ...input,
+    long: input.channel === 'email',
+    // a phone code keeps its own text, sealed, for the road to send it on the next channel
+    keep: isPhoneChannel(input.channel)
+      ? (code) => deps.seal.sealCode(code, input.destination, input.purpose)
+      : undefined,
+  });
   const rendered = deps.composer.compose(input.purpose, input.channel, {
     code,
     longCode,
@@ -78,6 +86,8 @@ export async function sendCode(
 ): Promise<void> {
   await deps.db.transaction().execute((trx) => issueAndQueue(trx, deps, input));
   deps.metrics.codesIssued.inc({ purpose: input.purpose });
+  if (isPhoneChannel(input.channel))
+    deps.metrics.phoneCodes.inc({ first_channel: input.channel, calling_code: callingCodeOf(input.destination) });
 }
 
 /**

@@ -51,7 +51,15 @@ export interface IssuedCode {
 export async function issueCode(
   trx: Transaction<Database>,
   rules: OtpRules,
-  input: { userId: string; purpose: OtpPurpose; destination: string; now: Date; long?: boolean },
+  input: {
+    userId: string;
+    purpose: OtpPurpose;
+    destination: string;
+    now: Date;
+    long?: boolean;
+    /** Seals the code for its row, for the road to send it again on another channel (phone codes). */
+    keep?: (code: string) => string;
+  },
 ): Promise<IssuedCode> {
   const code = generateCode(rules.length);
   const expiresAt = addSeconds(input.now, rules.ttlSeconds);
@@ -63,6 +71,7 @@ export async function issueCode(
     expires_at: expiresAt,
     consumed_at: null,
     created_at: input.now,
+    sealed_code: input.keep?.(code) ?? null,
   };
   const { id } = await trx
     .insertInto('otp_codes')

@@ -13,6 +13,11 @@ export interface Metrics {
   smsSent: Counter<'calling_code'>;
   smsVerified: Counter<'calling_code'>;
   smsBrakeRefusals: Counter<'part'>;
+  /** Phone codes issued by their first channel, and verified by the channel that carried them, per calling code. */
+  phoneCodes: Counter<'first_channel' | 'calling_code'>;
+  phoneVerified: Counter<'first_channel' | 'channel' | 'calling_code'>;
+  /** A code moved from one channel to the next, and why (refused, undelivered, no receipt, asked). */
+  phoneMoves: Counter<'from' | 'to' | 'reason'>;
   retentionRowsRemoved: Counter<'table'>;
   /** What became of messages after the provider took them (receipts), and those never sent to a suppressed address. */
   outcomes: Counter<'channel' | 'provider' | 'status' | 'destination'>;
@@ -112,6 +117,25 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
       registers: [registry],
     }),
     smsBrakeRefusals,
+    // the verification rate per channel and country is one division in PromQL
+    phoneCodes: new Counter({
+      name: 'panic_phone_codes_total',
+      help: 'Phone codes issued, by the channel they first took and the country calling code',
+      labelNames: ['first_channel', 'calling_code'],
+      registers: [registry],
+    }),
+    phoneVerified: new Counter({
+      name: 'panic_phone_verified_total',
+      help: 'Phone codes verified, by their first channel, the channel that carried them last, and the country calling code',
+      labelNames: ['first_channel', 'channel', 'calling_code'],
+      registers: [registry],
+    }),
+    phoneMoves: new Counter({
+      name: 'panic_phone_moves_total',
+      help: 'Phone codes moved to the next channel, by channel and reason',
+      labelNames: ['from', 'to', 'reason'],
+      registers: [registry],
+    }),
     retentionRowsRemoved,
     // destination: the country calling code of an SMS, the recipient's domain of an email
     outcomes: new Counter({

@@ -9,6 +9,7 @@ import { createWorker, type Worker } from '../delivery/worker.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createSendLimits } from '../otp/send-limits.ts';
 import type { Services } from './services.ts';
+import { createRoad } from '../otp/road.ts';
 import { limiterFactory } from '../platform/rate-limit.ts';
 import { connectRedis } from '../platform/redis.ts';
 import { buildApp, buildMetricsApp } from './http-app.ts';
@@ -98,7 +99,7 @@ async function assemble(
     () => queueDepth(handle.db),
     () => breakerReadings(channels),
   );
-  const services: Services = {
+  const base = {
     db: handle.db,
     config,
     clock,
@@ -112,6 +113,7 @@ async function assemble(
     composer: loadComposer(config),
     channels,
   };
+  const services: Services = { ...base, road: createRoad(base) };
   const listen = (onNotify: (payload?: string) => void) => handle.listen(OUTBOX_NOTIFY_CHANNEL, onNotify);
   const worker = createWorker({ ...services, listen });
   const maintenance = createMaintenance(services);

@@ -10,6 +10,7 @@ import type { Channels } from '../delivery/channels/index.ts';
 import type { MessageSeal } from '../delivery/sealed-body.ts';
 import type { SendLimits } from '../otp/send-limits.ts';
 import type { SmsBudget } from '../otp/sms-budget.ts';
+import type { PhoneRoad } from '../otp/road.ts';
 
 /**
  * The service container: what the composition root (create-runtime.ts) builds once per process and
@@ -34,4 +35,6 @@ export interface Services {
   /** The writer of messages from their templates. */
   composer: Composer;
   channels: Channels;
+  /** A phone code's way across channels: the next one when a channel fails (otp/road.ts). */
+  road: PhoneRoad;
 }

@@ -104,6 +104,12 @@ export function assertTextable(e164: string, allowed: ReadonlySet<string> | '*')
   }
 }
 
+/** A number's country (ISO 3166) and whether it is a landline, which takes calls but not SMS or WhatsApp. */
+export function phoneFacts(e164: string): { country: string | undefined; fixedLine: boolean } {
+  const parsed = parsePhoneNumberFromString(e164);
+  return { country: parsed?.country, fixedLine: parsed?.getType() === 'FIXED_LINE' };
+}
+
 /** The country calling code of an E.164 number ("27" for +27…), for per-country metrics; '' when unknown. */
 export function callingCodeOf(e164: string): string {
   return parsePhoneNumberFromString(e164)?.countryCallingCode ?? '';

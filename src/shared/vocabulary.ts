@@ -53,6 +53,10 @@ export const MESSAGE_STATUSES = {
   },
   expired: { final: true, help: 'Not sent: its code expired before it could be sent.' },
   superseded: { final: true, help: 'Not sent: a newer code replaced its code before it could be sent.' },
+  withdrawn: {
+    final: true,
+    help: 'Not sent: its code reached the person on an earlier channel, or was used, before its turn came.',
+  },
 } as const;
 export type MessageStatus = keyof typeof MESSAGE_STATUSES;
 
@@ -71,6 +75,8 @@ export const MESSAGE_EVENT_KINDS = {
   expired: 'Its code expired before it could be sent: not sent.',
   suppressed: 'Not sent: the address is on the suppression list.',
   superseded: 'A newer code replaced its code before it could be sent: not sent.',
+  moved: 'Its code moved on to the next channel (the reason says why).',
+  withdrawn: 'Not needed: its code was delivered on an earlier channel, or used, before its turn came.',
 } as const;
 export type MessageEventKind = keyof typeof MESSAGE_EVENT_KINDS;
 export const EVENT_KINDS = Object.keys(MESSAGE_EVENT_KINDS) as MessageEventKind[];

@@ -1474,7 +1474,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Text a code to the account's phone, or to a new number */
+        /** Send a code to the account's phone, or to a new number, on its first channel; with `channel`, the live code on that channel */
         post: {
             parameters: {
                 query?: never;
@@ -1487,6 +1487,11 @@ export interface paths {
                     "application/json": {
                         /** @example +27825550123 */
                         phone?: string;
+                        /**
+                         * @description sms, whatsapp or voice: while a code is live it goes out on this channel unchanged
+                         * @enum {unknown}
+                         */
+                        channel?: "sms" | "whatsapp" | "voice";
                     };
                 };
             };
@@ -1593,7 +1598,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Where the account's latest SMS code is, with a hint the person can act on */
+        /** Where the account's latest phone code is, on each channel it took, with a hint the person can act on */
         get: {
             parameters: {
                 query?: never;
@@ -1612,12 +1617,31 @@ export interface paths {
                         "application/json": {
                             phone: string;
                             /** @enum {unknown} */
+                            channel: "email" | "sms" | "whatsapp" | "voice";
+                            /** @enum {unknown} */
                             status: "queued" | "sent" | "delivered" | "undelivered" | "failed" | "expired";
                             hint: string;
                             /** Format: date-time */
                             updated_at: string;
                             /** Format: date-time */
                             code_expires_at: string;
+                            /** @description Every channel the code took, oldest first; the fields above are the last one. */
+                            channels: {
+                                /** @enum {unknown} */
+                                channel: "email" | "sms" | "whatsapp" | "voice";
+                                /** @enum {unknown} */
+                                status: "queued" | "sent" | "delivered" | "undelivered" | "failed" | "expired";
+                                hint: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            /**
+                             * Format: date-time
+                             * @description When the code goes on the next channel unless this one reports delivery first.
+                             */
+                            next_move_at: string | null;
+                            /** @description Channels the person may ask for now (POST verify-phone with `channel`). */
+                            can_ask: ("sms" | "whatsapp" | "voice")[];
                         };
                     };
                 };
@@ -2554,7 +2578,7 @@ export interface paths {
             parameters: {
                 query?: {
                     to?: string;
-                    status?: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                    status?: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
                     limit?: string;
                 };
                 header?: never;
@@ -2578,7 +2602,7 @@ export interface paths {
                                 recipient: string;
                                 purpose: string;
                                 /** @enum {unknown} */
-                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
                                 attempts: number;
                                 last_error: string | null;
                                 provider_id: string | null;
@@ -2593,12 +2617,12 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
                                      */
-                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
                                     /** @description smtp, twilio or http */
                                     provider: string | null;
                                     error: string | null;
@@ -2706,7 +2730,7 @@ export interface paths {
                                 recipient: string;
                                 purpose: string;
                                 /** @enum {unknown} */
-                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
                                 attempts: number;
                                 last_error: string | null;
                                 provider_id: string | null;
@@ -2721,12 +2745,12 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
                                      */
-                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
                                     /** @description smtp, twilio or http */
                                     provider: string | null;
                                     error: string | null;
@@ -2917,7 +2941,7 @@ export interface paths {
                                 recipient: string;
                                 purpose: string;
                                 /** @enum {unknown} */
-                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
                                 attempts: number;
                                 last_error: string | null;
                                 provider_id: string | null;
@@ -2932,12 +2956,12 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
                                      */
-                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded";
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
                                     /** @description smtp, twilio or http */
                                     provider: string | null;
                                     error: string | null;

@@ -4,6 +4,9 @@ import type { Services } from '../../runtime/services.ts';
 import { register } from '../../accounts/registration.ts';
 import { phoneCodeStatus, requestPhoneCode, verifyPhoneCode } from '../../accounts/phone-verification.ts';
 import { PUBLIC_STATES } from '../../delivery/hints.ts';
+import { CHANNEL_LABELS, PHONE_CHANNELS } from '../../shared/vocabulary.ts';
+import { ChannelField } from '../../contract/channel.ts';
+import { Nullable } from '../../contract/nullable.ts';
 import { setLocale, toPublicUser } from '../../accounts/users.ts';
 import { AppError } from '../../shared/errors.ts';
 import { requireUser } from '../auth-hook.ts';
@@ -77,15 +80,34 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       preHandler: auth,
       schema: {
         tags,
-        summary: "Text a code to the account's phone, or to a new number",
+        summary:
+          "Send a code to the account's phone, or to a new number, on its first channel; with `channel`, the live code on that channel",
         security,
-        body: Type.Optional(body({ phone: Type.Optional(Phone) })),
+        body: Type.Optional(
+          body({
+            phone: Type.Optional(Phone),
+            channel: Type.Optional(
+              Type.Enum([...PHONE_CHANNELS], {
+                description: 'sms, whatsapp or voice: while a code is live it goes out on this channel unchanged',
+              }),
+            ),
+          }),
+        ),
         response: { 200: PhoneCodeSentReply, ...errors(400, 401, 409, 429, 503) },
       },
     },
     async (request) => {
-      const sent = await requestPhoneCode(services, request.user!, requesterOf(request), request.body?.phone);
-      return { message: `A code was sent by SMS to ${sent.phone}: POST it to /api/v1/users/verify-otp.`, ...sent };
+      const sent = await requestPhoneCode(
+        services,
+        request.user!,
+        requesterOf(request),
+        request.body?.phone,
+        request.body?.channel,
+      );
+      return {
+        message: `A code was sent by ${CHANNEL_LABELS[sent.channel]} to ${sent.phone}: POST it to /api/v1/users/verify-otp.`,
+        ...sent,
+      };
     },
   );
 
@@ -95,15 +117,34 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       preHandler: auth,
       schema: {
         tags,
-        summary: "Where the account's latest SMS code is, with a hint the person can act on",
+        summary: "Where the account's latest phone code is, on each channel it took, with a hint the person can act on",
         security,
         response: {
           200: Type.Object({
             phone: Type.String(),
+            channel: ChannelField(),
             status: Type.Enum(PUBLIC_STATES),
             hint: Type.String(),
             updated_at: Type.String({ format: 'date-time' }),
             code_expires_at: Type.String({ format: 'date-time' }),
+            channels: Type.Array(
+              Type.Object({
+                channel: ChannelField(),
+                status: Type.Enum(PUBLIC_STATES),
+                hint: Type.String(),
+                updated_at: Type.String({ format: 'date-time' }),
+              }),
+              { description: 'Every channel the code took, oldest first; the fields above are the last one.' },
+            ),
+            next_move_at: Nullable(
+              Type.String({
+                format: 'date-time',
+                description: 'When the code goes on the next channel unless this one reports delivery first.',
+              }),
+            ),
+            can_ask: Type.Array(Type.Enum([...PHONE_CHANNELS]), {
+              description: 'Channels the person may ask for now (POST verify-phone with `channel`).',
+            }),
           }),
           ...errors(401, 404),
         },
@@ -114,7 +155,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (!found)
         throw new AppError(
           'not_found',
-          'No SMS code was asked for on this account: POST /api/v1/users/verify-phone first.',
+          'No phone code was asked for on this account: POST /api/v1/users/verify-phone first.',
         );
       return found;
     },

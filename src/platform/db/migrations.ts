@@ -243,6 +243,23 @@ const migrations: Record<string, Migration> = {
       );
     },
   },
+  '0010_phone_road': {
+    async up(db: Kysely<any>) {
+      await runStatements(
+        db,
+        `
+        -- a phone code's own text, sealed (delivery/sealed-body.ts): the road sends the same code on
+        -- the next channel while the code lives, and the row dies with the code
+        ALTER TABLE otp_codes ADD COLUMN sealed_code text;
+        -- a message queued for later, unless the one it waits for is delivered first (the road's timer)
+        ALTER TABLE messages ADD COLUMN waits_for uuid;
+        CREATE INDEX messages_waits_for_idx ON messages (waits_for) WHERE waits_for IS NOT NULL;
+        -- one message per channel per code
+        CREATE UNIQUE INDEX messages_code_channel_idx ON messages (code_id, channel) WHERE code_id IS NOT NULL;
+      `,
+      );
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */

@@ -32,6 +32,8 @@ export interface OtpCodesTable {
   expires_at: Timestamp;
   consumed_at: NullableTimestamp;
   created_at: Timestamp;
+  /** A phone code's own text, sealed, so the road can send it on the next channel while it lives. */
+  sealed_code: ColumnType<string | null, string | null | undefined, string | null>;
   /** Wrong guesses since failures_since, across every code of this (user, purpose). */
   failures: Generated<number>;
   failures_since: NullableTimestamp;
@@ -102,6 +104,8 @@ export interface MessagesTable {
   code_id: ColumnType<string | null, string | null | undefined, string | null>;
   /** The language it was written in (null: written before messages had one). */
   locale: ColumnType<Locale | null, Locale | null | undefined, Locale | null>;
+  /** The road's timer: sent when its time comes unless this earlier message of the code is delivered first. */
+  waits_for: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Rows a refused code check writes when it claimed no code, so that it costs what a claim costs. */
