@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../platform/db/schema.ts';
 import type { Channel, MessageStatus } from '../shared/vocabulary.ts';
 import type { Services } from '../runtime/services.ts';
+import type { RoadMessage } from './road.ts';
 import { suppress, type SuppressionKind } from './suppressions.ts';
 
 /** What a provider can tell us after it accepted a message. */
@@ -22,7 +23,7 @@ export interface Receipt {
   said?: string;
 }
 
-export interface AppliedReceipt {
+export interface AppliedReceipt extends RoadMessage {
   id: string;
   recipient: string;
   /** The message's state after the receipt. */
@@ -48,7 +49,7 @@ export async function applyReceipt(
 ): Promise<AppliedReceipt | undefined> {
   const named = db
     .selectFrom('messages')
-    .select(['id', 'recipient', 'status', 'created_at'])
+    .select(['id', 'recipient', 'status', 'created_at', 'channel', 'code_id', 'locale'])
     .where('channel', '=', receipt.channel);
   let found: typeof named;
   if ('messageId' in receipt.ref) {
@@ -86,12 +87,12 @@ export async function applyReceipt(
     })
     .where('id', '=', message.id)
     .where('status', '=', 'sent')
-    .returning(['id', 'recipient', 'status', 'created_at'])
+    .returning(['id', 'recipient', 'status', 'created_at', 'channel', 'code_id', 'locale'])
     .executeTakeFirst();
   if (updated) return { ...updated, changed: true };
   const current = await db
     .selectFrom('messages')
-    .select(['id', 'recipient', 'status', 'created_at'])
+    .select(['id', 'recipient', 'status', 'created_at', 'channel', 'code_id', 'locale'])
     .where('id', '=', message.id)
     .executeTakeFirst();
   return current && { ...current, changed: false };
@@ -109,7 +110,7 @@ const describe = (r: Receipt): string =>
  * message has that name.
  */
 export async function takeReceipt(
-  deps: Pick<Services, 'db' | 'clock' | 'metrics' | 'logger'>,
+  deps: Pick<Services, 'db' | 'clock' | 'metrics' | 'logger' | 'road'>,
   receipt: Receipt & { suppress?: { kind: SuppressionKind; reason: string } },
 ): Promise<AppliedReceipt | undefined> {
   const now = deps.clock();
@@ -152,6 +153,9 @@ export async function takeReceipt(
       { message_id: applied.id, channel, provider, status: applied.status, error_code: receipt.errorCode },
       'receipt',
     );
+    // a phone code's road: on at once when this channel did not reach the person, stopped when it did
+    if (applied.status === 'delivered') await deps.road.delivered(applied);
+    else await deps.road.failed(applied, describe(receipt));
   }
   return applied;
 }
