@@ -5,10 +5,13 @@ import { checkConfig, checkSecrets } from './doctor/config.ts';
 import { checkDatabase } from './doctor/database.ts';
 import { checkEmailDns, emailDnsDomain } from './doctor/email-dns.ts';
 import { checkRedis } from './doctor/redis.ts';
+import { hasDoctorLine } from './doctor/provider-read.ts';
 import { checkSms } from './doctor/sms.ts';
 import { checkSmtp } from './doctor/smtp.ts';
 import { checkTemplateFiles } from './doctor/templates.ts';
 import { CHECK_TIMEOUT_MS, errorText, fail, warn, type Check } from './doctor/types.ts';
+import { checkVoice } from './doctor/voice.ts';
+import { checkWhatsApp } from './doctor/whatsapp.ts';
 
 const ICON: Record<Check['status'], string> = { ok: '✅', warn: '⚠️ ', fail: '❌' };
 /** The checks that need a parsed configuration, in the order they are printed (email-dns, a line only when mail is sent from a real domain, comes after smtp; templates, a line only when there is something to say, last). */
@@ -67,6 +70,9 @@ export async function runChecks(env: NodeJS.ProcessEnv = process.env): Promise<C
     guarded('smtp', () => checkSmtp(config)),
     ...(fromDomain ? [guarded('email-dns', () => checkEmailDns(config, fromDomain))] : []),
     guarded('sms', () => checkSms(config)),
+    // a line each when its provider is set or a road of PHONE_CHANNELS names it
+    ...(hasDoctorLine(config, 'whatsapp') ? [guarded('whatsapp', () => checkWhatsApp(config))] : []),
+    ...(hasDoctorLine(config, 'voice') ? [guarded('voice', () => checkVoice(config))] : []),
     guarded('redis', () => checkRedis(config)),
     ...(templates ? [templates] : []),
   ]);

@@ -1,16 +1,11 @@
 import type { Config } from '../../config/settings.ts';
 import { createChannels } from '../../delivery/channels/index.ts';
 import { twilioAuthorization } from '../../delivery/channels/twilio.ts';
-import { errorCode, explainCode, fail, missingSeverity, ok, warn, type Check } from './types.ts';
+import { type ProviderReply, readProvider, twilioRefused, unreachable } from './provider-read.ts';
+import { fail, missingSeverity, ok, warn, type Check } from './types.ts';
 
 const NAME = 'sms';
 const TIMEOUT_MS = 8000;
-
-function networkFailure(err: unknown, what: string, origin: string, fix: string): Check {
-  const timedOut = (err as Error).name === 'TimeoutError';
-  const code = timedOut ? 'ETIMEDOUT' : errorCode(err);
-  return fail(NAME, `${what} not reachable at ${origin} (${explainCode(code)})`, fix);
-}
 
 /** What Twilio's account resource says about sending: its `status` (active, suspended, closed) and `type` (Trial, Full). */
 function judgeAccount(status: string | undefined, type: string | undefined): Check {
@@ -69,43 +64,22 @@ async function checkTwilio(config: Config): Promise<Check> {
       'Set SMS_API_URL to https://api.twilio.com/2010-04-01/Accounts/<Account SID>/Messages.json, or SMS_PROVIDER=http for another gateway.',
     );
   }
-  let res: Response;
+  let reply: ProviderReply;
   try {
-    res = await fetch(accountUrl, {
-      headers: { authorization: twilioAuthorization(config), accept: 'application/json' },
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
+    reply = await readProvider(accountUrl, twilioAuthorization(config));
   } catch (err) {
-    return networkFailure(
+    return unreachable(
+      NAME,
       err,
       'Twilio API',
       accountUrl.origin,
       'Check the host in SMS_API_URL and that this host may make outbound HTTPS requests (firewall, proxy).',
     );
   }
-  const body = (await res.json().catch(() => undefined)) as
-    | { status?: string; type?: string; message?: string }
-    | undefined;
-  if (res.status === 200) return judgeAccount(body?.status, body?.type);
-  if (res.status === 401 || res.status === 403) {
-    return fail(
-      NAME,
-      'Twilio rejected the credentials (SMS_ACCOUNT_SID / SMS_API_KEY)',
-      'Copy the Account SID into SMS_ACCOUNT_SID and the Auth Token into SMS_API_KEY from the Twilio console (an API key needs its SK… SID as SMS_ACCOUNT_SID).',
-    );
-  }
-  if (res.status === 404) {
-    return fail(
-      NAME,
-      'Twilio has no such account: the Account SID in SMS_API_URL is wrong (HTTP 404)',
-      'Put your Account SID in SMS_API_URL: https://api.twilio.com/2010-04-01/Accounts/<Account SID>/Messages.json.',
-    );
-  }
-  return warn(
-    NAME,
-    `Twilio answered HTTP ${res.status}${body?.message ? ` (${body.message})` : ''}: the credentials could not be checked`,
-    'Try again in a minute; see https://status.twilio.com if it persists.',
-  );
+  if (reply.status !== 200)
+    return twilioRefused(NAME, reply, { account: 'SMS_API_URL', key: 'SMS_API_KEY', resource: 'Messages.json' });
+  const body = reply.body as { status?: string; type?: string } | undefined;
+  return judgeAccount(body?.status, body?.type);
 }
 
 /** A generic gateway cannot be asked about credentials without sending; its origin can be asked whether it answers. */
@@ -120,7 +94,8 @@ async function checkHttpGateway(config: Config): Promise<Check> {
     const res = await fetch(origin, { method: 'HEAD', signal: AbortSignal.timeout(TIMEOUT_MS) });
     await res.body?.cancel();
   } catch (err) {
-    return networkFailure(
+    return unreachable(
+      NAME,
       err,
       'SMS gateway',
       origin,

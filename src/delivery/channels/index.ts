@@ -1,8 +1,11 @@
 import type { Config } from '../../config/settings.ts';
 import type { Channel } from '../../shared/vocabulary.ts';
 import { createHttpSmsChannel } from './generic-sms.ts';
+import { createMetaWhatsAppChannel } from './meta-whatsapp.ts';
 import { createSmtpChannel } from './smtp.ts';
 import { createTwilioChannel } from './twilio.ts';
+import { createTwilioVoiceChannel } from './twilio-voice.ts';
+import { createTwilioWhatsAppChannel } from './twilio-whatsapp.ts';
 import { DeliveryError, type DeliveryChannel } from './types.ts';
 import { createFailoverChannel, type FailoverChannel } from './failover.ts';
 import { systemClock, type Clock } from '../../shared/clock.ts';
@@ -26,6 +29,8 @@ const unconfigured = (channel: Channel, setting: string, what: string): Delivery
 });
 
 const noSmsProvider = unconfigured('sms', 'SMS_PROVIDER', 'SMS');
+const noWhatsAppProvider = unconfigured('whatsapp', 'WHATSAPP_PROVIDER', 'WhatsApp');
+const noVoiceProvider = unconfigured('voice', 'VOICE_PROVIDER', 'Voice');
 
 export function createChannels(config: Config, clock: Clock = systemClock): Channels {
   const sms = smsChannel(config.SMS_PROVIDER, config);
@@ -53,9 +58,15 @@ export function createChannels(config: Config, clock: Clock = systemClock): Chan
     sms: config.SMS_FALLBACK_PROVIDER
       ? createFailoverChannel(sms, asFallback(smsFallback, 'SMS_', sms.provider), clock)
       : sms,
-    whatsapp: unconfigured('whatsapp', 'WHATSAPP_PROVIDER', 'WhatsApp'),
-    voice: unconfigured('voice', 'VOICE_PROVIDER', 'Voice'),
+    whatsapp: whatsAppChannel(config),
+    voice: config.VOICE_PROVIDER === 'twilio' ? createTwilioVoiceChannel(config) : noVoiceProvider,
   };
+}
+
+function whatsAppChannel(config: Config): DeliveryChannel {
+  if (config.WHATSAPP_PROVIDER === 'twilio') return createTwilioWhatsAppChannel(config);
+  if (config.WHATSAPP_PROVIDER === 'meta') return createMetaWhatsAppChannel(config);
+  return noWhatsAppProvider;
 }
 
 type SmsSettings = Pick<Config, 'SMS_API_URL' | 'SMS_API_KEY' | 'SMS_ACCOUNT_SID' | 'SMS_FROM' | 'PUBLIC_URL'>;
