@@ -8,6 +8,8 @@ import type { Check } from '../src/cli/doctor/types.ts';
 import { createMigratedDatabase, createTestDatabase, pgAvailable } from './support/pg.ts';
 import { copyMigratedFolder } from './support/pglite-template.ts';
 import { startTwilioServer, type TwilioFixture } from './support/sms.ts';
+import { startTwilioVoiceServer } from './support/twilio-voice.ts';
+import { startMetaWhatsAppServer } from './support/whatsapp.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
 import { smtpEnv, startStack, twilioEnv } from './support/stack.ts';
 import { runCli } from './support/cli.ts';
@@ -115,6 +117,43 @@ describe('panic-api doctor', () => {
     assert.equal(twilio.messages.length, 0);
     assert.equal(smtp.messages.length, before.mails);
     assert.equal(smtp.messages.length, 0);
+  });
+
+  it('WhatsApp by Meta and calls by Twilio: a line each after sms, both ok, and no message sent nor call made', async () => {
+    const meta = await startMetaWhatsAppServer();
+    const voice = await startTwilioVoiceServer({
+      authToken: twilio.authToken,
+      numbers: [{ phoneNumber: '+27110001111', capabilities: { voice: true, sms: false, mms: false, fax: false } }],
+    });
+    try {
+      const { code, report, byName } = await doctor({
+        ...healthy,
+        PHONE_CHANNELS: 'whatsapp,sms,voice',
+        WHATSAPP_PROVIDER: 'meta',
+        WHATSAPP_API_URL: meta.messagesUrl,
+        WHATSAPP_API_KEY: meta.accessToken,
+        WHATSAPP_TEMPLATE: 'panic_code',
+        VOICE_PROVIDER: 'twilio',
+        VOICE_API_URL: voice.callsUrl,
+        VOICE_FROM: '+27110001111',
+      });
+      assert.equal(code, 0, JSON.stringify(report, null, 2));
+      assert.deepEqual(
+        report.checks.map((c) => c.name),
+        ['config', 'secrets', 'database', 'smtp', 'sms', 'whatsapp', 'voice', 'redis'],
+      );
+      assert.equal(byName.whatsapp.status, 'ok', byName.whatsapp.finding);
+      assert.match(byName.whatsapp.finding, /^Meta accepted the token \(WHATSAPP_API_KEY\)/);
+      assert.equal(byName.voice.status, 'ok', byName.voice.finding);
+      assert.match(
+        byName.voice.finding,
+        /VOICE_FROM \+27110001111 is a voice number of the account; no call was made$/,
+      );
+      assert.ok(!JSON.stringify(report).includes(meta.accessToken), 'the access token is not in the report');
+      assert.deepEqual([meta.messages.length, voice.calls.length], [0, 0]);
+    } finally {
+      await Promise.all([meta.close(), voice.close()]);
+    }
   });
 
   it('healthy setup on a PostgreSQL server: database ok', async (t) => {
