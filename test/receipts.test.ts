@@ -193,7 +193,24 @@ for (const db of await databaseKinds()) {
       assert.equal(after.body.status, 'undelivered');
       // the hint for Twilio's 30006 from the reasons table, not only the state's
       assert.equal(after.body.hint, 'This number cannot receive text messages. Use a mobile number.');
-      assert.deepEqual(Object.keys(after.body).sort(), ['code_expires_at', 'hint', 'phone', 'status', 'updated_at']);
+      assert.deepEqual(Object.keys(after.body).sort(), [
+        'can_ask',
+        'channel',
+        'channels',
+        'code_expires_at',
+        'hint',
+        'next_move_at',
+        'phone',
+        'status',
+        'updated_at',
+      ]);
+      // SMS is this service's only phone channel: the code took it, nothing waits, nothing is left to ask for
+      assert.deepEqual(
+        after.body.channels.map((c) => [c.channel, c.status]),
+        [['sms', 'undelivered']],
+      );
+      assert.equal(after.body.next_move_at, null);
+      assert.deepEqual(after.body.can_ask, []);
     });
 
     it('a signed receipt for a MessageSid we never sent answers 404', async () => {

@@ -12,7 +12,7 @@ import { diagnose } from '../delivery/reasons.ts';
 import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import { CHANNEL_LABELS, type Channel, type PhoneChannel } from '../shared/vocabulary.ts';
-import { askableChannels, countVerifiedPhoneCode, roadFor } from '../otp/road.ts';
+import { askableChannels, countVerifiedPhoneCode } from '../otp/road.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -78,7 +78,7 @@ export async function requestPhoneCode(
         phone,
       };
   }
-  const channel = asked ?? roadFor(deps, phone)[0];
+  const channel = await deps.road.first(phone, asked);
   await sendCode(deps, {
     userId: user.id,
     firstName: user.first_name,

@@ -1,6 +1,5 @@
 import type { Channel } from '../shared/vocabulary.ts';
 import type { Services } from '../runtime/services.ts';
-import { roadFor } from '../otp/road.ts';
 import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
@@ -60,7 +59,7 @@ async function findByIdentifier(
 export async function requestUnlock(
   deps: Pick<
     Services,
-    'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'smsBudget' | 'seal' | 'composer' | 'channels'
+    'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'smsBudget' | 'seal' | 'composer' | 'road'
   >,
   identifier: string,
   channel: Channel,
@@ -83,7 +82,7 @@ export async function requestUnlock(
             locale: user.locale,
             purpose: 'unlock',
             // by phone: the first channel of the number's road (the answer says sms for every account alike)
-            channel: channel === 'email' ? channel : roadFor(deps, destination)[0],
+            channel: channel === 'email' ? channel : await deps.road.first(destination),
             destination,
             now,
           });

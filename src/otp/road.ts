@@ -7,6 +7,7 @@ import { enqueue, OUTBOX_NOTIFY_CHANNEL } from '../delivery/outbox.ts';
 import { CHANNEL_LABELS, isPhoneChannel, PHONE_CHANNELS, type PhoneChannel } from '../shared/vocabulary.ts';
 import { addSeconds } from '../shared/clock.ts';
 import { callingCodeOf, phoneFacts } from '../shared/addresses.ts';
+import { AppError } from '../shared/errors.ts';
 
 export type RoadDeps = Pick<
   Services,
@@ -57,6 +58,12 @@ type MoveReason = 'refused' | 'no_receipt' | 'asked';
 
 export interface PhoneRoad extends Road {
   /**
+   * The channel a new phone code takes first: the one asked for, or the first of the number's road
+   * whose brake has room (a point of it taken). Throws 429 when the asked channel's brake holds, 503
+   * when every channel of the road is braked.
+   */
+  first(destination: string, asked?: PhoneChannel): Promise<PhoneChannel>;
+  /**
    * The live code on a channel the person names, now: undefined when the code is not live any more;
    * 'taken' when it already went that way (one message per channel per code).
    */
@@ -87,6 +94,10 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
       return true;
     }
   };
+
+  /** Seconds until one of the channels' brakes has room again. */
+  const brakeWait = async (channels: PhoneChannel[]) =>
+    Math.max(1, Math.min(...(await Promise.all(channels.map((c) => brakes[c]?.waitSeconds('all') ?? 1)))));
 
   /**
    * Queues the live code on `to` (or the next channel of its road it has not taken), due at `dueAt`,
@@ -178,6 +189,16 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
     isPhoneChannel(message.channel) && message.code_id ? message.code_id : undefined;
 
   return {
+    async first(destination, asked) {
+      for (const channel of asked ? [asked] : roadFor(deps, destination)) if (!(await braked(channel))) return channel;
+      const brakedOnes = asked ? [asked] : roadFor(deps, destination);
+      throw new AppError(
+        asked ? 'rate_limited' : 'service_unavailable',
+        `Codes by ${brakedOnes.map((c) => CHANNEL_LABELS[c]).join(' or ')} are paused for the rest of the hour: too many were sent. Ask for another channel, or try again later.`,
+        await brakeWait(brakedOnes),
+      );
+    },
+
     async sent(message) {
       const codeId = phoneCodeOf(message);
       if (!codeId || !hasReceipts(config, message.channel as PhoneChannel)) return;
