@@ -11,6 +11,8 @@ import { startTwilioWhatsAppServer, whatsAppStatusFields, type TwilioWhatsAppFix
 import { startTwilioVoiceServer, type TwilioVoiceFixture } from './support/twilio-voice.ts';
 import { postTwilioStatus } from './support/twilio-status.ts';
 import { waitUntil } from './support/wait.ts';
+import { errorCode, expectStatus } from './support/api.ts';
+import { PHONE_CHANNELS, type PhoneChannel } from '../src/shared/vocabulary.ts';
 import { TWILIO_STATUS_PATH } from '../src/delivery/channels/twilio.ts';
 
 const PUBLIC_URL = 'https://panic.example';
@@ -84,9 +86,9 @@ const smsFields = (sid: string, to: string, status: string, errorCode?: string) 
 });
 
 /** A signed-in person whose verify-phone was asked for (with `channel` when given): the answer and the code sent. */
-async function askedPhone(r: Road, tag: string, channel?: string) {
+async function askedPhone(r: Road, tag: string, channel?: PhoneChannel) {
   const { person: p, tokens } = await verifiedLogin(r.stack, tag);
-  const asked = await r.stack.request(
+  const asked = await r.stack.api(
     'POST',
     '/api/v1/users/verify-phone',
     channel ? { channel } : {},
@@ -96,8 +98,8 @@ async function askedPhone(r: Road, tag: string, channel?: string) {
   return { p, token: tokens.access_token, asked };
 }
 
-const status = (r: Road, token: string) =>
-  r.stack.request('GET', '/api/v1/users/verify-phone/status', undefined, token);
+const status = async (r: Road, token: string) =>
+  expectStatus(await r.stack.api('GET', '/api/v1/users/verify-phone/status', undefined, token), 200);
 
 const messagesOf = (r: Road, phone: string) =>
   r.stack.runtime.services.db
@@ -123,11 +125,11 @@ describe('the road of a phone code', () => {
     const waiting = await waitUntil(
       async () => {
         const s = await status(r, token);
-        return s.body.next_move_at ? s : undefined;
+        return s.next_move_at ? s : undefined;
       },
       { what: 'the next move scheduled' },
     );
-    assert.deepEqual(waiting.body.can_ask, ['whatsapp', 'voice']);
+    assert.deepEqual(waiting.can_ask, ['whatsapp', 'voice']);
     const started = Date.now();
     const landed = await receipt(r, smsFields(sms.sid, p.phone, 'undelivered', '30006'));
     assert.equal(landed.status, 200, await landed.text());
@@ -136,13 +138,13 @@ describe('the road of a phone code', () => {
     assert.deepEqual(wa.contentVariables, { '1': code }, 'the same code');
     const s = await status(r, token);
     assert.deepEqual(
-      s.body.channels.map((c: { channel: string; status: string }) => [c.channel, c.status]),
+      s.channels.map((c) => [c.channel, c.status]),
       [
         ['sms', 'undelivered'],
         ['whatsapp', 'sent'],
       ],
     );
-    const verified = await r.stack.request('POST', '/api/v1/users/verify-otp', { otp: code }, token);
+    const verified = await r.stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, token);
     assert.equal(verified.status, 200, verified.text);
     // WhatsApp's own timer would call next: past it, the used code sends nothing
     r.advance(120);
@@ -188,7 +190,7 @@ describe('the road of a phone code', () => {
     );
     r.advance(31);
     const s = await status(r, other.token);
-    assert.equal(s.body.next_move_at, null);
+    assert.equal(s.next_move_at, null);
     assert.equal(r.twilio.messages.filter((m) => m.to === `whatsapp:${other.p.phone}`).length, 0);
   });
 
@@ -196,18 +198,18 @@ describe('the road of a phone code', () => {
     const { p, token } = await askedPhone(r, 'road-ask');
     const sms = await r.twilio.waitFor(p.phone);
     const code = sms.body!.match(/\b(\d{6})\b/)![1];
-    const asked = await r.stack.request('POST', '/api/v1/users/verify-phone', { channel: 'voice' }, token);
+    const asked = await r.stack.api('POST', '/api/v1/users/verify-phone', { channel: 'voice' }, token);
     assert.equal(asked.status, 200, asked.text);
-    assert.equal(asked.body.channel, 'voice');
+    assert.equal(expectStatus(asked, 200).channel, 'voice');
     const call = await r.voice.waitFor(p.phone);
     assert.equal(call.from, VOICE_FROM);
     assert.ok(call.twiml?.includes(code.split('').join(', ')), call.twiml);
-    const again = await r.stack.request('POST', '/api/v1/users/verify-phone', { channel: 'voice' }, token);
+    const again = await r.stack.api('POST', '/api/v1/users/verify-phone', { channel: 'voice' }, token);
     assert.equal(again.status, 429, again.text);
     assert.ok(Number(again.headers.get('retry-after')) > 0);
     assert.equal(r.voice.calls.filter((c) => c.to === p.phone).length, 1, 'one call per code');
     assert.equal(
-      (await r.stack.request('POST', '/api/v1/users/verify-otp', { otp: code }, token)).status,
+      (await r.stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, token)).status,
       200,
       'the code the call read verifies',
     );
@@ -224,8 +226,8 @@ describe('the road of a phone code', () => {
       assert.equal(sms.channel, 'sms');
       assert.ok(sms.body!.includes(wa.contentVariables!['1']), 'the same code');
       const s = await status(first, token);
-      assert.equal(s.body.channels[0].status, 'failed');
-      assert.match(s.body.channels[0].hint, /WhatsApp/);
+      assert.equal(s.channels[0].status, 'failed');
+      assert.match(s.channels[0].hint, /WhatsApp/);
     } finally {
       await closeRoad(first);
     }
@@ -236,14 +238,14 @@ describe('the road of a phone code', () => {
     const before = { messages: r.twilio.messages.length, calls: r.voice.calls.length };
     const premium = '+27862123456';
     const answers = [];
-    for (const channel of [undefined, 'sms', 'whatsapp', 'voice']) {
-      const a = await r.stack.request(
+    for (const channel of [undefined, ...PHONE_CHANNELS]) {
+      const a = await r.stack.api(
         'POST',
         '/api/v1/users/verify-phone',
         { phone: premium, ...(channel ? { channel } : {}) },
         tokens.access_token,
       );
-      answers.push([channel ?? 'first', a.status, a.body.error?.code]);
+      answers.push([channel ?? 'first', a.status, errorCode(a)]);
     }
     assert.deepEqual(
       answers.filter(([, s]) => s !== 400),
@@ -262,21 +264,16 @@ describe('the voice brake', () => {
       const answers: number[] = [];
       for (const tag of ['brake-1', 'brake-2', 'brake-3']) {
         const { tokens } = await verifiedLogin(r.stack, tag);
-        const a = await r.stack.request(
-          'POST',
-          '/api/v1/users/verify-phone',
-          { channel: 'voice' },
-          tokens.access_token,
-        );
+        const a = await r.stack.api('POST', '/api/v1/users/verify-phone', { channel: 'voice' }, tokens.access_token);
         answers.push(a.status);
       }
       assert.deepEqual(answers, [200, 200, 429]);
       await waitUntil(async () => r.voice.calls.length === 2 || undefined, { what: 'two calls' });
       // the road skips a braked call: the next person's code goes by SMS, its road's next channel
       const { person: p, tokens } = await verifiedLogin(r.stack, 'brake-4');
-      const a = await r.stack.request('POST', '/api/v1/users/verify-phone', {}, tokens.access_token);
+      const a = await r.stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token);
       assert.equal(a.status, 200, a.text);
-      assert.equal(a.body.channel, 'sms');
+      assert.equal(expectStatus(a, 200).channel, 'sms');
       await r.twilio.waitFor(p.phone);
       assert.equal(r.voice.calls.length, 2, 'no third call');
     } finally {
