@@ -195,7 +195,7 @@ for (const db of await databaseKinds()) {
       assert.match(event?.diagnosis?.hint ?? '', /WhatsApp/);
     });
 
-    it("a WhatsApp receipt finds only WhatsApp's messages: one naming an SMS's id is a 404 and the SMS stays sent", async () => {
+    it("a Twilio receipt finds the channel it names: a WhatsApp receipt for an SMS's id is a 404, the SMS's own lands", async () => {
       const sms = `SM${hex(16)}`;
       const { id } = await acceptedBy(stack, 'sms', 'twilio', sms);
       const asWhatsApp = {
@@ -205,6 +205,15 @@ for (const db of await databaseKinds()) {
       };
       assert.equal((await twilioPost(stack, STATUS_PATH, asWhatsApp, stack.sms.authToken)).status, 404);
       assert.equal((await logged(stack, id)).status, 'sent');
+      const own = {
+        MessageSid: sms,
+        SmsSid: sms,
+        MessageStatus: 'delivered',
+        To: '+27820000000',
+        From: '+15005550006',
+      };
+      const res = await twilioPost(stack, STATUS_PATH, own, stack.sms.authToken);
+      assert.deepEqual(answered(res), { message_id: id, status: 'delivered', changed: true });
     });
 
     for (const [end, state] of [
