@@ -25,7 +25,8 @@ export async function why(
     channel === 'email' ? suppressionOf(deps.db, destination) : undefined,
   ]);
   const blocking = await blockingLimits(deps, destination, channel === 'sms' ? account : undefined);
-  const latest = messages[0];
+  // the newest message that went or goes: one the road withdrew (its code arrived another way) says nothing
+  const latest = messages.find((m) => m.status !== 'withdrawn') ?? messages[0];
   return {
     destination,
     channel,
@@ -44,7 +45,7 @@ export async function why(
     blocking,
     diagnosis: diagnose(deps, { channel, destination, account: account !== undefined, latest, suppression, blocking }),
     hint: latest
-      ? personView(channel, latest.status, deps.config.isDevelopment).hint
+      ? personView(latest.channel, latest.status, deps.config.isDevelopment).hint
       : 'No code has been sent to you yet. Ask for one, then wait a minute.',
   };
 }
@@ -192,6 +193,11 @@ function diagnose(deps: Pick<Services, 'config'>, f: Facts): Diagnosis {
       return {
         cause: `The newest code expired before it could be sent; the last attempt failed with: ${m.last_error ?? 'no error recorded'}.${inWords}`,
         fix: known?.fix ?? 'Run `panic-api doctor` on the server, then ask the person for a new code.',
+      };
+    case 'withdrawn':
+      return {
+        cause: `The newest message (${m.channel}) was not needed: its code reached the person on an earlier channel, or was used, before its turn came.`,
+        fix: 'Nothing to fix: the events of the earlier messages show where the code went.',
       };
     case 'captured':
       return {

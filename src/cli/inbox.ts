@@ -1,7 +1,7 @@
 import { apiBaseUrl, apiErrorMessage } from './api-client.ts';
 import { CliError } from './errors.ts';
 import { devInboxMessages, type InboxRow } from './dev-inbox.ts';
-import { purposeLabel } from '../shared/vocabulary.ts';
+import { CHANNEL_LABELS, purposeLabel } from '../shared/vocabulary.ts';
 import { alignColumns } from './columns.ts';
 
 const POLL_MS = 2000;
@@ -23,7 +23,7 @@ export function formatTime(iso: string, now = new Date()): string {
 const COLUMNS: Array<[string, (m: InboxRow) => string]> = [
   ['TIME', (m) => formatTime(m.created_at)],
   ['RECIPIENT', (m) => m.recipient],
-  ['CHANNEL', (m) => (m.channel === 'sms' ? 'SMS' : 'email')],
+  ['CHANNEL', (m) => (CHANNEL_LABELS as Record<string, string>)[m.channel] ?? m.channel],
   ['PURPOSE', (m) => purposeLabel(m.purpose).toLowerCase()],
   ['CODE', (m) => m.otp ?? '-'],
   ['STATUS', (m) => m.status],

@@ -8,6 +8,7 @@ const vocabulary = JSON.parse(document.getElementById('vocabulary').textContent)
 const PURPOSES = vocabulary.purposes ?? {};
 const LOCALES = vocabulary.locales ?? {};
 const STATUS_HELP = vocabulary.statuses ?? {};
+const CHANNELS = vocabulary.channels ?? {};
 
 const list = document.getElementById('list');
 const empty = document.getElementById('empty');
@@ -178,7 +179,8 @@ function updateCard(card, m) {
   const p = card.parts;
   card.code = m.otp || '';
   p.recipient.textContent = m.recipient;
-  p.channel.textContent = m.channel === 'sms' ? 'SMS' : 'Email';
+  // a call's entry shows the words the call speaks, WhatsApp's the text WhatsApp writes
+  p.channel.textContent = CHANNELS[m.channel] ?? m.channel;
   p.purpose.textContent = PURPOSES[m.purpose] || m.purpose;
   p.locale.textContent = m.locale || '';
   p.locale.title = m.locale ? `Written in ${LOCALES[m.locale] || m.locale}` : '';
