@@ -13,6 +13,7 @@ import { postTwilioStatus } from './support/twilio-status.ts';
 import { waitUntil } from './support/wait.ts';
 import { errorCode, expectStatus } from './support/api.ts';
 import { PHONE_CHANNELS, type PhoneChannel } from '../src/shared/vocabulary.ts';
+import { startHttpSmsServer } from './support/sms.ts';
 import { TWILIO_STATUS_PATH } from '../src/delivery/channels/twilio.ts';
 
 const PUBLIC_URL = 'https://panic.example';
@@ -278,6 +279,59 @@ describe('the voice brake', () => {
       assert.equal(r.voice.calls.length, 2, 'no third call');
     } finally {
       await closeRoad(r);
+    }
+  });
+});
+
+describe('a channel whose every provider is paused', () => {
+  it('SMS by two providers, both failing until both breakers open: the code goes by WhatsApp at once, while the SMS waits for its providers', async () => {
+    const whatsapp = await startTwilioWhatsAppServer();
+    const fallback = await startHttpSmsServer({ failWith: { status: 503 } });
+    const stack = await startStack({
+      env: {
+        SMS_FALLBACK_PROVIDER: 'http',
+        SMS_FALLBACK_API_URL: fallback.url,
+        SMS_FALLBACK_API_KEY: fallback.apiKey,
+        SMS_FALLBACK_FROM: 'Panic',
+        WHATSAPP_PROVIDER: 'twilio',
+        WHATSAPP_FROM,
+        WHATSAPP_TEMPLATE: 'HX0123456789abcdef0123456789abcdef',
+        WHATSAPP_API_URL: whatsapp.messagesUrl,
+        WHATSAPP_API_KEY: whatsapp.authToken,
+        PHONE_CHANNELS: 'sms,whatsapp',
+        // the SMS never runs out of attempts here: only the breakers can move its code
+        DELIVERY_MAX_ATTEMPTS: '100',
+      },
+    });
+    try {
+      stack.sms.failWith = { status: 503, code: 20503 };
+      const { person: p, tokens } = await verifiedLogin(stack, 'road-breakers');
+      const asked = await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token);
+      assert.equal(expectStatus(asked, 200).channel, 'sms');
+      const wa = await whatsapp.waitFor(`whatsapp:${p.phone}`, { timeoutMs: 10_000 });
+      const breakers = stack.runtime.channels.sms as unknown as { breakers(): Array<{ state: string }> };
+      assert.deepEqual(
+        breakers.breakers().map((b) => b.state),
+        ['open', 'open'],
+      );
+      const sms = await stack.runtime.services.db
+        .selectFrom('messages')
+        .select('status')
+        .where('recipient', '=', p.phone)
+        .where('channel', '=', 'sms')
+        .executeTakeFirstOrThrow();
+      assert.ok(['queued', 'sending'].includes(sms.status), `the SMS still waits for its providers (${sms.status})`);
+      // the code WhatsApp carries is the one the account's code checks
+      const verified = await stack.api(
+        'POST',
+        '/api/v1/users/verify-otp',
+        { otp: wa.contentVariables!['1'] },
+        tokens.access_token,
+      );
+      assert.equal(verified.status, 200, verified.text);
+    } finally {
+      await stack.close();
+      await Promise.all([whatsapp.close(), fallback.close()]);
     }
   });
 });

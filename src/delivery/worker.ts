@@ -10,6 +10,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Channels } from './channels/index.ts';
 import { DeliveryError } from './channels/types.ts';
+import { everyBreakerOpen } from './channels/failover.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { logCapturedCode } from './dev-fallback.ts';
 import { claimDue, recordOutcome, staleCode, type Outcome } from './outbox.ts';
@@ -215,6 +216,9 @@ export function createWorker(deps: WorkerDeps): Worker {
     try {
       if (outcome.status === 'sent') await road.sent({ ...message, status: 'sent' });
       else if (outcome.status === 'failed') await road.failed({ ...message, status: 'failed' }, outcome.reason);
+      // every provider of the channel paused: the message waits for them, its code need not
+      else if (outcome.status === 'queued' && everyBreakerOpen(channels[message.channel]))
+        await road.failed({ ...message, status: 'queued' }, `every ${message.channel} provider's breaker is open`);
     } catch (err) {
       // The message's own outcome stands; the person may still ask for another channel.
       logger.error({ err, message_id: message.id }, 'could not move the code to its next channel');

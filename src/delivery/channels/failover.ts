@@ -95,6 +95,10 @@ export interface FailoverChannel extends DeliveryChannel {
   breakers(): BreakerState[];
 }
 
+/** Whether a channel has breakers and every one is open: nothing it sends can go out for now. */
+export const everyBreakerOpen = (channel: DeliveryChannel): boolean =>
+  'breakers' in channel && (channel as FailoverChannel).breakers().every((b) => b.state === 'open');
+
 /**
  * A channel with a second provider. A temporary failure or an account-side refusal of one provider
  * sends the message's next attempt through the other (attempts alternate, the primary first); a
