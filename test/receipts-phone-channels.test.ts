@@ -497,7 +497,7 @@ for (const db of await databaseKinds()) {
       assert.equal((await logged(stack, delivered.id)).status, 'delivered');
     });
 
-    it("a person's message and other fields are ignored with 200", async () => {
+    it("a person's message (whatever its text: 4,000 characters, a NUL, a lone surrogate) and other fields are ignored with 200", async () => {
       const { id, message } = await acceptedByMeta();
       const payload = metaStatusWebhook(meta, []);
       const value = payload.entry[0].changes[0].value as Record<string, unknown>;
@@ -509,7 +509,8 @@ for (const db of await databaseKinds()) {
           id: `wamid.${hex(20)}`,
           timestamp: '1700000000',
           type: 'text',
-          text: { body: 'STOP '.repeat(800) },
+          // Meta retries for days what is not a 200: a stranger's text must not hold the webhook up
+          text: { body: `${'STOP '.repeat(800)}\u0000 \ud800` },
         },
       ];
       // another field naming our message's id: only `messages` carries statuses
@@ -524,6 +525,13 @@ for (const db of await databaseKinds()) {
       });
       const res = await post(payload);
       assert.deepEqual(answered(res), { statuses: 0, changed: 0, unknown: 0 });
+      assert.equal((await logged(stack, id)).status, 'sent');
+
+      // a status itself is held to the storable rule: a 400, never a 500 from the database
+      const status = metaStatus(message, 'failed', 131026);
+      status.errors![0].error_data.details = 'broken\u0000';
+      const refused = await post(metaStatusWebhook(meta, [status]));
+      assert.equal(refused.status, 400, refused.text);
       assert.equal((await logged(stack, id)).status, 'sent');
     });
 

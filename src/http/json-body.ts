@@ -31,8 +31,13 @@ export type BodyReader = (
   done: (err: Error | null, body?: unknown) => void,
 ) => void;
 
-export function jsonBodyReader(app: FastifyInstance): BodyReader {
+/**
+ * `unstorable: 'pass'` leaves the NUL and lone-surrogate check to the route, for a body whose parts it
+ * reads only some of (Meta's webhook: a stranger's message to the business number comes in it too).
+ */
+export function jsonBodyReader(app: FastifyInstance, opts: { unstorable?: 'refuse' | 'pass' } = {}): BodyReader {
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  const refuse = opts.unstorable !== 'pass';
   return (request, raw, done) => {
     let text: string;
     try {
@@ -42,7 +47,7 @@ export function jsonBodyReader(app: FastifyInstance): BodyReader {
     }
     parseJson(request, text, (err, body) => {
       if (err) return done(err);
-      if (findUnstorable(body)) return done(new AppError('validation_error', UNSTORABLE_MESSAGE));
+      if (refuse && findUnstorable(body)) return done(new AppError('validation_error', UNSTORABLE_MESSAGE));
       done(null, body);
     });
   };

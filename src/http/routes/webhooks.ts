@@ -114,6 +114,7 @@ function hmacSigned(
   app: FastifyInstance,
   key: { secret: string | undefined; name: string; header?: string; unset?: string },
   forged: Limiter,
+  read: BodyReader = jsonBodyReader(app),
 ) {
   const { secret, name, header = 'X-Signature', unset = `${name} is not set` } = key;
   signedBodies(
@@ -125,7 +126,7 @@ function hmacSigned(
         throw new AppError('forbidden', `${header} is not sha256=<hex HMAC-SHA256 of the body, keyed with ${name}>.`);
       }
     },
-    jsonBodyReader(app),
+    read,
     forged,
   );
 }
@@ -390,6 +391,8 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         unset: 'WHATSAPP_PROVIDER=meta and WHATSAPP_APP_SECRET are not both set',
       },
       forged,
+      // a stranger's message to the business number may hold any text: only the statuses taken are checked
+      jsonBodyReader(meta, { unstorable: 'pass' }),
     );
     const verifyToken = byMeta ? settings.WHATSAPP_VERIFY_TOKEN : undefined;
     meta.get(
@@ -450,6 +453,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         const statuses = request.body.entry.flatMap((entry) =>
           (entry.changes ?? []).flatMap((change) => (change.field === 'messages' && change.value?.statuses) || []),
         );
+        refuseUnstorable(statuses);
         let changed = 0;
         let unknown = 0;
         // in the order Meta listed them: a message's first final word is the one it keeps
