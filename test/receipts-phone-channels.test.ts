@@ -245,15 +245,16 @@ for (const db of await databaseKinds()) {
         assert.deepEqual(answered(res), { message_id: id, status: state, changed: true });
         const event = await receiptOf(stack, id);
         assert.equal(event?.status, state);
-        const facts = [end === 'completed' && 'CallDuration 12 s', sip && `SipResponseCode ${sip}`]
-          .filter(Boolean)
-          .join(', ');
-        const said = end === 'failed' ? 'failed' : end;
-        assert.equal(
-          event?.error,
-          `provider reported ${said}${facts ? `: ${facts}` : ''}`,
-          "the call's facts are kept",
-        );
+        const facts = [end === 'completed' && 'CallDuration 12 s', sip && `SipResponseCode ${sip}`].filter(Boolean);
+        if (end === 'completed') {
+          assert.equal(event?.error, 'provider reported completed: CallDuration 12 s', "the call's facts are kept");
+          assert.equal(event?.provider_code, null);
+        } else {
+          // how it ended is its code, worded by the reasons table for the operator and the person
+          assert.equal(event?.error, [`provider reported ${state}`, `code ${end}`, ...facts].join(': '));
+          assert.equal(event?.provider_code, end);
+          assert.ok(event?.diagnosis?.hint, `${end} has a hint`);
+        }
         // a late repeat of the end changes nothing
         const again = await twilioPost(stack, CALL_PATH, fields, stack.sms.authToken);
         assert.deepEqual(answered(again), { message_id: id, status: state, changed: false });

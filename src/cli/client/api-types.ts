@@ -1951,7 +1951,7 @@ export interface paths {
         put?: never;
         /**
          * Twilio's status callback for a call that reads a code (form fields as Twilio posts them, signed with X-Twilio-Signature)
-         * @description `completed` (answered) counts as `delivered`; `busy`, `no-answer` and `canceled` as `undelivered`; `failed` as `failed`; the progress before (`queued`, `initiated`, `ringing`, `in-progress`) changes nothing. `CallDuration`, `SipResponseCode` and `AnsweredBy` are kept in the receipt.
+         * @description `completed` (answered) counts as `delivered`; `busy`, `no-answer` and `canceled` as `undelivered`; `failed` as `failed`; the progress before (`queued`, `initiated`, `ringing`, `in-progress`) changes nothing. How an unanswered call ended is kept as its code; `CallDuration`, `SipResponseCode` and `AnsweredBy` in its words.
          */
         post: {
             parameters: {

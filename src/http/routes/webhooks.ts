@@ -349,7 +349,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
           description:
             '`completed` (answered) counts as `delivered`; `busy`, `no-answer` and `canceled` as `undelivered`; `failed` as `failed`; ' +
             'the progress before (`queued`, `initiated`, `ringing`, `in-progress`) changes nothing. ' +
-            '`CallDuration`, `SipResponseCode` and `AnsweredBy` are kept in the receipt.',
+            'How an unanswered call ended is kept as its code; `CallDuration`, `SipResponseCode` and `AnsweredBy` in its words.',
           consumes: ['application/x-www-form-urlencoded'],
           body: Type.Object({
             CallSid: Type.String({ minLength: 1, maxLength: 64 }),
@@ -366,13 +366,15 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       async (request) => {
         const { CallSid, CallStatus } = request.body;
         const status = TWILIO_CALL_STATUS[CallStatus] ?? 'sent';
+        const unanswered = status === 'undelivered' || status === 'failed';
         const applied = await takeReceipt(services, {
           channel: 'voice',
           provider: 'twilio',
           ref: { providerId: CallSid },
           status,
           reason: callFacts(request.body),
-          said: saidUnlessOurs(CallStatus, status),
+          // how an unanswered call ended is its code (delivery/reasons.ts words each); an answered one is only said
+          ...(unanswered ? { errorCode: CallStatus } : { said: saidUnlessOurs(CallStatus, status) }),
         });
         return answer(applied);
       },
