@@ -484,6 +484,7 @@ for (const db of await databaseKinds()) {
       assert.equal(receipt(r)?.error, 'provider reported read');
       assert.equal(receipt(f)?.provider, 'meta');
       assert.equal(receipt(f)?.provider_code, '131026');
+      assert.match(receipt(f)?.diagnosis?.cause ?? '', /not on WhatsApp/, "Meta's code worded by the reasons table");
       assert.equal(f.last_error, 'provider reported failed: code 131026: Message Undeliverable');
       assert.equal(
         p.events.some((e) => e.kind === 'receipt'),
