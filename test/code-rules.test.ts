@@ -3,21 +3,11 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { startSession } from '../src/accounts/sessions.ts';
 import { waitUntil } from './support/wait.ts';
-import { type ApiResponse, errorCode } from './support/api.ts';
+import { type ApiResponse, assertRateLimited, errorCode } from './support/api.ts';
 import { databaseKinds, person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import { skipUnlessRedis } from './support/redis.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
-
-const assertRateLimited = (r: ApiResponse, maxSeconds: number) => {
-  assert.equal(r.status, 429, r.text);
-  assert.equal(errorCode(r), 'rate_limited');
-  const retry = Number(r.headers.get('retry-after'));
-  assert.ok(
-    Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,
-    `Retry-After: ${r.headers.get('retry-after')}`,
-  );
-};
 
 for (const db of await databaseKinds()) {
   describe(`code rules: length, lifetime, replacement, storage, purpose (${db})`, () => {
