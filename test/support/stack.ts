@@ -207,6 +207,14 @@ export async function verifiedLogin(stack: Stack, tag?: string) {
   return { person: p, tokens: login.body };
 }
 
+/** A verified account, logged in, asks for a code to its phone (POST /users/verify-phone answered 200). */
+export async function phoneCodeAsked(stack: Stack, tag?: string) {
+  const account = await verifiedLogin(stack, tag);
+  const asked = await stack.api('POST', '/api/v1/users/verify-phone', {}, account.tokens.access_token);
+  if (asked.status !== 200) throw new Error(`verify-phone failed: ${asked.text}`);
+  return account;
+}
+
 /** Waits until the outbox has nothing left to deliver: after this, what reached the fixtures is final. */
 export async function outboxDrained(stack: Stack, timeoutMs = 15_000): Promise<void> {
   await waitUntil(
