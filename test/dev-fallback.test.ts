@@ -8,23 +8,11 @@ import assert from 'node:assert/strict';
 import { freePort as closedPort } from './support/net.ts';
 import type { Message } from '../src/platform/db/schema.ts';
 import { parseLogLines } from './support/logs.ts';
+import { DEV_ENV } from './support/dev-inbox.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
 import { messagesTo, newestMessageWhen } from './support/outbox-rows.ts';
 import { waitUntil } from './support/wait.ts';
-
-/** Every provider setting startStack fills in, emptied: nothing is configured. */
-const NO_PROVIDERS = {
-  SMTP_SERVER: '',
-  SMTP_USERNAME: '',
-  SMTP_PASSWORD: '',
-  FROM_EMAIL: '',
-  SMS_PROVIDER: '',
-  SMS_API_URL: '',
-  SMS_ACCOUNT_SID: '',
-  SMS_API_KEY: '',
-  SMS_FROM: '',
-};
 
 const logLines = (stack: Stack) => parseLogLines(stack.logs);
 
@@ -65,7 +53,8 @@ async function verifiedFromFallback(stack: Stack, tag: string) {
 describe('development, nothing configured: codes are captured and logged once', () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ env: { APP_ENV: 'development', ...NO_PROVIDERS } });
+    // Every provider setting startStack fills in emptied, the sender too: nothing is configured.
+    stack = await startStack({ env: { ...DEV_ENV, FROM_EMAIL: '' } });
   });
   after(() => stack?.close());
 
