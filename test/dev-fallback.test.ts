@@ -47,7 +47,7 @@ async function verifiedFromFallback(stack: Stack, tag: string) {
   assert.equal(ver.status, 200, ver.text);
   const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
   assert.equal(login.status, 200, login.text);
-  return { account: p, accessToken: login.body.access_token as string };
+  return { account: p, accessToken: login.body.access_token };
 }
 
 describe('development, nothing configured: codes are captured and logged once', () => {
