@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { sendCode } from '../src/otp/send-code.ts';
-import { claimDue, recordOutcome } from '../src/delivery/outbox.ts';
+import { claimDue, recordOutcome, recordOutcomes } from '../src/delivery/outbox.ts';
 import { addSeconds } from '../src/shared/clock.ts';
 import { holdingSmtp } from './support/smtp.ts';
 import { waitUntil } from './support/wait.ts';
@@ -26,7 +26,11 @@ async function registered(stack: Stack, tag: string) {
 }
 
 const statusOf = async (stack: Stack, recipient: string) =>
-  stack.runtime.services.db.selectFrom('messages').selectAll().where('recipient', '=', recipient).executeTakeFirstOrThrow();
+  stack.runtime.services.db
+    .selectFrom('messages')
+    .selectAll()
+    .where('recipient', '=', recipient)
+    .executeTakeFirstOrThrow();
 
 for (const db of await databaseKinds()) {
   describe(`delivery worker (${db})`, () => {
@@ -122,6 +126,66 @@ for (const db of await databaseKinds()) {
         assert.equal(row.status, 'sent');
         assert.equal(row.provider_id, 'theirs');
         assert.equal(row.last_error, null);
+      });
+
+      it('one statement of outcomes writes those whose claim holds, each with its event, and not the one taken over', async () => {
+        const people = [];
+        for (let i = 0; i < 3; i++) people.push(await registered(stack, `batch-${i}`));
+        const { db: kdb, config } = stack.runtime.services;
+        const t0 = new Date();
+        const mine = await claimDue(kdb, 'email', t0, config.DELIVERY_LEASE_SECONDS, 10);
+        const byRecipient = (email: string) => mine.find((m) => m.recipient === email)!;
+        const [sent, retried, lost] = people.map((p) => byRecipient(p.email));
+        const later = addSeconds(t0, config.DELIVERY_LEASE_SECONDS + 1);
+        // another worker takes `lost` over once its lease ran out; its other two are claimed by nobody
+        await kdb.updateTable('messages').set({ lease_until: t0 }).where('id', '!=', lost.id).execute();
+        const [theirs] = await claimDue(kdb, 'email', later, config.DELIVERY_LEASE_SECONDS, 10, [sent.id, retried.id]);
+        assert.equal(theirs?.id, lost.id);
+
+        const tried = { provider: 'smtp', durationMs: 12 };
+        const held = await recordOutcomes(
+          kdb,
+          [
+            { message: sent, outcome: { status: 'sent', providerId: 'p-sent', attempt: tried } },
+            {
+              message: retried,
+              outcome: { status: 'queued', reason: 'SMTP 451', retryAt: addSeconds(later, 30), attempt: tried },
+            },
+            { message: lost, outcome: { status: 'failed', reason: 'late and stale', attempt: tried } },
+          ],
+          later,
+          false,
+        );
+        assert.deepEqual(held, [true, true, false]);
+        const rowOf = (p: { email: string }) => statusOf(stack, p.email);
+        const [a, b, c] = await Promise.all(people.map(rowOf));
+        assert.deepEqual([a.status, a.provider_id, a.last_error, a.otp], ['sent', 'p-sent', null, null]);
+        assert.equal(a.body_text, '[redacted after delivery]');
+        assert.deepEqual([b.status, b.last_error, b.lease_token], ['queued', 'SMTP 451', null]);
+        assert.equal(b.next_attempt_at.getTime(), addSeconds(later, 30).getTime());
+        assert.ok(b.otp, 'a message to retry keeps its code');
+        assert.deepEqual([c.status, c.lease_token], ['sending', theirs.lease_token], 'the taken-over claim is theirs');
+        const events = await kdb
+          .selectFrom('message_events')
+          .select(['message_id', 'kind', 'status', 'provider_id', 'error', 'duration_ms'])
+          .where('message_id', 'in', [sent.id, retried.id, lost.id])
+          .where('kind', '!=', 'queued')
+          .orderBy('message_id')
+          .execute();
+        assert.deepEqual(
+          events.sort((x, y) => (x.kind < y.kind ? -1 : 1)),
+          [
+            {
+              message_id: retried.id,
+              kind: 'attempt_failed',
+              status: 'queued',
+              provider_id: null,
+              error: 'SMTP 451',
+              duration_ms: 12,
+            },
+            { message_id: sent.id, kind: 'sent', status: 'sent', provider_id: 'p-sent', error: null, duration_ms: 12 },
+          ],
+        );
       });
     });
 
