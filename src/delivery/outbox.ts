@@ -1,9 +1,10 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, Message, NewMessageEvent } from '../platform/db/schema.ts';
-import { PENDING_STATUSES, type Channel, type OtpPurpose } from '../shared/vocabulary.ts';
+import type { Database, Message } from '../platform/db/schema.ts';
+import { PENDING_STATUSES, type Channel, type MessageEventKind, type OtpPurpose } from '../shared/vocabulary.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { MessageSeal } from './sealed-body.ts';
-import type { ProviderAnswer } from './channels/types.ts';
+import type { ProviderAnswer, ProviderError } from './channels/types.ts';
+import { EVENT_TEXT_MAX, keptProviderError } from './provider-error.ts';
 import type { Locale } from '../shared/locales.ts';
 import { normalizeEmail } from '../shared/addresses.ts';
 import type { Suppression } from './suppressions.ts';
@@ -170,22 +171,33 @@ export type Outcome =
   | { status: 'expired' }
   | { status: 'superseded' };
 
+/** The columns of an outcome's event, but its message, time and status (the outcome's). */
+interface OutcomeEvent {
+  kind: MessageEventKind;
+  provider?: string | null;
+  error?: string;
+  provider_status?: number | null;
+  provider_code?: string | null;
+  provider_error?: ProviderError | null;
+  duration_ms?: number;
+}
+
 /** The event that records an outcome, if any. Its error is the reason the outcome already keeps in last_error. */
-function eventOf(outcome: Outcome, messageId: string, now: Date): NewMessageEvent | undefined {
-  const base = { message_id: messageId, at: now, status: outcome.status };
-  if (outcome.status === 'expired' || outcome.status === 'superseded') return { ...base, kind: outcome.status };
-  if (outcome.status === 'suppressed') return { ...base, kind: 'suppressed', error: outcome.reason.slice(0, 1000) };
+function eventOf(outcome: Outcome): OutcomeEvent | undefined {
+  if (outcome.status === 'expired' || outcome.status === 'superseded') return { kind: outcome.status };
+  if (outcome.status === 'suppressed') return { kind: 'suppressed', error: outcome.reason.slice(0, EVENT_TEXT_MAX) };
   const { attempt } = outcome;
   if (!attempt) return undefined;
   const tried = { provider: attempt.provider, duration_ms: Math.round(attempt.durationMs) };
-  if (outcome.status === 'sent') return { ...base, ...tried, kind: 'sent', provider_id: outcome.providerId };
+  if (outcome.status === 'sent') return { ...tried, kind: 'sent' };
+  const original = attempt.answer?.original;
   return {
-    ...base,
     ...tried,
     kind: 'attempt_failed',
-    error: outcome.reason.slice(0, 1000),
+    error: outcome.reason.slice(0, EVENT_TEXT_MAX),
     provider_status: attempt.answer?.status ?? null,
     provider_code: attempt.answer?.code ?? null,
+    provider_error: original ? keptProviderError(original) : null,
   };
 }
 
@@ -213,14 +225,14 @@ export async function recordOutcomes(
 ): Promise<boolean[]> {
   if (!outcomes.length) return [];
   const rows = outcomes.map(({ message, outcome }) => {
-    const event = eventOf(outcome, message.id, now);
+    const event = eventOf(outcome);
     return {
       id: message.id,
       lease_token: message.lease_token,
       status: outcome.status,
       sent: outcome.status === 'sent',
       provider_id: outcome.status === 'sent' ? outcome.providerId : null,
-      last_error: 'reason' in outcome ? outcome.reason.slice(0, 1000) : null,
+      last_error: 'reason' in outcome ? outcome.reason.slice(0, EVENT_TEXT_MAX) : null,
       retry_at: outcome.status === 'queued' ? outcome.retryAt.toISOString() : null,
       redact: outcome.status !== 'queued' && !keepBody,
       kind: event?.kind ?? null,
@@ -228,6 +240,7 @@ export async function recordOutcomes(
       error: event?.error ?? null,
       provider_status: event?.provider_status ?? null,
       provider_code: event?.provider_code ?? null,
+      provider_error: event?.provider_error ?? null,
       duration_ms: event?.duration_ms ?? null,
     };
   });
@@ -237,7 +250,7 @@ export async function recordOutcomes(
       SELECT * FROM jsonb_to_recordset(cast(${JSON.stringify(rows)} as jsonb)) AS o(
         id uuid, lease_token uuid, status text, sent boolean, provider_id text, last_error text,
         retry_at timestamptz, redact boolean, kind text, provider text, error text,
-        provider_status integer, provider_code text, duration_ms integer)
+        provider_status integer, provider_code text, provider_error jsonb, duration_ms integer)
     ),
     held AS (
       UPDATE messages m SET
@@ -257,9 +270,10 @@ export async function recordOutcomes(
       RETURNING m.id
     ),
     events AS (
-      INSERT INTO message_events (message_id, at, kind, status, provider, error, provider_status, provider_code, duration_ms, provider_id)
-      SELECT o.id, ${at}, o.kind, o.status, o.provider, o.error, o.provider_status, o.provider_code, o.duration_ms,
-        CASE WHEN o.sent THEN o.provider_id END
+      INSERT INTO message_events (message_id, at, kind, status, provider, error, provider_status, provider_code,
+        provider_error, duration_ms, provider_id)
+      SELECT o.id, ${at}, o.kind, o.status, o.provider, o.error, o.provider_status, o.provider_code,
+        o.provider_error, o.duration_ms, CASE WHEN o.sent THEN o.provider_id END
       FROM outcome o JOIN held ON held.id = o.id
       WHERE o.kind IS NOT NULL
     )

@@ -2246,6 +2246,10 @@ export interface paths {
                                     provider_status: number | null;
                                     /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
                                     provider_code: string | null;
+                                    /** @description A failed attempt's provider error as it came, at most 1000 characters of JSON: an SMTP server's responseCode and response with the client's code and command; an API's HTTP status and error body (Twilio's code, message, more_info) */
+                                    provider_error: {
+                                        [key: string]: unknown;
+                                    } | null;
                                     duration_ms: number | null;
                                     provider_id: string | null;
                                     diagnosis: {
@@ -2374,6 +2378,10 @@ export interface paths {
                                     provider_status: number | null;
                                     /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
                                     provider_code: string | null;
+                                    /** @description A failed attempt's provider error as it came, at most 1000 characters of JSON: an SMTP server's responseCode and response with the client's code and command; an API's HTTP status and error body (Twilio's code, message, more_info) */
+                                    provider_error: {
+                                        [key: string]: unknown;
+                                    } | null;
                                     duration_ms: number | null;
                                     provider_id: string | null;
                                     diagnosis: {
@@ -2585,6 +2593,10 @@ export interface paths {
                                     provider_status: number | null;
                                     /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
                                     provider_code: string | null;
+                                    /** @description A failed attempt's provider error as it came, at most 1000 characters of JSON: an SMTP server's responseCode and response with the client's code and command; an API's HTTP status and error body (Twilio's code, message, more_info) */
+                                    provider_error: {
+                                        [key: string]: unknown;
+                                    } | null;
                                     duration_ms: number | null;
                                     provider_id: string | null;
                                     diagnosis: {
