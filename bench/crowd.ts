@@ -79,9 +79,9 @@ interface Answer {
   connectedMs: number;
 }
 
-/** POST from `address` on a connection of its own. */
-function post(address: string, path: string, body: unknown): Promise<Answer> {
-  const payload = JSON.stringify(body);
+/** A request from `address` on a connection of its own: a POST of body, or a GET without one. */
+function send(address: string, path: string, body?: unknown): Promise<Answer> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
   const started = performance.now();
   let connected = started;
   return new Promise((resolve) => {
@@ -90,10 +90,13 @@ function post(address: string, path: string, body: unknown): Promise<Answer> {
         host: '127.0.0.1',
         port: new URL(base).port,
         path,
-        method: 'POST',
+        method: payload === undefined ? 'GET' : 'POST',
         localAddress: address,
         agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        headers:
+          payload === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
       },
       (res) => {
         res.resume();
@@ -117,7 +120,7 @@ const address = (n: number, h = 1) => `127.${1 + Math.floor(n / 256)}.${n % 256}
 // and per-network budgets are its own), a host of its own for a login.
 let network = 0;
 const signUp = (tag: string) =>
-  post(address(network++), '/api/v1/auth/register', {
+  send(address(network++), '/api/v1/auth/register', {
     email: `crowd.${tag}@example.test`,
     phone: '+27825550123',
     first_name: 'Thandi',
@@ -127,7 +130,7 @@ const signUp = (tag: string) =>
 let host = 0;
 const FLOOD_NETWORKS_FROM = 10_000;
 const logIn = (i: number) =>
-  post(address(FLOOD_NETWORKS_FROM + Math.floor(host / 250), 1 + (host++ % 250)), '/api/v1/auth/login', {
+  send(address(FLOOD_NETWORKS_FROM + Math.floor(host / 250), 1 + (host++ % 250)), '/api/v1/auth/login', {
     email: `nobody.${i}@example.test`,
     password: 'whatever it is',
   });
@@ -220,6 +223,14 @@ console.log(
 // Warm up: connections, the JIT, the decoy hash, and the gate's first measured hashes.
 for (let i = 0; i < 4; i++) await signUp(`warm.${i}`);
 for (let i = 0; i < 10; i++) await health();
+
+// What a request costs before any work of its own (the client's side and the server's: a connection,
+// the HTTP exchange), all on these 2 cores: GET /health from as many addresses at once.
+const bare = await atOnce(CROWD, () => send(address(network++), '/health'));
+console.log(
+  `${CROWD} × GET /health at once, each on a connection of its own: ${counts(bare.result.map((a) => a.status))} in ${ms(bare.wallMs)}, ` +
+    `CPU ${(bare.cpuMs / CROWD).toFixed(1)} ms a request (client and server)`,
+);
 
 const ratios: number[] = [];
 let hashRate = 0;
