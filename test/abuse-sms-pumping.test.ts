@@ -10,7 +10,14 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../src/config/settings.ts';
 import { waitUntil } from './support/wait.ts';
-import { type Answer, type ApiResponse, type ErrorBody, errorCode, type PathFor } from './support/api.ts';
+import {
+  type Answer,
+  type ApiResponse,
+  assertRetryAfter,
+  type ErrorBody,
+  errorCode,
+  type PathFor,
+} from './support/api.ts';
 import {
   codeIn,
   databaseKinds,
@@ -86,14 +93,6 @@ async function verifyOwnPhone(stack: Stack, a: Account): Promise<void> {
 function assertError(r: ApiResponse, status: number, code: string, what = ''): asserts r is ApiResponse<ErrorBody> {
   assert.equal(r.status, status, `${what} ${r.text}`);
   assert.equal(errorCode(r), code, `${what} ${r.text}`);
-}
-
-function assertRetryAfter(r: ApiResponse, maxSeconds: number) {
-  const retry = Number(r.headers.get('retry-after'));
-  assert.ok(
-    Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,
-    `Retry-After: ${r.headers.get('retry-after')}`,
-  );
 }
 
 const settle = (stack: Stack) => outboxDrained(stack, WAIT.timeoutMs);

@@ -3,21 +3,11 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { startSession } from '../src/accounts/sessions.ts';
 import { waitUntil } from './support/wait.ts';
-import { type ApiResponse, errorCode } from './support/api.ts';
-import { databaseKinds, person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
+import { type ApiResponse, assertRateLimited, errorCode } from './support/api.ts';
+import { databaseKinds, person, startStack, registered, verifiedLogin, type Stack } from './support/stack.ts';
 import { skipUnlessRedis } from './support/redis.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
-
-const assertRateLimited = (r: ApiResponse, maxSeconds: number) => {
-  assert.equal(r.status, 429, r.text);
-  assert.equal(errorCode(r), 'rate_limited');
-  const retry = Number(r.headers.get('retry-after'));
-  assert.ok(
-    Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,
-    `Retry-After: ${r.headers.get('retry-after')}`,
-  );
-};
 
 for (const db of await databaseKinds()) {
   describe(`code rules: length, lifetime, replacement, storage, purpose (${db})`, () => {
@@ -28,13 +18,6 @@ for (const db of await databaseKinds()) {
     });
     after(() => stack.close());
 
-    async function registered(tag: string) {
-      const p = person(tag);
-      const reg = await stack.api('POST', '/api/v1/auth/register', p);
-      assert.equal(reg.status, 201, reg.text);
-      return { p, reg, userId: reg.body.user.id as string, code: await stack.emailCode(p.email) };
-    }
-
     const otpRow = (userId: string, purpose: 'email_verification' | 'phone_verification' | 'password_reset') =>
       stack.runtime.services.db
         .selectFrom('otp_codes')
@@ -44,7 +27,7 @@ for (const db of await databaseKinds()) {
         .executeTakeFirstOrThrow();
 
     it('OTP_LENGTH=8 makes 8-digit codes, by email and by SMS', async () => {
-      const { code } = await registered('len');
+      const { code } = await registered(stack, 'len');
       assert.match(code, /^\d{8}$/);
       const { person: p, tokens } = await verifiedLogin(stack, 'len-sms');
       assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
@@ -55,7 +38,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('OTP_TTL_SECONDS=120 answers expires_in_minutes: 2 and an expires_at 120 s ahead, and the message says so', async () => {
-      const { p, reg } = await registered('ttl');
+      const { p, reg } = await registered(stack, 'ttl');
       assert.equal(reg.body.verification.expires_in_minutes, 2);
       assert.equal(reg.body.verification.expires_at, new Date(now + 120_000).toISOString());
       const resend = await stack.api('POST', '/api/v1/auth/resend-verification', { email: p.email });
@@ -67,8 +50,8 @@ for (const db of await databaseKinds()) {
     });
 
     it('a code works until OTP_TTL_SECONDS have passed, then is refused (otp_invalid: verify-account hides why)', async () => {
-      const early = await registered('exp-early');
-      const late = await registered('exp-late');
+      const early = await registered(stack, 'exp-early');
+      const late = await registered(stack, 'exp-late');
       now += 119_000;
       const inTime = await stack.api('POST', '/api/v1/auth/verify-account', { email: early.p.email, otp: early.code });
       assert.equal(inTime.status, 200, inTime.text);
@@ -87,7 +70,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('a new code kills the old one: one live code per user and purpose', async () => {
-      const { p, code: first, userId } = await registered('replace');
+      const { p, code: first, userId } = await registered(stack, 'replace');
       let second = first;
       for (let n = 2; second === first; n++) {
         const res = await stack.api('POST', '/api/v1/auth/resend-verification', { email: p.email });
@@ -109,7 +92,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('the database never holds a code in clear: otp_codes keeps an HMAC-SHA256, messages are redacted once sent', async () => {
-      const { p, code, userId } = await registered('hash');
+      const { p, code, userId } = await registered(stack, 'hash');
       const row = await otpRow(userId, 'email_verification');
       assert.match(row.code_hash, /^[0-9a-f]{64}$/, 'a hex SHA-256 digest');
       assert.notEqual(row.code_hash, code);
@@ -138,7 +121,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('a code for one purpose does not verify another: email vs phone, email verification vs password reset', async () => {
-      const { p, code: emailCode, userId } = await registered('purpose');
+      const { p, code: emailCode, userId } = await registered(stack, 'purpose');
       // A session for the still unverified account, so it can ask for a phone code too.
       const { access_token } = await startSession(stack.runtime.services, userId, new Date(now));
       assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, access_token)).status, 200);

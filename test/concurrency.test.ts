@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ApiResponse, errorCode } from './support/api.ts';
-import { databaseKinds, person, startStack, verifiedLogin, wrongCode, type Stack } from './support/stack.ts';
+import { databaseKinds, startStack, registered, verifiedLogin, wrongCode, type Stack } from './support/stack.ts';
 
 const errorCodes = (responses: ApiResponse[]) => responses.map((r) => `${r.status} ${errorCode(r) ?? ''}`).sort();
 
@@ -12,14 +12,6 @@ for (const db of await databaseKinds()) {
       stack = await startStack({ db, env: { OTP_MAX_ATTEMPTS: '5' } });
     });
     after(() => stack.close());
-
-    async function registered(tag: string) {
-      const p = person(tag);
-      const reg = await stack.api('POST', '/api/v1/auth/register', p);
-      assert.equal(reg.status, 201, reg.text);
-      const code = await stack.emailCode(p.email);
-      return { p, code, userId: reg.body.user.id as string };
-    }
 
     const attemptsOf = async (userId: string, purpose: 'email_verification' | 'phone_verification') => {
       const row = await stack.runtime.services.db
@@ -32,7 +24,7 @@ for (const db of await databaseKinds()) {
     };
 
     it('50 parallel wrong guesses count as at most OTP_MAX_ATTEMPTS, and then the right code is refused', async () => {
-      const { p, code, userId } = await registered('guess');
+      const { p, code, userId } = await registered(stack, 'guess');
       const guesses = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
           stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: wrongCode(code, 1 + i) }),
@@ -56,7 +48,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('4 parallel submissions of the right code verify once; the rest are otp_invalid', async () => {
-      const { p, code, userId } = await registered('double');
+      const { p, code, userId } = await registered(stack, 'double');
       const tries = await Promise.all(
         Array.from({ length: 4 }, () =>
           stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp: code }),

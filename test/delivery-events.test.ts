@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { freePort } from './support/net.ts';
 import { startSmtpServer } from './support/smtp.ts';
 import { expectStatus } from './support/api.ts';
-import { databaseKinds, person, startStack, type Stack } from './support/stack.ts';
+import { databaseKinds, person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import { messagesTo } from './support/outbox-rows.ts';
 import { waitUntil } from './support/wait.ts';
 import { runCli } from './support/cli.ts';
@@ -164,13 +164,14 @@ for (const db of await databaseKinds()) {
       });
       after(() => stack.close());
 
-      it("a permanent Twilio 21211 ends failed, the event keeping the code and Twilio's meaning", async () => {
+      it("a permanent Twilio 21211 ends failed, the event keeping Twilio's error as it came and its meaning", async () => {
         const p = person('tw21211');
         await stack.api('POST', '/api/v1/auth/register', p);
         const otp = await stack.emailCode(p.email);
         await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
         const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
-        stack.sms.failWith = { status: 400, code: 21211 };
+        const words = `The 'To' number ${p.phone} is not a valid phone number (fixture).`;
+        stack.sms.failWith = { status: 400, code: 21211, message: words };
         try {
           assert.equal(
             (await stack.api('POST', '/api/v1/users/verify-phone', {}, expectStatus(login, 200).access_token)).status,
@@ -186,8 +187,35 @@ for (const db of await databaseKinds()) {
         assert.equal(failed.provider, 'twilio');
         assert.equal(failed.provider_status, 400);
         assert.equal(failed.provider_code, '21211');
+        // Twilio's answer whole, as the fixture wrote it (Twilio's error JSON)
+        assert.deepEqual(failed.provider_error, {
+          status: 400,
+          body: { code: 21211, message: words, more_info: 'https://www.twilio.com/docs/errors/21211', status: 400 },
+        });
         assert.equal(failed.diagnosis?.cause, "The 'To' number is not a valid phone number.");
         assert.match(failed.diagnosis?.hint ?? '', /does not look valid/);
+      });
+
+      it("a provider's long error is kept within 1000 characters of JSON, its code and status whole", async () => {
+        const { person: p, tokens } = await verifiedLogin(stack, 'tw-long');
+        stack.sms.failWith = { status: 400, code: 30001, message: `Queue overflow: ${'x'.repeat(5000)}` };
+        try {
+          const asked = await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token);
+          assert.equal(asked.status, 200, asked.text);
+          assert.equal((await ended(stack, p.phone, ['sent', 'failed'])).status, 'failed');
+        } finally {
+          stack.sms.failWith = undefined;
+        }
+        const [logged] = await logOf(stack, p.phone);
+        const kept = logged.events.find((e) => e.kind === 'attempt_failed')?.provider_error as {
+          status: number;
+          body: { code: number; message: string; more_info: string };
+        };
+        assert.ok(JSON.stringify(kept).length <= 1000, JSON.stringify(kept));
+        assert.equal(kept.status, 400);
+        assert.equal(kept.body.code, 30001);
+        assert.equal(kept.body.more_info, 'https://www.twilio.com/docs/errors/30001');
+        assert.match(kept.body.message, /^Queue overflow: x+…$/);
       });
 
       it('an SMTP 550 ends failed with its cause, and `panic-api messages` shows the events', async () => {
@@ -198,6 +226,13 @@ for (const db of await databaseKinds()) {
         assert.deepEqual(kinds(logged.events), ['queued', 'attempt_failed']);
         const failed = logged.events[1];
         assert.equal(failed.provider_status, 550);
+        // the server's reply code and text, with the command it answered and nodemailer's code
+        assert.deepEqual(failed.provider_error, {
+          code: 'EENVELOPE',
+          command: 'RCPT TO',
+          responseCode: 550,
+          response: `550 Mailbox unavailable: ${p.email}`,
+        });
         assert.match(failed.diagnosis?.cause ?? '', /mailbox does not exist/);
 
         const cli = await runCli(['messages', '--to', p.email], { API_BASE_URL: stack.baseUrl, ADMIN_TOKEN: ADMIN });
@@ -209,6 +244,11 @@ for (const db of await databaseKinds()) {
           at(/^ {4}\S+ {2}queued$/) <
             at(/^ {4}\S+ {2}attempt failed → failed \(smtp, 550 EENVELOPE, \d+ ms\): SMTP EENVELOPE 550/),
           cli.stdout,
+        );
+        const answer = lines.find((l) => l.startsWith("      provider's answer: "));
+        assert.deepEqual(
+          JSON.parse(answer?.slice("      provider's answer: ".length) ?? 'null'),
+          failed.provider_error,
         );
         assert.match(cli.stdout, /^ {6}cause: The mailbox does not exist/m);
         assert.match(cli.stdout, /^ {6}fix: Check the address for typos/m);

@@ -2,8 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort } from './support/net.ts';
 import { holdingSmtp, startSmtpServer } from './support/smtp.ts';
-import { expectStatus } from './support/api.ts';
-import { person, startStack, type Stack } from './support/stack.ts';
+import { person, phoneCodeAsked, startStack, type Stack } from './support/stack.ts';
 import { channelState } from './support/delivery-state.ts';
 import { messageReaching, newestMessage } from './support/outbox-rows.ts';
 import { waitUntil } from './support/wait.ts';
@@ -123,16 +122,7 @@ describe('delivery: retries, permanent and temporary failures', () => {
     });
     after(() => stack.close());
 
-    async function phoneCodeRequest(tag: string) {
-      const p = person(tag);
-      await stack.api('POST', '/api/v1/auth/register', p);
-      const otp = await stack.emailCode(p.email);
-      await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
-      const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
-      const res = await stack.api('POST', '/api/v1/users/verify-phone', {}, expectStatus(login, 200).access_token);
-      assert.equal(res.status, 200);
-      return p;
-    }
+    const phoneCodeRequest = async (tag: string) => (await phoneCodeAsked(stack, tag)).person;
 
     it("a 400 from the API fails at once with Twilio's message", async () => {
       stack.sms.failWith = { status: 400, code: 21211, message: "The 'To' number is not a valid phone number." };

@@ -8,23 +8,11 @@ import assert from 'node:assert/strict';
 import { freePort as closedPort } from './support/net.ts';
 import type { Message } from '../src/platform/db/schema.ts';
 import { parseLogLines } from './support/logs.ts';
+import { DEV_ENV } from './support/dev-inbox.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
 import { messagesTo, newestMessageWhen } from './support/outbox-rows.ts';
 import { waitUntil } from './support/wait.ts';
-
-/** Every provider setting startStack fills in, emptied: nothing is configured. */
-const NO_PROVIDERS = {
-  SMTP_SERVER: '',
-  SMTP_USERNAME: '',
-  SMTP_PASSWORD: '',
-  FROM_EMAIL: '',
-  SMS_PROVIDER: '',
-  SMS_API_URL: '',
-  SMS_ACCOUNT_SID: '',
-  SMS_API_KEY: '',
-  SMS_FROM: '',
-};
 
 const logLines = (stack: Stack) => parseLogLines(stack.logs);
 
@@ -59,13 +47,14 @@ async function verifiedFromFallback(stack: Stack, tag: string) {
   assert.equal(ver.status, 200, ver.text);
   const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
   assert.equal(login.status, 200, login.text);
-  return { account: p, accessToken: login.body.access_token as string };
+  return { account: p, accessToken: login.body.access_token };
 }
 
 describe('development, nothing configured: codes are captured and logged once', () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ env: { APP_ENV: 'development', ...NO_PROVIDERS } });
+    // Every provider setting startStack fills in emptied, the sender too: nothing is configured.
+    stack = await startStack({ env: { ...DEV_ENV, FROM_EMAIL: '' } });
   });
   after(() => stack?.close());
 

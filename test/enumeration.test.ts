@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ApiResponse, errorCode } from './support/api.ts';
+import { type ApiResponse, assertRateLimited, errorCode } from './support/api.ts';
 import { databaseKinds, person, startStack, verifiedLogin, wrongCode, type Stack } from './support/stack.ts';
 
 /** Time stands still in these stacks, so expires_at (and any "try again in N s") cannot differ between answers. */
@@ -201,16 +201,6 @@ for (const db of await databaseKinds()) {
       });
     });
     after(() => Promise.all([cooldown?.close(), hourly?.close()]));
-
-    const assertRateLimited = (r: ApiResponse, maxSeconds: number) => {
-      assert.equal(r.status, 429, r.text);
-      assert.equal(errorCode(r), 'rate_limited');
-      const retry = Number(r.headers.get('retry-after'));
-      assert.ok(
-        Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,
-        `Retry-After: ${r.headers.get('retry-after')}`,
-      );
-    };
 
     it('with a 60 s cooldown a second resend to one address is 429 with Retry-After, known or unknown alike', async () => {
       const known = await silentAccount(cooldown, 'cool-known');

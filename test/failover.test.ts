@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
 import { freePort } from './support/net.ts';
-import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
+import { person, phoneCodeAsked, startStack, type Stack } from './support/stack.ts';
 import { channelState } from './support/delivery-state.ts';
 import { expectStatus } from './support/api.ts';
 import { waitUntil } from './support/wait.ts';
@@ -37,12 +37,7 @@ function withFallback(): { stack: Stack; fallback: HttpSmsFixture } {
 }
 
 /** A verified account asks for a phone code; answers its phone. */
-async function askSmsCode(stack: Stack): Promise<string> {
-  const { tokens } = await verifiedLogin(stack, 'failover');
-  const me = expectStatus(await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token), 200);
-  assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
-  return me.phone;
-}
+const askSmsCode = async (stack: Stack) => (await phoneCodeAsked(stack, 'failover')).person.phone;
 
 async function finalMessage(stack: Stack, recipient: string) {
   return waitUntil(

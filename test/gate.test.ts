@@ -1,8 +1,9 @@
 /**
  * The hash gate's rule on its own (issue 19, part 4): a task waits while the wait it can expect (the
  * line ahead over the rate measured from the tasks' own durations) fits in maxWaitMs; past that, or
- * past maxQueued, it is refused at once with the seconds until the line ahead drains. The clock is
- * the test's: time moves when the test says, nothing sleeps.
+ * past maxQueued, it is refused at once with the seconds until the line ahead drains. A task
+ * announced before its flow's work counts in line until it comes. The clock is the test's: time
+ * moves when the test says, nothing sleeps.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -171,6 +172,28 @@ describe('createGate: shed by time', () => {
     await Promise.all(runs.map((r) => r.promise));
     assert.ok(runs.every((r) => r.outcome.value === 'done'));
     assert.equal(g.gate.expectedWaitMs(), 0);
+  });
+
+  it('a task that comes is judged by the line really ahead of it, not by the announced ones behind it', async () => {
+    // Guess 100 ms, 1 slot: A runs, B waits, then 9 are announced ((9 + 1) × 100 ≤ 1000).
+    const g = gateOnClock({ concurrency: 1, maxWaitMs: 1000, maxQueued: 1000, announcedMs: 5000, firstGuessMs: 100 });
+    const first = [g.run(), g.run()];
+    await g.settle();
+    for (let i = 0; i < 9; i++) assert.equal(g.gate.announce(), null);
+    assert.equal(g.gate.announce(), 2);
+    // A took 300 ms: the rate is a third of the guess. B runs; the announced come one by one.
+    await g.endOldest(300);
+    const announced = Array.from({ length: 9 }, () => g.run());
+    await g.settle();
+    // The first of them waits behind B alone (300 ms), the second 600, the third 900; the rest
+    // would wait past 1000 ms behind those three and are refused, each with Retry-After 2.
+    assert.deepEqual(
+      announced.map((r) => r.outcome.value),
+      [undefined, undefined, undefined, 2, 2, 2, 2, 2, 2],
+    );
+    await g.drain(300);
+    await Promise.all([...first, ...announced].map((r) => r.promise));
+    assert.equal(announced.filter((r) => r.outcome.value === 'done').length, 3);
   });
 
   it('an announced task that never comes (its flow ended first) stops counting after announcedMs', async () => {

@@ -81,7 +81,7 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     assert.equal(relogin.status, 200, relogin.text);
     keep('access token (login again)', relogin.body.access_token);
     keep('refresh token (login again)', relogin.body.refresh_token);
-    const access = relogin.body.access_token as string;
+    const access = relogin.body.access_token;
 
     assert.equal((await stack.api('GET', '/api/v1/auth/me', undefined, access)).status, 200);
     const phoneSend = await stack.api('POST', '/api/v1/users/verify-phone', {}, access);

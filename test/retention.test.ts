@@ -147,7 +147,7 @@ for (const db of await databaseKinds()) {
       assert.equal((await verify(p.email, await mailCode(p.email))).status, 200);
       const res = await login(p.email, p.password);
       assert.equal(res.status, 200, res.text);
-      return { person: p, tokens: res.body as { access_token: string; refresh_token: string } };
+      return { person: p, tokens: res.body };
     }
 
     it('final messages go after MESSAGE_RETENTION_DAYS (30); queued and sending ones stay whatever their age', async () => {
@@ -243,7 +243,7 @@ for (const db of await databaseKinds()) {
       const { tokens: first } = await signedIn('ret-tokens');
       const rotated = await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: first.refresh_token });
       assert.equal(rotated.status, 200, rotated.text);
-      const inUse = rotated.body.refresh_token as string;
+      const inUse = rotated.body.refresh_token;
       const { person: other, tokens: ended } = await signedIn('ret-logout');
       const out = await stack.api(
         'POST',
@@ -295,7 +295,7 @@ for (const db of await databaseKinds()) {
 
       const again = await stack.api('POST', '/api/v1/auth/refresh', { refresh_token: inUse });
       assert.equal(again.status, 200, 'the token in use still refreshes after the prune');
-      const latest = again.body.refresh_token as string;
+      const latest = again.body.refresh_token;
       const neverLoggedOut = (await token(latest))!.session_id;
 
       // Never used again: it expires (REFRESH_TOKEN_TTL_SECONDS, 30 days) and goes a day after.

@@ -5,8 +5,8 @@
  *   normal CPU priority;
  * - the files whose assertions bound a process's memory, one at a time, each in its own process;
  * - every other file in one of two lanes (each file has its own databases, ports and Redis keys),
- *   which share one list, longest first. Once the files that run alone have ended, a lane takes
- *   their place.
+ *   which share one list, longest first (by what each took the last time: test/support/file-seconds.ts).
+ *   Once the files that run alone have ended, a lane takes their place.
  *
  * A lane is one process for many files (test/support/lane.ts): loading the module graph through tsx
  * costs each process seconds of CPU, and the suite is CPU-bound on a 2-core machine. A lane takes the
@@ -19,7 +19,9 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
+import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
+import { readSeconds, writeSeconds } from './support/file-seconds.ts';
 import type { Answer, Ask } from './support/lane.ts';
 
 /** Files that assert a duration (a median gap under 1 ms, answers within a bound). */
@@ -36,58 +38,26 @@ const TIMED = new Set([
  */
 const MEASURED = new Set(['footprint.test.ts', 'limiter-bound.test.ts']);
 
-/**
- * What each slow file took in a lane (seconds, beside the other lanes and the files run alone on a
- * 2-core machine, Node 24), to hand the longest out first; a file not listed counts as 2. Only the
- * order depends on these.
- */
-const SECONDS: Record<string, number> = {
-  'crash-safety.test.ts': 33,
-  'doctor-deliverability.test.ts': 32,
-  'abuse-sms-pumping.test.ts': 30,
-  'doctor.test.ts': 25,
-  'dev-inbox.test.ts': 21,
-  'abuse-denial.test.ts': 23,
-  'abuse-takeover.test.ts': 18,
-  'attack-messages.test.ts': 16,
-  'enumeration.test.ts': 14,
-  'code-rules.test.ts': 12,
-  'malformed-input.test.ts': 11,
-  'delivery-events.test.ts': 10,
-  'abuse-sms-brake.test.ts': 9,
-  'abuse-small-levers.test.ts': 9,
-  'pglite-settings.test.ts': 10,
-  'retention.test.ts': 10,
-  'delivery.test.ts': 9,
-  'cli-client.test.ts': 9,
-  'why.test.ts': 8,
-  'receipts.test.ts': 7,
-  'messages.test.ts': 7,
-  'failover.test.ts': 6,
-  'flows.test.ts': 6,
-  'openapi-types.test.ts': 4,
-  'prune-cli.test.ts': 4,
-  'attack-receipts.test.ts': 4,
-  'logs.test.ts': 4,
-  'sealed-outbox.test.ts': 4,
-  'concurrency.test.ts': 4,
-  'config.test.ts': 3,
-  'dev-fallback.test.ts': 3,
-};
-
 const dir = new URL('.', import.meta.url).pathname;
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.test.ts'))
   .sort();
-for (const f of [...TIMED, ...MEASURED, ...Object.keys(SECONDS)])
+for (const f of [...TIMED, ...MEASURED])
   if (!files.includes(f)) throw new Error(`test/run.ts names ${f}, which is not a test file any more`);
 
-/** The lanes' files, longest first: each lane takes the next one whenever it is free. */
-const cost = (f: string) => SECONDS[f] ?? 2;
+/**
+ * The lanes' files, longest first by what each took in its lane the last time: each lane takes the
+ * next one whenever it is free. A file never timed (a new one, or every file on a fresh checkout)
+ * goes first, in name order: it may be long, and it is timed from then on.
+ */
+const last = readSeconds();
+const cost = (f: string) => last[f] ?? Number.POSITIVE_INFINITY;
 const queue = files
   .filter((f) => !TIMED.has(f) && !MEASURED.has(f))
-  .sort((a, b) => cost(b) - cost(a))
+  .sort((a, b) => cost(b) - cost(a) || a.localeCompare(b))
   .map((f) => dir + f);
+/** What each lane file took this run, in seconds: from its handing out to its lane's next ask. */
+const took: Record<string, number> = {};
 
 const reporter = `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`;
 
@@ -121,9 +91,14 @@ function start(args: string[], priority: number): TestProcess {
   if (child.pid !== undefined) setPriority(child.pid, priority);
   /** Files handed to it, when it is a lane: one that asked and got none has nothing to report. */
   let handed: number | undefined;
+  /** The file it runs now, and since when. */
+  let current: { name: string; since: number } | undefined;
   child.on('message', (ask: Ask) => {
     if (!ask.next) return;
+    const now = performance.now();
+    if (current) took[current.name] = Math.round((now - current.since) / 100) / 10;
     const file = queue.shift() ?? null;
+    current = file ? { name: basename(file), since: now } : undefined;
     handed = (handed ?? 0) + (file ? 1 : 0);
     child.send({ file } satisfies Answer);
   });
@@ -179,4 +154,5 @@ for (const run of await later) {
   run.show();
   codes.push(await run.exit);
 }
+writeSeconds(took, files);
 process.exit(Math.max(...codes));

@@ -16,6 +16,11 @@ export function messageEventLines(events: MessageEvent[]): string[] {
     // The status it left the message in, when the kind does not say it (a failed attempt: queued or failed).
     const left = e.status === e.kind ? '' : ` → ${e.status}`;
     const line = `${e.at}  ${e.kind.replace('_', ' ')}${left}${detail(e)}`;
-    return e.diagnosis ? [line, `  cause: ${e.diagnosis.cause}`, `  fix: ${e.diagnosis.fix}`] : [line];
+    return [
+      line,
+      // the provider's own words, as it gave them (an SMTP reply with its command, an API's error body)
+      ...(e.provider_error ? [`  provider's answer: ${JSON.stringify(e.provider_error)}`] : []),
+      ...(e.diagnosis ? [`  cause: ${e.diagnosis.cause}`, `  fix: ${e.diagnosis.fix}`] : []),
+    ];
   });
 }

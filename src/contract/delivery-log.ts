@@ -23,6 +23,12 @@ export const MessageEvent = Type.Object({
   provider_code: Nullable(
     Type.String({ description: "The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH)" }),
   ),
+  provider_error: Nullable(
+    Type.Record(Type.String(), Type.Unknown(), {
+      description:
+        "A failed attempt's provider error as it came, at most 1000 characters of JSON: an SMTP server's responseCode and response with the client's code and command; an API's HTTP status and error body (Twilio's code, message, more_info)",
+    }),
+  ),
   duration_ms: Nullable(Type.Integer()),
   provider_id: Nullable(Type.String()),
   /** For a failed attempt or a failure's receipt, when delivery/reasons.ts knows its code. */

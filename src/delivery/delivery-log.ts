@@ -68,6 +68,7 @@ async function withEvents(db: Kysely<Database>, rows: LoggedRow[]): Promise<Logg
         'error',
         'provider_status',
         'provider_code',
+        'provider_error',
         'duration_ms',
         'provider_id',
       ])

@@ -1,10 +1,13 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, Message, NewMessageEvent } from '../platform/db/schema.ts';
-import { PENDING_STATUSES, type Channel, type OtpPurpose } from '../shared/vocabulary.ts';
+import type { Database, Message } from '../platform/db/schema.ts';
+import { PENDING_STATUSES, type Channel, type MessageEventKind, type OtpPurpose } from '../shared/vocabulary.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { MessageSeal } from './sealed-body.ts';
-import type { ProviderAnswer } from './channels/types.ts';
+import type { ProviderAnswer, ProviderError } from './channels/types.ts';
+import { EVENT_TEXT_MAX, keptProviderError } from './provider-error.ts';
 import type { Locale } from '../shared/locales.ts';
+import { normalizeEmail } from '../shared/addresses.ts';
+import type { Suppression } from './suppressions.ts';
 
 export interface CodeMessage {
   channel: Channel;
@@ -40,7 +43,8 @@ export async function enqueue(
 ): Promise<string> {
   const sealed = seal.seal({
     channel: msg.channel,
-    recipient: msg.recipient,
+    // an email in its normal form: the claim matches it against the suppression list as it is
+    recipient: msg.channel === 'email' ? normalizeEmail(msg.recipient) : msg.recipient,
     purpose: msg.purpose,
     body_text: msg.text,
     body_html: msg.html,
@@ -70,11 +74,26 @@ export async function enqueue(
 }
 
 /**
+ * A claimed message, with what decides whether it may still be sent, read in the claim's own
+ * statement right before the send: whether its code is still live, and the address's suppression.
+ */
+export type ClaimedMessage = Message & {
+  /** False once a newer code replaced its code (or its code is gone); true for messages without a tracked code. */
+  code_live: boolean;
+  /** True once its code was used (a later channel's message of a verified phone code: not sent). */
+  code_used: boolean;
+  /** The address's suppression (emails only), when it has one. */
+  suppression: Pick<Suppression, 'reason' | 'created_at'> | null;
+};
+
+/**
  * Claims up to `limit` due messages of one channel: queued ones whose time has come, and sending ones
  * whose lease ran out (their worker died). SKIP LOCKED lets several workers claim side by side without
  * sharing a row; each claim gets a new lease token, so a worker whose lease was taken over can no
  * longer record an outcome. `inFlight`: the ids the claiming worker is sending itself, which it does
- * not take over from itself when a send outlasts its lease (it would send them twice).
+ * not take over from itself when a send outlasts its lease (it would send them twice). The same
+ * statement reads each message's live code and suppression, so a claim costs one round trip, not
+ * three per message.
  */
 export async function claimDue(
   db: Kysely<Database>,
@@ -83,7 +102,7 @@ export async function claimDue(
   leaseSeconds: number,
   limit: number,
   inFlight: readonly string[] = [],
-): Promise<Message[]> {
+): Promise<ClaimedMessage[]> {
   const due = db
     .selectFrom('messages')
     .select('id')
@@ -99,18 +118,55 @@ export async function claimDue(
     .limit(limit)
     .forUpdate()
     .skipLocked();
-  return db
-    .updateTable('messages')
-    .set((eb) => ({
-      status: 'sending',
-      attempts: eb('attempts', '+', 1),
-      lease_until: addSeconds(now, leaseSeconds),
-      lease_token: sql<string>`gen_random_uuid()`,
-      updated_at: now,
-    }))
-    .where('id', 'in', due)
-    .returningAll()
+  const rows = await db
+    .with('claimed', (db) =>
+      db
+        .updateTable('messages')
+        .set((eb) => ({
+          status: 'sending',
+          attempts: eb('attempts', '+', 1),
+          lease_until: addSeconds(now, leaseSeconds),
+          lease_token: sql<string>`gen_random_uuid()`,
+          updated_at: now,
+        }))
+        .where('id', 'in', due)
+        .returningAll(),
+    )
+    .selectFrom('claimed')
+    // enqueue() stores an email's recipient in its normal form, the form the suppression list keys on
+    .leftJoin('suppressions', (join) =>
+      join.onRef('suppressions.address', '=', 'claimed.recipient').on('claimed.channel', '=', 'email'),
+    )
+    .selectAll('claimed')
+    .select((eb) => [
+      eb
+        .or([
+          eb('claimed.code_id', 'is', null),
+          eb.exists(eb.selectFrom('otp_codes').select('otp_codes.id').whereRef('otp_codes.id', '=', 'claimed.code_id')),
+        ])
+        .as('code_live'),
+      eb
+        .exists(
+          eb
+            .selectFrom('otp_codes')
+            .select('otp_codes.id')
+            .whereRef('otp_codes.id', '=', 'claimed.code_id')
+            .where('otp_codes.consumed_at', 'is not', null),
+        )
+        .as('code_used'),
+      'suppressions.reason as suppression_reason',
+      'suppressions.created_at as suppressed_at',
+    ])
     .execute();
+  return rows.map(({ code_live, code_used, suppression_reason, suppressed_at, ...message }) => ({
+    ...message,
+    code_live: Boolean(code_live),
+    code_used: Boolean(code_used),
+    suppression:
+      suppression_reason !== null && suppressed_at !== null
+        ? { reason: suppression_reason, created_at: suppressed_at }
+        : null,
+  }));
 }
 
 const REDACTED = '[redacted after delivery]';
@@ -133,31 +189,119 @@ export type Outcome =
   | { status: 'superseded' }
   | { status: 'withdrawn' };
 
+/** The columns of an outcome's event, but its message, time and status (the outcome's). */
+interface OutcomeEvent {
+  kind: MessageEventKind;
+  provider?: string | null;
+  error?: string;
+  provider_status?: number | null;
+  provider_code?: string | null;
+  provider_error?: ProviderError | null;
+  duration_ms?: number;
+}
+
 /** The event that records an outcome, if any. Its error is the reason the outcome already keeps in last_error. */
-function eventOf(outcome: Outcome, messageId: string, now: Date): NewMessageEvent | undefined {
-  const base = { message_id: messageId, at: now, status: outcome.status };
+function eventOf(outcome: Outcome): OutcomeEvent | undefined {
   if (outcome.status === 'expired' || outcome.status === 'superseded' || outcome.status === 'withdrawn')
-    return { ...base, kind: outcome.status };
-  if (outcome.status === 'suppressed') return { ...base, kind: 'suppressed', error: outcome.reason.slice(0, 1000) };
+    return { kind: outcome.status };
+  if (outcome.status === 'suppressed') return { kind: 'suppressed', error: outcome.reason.slice(0, EVENT_TEXT_MAX) };
   const { attempt } = outcome;
   if (!attempt) return undefined;
   const tried = { provider: attempt.provider, duration_ms: Math.round(attempt.durationMs) };
-  if (outcome.status === 'sent') return { ...base, ...tried, kind: 'sent', provider_id: outcome.providerId };
+  if (outcome.status === 'sent') return { ...tried, kind: 'sent' };
+  const original = attempt.answer?.original;
   return {
-    ...base,
     ...tried,
     kind: 'attempt_failed',
-    error: outcome.reason.slice(0, 1000),
+    error: outcome.reason.slice(0, EVENT_TEXT_MAX),
     provider_status: attempt.answer?.status ?? null,
     provider_code: attempt.answer?.code ?? null,
+    provider_error: original ? keptProviderError(original) : null,
   };
 }
 
+/** A claimed message's outcome, to be recorded by the claim that holds `lease_token`. */
+export interface OutcomeOf {
+  message: Pick<Message, 'id' | 'lease_token'>;
+  outcome: Outcome;
+}
+
+/** At most this many outcomes in one statement. */
+export const RECORD_BATCH = 100;
+
 /**
- * Records what happened to a claimed message, if `leaseToken` still holds its claim; false when it
- * does not (the lease ran out and another worker took the message over). Final states drop the
- * code-bearing body unless `keepBody` (development, where it stays sealed for the dev inbox).
+ * Records what happened to claimed messages, each only if its `lease_token` still holds its claim:
+ * true for those recorded, false for those whose lease ran out and another worker took over. Final
+ * states drop the code-bearing body unless `keepBody` (development, where it stays sealed for the dev
+ * inbox). One statement for all (a message at most once): each event is written exactly when its
+ * message's update held, in the same transaction, and a backlog costs one commit per batch, not per message.
  */
+export async function recordOutcomes(
+  db: Kysely<Database>,
+  outcomes: readonly OutcomeOf[],
+  now: Date,
+  keepBody: boolean,
+): Promise<boolean[]> {
+  if (!outcomes.length) return [];
+  const rows = outcomes.map(({ message, outcome }) => {
+    const event = eventOf(outcome);
+    return {
+      id: message.id,
+      lease_token: message.lease_token,
+      status: outcome.status,
+      sent: outcome.status === 'sent',
+      provider_id: outcome.status === 'sent' ? outcome.providerId : null,
+      last_error: 'reason' in outcome ? outcome.reason.slice(0, EVENT_TEXT_MAX) : null,
+      retry_at: outcome.status === 'queued' ? outcome.retryAt.toISOString() : null,
+      redact: outcome.status !== 'queued' && !keepBody,
+      kind: event?.kind ?? null,
+      provider: event?.provider ?? null,
+      error: event?.error ?? null,
+      provider_status: event?.provider_status ?? null,
+      provider_code: event?.provider_code ?? null,
+      provider_error: event?.provider_error ?? null,
+      duration_ms: event?.duration_ms ?? null,
+    };
+  });
+  const at = sql`cast(${now} as timestamptz)`;
+  const { rows: held } = await sql<{ id: string }>`
+    WITH outcome AS (
+      SELECT * FROM jsonb_to_recordset(cast(${JSON.stringify(rows)} as jsonb)) AS o(
+        id uuid, lease_token uuid, status text, sent boolean, provider_id text, last_error text,
+        retry_at timestamptz, redact boolean, kind text, provider text, error text,
+        provider_status integer, provider_code text, provider_error jsonb, duration_ms integer)
+    ),
+    held AS (
+      UPDATE messages m SET
+        status = o.status,
+        updated_at = ${at},
+        lease_until = NULL,
+        lease_token = NULL,
+        provider_id = CASE WHEN o.sent THEN o.provider_id ELSE m.provider_id END,
+        sent_at = CASE WHEN o.sent THEN ${at} ELSE m.sent_at END,
+        last_error = CASE WHEN o.sent THEN NULL ELSE coalesce(o.last_error, m.last_error) END,
+        next_attempt_at = coalesce(o.retry_at, m.next_attempt_at),
+        body_text = CASE WHEN o.redact THEN ${REDACTED} ELSE m.body_text END,
+        body_html = CASE WHEN o.redact THEN NULL ELSE m.body_html END,
+        otp = CASE WHEN o.redact THEN NULL ELSE m.otp END
+      FROM outcome o
+      WHERE m.id = o.id AND m.status = 'sending' AND m.lease_token = o.lease_token
+      RETURNING m.id
+    ),
+    events AS (
+      INSERT INTO message_events (message_id, at, kind, status, provider, error, provider_status, provider_code,
+        provider_error, duration_ms, provider_id)
+      SELECT o.id, ${at}, o.kind, o.status, o.provider, o.error, o.provider_status, o.provider_code,
+        o.provider_error, o.duration_ms, CASE WHEN o.sent THEN o.provider_id END
+      FROM outcome o JOIN held ON held.id = o.id
+      WHERE o.kind IS NOT NULL
+    )
+    SELECT id FROM held`.execute(db);
+  const recorded = new Set(held.map((r) => r.id));
+  return outcomes.map(({ message }) => recorded.has(message.id));
+}
+
+/** recordOutcomes for one message. */
 export async function recordOutcome(
   db: Kysely<Database>,
   message: Pick<Message, 'id' | 'lease_token'>,
@@ -165,69 +309,22 @@ export async function recordOutcome(
   now: Date,
   keepBody: boolean,
 ): Promise<boolean> {
-  const final = outcome.status !== 'queued';
-  const event = eventOf(outcome, message.id, now);
-  const redact = final && !keepBody ? { body_text: REDACTED, body_html: null, otp: null } : {};
-  const update = db
-    .updateTable('messages')
-    .set({
-      status: outcome.status,
-      updated_at: now,
-      lease_until: null,
-      lease_token: null,
-      ...(outcome.status === 'sent' ? { provider_id: outcome.providerId, sent_at: now, last_error: null } : {}),
-      ...(outcome.status === 'queued' ? { next_attempt_at: outcome.retryAt } : {}),
-      ...('reason' in outcome ? { last_error: outcome.reason.slice(0, 1000) } : {}),
-      ...redact,
-    })
-    .where('id', '=', message.id)
-    .where('status', '=', 'sending')
-    .where('lease_token', '=', message.lease_token)
-    .returning('id');
-  if (!event) return (await update.execute()).length === 1;
-  // One statement: the event is written exactly when the update held, in its transaction.
-  const columns = Object.keys(event) as Array<keyof NewMessageEvent>;
-  const inserted = await db
-    .with('held', () => update)
-    .insertInto('message_events')
-    .columns(columns)
-    .expression((eb) =>
-      eb
-        .selectFrom('held')
-        .select(columns.map((c) => (c === 'message_id' ? sql<string>`held.id`.as(c) : typed(c, event[c]).as(c)))),
-    )
-    .executeTakeFirst();
-  return Number(inserted.numInsertedOrUpdatedRows) === 1;
+  const [held] = await recordOutcomes(db, [{ message, outcome }], now, keepBody);
+  return held;
 }
-
-/** A parameter with its column's type: an INSERT … SELECT does not infer it. */
-const EVENT_COLUMN_TYPES: Partial<Record<keyof NewMessageEvent, string>> = {
-  at: 'timestamptz',
-  provider_status: 'integer',
-  duration_ms: 'integer',
-};
-const typed = (column: keyof NewMessageEvent, value: unknown) =>
-  sql`cast(${value} as ${sql.raw(EVENT_COLUMN_TYPES[column] ?? 'text')})`;
 
 /**
  * Whether a claimed message's code may still be sent: 'expired' once its code's time has passed,
  * 'superseded' once a newer code replaced it (or its code is gone), 'withdrawn' once it was used (a
  * later channel's message of a verified code), else null.
  */
-export async function staleCode(
-  db: Kysely<Database>,
-  message: Pick<Message, 'expires_at' | 'code_id'>,
+export function staleCode(
+  message: Pick<ClaimedMessage, 'expires_at' | 'code_live' | 'code_used'>,
   now: Date,
-): Promise<'expired' | 'superseded' | 'withdrawn' | null> {
+): 'expired' | 'superseded' | 'withdrawn' | null {
   if (message.expires_at && message.expires_at.getTime() <= now.getTime()) return 'expired';
-  if (!message.code_id) return null;
-  const code = await db
-    .selectFrom('otp_codes')
-    .select('consumed_at')
-    .where('id', '=', message.code_id)
-    .executeTakeFirst();
-  if (!code) return 'superseded';
-  return code.consumed_at ? 'withdrawn' : null;
+  if (!message.code_live) return 'superseded';
+  return message.code_used ? 'withdrawn' : null;
 }
 
 /** Messages still to be sent, of one channel or of all. */

@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/settings.ts';
 import type { Clock } from '../shared/clock.ts';
 import { addSeconds } from '../shared/clock.ts';
-import type { Database, Message } from '../platform/db/schema.ts';
+import type { Database } from '../platform/db/schema.ts';
 import { CHANNELS, type Channel } from '../shared/vocabulary.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
@@ -13,8 +13,15 @@ import { DeliveryError } from './channels/types.ts';
 import { everyBreakerOpen } from './channels/failover.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { logCapturedCode } from './dev-fallback.ts';
-import { claimDue, recordOutcome, staleCode, type Outcome } from './outbox.ts';
-import { suppressionOf } from './suppressions.ts';
+import {
+  claimDue,
+  RECORD_BATCH,
+  recordOutcomes,
+  staleCode,
+  type ClaimedMessage,
+  type Outcome,
+  type OutcomeOf,
+} from './outbox.ts';
 import type { MessageSeal } from './sealed-body.ts';
 import { callingCodeOf } from '../shared/addresses.ts';
 
@@ -62,14 +69,28 @@ export interface Worker {
 /** How long to wait before writing an outcome again while the database does not answer. */
 const RECORD_RETRY_MS = 500;
 
+/**
+ * How many outcomes from the front go in one statement: at most RECORD_BATCH, and a message at most
+ * once (its later outcome, written after the earlier one, finds the lease it ended and is refused).
+ */
+function batchLength(queue: readonly OutcomeOf[]): number {
+  const ids = new Set<string>();
+  for (const [i, { message }] of queue.entries()) {
+    if (i === RECORD_BATCH || ids.has(message.id)) return i;
+    ids.add(message.id);
+  }
+  return queue.length;
+}
+
 export function createWorker(deps: WorkerDeps): Worker {
   const { db, config, channels, logger, clock, metrics, seal, road = noRoad } = deps;
   let running = false;
   let loops: Promise<void>[] = [];
   let unlisten: (() => Promise<void>) | undefined;
-  const inFlight = new Map<string, { message: Message; done: Promise<void> }>();
+  /** Claimed messages until their outcome is written; `sending` until their send has ended. */
+  const inFlight = new Map<string, { message: ClaimedMessage; sending: boolean; done: Promise<void> }>();
   /** Outcomes the database did not take: written before anything new is claimed. */
-  const unrecorded: Array<{ message: Message; outcome: Outcome }> = [];
+  const unrecorded: OutcomeOf[] = [];
   const wakers = Object.fromEntries(CHANNELS.map((c) => [c, new Set<() => void>()])) as Record<
     Channel,
     Set<() => void>
@@ -98,9 +119,9 @@ export function createWorker(deps: WorkerDeps): Worker {
       wakers[channel].add(done);
     });
 
-  /** Sends one message and decides its next state; reads only whether its code is still the one to send. */
-  async function attempt(stored: Message): Promise<Outcome> {
-    const stale = await staleCode(db, stored, clock());
+  /** Sends one message and decides its next state; its claim read whether its code is live and its address suppressed. */
+  async function attempt(stored: ClaimedMessage): Promise<Outcome> {
+    const stale = staleCode(stored, clock());
     if (stale) {
       // Right before sending: a code that no longer works would only confuse the person who gets it.
       logger.info(
@@ -113,7 +134,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     const channel = channels[stored.channel];
     const started = Date.now();
     const state = channel.status();
-    let message: Message;
+    let message: ClaimedMessage;
     try {
       message = seal.open(stored);
     } catch (err) {
@@ -123,7 +144,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       metrics.messagesFinished.inc({ channel: stored.channel, status: 'failed' });
       return { status: 'failed', reason, attempt: { provider: null, durationMs: 0 } };
     }
-    const suppression = message.channel === 'email' ? await suppressionOf(db, message.recipient) : undefined;
+    const { suppression } = message;
     if (suppression) {
       // The public answer was the same as for any address; only the delivery log says why nothing went.
       const reason = `not sent: the address is suppressed since ${suppression.created_at.toISOString()} (${suppression.reason})`;
@@ -192,27 +213,51 @@ export function createWorker(deps: WorkerDeps): Worker {
     return outcome;
   }
 
+  /**
+   * Outcomes waiting for their statement, oldest first: one statement writes those that wait while the
+   * one before it runs (at most RECORD_BATCH), so that a backlog costs a commit per batch, not per message.
+   */
+  const waiting: Array<{ message: ClaimedMessage; outcome: Outcome; written: () => void }> = [];
+  let writing = false;
+
   /** Writes an outcome; one the database does not take is kept and written again before any claim. */
-  async function record(message: Message, outcome: Outcome): Promise<void> {
-    try {
-      const held = await recordOutcome(db, message, outcome, clock(), config.isDevelopment);
-      if (!held)
+  function record(message: ClaimedMessage, outcome: Outcome): Promise<void> {
+    return new Promise((written) => {
+      waiting.push({ message, outcome, written });
+      if (!writing) void writeWaiting();
+    });
+  }
+
+  /** Never throws; `writing` ends in the same turn as the loop, so no outcome is pushed after its last look. */
+  async function writeWaiting(): Promise<void> {
+    writing = true;
+    while (waiting.length) {
+      const batch = waiting.splice(0, batchLength(waiting));
+      let held: boolean[] = [];
+      try {
+        held = await recordOutcomes(db, batch, clock(), config.isDevelopment);
+        for (const [i, { message }] of batch.entries())
+          if (!held[i])
+            logger.warn(
+              { message_id: message.id },
+              'outcome not recorded: the lease ran out and another worker took the message over',
+            );
+      } catch (err) {
+        unrecorded.push(...batch.map(({ message, outcome }) => ({ message, outcome })));
         logger.warn(
-          { message_id: message.id },
-          'outcome not recorded: the lease ran out and another worker took the message over',
+          { err, message_ids: batch.map((b) => b.message.id) },
+          'could not record a delivery outcome; it is written again before anything new is claimed',
         );
-      else await takeRoad(message, outcome);
-    } catch (err) {
-      unrecorded.push({ message, outcome });
-      logger.warn(
-        { err, message_id: message.id },
-        'could not record a delivery outcome; it is written again before anything new is claimed',
-      );
+      }
+      // a message is done once its code's road has taken the outcome too; the next batch need not wait
+      for (const [i, b] of batch.entries())
+        void (held[i] ? takeRoad(b.message, b.outcome) : Promise.resolve()).then(b.written);
     }
+    writing = false;
   }
 
   /** A phone code's next channel: waiting its turn after a send, at once after a failure. */
-  async function takeRoad(message: Message, outcome: Outcome): Promise<void> {
+  async function takeRoad(message: ClaimedMessage, outcome: Outcome): Promise<void> {
     try {
       if (outcome.status === 'sent') await road.sent({ ...message, status: 'sent' });
       else if (outcome.status === 'failed') await road.failed({ ...message, status: 'failed' }, outcome.reason);
@@ -233,30 +278,35 @@ export function createWorker(deps: WorkerDeps): Worker {
   };
   async function flushInOrder(): Promise<boolean> {
     while (unrecorded.length) {
-      const { message, outcome } = unrecorded[0];
+      const batch = unrecorded.slice(0, batchLength(unrecorded));
       try {
-        await recordOutcome(db, message, outcome, clock(), config.isDevelopment);
+        await recordOutcomes(db, batch, clock(), config.isDevelopment);
       } catch {
         return false;
       }
-      unrecorded.shift();
+      unrecorded.splice(0, batch.length);
     }
     return true;
   }
 
-  function begin(message: Message): void {
-    const done = attempt(message)
+  /**
+   * Sends a claimed message and writes its outcome. Its slot frees once the send has ended: its
+   * outcome then waits for the next statement of outcomes, while the slot already sends the next one.
+   */
+  function begin(message: ClaimedMessage): void {
+    const flight = { message, sending: true, done: Promise.resolve() };
+    const ended = attempt(message).finally(() => {
+      flight.sending = false;
+      wake(message.channel);
+    });
+    flight.done = ended
       .then((outcome) => record(message, outcome))
       .catch((err) => logger.error({ err, message_id: message.id }, 'delivering a message failed'))
-      .finally(() => {
-        inFlight.delete(message.id);
-        wake(message.channel);
-      });
-    inFlight.set(message.id, { message, done });
+      .finally(() => inFlight.delete(message.id));
+    inFlight.set(message.id, flight);
   }
 
-  const sending = (channel: Channel) =>
-    [...inFlight.values()].filter((f) => f.message.channel === channel).map((f) => f.message.id);
+  const flights = (channel: Channel) => [...inFlight.values()].filter((f) => f.message.channel === channel);
 
   /** One loop per channel: it claims as many as it has free slots, as soon as they free. */
   async function channelLoop(channel: Channel): Promise<void> {
@@ -266,13 +316,14 @@ export function createWorker(deps: WorkerDeps): Worker {
         await pause(channel, RECORD_RETRY_MS, seen);
         continue;
       }
-      const mine = sending(channel);
-      const free = config.DELIVERY_CONCURRENCY - mine.length;
+      const mine = flights(channel);
+      const free = config.DELIVERY_CONCURRENCY - mine.filter((f) => f.sending).length;
       // Claims wait for half the slots to free: a claim per finished send doubled the queries of a backlog.
       if (free >= Math.ceil(config.DELIVERY_CONCURRENCY / 2)) {
-        let claimed: Message[];
+        let claimed: ClaimedMessage[];
         try {
-          claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, free, mine);
+          const ids = mine.map((f) => f.message.id);
+          claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, free, ids);
         } catch (err) {
           logger.error({ err, channel }, 'delivery worker could not claim messages');
           await pause(channel, config.DELIVERY_POLL_MS, wakeups[channel]);
@@ -290,7 +341,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     }
   }
 
-  const requeued = (message: Message): Outcome => ({
+  const requeued = (message: ClaimedMessage): Outcome => ({
     status: 'queued',
     reason: message.last_error ?? 'the worker stopped before this send finished',
     retryAt: clock(),
@@ -336,12 +387,15 @@ export function createWorker(deps: WorkerDeps): Worker {
       const settled = Promise.all([...inFlight.values()].map((f) => f.done));
       const deadline = sleep(config.SHUTDOWN_TIMEOUT_SECONDS * 1000, 'deadline' as const, { ref: false });
       if ((await Promise.race([settled.then(() => 'settled' as const), deadline])) === 'deadline') {
-        const left = [...inFlight.values()].map((f) => f.message);
+        const flights = [...inFlight.values()];
+        const left = flights.filter((f) => f.sending).map((f) => f.message);
         logger.warn(
           { messages: left.map((m) => m.id) },
           'SHUTDOWN_TIMEOUT_SECONDS passed with sends in flight: their messages go back to the queue',
         );
         for (const message of left) await record(message, requeued(message));
+        // outcomes of ended sends still being written (each write is bounded by DB_QUERY_TIMEOUT_MS)
+        await Promise.all(flights.filter((f) => !f.sending).map((f) => f.done));
       }
       await flushUnrecorded();
     },

@@ -51,35 +51,39 @@ export function createGate(rule: GateRule): Gate {
   const measured = (ms: number) => {
     averageMs = averageMs === undefined ? ms : averageMs + NEWEST_WEIGHT * (ms - averageMs);
   };
-  const ahead = () => {
+  /** Tasks announced and not come, those announced more than announcedMs ago forgotten. */
+  const announcedNow = () => {
     const since = now() - rule.announcedMs;
     while (announced.length && announced[0] < since) announced.shift();
-    return waiting.length + announced.length;
+    return announced.length;
   };
-  // Every slot frees once per task duration, so the line ahead of a newcomer (past the free slots)
-  // and the newcomer drain at `concurrency` tasks per average duration.
-  const expectedWaitMs = () => {
-    const line = ahead() - (concurrency - running);
+  // Every slot frees once per task duration, so the line ahead of a task (past the free slots) and
+  // the task drain at `concurrency` tasks per average duration.
+  const waitBehind = (ahead: number) => {
+    const line = ahead - (concurrency - running);
     return line < 0 ? 0 : ((line + 1) * (averageMs ?? rule.firstGuessMs)) / concurrency;
   };
-  const refusal = () => {
-    const wait = expectedWaitMs();
-    if (wait === 0 || (ahead() < maxQueued && wait <= maxWaitMs)) return null;
+  const refusal = (ahead: number) => {
+    const wait = waitBehind(ahead);
+    if (wait === 0 || (ahead < maxQueued && wait <= maxWaitMs)) return null;
     return Math.max(1, Math.ceil(wait / 1000));
   };
+  // A newcomer comes after the tasks waiting and those announced before it.
+  const newcomerAhead = () => waiting.length + announcedNow();
 
   return {
-    expectedWaitMs,
+    expectedWaitMs: () => waitBehind(newcomerAhead()),
     announce() {
-      const refused = refusal();
+      const refused = refusal(newcomerAhead());
       if (refused === null) announced.push(now());
       return refused;
     },
     async run(task, overloaded) {
-      // The task takes the place it was announced with (any announced one: they are alike).
-      if (ahead() > waiting.length) announced.shift();
+      // The task takes the place it was announced with (any announced one: they are alike), and is
+      // judged by the line really ahead of it: the tasks announced and not come are behind it.
+      if (announcedNow()) announced.shift();
       if (running >= concurrency) {
-        const refused = refusal();
+        const refused = refusal(waiting.length);
         if (refused !== null) throw overloaded(refused);
         await new Promise<void>((resolve) => waiting.push(resolve));
       } else {

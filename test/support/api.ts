@@ -112,6 +112,22 @@ export async function readAnswer<T = unknown>(res: Response): Promise<ApiRespons
 export const errorCode = (r: ApiResponse): string | null =>
   (r.body as { error?: { code?: string } })?.error?.code ?? null;
 
+/** A Retry-After of a whole number of seconds, from 1 to `maxSeconds`. */
+export function assertRetryAfter(r: ApiResponse, maxSeconds: number): void {
+  const retry = Number(r.headers.get('retry-after'));
+  assert.ok(
+    Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds,
+    `Retry-After: ${r.headers.get('retry-after')}`,
+  );
+}
+
+/** A 429 rate_limited, with a Retry-After from 1 to `maxSeconds`. */
+export function assertRateLimited(r: ApiResponse, maxSeconds: number): asserts r is ApiResponse<ErrorBody> {
+  assert.equal(r.status, 429, r.text);
+  assert.equal(errorCode(r), 'rate_limited');
+  assertRetryAfter(r, maxSeconds);
+}
+
 /** The body of an answer that must have `status` (else the test fails with the answer's text). */
 export function expectStatus<A extends ApiResponse, S extends A['status']>(
   answer: A,

@@ -1,9 +1,8 @@
 /** Receipts as providers send them, signed by the tests' own hand from the providers' documentation (never by the service's code). */
-import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { Message } from '../../src/platform/db/schema.ts';
-import { type Answer, expectStatus, readAnswer } from './api.ts';
-import { verifiedLogin, type Stack } from './stack.ts';
+import { type Answer, readAnswer } from './api.ts';
+import { phoneCodeAsked, type Stack } from './stack.ts';
 import { messageReaching } from './outbox-rows.ts';
 
 export const TWILIO_STATUS_PATH = '/api/v1/webhooks/twilio/status';
@@ -50,8 +49,6 @@ export async function acceptedSms(
   tag = 'receipt',
   timeoutMs?: number,
 ): Promise<{ phone: string; row: Message }> {
-  const { tokens } = await verifiedLogin(stack, tag);
-  const { phone } = expectStatus(await stack.api('GET', '/api/v1/users/me', undefined, tokens.access_token), 200);
-  assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, tokens.access_token)).status, 200);
+  const { phone } = (await phoneCodeAsked(stack, tag)).person;
   return { phone, row: await messageReaching(stack, phone, 'sent', timeoutMs) };
 }

@@ -10,9 +10,9 @@ const LINE = /^((?:│ {3}| {4})*)[├└]── (.+?)(?: \(([^)]*)\))?$/;
 /**
  * The routes a built app serves, read from its own route table (Fastify's printRoutes tree, where a
  * node's path continues its parent's), so a list in a test cannot fall behind the app. HEAD, which
- * Fastify adds to every GET, is left out.
+ * Fastify adds to every GET, is left out unless asked for.
  */
-export function routeTable(app: FastifyInstance): Route[] {
+export function routeTable(app: FastifyInstance, { head = false } = {}): Route[] {
   const routes: Route[] = [];
   const prefixes: string[] = [];
   for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
@@ -21,7 +21,8 @@ export function routeTable(app: FastifyInstance): Route[] {
     const depth = m[1].length / 4;
     const path = (prefixes[depth - 1] ?? '') + m[2];
     prefixes[depth] = path;
-    for (const method of (m[3] ?? '').split(', ').filter(Boolean)) if (method !== 'HEAD') routes.push({ method, path });
+    for (const method of (m[3] ?? '').split(', ').filter(Boolean))
+      if (head || method !== 'HEAD') routes.push({ method, path });
   }
   return routes;
 }

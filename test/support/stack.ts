@@ -189,17 +189,30 @@ export function randomPerson(tag = 'user') {
   return { ...person(tag), email: `${tag}.${randomBytes(6).toString('hex')}@example.test`, phone: randomMobile() };
 }
 
-/** Registers and verifies an account, and logs it in. */
-export async function verifiedLogin(stack: Stack, tag?: string) {
+/** Registers an account (its email not verified yet): the person, the answer, the account's id and the code mailed. */
+export async function registered(stack: Stack, tag?: string) {
   const p = person(tag);
   const reg = await stack.api('POST', '/api/v1/auth/register', p);
   if (reg.status !== 201) throw new Error(`register failed: ${reg.text}`);
-  const otp = await stack.emailCode(p.email);
+  return { p, reg, userId: reg.body.user.id, code: await stack.emailCode(p.email) };
+}
+
+/** Registers and verifies an account, and logs it in. */
+export async function verifiedLogin(stack: Stack, tag?: string) {
+  const { p, code: otp } = await registered(stack, tag);
   const ver = await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp });
   if (ver.status !== 200) throw new Error(`verify failed: ${ver.text}`);
   const login = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
   if (login.status !== 200) throw new Error(`login failed: ${login.text}`);
   return { person: p, tokens: login.body };
+}
+
+/** A verified account, logged in, asks for a code to its phone (POST /users/verify-phone answered 200). */
+export async function phoneCodeAsked(stack: Stack, tag?: string) {
+  const account = await verifiedLogin(stack, tag);
+  const asked = await stack.api('POST', '/api/v1/users/verify-phone', {}, account.tokens.access_token);
+  if (asked.status !== 200) throw new Error(`verify-phone failed: ${asked.text}`);
+  return account;
 }
 
 /** Waits until the outbox has nothing left to deliver: after this, what reached the fixtures is final. */

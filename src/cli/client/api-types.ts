@@ -2630,6 +2630,10 @@ export interface paths {
                                     provider_status: number | null;
                                     /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
                                     provider_code: string | null;
+                                    /** @description A failed attempt's provider error as it came, at most 1000 characters of JSON: an SMTP server's responseCode and response with the client's code and command; an API's HTTP status and error body (Twilio's code, message, more_info) */
+                                    provider_error: {
+                                        [key: string]: unknown;
+                                    } | null;
                                     duration_ms: number | null;
                                     provider_id: string | null;
                                     diagnosis: {
@@ -2758,6 +2762,10 @@ export interface paths {
                                     provider_status: number | null;
                                     /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
                                     provider_code: string | null;
+                                    /** @description A failed attempt's provider error as it came, at most 1000 characters of JSON: an SMTP server's responseCode and response with the client's code and command; an API's HTTP status and error body (Twilio's code, message, more_info) */
+                                    provider_error: {
+                                        [key: string]: unknown;
+                                    } | null;
                                     duration_ms: number | null;
                                     provider_id: string | null;
                                     diagnosis: {
@@ -2969,6 +2977,10 @@ export interface paths {
                                     provider_status: number | null;
                                     /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
                                     provider_code: string | null;
+                                    /** @description A failed attempt's provider error as it came, at most 1000 characters of JSON: an SMTP server's responseCode and response with the client's code and command; an API's HTTP status and error body (Twilio's code, message, more_info) */
+                                    provider_error: {
+                                        [key: string]: unknown;
+                                    } | null;
                                     duration_ms: number | null;
                                     provider_id: string | null;
                                     diagnosis: {

@@ -34,11 +34,12 @@ export async function postToProvider(
   try {
     res = await fetch(url, { method: 'POST', ...init, signal: AbortSignal.timeout(15_000) });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    const reason = (err as { cause?: { code?: string; message?: string } }).cause;
+    const message = reason?.message ?? (err as Error).message;
     throw new DeliveryError(
-      `${provider} API not reachable at ${new URL(url).origin}: ${cause ?? (err as Error).message}`,
+      `${provider} API not reachable at ${new URL(url).origin}: ${reason?.code ?? (err as Error).message}`,
       false,
-      { code: cause },
+      { code: reason?.code, original: reason?.code ? { code: reason.code, message } : { message } },
       undefined,
       { cause: err },
     );
@@ -55,6 +56,8 @@ export async function postToProvider(
     throw new DeliveryError(`${provider} API answered ${res.status}: ${detail}`, permanent, {
       status: res.status,
       code,
+      // the answer as the provider wrote it: Twilio's { code, message, more_info, status }, Meta's { error }, or a gateway's text
+      original: { status: res.status, body },
     });
   }
   return body;

@@ -82,14 +82,25 @@ export function createSmtpChannel(config: SmtpConfig): DeliveryChannel {
 
 /** SMTP 5xx answers are final (bad recipient, refused sender); everything else may pass on a retry. */
 function smtpError(err: unknown): DeliveryError {
-  const e = err as { responseCode?: number; response?: string; code?: string; message?: string };
+  const e = err as { responseCode?: number; response?: string; code?: string; command?: string; message?: string };
   const permanent = typeof e.responseCode === 'number' && e.responseCode >= 500 && e.code !== 'EAUTH';
   const words = e.response ?? e.message ?? String(err);
+  // The server's reply as nodemailer read it; without one (no connection, a timeout), nodemailer's own words.
+  const original = definedOnly({
+    code: e.code,
+    command: e.command,
+    responseCode: e.responseCode,
+    response: e.response,
+    message: e.response === undefined ? (e.message ?? String(err)) : undefined,
+  });
   return new DeliveryError(
     `SMTP ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${words}`,
     permanent,
-    { status: e.responseCode, code: e.code },
+    { status: e.responseCode, code: e.code, original },
     undefined,
     { cause: err },
   );
 }
+
+const definedOnly = (fields: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));

@@ -35,7 +35,16 @@ export interface ProviderAnswer {
   status?: number;
   /** The provider's error code (Twilio's 21211), or the client's (nodemailer's EAUTH, ECONNECTION). */
   code?: string;
+  /**
+   * The provider's error as it came, unflattened: an SMTP server's reply code and text with the
+   * client's code and command; an API's HTTP status and its error body (Twilio's code, message,
+   * more_info). Kept on the message's event (delivery/provider-error.ts bounds its size).
+   */
+  original?: ProviderError;
 }
+
+/** A provider's error as plain JSON values. */
+export type ProviderError = { [key: string]: unknown };
 
 /** A send that failed; permanent failures are not retried. */
 export class DeliveryError extends Error {

@@ -243,7 +243,19 @@ const migrations: Record<string, Migration> = {
       );
     },
   },
-  '0010_phone_road': {
+  '0010_provider_error': {
+    async up(db: Kysely<any>) {
+      await runStatements(
+        db,
+        `
+        -- a failed attempt's provider error as it came (an SMTP reply, an API's error body), at most
+        -- 1000 characters of JSON; it goes with its message, as every event does
+        ALTER TABLE message_events ADD COLUMN provider_error jsonb;
+      `,
+      );
+    },
+  },
+  '0011_phone_road': {
     async up(db: Kysely<any>) {
       await runStatements(
         db,

@@ -129,6 +129,8 @@ export interface MessageEventsTable {
   provider_status: number | null;
   /** The provider's error code: Twilio's (21211), or nodemailer's (EAUTH, ETLS, ECONNECTION). */
   provider_code: string | null;
+  /** The provider's error as it came (jsonb, at most 1000 characters of JSON): an SMTP reply, an API's error body. */
+  provider_error: ColumnType<{ [key: string]: unknown } | null, string | null | undefined, string | null>;
   duration_ms: number | null;
   provider_id: string | null;
 }
@@ -159,4 +161,3 @@ export interface SuppressionsTable {
 export type User = Selectable<UsersTable>;
 export type Message = Selectable<MessagesTable>;
 export type NewMessage = Insertable<MessagesTable>;
-export type NewMessageEvent = Insertable<MessageEventsTable>;
