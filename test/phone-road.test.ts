@@ -216,8 +216,9 @@ describe('the road of a phone code', () => {
     );
   });
 
-  it('WhatsApp first: a failed receipt (63003, not on WhatsApp) moves the code to SMS at once', async () => {
-    const first = await startRoad({ PHONE_CHANNELS: 'whatsapp,sms,voice' });
+  it("WhatsApp first (ZA's road in PHONE_CHANNELS_BY_COUNTRY): a failed receipt (63003, not on WhatsApp) moves the code to SMS at once", async () => {
+    // the country's own road: PHONE_CHANNELS stays sms for the rest of the world
+    const first = await startRoad({ PHONE_CHANNELS: 'sms', PHONE_CHANNELS_BY_COUNTRY: 'ZA=whatsapp,sms,voice;NA=sms' });
     try {
       const { p, token } = await askedPhone(first, 'road-wa-first');
       const wa = await first.twilio.waitFor(`whatsapp:${p.phone}`);
@@ -232,6 +233,18 @@ describe('the road of a phone code', () => {
     } finally {
       await closeRoad(first);
     }
+  });
+
+  it('a landline (fixed-line to libphonenumber) skips SMS and WhatsApp: its code is read by a call', async () => {
+    const { tokens } = await verifiedLogin(r.stack, 'road-landline');
+    const landline = '+27115551234';
+    const asked = await r.stack.api('POST', '/api/v1/users/verify-phone', { phone: landline }, tokens.access_token);
+    assert.equal(expectStatus(asked, 200).channel, 'voice');
+    const call = await r.voice.waitFor(landline);
+    assert.match(call.twiml ?? '', /(\d, ){5}\d/);
+    assert.equal(r.twilio.messages.filter((m) => m.to.endsWith(landline)).length, 0, 'no SMS, no WhatsApp');
+    const s = await status(r, tokens.access_token);
+    assert.deepEqual(s.can_ask, [], 'a call is all a landline takes');
   });
 
   it('a premium-rate number is refused on every channel before anything is sent', async () => {
