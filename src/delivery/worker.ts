@@ -1,13 +1,9 @@
 import { noRoad, type Road } from './road.ts';
+import type { Services } from '../runtime/services.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kysely } from 'kysely';
 import type { Config } from '../config/settings.ts';
-import type { Clock } from '../shared/clock.ts';
 import { addSeconds } from '../shared/clock.ts';
-import type { Database } from '../platform/db/schema.ts';
 import { CHANNELS, type Channel } from '../shared/vocabulary.ts';
-import type { Logger } from '../platform/logger.ts';
-import type { Metrics } from '../platform/metrics.ts';
 import type { Channels } from './channels/index.ts';
 import { DeliveryError } from './channels/types.ts';
 import { everyBreakerOpen } from './channels/failover.ts';
@@ -22,7 +18,6 @@ import {
   type Outcome,
   type OutcomeOf,
 } from './outbox.ts';
-import type { MessageSeal } from './sealed-body.ts';
 import { callingCodeOf } from '../shared/addresses.ts';
 
 /**
@@ -31,29 +26,29 @@ import { callingCodeOf } from '../shared/addresses.ts';
  */
 export type Listen = (onNotify: (payload?: string) => void) => Promise<() => Promise<void>>;
 
-export interface WorkerDeps {
-  db: Kysely<Database>;
-  config: Pick<
-    Config,
-    | 'isDevelopment'
-    | 'DELIVERY_LEASE_SECONDS'
-    | 'DELIVERY_MAX_ATTEMPTS'
-    | 'DELIVERY_RETRY_BASE_SECONDS'
-    | 'DELIVERY_POLL_MS'
-    | 'DELIVERY_CONCURRENCY'
-    | 'SHUTDOWN_TIMEOUT_SECONDS'
-  >;
-  channels: Channels;
-  logger: Logger;
-  clock: Clock;
-  metrics: Metrics;
-  /** Opens the code-bearing body of a claimed message, just before it is sent. */
-  seal: MessageSeal;
+/** What the worker takes of the services, and how it hears of new messages. */
+export type WorkerDeps = Pick<Services, 'db' | 'config' | 'channels' | 'logger' | 'clock' | 'metrics' | 'seal'> & {
   /** Wakes the worker the moment a message is committed; without it, it polls. */
   listen?: Listen;
   /** Where a phone code goes next once its message was sent or failed (otp/road.ts). */
   road?: Road;
-}
+};
+
+/**
+ * The channels a worker claims for: email and SMS always (unconfigured, their messages end failed, or
+ * captured in development), WhatsApp and calls when configured or named in a road. A loop on a channel
+ * nothing is sent by would only poll the database.
+ */
+export const servedChannels = (config: Config, channels: Channels): Channel[] =>
+  CHANNELS.filter(
+    (c) =>
+      c === 'email' ||
+      c === 'sms' ||
+      channels[c].status().configured ||
+      [config.PHONE_CHANNELS, ...config.PHONE_CHANNELS_BY_COUNTRY.values()].some((road) =>
+        (road as readonly Channel[]).includes(c),
+      ),
+  );
 
 export interface Worker {
   /** Claims what is due on every channel, delivers it and records it (tests that drive delivery by hand). */
@@ -84,6 +79,7 @@ function batchLength(queue: readonly OutcomeOf[]): number {
 
 export function createWorker(deps: WorkerDeps): Worker {
   const { db, config, channels, logger, clock, metrics, seal, road = noRoad } = deps;
+  const served = servedChannels(config, channels);
   let running = false;
   let loops: Promise<void>[] = [];
   let unlisten: (() => Promise<void>) | undefined;
@@ -350,7 +346,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   return {
     async runOnce() {
       let handled = 0;
-      for (const channel of CHANNELS) {
+      for (const channel of served) {
         const claimed = await claimDue(
           db,
           channel,
@@ -366,7 +362,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     start() {
       if (running) return;
       running = true;
-      loops = CHANNELS.map(channelLoop);
+      loops = served.map(channelLoop);
       deps
         .listen?.(wake)
         .then((off) => {
