@@ -173,6 +173,23 @@ describe('the road of a phone code', () => {
     r.advance(31);
     const wa = await r.twilio.waitFor(`whatsapp:${p.phone}`);
     assert.deepEqual(wa.contentVariables, { '1': code });
+    // the road says why: on the SMS, "moved to WhatsApp: no delivery receipt within 30 s"
+    const moved = await waitUntil(
+      () =>
+        r.stack.runtime.services.db
+          .selectFrom('message_events')
+          .innerJoin('messages', 'messages.id', 'message_events.message_id')
+          .select('message_events.error')
+          .where('messages.recipient', '=', p.phone)
+          .where('message_events.kind', '=', 'moved')
+          .executeTakeFirst(),
+      { what: 'the moved event' },
+    );
+    assert.equal(moved.error, 'to WhatsApp: no delivery receipt within 30 s');
+    assert.match(
+      await r.stack.runtime.services.metrics.registry.metrics(),
+      /panic_phone_moves_total\{from="sms",to="whatsapp",reason="no_receipt"\} 1/,
+    );
 
     // another person: the SMS is delivered within the window, so WhatsApp never goes
     const other = await askedPhone(r, 'road-delivered');

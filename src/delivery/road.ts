@@ -5,7 +5,8 @@ import type { Message } from '../platform/db/schema.ts';
  * next): delivery knows how a message ended, not which channel comes after it.
  */
 /** What the road reads of a message: which code, on which channel, how it stands. */
-export type RoadMessage = Pick<Message, 'id' | 'channel' | 'code_id' | 'status' | 'locale'>;
+export type RoadMessage = Pick<Message, 'id' | 'channel' | 'code_id' | 'status' | 'locale'> &
+  Partial<Pick<Message, 'waits_for'>>;
 
 export interface Road {
   /** Accepted by its provider: where receipts come back, the next channel waits its turn. */

@@ -185,6 +185,19 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
       })
       .execute();
 
+  /** Records on the earlier message that its window passed with no delivery, and counts the move. */
+  async function timerMoved(earlierId: string, message: RoadMessage): Promise<void> {
+    const earlier = await db
+      .selectFrom('messages')
+      .select(['id', 'channel', 'code_id', 'status', 'locale'])
+      .where('id', '=', earlierId)
+      .executeTakeFirst();
+    if (!earlier) return;
+    const reason = `no delivery receipt within ${config.PHONE_FALLBACK_AFTER_SECONDS} s`;
+    await db.transaction().execute((trx) => movedEvent(trx, earlier, message.channel as PhoneChannel, reason, clock()));
+    metrics.phoneMoves.inc({ from: earlier.channel, to: message.channel, reason: 'no_receipt' satisfies MoveReason });
+  }
+
   const phoneCodeOf = (message: RoadMessage) =>
     isPhoneChannel(message.channel) && message.code_id ? message.code_id : undefined;
 
@@ -201,7 +214,10 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
 
     async sent(message) {
       const codeId = phoneCodeOf(message);
-      if (!codeId || !hasReceipts(config, message.channel as PhoneChannel)) return;
+      if (!codeId) return;
+      // still waiting for an earlier message when its time came: the timer moved the code here
+      if (message.waits_for) await timerMoved(message.waits_for, message);
+      if (!hasReceipts(config, message.channel as PhoneChannel)) return;
       const dueAt = addSeconds(clock(), config.PHONE_FALLBACK_AFTER_SECONDS);
       const next = await db.transaction().execute((trx) => queueOn(trx, codeId, { dueAt, waitsFor: message.id }));
       if (next && next !== 'taken')
