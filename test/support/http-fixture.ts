@@ -1,7 +1,6 @@
 /**
  * The HTTP plumbing of the provider fixtures (test/support/twilio-voice.ts, whatsapp.ts): a local server
- * that counts what it is asked, JSON answers, bodies, Basic auth and Twilio's error shape. sms.ts keeps
- * its own copy of the same few lines for now.
+ * that counts what it is asked, JSON answers, bodies, Basic auth and Twilio's error shape (sms.ts's too).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

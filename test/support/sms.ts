@@ -1,66 +1,16 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { waitForMessage } from './wait.ts';
-
-type WaitOpts = { timeoutMs?: number; count?: number };
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
-  res.end(data);
-}
-
-/** What a fixture counts: every HTTP request (refused ones too), and the TCP connections clients opened. */
-interface Counts {
-  readonly requests: number;
-  readonly connections: number;
-}
-
-async function listen(
-  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
-): Promise<{ server: Server; base: string; counts: Counts }> {
-  const tally = { requests: 0, connections: 0 };
-  const server = createServer((req, res) => {
-    tally.requests++;
-    handler(req, res).catch((err: Error) => {
-      if (!res.headersSent) sendJson(res, 500, { error: err.message });
-      else res.destroy();
-    });
-  });
-  server.on('connection', () => tally.connections++);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const counts: Counts = {
-    get requests() {
-      return tally.requests;
-    },
-    get connections() {
-      return tally.connections;
-    },
-  };
-  return { server, base: `http://127.0.0.1:${port}`, counts };
-}
-
-/** The fixture's fields with the live counts as its own read-only properties. */
-function withCounts<T extends Counts>(fields: Omit<T, keyof Counts>, counts: Counts): T {
-  return Object.defineProperties(fields, Object.getOwnPropertyDescriptors(counts)) as T;
-}
-
-function closeServer(server: Server): Promise<void> {
-  // fetch keeps connections alive; without this close() would wait for them to idle out.
-  server.closeAllConnections();
-  return new Promise((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-}
+import {
+  basicAuth,
+  closeServer,
+  listen,
+  readBody,
+  sendJson,
+  withCounts,
+  type Counts,
+  type WaitOpts,
+} from './http-fixture.ts';
 
 // ---------------------------------------------------------------- Twilio
 
@@ -116,14 +66,6 @@ const DEFAULT_FAILURES: Record<number, [number, string]> = {
   500: [20500, 'An internal server error has occurred'],
   503: [20503, 'Service unavailable'],
 };
-
-function basicAuth(req: IncomingMessage): { user: string; pass: string } | undefined {
-  const m = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  if (!m) return undefined;
-  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-  const i = decoded.indexOf(':');
-  return i < 0 ? undefined : { user: decoded.slice(0, i), pass: decoded.slice(i + 1) };
-}
 
 export interface TwilioOptions {
   accountSid?: string;
