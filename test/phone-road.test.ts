@@ -147,6 +147,12 @@ describe('the road of a phone code', () => {
     );
     const verified = await r.stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, token);
     assert.equal(verified.status, 200, verified.text);
+    const kept = await r.stack.runtime.services.db
+      .selectFrom('otp_codes')
+      .select('sealed_code')
+      .where('destination', '=', p.phone)
+      .executeTakeFirstOrThrow();
+    assert.equal(kept.sealed_code, null, "a used code's text is not kept");
     // WhatsApp's own timer would call next: past it, the used code sends nothing
     r.advance(120);
     await waitUntil(

@@ -146,7 +146,7 @@ export async function consumeCode(
   if (!hashesEqual(submitted, claimed.code_hash)) throw invalid();
   const consumed = await db
     .updateTable('otp_codes')
-    .set((eb) => ({ consumed_at: input.now, failures: eb('failures', '-', 1) }))
+    .set((eb) => ({ consumed_at: input.now, sealed_code: null, failures: eb('failures', '-', 1) }))
     .where('id', '=', claimed.id)
     .where('consumed_at', 'is', null)
     .where('code_hash', '=', claimed.code_hash)
@@ -215,7 +215,7 @@ async function consumeLongCode(
       .execute();
     await trx
       .updateTable('otp_codes')
-      .set({ consumed_at: input.now })
+      .set({ consumed_at: input.now, sealed_code: null })
       .where('user_id', '=', input.userId!)
       .where('purpose', '=', input.purpose)
       .where('consumed_at', 'is', null)
