@@ -2,9 +2,8 @@
  * A crowd served, not shed (issue 19, part 4). On a scratch database of the PostgreSQL server, with
  * the service's default settings (PASSWORD_HASH_CONCURRENCY = the CPU count, REQUEST_TIMEOUT_SECONDS
  * 10) and its default per-IP limits, which stay on: every request comes on a connection of its own
- * from a loopback address of its own (numbered as test/support/clients.ts's onNetwork does), as a
- * town's phones would. The client is node:http, reading only the status and Retry-After, so that as
- * little of the 2 cores as can be goes to it rather than to the service.
+ * from a loopback address of its own, as a town's phones would, sent by bench/crowd-clients.ts in a
+ * process of its own (node:http, reading only the status and Retry-After).
  *
  * 1. The crowd: BENCH_CROWD (300) sign-ups at once, BENCH_ROUNDS (3) times, each against argon2 alone
  *    (@node-rs/argon2, same parameters) doing the hashes that round's crowd caused, at the same
@@ -17,16 +16,22 @@
  *   npm run bench:crowd             # needs PostgreSQL at 127.0.0.1:5432 (or TEST_PG_URL)
  *   PASSWORD_HASH_CONCURRENCY=4 npm run bench:crowd
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { hash, verify } from '@node-rs/argon2';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config/settings.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { createRuntime } from '../src/runtime/create-runtime.ts';
 import { createMigratedDatabase } from '../test/support/pg.ts';
+import type { Job, Sent } from './crowd-clients.ts';
+
+const run = promisify(execFile);
 
 const CROWD = Number(process.env.BENCH_CROWD ?? 300);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -70,70 +75,19 @@ services.passwords = {
   },
 };
 
-interface Answer {
-  status: number;
-  retryAfter: string | null;
-  /** From sending to the answer's end. */
-  ms: number;
-  /** From the connection being accepted (by the kernel) to the answer's end. */
-  connectedMs: number;
-}
-
-/** A request from `address` on a connection of its own: a POST of body, or a GET without one. */
-function send(address: string, path: string, body?: unknown): Promise<Answer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  const started = performance.now();
-  let connected = started;
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: new URL(base).port,
-        path,
-        method: payload === undefined ? 'GET' : 'POST',
-        localAddress: address,
-        agent: false,
-        headers:
-          payload === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          const end = performance.now();
-          const retryAfter = res.headers['retry-after'] ?? null;
-          resolve({ status: res.statusCode ?? 0, retryAfter, ms: end - started, connectedMs: end - connected });
-        });
-      },
-    );
-    req.on('socket', (socket) => socket.on('connect', () => (connected = performance.now())));
-    req.on('error', (err) => resolve({ status: 0, retryAfter: err.message, ms: 0, connectedMs: 0 }));
-    req.end(payload);
-  });
-}
-
-/** Host h of network n (its own /24): 127.<1 + n/256>.<n%256>.h. */
-const address = (n: number, h = 1) => `127.${1 + Math.floor(n / 256)}.${n % 256}.${h}`;
-
-// Each request from an address never used before: a network of its own for a sign-up (its per-IP
-// and per-network budgets are its own), a host of its own for a login.
+const CLIENTS = fileURLToPath(new URL('./crowd-clients.ts', import.meta.url));
 let network = 0;
-const signUp = (tag: string) =>
-  send(address(network++), '/api/v1/auth/register', {
-    email: `crowd.${tag}@example.test`,
-    phone: '+27825550123',
-    first_name: 'Thandi',
-    last_name: 'Crowd',
-    password: `a password of ${tag}`,
+/** count requests of a kind at once, sent by the phones' process: their answers, its CPU, and this one's meanwhile. */
+async function fromPhones(kind: Job['kind'], count: number, tag: string) {
+  const job: Job = { base, kind, count, network, tag };
+  network += kind === 'login' ? Math.ceil(count / 250) : count;
+  const cpu = process.cpuUsage();
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', CLIENTS, JSON.stringify(job)], {
+    maxBuffer: 1 << 28,
   });
-let host = 0;
-const FLOOD_NETWORKS_FROM = 10_000;
-const logIn = (i: number) =>
-  send(address(FLOOD_NETWORKS_FROM + Math.floor(host / 250), 1 + (host++ % 250)), '/api/v1/auth/login', {
-    email: `nobody.${i}@example.test`,
-    password: 'whatever it is',
-  });
+  const spent = process.cpuUsage(cpu);
+  return { ...(JSON.parse(stdout) as Sent), serviceCpuMs: (spent.user + spent.system) / 1000 };
+}
 
 const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
 const p = (xs: number[], q: number) =>
@@ -189,10 +143,6 @@ async function argon2Alone(hashes: number, verifies: number, concurrency: number
   );
 }
 
-/** Requests at once; their answers. */
-const atOnce = (n: number, send: (i: number) => Promise<Answer>) =>
-  timed(() => Promise.all(Array.from({ length: n }, (_, i) => send(i))));
-
 const probe = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const health = () =>
   new Promise<number>((resolve, reject) => {
@@ -221,15 +171,15 @@ console.log(
 );
 
 // Warm up: connections, the JIT, the decoy hash, and the gate's first measured hashes.
-for (let i = 0; i < 4; i++) await signUp(`warm.${i}`);
+await fromPhones('sign-up', 4, 'warm');
 for (let i = 0; i < 10; i++) await health();
 
-// What a request costs before any work of its own (the client's side and the server's: a connection,
-// the HTTP exchange), all on these 2 cores: GET /health from as many addresses at once.
-const bare = await atOnce(CROWD, () => send(address(network++), '/health'));
+// What a request costs before any work of its own (a connection, the HTTP exchange), on each side:
+// GET /health from as many addresses at once.
+const bare = await fromPhones('health', CROWD, 'bare');
 console.log(
-  `${CROWD} × GET /health at once, each on a connection of its own: ${counts(bare.result.map((a) => a.status))} in ${ms(bare.wallMs)}, ` +
-    `CPU ${(bare.cpuMs / CROWD).toFixed(1)} ms a request (client and server)`,
+  `${CROWD} × GET /health at once, each on a connection of its own: ${counts(bare.answers.map((a) => a.status))} in ${ms(bare.wallMs)}; ` +
+    `CPU a request: the service ${(bare.serviceCpuMs / CROWD).toFixed(1)} ms, the phones ${(bare.cpuMs / CROWD).toFixed(1)} ms`,
 );
 
 const ratios: number[] = [];
@@ -239,7 +189,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   caused.verify = 0;
   const elu = performance.eventLoopUtilization();
   const pgBefore = await postgresCpu();
-  const crowd = await atOnce(CROWD, (i) => signUp(`r${round}.${i}`));
+  const crowd = await fromPhones('sign-up', CROWD, `r${round}`);
   const loop = performance.eventLoopUtilization(elu).utilization;
   const pgMs = await postgresSince(pgBefore);
   const { hash: hashes, verify: verifies } = caused;
@@ -247,14 +197,14 @@ for (let round = 1; round <= ROUNDS; round++) {
   hashRate = (hashes + verifies) / (alone.wallMs / 1000);
   const ratio = crowd.wallMs / alone.wallMs;
   ratios.push(ratio);
-  const beyond = (crowd.cpuMs - alone.cpuMs) / CROWD;
-  // Were the 2 cores the only limit, the crowd would take its CPU over theirs: argon2's, this process's
-  // beyond it (HTTP, the driver, the client), PostgreSQL's.
-  const bound = (crowd.cpuMs + pgMs) / alone.cpuMs;
+  const beyond = (crowd.serviceCpuMs - alone.cpuMs) / CROWD;
+  // Were the 2 cores the only limit, the crowd would take all its CPU over theirs: argon2's, the
+  // service's beyond it (HTTP, queries, the driver), PostgreSQL's, the phones'.
+  const bound = (crowd.serviceCpuMs + pgMs + crowd.cpuMs) / alone.cpuMs;
   console.log(
-    `crowd ${round}: ${CROWD} sign-ups at once: ${counts(crowd.result.map((a) => a.status))} in ${ms(crowd.wallMs)} ` +
-      `(answers ${spread(crowd.result.map((a) => a.ms))}; event loop busy ${(loop * 100).toFixed(0)} %; ` +
-      `CPU: this process ${ms(crowd.cpuMs)}, ${beyond.toFixed(1)} ms a sign-up beyond argon2's, PostgreSQL ${(pgMs / CROWD).toFixed(1)} ms a sign-up; ` +
+    `crowd ${round}: ${CROWD} sign-ups at once: ${counts(crowd.answers.map((a) => a.status))} in ${ms(crowd.wallMs)} ` +
+      `(answers ${spread(crowd.answers.map((a) => a.ms))}; event loop busy ${(loop * 100).toFixed(0)} %; ` +
+      `CPU: the service ${ms(crowd.serviceCpuMs)}, ${beyond.toFixed(1)} ms a sign-up beyond argon2's, PostgreSQL ${(pgMs / CROWD).toFixed(1)} ms, the phones ${(crowd.cpuMs / CROWD).toFixed(1)} ms; ` +
       `CPU-bound ratio ${bound.toFixed(2)}); ` +
       `argon2 alone, the same ${hashes} hashes + ${verifies} verifications at ${config.PASSWORD_HASH_CONCURRENCY} at once: ` +
       `${ms(alone.wallMs)} (CPU ${ms(alone.cpuMs)}); crowd / argon2 alone = ${ratio.toFixed(2)}`,
@@ -270,15 +220,15 @@ const flood = Math.ceil(3 * config.REQUEST_TIMEOUT_SECONDS * hashRate);
 const idle = await healthWhile(() => true);
 let done = false;
 const beside = healthWhile(() => done);
-const answered = await atOnce(flood, logIn);
+const answered = await fromPhones('login', flood, 'flood');
 done = true;
 const besideFlood = await beside;
-const refused = answered.result.filter((a) => a.status === 503);
-const served = answered.result.filter((a) => a.status === 401);
+const refused = answered.answers.filter((a) => a.status === 503);
+const served = answered.answers.filter((a) => a.status === 401);
 const retries = refused.map((a) => Number(a.retryAfter));
 console.log(
   `flood: ${flood} logins at once (3 × ${config.REQUEST_TIMEOUT_SECONDS} s × ${hashRate.toFixed(0)} hashes/s): ` +
-    `${counts(answered.result.map((a) => a.status))} in ${ms(answered.wallMs)}; 503 answered ${spread(refused.map((a) => a.connectedMs))} ` +
+    `${counts(answered.answers.map((a) => a.status))} in ${ms(answered.wallMs)}; 503 answered ${spread(refused.map((a) => a.connectedMs))} ` +
     `after the connection was accepted (${spread(refused.map((a) => a.ms))} after sending), Retry-After ` +
     `${retries.length ? `${Math.min(...retries)}-${Math.max(...retries)} s` : 'none'}; 401 answered ${spread(served.map((a) => a.connectedMs))} ` +
     `after the connection was accepted`,

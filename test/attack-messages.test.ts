@@ -18,8 +18,8 @@ import { LOCALE_CODES } from '../src/shared/locales.ts';
 import { PURPOSES, type OtpPurpose } from '../src/shared/vocabulary.ts';
 import { checkTemplateFiles } from '../src/cli/doctor/templates.ts';
 import { Name } from '../src/http/schemas.ts';
-import { errorCode, expectStatus } from './support/api.ts';
-import { person, startStack, type Stack } from './support/stack.ts';
+import { errorCode } from './support/api.ts';
+import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 import { capturedFor, DEV_ENV } from './support/dev-inbox.ts';
@@ -106,14 +106,7 @@ describe('attack: registration and PATCH /users/me inputs', () => {
   });
 
   it('odd PATCH /users/me bodies and content types are 4xx, never a 500, and change nothing', async () => {
-    const p = person('patch-odd');
-    assert.equal((await register(p)).status, 201);
-    const otp = await stack.emailCode(p.email);
-    assert.equal((await stack.api('POST', '/api/v1/auth/verify-account', { email: p.email, otp })).status, 200);
-    const { access_token: token } = expectStatus(
-      await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: p.password }),
-      200,
-    );
+    const { access_token: token } = (await verifiedLogin(stack, 'patch-odd')).tokens;
     const bodies: Array<[string, string]> = [
       ['application/json', '[]'],
       ['application/json', 'null'],

@@ -18,8 +18,8 @@ export interface Passwords {
     stored: string | null | undefined,
   ): Promise<{ hashed: string | null; same: boolean }>;
   /**
-   * Throws the 503 hash() or verify() would throw now, before a flow spends queries on a doomed
-   * request; else counts the flow's hash in line while it runs those queries, so a burst is judged whole.
+   * Before a flow spends queries: throws the 503 its hash would get (it would wait too long), or else
+   * counts that hash in line while the flow runs its queries, so that a burst is judged whole.
    */
   assertCapacity(): void;
 }
@@ -31,8 +31,11 @@ const busy = (retryAfterSeconds: number) =>
     retryAfterSeconds,
   );
 
-/** Hashes that may wait per slot whatever the wait: about 20 s of argon2 on a 2025 core, a bound on memory only. */
-export const QUEUED_PER_SLOT = 1000;
+/**
+ * Hashes that may wait per slot whatever the time allows: a bound on memory (a waiting request holds
+ * about 10 KB, 40 KB before garbage collection), past 16 s of argon2 at 16 ms a hash.
+ */
+const QUEUED_PER_SLOT = 1000;
 
 /**
  * The share of REQUEST_TIMEOUT_SECONDS a hash may be expected to wait in line. Node's request timeout
@@ -40,7 +43,7 @@ export const QUEUED_PER_SLOT = 1000;
  * is the bound. Each request passes the gate once (a sign-up's two hashes are one turn); the last
  * quarter is for its own hashes and queries, and for a rate measured before the crowd slowed it.
  */
-export const WAIT_SHARE = 0.75;
+const WAIT_SHARE = 0.75;
 
 export function createPasswords(
   config: Pick<Config, 'PASSWORD_HASH_CONCURRENCY' | 'REQUEST_TIMEOUT_SECONDS'>,
