@@ -136,7 +136,7 @@ describe('createGate: shed by time', () => {
       return runs;
     };
     const measureAt = async (ms: number) => {
-      // 30 tasks of ms each: the moving average has come to ms.
+      // 30 tasks of ms each: the recent durations are all ms.
       for (let i = 0; i < 30; i++) {
         const r = g.run();
         await g.drain(ms);
@@ -205,6 +205,26 @@ describe('createGate: shed by time', () => {
     g.tick(2);
     assert.equal(g.gate.expectedWaitMs(), 0, 'none counted after 500 ms');
     assert.equal(g.gate.announce(), null);
+  });
+
+  it('the first tasks of a burst, slowed while the process reads it, do not swing the rate', async () => {
+    const g = gateOnClock({ concurrency: 1, maxWaitMs: 1000, maxQueued: 100_000, announcedMs: 500, firstGuessMs: 10 });
+    const measureAt = async (ms: number, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const r = g.run();
+        await g.drain(ms);
+        await r.promise;
+      }
+    };
+    await measureAt(20, 16);
+    await measureAt(800, 2);
+    const runs = Array.from({ length: 100 }, () => g.run());
+    await g.settle();
+    // Still 20 ms a task: 1 running and 50 waiting (the last with 49 ahead: 50 × 20 ≤ 1000), not the
+    // one that 800 ms a task would let wait.
+    assert.equal(runs.filter((r) => r.outcome.value === undefined).length, 51);
+    await g.drain(20);
+    await Promise.all(runs.map((r) => r.promise));
   });
 
   it('maxQueued bounds the line whatever the time allows, still with a Retry-After of at least 1', async () => {

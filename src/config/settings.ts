@@ -156,8 +156,12 @@ export const envSchema = Type.Object({
   DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
   DELIVERY_LEASE_SECONDS: int(60, 1, 3600),
   DELIVERY_POLL_MS: int(1000, 10, 60000),
-  /** Sends in flight per channel and worker: a slow channel fills its own slots, never the other's. */
-  DELIVERY_CONCURRENCY: int(10, 1, 1000),
+  /**
+   * Sends in flight per channel and worker: a slow channel fills its own slots, never the other's.
+   * Well above SMTP_MAX_CONNECTIONS, so that the pool always has the next message while the worker
+   * claims more (bench/RESULTS.md, issue 19: 10 left the pool's connections waiting on the claims).
+   */
+  DELIVERY_CONCURRENCY: int(40, 1, 1000),
   /** On SIGTERM, how long sends in flight may finish before their messages go back to the queue. */
   SHUTDOWN_TIMEOUT_SECONDS: int(10, 0, 3600),
   /** The address providers reach this service at: receipts (Twilio's StatusCallback) are asked for only when set. */

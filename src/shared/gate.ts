@@ -32,13 +32,18 @@ export interface Gate {
   expectedWaitMs(): number;
 }
 
-/** Weight of the newest duration in the moving average: about the last ten tasks count. */
-const NEWEST_WEIGHT = 0.2;
+/**
+ * The rate is the median of the last 16 tasks' durations: it follows a change within eight tasks,
+ * and the first tasks of a burst, whose ends wait while the process reads the burst, do not swing it.
+ */
+const RECENT = 16;
 
 export function createGate(rule: GateRule): Gate {
   const { concurrency, maxWaitMs, maxQueued, now } = rule;
   let running = 0;
-  let averageMs: number | undefined;
+  /** The last RECENT durations, oldest first. */
+  const recent: number[] = [];
+  let typicalMs: number | undefined;
   const waiting: Array<() => void> = [];
   /** When each announced task was announced, oldest first. */
   const announced: number[] = [];
@@ -49,7 +54,11 @@ export function createGate(rule: GateRule): Gate {
     else running -= 1;
   };
   const measured = (ms: number) => {
-    averageMs = averageMs === undefined ? ms : averageMs + NEWEST_WEIGHT * (ms - averageMs);
+    recent.push(ms);
+    if (recent.length > RECENT) recent.shift();
+    const sorted = [...recent].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    typicalMs = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
   };
   /** Tasks announced and not come, those announced more than announcedMs ago forgotten. */
   const announcedNow = () => {
@@ -58,10 +67,10 @@ export function createGate(rule: GateRule): Gate {
     return announced.length;
   };
   // Every slot frees once per task duration, so the line ahead of a task (past the free slots) and
-  // the task drain at `concurrency` tasks per average duration.
+  // the task drain at `concurrency` tasks per typical duration.
   const waitBehind = (ahead: number) => {
     const line = ahead - (concurrency - running);
-    return line < 0 ? 0 : ((line + 1) * (averageMs ?? rule.firstGuessMs)) / concurrency;
+    return line < 0 ? 0 : ((line + 1) * (typicalMs ?? rule.firstGuessMs)) / concurrency;
   };
   const refusal = (ahead: number) => {
     const wait = waitBehind(ahead);
