@@ -32,6 +32,8 @@ import { smtpTransportOptions } from '../src/delivery/channels/smtp.ts';
 import { startSmtpServer } from '../test/support/smtp.ts';
 import { smtpEnv } from '../test/support/stack.ts';
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 30);
@@ -153,10 +155,10 @@ async function workerDrain(pid?: number): Promise<Drain> {
   return drain(queueBacklog, pid);
 }
 
-/** MESSAGES emails in the outbox, each carrying a live code as the service's do (the worker checks it); answers when they were committed. */
+/** MESSAGES emails in the outbox, each carrying a live code of its own as the service's do (the worker checks it); answers when they were committed. */
 async function queueBacklog(): Promise<number> {
   const now = new Date();
-  const codeId = await liveCode(now);
+  const codeIds = await liveCodes(now);
   await db.transaction().execute(async (trx) => {
     for (let i = 0; i < MESSAGES; i++) {
       const m = mail(i);
@@ -171,7 +173,7 @@ async function queueBacklog(): Promise<number> {
           html: null,
           otp: String(100000 + i),
           expiresAt: new Date(now.getTime() + 600_000),
-          codeId,
+          codeId: codeIds[i],
         },
         now,
         seal,
@@ -181,34 +183,21 @@ async function queueBacklog(): Promise<number> {
   return performance.now();
 }
 
-/** One account's live code (the messages of a backlog may share it: the worker only asks whether it is live). */
-async function liveCode(now: Date): Promise<string> {
-  const user = await db
-    .insertInto('users')
-    .values({
-      email: `drain-${now.getTime()}@example.test`,
-      phone: '+27825550100',
-      first_name: 'Drain',
-      last_name: 'Bench',
-      password_hash: null,
-      created_at: now,
-      updated_at: now,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const code = await db
-    .insertInto('otp_codes')
-    .values({
-      user_id: user.id,
-      purpose: 'email_verification',
-      destination: 'drain@example.test',
-      code_hash: 'not a code',
-      expires_at: new Date(now.getTime() + 600_000),
-      created_at: now,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return code.id;
+/** A live code for each message of a backlog, each of an account of its own (a code has one email). */
+async function liveCodes(now: Date): Promise<string[]> {
+  const expires = new Date(now.getTime() + 600_000);
+  const { rows } = await sql<{ id: string }>`
+    WITH account AS (
+      INSERT INTO users (email, phone, first_name, last_name, password_hash, created_at, updated_at)
+      SELECT 'drain-' || ${now.getTime()}::text || '-' || g || '@example.test', '+2782' || lpad(g::text, 7, '0'),
+        'Drain', 'Bench', NULL, ${now}, ${now}
+      FROM generate_series(1, ${MESSAGES}::int) AS g
+      RETURNING id, email
+    )
+    INSERT INTO otp_codes (user_id, purpose, destination, code_hash, expires_at, created_at)
+    SELECT id, 'email_verification', email, 'not a code', ${expires}, ${now} FROM account
+    RETURNING id`.execute(db);
+  return rows.map((r) => r.id);
 }
 
 /** `panic-api worker` as production runs it (LOG_LEVEL info, its log thrown away), on the same database. */
@@ -223,6 +212,8 @@ async function startWorkerProcess(): Promise<ChildProcess> {
   worker.on('exit', (code, signal) => {
     if (code && signal !== 'SIGTERM') console.error(`panic-api worker exited with ${code}`);
   });
+  // A benchmark stopped half-way (Ctrl-C, a timeout) takes its worker with it, not leaves it running.
+  process.once('exit', () => worker.kill('SIGTERM'));
   // Ready once it listens: its start-up (loading, migrating, connecting) then weighs on nothing measured.
   while (
     !(
