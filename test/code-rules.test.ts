@@ -123,7 +123,12 @@ for (const db of await databaseKinds()) {
     it('a code for one purpose does not verify another: email vs phone, email verification vs password reset', async () => {
       const { p, code: emailCode, userId } = await registered(stack, 'purpose');
       // A session for the still unverified account, so it can ask for a phone code too.
-      const { access_token } = await startSession(stack.runtime.services, userId, new Date(now));
+      const { access_token } = await startSession(
+        stack.runtime.services,
+        userId,
+        { method: 'password', requester: { network: '127.0.0.0/24' } },
+        new Date(now),
+      );
       assert.equal((await stack.api('POST', '/api/v1/users/verify-phone', {}, access_token)).status, 200);
       const phoneCode = await stack.smsCode(p.phone);
       assert.equal((await stack.api('POST', '/api/v1/auth/forgot-password', { email: p.email })).status, 200);

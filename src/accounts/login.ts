@@ -6,6 +6,7 @@ import { startSession } from './sessions.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail } from './users.ts';
 import type { User } from '../platform/db/schema.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 
 /**
  * Password login. The password is checked before anything about the account is said, and an unknown
@@ -15,12 +16,13 @@ export async function login(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'passwords'>,
   rawEmail: string,
   password: string,
+  requester: Requester,
 ): Promise<TokenPair> {
   deps.passwords.assertCapacity();
   const email = normalizeEmail(rawEmail);
   const now = deps.clock();
   await assertNotThrottled(deps.db, email, now);
-  return passwordSession(deps, email, await findUserByEmail(deps.db, email), password, now);
+  return passwordSession(deps, email, await findUserByEmail(deps.db, email), password, requester, now);
 }
 
 /**
@@ -33,6 +35,7 @@ export async function passwordSession(
   email: string,
   user: User | undefined,
   password: string,
+  requester: Requester,
   now: Date,
 ): Promise<TokenPair> {
   const ok = await deps.passwords.verify(user?.password_hash, password);
@@ -44,5 +47,5 @@ export async function passwordSession(
   if (!user.email_verified_at) {
     throw new AppError('email_not_verified', 'Verify your email address first.', undefined, { next: 'verify_email' });
   }
-  return startSession(deps, user.id, now);
+  return startSession(deps, user.id, { method: 'password', requester }, now);
 }

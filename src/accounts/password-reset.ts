@@ -53,6 +53,7 @@ export async function resetPassword(
   rawEmail: string,
   otp: string,
   newPassword: string,
+  requester: Requester,
 ): Promise<TokenPair> {
   const email = normalizeEmail(rawEmail);
   const user = await findUserByEmail(deps.db, email);
@@ -75,5 +76,6 @@ export async function resetPassword(
     await revokeAllSessions(trx, user!.id, now);
     await clearLoginFailures(trx, email);
   });
-  return startSession(deps, user!.id, now);
+  // the code stands in for the password it replaces
+  return startSession(deps, user!.id, { method: 'password', requester }, now);
 }

@@ -7,6 +7,14 @@ import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserById } from './users.ts';
 import { hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from './tokens.ts';
 import type { Queryable } from '../platform/db/client.ts';
+import type { SessionMethod } from '../platform/db/schema.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
+
+/** How a session began and from where: what its owner is shown of it. */
+export interface SessionOrigin {
+  method: SessionMethod;
+  requester: Requester;
+}
 
 type TokenConfig = Pick<Config, 'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_SECONDS'>;
 
@@ -41,12 +49,21 @@ async function issuePair(
 export async function startSession(
   { db, config }: Pick<Services, 'db' | 'config'>,
   userId: string,
+  { method, requester }: SessionOrigin,
   now: Date,
 ): Promise<TokenPair> {
   return db.transaction().execute(async (trx) => {
     const session = await trx
       .insertInto('sessions')
-      .values({ user_id: userId, created_at: now, expires_at: refreshExpiry(config, now) })
+      .values({
+        user_id: userId,
+        created_at: now,
+        last_used_at: now,
+        expires_at: refreshExpiry(config, now),
+        method,
+        network: requester.network,
+        user_agent: requester.userAgent ?? null,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     return issuePair(trx, config, userId, session.id, now);
@@ -79,7 +96,7 @@ export async function rotateRefreshToken(
     if (!used) return undefined;
     const session = await trx
       .updateTable('sessions')
-      .set({ expires_at: refreshExpiry(config, now) })
+      .set({ expires_at: refreshExpiry(config, now), last_used_at: now })
       .where('id', '=', used.session_id)
       .where('revoked_at', 'is', null)
       .returning(['id', 'user_id'])

@@ -122,11 +122,12 @@ export async function verifyUnlock(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'passwords'>,
   identifier: string,
   otp: string,
-  password?: string,
+  password: string | undefined,
+  requester: Requester,
 ): Promise<TokenPair | undefined> {
   const user = await findByIdentifier(deps, normalizeIdentifier(deps, identifier));
   const now = deps.clock();
   await checkCode(deps, { userId: user?.id, purpose: 'unlock', code: otp, now, revealState: false });
   await clearLoginFailures(deps.db, user!.email);
-  return password === undefined ? undefined : passwordSession(deps, user!.email, user, password, now);
+  return password === undefined ? undefined : passwordSession(deps, user!.email, user, password, requester, now);
 }

@@ -80,4 +80,8 @@ export function fastifyTrustProxy(tp: TrustProxy): boolean | string[] | ((addr: 
 /** Who is asking, as the domain may know it: the client's network (networkOf), never its whole address. */
 export interface Requester {
   network: string;
+  /** The client's User-Agent, at most USER_AGENT_MAX characters: shown with the sessions it starts. */
+  userAgent?: string;
 }
+
+export const USER_AGENT_MAX = 200;

@@ -10,6 +10,7 @@ export const PURPOSES = {
   phone_verification: { label: 'Phone verification', logWord: 'verification', channels: ['sms', 'whatsapp', 'voice'] },
   password_reset: { label: 'Password reset', logWord: 'password reset', channels: ['email'] },
   unlock: { label: 'Unlock', logWord: 'unlock', channels: ['email', 'sms', 'whatsapp', 'voice'] },
+  login: { label: 'Sign-in', logWord: 'sign-in', channels: ['email', 'sms', 'whatsapp', 'voice'] },
 } as const satisfies Record<string, { label: string; logWord: string; channels: readonly Channel[] }>;
 export type OtpPurpose = keyof typeof PURPOSES;
 

@@ -106,7 +106,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         response: { 200: TokenPair, ...errors(400, 401, 403, 429, 503) },
       },
     },
-    async (request) => login(services, request.body.email, request.body.password),
+    async (request) => login(services, request.body.email, request.body.password, requesterOf(request)),
   );
 
   app.post(
@@ -183,7 +183,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => {
-      const pair = await resetPassword(services, request.body.email, request.body.otp, request.body.new_password);
+      const pair = await resetPassword(
+        services,
+        request.body.email,
+        request.body.otp,
+        request.body.new_password,
+        requesterOf(request),
+      );
       return { message: 'Password changed. Every other session was signed out; this answer signs you in.', ...pair };
     },
   );
@@ -236,7 +242,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => {
-      const pair = await verifyUnlock(services, request.body.identifier, request.body.otp, request.body.password);
+      const pair = await verifyUnlock(
+        services,
+        request.body.identifier,
+        request.body.otp,
+        request.body.password,
+        requesterOf(request),
+      );
       return pair
         ? { message: 'Unlocked and signed in.', unlocked: true as const, ...pair }
         : { message: 'Unlocked: you can log in again now.', unlocked: true as const };

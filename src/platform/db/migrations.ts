@@ -272,6 +272,22 @@ const migrations: Record<string, Migration> = {
       );
     },
   },
+  '0012_session_devices': {
+    async up(db: Kysely<any>) {
+      await runStatements(
+        db,
+        `
+        -- what a person is shown of each of their sessions: never the whole address, only its network
+        ALTER TABLE sessions ADD COLUMN last_used_at timestamptz;
+        UPDATE sessions SET last_used_at = created_at;
+        ALTER TABLE sessions ALTER COLUMN last_used_at SET NOT NULL;
+        ALTER TABLE sessions ADD COLUMN user_agent text;
+        ALTER TABLE sessions ADD COLUMN network text;
+        ALTER TABLE sessions ADD COLUMN method text NOT NULL DEFAULT 'password';
+      `,
+      );
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */

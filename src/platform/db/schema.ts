@@ -57,7 +57,17 @@ export interface SessionsTable {
   revoked_at: NullableTimestamp;
   /** when its newest refresh token expires (renewed by each refresh) */
   expires_at: Timestamp;
+  /** when it began, then moved by each refresh */
+  last_used_at: Timestamp;
+  /** the client's User-Agent, at most 200 characters */
+  user_agent: string | null;
+  /** the /24 or /48 it began from, never the whole address */
+  network: string | null;
+  method: ColumnType<SessionMethod, SessionMethod | undefined, SessionMethod>;
 }
+
+/** How a session began. */
+export type SessionMethod = 'password' | 'code';
 
 export interface RefreshTokensTable {
   token_hash: string;
