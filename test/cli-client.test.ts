@@ -97,7 +97,7 @@ describe('panic-api client commands against a running server', () => {
     const noPassword = await runCli(['login', p.email], env);
     assert.equal(noPassword.code, 2, noPassword.stderr);
     assert.match(noPassword.stderr, /No password: give --password P, or run this in a terminal/);
-    assert.match(noPassword.stderr, /Usage: panic-api login EMAIL \[--password P\] \[--json\]/);
+    assert.match(noPassword.stderr, /Usage: panic-api login EMAIL\|PHONE \[--password P\] \[--code\] \[--json\]/);
   });
 
   it('login --password saves the session 0600 in a 0700 folder, without the password, and prints no token', {
@@ -165,6 +165,27 @@ describe('panic-api client commands against a running server', () => {
     const body = json(run);
     assert.equal(body.phone_verified, true);
     assert.equal(body.user.phone, p.phone);
+  });
+
+  it('login PHONE --code without a terminal sends a code and says how to give it; login PHONE --code OTP signs in', {
+    timeout: 60_000,
+  }, async () => {
+    const asked = await runCli(['login', p.phone, '--code'], env);
+    ok(asked, 'login --code');
+    assert.ok(
+      asked.stdout.includes(`If ${p.phone} belongs to a verified account, a sign-in code was sent by sms`),
+      asked.stdout,
+    );
+    assert.ok(asked.stdout.includes(`Then run: panic-api login ${p.phone} --code CODE`), asked.stdout);
+    const code = await stack.smsCode(p.phone, 2);
+    const wrong = await runCli(['login', p.phone, '--code', code === '000000' ? '111111' : '000000'], env);
+    failed(wrong, /^The code is not valid\. .*\(otp_invalid, HTTP 400\)$/);
+    const run = await runCli(['login', p.phone, '--code', code], env);
+    ok(run, 'login --code OTP');
+    assert.ok(run.stdout.includes(`Logged in as ${p.phone}.`), run.stdout);
+    const me = await runCli(['me', '--json'], env);
+    ok(me, 'me after a code login');
+    assert.equal(json(me).email, p.email);
   });
 
   it("forgot-password then reset-password --password: every other session ends, and the reset's own session is saved in place of the old one", {
@@ -356,7 +377,7 @@ describe('panic-api --help', () => {
   it('`<command> --help` and -h print usage, options and an example, exit 0', { timeout: 60_000 }, async () => {
     const login = await runCli(['login', '--help'], {});
     ok(login, 'login --help');
-    assert.match(login.stdout, /^Usage: panic-api login EMAIL \[--password P\] \[--json\]\n/);
+    assert.match(login.stdout, /^Usage: panic-api login EMAIL\|PHONE \[--password P\] \[--code\] \[--json\]\n/);
     assert.match(login.stdout, /Options:\n {2}--password P/);
     assert.match(login.stdout, /Example:\n {2}panic-api login \S+@\S+/);
     const inbox = await runCli(['inbox', '-h'], {});

@@ -147,6 +147,23 @@ const ENDPOINTS: Endpoint[] = [
     valid: () => ({ identifier: fresh().email, otp: '123456' }),
     emptyObjectInvalid: true,
   },
+  // Two identifiers, each optional: exactly one must be sent, which the domain checks (400 validation_error).
+  {
+    method: 'POST',
+    path: '/api/v1/auth/otp',
+    auth: false,
+    fields: [f('email', 'email', false), f('phone', 'phone', false), f('channel', 'deliveryMethod', false)],
+    valid: () => ({ email: fresh().email }),
+    emptyObjectInvalid: true,
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/auth/otp/verify',
+    auth: false,
+    fields: [f('email', 'email', false), f('phone', 'phone', false), f('otp', 'otp')],
+    valid: () => ({ email: fresh().email, otp: '123456' }),
+    emptyObjectInvalid: true,
+  },
   // A valid phone here would send an SMS; the body cases only ever send a malformed one.
   {
     method: 'POST',

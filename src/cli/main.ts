@@ -110,8 +110,12 @@ program
 program
   .command('login')
   .description('Log in and save the session in ~/.config/panic-api/session.json (PANIC_API_SESSION_FILE).')
-  .argument('<EMAIL>')
+  .argument('<EMAIL|PHONE>', 'the email; or, with --code, the email or the verified phone')
   .option('--password <P>', `the password; ${PASSWORD_NOTE}`)
+  .option(
+    '--code [OTP]',
+    'sign in with a code instead (e.g. login +27825550123 --code): alone, a code is sent and asked for; with OTP, the code sent earlier',
+  )
   .option('--json', "print the API's JSON answer (it holds the tokens)")
   .example('panic-api login thandi@example.com')
   .action(lazy(async () => (await import('./client/login.ts')).loginCommand));

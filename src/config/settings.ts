@@ -64,6 +64,8 @@ export const envSchema = Type.Object({
   RATE_LIMIT_IP_PER_MINUTE: int(60, 1, 1_000_000),
   RATE_LIMIT_EXPENSIVE_PER_MINUTE: int(10, 1, 1_000_000),
   LOGIN_MAX_FAILURES: int(5, 1, 100),
+  /** Who may sign in with a code instead of a password: by email, by phone (off where SIM swaps are feared), both, neither. */
+  CODE_LOGIN: oneOf(['email,phone', 'phone,email', 'email', 'phone', 'off'], 'email,phone'),
   OTP_MAX_FAILURES_PER_DAY: int(20, 1, 10_000),
   PASSWORD_HASH_CONCURRENCY: int(availableParallelism(), 1, 1024),
   REQUEST_TIMEOUT_SECONDS: int(10, 1, 600),

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   unauthorized: 401,
   invalid_refresh_token: 401,
   email_not_verified: 403,
+  code_login_disabled: 403,
   forbidden: 403,
   not_found: 404,
   email_taken: 409,

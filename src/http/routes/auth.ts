@@ -5,6 +5,8 @@ import { register, resendVerification, verifyAccount } from '../../accounts/regi
 import { login } from '../../accounts/login.ts';
 import { forgotPassword, resetPassword } from '../../accounts/password-reset.ts';
 import { requestUnlock, verifyUnlock } from '../../accounts/unlock.ts';
+import { requestLoginCode, verifyLoginCode } from '../../accounts/code-login.ts';
+import { PHONE_CHANNELS } from '../../shared/vocabulary.ts';
 import { revokeSessionOf, rotateRefreshToken } from '../../accounts/sessions.ts';
 import { toPublicUser } from '../../accounts/users.ts';
 import { requireUser } from '../auth-hook.ts';
@@ -14,7 +16,7 @@ import { CodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
 import { TokenPair } from '../../contract/token-pair.ts';
 import { ChannelField } from '../../contract/channel.ts';
-import { body, Email, errors, LoginPassword, Message, Otp, Password, Token } from '../schemas.ts';
+import { body, Email, errors, LoginPassword, Message, Otp, Password, Phone, Token } from '../schemas.ts';
 
 const SAME_ANSWER = 'If an account needs it, a code has been sent. It expires at the time given.';
 
@@ -107,6 +109,51 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => login(services, request.body.email, request.body.password, requesterOf(request)),
+  );
+
+  const CodeLoginName = {
+    email: Type.Optional(Email),
+    phone: Type.Optional({ ...Phone, description: "The account's verified phone (any spelling the API accepts)." }),
+  };
+  app.post(
+    '/otp',
+    {
+      schema: {
+        tags,
+        summary:
+          'Sign in with a code, step 1: a code to the verified email or verified phone of a verified account (same answer for every address)',
+        body: body({
+          ...CodeLoginName,
+          channel: Type.Optional(
+            Type.Enum([...PHONE_CHANNELS], {
+              description: 'With "phone": sms, whatsapp or voice (default: the first channel of the number\'s road).',
+            }),
+          ),
+        }),
+        response: { 200: CodeSentReply, ...errors(400, 403, 429, 503) },
+      },
+    },
+    async (request) => ({
+      message: SAME_ANSWER,
+      ...(await requestLoginCode(services, request.body, requesterOf(request))),
+    }),
+  );
+
+  app.post(
+    '/otp/verify',
+    {
+      schema: {
+        tags,
+        summary:
+          'Sign in with a code, step 2: the code for a token pair, as /auth/login answers (every refusal: otp_invalid)',
+        body: body({ ...CodeLoginName, otp: Otp }),
+        response: { 200: TokenPair, ...errors(400, 403, 429) },
+      },
+    },
+    async (request) => {
+      const { otp, ...name } = request.body;
+      return verifyLoginCode(services, name, otp, requesterOf(request));
+    },
   );
 
   app.post(
