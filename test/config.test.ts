@@ -3,6 +3,7 @@
  * real `panic-api serve` command), production's secret rules, and placeholder detection.
  */
 import { runCli } from './support/cli.ts';
+import { startStack } from './support/stack.ts';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -435,4 +436,17 @@ describe('placeholder detection', () => {
       assert.equal(settingState(value), 'set');
     });
   }
+});
+
+describe('REQUEST_TIMEOUT_SECONDS across its whole range', () => {
+  it('600 (its highest) starts the service, and Node holds both timeouts at 600 s (above 300 it used to refuse to start)', async () => {
+    const stack = await startStack({ env: { REQUEST_TIMEOUT_SECONDS: '600' } });
+    try {
+      assert.equal(stack.runtime.app.server.requestTimeout, 600_000);
+      assert.equal(stack.runtime.app.server.headersTimeout, 600_000);
+      assert.equal((await fetch(`${stack.baseUrl}/health`)).status, 200);
+    } finally {
+      await stack.close();
+    }
+  });
 });

@@ -28,9 +28,15 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     trustProxy: fastifyTrustProxy(services.config.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     // A client that trickles its request (slowloris) gets 408 and loses the connection; Node checks
-    // every second, and applies requestTimeout only when headersTimeout is no longer than it.
+    // every second, and applies requestTimeout only when headersTimeout is no longer than it. Both go
+    // to the server as it is made: Node checks them against each other then, and its default
+    // requestTimeout (300 s) refused a headersTimeout above it.
     requestTimeout: services.config.REQUEST_TIMEOUT_SECONDS * 1000,
-    http: { connectionsCheckingInterval: 1000, headersTimeout: services.config.REQUEST_TIMEOUT_SECONDS * 1000 },
+    http: {
+      connectionsCheckingInterval: 1000,
+      requestTimeout: services.config.REQUEST_TIMEOUT_SECONDS * 1000,
+      headersTimeout: services.config.REQUEST_TIMEOUT_SECONDS * 1000,
+    },
     http2: false,
     // Wrong types are refused, not coerced: "12345678" and 12345678 are not the same password.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
