@@ -19,6 +19,7 @@ import {
   type PathFor,
 } from './support/api.ts';
 import {
+  insertedAccount,
   codeIn,
   databaseKinds,
   startStack,
@@ -640,23 +641,7 @@ for (const db of await databaseKinds()) {
        * through the API would spend the very cooldowns (email, phone) this test is about.
        */
       async function verifiedAnHourAgo(s: Stack, tag: string): Promise<Person> {
-        const p = fresh(tag);
-        const at = new Date(now - 3_600_000);
-        await s.runtime.services.db
-          .insertInto('users')
-          .values({
-            email: p.email,
-            phone: p.phone,
-            first_name: p.first_name,
-            last_name: p.last_name,
-            password_hash: null,
-            email_verified_at: at,
-            phone_verified_at: at,
-            created_at: at,
-            updated_at: at,
-          })
-          .execute();
-        return p;
+        return insertedAccount(s, fresh(tag), new Date(now - 3_600_000), true);
       }
 
       const unlockBySms = (s: Stack, identifier: string) =>

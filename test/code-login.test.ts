@@ -1,7 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ApiResponse, errorCode, expectStatus } from './support/api.ts';
-import { databaseKinds, person, startStack, verifiedLogin, wrongCode, type Stack } from './support/stack.ts';
+import {
+  databaseKinds,
+  insertedAccount,
+  person,
+  startStack,
+  verifiedLogin,
+  wrongCode,
+  type Stack,
+} from './support/stack.ts';
 
 /** Time stands still in the enumeration stacks, so expires_at cannot differ between answers. */
 const FIXED = new Date('2031-05-04T10:00:00.000Z');
@@ -28,26 +36,6 @@ async function withVerifiedPhone(stack: Stack, tag: string) {
   const code = await stack.smsCode(account.person.phone);
   expectStatus(await stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, token), 200);
   return account;
-}
-
-/** An account inserted as it stands (verified at `verifiedAt`, or not at all), never sent a code. */
-async function silentAccount(stack: Stack, tag: string, verifiedAt: Date | null) {
-  const p = person(tag);
-  await stack.runtime.services.db
-    .insertInto('users')
-    .values({
-      email: p.email,
-      phone: p.phone,
-      first_name: p.first_name,
-      last_name: p.last_name,
-      password_hash: null,
-      email_verified_at: verifiedAt,
-      phone_verified_at: verifiedAt,
-      created_at: FIXED,
-      updated_at: FIXED,
-    })
-    .execute();
-  return p;
 }
 
 const sessionsOf = (stack: Stack, email: string) =>
@@ -162,8 +150,8 @@ for (const db of await databaseKinds()) {
         env: { OTP_RESEND_COOLDOWN_SECONDS: '60', OTP_MAX_SENDS_PER_HOUR: '1000' },
       });
       // Accounts that were never sent anything, so no cooldown of their own making stands in the way.
-      verified = await silentAccount(stack, 'code-enum-verified', FIXED);
-      unverified = await silentAccount(stack, 'code-enum-unverified', null);
+      verified = await insertedAccount(stack, person('code-enum-verified'), FIXED, true);
+      unverified = await insertedAccount(stack, person('code-enum-unverified'), FIXED, false);
     });
     after(() => stack.close());
 

@@ -1,7 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ApiResponse, assertRateLimited, errorCode } from './support/api.ts';
-import { databaseKinds, person, startStack, verifiedLogin, wrongCode, type Stack } from './support/stack.ts';
+import {
+  databaseKinds,
+  insertedAccount,
+  person,
+  startStack,
+  verifiedLogin,
+  wrongCode,
+  type Stack,
+} from './support/stack.ts';
 
 /** Time stands still in these stacks, so expires_at (and any "try again in N s") cannot differ between answers. */
 const FIXED = new Date('2031-05-04T10:00:00.000Z');
@@ -18,24 +26,6 @@ const messagesTo = async (stack: Stack, recipient: string) =>
       .where('recipient', '=', recipient)
       .execute()
   ).map((m) => m.purpose);
-
-/** An account that exists but was never sent anything (so no send limit has been spent on it). */
-async function silentAccount(stack: Stack, tag: string) {
-  const p = person(tag);
-  await stack.runtime.services.db
-    .insertInto('users')
-    .values({
-      email: p.email,
-      phone: p.phone,
-      first_name: p.first_name,
-      last_name: p.last_name,
-      password_hash: null,
-      created_at: FIXED,
-      updated_at: FIXED,
-    })
-    .execute();
-  return p;
-}
 
 for (const db of await databaseKinds()) {
   describe(`no account enumeration (${db})`, () => {
@@ -203,7 +193,7 @@ for (const db of await databaseKinds()) {
     after(() => Promise.all([cooldown?.close(), hourly?.close()]));
 
     it('with a 60 s cooldown a second resend to one address is 429 with Retry-After, known or unknown alike', async () => {
-      const known = await silentAccount(cooldown, 'cool-known');
+      const known = await insertedAccount(cooldown, person('cool-known'), FIXED, false);
       const unknown = person('cool-ghost').email;
       const results: Record<string, ApiResponse[]> = {};
       for (const email of [known.email, unknown]) {
@@ -228,7 +218,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('with OTP_MAX_SENDS_PER_HOUR=2 (no cooldown) the third send to one address is 429, known or unknown alike', async () => {
-      const known = await silentAccount(hourly, 'hour-known');
+      const known = await insertedAccount(hourly, person('hour-known'), FIXED, false);
       const unknown = person('hour-ghost').email;
       for (const email of [known.email, unknown]) {
         const one = await hourly.api('POST', '/api/v1/auth/resend-verification', { email });

@@ -189,6 +189,33 @@ export function randomPerson(tag = 'user') {
   return { ...person(tag), email: `${tag}.${randomBytes(6).toString('hex')}@example.test`, phone: randomMobile() };
 }
 
+/**
+ * An account inserted as it stands (email and phone verified at `at`, or neither), never sent a code,
+ * without a password: registering through the API would spend the cooldowns a test is about.
+ */
+export async function insertedAccount<P extends ReturnType<typeof person>>(
+  stack: Stack,
+  p: P,
+  at: Date,
+  verified: boolean,
+): Promise<P> {
+  await stack.runtime.services.db
+    .insertInto('users')
+    .values({
+      email: p.email,
+      phone: p.phone,
+      first_name: p.first_name,
+      last_name: p.last_name,
+      password_hash: null,
+      email_verified_at: verified ? at : null,
+      phone_verified_at: verified ? at : null,
+      created_at: at,
+      updated_at: at,
+    })
+    .execute();
+  return p;
+}
+
 /** Registers an account (its email not verified yet): the person, the answer, the account's id and the code mailed. */
 export async function registered(stack: Stack, tag?: string) {
   const p = person(tag);
