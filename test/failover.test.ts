@@ -5,7 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHttpSmsServer, type HttpSmsFixture } from './support/sms.ts';
+import { startHttpSmsServer, startTwilioServer, type HttpSmsFixture, type TwilioFixture } from './support/sms.ts';
+import { postTwilioReceipt, signAsTwilio, TWILIO_STATUS_PATH } from './support/receipts.ts';
 import { startSmtpServer, type SmtpFixture } from './support/smtp.ts';
 import { freePort } from './support/net.ts';
 import { person, phoneCodeAsked, startStack, type Stack } from './support/stack.ts';
@@ -172,5 +173,41 @@ describe('email failover: the primary SMTP server is not reachable', () => {
       ['queued:', 'attempt_failed:smtp', 'sent:smtp-fallback'],
     );
     assert.equal(stack.smtp.messages.length, 0);
+  });
+});
+
+describe('SMS failover from one Twilio account to another', () => {
+  const PUBLIC_URL = 'https://panic.example.test';
+  let stack: Stack;
+  let second: TwilioFixture;
+  before(async () => {
+    second = await startTwilioServer();
+    stack = await startStack({
+      env: {
+        ADMIN_TOKEN,
+        PUBLIC_URL,
+        SMS_FALLBACK_PROVIDER: 'twilio',
+        SMS_FALLBACK_API_URL: second.messagesUrl,
+        SMS_FALLBACK_ACCOUNT_SID: second.accountSid,
+        SMS_FALLBACK_API_KEY: second.authToken,
+        SMS_FALLBACK_FROM: '+15005550007',
+      },
+    });
+  });
+  after(async () => {
+    await stack?.close();
+    await second?.close();
+  });
+
+  it("the second account's signed receipt reaches the message it sent (it answered 404: the message was sent by 'twilio-fallback')", async () => {
+    stack.sms.failWith = { status: 500 };
+    const phone = await askSmsCode(stack);
+    const sent = await second.waitFor(phone);
+    assert.equal((await finalMessage(stack, phone)).status, 'sent');
+    const fields = { MessageSid: sent.sid, MessageStatus: 'delivered', AccountSid: second.accountSid, To: phone };
+    const url = `${PUBLIC_URL}${TWILIO_STATUS_PATH}`;
+    const answer = await postTwilioReceipt(stack, fields, signAsTwilio(url, fields, second.authToken));
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal((await finalMessage(stack, phone)).status, 'delivered');
   });
 });

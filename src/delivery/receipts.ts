@@ -69,7 +69,9 @@ export async function applyReceipt(
           .select('message_events.id')
           .whereRef('message_events.message_id', '=', 'messages.id')
           .where('kind', '=', 'sent')
-          .where('provider', '=', receipt.provider),
+          // a second account of the same provider sends as "<provider>-fallback" (channels/index.ts),
+          // and its receipts come to the same route, signed by one of our accounts of that provider
+          .where('provider', 'in', [receipt.provider, `${receipt.provider}-fallback`]),
       ),
     )
     .orderBy('created_at', 'desc')
