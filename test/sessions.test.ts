@@ -165,16 +165,13 @@ for (const db of await databaseKinds()) {
         await signIn(p.email, p.password, device(), 'Device B'),
         await signIn(p.email, p.password, device(), 'Device C'),
       ];
-      const res = await stack.api('POST', '/api/v1/users/me/sessions/revoke-others', {}, a.access_token);
+      const res = await stack.api('POST', '/api/v1/users/me/sessions/revoke-others', undefined, a.access_token);
       assert.equal(expectStatus(res, 200).revoked, 2);
       for (const t of others) assert.equal(errorCode(await refresh(t)), 'invalid_refresh_token');
       const a2 = expectStatus(await refresh(a), 200);
       assert.equal((await list(a2)).length, 1);
-      assert.equal(
-        expectStatus(await stack.api('POST', '/api/v1/users/me/sessions/revoke-others', {}, a2.access_token), 200)
-          .revoked,
-        0,
-      );
+      const alone = await stack.api('POST', '/api/v1/users/me/sessions/revoke-others', undefined, a2.access_token);
+      assert.equal(expectStatus(alone, 200).revoked, 0);
     });
 
     it("a person neither sees nor ends another's session: it answers as an id that does not exist", async () => {

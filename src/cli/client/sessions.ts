@@ -32,9 +32,7 @@ export async function revokeSessionCommand(
 ): Promise<number> {
   if ((id === undefined) === (opts.others !== true)) throw new UsageError('Give a session ID, or --others (not both).');
   if (id === undefined) {
-    const { body } = await authedRequest(opts.json, (client) =>
-      client.POST('/api/v1/users/me/sessions/revoke-others', { body: {} }),
-    );
+    const { body } = await authedRequest(opts.json, (client) => client.POST('/api/v1/users/me/sessions/revoke-others'));
     return done(opts.json, body, [body.message]);
   }
   const { body } = await authedRequest(opts.json, (client) =>

@@ -131,8 +131,6 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags,
         summary: 'End every session of the account but this one',
         security,
-        // nothing to send; a body that is not an object is refused rather than ignored
-        body: Type.Optional(body({})),
         response: {
           200: Type.Object({ message: Type.String(), revoked: Type.Integer({ description: 'Sessions ended.' }) }),
           ...errors(400, 401),
