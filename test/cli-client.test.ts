@@ -270,6 +270,15 @@ describe('panic-api client commands against a running server', () => {
     ok(await runCli(['me'], env), 'this session goes on');
     // and back, for the tests below
     ok(await runCli(['password', '--current', changed, '--password', newPassword], env), 'password back');
+
+    // Ending this very session from the list is a logout.
+    const own = (
+      json(await runCli(['sessions', '--json'], env)).sessions as Array<{ id: string; current: boolean }>
+    ).find((s) => s.current)!.id;
+    const self = await runCli(['sessions', 'revoke', own], env);
+    ok(self, 'sessions revoke (this one)');
+    assert.ok(self.stdout.includes(`Session ${own} was this one: you are logged out`), self.stdout);
+    assert.ok(!existsSync(sessionFile), 'the session file is deleted');
   });
 
   it('login --json prints the token pair; a session revoked on the server says to log in again', {
