@@ -214,6 +214,94 @@ describe('panic-api client commands against a running server', () => {
     );
   });
 
+  it('sessions: a table of the live sessions, this one marked; revoke ID ends another, revoke --others the rest', {
+    timeout: 60_000,
+  }, async () => {
+    const elsewhere = async (userAgent: string) => {
+      const res = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: newPassword }, undefined, {
+        'user-agent': userAgent,
+      });
+      assert.equal(res.status, 200, res.text);
+      return res.body;
+    };
+    const phone = await elsewhere('PanicApp/3.1 (Android 15)');
+    const tablet = await elsewhere('PanicApp/3.1 (iPadOS 18)');
+
+    const table = await runCli(['sessions'], env);
+    ok(table, 'sessions');
+    const lines = table.stdout.split('\n');
+    assert.match(lines[0], /^ {3}ID +LAST USED +STARTED +BY +NETWORK +DEVICE$/);
+    const row = (agent: string) => lines.find((l) => l.endsWith(agent));
+    assert.match(row('PanicApp/3.1 (iPadOS 18)') ?? '', /^ {3}[0-9a-f-]{36} .* password +127\.0\.0\.0\/24 /);
+    assert.ok(row('PanicApp/3.1 (Android 15)'), table.stdout);
+    assert.match(lines.find((l) => l.startsWith('*')) ?? '', /panic-api-cli \(Node\.js /, 'this session, the CLI');
+    assert.ok(table.stdout.includes('panic-api sessions revoke --others'), 'says how to end them');
+
+    const listed = json(await runCli(['sessions', '--json'], env)).sessions as Array<{
+      id: string;
+      user_agent: string;
+    }>;
+    assert.equal(listed.length, 3);
+    const phoneId = listed.find((s) => s.user_agent === 'PanicApp/3.1 (Android 15)')!.id;
+    const revoked = await runCli(['sessions', 'revoke', phoneId], env);
+    ok(revoked, 'sessions revoke ID');
+    assert.ok(revoked.stdout.includes(`Session ${phoneId} ended`), revoked.stdout);
+    assert.equal(
+      (await stack.api('POST', '/api/v1/auth/refresh', phone)).status,
+      401,
+      "the phone's refresh is refused",
+    );
+
+    const again = await runCli(['sessions', 'revoke', phoneId], env);
+    failed(again, /\(session_not_found, HTTP 404\)$/);
+    const neither = await runCli(['sessions', 'revoke'], env);
+    assert.equal(neither.code, 2, neither.stderr);
+    assert.match(
+      neither.stderr,
+      /^Give a session ID, or --others \(not both\)\.\nUsage: panic-api sessions revoke \[ID\] \[--others\] \[--json\]\n/,
+    );
+
+    const others = await runCli(['sessions', 'revoke', '--others', '--json'], env);
+    ok(others, 'sessions revoke --others');
+    assert.equal(json(others).revoked, 1);
+    assert.equal(
+      (await stack.api('POST', '/api/v1/auth/refresh', tablet)).status,
+      401,
+      "the tablet's refresh is refused",
+    );
+    ok(await runCli(['me'], env), 'this session goes on');
+  });
+
+  it('password: a wrong current password is refused (the session is not refreshed for it); the right one changes it and ends every other session', {
+    timeout: 60_000,
+  }, async () => {
+    const other = await stack.api('POST', '/api/v1/auth/login', { email: p.email, password: newPassword });
+    assert.equal(other.status, 200, other.text);
+    const before = readSessionFile();
+    const changed = 'changed from the command line';
+
+    const wrong = await runCli(['password', '--current', 'not the password', '--password', changed], env);
+    failed(wrong, /^The current password is wrong\. \(invalid_credentials, HTTP 401\)$/);
+    assert.equal(readSessionFile().refresh_token, before.refresh_token, 'a wrong password is no reason to refresh');
+
+    const run = await runCli(['password', '--current', newPassword, '--password', changed], env);
+    ok(run, 'password');
+    assert.match(run.stdout, /^Password changed\. 1 other session ended; this one stays signed in\.$/m);
+    assert.equal((await stack.api('POST', '/api/v1/auth/refresh', other.body)).status, 401, 'the other session ended');
+    ok(await runCli(['me'], env), 'this session goes on');
+    // and back, for the tests below
+    ok(await runCli(['password', '--current', changed, '--password', newPassword], env), 'password back');
+
+    // Ending this very session from the list is a logout.
+    const own = (
+      json(await runCli(['sessions', '--json'], env)).sessions as Array<{ id: string; current: boolean }>
+    ).find((s) => s.current)!.id;
+    const self = await runCli(['sessions', 'revoke', own], env);
+    ok(self, 'sessions revoke (this one)');
+    assert.ok(self.stdout.includes(`Session ${own} was this one: you are logged out`), self.stdout);
+    assert.ok(!existsSync(sessionFile), 'the session file is deleted');
+  });
+
   it('login --json prints the token pair; a session revoked on the server says to log in again', {
     timeout: 60_000,
   }, async () => {
@@ -357,6 +445,9 @@ describe('panic-api --help', () => {
     'verify-phone-otp',
     'forgot-password',
     'reset-password',
+    'sessions',
+    'sessions revoke',
+    'password',
     'logout',
     'doctor',
     'prune',

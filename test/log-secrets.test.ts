@@ -43,7 +43,7 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     return found;
   }
 
-  it('runs every flow (register, verify, login, refresh, phone, forgot/reset, unlock, logout) and logs none of its secrets', async () => {
+  it('runs every flow (register, verify, login, refresh, phone, forgot/reset, unlock, password change, logout) and logs none of its secrets', async () => {
     const p = { ...person('logs'), password: secretPassword('register') };
     keep('registration password', p.password);
     const reg = await stack.api('POST', '/api/v1/auth/register', p);
@@ -130,6 +130,20 @@ describe('the log holds no secret (APP_ENV=test)', () => {
     assert.equal(again.status, 200, again.text);
     keep('access token (after reset)', again.body.access_token);
     keep('refresh token (after reset)', again.body.refresh_token);
+    // a password change: a wrong current password (a failed sign-in), then the right one
+    const wrongCurrent = secretPassword('wrong-current');
+    keep('wrong current password', wrongCurrent);
+    const changedPassword = secretPassword('changed');
+    keep('new password (change)', changedPassword);
+    const change = (current_password: string) =>
+      stack.api(
+        'POST',
+        '/api/v1/users/me/password',
+        { current_password, new_password: changedPassword },
+        again.body.access_token,
+      );
+    assert.equal((await change(wrongCurrent)).status, 401);
+    assert.equal((await change(newPassword)).status, 200);
     const out = await stack.api(
       'POST',
       '/api/v1/auth/logout',
@@ -178,6 +192,7 @@ describe('the log holds no secret (APP_ENV=test)', () => {
       '/api/v1/users/verify-otp',
       '/api/v1/auth/reset-password',
       '/api/v1/auth/verify-unlock-otp',
+      '/api/v1/users/me/password',
       '/api/v1/auth/logout',
     ]) {
       assert.ok(

@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { apiRoutes } from './support/routes.ts';
 import { person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
@@ -28,8 +29,13 @@ interface Field {
 }
 
 interface Endpoint {
-  method: 'GET' | 'POST' | 'PATCH';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** The route as the app's table lists it (`:id` for a parameter). */
   path: string;
+  /** What is requested, when the path has a parameter: a well-formed value in its place. */
+  url?: string;
+  /** A POST that takes nothing: any body is ignored, as a DELETE's is. */
+  bodiless?: true;
   auth: boolean;
   fields: Field[];
   /** A body the endpoint accepts as well-formed (it may still answer a domain 4xx, e.g. otp_invalid). */
@@ -42,6 +48,8 @@ interface Endpoint {
 const session = { access: '', refresh: '', userId: '', sessionId: '', email: '', jwtSecret: '' };
 
 const f = (name: string, kind: Kind, required = true): Field => ({ name, kind, required });
+/** GET, DELETE and a bodiless POST take no body: they get the Authorization cases only. */
+const hasBody = (ep: Endpoint) => ep.method !== 'GET' && ep.method !== 'DELETE' && !ep.bodiless;
 const fresh = () => person('malformed');
 
 const ENDPOINTS: Endpoint[] = [
@@ -199,6 +207,43 @@ const ENDPOINTS: Endpoint[] = [
     fields: [],
     valid: () => ({}),
     emptyObjectInvalid: false,
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/users/me/sessions',
+    auth: true,
+    fields: [],
+    valid: () => ({}),
+    emptyObjectInvalid: false,
+  },
+  // An id no session has: the control answers 404 session_not_found (a malformed id: sessions.test.ts).
+  {
+    method: 'DELETE',
+    path: '/api/v1/users/me/sessions/:id',
+    url: `/api/v1/users/me/sessions/${randomUUID()}`,
+    auth: true,
+    fields: [],
+    valid: () => ({}),
+    emptyObjectInvalid: false,
+  },
+  // The shared session is the one asking: it stays.
+  {
+    method: 'POST',
+    path: '/api/v1/users/me/sessions/revoke-others',
+    bodiless: true,
+    auth: true,
+    fields: [],
+    valid: () => ({}),
+    emptyObjectInvalid: false,
+  },
+  // A wrong current password (401) changes nothing; three of them (control, two injections) stay below the throttle.
+  {
+    method: 'POST',
+    path: '/api/v1/users/me/password',
+    auth: true,
+    fields: [f('current_password', 'loginPassword'), f('new_password', 'password')],
+    valid: () => ({ current_password: 'not the password', new_password: SAMPLE.password }),
+    emptyObjectInvalid: true,
   },
 ];
 
@@ -619,10 +664,10 @@ describe('malformed input: every endpoint answers 4xx with {error:{code,message}
     const authorization =
       req.authorization === undefined ? (ep.auth ? `Bearer ${session.access}` : undefined) : req.authorization;
     if (authorization !== undefined && authorization !== null) headers.authorization = authorization;
-    const res = await fetch(`${stack.baseUrl}${ep.path}`, {
+    const res = await fetch(`${stack.baseUrl}${ep.url ?? ep.path}`, {
       method: ep.method,
       headers,
-      body: ep.method === 'GET' ? undefined : (req.body as string | undefined), // a Uint8Array is sent as bytes
+      body: hasBody(ep) ? (req.body as string | undefined) : undefined, // a Uint8Array is sent as bytes
     });
     return { status: res.status, text: await res.text(), contentType: res.headers.get('content-type') };
   }
@@ -657,7 +702,7 @@ describe('malformed input: every endpoint answers 4xx with {error:{code,message}
       // checked by the flows tests instead. Refresh and logout would spend the shared token.)
       if (!['/api/v1/users/verify-phone', '/api/v1/auth/refresh', '/api/v1/auth/logout'].includes(ep.path)) {
         it('control: the well-formed request is not refused as malformed', async () => {
-          const res = await send(ep, ep.method === 'GET' ? {} : json(ep.valid()));
+          const res = await send(ep, hasBody(ep) ? json(ep.valid()) : {});
           assert.ok(res.status < 500, `${res.status}: ${res.text}`);
           if (res.status >= 400) {
             const { code } = assertErrorBody(res, 'control');
@@ -675,15 +720,12 @@ describe('malformed input: every endpoint answers 4xx with {error:{code,message}
         });
       }
 
-      const cases = [
-        ...(ep.method !== 'GET' ? [...bodyCases(ep), ...fieldCases(ep)] : []),
-        ...(ep.auth ? authCases() : []),
-      ];
+      const cases = [...(hasBody(ep) ? [...bodyCases(ep), ...fieldCases(ep)] : []), ...(ep.auth ? authCases() : [])];
       for (const c of cases) {
         it(c.name, async () => {
           const req = await c.request();
           // Authorization cases carry the endpoint's well-formed body, so only the header is wrong.
-          if (ep.method !== 'GET' && req.body === undefined && req.contentType === undefined)
+          if (hasBody(ep) && req.body === undefined && req.contentType === undefined)
             Object.assign(req, json(ep.valid()));
           const res = await send(ep, req);
           const error = assertErrorBody(res, c.name);

@@ -4,10 +4,11 @@ import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
+import type { SessionInfo } from '../contract/session.ts';
 import { findUserById } from './users.ts';
 import { hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from './tokens.ts';
 import type { Queryable } from '../platform/db/client.ts';
-import type { SessionMethod } from '../platform/db/schema.ts';
+import type { SessionMethod } from '../shared/vocabulary.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 
 /** How a session began and from where: what its owner is shown of it. */
@@ -144,20 +145,83 @@ export async function revokeSessionOf(
     .execute();
 }
 
-export async function revokeAllSessions(db: Queryable, userId: string, now: Date): Promise<void> {
-  await db
+/**
+ * Ends every live session of the user but `keep` (the caller's own, when it stays signed in), and
+ * says how many ended.
+ */
+export async function revokeAllSessions(db: Queryable, userId: string, now: Date, keep?: string): Promise<number> {
+  let ending = db
     .updateTable('sessions')
     .set({ revoked_at: now })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
-    .execute();
+    .where('expires_at', '>', now);
+  if (keep) ending = ending.where('id', '<>', keep);
+  const { numUpdatedRows } = await ending.executeTakeFirst();
+  return Number(numUpdatedRows);
 }
 
-/** The user behind a Bearer access token whose session is still live; throws unauthorized otherwise. */
+/** The user's live sessions (neither ended nor expired), the most recently used first. */
+export async function listSessions(
+  { db, clock }: Pick<Services, 'db' | 'clock'>,
+  userId: string,
+  currentSessionId: string,
+): Promise<SessionInfo[]> {
+  const rows = await db
+    .selectFrom('sessions')
+    .select(['id', 'created_at', 'last_used_at', 'method', 'network', 'user_agent'])
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', clock())
+    .orderBy('last_used_at', 'desc')
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .execute();
+  return rows.map((row) => ({
+    id: row.id,
+    current: row.id === currentSessionId,
+    created_at: new Date(row.created_at).toISOString(),
+    last_used_at: new Date(row.last_used_at).toISOString(),
+    method: row.method,
+    network: row.network,
+    user_agent: row.user_agent,
+  }));
+}
+
+/**
+ * Ends one of the user's live sessions (the one asking too: that is a logout). Another person's
+ * session answers exactly as an id that does not exist, so nobody learns which ids do.
+ */
+export async function endSession(
+  { db, clock }: Pick<Services, 'db' | 'clock'>,
+  userId: string,
+  sessionId: string,
+): Promise<void> {
+  const now = clock();
+  const ended = await db
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('id', '=', sessionId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning('id')
+    .executeTakeFirst();
+  if (!ended)
+    throw new AppError('session_not_found', 'None of your live sessions has this id: it may have ended already.');
+}
+
+/** Who an access token speaks for: its user, and the session it was issued to. */
+export interface Authenticated {
+  user: User;
+  sessionId: string;
+}
+
+/** The user and session behind a Bearer access token whose session is still live; throws unauthorized otherwise. */
 export async function authenticate(
   { db, config, clock }: Pick<Services, 'db' | 'config' | 'clock'>,
   token: string,
-): Promise<User> {
+): Promise<Authenticated> {
   const claims = await verifyAccessToken(config.JWT_SECRET, token, clock());
   const unauthorized = new AppError(
     'unauthorized',
@@ -173,5 +237,5 @@ export async function authenticate(
     .executeTakeFirst();
   const user = session && (await findUserById(db, claims.userId));
   if (!user) throw unauthorized;
-  return user;
+  return { user, sessionId: session.id };
 }

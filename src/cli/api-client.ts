@@ -36,10 +36,17 @@ export function guardedFetch(base: string, timeoutMs = TIMEOUT_MS) {
 
 export type Api = Client<paths>;
 
+/** How the sessions this command starts are shown in `panic-api sessions` (fetch alone would say "node"). */
+const USER_AGENT = `panic-api-cli (Node.js ${process.versions.node}; ${process.platform})`;
+
 /** The typed client of the API at `baseUrl` (API_BASE_URL by default), with a session's access token if given. */
 export function api(opts: { baseUrl?: string; token?: string; timeoutMs?: number } = {}): Api {
   const baseUrl = opts.baseUrl ?? apiBaseUrl();
-  const headers = { accept: 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) };
+  const headers = {
+    accept: 'application/json',
+    'user-agent': USER_AGENT,
+    ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+  };
   return createClient<paths>({ baseUrl, fetch: guardedFetch(baseUrl, opts.timeoutMs), headers });
 }
 

@@ -28,11 +28,22 @@ const valueName = (option: Option) => option.flags.match(/<(.+?)>/)?.[1];
 const declaredOptions = (cmd: Command) => cmd.options.filter((o) => !o.hidden);
 const optionRows = (cmd: Command): string[][] => declaredOptions(cmd).map((o) => [term(o), o.description]);
 
+/** A command's words after `panic-api`: `login`, or with its parents `sessions revoke`. */
+export const commandPath = (cmd: Command): string =>
+  cmd.parent?.parent ? `${commandPath(cmd.parent)} ${cmd.name()}` : cmd.name();
+
+/** Every command under `cmd`, each followed by its own subcommands. */
+export const commandsOf = (cmd: Command): PanicCommand[] =>
+  (cmd.commands as PanicCommand[]).flatMap((c) => [c, ...commandsOf(c)]);
+
+/** The command right under the program that `cmd` belongs to (itself, or its parent's). */
+const topOf = (cmd: Command): Command => (cmd.parent?.parent ? topOf(cmd.parent) : cmd);
+
 /** `login EMAIL [--password P] [--json]`: the arguments, then each option with its value's name. */
 function usageOf(cmd: Command): string {
   const args = cmd.registeredArguments.map((a) => (a.required ? a.name() : `[${a.name()}]`));
   const options = declaredOptions(cmd).map((o) => `[${[o.long, valueName(o)].filter(Boolean).join(' ')}]`);
-  return [cmd.name(), ...args, ...options].join(' ');
+  return [commandPath(cmd), ...args, ...options].join(' ');
 }
 
 /** The usage line of the program or of one of its commands. */
@@ -45,7 +56,7 @@ function programHelp(program: Command): string {
   const lines = [`Usage: ${usageLine(program)}`, ''];
   for (const group of new Set(commands.map((c) => c.helpGroup()))) {
     lines.push(group);
-    for (const c of commands.filter((c) => c.helpGroup() === group)) {
+    for (const c of commands.filter((c) => c.helpGroup() === group).flatMap((c) => [c, ...commandsOf(c)])) {
       lines.push(`  ${usageOf(c)}`, `      ${c.description()}`);
       lines.push(...alignColumns(optionRows(c), { indent: '      ' }).lines);
       lines.push(`      example: ${c.exampleLine}`);
@@ -61,10 +72,13 @@ function programHelp(program: Command): string {
 
 function commandHelp(cmd: PanicCommand, helper: Help): string {
   const lines = [`Usage: ${usageLine(cmd)}`, '', cmd.description()];
-  if (cmd.helpGroup() === CLIENT_GROUP) lines.push('Talks to the API at API_BASE_URL (default http://localhost:8000).');
+  if (topOf(cmd).helpGroup() === CLIENT_GROUP)
+    lines.push('Talks to the API at API_BASE_URL (default http://localhost:8000).');
   const help = helper.visibleOptions(cmd).find((o) => o.long === '--help');
   const rows = [...optionRows(cmd), ...(help ? [[term(help), help.description]] : [])];
   lines.push('', 'Options:', ...alignColumns(rows, { indent: '  ' }).lines);
+  const subcommands = commandsOf(cmd).map((c) => [`panic-api ${usageOf(c)}`, c.description()]);
+  if (subcommands.length) lines.push('', 'Commands:', ...alignColumns(subcommands, { indent: '  ' }).lines);
   lines.push('', 'Example:', `  ${cmd.exampleLine}`);
   return `${lines.join('\n')}\n`;
 }

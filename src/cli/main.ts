@@ -1,6 +1,6 @@
 import { ALL_STATUSES } from '../shared/vocabulary.ts';
 import { InvalidArgumentError, type Command, type CommanderError } from 'commander';
-import { CLIENT_GROUP, formatHelp, PanicCommand, usageLine } from './help.ts';
+import { CLIENT_GROUP, commandPath, commandsOf, formatHelp, PanicCommand, usageLine } from './help.ts';
 import { CliError, UsageError } from './errors.ts';
 import { EnvFileError, loadEnvFile, type EnvFile } from '../config/env-file.ts';
 
@@ -37,6 +37,8 @@ function rowCount(value: string): number {
 }
 
 const program = new PanicCommand('panic-api')
+  // a command's options stop at its subcommand: `sessions revoke --json` is revoke's --json, not sessions'
+  .enablePositionalOptions()
   .helpOption('-h, --help', 'show this help')
   .configureHelp({ formatHelp })
   .configureOutput({ outputError: () => {} }) // refuse() below writes the refusal with the usage line
@@ -155,6 +157,28 @@ program
   .option('--json', JSON_OPTION)
   .example('panic-api reset-password thandi@example.com 730158')
   .action(lazy(async () => (await import('./client/reset-password.ts')).resetPasswordCommand));
+const sessions = program
+  .command('sessions')
+  .description('List your sessions: each device, its network, how and when it signed in, when it was last used.')
+  .option('--json', JSON_OPTION)
+  .example('panic-api sessions')
+  .action(lazy(async () => (await import('./client/sessions.ts')).sessionsCommand));
+sessions
+  .command('revoke')
+  .description('End one of your sessions by its ID (this one: a logout), or with --others every one but this.')
+  .argument('[ID]')
+  .option('--others', 'every session but this one')
+  .option('--json', JSON_OPTION)
+  .example('panic-api sessions revoke --others')
+  .action(lazy(async () => (await import('./client/sessions.ts')).revokeSessionCommand));
+program
+  .command('password')
+  .description('Change your password with the current one; every other session is signed out, this one stays.')
+  .option('--current <P>', `the current password; ${PASSWORD_NOTE}`)
+  .option('--password <NEW>', `the new password (8+ characters); ${PASSWORD_NOTE}`)
+  .option('--json', JSON_OPTION)
+  .example('panic-api password')
+  .action(lazy(async () => (await import('./client/password.ts')).passwordCommand));
 program
   .command('logout')
   .description('Revoke the session on the server and delete the session file.')
@@ -233,13 +257,13 @@ function refuse(cmd: Command, err: CommanderError): never {
     process.stderr.write(`Unknown command "${cmd.args[0]}".\n\n${cmd.helpInformation()}`);
   } else {
     const why = err.code === 'commander.missingArgument' ? missing(cmd) : sentence(err.message);
-    const more = cmd.parent ? `\n(panic-api ${cmd.name()} --help shows the options and an example.)` : '';
+    const more = cmd.parent ? `\n(panic-api ${commandPath(cmd)} --help shows the options and an example.)` : '';
     process.stderr.write(`${why}\nUsage: ${usageLine(cmd)}${more}\n`);
   }
   process.exit(2);
 }
 
-for (const cmd of [program, ...program.commands]) cmd.exitOverride((err) => refuse(cmd, err));
+for (const cmd of [program, ...commandsOf(program)]) cmd.exitOverride((err) => refuse(cmd, err));
 
 // No command at all: the overview, as `--help` prints it.
 const args = process.argv.slice(2);

@@ -8,6 +8,8 @@ import type { Services } from '../runtime/services.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     user: User | null;
+    /** The session of the request's access token (its `sid`), beside request.user. */
+    sessionId: string | null;
   }
 }
 
@@ -17,12 +19,14 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-/** A preHandler that sets request.user from a live access token, or answers 401. */
+/** A preHandler that sets request.user and request.sessionId from a live access token, or answers 401. */
 export function requireUser(deps: Pick<Services, 'db' | 'config' | 'clock'>) {
   return async (request: FastifyRequest) => {
     const token = bearerToken(request);
     if (!token) throw new AppError('unauthorized', 'Sign in first: send "Authorization: Bearer <access token>".');
-    request.user = await authenticate(deps, token);
+    const { user, sessionId } = await authenticate(deps, token);
+    request.user = user;
+    request.sessionId = sessionId;
   };
 }
 

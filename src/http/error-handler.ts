@@ -7,6 +7,7 @@ const NEXT_STEP: Record<NextStep, string> = {
   request_unlock: 'Or ask for an unlock code: POST /api/v1/auth/request-unlock-otp.',
   verify_email:
     'Enter the code we sent (POST /api/v1/auth/verify-account), or ask for a new one (POST /api/v1/auth/resend-verification).',
+  reset_password: 'Set one with a reset code: POST /api/v1/auth/forgot-password.',
 };
 
 const worded = (err: AppError) => (err.next ? `${err.message} ${NEXT_STEP[err.next]}` : err.message);

@@ -6,6 +6,7 @@ import type { Config } from '../config/settings.ts';
 export const REDACT_PATHS = [
   'password',
   'new_password',
+  'current_password',
   'otp',
   'otp_code',
   'token',
@@ -13,6 +14,7 @@ export const REDACT_PATHS = [
   'refresh_token',
   '*.password',
   '*.new_password',
+  '*.current_password',
   '*.otp',
   '*.otp_code',
   '*.token',

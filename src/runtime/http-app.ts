@@ -42,6 +42,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('user', null);
+  app.decorateRequest('sessionId', null);
   installErrorHandling(app);
   installJsonBodyParser(app);
 

@@ -17,8 +17,10 @@ export const ERROR_CODES = {
   code_login_disabled: 403,
   forbidden: 403,
   not_found: 404,
+  session_not_found: 404,
   email_taken: 409,
   phone_taken: 409,
+  password_not_set: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
@@ -33,7 +35,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  * What the caller can do next, as a fact: the domain names the step, the edge that answers (HTTP)
  * words it with its own route, so no domain sentence names a route.
  */
-export type NextStep = 'request_unlock' | 'verify_email';
+export type NextStep = 'request_unlock' | 'verify_email' | 'reset_password';
 
 export interface AppErrorOptions extends ErrorOptions {
   next?: NextStep;

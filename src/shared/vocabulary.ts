@@ -27,6 +27,10 @@ export type PhoneChannel = (typeof PHONE_CHANNELS)[number];
 export const isPhoneChannel = (channel: string): channel is PhoneChannel =>
   (PHONE_CHANNELS as readonly string[]).includes(channel);
 
+/** How a session began: a password (a reset code stands in for one), or a sign-in code. */
+export const SESSION_METHODS = ['password', 'code'] as const;
+export type SessionMethod = (typeof SESSION_METHODS)[number];
+
 /** A channel as people read it. */
 export const CHANNEL_LABELS: Record<Channel, string> = {
   email: 'email',

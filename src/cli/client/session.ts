@@ -112,9 +112,14 @@ export async function currentSession(): Promise<Session> {
   return session;
 }
 
+/** The access token was refused (401 `unauthorized`), not something else a 401 says (a wrong password). */
+const tokenRefused = (res: Answer) =>
+  res.response.status === 401 &&
+  (res.error as { error?: { code?: string } } | undefined)?.error?.code === 'unauthorized';
+
 /**
- * A request with the saved access token (`call` gets a client that sends it). When it is rejected
- * (401) the refresh token buys a new pair once, which is saved, and the request is retried.
+ * A request with the saved access token (`call` gets a client that sends it). When the token is
+ * refused the refresh token buys a new pair once, which is saved, and the request is retried.
  */
 export async function authedRequest<T extends Answer>(
   json: boolean | undefined,
@@ -123,7 +128,7 @@ export async function authedRequest<T extends Answer>(
   let session = await currentSession();
   const send = (s: Session) => call(api({ baseUrl: s.api_base_url, token: s.access_token }), s);
   let res = await send(session);
-  if (res.response.status === 401 && session.refresh_token) {
+  if (tokenRefused(res) && session.refresh_token) {
     session = await refreshed(json === true, session);
     res = await send(session);
   }

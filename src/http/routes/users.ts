@@ -8,13 +8,20 @@ import { CHANNEL_LABELS, PHONE_CHANNELS } from '../../shared/vocabulary.ts';
 import { ChannelField } from '../../contract/channel.ts';
 import { Nullable } from '../../contract/nullable.ts';
 import { setLocale, toPublicUser } from '../../accounts/users.ts';
+import { endSession, listSessions, revokeAllSessions } from '../../accounts/sessions.ts';
+import { changePassword } from '../../accounts/password-change.ts';
 import { AppError } from '../../shared/errors.ts';
 import { requireUser } from '../auth-hook.ts';
 import { requesterOf } from '../requester.ts';
 import { PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
-import { body, errors, LocaleTag, Otp, Phone } from '../schemas.ts';
+import { SessionList } from '../../contract/session.ts';
+import { body, errors, LocaleTag, LoginPassword, Otp, Password, Phone, Uuid } from '../schemas.ts';
 import { RegisterBody, registeredMessage, registrationLocale, requireLocale } from '../registration.ts';
+
+/** "2 other sessions ended" */
+const endedSessions = (n: number) =>
+  n === 0 ? 'No other session was signed in' : `${n} other session${n === 1 ? '' : 's'} ended`;
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const tags = ['users'];
@@ -72,6 +79,95 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => setLocale(services.db, request.user!.id, requireLocale(request.body.locale), services.clock()),
+  );
+
+  app.get(
+    '/me/sessions',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: "The account's live sessions (device, network, when used), the most recently used first",
+        security,
+        response: { 200: SessionList, ...errors(401) },
+      },
+    },
+    async (request) => ({ sessions: await listSessions(services, request.user!.id, request.sessionId!) }),
+  );
+
+  app.delete(
+    '/me/sessions/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: 'End one of your sessions (this one too: a logout); its tokens are refused from then on',
+        security,
+        params: Type.Object({ id: Uuid }),
+        response: {
+          200: Type.Object({
+            message: Type.String(),
+            current: Type.Boolean({ description: 'The session ended was the one asking: it is signed out.' }),
+          }),
+          ...errors(400, 401, 404),
+        },
+      },
+    },
+    async (request) => {
+      await endSession(services, request.user!.id, request.params.id);
+      const current = request.params.id === request.sessionId;
+      return {
+        message: current ? 'Session ended: it was this one, so you are signed out.' : 'Session ended.',
+        current,
+      };
+    },
+  );
+
+  app.post(
+    '/me/sessions/revoke-others',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: 'End every session of the account but this one',
+        security,
+        response: {
+          200: Type.Object({ message: Type.String(), revoked: Type.Integer({ description: 'Sessions ended.' }) }),
+          ...errors(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const revoked = await revokeAllSessions(services.db, request.user!.id, services.clock(), request.sessionId!);
+      return { message: `${endedSessions(revoked)}; this one stays signed in.`, revoked };
+    },
+  );
+
+  app.post(
+    '/me/password',
+    {
+      config: { limit: { expensive: true } },
+      preHandler: auth,
+      schema: {
+        tags,
+        summary: 'Change the password with the current one; every other session of the account ends, this one stays',
+        security,
+        body: body({ current_password: LoginPassword, new_password: Password }),
+        response: {
+          200: Type.Object({ message: Type.String(), revoked: Type.Integer({ description: 'Sessions ended.' }) }),
+          ...errors(400, 401, 409, 429, 503),
+        },
+      },
+    },
+    async (request) => {
+      const revoked = await changePassword(
+        services,
+        { user: request.user!, sessionId: request.sessionId! },
+        request.body.current_password,
+        request.body.new_password,
+      );
+      return { message: `Password changed. ${endedSessions(revoked)}; this one stays signed in.`, revoked };
+    },
   );
 
   app.post(

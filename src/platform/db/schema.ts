@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { Channel, MessageEventKind, MessageStatus, OtpPurpose } from '../../shared/vocabulary.ts';
+import type { Channel, MessageEventKind, MessageStatus, OtpPurpose, SessionMethod } from '../../shared/vocabulary.ts';
 import type { Locale } from '../../shared/locales.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -65,9 +65,6 @@ export interface SessionsTable {
   network: string | null;
   method: ColumnType<SessionMethod, SessionMethod | undefined, SessionMethod>;
 }
-
-/** How a session began. */
-export type SessionMethod = 'password' | 'code';
 
 export interface RefreshTokensTable {
   token_hash: string;

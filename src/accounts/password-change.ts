@@ -1,0 +1,43 @@
+import type { Services } from '../runtime/services.ts';
+import { AppError } from '../shared/errors.ts';
+import { assertNotThrottled, recordLoginFailure } from './login-throttle.ts';
+import { revokeAllSessions, type Authenticated } from './sessions.ts';
+
+/**
+ * A signed-in person changes their password by giving the current one; every other session of the
+ * account ends (the one asking stays), and nothing else changes. A wrong current password is a failed
+ * sign-in on the account's login throttle, and the throttle refuses here as at login: a stolen access
+ * token guesses the password no faster than the sign-in page does. Returns how many sessions ended.
+ */
+export async function changePassword(
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'passwords'>,
+  { user, sessionId }: Authenticated,
+  currentPassword: string,
+  newPassword: string,
+): Promise<number> {
+  if (!user.password_hash) {
+    throw new AppError(
+      'password_not_set',
+      'This account has no password to change: it was registered without one, or it was dropped when the address was verified.',
+      undefined,
+      { next: 'reset_password' },
+    );
+  }
+  deps.passwords.assertCapacity();
+  const now = deps.clock();
+  await assertNotThrottled(deps.db, user.email, now);
+  if (!(await deps.passwords.verify(user.password_hash, currentPassword))) {
+    await recordLoginFailure(deps.db, user.email, now, deps.config.LOGIN_MAX_FAILURES);
+    throw new AppError('invalid_credentials', 'The current password is wrong.');
+  }
+  // Hashed before anything changes: a busy hasher (503) leaves the account as it was.
+  const passwordHash = await deps.passwords.hash(newPassword);
+  return deps.db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('users')
+      .set({ password_hash: passwordHash, updated_at: now })
+      .where('id', '=', user.id)
+      .execute();
+    return revokeAllSessions(trx, user.id, now, sessionId);
+  });
+}
