@@ -113,8 +113,9 @@ export async function currentSession(): Promise<Session> {
 }
 
 /**
- * A request with the saved access token (`call` gets a client that sends it). When it is rejected
- * (401) the refresh token buys a new pair once, which is saved, and the request is retried.
+ * A request with the saved access token (`call` gets a client that sends it). When the token is
+ * rejected (401 unauthorized) the refresh token buys a new pair once, which is saved, and the request
+ * is retried; any other 401 (a wrong password) is the answer, and is not sent twice.
  */
 export async function authedRequest<T extends Answer>(
   json: boolean | undefined,
@@ -123,12 +124,15 @@ export async function authedRequest<T extends Answer>(
   let session = await currentSession();
   const send = (s: Session) => call(api({ baseUrl: s.api_base_url, token: s.access_token }), s);
   let res = await send(session);
-  if (res.response.status === 401 && session.refresh_token) {
+  if (res.response.status === 401 && errorCodeOf(res.error) === 'unauthorized' && session.refresh_token) {
     session = await refreshed(json === true, session);
     res = await send(session);
   }
   return { body: await succeeded(json, res), session };
 }
+
+const errorCodeOf = (body: unknown): string | undefined =>
+  (body as { error?: { code?: string } } | undefined)?.error?.code;
 
 async function refreshed(json: boolean, session: Session): Promise<Session> {
   const { data, error, response } = await api({ baseUrl: session.api_base_url }).POST('/api/v1/auth/refresh', {
