@@ -334,6 +334,7 @@ describe('panic-api --help', () => {
     'me',
     'verify-phone',
     'verify-phone-otp',
+    'change-email',
     'forgot-password',
     'reset-password',
     'logout',
