@@ -443,6 +443,7 @@ describe('panic-api --help', () => {
     'me',
     'verify-phone',
     'verify-phone-otp',
+    'change-email',
     'forgot-password',
     'reset-password',
     'sessions',

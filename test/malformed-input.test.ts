@@ -245,6 +245,23 @@ const ENDPOINTS: Endpoint[] = [
     valid: () => ({ current_password: 'not the password', new_password: SAMPLE.password }),
     emptyObjectInvalid: true,
   },
+  // The account's email changed: a code to a fresh address with the session's own password, then the switch.
+  {
+    method: 'POST',
+    path: '/api/v1/users/me/email',
+    auth: true,
+    fields: [f('email', 'email'), f('password', 'loginPassword', false), f('otp', 'otp', false)],
+    valid: () => ({ email: fresh().email, password: fresh().password }),
+    emptyObjectInvalid: true,
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/users/me/email/verify',
+    auth: true,
+    fields: [f('otp', 'otp')],
+    valid: () => ({ otp: '123456' }),
+    emptyObjectInvalid: true,
+  },
 ];
 
 // ------------------------------------------------------------------------------------------ cases

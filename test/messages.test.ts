@@ -130,6 +130,45 @@ describe('built-in templates', () => {
     });
   }
 
+  it('the email-changed notice, in every language: the masked new address, when, the support link, and no code', () => {
+    const at = new Date('2031-05-04T10:00:00.000Z');
+    const english = composer.composeNotice('email_changed', 'email', {
+      maskedEmail: 'n***@example.org',
+      changedAt: at,
+      firstName: 'Thandi',
+      locale: 'en',
+    });
+    for (const locale of LOCALE_CODES) {
+      const m = composer.composeNotice('email_changed', 'email', {
+        maskedEmail: 'n***@example.org',
+        changedAt: at,
+        firstName: 'Thandi',
+        locale,
+      });
+      assert.equal(m.writtenIn, locale);
+      if (locale !== 'en') assert.notEqual(m.text, english.text, `${locale} is translated`);
+      assert.match(m.subject!, /^Panic System: /);
+      for (const body of [m.text, m.html!]) {
+        assert.ok(body.includes('n***@example.org'), body);
+        assert.ok(body.includes('2031-05-04 10:00 UTC'), body);
+        assert.ok(body.includes(SUPPORT_URL), body);
+        assert.match(body, /Thandi/);
+      }
+      assert.doesNotMatch(m.text, /\d{6}/, 'no code');
+      assert.match(m.html!, new RegExp(`<html lang="${locale}">`));
+      const links = [...m.html!.matchAll(/href="([^"]*)"/g)].map((x) => x[1]);
+      assert.deepEqual([...new Set(links)], [SUPPORT_URL], 'no link but SUPPORT_URL');
+    }
+    // without SUPPORT_URL it still says where to turn
+    const bare = createComposer(templates, loadConfig({})).composeNotice('email_changed', 'email', {
+      maskedEmail: 'n***@example.org',
+      changedAt: at,
+      locale: 'en',
+    });
+    assert.match(bare.text, /contact Panic System support at once/);
+    assert.doesNotMatch(bare.html!, /href=/);
+  });
+
   it('English keeps the words the earlier messages had', () => {
     const m = composer.compose('email_verification', 'email', { code: '482913', expiresInMinutes: 2, locale: 'en' });
     assert.equal(m.subject, 'Panic System: Verify your email address');
@@ -216,6 +255,28 @@ describe('TEMPLATES_DIR', () => {
     assert.match(
       check.finding,
       /^The service will not start with these templates: email_verification\/email\.text\.txt: unknown variable/,
+    );
+  });
+
+  it('a notice template that shows a code (a variable of codes, or a partial that does) stops the start', () => {
+    const dir = templatesDir({
+      'email_changed/email.text.txt': 'Changed to {{masked_email}}. {{code}}\n',
+      'email_changed/email.af.html': '<p>{{masked_email}}</p>{{> footer}}\n',
+    });
+    assert.throws(
+      () => loadComposer(settings({ TEMPLATES_DIR: dir })),
+      (err: Error) => {
+        assert.ok(err instanceof TemplateError);
+        assert.match(
+          err.message,
+          /email_changed\/email\.text\.txt: \{\{code\}\} would be empty: a notice carries no code/,
+        );
+        assert.match(
+          err.message,
+          /email_changed\/email\.af\.html: \{\{expires_in_minutes\}\}, \{\{long_code\}\} would be empty: a notice carries no code/,
+        );
+        return true;
+      },
     );
   });
 

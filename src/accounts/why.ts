@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Services } from '../runtime/services.ts';
-import type { Channel } from '../shared/vocabulary.ts';
+import { isNotice, type Channel } from '../shared/vocabulary.ts';
 import { isEmailAddress, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
 import { listDeliveryLog } from '../delivery/delivery-log.ts';
 import type { LoggedMessage } from '../contract/delivery-log.ts';
@@ -25,8 +25,10 @@ export async function why(
     channel === 'email' ? suppressionOf(deps.db, destination) : undefined,
   ]);
   const blocking = await blockingLimits(deps, destination, channel === 'sms' ? account : undefined);
-  // the newest message that went or goes: one the road withdrew (its code arrived another way) says nothing
-  const latest = messages.find((m) => m.status !== 'withdrawn') ?? messages[0];
+  // the newest code that went or goes: one the road withdrew (its code arrived another way) says nothing,
+  // and a notice (an email changed) is no code
+  const codes = messages.filter((m) => !isNotice(m.purpose));
+  const latest = codes.find((m) => m.status !== 'withdrawn') ?? codes[0];
   return {
     destination,
     channel,

@@ -142,6 +142,18 @@ program
   .example('panic-api verify-phone-otp 551204')
   .action(lazy(async () => (await import('./client/verify-phone-otp.ts')).verifyPhoneOtpCommand));
 program
+  .command('change-email')
+  .description(
+    'Move the account to a new email address: a code goes there, then --code CODE switches (the old address is told).',
+  )
+  .argument('[NEW]')
+  .option('--password <P>', `the account's password; ${PASSWORD_NOTE}`)
+  .option('--otp <CODE>', 'a sign-in code instead of the password (an account without one)')
+  .option('--code <CODE>', 'the code sent to the new address: the account moves there')
+  .option('--json', JSON_OPTION)
+  .example('panic-api change-email thandi@example.org')
+  .action(lazy(async () => (await import('./client/change-email.ts')).changeEmailCommand));
+program
   .command('forgot-password')
   .description('Email a password reset code.')
   .argument('<EMAIL>')

@@ -1,6 +1,12 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, Message } from '../platform/db/schema.ts';
-import { PENDING_STATUSES, type Channel, type MessageEventKind, type OtpPurpose } from '../shared/vocabulary.ts';
+import {
+  PENDING_STATUSES,
+  type Channel,
+  type MessageEventKind,
+  type Notice,
+  type OtpPurpose,
+} from '../shared/vocabulary.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { MessageSeal } from './sealed-body.ts';
 import type { ProviderAnswer, ProviderError } from './channels/types.ts';
@@ -9,38 +15,49 @@ import type { Locale } from '../shared/locales.ts';
 import { normalizeEmail } from '../shared/addresses.ts';
 import type { Suppression } from './suppressions.ts';
 
-export interface CodeMessage {
+interface MessageWords {
   channel: Channel;
   recipient: string;
-  purpose: OtpPurpose;
   subject: string | null;
   text: string;
   html: string | null;
+  locale?: Locale;
+}
+
+interface CodeMessage extends MessageWords {
+  purpose: OtpPurpose;
   otp: string;
   expiresAt: Date;
   /** The otp_codes row of the code: the message is not sent once a newer code replaced it. */
   codeId?: string;
-  locale?: Locale;
   /** When to send it (the road's timer); unset: now. */
   dueAt?: Date;
   /** The earlier message of its code whose delivery makes this one unneeded (delivery/road.ts). */
   waitsFor?: string;
 }
 
+/** A message without a code: no otp, no expiry, no code_id, so the worker sends it whatever codes do. */
+interface NoticeMessage extends MessageWords {
+  purpose: Notice;
+}
+
+export type OutboxMessage = CodeMessage | NoticeMessage;
+
 /** The notification channel that tells every listening worker a message was committed. */
 export const OUTBOX_NOTIFY_CHANNEL = 'panic_outbox';
 
 /**
- * Writes a message in the caller's transaction: it exists exactly when the code does. Its code-bearing
- * columns are sealed (only the worker and the dev inbox open them). The NOTIFY is delivered at commit,
- * to every worker that listens, in this process or another.
+ * Writes a message in the caller's transaction: it exists exactly when the code (or what a notice
+ * tells of) does. Its code-bearing columns are sealed (only the worker and the dev inbox open them).
+ * The NOTIFY is delivered at commit, to every worker that listens, in this process or another.
  */
 export async function enqueue(
   trx: Transaction<Database>,
-  msg: CodeMessage,
+  msg: OutboxMessage,
   now: Date,
   seal: MessageSeal,
 ): Promise<string> {
+  const code = 'otp' in msg ? msg : undefined;
   const sealed = seal.seal({
     channel: msg.channel,
     // an email in its normal form: the claim matches it against the suppression list as it is
@@ -48,18 +65,18 @@ export async function enqueue(
     purpose: msg.purpose,
     body_text: msg.text,
     body_html: msg.html,
-    otp: msg.otp,
+    otp: code?.otp ?? null,
   });
   const row = await trx
     .insertInto('messages')
     .values({
       ...sealed,
       subject: msg.subject,
-      expires_at: msg.expiresAt,
-      code_id: msg.codeId ?? null,
+      expires_at: code?.expiresAt ?? null,
+      code_id: code?.codeId ?? null,
       locale: msg.locale ?? null,
-      waits_for: msg.waitsFor ?? null,
-      next_attempt_at: msg.dueAt ?? now,
+      waits_for: code?.waitsFor ?? null,
+      next_attempt_at: code?.dueAt ?? now,
       created_at: now,
       updated_at: now,
     })

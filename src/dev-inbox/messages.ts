@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../platform/db/client.ts';
-import type { Channel, MessageStatus, OtpPurpose } from '../shared/vocabulary.ts';
+import type { Channel, MessagePurpose, MessageStatus } from '../shared/vocabulary.ts';
 import type { Locale } from '../shared/locales.ts';
 import { recipientKeys } from '../delivery/recipients.ts';
 import { UnsealError, type MessageSeal } from '../delivery/sealed-body.ts';
@@ -10,7 +10,7 @@ export interface InboxMessage {
   id: string;
   channel: Channel;
   recipient: string;
-  purpose: OtpPurpose;
+  purpose: MessagePurpose;
   status: MessageStatus;
   otp: string | null;
   subject: string | null;

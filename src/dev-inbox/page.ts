@@ -5,7 +5,7 @@
  * `dist/dev-inbox/page/`, so tsx on `src/` and node on `dist/` find them alike.
  */
 import { readFileSync } from 'node:fs';
-import { CHANNEL_LABELS, MESSAGE_STATUSES, PURPOSES } from '../shared/vocabulary.ts';
+import { CHANNEL_LABELS, MESSAGE_PURPOSES, MESSAGE_STATUSES } from '../shared/vocabulary.ts';
 import { LOCALES } from '../shared/locales.ts';
 
 /** The page's style and script, served beside it under /dev/inbox/, with their content types. */
@@ -41,7 +41,7 @@ function replaceOnce(text: string, marker: string, replacement: string): string 
 /** What the script shows beside the server's keys, as JSON data: `<` escaped so no value can end the element. */
 function vocabularyJson(): string {
   const vocabulary = {
-    purposes: Object.fromEntries(Object.entries(PURPOSES).map(([key, p]) => [key, p.label])),
+    purposes: Object.fromEntries(Object.entries(MESSAGE_PURPOSES).map(([key, p]) => [key, p.label])),
     channels: CHANNEL_LABELS,
     statuses: Object.fromEntries(Object.entries(MESSAGE_STATUSES).map(([key, s]) => [key, s.help])),
     locales: LOCALES,

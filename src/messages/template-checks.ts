@@ -1,17 +1,18 @@
 import type { Config } from '../config/settings.ts';
 import { FALLBACK_LOCALE, LOCALE_CODES, type Locale } from '../shared/locales.ts';
-import { PURPOSES, type OtpPurpose } from '../shared/vocabulary.ts';
+import { isNotice, MESSAGE_PURPOSES, type MessagePurpose } from '../shared/vocabulary.ts';
 import { autofillLines } from './autofill.ts';
 import { spokenCode } from './compose.ts';
 import { smsLength } from './sms-length.ts';
 import { templateFileName, type Part } from './template-files.ts';
 import {
+  CODE_VARIABLES,
   partsOf,
-  TEMPLATE_VARIABLES,
   TemplateError,
+  variablesOf,
   type ChosenTemplate,
+  type CodeView,
   type TemplateSet,
-  type TemplateView,
 } from './templates.ts';
 
 /** Something wrong with a template: `fail` stops the service from starting (the message would be broken), `warn` does not. */
@@ -36,7 +37,7 @@ const LONGEST_UCS2_NAME = 'Ж'.repeat(LONGEST_NAME.length);
 
 /**
  * Every template the service may send checked the way doctor reports it: a variable it does not know,
- * a partial that does not exist, a message without its code, an SMS over one segment (with the
+ * a partial that does not exist, a message without its code (a notice with one), an SMS over one segment (with the
  * autofill lines and this configuration's values), files the layout ignores, and an operator's
  * English override that a built-in translation still bypasses. `measureSms: false` (the start, which
  * refuses only what is broken) leaves out the SMS lengths: Twilio's segment calculator is only a
@@ -49,19 +50,19 @@ export function checkTemplates(
 ): TemplateProblem[] {
   const problems: TemplateProblem[] = [];
   const code = '9'.repeat(settings.OTP_LENGTH);
-  const minimal: TemplateView = {
+  const minimal: CodeView = {
     code,
     spoken_code: spokenCode(code),
     expires_in_minutes: Math.ceil(settings.OTP_TTL_SECONDS / 60),
     app_name: settings.APP_NAME,
   };
-  const full: TemplateView = {
+  const full: CodeView = {
     ...minimal,
     first_name: LONGEST_NAME,
     support_url: settings.SUPPORT_URL ?? 'https://support.invalid',
   };
 
-  const checkOne = (purpose: OtpPurpose, part: Part, template: ChosenTemplate) => {
+  const checkOne = (purpose: MessagePurpose, part: Part, template: ChosenTemplate) => {
     const report = (severity: TemplateProblem['severity'], problem: string) =>
       problems.push({ severity, file: template.file, problem });
     const { variables, missingPartials, recursivePartials } = templates.uses(template);
@@ -73,16 +74,24 @@ export function checkTemplates(
       );
       return;
     }
-    const unknown = [...variables].filter((v) => !(TEMPLATE_VARIABLES as readonly string[]).includes(v));
-    if (unknown.length)
+    const known = variablesOf(purpose);
+    const unknown = [...variables].filter((v) => !known.includes(v));
+    // a notice is not a code's message: a code variable there is a message that would go without its code
+    const codeless = isNotice(purpose) ? unknown.filter((v) => (CODE_VARIABLES as readonly string[]).includes(v)) : [];
+    if (codeless.length)
+      report('fail', `${codeless.map((v) => `{{${v}}}`).join(', ')} would be empty: a notice carries no code`);
+    const strange = unknown.filter((v) => !codeless.includes(v));
+    if (strange.length)
       report(
         'fail',
-        `unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: ${TEMPLATE_VARIABLES.join(', ')})`,
+        `unknown variable${strange.length > 1 ? 's' : ''} ${strange.map((v) => `{{${v}}}`).join(', ')} (known: ${known.join(', ')})`,
       );
     if (missingPartials.size)
       report('fail', `no partial ${[...missingPartials].map((p) => `{{> ${p}}}`).join(', ')} in partials/`);
+    // a notice has no code to look for (its partials' variables were checked above)
+    if (isNotice(purpose)) return;
     // a call speaks the code digit by digit ({{spoken_code}}); every other part shows it
-    const shown = (view: TemplateView) => (part === 'voice' ? view.spoken_code : view.code);
+    const shown = (view: CodeView) => (part === 'voice' ? view.spoken_code : view.code);
     if (
       part !== 'subject' &&
       ![minimal, full].every((view) => templates.render(template, view).includes(shown(view)))
@@ -122,22 +131,22 @@ export function checkTemplates(
 
   for (const folder of templates.folders) {
     for (const [key, byLocale] of folder.templates) {
-      const [purpose, part] = key.split('/') as [OtpPurpose, Part];
+      const [purpose, part] = key.split('/') as [MessagePurpose, Part];
       for (const [locale, file] of byLocale) checkOne(purpose, part, { ...file, locale, override: folder.override });
     }
     for (const ignored of folder.ignored)
       problems.push({ severity: 'warn', file: ignored.file, problem: `ignored: ${ignored.why}` });
   }
 
-  for (const purpose of Object.keys(PURPOSES) as OtpPurpose[]) {
-    for (const channel of PURPOSES[purpose].channels) {
+  for (const purpose of Object.keys(MESSAGE_PURPOSES) as MessagePurpose[]) {
+    for (const channel of MESSAGE_PURPOSES[purpose].channels) {
       for (const part of partsOf(channel)) {
         const english = templates.find(purpose, part, FALLBACK_LOCALE);
         if (!english) {
           problems.push({
             severity: 'fail',
             file: `${purpose}/${templateFileName(part, FALLBACK_LOCALE)}`,
-            problem: `missing: ${purpose} codes go by ${channel}`,
+            problem: `missing: ${purpose} ${isNotice(purpose) ? 'notices' : 'codes'} go by ${channel}`,
           });
           continue;
         }

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import { FALLBACK_LOCALE, isLocale, type Locale } from '../shared/locales.ts';
-import { PURPOSES, type Channel, type OtpPurpose } from '../shared/vocabulary.ts';
+import { MESSAGE_PURPOSES, type Channel, type MessagePurpose } from '../shared/vocabulary.ts';
 
 /** The parts of a message, each one template file: an email's subject, text and HTML, an SMS's text, a WhatsApp message's, a call's words. */
 export const PARTS = {
@@ -39,7 +39,7 @@ export interface TemplateFolder {
   ignored: Array<{ file: string; why: string }>;
 }
 
-export const templateKey = (purpose: OtpPurpose, part: Part): string => `${purpose}/${part}`;
+export const templateKey = (purpose: MessagePurpose, part: Part): string => `${purpose}/${part}`;
 
 const FILE = /^(email\.subject|email\.text|email|sms|whatsapp|voice)(?:\.([a-z]{2,3}))?\.(txt|html)$/;
 const PARTIAL = /^([a-z0-9][a-z0-9_-]*)(?:\.([a-z]{2,3}))?\.(txt|html)$/;
@@ -74,15 +74,15 @@ export function readTemplateFolder(dir: string, override: boolean): TemplateFold
     if (!statSync(path).isDirectory()) {
       found.ignored.push({
         file: path,
-        why: `not in a purpose's folder (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`,
+        why: `not in a purpose's folder (${Object.keys(MESSAGE_PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`,
       });
       continue;
     }
     const isPartials = folder === PARTIALS_FOLDER;
-    if (!isPartials && !Object.hasOwn(PURPOSES, folder)) {
+    if (!isPartials && !Object.hasOwn(MESSAGE_PURPOSES, folder)) {
       found.ignored.push({
         file: path,
-        why: `no such purpose (${Object.keys(PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`,
+        why: `no such purpose (${Object.keys(MESSAGE_PURPOSES).join(', ')}) or ${PARTIALS_FOLDER}/`,
       });
       continue;
     }
@@ -109,7 +109,7 @@ export function readTemplateFolder(dir: string, override: boolean): TemplateFold
         found.ignored.push({ file, why: `${m[1]} is a .${m[1] === 'email' ? 'html' : 'txt'} file` });
         continue;
       }
-      add(found.templates, templateKey(folder as OtpPurpose, part), locale, file);
+      add(found.templates, templateKey(folder as MessagePurpose, part), locale, file);
     }
   }
   return found;

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
 import { FALLBACK_LOCALE, type Locale } from '../shared/locales.ts';
-import type { Channel, OtpPurpose } from '../shared/vocabulary.ts';
+import { isNotice, type Channel, type MessagePurpose } from '../shared/vocabulary.ts';
 import {
   PARTS,
   readTemplateFolder,
@@ -11,28 +11,36 @@ import {
   type TemplateFolder,
 } from './template-files.ts';
 
-/** The variables a template may use: nothing else is filled in. */
-export const TEMPLATE_VARIABLES = [
-  'first_name',
-  'code',
-  'long_code',
-  'spoken_code',
-  'expires_in_minutes',
-  'app_name',
-  'support_url',
-] as const;
-export interface TemplateView {
+/** The variables every message's template may use. */
+const COMMON_VARIABLES = ['first_name', 'app_name', 'support_url'] as const;
+/** The variables a code's template may use: nothing else is filled in. */
+export const CODE_VARIABLES = [...COMMON_VARIABLES, 'code', 'long_code', 'spoken_code', 'expires_in_minutes'] as const;
+/** The variables a notice's template may use: no code, whose message it is not. */
+export const NOTICE_VARIABLES = [...COMMON_VARIABLES, 'masked_email', 'changed_at'] as const;
+export const variablesOf = (purpose: MessagePurpose): readonly string[] =>
+  isNotice(purpose) ? NOTICE_VARIABLES : CODE_VARIABLES;
+
+interface CommonView {
+  app_name: string;
+  /** Absent when the account has none (a code for an unknown address): `{{#first_name}}…{{/first_name}}` leaves it out. */
+  first_name?: string;
+  support_url?: string;
+}
+export interface CodeView extends CommonView {
   code: string;
   /** The code's long twin, in emails only: `{{#long_code}}…{{/long_code}}` leaves it out elsewhere. */
   long_code?: string;
   /** The code as a call reads it: digit by digit, a pause between each ("1, 2, 3"). */
   spoken_code: string;
   expires_in_minutes: number;
-  app_name: string;
-  /** Absent when the account has none (a code for an unknown address): `{{#first_name}}…{{/first_name}}` leaves it out. */
-  first_name?: string;
-  support_url?: string;
 }
+export interface NoticeView extends CommonView {
+  /** The address the account moved to, partly masked (n***@example.org): the notice goes to the old one. */
+  masked_email: string;
+  /** When it happened, as "2031-05-04 10:00 UTC". */
+  changed_at: string;
+}
+export type TemplateView = CodeView | NoticeView;
 
 /** The templates in this repository, in the layout TEMPLATES_DIR overrides (from src/messages/ and dist/messages/ alike). */
 export const BUILT_IN_TEMPLATES = fileURLToPath(new URL('../../templates', import.meta.url));
@@ -53,7 +61,7 @@ export interface TemplateSet {
   /** What each folder held, the operator's first. */
   readonly folders: readonly TemplateFolder[];
   /** The template of a part in a locale: the operator's, then the built-in one; in that locale, then in English. */
-  find(purpose: OtpPurpose, part: Part, locale: Locale): ChosenTemplate | undefined;
+  find(purpose: MessagePurpose, part: Part, locale: Locale): ChosenTemplate | undefined;
   /** A template filled in: HTML-escaped in .html files, as is in .txt ones; partials come from the same locale. */
   render(template: ChosenTemplate, view: TemplateView): string;
   /** Every variable and partial a template uses, its partials' included, and the partials that include themselves (rendering them never ends). */

@@ -17,6 +17,15 @@ export const normalizeEmail = (email: string): string => email.trim().toLowerCas
 /** A destination is an email address when it has an @ (a phone number never does); anything else is read as a phone. */
 export const isEmailAddress = (destination: string): boolean => destination.includes('@');
 
+/**
+ * An address as a message may show it to someone who should not read it whole: the local part's first
+ * character, then `***`, then the domain (`n***@example.org`).
+ */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  return `${email.slice(0, Math.min(1, at))}***${email.slice(at)}`;
+}
+
 /** Providers known to deliver every spelling with dots in the local part to one mailbox. */
 const DOTS_IGNORED = new Set(['gmail.com', 'googlemail.com']);
 

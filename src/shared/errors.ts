@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   otp_invalid: 400,
   otp_expired: 400,
   otp_attempts_exceeded: 400,
+  email_unchanged: 400,
   invalid_credentials: 401,
   unauthorized: 401,
   invalid_refresh_token: 401,

@@ -11,12 +11,29 @@ export const PURPOSES = {
   password_reset: { label: 'Password reset', logWord: 'password reset', channels: ['email'] },
   unlock: { label: 'Unlock', logWord: 'unlock', channels: ['email', 'sms', 'whatsapp', 'voice'] },
   login: { label: 'Sign-in', logWord: 'sign-in', channels: ['email', 'sms', 'whatsapp', 'voice'] },
+  // proves the inbox of the address an account asked to move to (the code's destination)
+  email_change: { label: 'Email change', logWord: 'email change', channels: ['email'] },
 } as const satisfies Record<string, { label: string; logWord: string; channels: readonly Channel[] }>;
 export type OtpPurpose = keyof typeof PURPOSES;
 
-/** A purpose's label, or the name itself when a newer server sends one this build does not know. */
+/**
+ * Messages that carry no code: they tell the person something happened to their account. They go
+ * through the same outbox as codes (a `messages` row with no otp and no code_id, so nothing makes them
+ * stale) and are written from templates/<notice>/ like a code's message, never with a code in them.
+ */
+export const NOTICES = {
+  email_changed: { label: 'Email changed', logWord: 'email change notice', channels: ['email'] },
+} as const satisfies Record<string, { label: string; logWord: string; channels: readonly Channel[] }>;
+export type Notice = keyof typeof NOTICES;
+export const isNotice = (purpose: string): purpose is Notice => Object.hasOwn(NOTICES, purpose);
+
+/** Why a message was sent: a code's purpose, or a notice. */
+export type MessagePurpose = OtpPurpose | Notice;
+export const MESSAGE_PURPOSES = { ...PURPOSES, ...NOTICES };
+
+/** A message's purpose label, or the name itself when a newer server sends one this build does not know. */
 export const purposeLabel = (purpose: string): string =>
-  (PURPOSES as Record<string, { label: string }>)[purpose]?.label ?? purpose;
+  (MESSAGE_PURPOSES as Record<string, { label: string }>)[purpose]?.label ?? purpose;
 
 export const CHANNELS = ['email', 'sms', 'whatsapp', 'voice'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -73,7 +90,7 @@ export const PENDING_STATUSES = ALL_STATUSES.filter((s) => !MESSAGE_STATUSES[s].
 
 /** What a message's history records, one event per step, with what each means. */
 export const MESSAGE_EVENT_KINDS = {
-  queued: 'Queued with its code.',
+  queued: 'Queued (with its code, unless it is a notice).',
   attempt_failed: 'A send was tried and did not go through.',
   sent: 'Accepted by the provider.',
   receipt: 'The provider reported on its delivery.',

@@ -13,11 +13,12 @@ import { changePassword } from '../../accounts/password-change.ts';
 import { AppError } from '../../shared/errors.ts';
 import { requireUser } from '../auth-hook.ts';
 import { requesterOf } from '../requester.ts';
-import { PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
+import { CodeSentReply, PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
 import { SessionList } from '../../contract/session.ts';
-import { body, errors, LocaleTag, LoginPassword, Otp, Password, Phone, Uuid } from '../schemas.ts';
+import { body, Email, errors, LocaleTag, LoginPassword, Otp, Password, Phone, Uuid } from '../schemas.ts';
 import { RegisterBody, registeredMessage, registrationLocale, requireLocale } from '../registration.ts';
+import { confirmEmailChange, requestEmailChange, type Proof } from '../../accounts/email-change.ts';
 
 /** "2 other sessions ended" */
 const endedSessions = (n: number) =>
@@ -280,4 +281,68 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       return { message: 'Phone number verified.', phone_verified: true as const, user };
     },
   );
+
+  // -- The account's email changed (issue 21): a code to the new address, then the switch with it. --
+
+  app.post(
+    '/me/email',
+    {
+      // it hashes a password: the budget of the routes that do
+      config: { limit: { expensive: true } },
+      preHandler: auth,
+      schema: {
+        tags,
+        summary:
+          'Ask to move the account to a new email address: a code is sent there (the same answer for every address); with the password, or `otp`, a sign-in code, for an account without one',
+        security,
+        body: body({ email: Email, password: Type.Optional(LoginPassword), otp: Type.Optional(Otp) }),
+        response: { 200: CodeSentReply, ...errors(400, 401, 429, 503) },
+      },
+    },
+    async (request) => {
+      const { email, password, otp } = request.body;
+      const sent = await requestEmailChange(services, request.user!, email, proofOf(password, otp));
+      return {
+        message:
+          'A code was sent to the new address: POST it to /api/v1/users/me/email/verify. Until then the account keeps its current address.',
+        ...sent,
+      };
+    },
+  );
+
+  app.post(
+    '/me/email/verify',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary:
+          'Move the account to the new address with the code sent there; the old address is sent a notice, sessions stay',
+        security,
+        body: body({ otp: Otp }),
+        response: {
+          200: Type.Object({ message: Type.String(), email_verified: Type.Literal(true), user: PublicUser }),
+          ...errors(400, 401, 409),
+        },
+      },
+    },
+    async (request) => {
+      const user = await confirmEmailChange(services, request.user!, request.body.otp);
+      return {
+        message: `The account's email is now ${user.email}; the old address was sent a notice and no longer signs in.`,
+        email_verified: true as const,
+        user,
+      };
+    },
+  );
 };
+
+/** The password, or a sign-in code: one of them, not both. */
+function proofOf(password: string | undefined, otp: string | undefined): Proof {
+  if ((password === undefined) === (otp === undefined))
+    throw new AppError(
+      'validation_error',
+      'Send "password" (the account\'s), or "otp" (a sign-in code) for an account without one: exactly one of them.',
+    );
+  return password === undefined ? { otp: otp! } : { password };
+}

@@ -1,5 +1,12 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { Channel, MessageEventKind, MessageStatus, OtpPurpose, SessionMethod } from '../../shared/vocabulary.ts';
+import type {
+  Channel,
+  MessageEventKind,
+  MessagePurpose,
+  MessageStatus,
+  OtpPurpose,
+  SessionMethod,
+} from '../../shared/vocabulary.ts';
 import type { Locale } from '../../shared/locales.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -86,12 +93,13 @@ export interface MessagesTable {
   id: Generated<string>;
   channel: Channel;
   recipient: string;
-  purpose: OtpPurpose;
+  /** A code's purpose, or a notice (no otp, no code_id). */
+  purpose: MessagePurpose;
   subject: string | null;
   /** body_text, body_html and otp hold the code: sealed ('sealed:v1:…', delivery/sealed-body.ts), or plain in rows from before sealing. */
   body_text: string;
   body_html: string | null;
-  /** The code, kept for the dev inbox until the message is final; null once redacted. */
+  /** The code, kept for the dev inbox until the message is final; null once redacted, and for a notice. */
   otp: string | null;
   expires_at: NullableTimestamp;
   status: Generated<MessageStatus>;
