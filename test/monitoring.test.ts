@@ -55,7 +55,7 @@ function samples(text: string): Sample[] {
 }
 
 /** The sum of the samples of `name` whose labels include every one of `labels`. */
-const valueOf = (text: string, name: string, labels: Record<string, string>): number =>
+const seriesValue = (text: string, name: string, labels: Record<string, string>): number =>
   samples(text)
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((sum, s) => sum + s.value, 0);
@@ -83,7 +83,7 @@ describe('the series of the dashboard and the alerts, recorded by the service', 
     assert.equal((await stack.request('GET', '/no/such/page')).status, 404);
     const text = await scrape(stack);
     const delta = (name: string, labels: Record<string, string>) =>
-      valueOf(text, name, labels) - valueOf(before, name, labels);
+      seriesValue(text, name, labels) - seriesValue(before, name, labels);
 
     assert.equal(delta('panic_otp_issued_total', { purpose: 'email_verification', channel: 'email' }), 1);
     const http = 'panic_http_request_duration_seconds_count';
@@ -91,12 +91,12 @@ describe('the series of the dashboard and the alerts, recorded by the service', 
     assert.equal(delta(http, { method: 'GET', route: '/api/v1/admin/messages/:id', status_class: '4xx' }), 1);
     assert.equal(delta(http, { method: 'GET', route: 'unmatched', status_class: '4xx' }), 1);
     assert.equal(
-      valueOf(text, 'panic_http_request_duration_seconds_bucket', {
+      seriesValue(text, 'panic_http_request_duration_seconds_bucket', {
         route: '/api/v1/auth/register',
         status_class: '2xx',
         le: '+Inf',
       }),
-      valueOf(text, http, { route: '/api/v1/auth/register', status_class: '2xx' }),
+      seriesValue(text, http, { route: '/api/v1/auth/register', status_class: '2xx' }),
     );
     assert.ok(!text.includes(id), 'an id in a path is never a label');
     assert.ok(!text.includes('/no/such/page'), 'nor a path no route matched');
@@ -125,15 +125,15 @@ describe('the series of the dashboard and the alerts, recorded by the service', 
 
     const text = await scrape(stack);
     const delta = (labels: Record<string, string>) =>
-      valueOf(text, failures, { channel: 'sms', provider: 'twilio', ...labels }) -
-      valueOf(before, failures, { channel: 'sms', provider: 'twilio', ...labels });
+      seriesValue(text, failures, { channel: 'sms', provider: 'twilio', ...labels }) -
+      seriesValue(before, failures, { channel: 'sms', provider: 'twilio', ...labels });
     assert.equal(delta({ stage: 'attempt', reason: '21211' }), 1);
     assert.equal(delta({ stage: 'attempt', reason: '4xx' }), 1);
     assert.equal(delta({ stage: 'receipt', reason: '30007' }), 1);
     assert.equal(delta({ stage: 'attempt' }), 2, 'the accepted message counts no failure');
     assert.equal(
-      valueOf(text, 'panic_otp_issued_total', { purpose: 'phone_verification', channel: 'sms' }) -
-        valueOf(before, 'panic_otp_issued_total', { purpose: 'phone_verification', channel: 'sms' }),
+      seriesValue(text, 'panic_otp_issued_total', { purpose: 'phone_verification', channel: 'sms' }) -
+        seriesValue(before, 'panic_otp_issued_total', { purpose: 'phone_verification', channel: 'sms' }),
       3,
     );
   });
@@ -163,7 +163,7 @@ describe('the oldest queued message: how long it has been due without a worker t
   after(() => stack?.close());
 
   const oldest = async (channel: string) =>
-    valueOf(await scrape(stack), 'panic_delivery_oldest_queued_seconds', { channel });
+    seriesValue(await scrape(stack), 'panic_delivery_oldest_queued_seconds', { channel });
 
   it('0 on every channel while nothing is due; the wait of the one due once time passes; 0 again once it is sent', async () => {
     const text = await scrape(stack);
@@ -276,6 +276,7 @@ interface Panel {
 describe('deploy/grafana/panic-api.json', () => {
   const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8'));
   const panels: Panel[] = dashboard.panels;
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's placeholder, replaced by the data source picked at import
   const PROMETHEUS = { type: 'prometheus', uid: '${DS_PROMETHEUS}' };
 
   it('imports anywhere: its Prometheus is the DS_PROMETHEUS input, asked for at import', () => {
