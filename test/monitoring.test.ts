@@ -138,6 +138,28 @@ describe('the series of the dashboard and the alerts, recorded by the service', 
     );
   });
 
+  it('a phone code verified counts, whatever its purpose, as every phone code issued counts: the verification rate compares the same codes', async () => {
+    const phoneCodes = (text: string) => seriesValue(text, 'panic_phone_codes_total', { first_channel: 'sms' });
+    const verified = (text: string) =>
+      seriesValue(text, 'panic_phone_verified_total', { first_channel: 'sms', channel: 'sms', calling_code: '27' });
+    const before = await scrape(stack);
+    const { person: p, tokens } = await phoneCodeAsked(stack, 'rate');
+    const phoneOtp = await stack.smsCode(p.phone);
+    const phone = await stack.api('POST', '/api/v1/users/verify-otp', { otp: phoneOtp }, tokens.access_token);
+    assert.equal(phone.status, 200, phone.text);
+    const asked = await stack.api('POST', '/api/v1/auth/request-unlock-otp', {
+      identifier: p.email,
+      delivery_method: 'sms',
+    });
+    assert.equal(asked.status, 200, asked.text);
+    const otp = await stack.smsCode(p.phone, 2);
+    const unlock = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: p.email, otp });
+    assert.equal(unlock.status, 200, unlock.text);
+    const text = await scrape(stack);
+    assert.equal(phoneCodes(text) - phoneCodes(before), 2);
+    assert.equal(verified(text) - verified(before), 2, 'the phone verification and the unlock by SMS');
+  });
+
   it("every brake's series exists before its first refusal, so that increase() sees the first", async () => {
     const brakes = samples(await scrape(stack)).filter((s) => s.name === 'panic_sms_brake_refusals_total');
     assert.deepEqual(brakes.map((s) => s.labels.part).sort(), [
