@@ -15,7 +15,7 @@ import { Writable } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/config/settings.ts';
 import { createLogger } from '../src/platform/logger.ts';
-import { createMetrics } from '../src/platform/metrics.ts';
+import { BRAKE_PARTS, createMetrics } from '../src/platform/metrics.ts';
 import { limiterFactory } from '../src/platform/rate-limit.ts';
 import { createSmsBudget, type SmsRequest } from '../src/otp/sms-budget.ts';
 import { why } from '../src/accounts/why.ts';
@@ -70,8 +70,13 @@ const braked = (err: unknown) => {
   );
   return true;
 };
+/** The refusals of the SMS brake's parts (the WhatsApp and voice brakes count under the same name). */
 const refusals = async (metrics: ReturnType<typeof createMetrics>) =>
-  Object.fromEntries((await metrics.smsBrakeRefusals.get()).values.map((v) => [v.labels.part, v.value]));
+  Object.fromEntries(
+    (await metrics.smsBrakeRefusals.get()).values
+      .filter((v) => (BRAKE_PARTS as readonly unknown[]).includes(v.labels.part))
+      .map((v) => [v.labels.part, v.value]),
+  );
 
 describe('the SMS brake, partitioned (one budget, in memory)', () => {
   it('past SMS_MAX_PER_HOUR a new number gets a code while its range is on probation (fewer than 10 codes) or has 20 % of its codes verified; verifications of proven numbers do not count', async () => {

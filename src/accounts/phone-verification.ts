@@ -12,7 +12,7 @@ import { diagnose } from '../delivery/reasons.ts';
 import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import { CHANNEL_LABELS, type Channel, type PhoneChannel } from '../shared/vocabulary.ts';
-import { askableChannels, countVerifiedPhoneCode } from '../otp/road.ts';
+import { askableChannels } from '../otp/road.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -117,13 +117,6 @@ export async function verifyPhoneCode(
     revealState: true,
   });
   await deps.smsBudget.verified(smsTo(user, destination));
-  const used = await deps.db
-    .selectFrom('otp_codes')
-    .select('id')
-    .where('user_id', '=', user.id)
-    .where('purpose', '=', 'phone_verification')
-    .executeTakeFirst();
-  if (used) await countVerifiedPhoneCode(deps, used.id, destination);
   try {
     const updated = await deps.db
       .updateTable('users')

@@ -111,7 +111,7 @@ export async function register(
         }
         return saved;
       });
-      if (sent) deps.metrics.codesIssued.inc({ purpose: 'email_verification' });
+      if (sent) deps.metrics.codesIssued.inc({ purpose: 'email_verification', channel: 'email' });
       return { user: toPublicUser(user), verification: codeExpiry(deps, 'email', now), sent };
     } catch (err) {
       if (tries === 0 && isUniqueViolation(err, 'users_email_key')) continue;

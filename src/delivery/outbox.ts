@@ -344,6 +344,31 @@ export function staleCode(
   return message.code_used ? 'withdrawn' : null;
 }
 
+/**
+ * Per channel, the seconds its longest-waiting message has been due without a worker taking it:
+ * queued since its attempt fell due, or `sending` since its lease ran out (its worker died). A
+ * message waiting for its retry or its road's timer is not due yet; a channel with none due is left out.
+ */
+export async function oldestQueuedSeconds(db: Kysely<Database>, now: Date): Promise<Partial<Record<Channel, number>>> {
+  const rows = await db
+    .selectFrom('messages')
+    .select([
+      'channel',
+      sql<Date>`min(CASE WHEN status = 'queued' THEN next_attempt_at ELSE lease_until END)`.as('since'),
+    ])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('status', '=', 'queued'), eb('next_attempt_at', '<=', now)]),
+        eb.and([eb('status', '=', 'sending'), eb('lease_until', '<', now)]),
+      ]),
+    )
+    .groupBy('channel')
+    .execute();
+  return Object.fromEntries(
+    rows.map((r) => [r.channel, Math.max(0, (now.getTime() - new Date(r.since).getTime()) / 1000)]),
+  );
+}
+
 /** Messages still to be sent, of one channel or of all. */
 export async function queueDepth(db: Kysely<Database>, channel?: Channel): Promise<number> {
   let query = db

@@ -378,3 +378,18 @@ export function diagnose(provider: string | null, answer: ProviderAnswer): Diagn
   }
   return null;
 }
+
+/**
+ * A failure's reason as a metric label: the provider's code when a table above explains it (Twilio's
+ * 30007, SMTP's 550 or EAUTH, Meta's 131026), else the class of its HTTP status or SMTP reply (`4xx`,
+ * `5xx`), else `other`. Whatever a provider answers, the labels are the tables' codes and a few more.
+ */
+export function reasonLabel(provider: string | null, answer: ProviderAnswer): string {
+  const { status, code } = answer;
+  // a second provider of the same kind is `<kind>-fallback`: its codes are its kind's
+  const kind = provider?.replace(/-fallback$/, '') ?? null;
+  if (code && diagnose(kind, { code })) return code;
+  if (kind === 'smtp' && status !== undefined && SMTP_REPLIES[status]) return String(status);
+  if (status !== undefined && status >= 100 && status < 600) return `${Math.floor(status / 100)}xx`;
+  return 'other';
+}

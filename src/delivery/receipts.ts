@@ -4,6 +4,7 @@ import type { Channel, MessageStatus } from '../shared/vocabulary.ts';
 import type { Services } from '../runtime/services.ts';
 import type { RoadMessage } from './road.ts';
 import { suppress, type SuppressionKind } from './suppressions.ts';
+import { reasonLabel } from './reasons.ts';
 
 /** What a provider can tell us after it accepted a message. */
 export type ReceiptStatus = 'sent' | 'delivered' | 'undelivered' | 'failed' | 'bounced';
@@ -100,6 +101,9 @@ export async function applyReceipt(
   return current && { ...current, changed: false };
 }
 
+/** The states a receipt of failure leaves a message in, counted by reason. */
+const FAILURES: ReadonlySet<MessageStatus> = new Set(['undelivered', 'failed', 'bounced']);
+
 /** The provider's report, in one line. */
 const describe = (r: Receipt): string =>
   [`provider reported ${r.said ?? r.status}`, r.errorCode && `code ${r.errorCode}`, r.reason]
@@ -146,6 +150,13 @@ export async function takeReceipt(
       status: applied.status,
       destination: deps.metrics.destination(applied.recipient),
     });
+    if (FAILURES.has(applied.status))
+      deps.metrics.deliveryFailures.inc({
+        channel,
+        provider,
+        stage: 'receipt',
+        reason: reasonLabel(provider, { code: receipt.errorCode }),
+      });
     if (applied.status === 'delivered')
       deps.metrics.queuedToDelivered.observe(
         { channel, provider },

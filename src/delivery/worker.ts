@@ -7,6 +7,7 @@ import { CHANNELS, type Channel } from '../shared/vocabulary.ts';
 import type { Channels } from './channels/index.ts';
 import { DeliveryError } from './channels/types.ts';
 import { everyBreakerOpen } from './channels/failover.ts';
+import { reasonLabel } from './reasons.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { logCapturedCode } from './dev-fallback.ts';
 import {
@@ -138,6 +139,12 @@ export function createWorker(deps: WorkerDeps): Worker {
       const reason = (err as Error).message;
       logger.error({ err, message_id: stored.id, channel: stored.channel, reason }, 'message failed');
       metrics.messagesFinished.inc({ channel: stored.channel, status: 'failed' });
+      metrics.deliveryFailures.inc({
+        channel: stored.channel,
+        provider: channel.provider,
+        stage: 'attempt',
+        reason: 'unreadable',
+      });
       return { status: 'failed', reason, attempt: { provider: null, durationMs: 0 } };
     }
     const { suppression } = message;
@@ -173,6 +180,12 @@ export function createWorker(deps: WorkerDeps): Worker {
       const permanent = err instanceof DeliveryError && err.permanent;
       if (err instanceof DeliveryError && err.provider) provider = err.provider;
       const attempt = tried(err instanceof DeliveryError ? err.answer : undefined);
+      metrics.deliveryFailures.inc({
+        channel: message.channel,
+        provider,
+        stage: 'attempt',
+        reason: state.configured ? reasonLabel(provider, attempt.answer ?? {}) : 'not_configured',
+      });
       if (config.isDevelopment) {
         logCapturedCode(logger, message, reason);
         outcome = { status: 'captured', reason, attempt };

@@ -4,6 +4,7 @@ import { callingCodeOf } from '../shared/addresses.ts';
 import type { Services } from '../runtime/services.ts';
 import { otpRules } from './store.ts';
 import { consumeCode } from './store.ts';
+import { countVerifiedPhoneCode } from './road.ts';
 
 /** Checks and consumes a code under the configured rules, counting the result for /metrics. */
 export async function checkCode(
@@ -13,8 +14,11 @@ export async function checkCode(
   try {
     const result = await consumeCode(deps.db, otpRules(deps.config), input);
     deps.metrics.codesChecked.inc({ purpose: input.purpose, result: 'verified' });
-    if (result.destination.startsWith('+'))
+    if (result.destination.startsWith('+')) {
       deps.metrics.smsVerified.inc({ calling_code: callingCodeOf(result.destination) });
+      const { userId, purpose } = input;
+      if (userId) await countVerifiedPhoneCode(deps, { userId, purpose, destination: result.destination });
+    }
     return result;
   } catch (err) {
     if (err instanceof AppError) deps.metrics.codesChecked.inc({ purpose: input.purpose, result: err.code });

@@ -4,7 +4,13 @@ import type { Services } from '../runtime/services.ts';
 import type { Config } from '../config/settings.ts';
 import type { Road, RoadMessage } from '../delivery/road.ts';
 import { enqueue, OUTBOX_NOTIFY_CHANNEL } from '../delivery/outbox.ts';
-import { CHANNEL_LABELS, isPhoneChannel, PHONE_CHANNELS, type PhoneChannel } from '../shared/vocabulary.ts';
+import {
+  CHANNEL_LABELS,
+  isPhoneChannel,
+  PHONE_CHANNELS,
+  type OtpPurpose,
+  type PhoneChannel,
+} from '../shared/vocabulary.ts';
 import { addSeconds } from '../shared/clock.ts';
 import { callingCodeOf, phoneFacts } from '../shared/addresses.ts';
 import { AppError } from '../shared/errors.ts';
@@ -288,23 +294,27 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
 /** What a withdrawn message keeps of its body: nothing (it held the code). */
 const REDACTED = { body_text: '[redacted after delivery]', body_html: null, otp: null };
 
-/** Counts a verified phone code under its first channel and the channel that carried it last. */
+/**
+ * Counts a verified phone code, of any purpose (as panic_phone_codes_total counts them issued), under
+ * its first channel and the channel that carried it last: the account's one code of that purpose.
+ */
 export async function countVerifiedPhoneCode(
   deps: Pick<Services, 'db' | 'metrics'>,
-  codeId: string,
-  destination: string,
+  code: { userId: string; purpose: OtpPurpose; destination: string },
 ): Promise<void> {
   const rows = await deps.db
     .selectFrom('messages')
-    .select(['channel', 'status'])
-    .where('code_id', '=', codeId)
-    .orderBy('created_at')
+    .innerJoin('otp_codes', 'otp_codes.id', 'messages.code_id')
+    .select(['messages.channel', 'messages.status'])
+    .where('otp_codes.user_id', '=', code.userId)
+    .where('otp_codes.purpose', '=', code.purpose)
+    .orderBy('messages.created_at')
     .execute();
   const took = rows.filter((r) => !['withdrawn', 'queued'].includes(r.status));
   if (!took.length) return;
   deps.metrics.phoneVerified.inc({
     first_channel: took[0].channel,
     channel: took.at(-1)!.channel,
-    calling_code: callingCodeOf(destination),
+    calling_code: callingCodeOf(code.destination),
   });
 }

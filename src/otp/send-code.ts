@@ -85,7 +85,7 @@ export async function sendCode(
   input: CodeRequest,
 ): Promise<void> {
   await deps.db.transaction().execute((trx) => issueAndQueue(trx, deps, input));
-  deps.metrics.codesIssued.inc({ purpose: input.purpose });
+  deps.metrics.codesIssued.inc({ purpose: input.purpose, channel: input.channel });
   if (isPhoneChannel(input.channel))
     deps.metrics.phoneCodes.inc({ first_channel: input.channel, calling_code: callingCodeOf(input.destination) });
 }

@@ -1,12 +1,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RETENTION_TABLES } from './db/retention.ts';
 import { callingCodeOf, isEmailAddress } from '../shared/addresses.ts';
-import type { BreakerPosition } from '../shared/vocabulary.ts';
+import { CHANNELS, PHONE_CHANNELS, type BreakerPosition, type Channel } from '../shared/vocabulary.ts';
 
-/** The service's Prometheus metrics, one registry per runtime so several can live in one process. */
+/**
+ * The service's Prometheus metrics, one registry per runtime so several can live in one process.
+ * Every label takes a bounded set of values, never a person's address, number or id: purposes,
+ * channels, statuses, providers and refusal codes are our own words; a country is its calling code
+ * (about 200); a reason is a code of the tables in delivery/reasons.ts or a status class; a route is
+ * a route's pattern. deploy/grafana and deploy/prometheus read them (test/monitoring.test.ts checks
+ * that every name they use is one of these).
+ */
 export interface Metrics {
   registry: Registry;
-  codesIssued: Counter<'purpose'>;
+  /** Codes issued, by purpose and the channel they first took. */
+  codesIssued: Counter<'purpose' | 'channel'>;
   codesChecked: Counter<'purpose' | 'result'>;
   messagesFinished: Counter<'channel' | 'status'>;
   sendSeconds: Histogram<'channel' | 'provider' | 'outcome'>;
@@ -22,6 +30,10 @@ export interface Metrics {
   /** What became of messages after the provider took them (receipts), and those never sent to a suppressed address. */
   outcomes: Counter<'channel' | 'provider' | 'status' | 'destination'>;
   queuedToDelivered: Histogram<'channel' | 'provider'>;
+  /** Sends that did not go through (`stage` attempt: each failed try, retried or not) and receipts of failure (`stage` receipt), by reason. */
+  deliveryFailures: Counter<'channel' | 'provider' | 'stage' | 'reason'>;
+  /** Each HTTP request answered: its method, its route's pattern (`unmatched` for none) and the class of its status. */
+  httpSeconds: Histogram<'method' | 'route' | 'status_class'>;
   /** A recipient's destination label: its country calling code, or its email domain while fewer than MAX_DOMAIN_LABELS are in use ("other" after). */
   destination(recipient: string): string;
 }
@@ -40,7 +52,17 @@ export interface BreakerReading {
   state: BreakerPosition;
 }
 
-export function createMetrics(queueDepth: () => Promise<number>, breakers: () => BreakerReading[] = () => []): Metrics {
+/**
+ * How long each channel's longest-waiting message has waited for a worker, in seconds: since its
+ * attempt fell due (or its lease ran out); a channel with none due is left out.
+ */
+export type OldestQueued = () => Promise<Partial<Record<Channel, number>>>;
+
+export function createMetrics(
+  queueDepth: () => Promise<number>,
+  breakers: () => BreakerReading[] = () => [],
+  oldestQueued: OldestQueued = async () => ({}),
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'panic_' });
   new Gauge({
@@ -60,6 +82,17 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
       this.set(await queueDepth());
     },
   });
+  new Gauge({
+    name: 'panic_delivery_oldest_queued_seconds',
+    help: 'Seconds the longest-waiting message of each channel has been due without a worker taking it (0: none). A message waiting for its retry or its turn on the road is not due yet',
+    labelNames: ['channel'],
+    registers: [registry],
+    async collect() {
+      const waited = await oldestQueued();
+      // every channel's series exists, 0 while nothing waits: an alert compares a number, not an absence
+      for (const channel of CHANNELS) this.set({ channel }, waited[channel] ?? 0);
+    },
+  });
   const retentionRowsRemoved = new Counter({
     name: 'panic_retention_rows_removed_total',
     help: "Rows removed by retention (the worker's maintenance), by table",
@@ -75,13 +108,15 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
     registers: [registry],
   });
   for (const part of BRAKE_PARTS) smsBrakeRefusals.inc({ part }, 0);
+  // the brakes of WhatsApp and calls (otp/road.ts) count under the same name
+  for (const channel of PHONE_CHANNELS) if (channel !== 'sms') smsBrakeRefusals.inc({ part: `${channel}_brake` }, 0);
   const domains = new Set<string>();
   return {
     registry,
     codesIssued: new Counter({
       name: 'panic_otp_issued_total',
-      help: 'Codes issued',
-      labelNames: ['purpose'],
+      help: 'Codes issued, by purpose and the channel they first took',
+      labelNames: ['purpose', 'channel'],
       registers: [registry],
     }),
     codesChecked: new Counter({
@@ -149,6 +184,19 @@ export function createMetrics(queueDepth: () => Promise<number>, breakers: () =>
       help: 'From the code being queued to its receipt of delivery',
       labelNames: ['channel', 'provider'],
       buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600],
+      registers: [registry],
+    }),
+    deliveryFailures: new Counter({
+      name: 'panic_delivery_failures_total',
+      help: "Sends that failed (stage attempt: every failed try, retried or not) and receipts of failure (stage receipt: undelivered, failed, bounced), by channel, provider and reason: the provider's code when delivery/reasons.ts explains it, else its status class (4xx, 5xx), not_configured, unreadable or other",
+      labelNames: ['channel', 'provider', 'stage', 'reason'],
+      registers: [registry],
+    }),
+    httpSeconds: new Histogram({
+      name: 'panic_http_request_duration_seconds',
+      help: 'HTTP requests answered, by method, route pattern (unmatched when no route matched) and status class (2xx, 4xx, 5xx), and the time to answer them',
+      labelNames: ['method', 'route', 'status_class'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
     destination(recipient) {

@@ -17,7 +17,7 @@ import { createPasswords } from '../platform/passwords.ts';
 import { createSmsBudget } from '../otp/sms-budget.ts';
 import { createMaintenance, type Maintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from '../platform/metrics.ts';
-import { OUTBOX_NOTIFY_CHANNEL, queueDepth } from '../delivery/outbox.ts';
+import { OUTBOX_NOTIFY_CHANNEL, oldestQueuedSeconds, queueDepth } from '../delivery/outbox.ts';
 import { createMessageSeal } from '../delivery/sealed-body.ts';
 import { loadComposer } from '../messages/load.ts';
 
@@ -98,6 +98,7 @@ async function assemble(
   const metrics = createMetrics(
     () => queueDepth(handle.db),
     () => breakerReadings(channels),
+    () => oldestQueuedSeconds(handle.db, clock()),
   );
   const base = {
     db: handle.db,
