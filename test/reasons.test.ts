@@ -69,6 +69,9 @@ describe('reasons in plain words', () => {
 
   it("uses Twilio's meanings", () => {
     assert.match(diagnose('twilio', { code: '21408' })!.cause, /region.*geo permissions/);
+    // a second Twilio account (SMS_FALLBACK_PROVIDER=twilio) is named twilio-fallback: its codes mean the same
+    assert.match(diagnose('twilio-fallback', { code: '21408' })!.cause, /region.*geo permissions/);
+    assert.match(diagnose('smtp-fallback', { status: 550, code: 'EENVELOPE' })!.cause, /mailbox|exist/i);
     assert.match(diagnose('twilio', { code: '21610' })!.cause, /STOP/);
     assert.match(diagnose('twilio', { code: '21614' })!.cause, /not a mobile number/);
     assert.match(diagnose('twilio', { code: '30007' })!.cause, /filtered/);

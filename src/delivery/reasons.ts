@@ -357,12 +357,16 @@ const SMTP_ERRORS: Record<string, Diagnosis> = {
   },
 };
 
+/** A second provider of the same kind is `<kind>-fallback` (channels/index.ts): its codes are its kind's. */
+const kindOf = (provider: string | null): string | null => provider?.replace(/-fallback$/, '') ?? null;
+
 /**
  * The diagnosis of a failed send by `provider` ('smtp', 'twilio', 'http', 'meta'); null when no table
  * knows it. A call's ending (`busy`, `no-answer`, `failed`, `canceled`) is looked up as Twilio's code.
  */
-export function diagnose(provider: string | null, answer: ProviderAnswer): Diagnosis | null {
+export function diagnose(named: string | null, answer: ProviderAnswer): Diagnosis | null {
   const { status, code } = answer;
+  const provider = kindOf(named);
   if (provider === 'smtp') {
     // A bounce's receipt names the reply code as its code.
     const reply = status ?? (code && /^\d{3}$/.test(code) ? Number(code) : undefined);
@@ -386,8 +390,7 @@ export function diagnose(provider: string | null, answer: ProviderAnswer): Diagn
  */
 export function reasonLabel(provider: string | null, answer: ProviderAnswer): string {
   const { status, code } = answer;
-  // a second provider of the same kind is `<kind>-fallback`: its codes are its kind's
-  const kind = provider?.replace(/-fallback$/, '') ?? null;
+  const kind = kindOf(provider);
   if (code && diagnose(kind, { code })) return code;
   if (kind === 'smtp' && status !== undefined && SMTP_REPLIES[status]) return String(status);
   if (status !== undefined && status >= 100 && status < 600) return `${Math.floor(status / 100)}xx`;
