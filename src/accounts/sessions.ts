@@ -144,13 +144,27 @@ export async function revokeSessionOf(
     .execute();
 }
 
-export async function revokeAllSessions(db: Queryable, userId: string, now: Date): Promise<void> {
-  await db
+/** Ends every live session of the account; how many there were. */
+export async function revokeAllSessions(db: Queryable, userId: string, now: Date): Promise<number> {
+  const result = await db
     .updateTable('sessions')
     .set({ revoked_at: now })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
-    .execute();
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** The account's sessions still live: not revoked, their refresh token not expired. */
+export async function liveSessionCount(db: Queryable, userId: string, now: Date): Promise<number> {
+  const row = await db
+    .selectFrom('sessions')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /** The user behind a Bearer access token whose session is still live; throws unauthorized otherwise. */

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, Message } from '../platform/db/schema.ts';
 import { PENDING_STATUSES, type Channel, type MessageEventKind, type OtpPurpose } from '../shared/vocabulary.ts';
 import { addSeconds } from '../shared/clock.ts';
@@ -326,6 +326,19 @@ export function staleCode(
   if (!message.code_live) return 'superseded';
   return message.code_used ? 'withdrawn' : null;
 }
+
+/**
+ * The `verified` event of a code just used, for the caller's statement: on the message of `carriers`
+ * (a condition on messages) that carried it last, the road's latest channel taken (a withdrawn or
+ * still queued one never carried it), so that the delivery log and the health numbers know which
+ * channel and provider a used code came by after its code row is gone (retention takes used codes).
+ */
+export const verifiedEvent = (carriers: RawBuilder<boolean>, now: Date) => sql`
+  INSERT INTO message_events (message_id, at, kind, status)
+  SELECT id, ${now}::timestamptz, ${sql.lit('verified' satisfies MessageEventKind)}, status FROM messages
+  WHERE ${carriers}
+  ORDER BY status IN ('withdrawn', 'queued'), created_at DESC
+  LIMIT 1`;
 
 /** Messages still to be sent, of one channel or of all. */
 export async function queueDepth(db: Kysely<Database>, channel?: Channel): Promise<number> {

@@ -70,7 +70,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     await app.register(adminRoutes, {
       prefix: '/api/v1/admin',
       services,
-      adminToken: services.config.ADMIN_TOKEN,
+      authorize: requireAdminToken(services.config.ADMIN_TOKEN),
     });
   }
   // With METRICS_PORT set, the public port never serves /metrics.
