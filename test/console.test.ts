@@ -152,7 +152,7 @@ describe('support console', { skip: skipWithoutChromium }, () => {
       'Cancel',
       'the focus starts on Cancel',
     );
-    await page.getByRole('button', { name: yes }).focus();
+    await dialog.getByRole('button', { name: yes }).focus();
     await page.keyboard.press('Enter');
     await dialog.waitFor({ state: 'hidden' });
   }
@@ -269,7 +269,7 @@ describe('support console', { skip: skipWithoutChromium }, () => {
     try {
       await find(page, p.email.toUpperCase(), `Found ${p.first_name}`);
       const email = page.getByRole('region', { name: `Email ${p.email.toLowerCase()}` });
-      assert.match(await email.innerText(), /on the suppression list .* after a bounce: 550 5\.2\.2 mailbox full/);
+      assert.match(await email.innerText(), /on the suppression list since .* after a bounce: bounced: 550 5\.2\.2 mailbox full/);
       assert.match(await email.innerText(), /Use "Lift the suppression" below\./);
       assert.doesNotMatch(await email.innerText(), /api\/v1/, 'the console words its step as a button, not a route');
       await shot(page, 'suppressed');
@@ -659,7 +659,6 @@ describe('support console', { skip: skipWithoutChromium }, () => {
         await page.goto(framerUrl);
         const frame = page.frames().find((f) => f !== page.mainFrame());
         assert.ok(frame, 'the frame exists');
-        await page.waitForTimeout(0);
         const inside = await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '');
         assert.doesNotMatch(inside, /Admin token|Sign in/, 'the console did not render inside another site');
       } finally {

@@ -96,7 +96,11 @@ function draw() {
         width: Math.max(280, plot.clientWidth),
         height: 240,
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-        axes: [axis, { ...axis, size: 40 }],
+        // counts: whole numbers on the y axis
+        axes: [
+          axis,
+          { ...axis, size: 48, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 100000] },
+        ],
         series: [
           {},
           ...groups.map(([label], i) => ({
@@ -146,7 +150,7 @@ function overTime(groups) {
 const percent = (part, whole) => (whole ? `${Math.round((100 * part) / whole)} %` : '—');
 
 function tables() {
-  const th = (text) => el('th', { scope: 'col' }, text);
+  const th = (text, numeric) => el('th', { scope: 'col', class: numeric ? 'num' : undefined }, text);
   const breakdown = data.series.map((s) => {
     const [issued, verified] = [sum(s.issued), sum(s.verified)];
     return el(
@@ -167,7 +171,16 @@ function tables() {
       el(
         'thead',
         {},
-        el('tr', {}, th('Channel'), th('Provider'), th('Calling code'), th('Queued'), th('Used'), th('Used of queued')),
+        el(
+          'tr',
+          {},
+          th('Channel'),
+          th('Provider'),
+          th('Calling code'),
+          th('Queued', true),
+          th('Used', true),
+          th('Used of queued', true),
+        ),
       ),
       el(
         'tbody',
