@@ -365,7 +365,7 @@ function step(m, e, later) {
       ' · ',
       el('span', { class: 'channel' }, channelLabel(m.channel)),
       ' · ',
-      el('strong', {}, words(m, e)),
+      el('strong', {}, words(m, e, later)),
     ),
     e.error && e.kind !== 'moved' ? el('p', { class: 'detail' }, e.error) : null,
     e.diagnosis
