@@ -65,9 +65,12 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ services: Services; admi
   });
   const pages = loadConsolePages();
 
-  // The console's routes, the admin API's copy included, are not the public contract.
+  // The console's routes, the admin API's copy included, are not the public contract; they spend a
+  // per-address budget of their own (RATE_LIMIT_IP_PER_MINUTE), except the static files, which cost nothing.
   app.addHook('onRoute', (route) => {
     route.schema = { ...route.schema, hide: true };
+    const limit = route.config?.limit;
+    route.config = { ...route.config, limit: { ...limit, family: limit?.family === null ? null : 'console' } };
   });
   app.addHook('onSend', async (_request, reply) => {
     reply.headers(HEADERS);
@@ -136,7 +139,9 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ services: Services; admi
   );
 
   for (const asset of pages.assets) {
-    app.get(`/console/assets/${asset.name}`, async (_request, reply) => reply.type(asset.type).send(asset.body));
+    app.get(`/console/assets/${asset.name}`, { config: { limit: { family: null } } }, async (_request, reply) =>
+      reply.type(asset.type).send(asset.body),
+    );
   }
 
   await app.register(adminRoutes, {
