@@ -1,6 +1,6 @@
 // `npm run build`: src/ compiled to dist/ by TypeScript 7 (the `typescript` package is 5.x for its JS
-// API), then the dev inbox page (src/dev-inbox/page/) copied beside its module, where
-// dev-inbox/page.ts reads it. Plain JavaScript, so node runs it without tsx.
+// API), then the pages of the dev inbox and the support console (src/dev-inbox/page/,
+// src/console/page/) copied beside their modules, where their page.ts reads them. Plain JavaScript, so node runs it without tsx.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,14 +14,16 @@ if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 // Test files build too, while servers of other test files read dist/: a file is replaced whole
 // (written aside, then renamed) and only when it changed, so no reader meets one half written.
-const from = root('src/dev-inbox/page');
-const to = root('dist/dev-inbox/page');
-mkdirSync(to, { recursive: true });
-for (const name of readdirSync(from)) {
-  const text = readFileSync(join(from, name));
-  const target = join(to, name);
-  if (existsSync(target) && readFileSync(target).equals(text)) continue;
-  const aside = join(to, `.${name}.${process.pid}`);
-  writeFileSync(aside, text);
-  renameSync(aside, target);
+for (const page of ['dev-inbox/page', 'console/page']) {
+  const from = root(`src/${page}`);
+  const to = root(`dist/${page}`);
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) {
+    const text = readFileSync(join(from, name));
+    const target = join(to, name);
+    if (existsSync(target) && readFileSync(target).equals(text)) continue;
+    const aside = join(to, `.${name}.${process.pid}`);
+    writeFileSync(aside, text);
+    renameSync(aside, target);
+  }
 }

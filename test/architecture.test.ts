@@ -26,7 +26,7 @@ const LAYERS: string[][] = [
   ['otp'],
   ['accounts'],
   ['http'],
-  ['dev-inbox'],
+  ['dev-inbox', 'console'],
   ['runtime'],
   ['cli'],
 ];

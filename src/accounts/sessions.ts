@@ -161,6 +161,18 @@ export async function revokeAllSessions(db: Queryable, userId: string, now: Date
   return Number(numUpdatedRows);
 }
 
+/** The account's sessions still live: not revoked, their refresh token not expired. */
+export async function liveSessionCount(db: Queryable, userId: string, now: Date): Promise<number> {
+  const row = await db
+    .selectFrom('sessions')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** The user's live sessions (neither ended nor expired), the most recently used first. */
 export async function listSessions(
   { db, clock }: Pick<Services, 'db' | 'clock'>,

@@ -9,12 +9,14 @@ import { personView } from '../delivery/hints.ts';
 import type { Blocking, WhyReport } from '../contract/why-report.ts';
 import type { User } from '../platform/db/schema.ts';
 import { smsTo } from '../otp/sms-budget.ts';
+import { toPublicUser } from './users.ts';
+import { liveSessionCount } from './sessions.ts';
 
 const RECENT = 20;
 
 /** The support lookup behind `panic-api why`: recent messages, suppression, limits blocking now, and the diagnosis. */
 export async function why(
-  deps: Pick<Services, 'db' | 'config' | 'sendLimits' | 'smsBudget'>,
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'sendLimits' | 'smsBudget'>,
   to: string,
 ): Promise<WhyReport> {
   const channel: Channel = isEmailAddress(to) ? 'email' : 'sms';
@@ -33,16 +35,9 @@ export async function why(
     destination,
     channel,
     account: account
-      ? {
-          id: account.id,
-          email: account.email,
-          phone: account.phone,
-          email_verified: account.email_verified_at !== null,
-          phone_verified: account.phone_verified_at !== null,
-          created_at: account.created_at.toISOString(),
-        }
+      ? { ...toPublicUser(account), live_sessions: await liveSessionCount(deps.db, account.id, deps.clock()) }
       : null,
-    messages,
+    messages: messages.map((m) => ({ ...m, hint: personView(m.channel, m.status, deps.config.isDevelopment).hint })),
     suppression: suppression ? { ...suppression, created_at: suppression.created_at.toISOString() } : null,
     blocking,
     diagnosis: diagnose(deps, { channel, destination, account: account !== undefined, latest, suppression, blocking }),

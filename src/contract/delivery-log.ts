@@ -46,6 +46,12 @@ export const LoggedMessage = Type.Object({
   attempts: Type.Integer(),
   last_error: Nullable(Type.String()),
   provider_id: Nullable(Type.String()),
+  code_id: Nullable(
+    Type.String({
+      format: 'uuid',
+      description: "The code it carries: the road's messages of one code across channels share it",
+    }),
+  ),
   created_at: At,
   sent_at: Nullable(At),
   next_attempt_at: Nullable(At),

@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 import { LoggedMessage } from './delivery-log.ts';
 import { Nullable } from './nullable.ts';
 import { ChannelField } from './channel.ts';
+import { PublicUser } from './public-user.ts';
 
 /** What GET /api/v1/admin/why answers and `panic-api why` prints: support's answer to "I am not receiving my code". */
 export const WhyReport = Type.Object({
@@ -9,17 +10,23 @@ export const WhyReport = Type.Object({
   channel: ChannelField(),
   account: Nullable(
     Type.Object({
-      id: Type.String(),
-      email: Type.String(),
-      phone: Type.String(),
-      email_verified: Type.Boolean(),
-      phone_verified: Type.Boolean(),
-      created_at: Type.String(),
+      ...PublicUser.properties,
+      live_sessions: Type.Integer({ description: 'Sessions not ended and not expired (devices signed in).' }),
     }),
   ),
-  messages: Type.Array(LoggedMessage, {
-    description: 'The recent messages to it, newest first, as the delivery log shows them, each with its events.',
-  }),
+  messages: Type.Array(
+    Type.Object({
+      ...LoggedMessage.properties,
+      hint: Type.String({
+        description:
+          'What the person waiting for it is told in this state (as GET /api/v1/users/verify-phone/status says).',
+      }),
+    }),
+    {
+      description:
+        'The recent messages to it, newest first, as the delivery log shows them, each with its events (a code the road moved has a message per channel, with one code_id).',
+    },
+  ),
   suppression: Nullable(
     Type.Object({
       address: Type.String(),

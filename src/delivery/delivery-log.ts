@@ -19,6 +19,7 @@ const LOGGED = [
   'attempts',
   'last_error',
   'provider_id',
+  'code_id',
   'created_at',
   'sent_at',
   'next_attempt_at',

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, Message } from '../platform/db/schema.ts';
 import {
   PENDING_STATUSES,
@@ -368,6 +368,19 @@ export async function oldestQueuedSeconds(db: Kysely<Database>, now: Date): Prom
     rows.map((r) => [r.channel, Math.max(0, (now.getTime() - new Date(r.since).getTime()) / 1000)]),
   );
 }
+
+/**
+ * The `verified` event of a code just used, for the caller's statement: on the message of `carriers`
+ * (a condition on messages) that carried it last, the road's latest channel taken (a withdrawn or
+ * still queued one never carried it), so that the delivery log and the health numbers know which
+ * channel and provider a used code came by after its code row is gone (retention takes used codes).
+ */
+export const verifiedEvent = (carriers: RawBuilder<boolean>, now: Date) => sql`
+  INSERT INTO message_events (message_id, at, kind, status)
+  SELECT id, ${now}::timestamptz, ${sql.lit('verified' satisfies MessageEventKind)}, status FROM messages
+  WHERE ${carriers}
+  ORDER BY status IN ('withdrawn', 'queued'), created_at DESC
+  LIMIT 1`;
 
 /** Messages still to be sent, of one channel or of all. */
 export async function queueDepth(db: Kysely<Database>, channel?: Channel): Promise<number> {

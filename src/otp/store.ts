@@ -5,6 +5,7 @@ import type { OtpPurpose } from '../shared/vocabulary.ts';
 import { AppError } from '../shared/errors.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { Config } from '../config/settings.ts';
+import { verifiedEvent } from '../delivery/outbox.ts';
 import { generateCode, generateLongCode, hashCode, hashesEqual, normalizeLongCode } from './codes.ts';
 
 export interface OtpRules {
@@ -144,15 +145,15 @@ export async function consumeCode(
 
   const submitted = hashCode(rules.secret, input.purpose, claimed.destination, input.code);
   if (!hashesEqual(submitted, claimed.code_hash)) throw invalid();
-  const consumed = await db
-    .updateTable('otp_codes')
-    .set((eb) => ({ consumed_at: input.now, sealed_code: null, failures: eb('failures', '-', 1) }))
-    .where('id', '=', claimed.id)
-    .where('consumed_at', 'is', null)
-    .where('code_hash', '=', claimed.code_hash)
-    .returning('id')
-    .executeTakeFirst();
-  if (!consumed) throw invalid();
+  // The use and its event on the message that carried the code, in one statement.
+  const { rows: consumed } = await sql<{ id: string }>`
+    WITH consumed AS (
+      UPDATE otp_codes SET consumed_at = ${input.now}, sealed_code = NULL, failures = failures - 1
+      WHERE id = ${claimed.id} AND consumed_at IS NULL AND code_hash = ${claimed.code_hash}
+      RETURNING id
+    ), verified AS (${verifiedEvent(sql`code_id IN (SELECT id FROM consumed)`, input.now)})
+    SELECT id FROM consumed`.execute(db);
+  if (!consumed.length) throw invalid();
   // the purpose is done: the long codes of its earlier emails end with it
   await db.deleteFrom('otp_long_codes').where('user_id', '=', userId).where('purpose', '=', input.purpose).execute();
   return { destination: claimed.destination };
@@ -190,7 +191,7 @@ async function consumeLongCode(
 ): Promise<{ destination: string }> {
   const live = await db
     .selectFrom('otp_long_codes')
-    .select(['id', 'destination', 'long_hash'])
+    .select(['id', 'destination', 'long_hash', 'created_at'])
     .where('user_id', '=', input.userId ?? NOBODY)
     .where('purpose', '=', input.purpose)
     .where('expires_at', '>', input.now)
@@ -220,6 +221,11 @@ async function consumeLongCode(
       .where('purpose', '=', input.purpose)
       .where('consumed_at', 'is', null)
       .execute();
+    // the email that carried this long code was queued with it, at the same instant
+    await verifiedEvent(
+      sql`lower(recipient) = ${matched.destination.toLowerCase()} AND created_at = ${matched.created_at} AND purpose = ${input.purpose} AND channel = 'email'`,
+      input.now,
+    ).execute(trx);
     return { destination: matched.destination };
   });
 }

@@ -12,6 +12,7 @@ import { authRoutes } from '../http/routes/auth.ts';
 import { userRoutes } from '../http/routes/users.ts';
 import { healthRoutes } from '../http/routes/health.ts';
 import { devInboxRoutes } from '../dev-inbox/routes.ts';
+import { consoleRoutes } from '../console/routes.ts';
 import { adminRoutes } from '../http/routes/admin.ts';
 import { webhookRoutes } from '../http/routes/webhooks.ts';
 import type { Channels } from '../delivery/channels/index.ts';
@@ -78,8 +79,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     await app.register(adminRoutes, {
       prefix: '/api/v1/admin',
       services,
-      adminToken: services.config.ADMIN_TOKEN,
+      authorize: requireAdminToken(services.config.ADMIN_TOKEN),
     });
+    await app.register(consoleRoutes, { services, adminToken: services.config.ADMIN_TOKEN });
   }
   // With METRICS_PORT set, the public port never serves /metrics.
   if (!services.config.METRICS_PORT) addMetricsRoute(app, services.metrics, services.config);

@@ -1,4 +1,6 @@
 import {
+  getCountries,
+  getCountryCallingCode,
   parsePhoneNumberFromString,
   isSupportedCountry,
   type CountryCode,
@@ -122,6 +124,21 @@ export function phoneFacts(e164: string): { country: string | undefined; fixedLi
 /** The country calling code of an E.164 number ("27" for +27…), for per-country metrics; '' when unknown. */
 export function callingCodeOf(e164: string): string {
   return parsePhoneNumberFromString(e164)?.countryCallingCode ?? '';
+}
+
+/** Every country calling code there is ("1", "27", "880"). */
+const CALLING_CODES = new Set(getCountries().map((country) => getCountryCallingCode(country)));
+
+/**
+ * The calling code an E.164 number or its first digits begin with ("27" for "+278"), '' when none: calling
+ * codes are prefix-free, so a number's first four characters name its code, and counts grouped by
+ * them in SQL stay one row per code's first digits, not one per number.
+ */
+export function callingCodeOfPrefix(prefix: string): string {
+  const digits = prefix.replace(/^\+/, '');
+  for (let n = 1; n <= 3 && n <= digits.length; n++)
+    if (CALLING_CODES.has(digits.slice(0, n))) return digits.slice(0, n);
+  return '';
 }
 
 /**

@@ -99,6 +99,7 @@ export const MESSAGE_EVENT_KINDS = {
   superseded: 'A newer code replaced its code before it could be sent: not sent.',
   moved: 'Its code moved on to the next channel (the reason says why).',
   withdrawn: 'Not needed: its code was delivered on an earlier channel, or used, before its turn came.',
+  verified: 'Its code was used: the person entered it (recorded on the message that carried it last).',
 } as const;
 export type MessageEventKind = keyof typeof MESSAGE_EVENT_KINDS;
 export const EVENT_KINDS = Object.keys(MESSAGE_EVENT_KINDS) as MessageEventKind[];

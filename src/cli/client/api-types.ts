@@ -3402,6 +3402,11 @@ export interface paths {
                                 attempts: number;
                                 last_error: string | null;
                                 provider_id: string | null;
+                                /**
+                                 * Format: uuid
+                                 * @description The code it carries: the road's messages of one code across channels share it
+                                 */
+                                code_id: string | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -3413,7 +3418,7 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
@@ -3514,14 +3519,26 @@ export interface paths {
                             /** @enum {unknown} */
                             channel: "email" | "sms" | "whatsapp" | "voice";
                             account: {
+                                /** Format: uuid */
                                 id: string;
                                 email: string;
+                                /** @description E.164 */
                                 phone: string;
+                                first_name: string;
+                                last_name: string;
                                 email_verified: boolean;
                                 phone_verified: boolean;
+                                /**
+                                 * @description The language of the account's messages.
+                                 * @enum {unknown}
+                                 */
+                                locale: "en" | "af" | "zu";
+                                /** Format: date-time */
                                 created_at: string;
+                                /** @description Sessions not ended and not expired (devices signed in). */
+                                live_sessions: number;
                             } | null;
-                            /** @description The recent messages to it, newest first, as the delivery log shows them, each with its events. */
+                            /** @description The recent messages to it, newest first, as the delivery log shows them, each with its events (a code the road moved has a message per channel, with one code_id). */
                             messages: {
                                 /** Format: uuid */
                                 id: string;
@@ -3534,6 +3551,11 @@ export interface paths {
                                 attempts: number;
                                 last_error: string | null;
                                 provider_id: string | null;
+                                /**
+                                 * Format: uuid
+                                 * @description The code it carries: the road's messages of one code across channels share it
+                                 */
+                                code_id: string | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -3545,7 +3567,7 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
@@ -3573,6 +3595,8 @@ export interface paths {
                                         hint: string;
                                     } | null;
                                 }[];
+                                /** @description What the person waiting for it is told in this state (as GET /api/v1/users/verify-phone/status says). */
+                                hint: string;
                             }[];
                             suppression: {
                                 address: string;
@@ -3749,6 +3773,11 @@ export interface paths {
                                 attempts: number;
                                 last_error: string | null;
                                 provider_id: string | null;
+                                /**
+                                 * Format: uuid
+                                 * @description The code it carries: the road's messages of one code across channels share it
+                                 */
+                                code_id: string | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -3760,7 +3789,7 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
@@ -3890,6 +3919,332 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/health-stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Delivery health from the database: codes queued and used per channel, provider and calling code (24 h by the hour, 7 d by the day), breakers, the queue */
+        get: {
+            parameters: {
+                query?: {
+                    range?: "24h" | "7d";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {unknown} */
+                            range: "24h" | "7d";
+                            /** @description 3600 (24h) or 86400 (7d) */
+                            bucket_seconds: number;
+                            /** @description The start of each bucket, oldest first, whole UTC hours or days; the last one holds now. */
+                            buckets: string[];
+                            series: {
+                                /** @enum {unknown} */
+                                channel: "email" | "sms" | "whatsapp" | "voice";
+                                /** @description The provider of its latest attempt or receipt; null when none was tried */
+                                provider: string | null;
+                                /** @description The calling code of the number ("27"); null for email */
+                                calling_code: string | null;
+                                /** @description Per bucket, codes queued on this channel (a code the road moves counts again on the next channel; a withdrawn step, never needed, does not count) */
+                                issued: number[];
+                                /** @description Of those, the ones whose code was then used, counted on the channel that carried it last (bucketed by when it was queued) */
+                                verified: number[];
+                            }[];
+                            channels: {
+                                /** @enum {unknown} */
+                                channel: "email" | "sms" | "whatsapp" | "voice";
+                                provider: string;
+                                /** @enum {unknown} */
+                                state: "configured" | "placeholder" | "missing";
+                                problem: string | null;
+                                /** Format: date-time */
+                                last_success_at: string | null;
+                                last_error: string | null;
+                                /** Format: date-time */
+                                last_error_at: string | null;
+                                /** @description Messages still to be sent (queued or sending) */
+                                queue_depth: number;
+                                /** Format: date-time */
+                                oldest_queued_at: string | null;
+                                /** @description With a second provider, each provider's circuit breaker, as this process sees it */
+                                breakers: {
+                                    provider: string;
+                                    /** @enum {unknown} */
+                                    role: "primary" | "fallback";
+                                    /** @enum {unknown} */
+                                    state: "closed" | "open" | "half-open";
+                                    failures: number;
+                                    /** Format: date-time */
+                                    open_until: string | null;
+                                    last_error: string | null;
+                                }[] | null;
+                            }[];
+                            queue: {
+                                depth: number;
+                                /** Format: date-time */
+                                oldest_queued_at: string | null;
+                                oldest_age_seconds: number | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send the person a new code of a purpose, by the channel they name, to their own email or phone (the account's limits apply) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        purpose: "email_verification" | "phone_verification" | "password_reset" | "unlock" | "login" | "email_change";
+                        /** @enum {unknown} */
+                        channel: "email" | "sms" | "whatsapp" | "voice";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            destination: string;
+                            /** @enum {unknown} */
+                            channel: "email" | "sms" | "whatsapp" | "voice";
+                            expires_in_minutes: number;
+                            /** Format: date-time */
+                            expires_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/sessions/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End every session of the person: each of their devices signs in again */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            revoked: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;

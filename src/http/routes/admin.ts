@@ -1,35 +1,49 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { onRequestHookHandler } from 'fastify';
 import type { Services } from '../../runtime/services.ts';
 import { deliveryLogEntry, deliveryState, listDeliveryLog } from '../../delivery/delivery-log.ts';
 import { LoggedMessage } from '../../contract/delivery-log.ts';
 import { recipientKeys } from '../../delivery/recipients.ts';
-import { unsuppress } from '../../delivery/suppressions.ts';
 import { why } from '../../accounts/why.ts';
 import { WhyReport } from '../../contract/why-report.ts';
 import { AppError } from '../../shared/errors.ts';
-import { requireAdminToken } from '../auth-hook.ts';
 import { errors, Uuid } from '../schemas.ts';
-import { ALL_STATUSES } from '../../shared/vocabulary.ts';
+import { ALL_STATUSES, PURPOSES, type OtpPurpose } from '../../shared/vocabulary.ts';
+import { healthStats } from '../../delivery/health-stats.ts';
+import { HEALTH_RANGES, HealthStats, type HealthRange } from '../../contract/health-stats.ts';
+import { CodeSent } from '../../contract/code-sent.ts';
+import { ChannelField } from '../../contract/channel.ts';
+import { endSessionsOfPerson, liftSuppression, sendCodeForPerson } from '../../accounts/support.ts';
+import { requesterOf } from '../requester.ts';
 
 const Status = Type.Union(ALL_STATUSES.map((s) => Type.Literal(s)));
 
+/** The words of a why diagnosis's operator step, for the surface that serves it. */
+export type ActionWords = Record<NonNullable<WhyReport['diagnosis']['action']>, (destination: string) => string>;
+
 /** The operator step of a why diagnosis, in this API's routes. */
-const ACTION: Record<NonNullable<WhyReport['diagnosis']['action']>, (destination: string) => string> = {
+const ACTION: ActionWords = {
   lift_suppression: (d) => `With the admin token: DELETE /api/v1/admin/suppressions/${encodeURIComponent(d)}.`,
   see_queue: () => 'GET /api/v1/admin/delivery shows its queue.',
 };
 
-/** Operations endpoints; registered only when ADMIN_TOKEN is set. */
+/**
+ * Operations endpoints; registered only when ADMIN_TOKEN is set: at /api/v1/admin with the token
+ * (`requireAdminToken`), and again for the support console under /console/api with its session.
+ */
 export const adminRoutes: FastifyPluginAsyncTypebox<{
   services: Services;
-  adminToken: string;
-}> = async (app, { services, adminToken }) => {
+  /** Who may call them, checked before anything else. */
+  authorize: onRequestHookHandler;
+  /** How a diagnosis words its operator step; default: this API's routes. */
+  actionWords?: ActionWords;
+}> = async (app, { services, authorize, actionWords = ACTION }) => {
   const { channels } = services;
   const tags = ['admin'];
   const security = [{ bearer: [] }];
   // Before validation: without the token, a bad body or query is 401 too, never 400 with the schema's details.
-  app.addHook('onRequest', requireAdminToken(adminToken));
+  app.addHook('onRequest', authorize);
 
   app.get(
     '/messages',
@@ -75,7 +89,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       return action
         ? {
             ...report,
-            diagnosis: { ...report.diagnosis, fix: `${report.diagnosis.fix} ${ACTION[action](report.destination)}` },
+            diagnosis: {
+              ...report.diagnosis,
+              fix: `${report.diagnosis.fix} ${actionWords[action](report.destination)}`,
+            },
           }
         : report;
     },
@@ -93,8 +110,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      if (!(await unsuppress(services.db, request.params.address)))
-        throw new AppError('not_found', 'That address is not on the suppression list.');
+      await liftSuppression(services, request.params.address);
       return { address: request.params.address, removed: true as const };
     },
   );
@@ -132,5 +148,58 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async () => ({ channels: await deliveryState(services.db, channels) }),
+  );
+
+  // ---- Support: delivery health and the actions of the console (issue 23), each one domain call.
+  app.get(
+    '/health-stats',
+    {
+      schema: {
+        tags,
+        summary:
+          'Delivery health from the database: codes queued and used per channel, provider and calling code (24 h by the hour, 7 d by the day), breakers, the queue',
+        security,
+        querystring: Type.Object({ range: Type.Optional(Type.Enum(Object.keys(HEALTH_RANGES) as HealthRange[])) }),
+        response: { 200: HealthStats, ...errors(400, 401) },
+      },
+    },
+    async (request) => healthStats(services, request.query.range ?? '24h'),
+  );
+
+  app.post(
+    '/users/:id/codes',
+    {
+      config: { limit: { expensive: true } },
+      schema: {
+        tags,
+        summary:
+          "Send the person a new code of a purpose, by the channel they name, to their own email or phone (the account's limits apply)",
+        security,
+        params: Type.Object({ id: Uuid }),
+        body: Type.Object(
+          { purpose: Type.Enum(Object.keys(PURPOSES) as OtpPurpose[]), channel: ChannelField() },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ destination: Type.String(), ...CodeSent.properties }),
+          ...errors(400, 401, 404, 429, 503),
+        },
+      },
+    },
+    async (request) => sendCodeForPerson(services, request.params.id, request.body, requesterOf(request)),
+  );
+
+  app.post(
+    '/users/:id/sessions/revoke',
+    {
+      schema: {
+        tags,
+        summary: 'End every session of the person: each of their devices signs in again',
+        security,
+        params: Type.Object({ id: Uuid }),
+        response: { 200: Type.Object({ revoked: Type.Integer() }), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => ({ revoked: await endSessionsOfPerson(services, request.params.id) }),
   );
 };
