@@ -13,6 +13,7 @@ import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail, findUserByVerifiedPhone, sentPartOf } from './users.ts';
 import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
+import { testCodeFor } from '../config/test-destinations.ts';
 
 const notAnIdentifier = () =>
   new AppError(
@@ -68,14 +69,15 @@ export async function requestUnlock(
   return answerEvenly(deps.logger, async (defer) => {
     const id = normalizeIdentifier(deps, identifier);
     const typed = 'email' in id ? id.email : id.phone;
-    if (channel === 'sms') await deps.smsBudget.admitUnlock(requester);
-    await deps.sendLimits.takeAsked(requester, typed);
     const now = deps.clock();
+    // a test destination (TEST_OTP_DESTINATIONS) is sent nothing: no SMS share is spent for it
+    if (channel === 'sms' && !testCodeFor(deps.config, typed, now)) await deps.smsBudget.admitUnlock(requester);
+    await deps.sendLimits.takeAsked(requester, typed);
     const user = await findByIdentifier(deps, id);
     const destination = channel === 'email' ? user?.email : user?.phone_verified_at ? user.phone : undefined;
     if (user && destination) {
       defer(async () => {
-        if (await mayStillSend(deps, user, destination, channel, requester)) {
+        if (await mayStillSend(deps, user, destination, channel, requester, now)) {
           await sendCode(deps, {
             userId: user.id,
             firstName: user.first_name,
@@ -96,16 +98,19 @@ export async function requestUnlock(
 }
 
 async function mayStillSend(
-  deps: Pick<Services, 'logger' | 'sendLimits' | 'smsBudget'>,
+  deps: Pick<Services, 'config' | 'logger' | 'sendLimits' | 'smsBudget'>,
   user: User,
   destination: string,
   channel: Channel,
   requester: Requester,
+  now: Date,
 ): Promise<boolean> {
+  // a test destination's SMS budget stays whole (nothing is sent to it); its send limits hold
+  const sms = channel === 'sms' && !testCodeFor(deps.config, destination, now);
   try {
-    if (channel === 'sms') await deps.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
+    if (sms) await deps.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
     if (!(await deps.sendLimits.tryTakeSent(requester, destination, sentPartOf(user, destination)))) return false;
-    if (channel === 'sms') await deps.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
+    if (sms) await deps.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
     return true;
   } catch (err) {
     if (!(err instanceof AppError)) throw err;

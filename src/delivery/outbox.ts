@@ -41,6 +41,49 @@ export async function enqueue(
   now: Date,
   seal: MessageSeal,
 ): Promise<string> {
+  const id = await insertMessage(trx, msg, now, seal);
+  await trx
+    .insertInto('message_events')
+    .values({ message_id: id, at: now, kind: 'queued', status: 'queued' })
+    .execute();
+  await sql`SELECT pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${msg.channel})`.execute(trx);
+  return id;
+}
+
+/**
+ * Writes a message that is not to be sent (a test destination's fixed code), in the caller's
+ * transaction: final at once, `captured` with its reason and the event saying why, so that no worker
+ * claims it, and no provider, road or timer ever sees it. Like every final message, it keeps its body
+ * (sealed) only when `keepBody` (development, for the dev inbox).
+ */
+export async function recordUnsent(
+  trx: Transaction<Database>,
+  msg: CodeMessage,
+  now: Date,
+  seal: MessageSeal,
+  why: { reason: string; kind: MessageEventKind; keepBody: boolean },
+): Promise<string> {
+  const reason = why.reason.slice(0, EVENT_TEXT_MAX);
+  const id = await insertMessage(trx, msg, now, seal, {
+    status: 'captured',
+    last_error: reason,
+    ...(why.keepBody ? {} : REDACTED_BODY),
+  });
+  await trx
+    .insertInto('message_events')
+    .values({ message_id: id, at: now, kind: why.kind, status: 'captured', error: reason })
+    .execute();
+  return id;
+}
+
+/** A new message's row, its code-bearing columns sealed; `final`: the state it is written in, when not queued. */
+async function insertMessage(
+  trx: Transaction<Database>,
+  msg: CodeMessage,
+  now: Date,
+  seal: MessageSeal,
+  final?: { status: 'captured'; last_error: string } & Partial<typeof REDACTED_BODY>,
+): Promise<string> {
   const sealed = seal.seal({
     channel: msg.channel,
     // an email in its normal form: the claim matches it against the suppression list as it is
@@ -62,14 +105,10 @@ export async function enqueue(
       next_attempt_at: msg.dueAt ?? now,
       created_at: now,
       updated_at: now,
+      ...final,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  await trx
-    .insertInto('message_events')
-    .values({ message_id: row.id, at: now, kind: 'queued', status: 'queued' })
-    .execute();
-  await sql`SELECT pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${msg.channel})`.execute(trx);
   return row.id;
 }
 
@@ -170,6 +209,8 @@ export async function claimDue(
 }
 
 const REDACTED = '[redacted after delivery]';
+/** What a final message keeps of its body outside development: nothing that holds its code. */
+export const REDACTED_BODY = { body_text: REDACTED, body_html: null, otp: null };
 
 /** A send that was tried: its provider, how long it took, and what the provider answered to a failure. */
 export interface Attempt {

@@ -2617,7 +2617,7 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "test_destination" | "test_code_used";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
@@ -2749,7 +2749,7 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "test_destination" | "test_code_used";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
@@ -2964,7 +2964,7 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "test_destination" | "test_code_used";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
