@@ -108,25 +108,25 @@ for (const db of await databaseKinds()) {
 
     it('register with a test email: its code is the fixed one, nothing is mailed, captured "test destination", each use an event', async () => {
       const reviewer = { ...person('reviewer'), email: REVIEW_EMAIL };
-      expectStatus(await stack.api('POST', '/api/v1/auth/register', reviewer), 201);
+      const { user } = expectStatus(await stack.api('POST', '/api/v1/auth/register', reviewer), 201);
       const email = REVIEW_EMAIL.toLowerCase();
       const [message] = await messagesTo(stack, email);
       assert.equal(message.status, 'captured');
       assert.equal(message.last_error, 'test destination');
       assert.equal(message.body_text, '[redacted after delivery]', 'outside development the body is not kept');
       assert.equal(message.otp, null);
+      const longCodes = await stack.runtime.services.db
+        .selectFrom('otp_long_codes')
+        .select('id')
+        .where('user_id', '=', user.id)
+        .execute();
+      assert.deepEqual(longCodes, [], 'no long code for an email nobody reads');
 
       const verified = expectStatus(
         await stack.api('POST', '/api/v1/auth/verify-account', { email: REVIEW_EMAIL, otp: CODES.email }),
         200,
       );
       assert.equal(verified.is_verified, true);
-      const longCodes = await stack.runtime.services.db
-        .selectFrom('otp_long_codes')
-        .select('id')
-        .where('user_id', '=', verified.user.id)
-        .execute();
-      assert.deepEqual(longCodes, [], 'no long code for an email nobody reads');
 
       // A real address registered after it is mailed: the worker ran, and mailed the reviewer nothing.
       const other = person('not-a-reviewer');
@@ -191,6 +191,37 @@ for (const db of await databaseKinds()) {
       const [used, replaced] = await logOf(PHONES.fixed);
       assert.deepEqual(kinds(used.events), ['test_destination', 'test_code_used']);
       assert.deepEqual(kinds(replaced.events), ['test_destination']);
+
+      // every purpose: an unlock by SMS to the number, now verified, is its fixed code too
+      expectStatus(
+        await stack.api('POST', '/api/v1/auth/request-unlock-otp', {
+          identifier: '082 000 0001',
+          delivery_method: 'sms',
+        }),
+        200,
+      );
+      // twice: the account's SMS to its own number (SMS_MAX_PER_ACCOUNT_PER_HOUR=1) are not spent either
+      expectStatus(
+        await stack.api('POST', '/api/v1/auth/request-unlock-otp', {
+          identifier: PHONES.fixed,
+          delivery_method: 'sms',
+        }),
+        200,
+      );
+      const unlocks = await waitUntil(
+        async () => {
+          const rows = (await messagesTo(stack, PHONES.fixed)).filter((m) => m.purpose === 'unlock');
+          return rows.length === 2 ? rows : undefined;
+        },
+        { what: 'two unlock messages' },
+      );
+      for (const m of unlocks) assert.deepEqual([m.status, m.last_error], ['captured', 'test destination']);
+      const unlocked = await stack.api('POST', '/api/v1/auth/verify-unlock-otp', {
+        identifier: PHONES.fixed,
+        otp: CODES.fixed,
+      });
+      assert.equal(expectStatus(unlocked, 200).unlocked, true);
+      assert.equal(twilio.messages.filter((m) => m.to.endsWith(PHONES.fixed)).length, 0, 'still no SMS');
     });
 
     it('wrong guesses still count: the tries of a code and the guess budget of the day hold the fixed code too', async () => {
