@@ -37,8 +37,8 @@ export interface CodeRequest {
 /**
  * Issues a code and queues its message in the caller's transaction. A test destination's code is its
  * fixed one, under every rule of codes, and its message is written captured instead of queued: nothing
- * is sent, no long code is made (an email's long code would only be one more way in), and no road
- * keeps the code to send it on another channel.
+ * is sent, so no long code is made (nobody would read it) and no road keeps the code to send it on
+ * another channel.
  */
 export async function issueAndQueue(
   trx: Transaction<Database>,
