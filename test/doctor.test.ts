@@ -282,6 +282,33 @@ describe('panic-api doctor', () => {
     assert.match(byName.config.fix ?? '', /TRUST_PROXY/);
   });
 
+  it('test destinations: a warning after secrets naming them (never their codes) and their last day; a failure once it is over', async () => {
+    const list = { TEST_OTP_DESTINATIONS: '+27820000001=482913,Review@Example.com=135790' };
+    const listed = await doctor({ ...healthy, ...list, TEST_OTP_VALID_UNTIL: '2999-12-31' });
+    assert.equal(listed.code, 0, JSON.stringify(listed.report, null, 2));
+    assert.deepEqual(listed.report.checks.map((c) => c.name).slice(0, 3), ['config', 'secrets', 'test-destinations']);
+    const line = listed.byName['test-destinations'];
+    assert.equal(line.status, 'warn');
+    assert.equal(
+      line.finding,
+      '2 test destinations get a fixed code and are sent nothing, until 2999-12-31 (that day included, UTC): +27820000001, review@example.com (codes not shown)',
+    );
+    assert.match(line.fix ?? '', /remove TEST_OTP_DESTINATIONS once it is over/);
+    const over = await doctor({ ...healthy, ...list, TEST_OTP_VALID_UNTIL: '2020-01-31' });
+    assert.equal(over.code, 1);
+    assert.equal(over.byName['test-destinations'].status, 'fail');
+    assert.match(
+      over.byName['test-destinations'].finding,
+      /TEST_OTP_VALID_UNTIL=2020-01-31 is over, .*the service refuses to start$/,
+    );
+    for (const run of [listed, over]) {
+      const text = JSON.stringify(run.report);
+      for (const code of ['482913', '135790']) assert.ok(!text.includes(code), `doctor printed the code ${code}`);
+    }
+    // without the list, no line
+    assert.equal((await doctor(healthy)).byName['test-destinations'], undefined);
+  });
+
   it('an invalid setting: config fails naming the variable and the rest is skipped', async () => {
     const { code, report, byName } = await doctor({ ...healthy, SMTP_PORT: 'five-eight-seven' });
     assert.equal(code, 1);

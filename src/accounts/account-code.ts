@@ -9,6 +9,7 @@ import { answerEvenly } from './even-answer.ts';
 import { findUserByEmail, findUserByVerifiedPhone, sentPartOf } from './users.ts';
 import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
+import { testCodeFor } from '../config/test-destinations.ts';
 
 /** An account as a stranger may name it: its email, or its phone in E.164. */
 export type Identifier = { email: string } | { phone: string };
@@ -71,15 +72,16 @@ export async function sendAccountCodeEvenly(
   const { purpose, id, channel, requester } = ask;
   return answerEvenly(deps.logger, async (defer) => {
     const typed = 'email' in id ? id.email : id.phone;
-    if (channel === 'sms') await deps.smsBudget.admitUnlock(requester);
-    await deps.sendLimits.takeAsked(requester, typed);
     const now = deps.clock();
+    // a test destination (TEST_OTP_DESTINATIONS) is sent nothing: no SMS share is spent for it
+    if (channel === 'sms' && !testCodeFor(deps.config, typed, now)) await deps.smsBudget.admitUnlock(requester);
+    await deps.sendLimits.takeAsked(requester, typed);
     const found = await findByIdentifier(deps, id);
     const user = found && ask.eligible(found) ? found : undefined;
     const destination = channel === 'email' ? user?.email : user?.phone_verified_at ? user.phone : undefined;
     if (user && destination) {
       defer(async () => {
-        if (await mayStillSend(deps, user, destination, ask)) {
+        if (await mayStillSend(deps, user, destination, ask, now)) {
           await sendCode(deps, {
             userId: user.id,
             firstName: user.first_name,
@@ -100,15 +102,18 @@ export async function sendAccountCodeEvenly(
 }
 
 async function mayStillSend(
-  deps: Pick<Services, 'logger' | 'sendLimits' | 'smsBudget'>,
+  deps: Pick<Services, 'config' | 'logger' | 'sendLimits' | 'smsBudget'>,
   user: User,
   destination: string,
   { purpose, channel, requester }: AccountCodeAsk,
+  now: Date,
 ): Promise<boolean> {
+  // a test destination's SMS budget stays whole (nothing is sent to it); its send limits hold
+  const sms = channel === 'sms' && !testCodeFor(deps.config, destination, now);
   try {
-    if (channel === 'sms') await deps.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
+    if (sms) await deps.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
     if (!(await deps.sendLimits.tryTakeSent(requester, destination, sentPartOf(user, destination)))) return false;
-    if (channel === 'sms') await deps.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
+    if (sms) await deps.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
     return true;
   } catch (err) {
     if (!(err instanceof AppError)) throw err;

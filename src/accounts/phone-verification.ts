@@ -13,6 +13,7 @@ import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import { CHANNEL_LABELS, type Channel, type PhoneChannel } from '../shared/vocabulary.ts';
 import { askableChannels } from '../otp/road.ts';
+import { testCodeFor } from '../config/test-destinations.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -21,7 +22,8 @@ const phoneTaken = () => new AppError('phone_taken', 'This phone number is alrea
  * refusal comes before anything is sent or spent where it can: a number we do not text, the account's
  * SMS budgets and the global brake, then the number's own limits. A number verified on another account
  * is answered and charged exactly like a free one: only the code's holder learns, at verify-otp, that
- * it is taken (anything sooner told a stranger which numbers have accounts).
+ * it is taken (anything sooner told a stranger which numbers have accounts). A test destination
+ * (TEST_OTP_DESTINATIONS) is sent nothing: it spends no SMS budget or brake, only the number's limits.
  */
 export async function requestPhoneCode(
   deps: Pick<
@@ -43,8 +45,10 @@ export async function requestPhoneCode(
         .map((c) => CHANNEL_LABELS[c])
         .join(', ')}).`,
     );
+  const now = deps.clock();
+  const test = testCodeFor(deps.config, phone, now) !== undefined;
   const sms = { ...smsTo(user, phone), requester };
-  await deps.smsBudget.check(sms);
+  if (!test) await deps.smsBudget.check(sms);
   // The asker is the account: strangers on its network cannot spend its asks or its first code.
   const asker = { account: user.id };
   await deps.sendLimits.takeAsked(asker, phone);
@@ -58,9 +62,9 @@ export async function requestPhoneCode(
       Math.max(1, waits[part]),
     );
   }
-  await deps.smsBudget.take(sms);
-  const now = deps.clock();
-  if (asked) {
+  if (!test) await deps.smsBudget.take(sms);
+  // a test destination's code has no road to move on: a new (fixed) code, on the channel asked for
+  if (asked && !test) {
     // The live code, unchanged, on the channel the person names: its lifetime and tries stay.
     const live = await liveCodeTo(deps, user, phone, now);
     const moved = live && (await deps.road.ask(live.id, asked));
@@ -109,14 +113,15 @@ export async function verifyPhoneCode(
   otp: string,
 ): Promise<PublicUser> {
   const now = deps.clock();
-  const { destination } = await checkCode(deps, {
+  const { destination, test } = await checkCode(deps, {
     userId: user.id,
     purpose: 'phone_verification',
     code: otp,
     now,
     revealState: true,
   });
-  await deps.smsBudget.verified(smsTo(user, destination));
+  // a code nobody sent tells nothing of its number range
+  if (!test) await deps.smsBudget.verified(smsTo(user, destination));
   try {
     const updated = await deps.db
       .updateTable('users')
@@ -149,7 +154,7 @@ export async function phoneCodeStatus(
   if (!code) return undefined;
   const messages = await deps.db
     .selectFrom('messages')
-    .select(['id', 'channel', 'status', 'updated_at', 'waits_for', 'next_attempt_at'])
+    .select(['id', 'channel', 'status', 'last_error', 'updated_at', 'waits_for', 'next_attempt_at'])
     .where('code_id', '=', code.id)
     .where('status', '!=', 'withdrawn')
     .orderBy('created_at')
@@ -160,7 +165,7 @@ export async function phoneCodeStatus(
   if (!taken.length) return undefined;
   const channels = await Promise.all(
     taken.map(async (m) => {
-      const { state, hint } = personView(m.channel, m.status, deps.config.isDevelopment);
+      const { state, hint } = personView(m.channel, m.status, deps.config.isDevelopment, m.last_error);
       const known = state === 'undelivered' || state === 'failed' ? await latestDiagnosis(deps, m.id) : null;
       return { channel: m.channel, status: state, hint: known?.hint ?? hint, updated_at: m.updated_at.toISOString() };
     }),

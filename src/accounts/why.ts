@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Services } from '../runtime/services.ts';
-import { isNotice, type Channel } from '../shared/vocabulary.ts';
+import { isNotice, TEST_DESTINATION, type Channel } from '../shared/vocabulary.ts';
 import { isEmailAddress, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
 import { listDeliveryLog } from '../delivery/delivery-log.ts';
 import type { LoggedMessage } from '../contract/delivery-log.ts';
@@ -42,7 +42,7 @@ export async function why(
     blocking,
     diagnosis: diagnose(deps, { channel, destination, account: account !== undefined, latest, suppression, blocking }),
     hint: latest
-      ? personView(latest.channel, latest.status, deps.config.isDevelopment).hint
+      ? personView(latest.channel, latest.status, deps.config.isDevelopment, latest.last_error).hint
       : 'No code has been sent to you yet. Ask for one, then wait a minute.',
   };
 }
@@ -197,6 +197,11 @@ function diagnose(deps: Pick<Services, 'config'>, f: Facts): Diagnosis {
         fix: 'Nothing to fix: the events of the earlier messages show where the code went.',
       };
     case 'captured':
+      if (m.last_error === TEST_DESTINATION)
+        return {
+          cause: `${f.destination} is a test destination (TEST_OTP_DESTINATIONS): its code is the fixed one, and nothing is sent to it.`,
+          fix: 'Give the app reviewer the fixed code; once the review is over, remove the destination from TEST_OTP_DESTINATIONS.',
+        };
       return {
         cause: 'Development: the code was not sent; it is in the dev inbox and the log.',
         fix: 'Run `panic-api inbox --to ' + f.destination + '`, or configure the channel.',

@@ -9,6 +9,7 @@ import { hasDoctorLine } from './doctor/provider-read.ts';
 import { checkSms } from './doctor/sms.ts';
 import { checkSmtp } from './doctor/smtp.ts';
 import { checkTemplateFiles } from './doctor/templates.ts';
+import { checkTestDestinations } from './doctor/test-destinations.ts';
 import { CHECK_TIMEOUT_MS, errorText, fail, warn, type Check } from './doctor/types.ts';
 import { checkVoice } from './doctor/voice.ts';
 import { checkWhatsApp } from './doctor/whatsapp.ts';
@@ -64,8 +65,11 @@ export async function runChecks(env: NodeJS.ProcessEnv = process.env): Promise<C
   const fromDomain = emailDnsDomain(config);
   // a line only when TEMPLATES_DIR is set or the built-in templates have a problem (see checkTemplateFiles)
   const templates = checkTemplateFiles(config);
+  // a line only when TEST_OTP_DESTINATIONS is set
+  const testDestinations = checkTestDestinations(config);
   const rest = await Promise.all([
     guarded('secrets', async () => checkSecrets(env, config)),
+    ...(testDestinations ? [testDestinations] : []),
     guarded('database', () => checkDatabase(config, apiBaseUrl(env))),
     guarded('smtp', () => checkSmtp(config)),
     ...(fromDomain ? [guarded('email-dns', () => checkEmailDns(config, fromDomain))] : []),

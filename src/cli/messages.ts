@@ -18,7 +18,7 @@ const WHY: Record<string, string> = {
   undelivered: 'the carrier did not deliver it',
   bounced: "the recipient's mail server refused it",
   suppressed: 'not sent: the address is suppressed',
-  captured: 'development: not sent, shown in the dev inbox and the log',
+  captured: 'not sent: development (shown in the dev inbox and the log), or a test destination (see the reason)',
   queued: 'waiting for its next attempt',
   sending: 'being sent now',
   failed: 'gave up',

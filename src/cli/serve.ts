@@ -1,4 +1,4 @@
-import { configOrExit } from './config-or-exit.ts';
+import { configOrExit, exitOnConfigError } from './config-or-exit.ts';
 import { createLogger } from '../platform/logger.ts';
 import { openDatabase } from '../platform/db/client.ts';
 import { migrateToLatest } from '../platform/db/migrations.ts';
@@ -13,7 +13,7 @@ export async function serve(mode: 'serve' | 'worker'): Promise<void> {
       `${config.defaultedSecrets.join(' and ')} not set: using development defaults (never do this in production)`,
     );
   }
-  const runtime = await createRuntime({ config, logger });
+  const runtime = await createRuntime({ config, logger }).catch(exitOnConfigError);
   logger.info(
     { database: runtime.handle.kind, location: runtime.handle.location, app_env: config.APP_ENV },
     'database ready',

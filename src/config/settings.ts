@@ -7,6 +7,7 @@ import { readEnv } from './read-env.ts';
 import { LOCALE_CODES, FALLBACK_LOCALE } from '../shared/locales.ts';
 import { DEV_SECRETS, productionSecretProblems, type SecretName } from './secrets.ts';
 import { parseChannelList, parseChannelsByCountry } from './phone-channels.ts';
+import { parseTestDestinations, validityEnd } from './test-destinations.ts';
 import type { PhoneChannel } from '../shared/vocabulary.ts';
 
 // How text becomes a number or a boolean, and that blank optional text is unset: src/config/read-env.ts.
@@ -205,6 +206,16 @@ export const envSchema = Type.Object({
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   /** The interface METRICS_PORT listens on; unset: loopback (its counters say which addresses have accounts). */
   METRICS_HOST: optionalText,
+  /** App-store reviewers' destinations with their fixed codes: `+27820000001=482913,review@example.com=135790`. */
+  TEST_OTP_DESTINATIONS: optionalText,
+  /** The last day (UTC) TEST_OTP_DESTINATIONS work; required outside development. */
+  TEST_OTP_VALID_UNTIL: Type.Optional(
+    Type.Refine(
+      Type.String(),
+      (v) => validityEnd(v) !== undefined,
+      () => 'must be a date, YYYY-MM-DD (the last day, UTC, the test destinations work)',
+    ),
+  ),
 });
 
 export type Env = Static<typeof envSchema>;
@@ -220,6 +231,7 @@ export interface Config
     | 'SMS_ALLOWED_COUNTRIES'
     | 'PHONE_CHANNELS'
     | 'PHONE_CHANNELS_BY_COUNTRY'
+    | 'TEST_OTP_DESTINATIONS'
   > {
   JWT_SECRET: string;
   OTP_SECRET: string;
@@ -231,6 +243,8 @@ export interface Config
   /** A phone code's channels, in order, and per calling country where PHONE_CHANNELS_BY_COUNTRY says. */
   PHONE_CHANNELS: readonly PhoneChannel[];
   PHONE_CHANNELS_BY_COUNTRY: ReadonlyMap<string, readonly PhoneChannel[]>;
+  /** Each test destination in its normal form, with its fixed code (a secret: never logged or printed). */
+  TEST_OTP_DESTINATIONS: ReadonlyMap<string, string>;
   /** Development conveniences (dev inbox, codes in the fallback log line) are on. */
   isDevelopment: boolean;
   /** Secrets that were not set and fell back to the development defaults. */
@@ -289,6 +303,23 @@ export function loadConfig(
   } catch (err) {
     throw new ConfigError(`Invalid configuration:\n  SMS_ALLOWED_COUNTRIES: ${(err as Error).message}`, { cause: err });
   }
+  let testDestinations: Config['TEST_OTP_DESTINATIONS'];
+  try {
+    testDestinations = parseTestDestinations(e.TEST_OTP_DESTINATIONS, {
+      otpLength: e.OTP_LENGTH,
+      region,
+      allowedCountries,
+    });
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  TEST_OTP_DESTINATIONS: ${(err as Error).message}`, { cause: err });
+  }
+  if (testDestinations.size && !e.TEST_OTP_VALID_UNTIL && e.APP_ENV !== 'development') {
+    throw new ConfigError(
+      `TEST_OTP_DESTINATIONS is set but TEST_OTP_VALID_UNTIL is not: outside development (APP_ENV=${e.APP_ENV}) the fixed codes ` +
+        "need a last day, so that a reviewer's destination does not stay a way into its account once the review is over. " +
+        'Set TEST_OTP_VALID_UNTIL to the last day of the review (YYYY-MM-DD, UTC), or remove TEST_OTP_DESTINATIONS.',
+    );
+  }
   if (e.APP_ENV === 'production' && opts.productionSecrets !== 'report') {
     const weak = productionSecretProblems(e);
     if (weak.length) {
@@ -315,6 +346,7 @@ export function loadConfig(
     SMS_ALLOWED_COUNTRIES: allowedCountries,
     PHONE_CHANNELS: phoneChannels,
     PHONE_CHANNELS_BY_COUNTRY: byCountry,
+    TEST_OTP_DESTINATIONS: testDestinations,
     JWT_SECRET: secret('JWT_SECRET'),
     OTP_SECRET: secret('OTP_SECRET'),
     isDevelopment: e.APP_ENV === 'development',

@@ -2,6 +2,7 @@ import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, Message } from '../platform/db/schema.ts';
 import {
   PENDING_STATUSES,
+  TEST_DESTINATION,
   type Channel,
   type MessageEventKind,
   type Notice,
@@ -57,6 +58,49 @@ export async function enqueue(
   now: Date,
   seal: MessageSeal,
 ): Promise<string> {
+  const id = await insertMessage(trx, msg, now, seal);
+  await trx
+    .insertInto('message_events')
+    .values({ message_id: id, at: now, kind: 'queued', status: 'queued' })
+    .execute();
+  await sql`SELECT pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${msg.channel})`.execute(trx);
+  return id;
+}
+
+/**
+ * Writes a message that is not to be sent (a test destination's fixed code), in the caller's
+ * transaction: final at once, `captured` with its reason and the event saying why, so that no worker
+ * claims it, and no provider, road or timer ever sees it. Like every final message, it keeps its body
+ * (sealed) only when `keepBody` (development, for the dev inbox).
+ */
+export async function recordUnsent(
+  trx: Transaction<Database>,
+  msg: CodeMessage,
+  now: Date,
+  seal: MessageSeal,
+  why: { reason: string; kind: MessageEventKind; keepBody: boolean },
+): Promise<string> {
+  const reason = why.reason.slice(0, EVENT_TEXT_MAX);
+  const id = await insertMessage(trx, msg, now, seal, {
+    status: 'captured',
+    last_error: reason,
+    ...(why.keepBody ? {} : REDACTED_BODY),
+  });
+  await trx
+    .insertInto('message_events')
+    .values({ message_id: id, at: now, kind: why.kind, status: 'captured', error: reason })
+    .execute();
+  return id;
+}
+
+/** A new message's row, its code-bearing columns sealed; `final`: the state it is written in, when not queued. */
+async function insertMessage(
+  trx: Transaction<Database>,
+  msg: OutboxMessage,
+  now: Date,
+  seal: MessageSeal,
+  final?: { status: 'captured'; last_error: string } & Partial<typeof REDACTED_BODY>,
+): Promise<string> {
   const code = 'otp' in msg ? msg : undefined;
   const sealed = seal.seal({
     channel: msg.channel,
@@ -79,14 +123,10 @@ export async function enqueue(
       next_attempt_at: code?.dueAt ?? now,
       created_at: now,
       updated_at: now,
+      ...final,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  await trx
-    .insertInto('message_events')
-    .values({ message_id: row.id, at: now, kind: 'queued', status: 'queued' })
-    .execute();
-  await sql`SELECT pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${msg.channel})`.execute(trx);
   return row.id;
 }
 
@@ -187,6 +227,8 @@ export async function claimDue(
 }
 
 const REDACTED = '[redacted after delivery]';
+/** What a final message keeps of its body outside development: nothing that holds its code. */
+export const REDACTED_BODY = { body_text: REDACTED, body_html: null, otp: null };
 
 /** A send that was tried: its provider, how long it took, and what the provider answered to a failure. */
 export interface Attempt {
@@ -378,7 +420,8 @@ export async function oldestQueuedSeconds(db: Kysely<Database>, now: Date): Prom
 export const verifiedEvent = (carriers: RawBuilder<boolean>, now: Date) => sql`
   INSERT INTO message_events (message_id, at, kind, status)
   SELECT id, ${now}::timestamptz, ${sql.lit('verified' satisfies MessageEventKind)}, status FROM messages
-  WHERE ${carriers}
+  -- a test destination's fixed code carried by nothing: its use is test_code_used (otp/check-code.ts)
+  WHERE ${carriers} AND (last_error IS DISTINCT FROM ${TEST_DESTINATION} OR status <> 'captured')
   ORDER BY status IN ('withdrawn', 'queued'), created_at DESC
   LIMIT 1`;
 

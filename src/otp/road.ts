@@ -3,7 +3,7 @@ import type { Database } from '../platform/db/schema.ts';
 import type { Services } from '../runtime/services.ts';
 import type { Config } from '../config/settings.ts';
 import type { Road, RoadMessage } from '../delivery/road.ts';
-import { enqueue, OUTBOX_NOTIFY_CHANNEL } from '../delivery/outbox.ts';
+import { enqueue, OUTBOX_NOTIFY_CHANNEL, REDACTED_BODY } from '../delivery/outbox.ts';
 import {
   CHANNEL_LABELS,
   isPhoneChannel,
@@ -14,6 +14,7 @@ import {
 import { addSeconds } from '../shared/clock.ts';
 import { callingCodeOf, phoneFacts } from '../shared/addresses.ts';
 import { AppError } from '../shared/errors.ts';
+import { testCodeFor } from '../config/test-destinations.ts';
 
 export type RoadDeps = Pick<
   Services,
@@ -66,7 +67,7 @@ export interface PhoneRoad extends Road {
   /**
    * The channel a new phone code takes first: the one asked for, or the first of the number's road
    * whose brake has room (a point of it taken). Throws 429 when the asked channel's brake holds, 503
-   * when every channel of the road is braked.
+   * when every channel of the road is braked. A test destination's: without a brake's point.
    */
   first(destination: string, asked?: PhoneChannel): Promise<PhoneChannel>;
   /**
@@ -209,6 +210,8 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
 
   return {
     async first(destination, asked) {
+      // a test destination is sent nothing: its code spends no brake (and takes no road: send-code.ts)
+      if (testCodeFor(config, destination, clock())) return asked ?? roadFor(deps, destination)[0];
       for (const channel of asked ? [asked] : roadFor(deps, destination)) if (!(await braked(channel))) return channel;
       const brakedOnes = asked ? [asked] : roadFor(deps, destination);
       throw new AppError(
@@ -265,7 +268,7 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
       const withdrawn = await db.transaction().execute(async (trx) => {
         const rows = await trx
           .updateTable('messages')
-          .set({ status: 'withdrawn', updated_at: now, ...(config.isDevelopment ? {} : REDACTED) })
+          .set({ status: 'withdrawn', updated_at: now, ...(config.isDevelopment ? {} : REDACTED_BODY) })
           .where('waits_for', '=', message.id)
           .where('status', '=', 'queued')
           .returning('id')
@@ -290,9 +293,6 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
     },
   };
 }
-
-/** What a withdrawn message keeps of its body: nothing (it held the code). */
-const REDACTED = { body_text: '[redacted after delivery]', body_html: null, otp: null };
 
 /**
  * Counts a verified phone code, of any purpose (as panic_phone_codes_total counts them issued), under

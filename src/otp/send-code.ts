@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { Database } from '../platform/db/schema.ts';
-import { isPhoneChannel, type Channel, type OtpPurpose } from '../shared/vocabulary.ts';
+import { isPhoneChannel, TEST_DESTINATION, type Channel, type OtpPurpose } from '../shared/vocabulary.ts';
 import { callingCodeOf } from '../shared/addresses.ts';
 import type { Locale } from '../shared/locales.ts';
-import { enqueue } from '../delivery/outbox.ts';
+import { enqueue, recordUnsent } from '../delivery/outbox.ts';
+import { testCodeFor } from '../config/test-destinations.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import type { Services } from '../runtime/services.ts';
@@ -33,12 +34,18 @@ export interface CodeRequest {
   now: Date;
 }
 
-/** Issues a code and queues its message in the caller's transaction. */
+/**
+ * Issues a code and queues its message in the caller's transaction. A test destination's code is its
+ * fixed one, under every rule of codes, and its message is written captured instead of queued: nothing
+ * is sent, so no long code is made (nobody would read it) and no road keeps the code to send it on
+ * another channel.
+ */
 export async function issueAndQueue(
   trx: Transaction<Database>,
   deps: Pick<Services, 'config' | 'seal' | 'composer'>,
   input: CodeRequest,
 ): Promise<void> {
+  const fixed = testCodeFor(deps.config, input.destination, input.now);
   // Every code sent by email has a long twin in the same email (see generateLongCode).
   const {
     id: codeId,
@@ -47,11 +54,13 @@ export async function issueAndQueue(
     longCode,
   } = await issueCode(trx, otpRules(deps.config), {
     ...input,
-    long: input.channel === 'email',
+    code: fixed,
+    long: input.channel === 'email' && !fixed,
     // a phone code keeps its own text, sealed, for the road to send it on the next channel
-    keep: isPhoneChannel(input.channel)
-      ? (code) => deps.seal.sealCode(code, input.destination, input.purpose)
-      : undefined,
+    keep:
+      isPhoneChannel(input.channel) && !fixed
+        ? (code) => deps.seal.sealCode(code, input.destination, input.purpose)
+        : undefined,
   });
   const rendered = deps.composer.compose(input.purpose, input.channel, {
     code,
@@ -60,23 +69,25 @@ export async function issueAndQueue(
     firstName: input.firstName,
     locale: input.locale ?? deps.config.DEFAULT_LOCALE,
   });
-  await enqueue(
-    trx,
-    {
-      channel: input.channel,
-      recipient: input.destination,
-      purpose: input.purpose,
-      subject: rendered.subject,
-      text: rendered.text,
-      html: rendered.html,
-      otp: code,
-      expiresAt,
-      codeId,
-      locale: rendered.locale,
-    },
-    input.now,
-    deps.seal,
-  );
+  const message = {
+    channel: input.channel,
+    recipient: input.destination,
+    purpose: input.purpose,
+    subject: rendered.subject,
+    text: rendered.text,
+    html: rendered.html,
+    otp: code,
+    expiresAt,
+    codeId,
+    locale: rendered.locale,
+  };
+  if (fixed) {
+    await recordUnsent(trx, message, input.now, deps.seal, {
+      reason: TEST_DESTINATION,
+      kind: 'test_destination',
+      keepBody: deps.config.isDevelopment,
+    });
+  } else await enqueue(trx, message, input.now, deps.seal);
 }
 
 /** Issues and queues a code in its own transaction (whose commit wakes the workers). */

@@ -57,12 +57,14 @@ export async function issueCode(
     purpose: OtpPurpose;
     destination: string;
     now: Date;
+    /** A test destination's fixed code; unset: a new one. */
+    code?: string;
     long?: boolean;
     /** Seals the code for its row, for the road to send it again on another channel (phone codes). */
     keep?: (code: string) => string;
   },
 ): Promise<IssuedCode> {
-  const code = generateCode(rules.length);
+  const code = input.code ?? generateCode(rules.length);
   const expiresAt = addSeconds(input.now, rules.ttlSeconds);
   const longCode = input.long ? generateLongCode() : undefined;
   const row = {
@@ -102,6 +104,8 @@ export async function issueCode(
  * second conditional UPDATE, so two concurrent correct submissions succeed once. The claim counts a
  * failure in advance and a right code gives it back, which keeps the budget exact under concurrency.
  *
+ * Answers the code's destination, and its otp_codes row when the short code was used (a long code's is not read).
+ *
  * `revealState`: say why a code is refused (expired, tried too often). Only for a caller who proved
  * who they are; anyone else gets otp_invalid for every refusal, since a known address's code state
  * is exactly what an unknown address cannot imitate.
@@ -110,7 +114,7 @@ export async function consumeCode(
   db: Kysely<Database>,
   rules: OtpRules,
   input: { userId: string | undefined; purpose: OtpPurpose; code: string; now: Date; revealState: boolean },
-): Promise<{ destination: string }> {
+): Promise<{ destination: string; codeId?: string }> {
   const invalid = () =>
     new AppError(
       'otp_invalid',
@@ -156,7 +160,7 @@ export async function consumeCode(
   if (!consumed.length) throw invalid();
   // the purpose is done: the long codes of its earlier emails end with it
   await db.deleteFrom('otp_long_codes').where('user_id', '=', userId).where('purpose', '=', input.purpose).execute();
-  return { destination: claimed.destination };
+  return { destination: claimed.destination, codeId: claimed.id };
 }
 
 /** How long wrong guesses count against (user, purpose): a day (OTP_MAX_FAILURES_PER_DAY). */

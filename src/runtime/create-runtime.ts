@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config/settings.ts';
+import { ConfigError, type Config } from '../config/settings.ts';
+import { expiredTestDestinations } from '../config/test-destinations.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { openDatabase, type DbHandle } from '../platform/db/client.ts';
 import { migrateToLatest } from '../platform/db/migrations.ts';
@@ -55,6 +56,18 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config);
   const clock = opts.clock ?? systemClock;
+  // Judged by the service's own clock, before anything opens: a review that is over starts nothing.
+  const expired = expiredTestDestinations(config, clock());
+  if (expired) throw new ConfigError(expired);
+  const tests = config.TEST_OTP_DESTINATIONS.size;
+  if (tests) {
+    // How many and until when, never which codes.
+    const until = config.TEST_OTP_VALID_UNTIL ?? 'no end date (development)';
+    logger.info(
+      { test_destinations: tests, valid_until: config.TEST_OTP_VALID_UNTIL ?? null },
+      `${tests} test destination${tests === 1 ? '' : 's'}, until ${until}: their codes are fixed and nothing is sent to them`,
+    );
+  }
   const handle =
     opts.database ??
     (await openDatabase({

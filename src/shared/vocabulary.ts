@@ -71,7 +71,7 @@ export const MESSAGE_STATUSES = {
   suppressed: { final: true, help: 'Not sent: the address bounced or complained before (see the reason).' },
   captured: {
     final: true,
-    help: 'Not delivered: kept here because the channel is not configured or its send failed (development only).',
+    help: 'Not delivered: kept here because the channel is not configured or its send failed (development only), or because its destination is a test destination (TEST_OTP_DESTINATIONS).',
   },
   expired: { final: true, help: 'Not sent: its code expired before it could be sent.' },
   superseded: { final: true, help: 'Not sent: a newer code replaced its code before it could be sent.' },
@@ -81,6 +81,9 @@ export const MESSAGE_STATUSES = {
   },
 } as const;
 export type MessageStatus = keyof typeof MESSAGE_STATUSES;
+
+/** The reason (`last_error`) of a message written `captured` because its destination is a test destination (TEST_OTP_DESTINATIONS). */
+export const TEST_DESTINATION = 'test destination';
 
 export const ALL_STATUSES = Object.keys(MESSAGE_STATUSES) as MessageStatus[];
 /** States a message never leaves: retention may remove it, its body is redacted. */
@@ -100,6 +103,8 @@ export const MESSAGE_EVENT_KINDS = {
   moved: 'Its code moved on to the next channel (the reason says why).',
   withdrawn: 'Not needed: its code was delivered on an earlier channel, or used, before its turn came.',
   verified: 'Its code was used: the person entered it (recorded on the message that carried it last).',
+  test_destination: 'Not sent: its destination is a test destination (TEST_OTP_DESTINATIONS), whose code is fixed.',
+  test_code_used: "A test destination's fixed code was used.",
 } as const;
 export type MessageEventKind = keyof typeof MESSAGE_EVENT_KINDS;
 export const EVENT_KINDS = Object.keys(MESSAGE_EVENT_KINDS) as MessageEventKind[];

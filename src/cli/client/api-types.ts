@@ -3418,7 +3418,7 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
@@ -3567,7 +3567,7 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
@@ -3789,7 +3789,7 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
