@@ -1,4 +1,11 @@
-import { PURPOSES, type Channel, type OtpPurpose, type PhoneChannel } from '../shared/vocabulary.ts';
+import {
+  CHANNEL_LABELS,
+  isPhoneChannel,
+  PURPOSES,
+  type Channel,
+  type OtpPurpose,
+  type PhoneChannel,
+} from '../shared/vocabulary.ts';
 import type { Services } from '../runtime/services.ts';
 import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
@@ -71,7 +78,8 @@ export async function sendAccountCodeEvenly(
   const { purpose, id, channel, requester } = ask;
   return answerEvenly(deps.logger, async (defer) => {
     const typed = 'email' in id ? id.email : id.phone;
-    if (channel === 'sms') await deps.smsBudget.admitUnlock(requester);
+    // Every phone channel, not only SMS: a call or a WhatsApp message costs as much and rings the same phone.
+    if (isPhoneChannel(channel)) await deps.smsBudget.admitUnlock(requester);
     await deps.sendLimits.takeAsked(requester, typed);
     const now = deps.clock();
     const found = await findByIdentifier(deps, id);
@@ -106,15 +114,16 @@ async function mayStillSend(
   { purpose, channel, requester }: AccountCodeAsk,
 ): Promise<boolean> {
   try {
-    if (channel === 'sms') await deps.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
+    const phone = isPhoneChannel(channel);
+    if (phone) await deps.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
     if (!(await deps.sendLimits.tryTakeSent(requester, destination, sentPartOf(user, destination)))) return false;
-    if (channel === 'sms') await deps.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
+    if (phone) await deps.smsBudget.take({ ...smsTo(user, destination), requester: 'admitted' });
     return true;
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     deps.logger.warn(
       { user_id: user.id, reason: err.code },
-      `${PURPOSES[purpose].logWord} SMS not sent: the account's SMS budget is spent`,
+      `${PURPOSES[purpose].logWord} ${CHANNEL_LABELS[channel]} not sent: the account's SMS budget is spent`,
     );
     return false;
   }

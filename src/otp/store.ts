@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../platform/db/schema.ts';
-import type { OtpPurpose } from '../shared/vocabulary.ts';
+import { PURPOSES, type OtpPurpose } from '../shared/vocabulary.ts';
 import { AppError } from '../shared/errors.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { Config } from '../config/settings.ts';
@@ -123,6 +123,12 @@ export async function consumeCode(
   const userId = input.userId ?? NOBODY;
   const dayAgo = sql<Date>`${input.now}::timestamptz - ${GUESS_WINDOW_MS} * interval '1 millisecond'`;
   const windowOver = sql<boolean>`(failures_since IS NULL OR failures_since <= ${dayAgo})`;
+  // The wrong guesses of this day at the account's other doors, counted with this code's own.
+  const others = sharingGuesses(input.purpose);
+  const othersFailures = others.length
+    ? sql<number>`(SELECT coalesce(sum(o.failures), 0) FROM otp_codes o
+        WHERE o.user_id = ${userId} AND o.purpose IN (${sql.join(others)}) AND o.failures_since > ${dayAgo})`
+    : sql<number>`0`;
   // One statement: the claim, or, when it claims no code, the decoy's write in its place (claimDecoy).
   const { rows } = await sql<{ id: string; code_hash: string; destination: string }>`
     WITH claimed AS (
@@ -131,7 +137,8 @@ export async function consumeCode(
         failures = CASE WHEN ${windowOver} THEN 1 ELSE failures + 1 END,
         failures_since = CASE WHEN ${windowOver} THEN ${input.now}::timestamptz ELSE failures_since END
       WHERE user_id = ${userId} AND purpose = ${input.purpose} AND consumed_at IS NULL AND expires_at > ${input.now}
-        AND attempts < ${rules.maxAttempts} AND (${windowOver} OR failures < ${rules.maxFailuresPerDay})
+        AND attempts < ${rules.maxAttempts}
+        AND (CASE WHEN ${windowOver} THEN 0 ELSE failures END) + ${othersFailures} < ${rules.maxFailuresPerDay}
       RETURNING id, code_hash, destination
     ), decoy AS (${claimDecoy(sql`NOT EXISTS (SELECT 1 FROM claimed)`)})
     SELECT id, code_hash, destination FROM claimed`.execute(db);
@@ -157,6 +164,17 @@ export async function consumeCode(
   await db.deleteFrom('otp_long_codes').where('user_id', '=', userId).where('purpose', '=', input.purpose).execute();
   return { destination: claimed.destination };
 }
+
+/**
+ * The purposes whose wrong guesses count together with `purpose`'s: every code that alone opens the
+ * account (a sign-in code, a reset code) is one more door, and a budget per door gave a stranger
+ * OTP_MAX_FAILURES_PER_DAY guesses a day at each (40 with two). Two claims at two doors at the same
+ * moment may each see the other's count from before it: the sum overshoots by at most those in flight.
+ */
+const sharingGuesses = (purpose: OtpPurpose): OtpPurpose[] =>
+  PURPOSES[purpose].signsIn
+    ? (Object.keys(PURPOSES) as OtpPurpose[]).filter((p) => p !== purpose && PURPOSES[p].signsIn)
+    : [];
 
 /** How long wrong guesses count against (user, purpose): a day (OTP_MAX_FAILURES_PER_DAY). */
 const GUESS_WINDOW_MS = 86_400_000;
