@@ -207,3 +207,99 @@ describe('guessing the codes that sign in', () => {
     now += DAY_MS + 1000;
   });
 });
+
+describe('what a sign-in code signs in to', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({ env: LIMITS });
+  });
+  after(() => s.close());
+
+  const signIn = (client: Client, id: { email: string } | { phone: string }, otp: string) =>
+    client.api('POST', '/api/v1/auth/otp/verify', { ...id, otp });
+  const emailOf = async (client: Client, r: Awaited<ReturnType<typeof signIn>>) =>
+    expectStatus(await client.api('GET', '/api/v1/auth/me', undefined, expectStatus(r, 200).access_token), 200).email;
+
+  it('a number that moved from account A to account B: a fresh code signs in B; the code sent to it while it was A’s signs in nobody, by any name of A (before: A, by its new number)', async () => {
+    const net = onNetwork(s.baseUrl, 30);
+    const moved = randomMobile();
+    const a = await account(s, { phone: moved, phoneVerified: true });
+    expectStatus(await net.api('POST', '/api/v1/auth/otp', { phone: moved }), 200);
+    const codeToA = codeIn((await s.sms.waitFor(moved, WAIT)).body);
+
+    // A moves to a new number; the old one is B's now, proven by B.
+    const newNumber = randomMobile();
+    const aToken = expectStatus(await net.api('POST', '/api/v1/auth/login', a), 200).access_token;
+    expectStatus(await net.api('POST', '/api/v1/users/verify-phone', { phone: newNumber }, aToken), 200);
+    const aOtp = codeIn((await s.sms.waitFor(newNumber, WAIT)).body);
+    expectStatus(await net.api('POST', '/api/v1/users/verify-otp', { otp: aOtp }, aToken), 200);
+    const b = await account(s, { phone: moved });
+    const bNet = onNetwork(s.baseUrl, 31);
+    const bToken = expectStatus(await bNet.api('POST', '/api/v1/auth/login', b), 200).access_token;
+    expectStatus(await bNet.api('POST', '/api/v1/users/verify-phone', {}, bToken), 200);
+    const bOtp = codeIn((await s.sms.waitFor(moved, { ...WAIT, count: 2 })).body);
+    expectStatus(await bNet.api('POST', '/api/v1/users/verify-otp', { otp: bOtp }, bToken), 200);
+
+    // The code that went to the number while it was A's.
+    const stale = [
+      await signIn(net, { phone: moved }, codeToA),
+      await signIn(net, { phone: newNumber }, codeToA),
+      await signIn(net, { email: a.email }, codeToA),
+    ];
+    assert.deepEqual(
+      stale.map((r) => r.status),
+      [400, 400, 400],
+      `signed in: ${stale.filter((r) => r.status === 200).length}`,
+    );
+    assert.ok(stale.every((r) => errorCode(r) === 'otp_invalid'));
+
+    // A fresh code to the number goes to B, and signs in B.
+    expectStatus(await bNet.api('POST', '/api/v1/auth/otp', { phone: moved }), 200);
+    const codeToB = codeIn((await s.sms.waitFor(moved, { ...WAIT, count: 3 })).body);
+    assert.equal(await emailOf(bNet, await signIn(bNet, { phone: moved }, codeToB)), b.email);
+  });
+
+  it('no code of one purpose does the work of another: sign-in codes (short and long) at reset, unlock and verify-account, reset and unlock codes at sign-in, 0 of 12 accepted; each at its own door, 3 of 3', async () => {
+    const net = onNetwork(s.baseUrl, 40);
+    const victim = await account(s);
+    let mails = 0;
+    const codes = async (path: '/api/v1/auth/otp' | '/api/v1/auth/forgot-password') => {
+      expectStatus(await net.api('POST', path, { email: victim.email }), 200);
+      const text = (await mail(s, victim.email, ++mails)).text;
+      return { short: codeIn(text), long: longCodeIn(text) };
+    };
+    const login = await codes('/api/v1/auth/otp');
+    const reset = await codes('/api/v1/auth/forgot-password');
+    expectStatus(
+      await net.api('POST', '/api/v1/auth/request-unlock-otp', { identifier: victim.email, delivery_method: 'email' }),
+      200,
+    );
+    const unlockText = (await mail(s, victim.email, ++mails)).text;
+    const unlock = { short: codeIn(unlockText), long: longCodeIn(unlockText) };
+    const { email, password } = victim;
+    const crossed: ApiResponse[] = [];
+    for (const otp of [login.short, login.long]) {
+      crossed.push(await net.api('POST', '/api/v1/auth/reset-password', { email, otp, new_password: 'not this one' }));
+      crossed.push(await net.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: email, otp, password }));
+      crossed.push(await net.api('POST', '/api/v1/auth/verify-account', { email, otp }));
+    }
+    for (const otp of [reset.short, reset.long, unlock.short, unlock.long])
+      crossed.push(await net.api('POST', '/api/v1/auth/otp/verify', { email, otp }));
+    assert.deepEqual(
+      crossed.map((r) => r.status),
+      crossed.map(() => 400),
+      `accepted: ${crossed.filter((r) => r.status === 200).length}`,
+    );
+    assert.ok(crossed.every((r) => errorCode(r) === 'otp_invalid'));
+    // Each at its own door.
+    expectStatus(await net.api('POST', '/api/v1/auth/otp/verify', { email, otp: login.short }), 200);
+    expectStatus(
+      await net.api('POST', '/api/v1/auth/reset-password', { email, otp: reset.short, new_password: 'a new one here' }),
+      200,
+    );
+    expectStatus(
+      await net.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: email, otp: unlock.short }),
+      200,
+    );
+  });
+});

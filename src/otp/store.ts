@@ -95,6 +95,15 @@ export async function issueCode(
   return { id, code, expiresAt, longCode };
 }
 
+/** otp_invalid; without `revealState`, the one answer for every refusal (consumeCode says why). */
+export const codeNotValid = (revealState: boolean): AppError =>
+  new AppError(
+    'otp_invalid',
+    revealState
+      ? 'The code is not valid. Check it, or ask for a new one.'
+      : 'The code is not valid. It may be wrong, used, expired or tried too often: check it, or ask for a new one.',
+  );
+
 /**
  * Checks a submitted code and consumes it. The attempt is counted by one conditional UPDATE, so
  * concurrent guesses can never exceed maxAttempts (nor the daily failure budget); consumption is a
@@ -110,13 +119,7 @@ export async function consumeCode(
   rules: OtpRules,
   input: { userId: string | undefined; purpose: OtpPurpose; code: string; now: Date; revealState: boolean },
 ): Promise<{ destination: string }> {
-  const invalid = () =>
-    new AppError(
-      'otp_invalid',
-      input.revealState
-        ? 'The code is not valid. Check it, or ask for a new one.'
-        : 'The code is not valid. It may be wrong, used, expired or tried too often: check it, or ask for a new one.',
-    );
+  const invalid = () => codeNotValid(input.revealState);
   const long = normalizeLongCode(input.code);
   if (long) return consumeLongCode(db, rules, { ...input, long }, invalid);
   // An unknown address costs the same claim as a known one (matching no row), so the answer takes as long.
