@@ -63,6 +63,16 @@ async function account(
 
 const mailsTo = (s: Stack, address: string) =>
   s.smtp.messages.filter((m) => m.envelopeTo.some((to) => mailboxKey(to) === mailboxKey(address)));
+/** Wrong guesses the service weighed against a live code of the account in the day before `now` (every purpose). */
+const guessesWeighed = async (s: Stack, userId: string, now: number) =>
+  (
+    await s.runtime.services.db
+      .selectFrom('otp_codes')
+      .select('failures')
+      .where('user_id', '=', userId)
+      .where(sql<boolean>`failures_since > ${new Date(now - DAY_MS)}`)
+      .execute()
+  ).reduce((sum, row) => sum + row.failures, 0);
 /** The newest mail to address, once there are `count`. */
 const mail = (s: Stack, address: string, count: number) => s.smtp.waitFor(address, { ...WAIT, count });
 
@@ -126,17 +136,6 @@ describe('guessing the codes that sign in', () => {
   });
   after(() => s.close());
 
-  /** Wrong guesses the service weighed against a live code of the account, this day (every purpose). */
-  const guessesWeighed = async (userId: string) =>
-    (
-      await s.runtime.services.db
-        .selectFrom('otp_codes')
-        .select(['purpose', 'failures'])
-        .where('user_id', '=', userId)
-        .where(sql<boolean>`failures_since > ${new Date(now - DAY_MS)}`)
-        .execute()
-    ).reduce((sum, row) => sum + row.failures, 0);
-
   it('10 networks ask fresh sign-in codes and 10 others fresh reset codes, 5 wrong guesses each: the account is guessed at OTP_MAX_FAILURES_PER_DAY times a day in all (before: 20 at each door, 40); its owner still signs in with a long code', async () => {
     const victim = await account(s);
     let mails = 0;
@@ -164,9 +163,9 @@ describe('guessing the codes that sign in', () => {
           assert.equal(errorCode(r), 'otp_invalid');
         }
       }
-      if (door === 'login') weighedFirst = await guessesWeighed(victim.id);
+      if (door === 'login') weighedFirst = await guessesWeighed(s, victim.id, now);
     }
-    const weighed = await guessesWeighed(victim.id);
+    const weighed = await guessesWeighed(s, victim.id, now);
     assert.equal(weighedFirst, 20, 'the sign-in codes alone: 20 guesses over 4 codes, then none weighed');
     assert.equal(weighed, 20, `${weighed} guesses a day at codes that sign in`);
 
@@ -301,5 +300,158 @@ describe('what a sign-in code signs in to', () => {
       await net.api('POST', '/api/v1/auth/verify-unlock-otp', { identifier: email, otp: unlock.short }),
       200,
     );
+  });
+});
+
+describe('a stranger denying one person by asking sign-in codes from many networks', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({ env: { ...LIMITS, OTP_MAX_FAILURES_PER_DAY: '20' } });
+  });
+  after(() => s.close());
+
+  const textsTo = (phone: string) => s.sms.messages.filter((m) => m.to === phone).length;
+
+  it("8 networks ask 6 sign-in codes each by email and by phone: each network's 6th is its own 429; the person still resets, signs in with a long code, unlocks, verifies a new number and signs in with the password; only their own SMS code is held back for the hour", async () => {
+    const victim = await account(s, { phoneVerified: true });
+    const answers: number[] = [];
+    for (let n = 0; n < 8; n++) {
+      const stranger = onNetwork(s.baseUrl, 50 + n);
+      for (let i = 0; i < 6; i++) {
+        answers.push((await stranger.api('POST', '/api/v1/auth/otp', { email: victim.email })).status);
+        answers.push((await stranger.api('POST', '/api/v1/auth/otp', { phone: victim.phone })).status);
+      }
+    }
+    assert.deepEqual(
+      { 200: answers.filter((a) => a === 200).length, 429: answers.filter((a) => a === 429).length },
+      { 200: 80, 429: 16 },
+    );
+    await outboxDrained(s, WAIT.timeoutMs);
+    const strangersMails = mailsTo(s, victim.email).length;
+    assert.equal(strangersMails, 5 + 7, "the hour's 5, then each other network's first");
+    assert.equal(textsTo(victim.phone), 5, "the account's hour of SMS to its verified number");
+
+    const home = onNetwork(s.baseUrl, 60);
+    // A reset: the home network's first code to the inbox this hour.
+    expectStatus(await home.api('POST', '/api/v1/auth/forgot-password', { email: victim.email }), 200);
+    const reset = await mail(s, victim.email, strangersMails + 1);
+    expectStatus(
+      await home.api('POST', '/api/v1/auth/reset-password', {
+        email: victim.email,
+        otp: codeIn(reset.text),
+        new_password: 'the owner chose this',
+      }),
+      200,
+    );
+    // A sign-in code asked next from home is not sent (its first is spent), but the newest sign-in email strangers had sent works.
+    expectStatus(await home.api('POST', '/api/v1/auth/otp', { email: victim.email }), 200);
+    await outboxDrained(s, WAIT.timeoutMs);
+    assert.equal(mailsTo(s, victim.email).length, strangersMails + 1);
+    const newestLogin = mailsTo(s, victim.email)
+      .filter((m) => /Sign in with a code/.test(m.subject))
+      .at(-1)!;
+    const signedIn = expectStatus(
+      await home.api('POST', '/api/v1/auth/otp/verify', { email: victim.email, otp: longCodeIn(newestLogin.text) }),
+      200,
+    );
+    // A new number: its own budgets, untouched.
+    const newNumber = randomMobile();
+    expectStatus(
+      await home.api('POST', '/api/v1/users/verify-phone', { phone: newNumber }, signedIn.access_token),
+      200,
+    );
+    await s.sms.waitFor(newNumber, WAIT);
+    // From the person's phone (another network): an unlock by email arrives and signs in with the password.
+    const mobile = onNetwork(s.baseUrl, 61);
+    expectStatus(
+      await mobile.api('POST', '/api/v1/auth/request-unlock-otp', {
+        identifier: victim.email,
+        delivery_method: 'email',
+      }),
+      200,
+    );
+    const unlock = await mail(s, victim.email, strangersMails + 2);
+    expectStatus(
+      await mobile.api('POST', '/api/v1/auth/verify-unlock-otp', {
+        identifier: victim.email,
+        otp: codeIn(unlock.text),
+        password: 'the owner chose this',
+      }),
+      200,
+    );
+    expectStatus(
+      await mobile.api('POST', '/api/v1/auth/login', { email: victim.email, password: 'the owner chose this' }),
+      200,
+    );
+    // What strangers can spend: the SMS of the hour to the verified number (SECURITY.md, what is left to a stranger).
+    expectStatus(await mobile.api('POST', '/api/v1/auth/otp', { phone: victim.phone }), 200);
+    await outboxDrained(s, WAIT.timeoutMs);
+    assert.equal(textsTo(victim.phone), 5, "the person's own SMS sign-in code waits for the hour");
+  });
+
+  it('4 networks spend the day of guesses on sign-in codes by SMS (4 SMS, 20 guesses): the short code by SMS is refused for the day, the long code of an email signs in', async () => {
+    const victim = await account(s, { phoneVerified: true });
+    for (let n = 0; n < 4; n++) {
+      const stranger = onNetwork(s.baseUrl, 70 + n);
+      expectStatus(await stranger.api('POST', '/api/v1/auth/otp', { phone: victim.phone }), 200);
+      const code = codeIn((await s.sms.waitFor(victim.phone, { ...WAIT, count: n + 1 })).body);
+      for (let i = 1; i <= 5; i++)
+        assert.equal(
+          errorCode(
+            await stranger.api('POST', '/api/v1/auth/otp/verify', { phone: victim.phone, otp: wrongCode(code, i) }),
+          ),
+          'otp_invalid',
+        );
+    }
+    assert.equal(await guessesWeighed(s, victim.id, Date.now()), 20);
+    const owner = onNetwork(s.baseUrl, 80);
+    expectStatus(await owner.api('POST', '/api/v1/auth/otp', { phone: victim.phone }), 200);
+    const sms = codeIn((await s.sms.waitFor(victim.phone, { ...WAIT, count: 5 })).body);
+    assert.equal(
+      errorCode(await owner.api('POST', '/api/v1/auth/otp/verify', { phone: victim.phone, otp: sms })),
+      'otp_invalid',
+      'the right SMS code, the day spent: an SMS has no long code',
+    );
+    expectStatus(await owner.api('POST', '/api/v1/auth/otp', { email: victim.email }), 200);
+    const text = (await mail(s, victim.email, 1)).text;
+    assert.equal(
+      errorCode(await owner.api('POST', '/api/v1/auth/otp/verify', { email: victim.email, otp: codeIn(text) })),
+      'otp_invalid',
+    );
+    expectStatus(
+      await owner.api('POST', '/api/v1/auth/otp/verify', { email: victim.email, otp: longCodeIn(text) }),
+      200,
+    );
+  });
+});
+
+describe('CODE_LOGIN=email: the phone half is off everywhere', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({ env: { ...LIMITS, CODE_LOGIN: 'email' } });
+  });
+  after(() => s.close());
+
+  it('5 networks ask sign-in codes by phone (any channel, any number) and verify the right code by the phone: 0 of 21 answered but 403, no SMS sent; the email half signs in', async () => {
+    const victim = await account(s, { phoneVerified: true });
+    const answers: ApiResponse[] = [];
+    for (let n = 0; n < 5; n++) {
+      const stranger = onNetwork(s.baseUrl, 90 + n);
+      answers.push(await stranger.api('POST', '/api/v1/auth/otp', { phone: victim.phone }));
+      answers.push(await stranger.api('POST', '/api/v1/auth/otp', { phone: victim.phone, channel: 'sms' }));
+      answers.push(await stranger.api('POST', '/api/v1/auth/otp', { phone: randomMobile() }));
+      answers.push(await stranger.api('POST', '/api/v1/auth/otp/verify', { phone: victim.phone, otp: '123456' }));
+    }
+    const owner = onNetwork(s.baseUrl, 99);
+    expectStatus(await owner.api('POST', '/api/v1/auth/otp', { email: victim.email }), 200);
+    const text = (await mail(s, victim.email, 1)).text;
+    answers.push(await owner.api('POST', '/api/v1/auth/otp/verify', { phone: victim.phone, otp: codeIn(text) }));
+    assert.deepEqual(
+      answers.map((a) => [a.status, errorCode(a)]),
+      answers.map(() => [403, 'code_login_disabled']),
+    );
+    await outboxDrained(s, WAIT.timeoutMs);
+    assert.equal(s.sms.messages.length, 0, 'no SMS');
+    expectStatus(await owner.api('POST', '/api/v1/auth/otp/verify', { email: victim.email, otp: codeIn(text) }), 200);
   });
 });
