@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
-import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/settings.ts';
@@ -24,6 +24,7 @@ import {
   randomPerson,
 } from './support/stack.ts';
 import { skipUnlessRedis } from './support/redis.ts';
+import { keptAliveClient, median } from './support/stopwatch.ts';
 
 const START = Date.parse('2031-05-04T10:00:00.000Z');
 const SECRET_A = 'a'.repeat(16) + '0123456789abcdef'; // 32 characters
@@ -253,33 +254,6 @@ function wrongCodes(real: string[], n = 6): string[] {
 }
 
 const summary = (seq: Answer[]) => seq.map((a) => (a.code ? `${a.status} ${a.code}` : String(a.status)));
-
-/** POSTs over one kept-alive connection; answers the status and the body's text. */
-function keptAliveClient(baseUrl: string) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const { hostname, port } = new URL(baseUrl);
-  return {
-    post: (path: string, body: unknown) =>
-      new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const data = JSON.stringify(body);
-        const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
-        const req = httpRequest({ host: hostname, port, path, method: 'POST', agent, headers }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        });
-        req.on('error', reject);
-        req.end(data);
-      }),
-    close: () => agent.destroy(),
-  };
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /**
  * The sequences, per database; `full` adds what does not depend on where limits are counted (expiry,

@@ -1,4 +1,11 @@
-import { PURPOSES, type Channel, type OtpPurpose, type PhoneChannel } from '../shared/vocabulary.ts';
+import {
+  CHANNEL_LABELS,
+  isPhoneChannel,
+  PURPOSES,
+  type Channel,
+  type OtpPurpose,
+  type PhoneChannel,
+} from '../shared/vocabulary.ts';
 import type { Services } from '../runtime/services.ts';
 import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
@@ -73,8 +80,9 @@ export async function sendAccountCodeEvenly(
   return answerEvenly(deps.logger, async (defer) => {
     const typed = 'email' in id ? id.email : id.phone;
     const now = deps.clock();
-    // a test destination (TEST_OTP_DESTINATIONS) is sent nothing: no SMS share is spent for it
-    if (channel === 'sms' && !testCodeFor(deps.config, typed, now)) await deps.smsBudget.admitUnlock(requester);
+    // Every phone channel, not only SMS: a call or a WhatsApp message costs as much and rings the same
+    // phone. A test destination (TEST_OTP_DESTINATIONS) is sent nothing: no share is spent for it.
+    if (isPhoneChannel(channel) && !testCodeFor(deps.config, typed, now)) await deps.smsBudget.admitUnlock(requester);
     await deps.sendLimits.takeAsked(requester, typed);
     const found = await findByIdentifier(deps, id);
     const user = found && ask.eligible(found) ? found : undefined;
@@ -108,8 +116,9 @@ async function mayStillSend(
   { purpose, channel, requester }: AccountCodeAsk,
   now: Date,
 ): Promise<boolean> {
-  // a test destination's SMS budget stays whole (nothing is sent to it); its send limits hold
-  const sms = channel === 'sms' && !testCodeFor(deps.config, destination, now);
+  // every phone channel spends the phone budgets; a test destination's stay whole (nothing is sent
+  // to it), its send limits hold
+  const sms = isPhoneChannel(channel) && !testCodeFor(deps.config, destination, now);
   try {
     if (sms) await deps.smsBudget.check({ ...smsTo(user, destination), requester: 'admitted' });
     if (!(await deps.sendLimits.tryTakeSent(requester, destination, sentPartOf(user, destination)))) return false;
@@ -119,7 +128,7 @@ async function mayStillSend(
     if (!(err instanceof AppError)) throw err;
     deps.logger.warn(
       { user_id: user.id, reason: err.code },
-      `${PURPOSES[purpose].logWord} SMS not sent: the account's SMS budget is spent`,
+      `${PURPOSES[purpose].logWord} ${CHANNEL_LABELS[channel]} not sent: the account's SMS budget is spent`,
     );
     return false;
   }

@@ -4,6 +4,7 @@ import type { Services } from '../runtime/services.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { checkCode } from '../otp/check-code.ts';
+import { codeNotValid } from '../otp/store.ts';
 import { askableChannels, roadFor } from '../otp/road.ts';
 import { normalizeEmail, normalizePhone } from '../shared/addresses.ts';
 import { AppError } from '../shared/errors.ts';
@@ -11,6 +12,7 @@ import type { Requester } from '../shared/trust-proxy.ts';
 import type { User } from '../platform/db/schema.ts';
 import { findByIdentifier, type Identifier, sendAccountCodeEvenly } from './account-code.ts';
 import { startSession } from './sessions.ts';
+import { isProvenBy } from './users.ts';
 
 /** Who signs in with a code: an email, or a phone (with the channel the person wants the code by). */
 export interface CodeLoginName {
@@ -98,6 +100,14 @@ export async function verifyLoginCode(
   const found = await findByIdentifier(deps, identifierOf(deps, name));
   const user = found && mayLogInByCode(found) ? found : undefined;
   const now = deps.clock();
-  await checkCode(deps, { userId: user?.id, purpose: 'login', code: otp, now, revealState: false });
+  const { destination } = await checkCode(deps, {
+    userId: user?.id,
+    purpose: 'login',
+    code: otp,
+    now,
+    revealState: false,
+  });
+  // Only while what the code went to is still the account's own: a number it has left may be someone else's now.
+  if (!isProvenBy(user!, destination)) throw codeNotValid(false);
   return startSession(deps, user!.id, { method: 'code', requester }, now);
 }

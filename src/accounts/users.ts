@@ -57,8 +57,11 @@ export function isUniqueViolation(err: unknown, constraint: string): boolean {
   return e?.code === '23505' && (e.constraint === constraint || (e.message ?? '').includes(constraint));
 }
 
+/** Whether destination is the account's verified email or its verified phone. */
+export const isProvenBy = (user: User, destination: string): boolean =>
+  (destination === user.email && user.email_verified_at !== null) ||
+  (destination === user.phone && user.phone_verified_at !== null);
+
 /** Which part of a destination's budget of codes sent a code for this account spends (otp/send-limits.ts). */
 export const sentPartOf = (user: User, destination: string): SentPart =>
-  (destination === user.email && user.email_verified_at) || (destination === user.phone && user.phone_verified_at)
-    ? 'proven'
-    : 'new';
+  isProvenBy(user, destination) ? 'proven' : 'new';

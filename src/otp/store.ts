@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../platform/db/schema.ts';
-import type { OtpPurpose } from '../shared/vocabulary.ts';
+import { PURPOSES, type OtpPurpose } from '../shared/vocabulary.ts';
 import { AppError } from '../shared/errors.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { Config } from '../config/settings.ts';
@@ -98,6 +98,15 @@ export async function issueCode(
   return { id, code, expiresAt, longCode };
 }
 
+/** otp_invalid; without `revealState`, the one answer for every refusal (consumeCode says why). */
+export const codeNotValid = (revealState: boolean): AppError =>
+  new AppError(
+    'otp_invalid',
+    revealState
+      ? 'The code is not valid. Check it, or ask for a new one.'
+      : 'The code is not valid. It may be wrong, used, expired or tried too often: check it, or ask for a new one.',
+  );
+
 /**
  * Checks a submitted code and consumes it. The attempt is counted by one conditional UPDATE, so
  * concurrent guesses can never exceed maxAttempts (nor the daily failure budget); consumption is a
@@ -115,19 +124,19 @@ export async function consumeCode(
   rules: OtpRules,
   input: { userId: string | undefined; purpose: OtpPurpose; code: string; now: Date; revealState: boolean },
 ): Promise<{ destination: string; codeId?: string }> {
-  const invalid = () =>
-    new AppError(
-      'otp_invalid',
-      input.revealState
-        ? 'The code is not valid. Check it, or ask for a new one.'
-        : 'The code is not valid. It may be wrong, used, expired or tried too often: check it, or ask for a new one.',
-    );
+  const invalid = () => codeNotValid(input.revealState);
   const long = normalizeLongCode(input.code);
   if (long) return consumeLongCode(db, rules, { ...input, long }, invalid);
   // An unknown address costs the same claim as a known one (matching no row), so the answer takes as long.
   const userId = input.userId ?? NOBODY;
   const dayAgo = sql<Date>`${input.now}::timestamptz - ${GUESS_WINDOW_MS} * interval '1 millisecond'`;
   const windowOver = sql<boolean>`(failures_since IS NULL OR failures_since <= ${dayAgo})`;
+  // The wrong guesses of this day at the account's other doors, counted with this code's own.
+  const others = sharingGuesses(input.purpose);
+  const othersFailures = others.length
+    ? sql<number>`(SELECT coalesce(sum(o.failures), 0) FROM otp_codes o
+        WHERE o.user_id = ${userId} AND o.purpose IN (${sql.join(others)}) AND o.failures_since > ${dayAgo})`
+    : sql<number>`0`;
   // One statement: the claim, or, when it claims no code, the decoy's write in its place (claimDecoy).
   const { rows } = await sql<{ id: string; code_hash: string; destination: string }>`
     WITH claimed AS (
@@ -136,7 +145,8 @@ export async function consumeCode(
         failures = CASE WHEN ${windowOver} THEN 1 ELSE failures + 1 END,
         failures_since = CASE WHEN ${windowOver} THEN ${input.now}::timestamptz ELSE failures_since END
       WHERE user_id = ${userId} AND purpose = ${input.purpose} AND consumed_at IS NULL AND expires_at > ${input.now}
-        AND attempts < ${rules.maxAttempts} AND (${windowOver} OR failures < ${rules.maxFailuresPerDay})
+        AND attempts < ${rules.maxAttempts}
+        AND (CASE WHEN ${windowOver} THEN 0 ELSE failures END) + ${othersFailures} < ${rules.maxFailuresPerDay}
       RETURNING id, code_hash, destination
     ), decoy AS (${claimDecoy(sql`NOT EXISTS (SELECT 1 FROM claimed)`)})
     SELECT id, code_hash, destination FROM claimed`.execute(db);
@@ -162,6 +172,17 @@ export async function consumeCode(
   await db.deleteFrom('otp_long_codes').where('user_id', '=', userId).where('purpose', '=', input.purpose).execute();
   return { destination: claimed.destination, codeId: claimed.id };
 }
+
+/**
+ * The purposes whose wrong guesses count together with `purpose`'s: every code that alone opens the
+ * account (a sign-in code, a reset code) is one more door, and a budget per door gave a stranger
+ * OTP_MAX_FAILURES_PER_DAY guesses a day at each (40 with two). Two claims at two doors at the same
+ * moment may each see the other's count from before it: the sum overshoots by at most those in flight.
+ */
+const sharingGuesses = (purpose: OtpPurpose): OtpPurpose[] =>
+  PURPOSES[purpose].signsIn
+    ? (Object.keys(PURPOSES) as OtpPurpose[]).filter((p) => p !== purpose && PURPOSES[p].signsIn)
+    : [];
 
 /** How long wrong guesses count against (user, purpose): a day (OTP_MAX_FAILURES_PER_DAY). */
 const GUESS_WINDOW_MS = 86_400_000;

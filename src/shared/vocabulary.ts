@@ -4,16 +4,25 @@
  * inbox all use. Imports nothing, so every layer may import it.
  */
 
-/** Why a code was sent: how each purpose is named in a list and a log line, and the channels its code goes by (its messages' words are in templates/). */
+/**
+ * Why a code was sent: how each purpose is named in a list and a log line, the channels its code goes
+ * by (its messages' words are in templates/), and whether the code alone opens the account (a session:
+ * those purposes share one guess budget, otp/store.ts).
+ */
 export const PURPOSES = {
-  email_verification: { label: 'Email verification', logWord: 'verification', channels: ['email'] },
-  phone_verification: { label: 'Phone verification', logWord: 'verification', channels: ['sms', 'whatsapp', 'voice'] },
-  password_reset: { label: 'Password reset', logWord: 'password reset', channels: ['email'] },
-  unlock: { label: 'Unlock', logWord: 'unlock', channels: ['email', 'sms', 'whatsapp', 'voice'] },
-  login: { label: 'Sign-in', logWord: 'sign-in', channels: ['email', 'sms', 'whatsapp', 'voice'] },
+  email_verification: { label: 'Email verification', logWord: 'verification', channels: ['email'], signsIn: false },
+  phone_verification: {
+    label: 'Phone verification',
+    logWord: 'verification',
+    channels: ['sms', 'whatsapp', 'voice'],
+    signsIn: false,
+  },
+  password_reset: { label: 'Password reset', logWord: 'password reset', channels: ['email'], signsIn: true },
+  unlock: { label: 'Unlock', logWord: 'unlock', channels: ['email', 'sms', 'whatsapp', 'voice'], signsIn: false },
+  login: { label: 'Sign-in', logWord: 'sign-in', channels: ['email', 'sms', 'whatsapp', 'voice'], signsIn: true },
   // proves the inbox of the address an account asked to move to (the code's destination)
-  email_change: { label: 'Email change', logWord: 'email change', channels: ['email'] },
-} as const satisfies Record<string, { label: string; logWord: string; channels: readonly Channel[] }>;
+  email_change: { label: 'Email change', logWord: 'email change', channels: ['email'], signsIn: false },
+} as const satisfies Record<string, { label: string; logWord: string; channels: readonly Channel[]; signsIn: boolean }>;
 export type OtpPurpose = keyof typeof PURPOSES;
 
 /**
