@@ -13,6 +13,7 @@ import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import { CHANNEL_LABELS, type Channel, type PhoneChannel } from '../shared/vocabulary.ts';
 import { askableChannels, countVerifiedPhoneCode } from '../otp/road.ts';
+import { recordAccountEvent } from './events.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -103,10 +104,15 @@ const liveCodeTo = (deps: Pick<Services, 'db'>, user: User, phone: string, now: 
     .where('expires_at', '>', now)
     .executeTakeFirst();
 
+/**
+ * Verifies the phone with its code: the number it went to becomes the account's, verified. A
+ * verified number replaced by the new one is `phone_changed`, a first one `phone_verified`.
+ */
 export async function verifyPhoneCode(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'smsBudget'>,
   user: User,
   otp: string,
+  requester: Requester,
 ): Promise<PublicUser> {
   const now = deps.clock();
   const { destination } = await checkCode(deps, {
@@ -125,12 +131,30 @@ export async function verifyPhoneCode(
     .executeTakeFirst();
   if (used) await countVerifiedPhoneCode(deps, used.id, destination);
   try {
-    const updated = await deps.db
-      .updateTable('users')
-      .set({ phone: destination, phone_verified_at: now, updated_at: now })
-      .where('id', '=', user.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const updated = await deps.db.transaction().execute(async (trx) => {
+      const before = await trx
+        .selectFrom('users')
+        .select(['phone', 'phone_verified_at'])
+        .where('id', '=', user.id)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
+      const row = await trx
+        .updateTable('users')
+        .set({ phone: destination, phone_verified_at: now, updated_at: now })
+        .where('id', '=', user.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const changed = before.phone_verified_at !== null && before.phone !== destination;
+      await recordAccountEvent(trx, deps, {
+        userId: user.id,
+        type: changed ? 'phone_changed' : 'phone_verified',
+        actor: 'user',
+        requester,
+        facts: changed ? { phone: destination, previous_phone: before.phone } : { phone: destination },
+        at: now,
+      });
+      return row;
+    });
     return toPublicUser(updated);
   } catch (err) {
     if (isUniqueViolation(err, 'users_verified_phone_key')) throw phoneTaken();

@@ -13,6 +13,7 @@ import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail, findUserByVerifiedPhone, sentPartOf } from './users.ts';
 import { smsTo } from '../otp/sms-budget.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
+import { recordAccountEvent } from './events.ts';
 
 const notAnIdentifier = () =>
   new AppError(
@@ -128,6 +129,9 @@ export async function verifyUnlock(
   const user = await findByIdentifier(deps, normalizeIdentifier(deps, identifier));
   const now = deps.clock();
   await checkCode(deps, { userId: user?.id, purpose: 'unlock', code: otp, now, revealState: false });
-  await clearLoginFailures(deps.db, user!.email);
+  await deps.db.transaction().execute(async (trx) => {
+    await clearLoginFailures(trx, user!.email);
+    await recordAccountEvent(trx, deps, { userId: user!.id, type: 'unlocked', actor: 'user', requester, at: now });
+  });
   return password === undefined ? undefined : passwordSession(deps, user!.email, user, password, requester, now);
 }

@@ -86,6 +86,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         services,
         request.body.email,
         request.body.otp,
+        requesterOf(request),
         request.body.password,
       );
       const message = passwordCleared
@@ -119,7 +120,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         response: { 200: TokenPair, ...errors(400, 401) },
       },
     },
-    async (request) => rotateRefreshToken(services, request.body.refresh_token),
+    async (request) => rotateRefreshToken(services, request.body.refresh_token, requesterOf(request)),
   );
 
   app.post(
@@ -135,7 +136,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => {
-      await revokeSessionOf(services, request.user!.id, request.body.refresh_token);
+      await revokeSessionOf(services, request.user!.id, request.body.refresh_token, requesterOf(request));
       return { message: 'Logged out: this session is revoked.' };
     },
   );

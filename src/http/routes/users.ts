@@ -13,7 +13,9 @@ import { requireUser } from '../auth-hook.ts';
 import { requesterOf } from '../requester.ts';
 import { PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
-import { body, errors, LocaleTag, Otp, Phone } from '../schemas.ts';
+import { body, errors, EventFilters, eventFilter, LocaleTag, Otp, Phone } from '../schemas.ts';
+import { listAccountEvents } from '../../accounts/events.ts';
+import { AccountEventPage } from '../../contract/account-events.ts';
 import { RegisterBody, registeredMessage, registrationLocale, requireLocale } from '../registration.ts';
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
@@ -72,6 +74,22 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => setLocale(services.db, request.user!.id, requireLocale(request.body.locale), services.clock()),
+  );
+
+  app.get(
+    '/me/events',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary:
+          "The account's own security events (sign-ins and from which network, failed ones, verifications, sessions ended), newest first, a page at a time",
+        security,
+        querystring: Type.Object(EventFilters),
+        response: { 200: AccountEventPage, ...errors(400, 401) },
+      },
+    },
+    async (request) => listAccountEvents(services.db, { ...eventFilter(request.query), userId: request.user!.id }),
   );
 
   app.post(
@@ -180,7 +198,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const otp = request.body.otp ?? request.body.otp_code;
       if (!otp)
         throw new AppError('validation_error', 'Invalid body field "otp": send the code as "otp" (or "otp_code").');
-      const user = await verifyPhoneCode(services, request.user!, otp);
+      const user = await verifyPhoneCode(services, request.user!, otp, requesterOf(request));
       return { message: 'Phone number verified.', phone_verified: true as const, user };
     },
   );
