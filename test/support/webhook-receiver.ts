@@ -28,6 +28,8 @@ export interface Arrival {
   /** What the receiver answered (0: it held the request and never answered). */
   status: number;
   at: number;
+  /** A held request: when its connection closed (the sender gave up on it). */
+  endedAt?: number;
 }
 
 export interface WebhookReceiver {
@@ -73,18 +75,22 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
       }
       const arrival: Arrival = { id: headers['webhook-id'], body, verified: !!payload, status: 0, at: Date.now() };
       arrivals.push(arrival);
+      // a service that is down answers before it looks at anything
+      if (state.mode === 'down') {
+        arrival.status = 503;
+        return void res.writeHead(503).end('down for maintenance');
+      }
       if (!payload) {
         arrival.status = 400;
         return void res.writeHead(400).end('signature invalid');
       }
       if (state.mode === 'hang') {
         held.add(res);
-        res.on('close', () => held.delete(res));
+        res.on('close', () => {
+          held.delete(res);
+          arrival.endedAt = Date.now();
+        });
         return;
-      }
-      if (state.mode === 'down') {
-        arrival.status = 503;
-        return void res.writeHead(503).end('down for maintenance');
       }
       arrival.status = 200;
       accepted.push({ id: arrival.id, payload });
