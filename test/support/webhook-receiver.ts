@@ -34,8 +34,11 @@ export interface Arrival {
 
 export interface WebhookReceiver {
   url: string;
-  /** `up` answers 200, `down` 503, `hang` holds each request until released or the connection dies. */
-  mode: 'up' | 'down' | 'hang';
+  /**
+   * `up` answers 200, `down` 503, `hang` holds each request until the connection dies; `swallow`
+   * accepts it (counted) but holds the answer, as a receiver whose 200 never reaches the sender.
+   */
+  mode: 'up' | 'down' | 'hang' | 'swallow';
   /** Every request, in arrival order. */
   readonly arrivals: Arrival[];
   /** Requests held right now (mode hang). */
@@ -84,7 +87,8 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
         arrival.status = 400;
         return void res.writeHead(400).end('signature invalid');
       }
-      if (state.mode === 'hang') {
+      if (state.mode === 'swallow') accepted.push({ id: arrival.id, payload });
+      if (state.mode === 'hang' || state.mode === 'swallow') {
         held.add(res);
         res.on('close', () => {
           held.delete(res);
