@@ -188,6 +188,28 @@ for (const db of await databaseKinds()) {
       assert.deepEqual(events[6].facts, { blocked_seconds: 30 });
     });
 
+    it('a reset code for an unverified address proves it: email_verified, then password_reset', async () => {
+      const { p, userId } = await registered(stack, 'ev-reset-unverified');
+      expectStatus(await stack.api('POST', '/api/v1/auth/forgot-password', { email: p.email }), 200);
+      const otp = await stack.emailCode(p.email, 2);
+      expectStatus(
+        await stack.api('POST', '/api/v1/auth/reset-password', { email: p.email, otp, new_password: 'chosen at last' }),
+        200,
+      );
+      assert.deepEqual(
+        (await eventsOf(userId)).map((e) => [e.type, e.facts]),
+        [
+          ['registered', { email: p.email, phone: p.phone, replaced: false }],
+          ['email_verified', { email: p.email }],
+          ['password_reset', {}],
+          [
+            'login_succeeded',
+            { method: 'password', session_id: (await eventsOf(userId))[3].facts.session_id, new_network: true },
+          ],
+        ],
+      );
+    });
+
     it('a sign-in for an email with no account writes no event (and costs the same writes, undone)', async () => {
       const before = await q().selectFrom('account_events').select(sql<number>`count(*)::int`.as('n')).execute();
       const ghost = person('ev-ghost').email;
