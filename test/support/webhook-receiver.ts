@@ -27,6 +27,7 @@ export interface Arrival {
   verified: boolean;
   /** What the receiver answered (0: it held the request and never answered). */
   status: number;
+  /** When its headers arrived. */
   at: number;
   /** A held request: when its connection closed (the sender gave up on it). */
   endedAt?: number;
@@ -63,6 +64,7 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
   const held = new Set<ServerResponse>();
   const state = { mode: 'up' as WebhookReceiver['mode'] };
   const server = createServer((req, res) => {
+    const at = Date.now();
     void (async () => {
       const body = await readBody(req);
       const headers = {
@@ -76,7 +78,7 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
       } catch {
         payload = undefined;
       }
-      const arrival: Arrival = { id: headers['webhook-id'], body, verified: !!payload, status: 0, at: Date.now() };
+      const arrival: Arrival = { id: headers['webhook-id'], body, verified: !!payload, status: 0, at };
       arrivals.push(arrival);
       // a service that is down answers before it looks at anything
       if (state.mode === 'down') {
