@@ -13,8 +13,6 @@ export type WebhookWorkerDeps = Pick<Services, 'db' | 'config' | 'logger' | 'clo
 };
 
 export interface WebhookWorker {
-  /** Claims what is due for every endpoint, posts it and records it (tests that drive delivery by hand). */
-  runOnce(): Promise<number>;
   start(): void;
   /**
    * Stops claiming and waits for the requests in flight, at most SHUTDOWN_TIMEOUT_SECONDS; then cuts
@@ -152,21 +150,6 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
   }
 
   return {
-    async runOnce() {
-      let handled = 0;
-      for (const endpoint of endpoints) {
-        const claimed = await claimWebhooks(
-          db,
-          endpoint.name,
-          clock(),
-          config.DELIVERY_LEASE_SECONDS,
-          config.WEBHOOK_CONCURRENCY,
-        );
-        await Promise.all(claimed.map(async (d) => record(d, await attempt(endpoint, d))));
-        handled += claimed.length;
-      }
-      return handled;
-    },
     start() {
       if (running || !endpoints.length) return;
       running = true;
