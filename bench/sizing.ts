@@ -28,6 +28,14 @@ const USAGE: Record<RetentionTable, { perUser: number; why: string }> = {
   otp_codes: { perUser: 0.1, why: "codes alive or counting today's wrong guesses" },
   otp_long_codes: { perUser: 0.01, why: 'emails of the last hour whose long code is unused' },
   login_failures: { perUser: 0.05, why: 'addresses with failed logins within a day' },
+  account_events: {
+    perUser: 110,
+    why: 'two sign-ins a week and a few other changes, kept a year (ACCOUNT_EVENT_RETENTION_DAYS)',
+  },
+  webhook_deliveries: {
+    perUser: 0.1,
+    why: "per endpoint, the month's few webhook kinds (registrations, verifications)",
+  },
 };
 
 const stack = await startStack({ db: 'postgres', env: { LOG_LEVEL: 'silent' } });

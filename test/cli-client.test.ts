@@ -455,6 +455,7 @@ describe('panic-api --help', () => {
     'inbox',
     'why',
     'messages',
+    'events',
   ];
 
   it('lists every command with its options and an example', { timeout: 60_000 }, async () => {

@@ -202,6 +202,14 @@ const ENDPOINTS: Endpoint[] = [
   },
   {
     method: 'GET',
+    path: '/api/v1/users/me/events',
+    auth: true,
+    fields: [],
+    valid: () => ({}),
+    emptyObjectInvalid: false,
+  },
+  {
+    method: 'GET',
     path: '/api/v1/users/verify-phone/status',
     auth: true,
     fields: [],

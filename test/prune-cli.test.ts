@@ -121,6 +121,8 @@ describe(`panic-api prune (${db})`, () => {
       otp_codes: 0,
       otp_long_codes: 0,
       login_failures: 1,
+      webhook_deliveries: 0,
+      account_events: 0,
       users: 0,
     };
     const dry = await runCli(['prune', '--dry-run', '--json'], env, CHILD_MS);
@@ -134,6 +136,8 @@ describe(`panic-api prune (${db})`, () => {
       'otp_codes',
       'otp_long_codes',
       'login_failures',
+      'webhook_deliveries',
+      'account_events',
       'users',
     ]);
 
@@ -141,18 +145,18 @@ describe(`panic-api prune (${db})`, () => {
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trimEnd().split('\n');
     assert.equal(lines[0], 'Removed 2 rows.', 'the dry run had removed nothing');
-    assert.equal(lines.length, 8, 'a headline and one line per table');
+    assert.equal(lines.length, 10, 'a headline and one line per table');
     assert.match(
       run.stdout,
-      /^ {2}messages {8}1 {2}final \(not queued or sending\) for more than MESSAGE_RETENTION_DAYS \(30 days\)$/m,
+      /^ {2}messages {12}1 {2}final \(not queued or sending\) for more than MESSAGE_RETENTION_DAYS \(30 days\)$/m,
     );
-    assert.match(run.stdout, /^ {2}login_failures {2}1 {2}/m);
-    assert.match(run.stdout, /^ {2}users {11}0 {2}accounts never verified/m);
+    assert.match(run.stdout, /^ {2}login_failures {6}1 {2}/m);
+    assert.match(run.stdout, /^ {2}users {15}0 {2}accounts never verified/m);
     assert.deepEqual(await recipients(where), ['queued@example.test']);
 
     const again = await runCli(['prune', '--dry-run'], env, CHILD_MS);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /^Dry run: 0 rows would be removed; nothing was removed\.\n {2}messages {8}0 {2}/);
+    assert.match(again.stdout, /^Dry run: 0 rows would be removed; nothing was removed\.\n {2}messages {12}0 {2}/);
   });
 });
 

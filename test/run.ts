@@ -30,6 +30,7 @@ const TIMED = new Set([
   'abuse-ip-limits.test.ts',
   'delivery-worker.test.ts',
   'outages.test.ts',
+  'webhook-timing.test.ts',
 ]);
 
 /**

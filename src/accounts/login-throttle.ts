@@ -29,7 +29,13 @@ export async function assertNotThrottled(db: Queryable, email: string, now: Date
   }
 }
 
-export async function recordLoginFailure(db: Queryable, email: string, now: Date, maxFailures: number): Promise<void> {
+/** Counts a failed sign-in; answers the seconds the next ones are now blocked for, when this failure armed the throttle. */
+export async function recordLoginFailure(
+  db: Queryable,
+  email: string,
+  now: Date,
+  maxFailures: number,
+): Promise<number | undefined> {
   const row = await db
     .insertInto('login_failures')
     .values({ email, failures: 1, updated_at: now })
@@ -48,7 +54,9 @@ export async function recordLoginFailure(db: Queryable, email: string, now: Date
       .set({ blocked_until: addSeconds(now, seconds) })
       .where('email', '=', email)
       .execute();
+    return seconds;
   }
+  return undefined;
 }
 
 export async function clearLoginFailures(db: Queryable, email: string): Promise<void> {

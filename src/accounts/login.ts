@@ -7,6 +7,7 @@ import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail } from './users.ts';
 import type { User } from '../platform/db/schema.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
+import { recordAccountEvent, rehearseAccountEvents, type AccountEventInput } from './events.ts';
 
 /**
  * Password login. The password is checked before anything about the account is said, and an unknown
@@ -40,12 +41,39 @@ export async function passwordSession(
 ): Promise<TokenPair> {
   const ok = await deps.passwords.verify(user?.password_hash, password);
   if (!user || !ok) {
-    await recordLoginFailure(deps.db, email, now, deps.config.LOGIN_MAX_FAILURES);
+    await deps.db.transaction().execute(async (trx) => {
+      const blocked = await recordLoginFailure(trx, email, now, deps.config.LOGIN_MAX_FAILURES);
+      const events: Omit<AccountEventInput, 'userId'>[] = [
+        { type: 'login_failed', actor: 'user', requester, facts: { reason: 'wrong_password' }, at: now },
+      ];
+      if (blocked !== undefined)
+        events.push({
+          type: 'login_throttled',
+          actor: 'system',
+          requester,
+          facts: { blocked_seconds: blocked },
+          at: now,
+        });
+      // an unknown email makes the same writes, undone: the answer's time must not tell the two apart
+      if (!user) return rehearseAccountEvents(trx, deps, events);
+      for (const event of events) await recordAccountEvent(trx, deps, { ...event, userId: user.id });
+    });
     throw new AppError('invalid_credentials', 'The email or password is wrong.');
   }
-  await clearLoginFailures(deps.db, email);
   if (!user.email_verified_at) {
+    await deps.db.transaction().execute(async (trx) => {
+      await clearLoginFailures(trx, email);
+      await recordAccountEvent(trx, deps, {
+        userId: user.id,
+        type: 'login_failed',
+        actor: 'user',
+        requester,
+        facts: { reason: 'email_not_verified' },
+        at: now,
+      });
+    });
     throw new AppError('email_not_verified', 'Verify your email address first.', undefined, { next: 'verify_email' });
   }
+  await clearLoginFailures(deps.db, email);
   return startSession(deps, user.id, { method: 'password', requester }, now);
 }

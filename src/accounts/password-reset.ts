@@ -9,6 +9,7 @@ import { clearLoginFailures } from './login-throttle.ts';
 import { revokeAllSessions, startSession } from './sessions.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail, sentPartOf } from './users.ts';
+import { recordAccountEvent } from './events.ts';
 
 /** Emails a reset code when the account exists; answers the same, at the same moment, in every case. */
 export async function forgotPassword(
@@ -62,6 +63,12 @@ export async function resetPassword(
   const passwordHash = await deps.passwords.hash(newPassword);
   await checkCode(deps, { userId: user?.id, purpose: 'password_reset', code: otp, now, revealState: false });
   await deps.db.transaction().execute(async (trx) => {
+    const before = await trx
+      .selectFrom('users')
+      .select('email_verified_at')
+      .where('id', '=', user!.id)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
     // The code reached the inbox, which proves the address too.
     await trx
       .updateTable('users')
@@ -75,6 +82,10 @@ export async function resetPassword(
       .execute();
     await revokeAllSessions(trx, user!.id, now);
     await clearLoginFailures(trx, email);
+    const event = { userId: user!.id, actor: 'user' as const, requester, at: now };
+    if (!before.email_verified_at)
+      await recordAccountEvent(trx, deps, { ...event, type: 'email_verified', facts: { email: user!.email } });
+    await recordAccountEvent(trx, deps, { ...event, type: 'password_reset' });
   });
   // the code stands in for the password it replaces
   return startSession(deps, user!.id, { method: 'password', requester }, now);

@@ -14,6 +14,7 @@ import type { Requester } from '../shared/trust-proxy.ts';
 import { CHANNEL_LABELS, type Channel, type PhoneChannel } from '../shared/vocabulary.ts';
 import { askableChannels } from '../otp/road.ts';
 import { testCodeFor } from '../config/test-destinations.ts';
+import { recordAccountEvent } from './events.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -107,10 +108,15 @@ const liveCodeTo = (deps: Pick<Services, 'db'>, user: User, phone: string, now: 
     .where('expires_at', '>', now)
     .executeTakeFirst();
 
+/**
+ * Verifies the phone with its code: the number it went to becomes the account's, verified. A
+ * verified number replaced by the new one is `phone_changed`, a first one `phone_verified`.
+ */
 export async function verifyPhoneCode(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'smsBudget'>,
   user: User,
   otp: string,
+  requester: Requester,
 ): Promise<PublicUser> {
   const now = deps.clock();
   const { destination, test } = await checkCode(deps, {
@@ -123,12 +129,30 @@ export async function verifyPhoneCode(
   // a code nobody sent tells nothing of its number range
   if (!test) await deps.smsBudget.verified(smsTo(user, destination));
   try {
-    const updated = await deps.db
-      .updateTable('users')
-      .set({ phone: destination, phone_verified_at: now, updated_at: now })
-      .where('id', '=', user.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const updated = await deps.db.transaction().execute(async (trx) => {
+      const before = await trx
+        .selectFrom('users')
+        .select(['phone', 'phone_verified_at'])
+        .where('id', '=', user.id)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
+      const row = await trx
+        .updateTable('users')
+        .set({ phone: destination, phone_verified_at: now, updated_at: now })
+        .where('id', '=', user.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const changed = before.phone_verified_at !== null && before.phone !== destination;
+      await recordAccountEvent(trx, deps, {
+        userId: user.id,
+        type: changed ? 'phone_changed' : 'phone_verified',
+        actor: 'user',
+        requester,
+        facts: changed ? { phone: destination, previous_phone: before.phone } : { phone: destination },
+        at: now,
+      });
+      return row;
+    });
     return toPublicUser(updated);
   } catch (err) {
     if (isUniqueViolation(err, 'users_verified_phone_key')) throw phoneTaken();

@@ -12,6 +12,7 @@ import { findUserByEmail, isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import type { Locale } from '../shared/locales.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
+import { recordAccountEvent } from './events.ts';
 
 export interface RegisterInput {
   email: string;
@@ -98,6 +99,15 @@ export async function register(
             .returningAll()
             .executeTakeFirstOrThrow();
         }
+        await recordAccountEvent(trx, deps, {
+          userId: saved.id,
+          type: 'registered',
+          actor: 'user',
+          requester,
+          // a pending registration replaced: its owner may see that someone registered the address first
+          facts: { email: saved.email, phone: saved.phone, replaced: existing !== undefined },
+          at: now,
+        });
         if (sent) {
           await issueAndQueue(trx, deps, {
             userId: saved.id,
@@ -166,6 +176,7 @@ export async function verifyAccount(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'passwords'>,
   rawEmail: string,
   otp: string,
+  requester: Requester,
   newPassword?: string,
 ): Promise<{ user: PublicUser; passwordCleared: boolean }> {
   if (newPassword !== undefined) deps.passwords.assertCapacity();
@@ -174,17 +185,28 @@ export async function verifyAccount(
   // Hashed first: a busy hasher (503) must not leave the code spent and the password unchosen.
   const chosen = newPassword === undefined ? undefined : await deps.passwords.hash(newPassword);
   await checkCode(deps, { userId: user?.id, purpose: 'email_verification', code: otp, now, revealState: false });
-  const verified = await deps.db
-    .updateTable('users')
-    .set((eb) => ({
-      email_verified_at: now,
-      updated_at: now,
-      password_hash:
-        chosen ?? eb.case().when('password_contested', '=', true).then(null).else(eb.ref('password_hash')).end(),
-      password_contested: false,
-    }))
-    .where('id', '=', user!.id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const verified = await deps.db.transaction().execute(async (trx) => {
+    const row = await trx
+      .updateTable('users')
+      .set((eb) => ({
+        email_verified_at: now,
+        updated_at: now,
+        password_hash:
+          chosen ?? eb.case().when('password_contested', '=', true).then(null).else(eb.ref('password_hash')).end(),
+        password_contested: false,
+      }))
+      .where('id', '=', user!.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await recordAccountEvent(trx, deps, {
+      userId: row.id,
+      type: 'email_verified',
+      actor: 'user',
+      requester,
+      facts: { email: row.email },
+      at: now,
+    });
+    return row;
+  });
   return { user: toPublicUser(verified), passwordCleared: chosen === undefined && user!.password_contested };
 }

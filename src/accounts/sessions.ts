@@ -10,6 +10,7 @@ import { hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken }
 import type { Queryable } from '../platform/db/client.ts';
 import type { SessionMethod } from '../shared/vocabulary.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
+import { knownNetwork, recordAccountEvent } from './events.ts';
 
 /** How a session began and from where: what its owner is shown of it. */
 export interface SessionOrigin {
@@ -47,6 +48,7 @@ async function issuePair(
   };
 }
 
+/** Starts a session (its login_succeeded event with it: how, and whether from a network new to the account). */
 export async function startSession(
   { db, config }: Pick<Services, 'db' | 'config'>,
   userId: string,
@@ -54,6 +56,7 @@ export async function startSession(
   now: Date,
 ): Promise<TokenPair> {
   return db.transaction().execute(async (trx) => {
+    const newNetwork = !(await knownNetwork(trx, userId, requester.network));
     const session = await trx
       .insertInto('sessions')
       .values({
@@ -67,6 +70,18 @@ export async function startSession(
       })
       .returning('id')
       .executeTakeFirstOrThrow();
+    await recordAccountEvent(
+      trx,
+      { config },
+      {
+        userId,
+        type: 'login_succeeded',
+        actor: 'user',
+        requester,
+        facts: { method, session_id: session.id, new_network: newNetwork },
+        at: now,
+      },
+    );
     return issuePair(trx, config, userId, session.id, now);
   });
 }
@@ -82,6 +97,7 @@ const invalidRefresh = () =>
 export async function rotateRefreshToken(
   { db, config, clock }: Pick<Services, 'db' | 'config' | 'clock'>,
   token: string,
+  requester: Requester,
 ): Promise<TokenPair> {
   const now = clock();
   const tokenHash = hashRefreshToken(token);
@@ -112,21 +128,39 @@ export async function rotateRefreshToken(
     .where('used_at', 'is not', null)
     .executeTakeFirst();
   if (replayed) {
-    await db
-      .updateTable('sessions')
-      .set({ revoked_at: now })
-      .where('id', '=', replayed.session_id)
-      .where('revoked_at', 'is', null)
-      .execute();
+    await db.transaction().execute(async (trx) => {
+      const ended = await trx
+        .updateTable('sessions')
+        .set({ revoked_at: now })
+        .where('id', '=', replayed.session_id)
+        .where('revoked_at', 'is', null)
+        .returning(['id', 'user_id'])
+        .executeTakeFirst();
+      // the service ended it; the requester is whoever presented the used token
+      if (ended)
+        await recordAccountEvent(
+          trx,
+          { config },
+          {
+            userId: ended.user_id,
+            type: 'refresh_reuse_detected',
+            actor: 'system',
+            requester,
+            facts: { session_id: ended.id },
+            at: now,
+          },
+        );
+    });
   }
   throw invalidRefresh();
 }
 
 /** Revokes the session a refresh token belongs to, if it is the caller's. */
 export async function revokeSessionOf(
-  { db, clock }: Pick<Services, 'db' | 'clock'>,
+  { db, config, clock }: Pick<Services, 'db' | 'config' | 'clock'>,
   userId: string,
   token: string,
+  requester: Requester,
 ): Promise<void> {
   const now = clock();
   const row = await db
@@ -137,12 +171,28 @@ export async function revokeSessionOf(
     .where('sessions.user_id', '=', userId)
     .executeTakeFirst();
   if (!row) throw invalidRefresh();
-  await db
-    .updateTable('sessions')
-    .set({ revoked_at: now })
-    .where('id', '=', row.id)
-    .where('revoked_at', 'is', null)
-    .execute();
+  await db.transaction().execute(async (trx) => {
+    const ended = await trx
+      .updateTable('sessions')
+      .set({ revoked_at: now })
+      .where('id', '=', row.id)
+      .where('revoked_at', 'is', null)
+      .returning('id')
+      .executeTakeFirst();
+    if (ended)
+      await recordAccountEvent(
+        trx,
+        { config },
+        {
+          userId,
+          type: 'session_revoked',
+          actor: 'user',
+          requester,
+          facts: { session_id: ended.id, reason: 'logout' },
+          at: now,
+        },
+      );
+  });
 }
 
 /**

@@ -7,6 +7,7 @@ import { passwordSession } from './login.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import { findByIdentifier, normalizeIdentifier, sendAccountCodeEvenly } from './account-code.ts';
+import { recordAccountEvent } from './events.ts';
 
 /**
  * Sends an unlock code by the chosen channel when the account can receive it; answers the same, at
@@ -44,6 +45,9 @@ export async function verifyUnlock(
   const user = await findByIdentifier(deps, normalizeIdentifier(deps, identifier, 'identifier'));
   const now = deps.clock();
   await checkCode(deps, { userId: user?.id, purpose: 'unlock', code: otp, now, revealState: false });
-  await clearLoginFailures(deps.db, user!.email);
+  await deps.db.transaction().execute(async (trx) => {
+    await clearLoginFailures(trx, user!.email);
+    await recordAccountEvent(trx, deps, { userId: user!.id, type: 'unlocked', actor: 'user', requester, at: now });
+  });
   return password === undefined ? undefined : passwordSession(deps, user!.email, user, password, requester, now);
 }

@@ -4,6 +4,7 @@ import type { PublicUser } from '../contract/public-user.ts';
 import type { Locale } from '../shared/locales.ts';
 import type { SentPart } from '../otp/send-limits.ts';
 import type { Queryable } from '../platform/db/client.ts';
+import { isEmailAddress } from '../shared/addresses.ts';
 
 export function toPublicUser(u: User): PublicUser {
   return {
@@ -40,6 +41,22 @@ export function findUserByEmail(db: Queryable, email: string): Promise<User | un
 
 export function findUserById(db: Queryable, id: string): Promise<User | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * The account an email address or a phone number (E.164) belongs to: its email, or its phone (the
+ * account that verified it, else the newest that gave it). Support's lookups, never a sign-in.
+ */
+export function findUserByAddress(db: Queryable, destination: string): Promise<User | undefined> {
+  const users = db.selectFrom('users').selectAll();
+  if (isEmailAddress(destination))
+    return users.where(sql<string>`lower(email)`, '=', destination.toLowerCase()).executeTakeFirst();
+  return users
+    .where('phone', '=', destination)
+    .orderBy(sql`phone_verified_at IS NULL`)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 /** Only a verified phone identifies an account: an unverified one may be anybody's typo. */

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Services } from '../runtime/services.ts';
 import { isNotice, TEST_DESTINATION, type Channel } from '../shared/vocabulary.ts';
 import { isEmailAddress, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
@@ -9,7 +8,7 @@ import { personView } from '../delivery/hints.ts';
 import type { Blocking, WhyReport } from '../contract/why-report.ts';
 import type { User } from '../platform/db/schema.ts';
 import { smsTo } from '../otp/sms-budget.ts';
-import { toPublicUser } from './users.ts';
+import { findUserByAddress, toPublicUser } from './users.ts';
 import { liveSessionCount } from './sessions.ts';
 
 const RECENT = 20;
@@ -22,7 +21,7 @@ export async function why(
   const channel: Channel = isEmailAddress(to) ? 'email' : 'sms';
   const destination = channel === 'email' ? normalizeEmail(to) : normalizePhone(to, deps.config.DEFAULT_PHONE_REGION);
   const [account, messages, suppression] = await Promise.all([
-    findAccount(deps, channel, destination),
+    findUserByAddress(deps.db, destination),
     listDeliveryLog(deps.db, { recipients: [destination], limit: RECENT }),
     channel === 'email' ? suppressionOf(deps.db, destination) : undefined,
   ]);
@@ -45,18 +44,6 @@ export async function why(
       ? personView(latest.channel, latest.status, deps.config.isDevelopment, latest.last_error).hint
       : 'No code has been sent to you yet. Ask for one, then wait a minute.',
   };
-}
-
-/** The account an address or number belongs to: its email, or its phone (verified, or the newest account that gave it). */
-async function findAccount(deps: Pick<Services, 'db'>, channel: Channel, destination: string) {
-  const users = deps.db.selectFrom('users').selectAll();
-  if (channel === 'email') return users.where(sql<string>`lower(email)`, '=', destination).executeTakeFirst();
-  return users
-    .where('phone', '=', destination)
-    .orderBy(sql`phone_verified_at IS NULL`)
-    .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
 }
 
 async function blockingLimits(

@@ -246,6 +246,19 @@ program
   .option('--json', 'print the messages as JSON')
   .example('ADMIN_TOKEN=… panic-api messages --to thandi@example.com')
   .action(lazy(async () => (await import('./messages.ts')).messagesCommand));
+program
+  .command('events')
+  .description(
+    "An account's event log, newest first: sign-ins and from which network, failed ones, verifications, sessions ended (needs ADMIN_TOKEN).",
+  )
+  .argument('<EMAIL|PHONE|ID>')
+  .option('--type <T>', 'only this kind of event (login_succeeded, login_failed, phone_changed, …)')
+  .option('--since <TIME>', 'only events at or after this time (ISO 8601, e.g. 2025-06-01T00:00:00Z)')
+  .option('--limit <N>', 'events a page (default 50, at most 500)')
+  .option('--cursor <C>', 'the next (older) page, as the last one printed')
+  .option('--json', 'print the page as JSON')
+  .example('ADMIN_TOKEN=… panic-api events thandi@example.com --type login_succeeded')
+  .action(lazy(async () => (await import('./events.ts')).eventsCommand));
 
 /** The arguments a command is missing, by the names it declares: "Missing EMAIL and OTP." */
 function missing(cmd: Command): string {

@@ -20,6 +20,7 @@ export async function serve(mode: 'serve' | 'worker'): Promise<void> {
   );
   if (mode === 'worker' || config.DELIVERY_WORKER === 'on') {
     runtime.worker.start();
+    runtime.webhooks.start();
     runtime.maintenance.start();
   }
   if (runtime.metricsApp) await runtime.metricsApp.listen({ port: config.METRICS_PORT, host: config.METRICS_HOST });

@@ -9,8 +9,13 @@ export type SecretName = keyof typeof DEV_SECRETS;
 export const SECRET_NAMES = Object.keys(DEV_SECRETS) as SecretName[];
 export const { JWT_SECRET: DEV_JWT_SECRET, OTP_SECRET: DEV_OTP_SECRET } = DEV_SECRETS;
 
-/** Secrets that switch a feature on when set (admin endpoints, signed receipts): set in production, held to the same rule. */
-export const OPTIONAL_SECRET_NAMES = ['ADMIN_TOKEN', 'SMS_WEBHOOK_SECRET', 'EMAIL_WEBHOOK_SECRET'] as const;
+/** Secrets that switch a feature on when set (admin endpoints, signed receipts, signed webhooks): set in production, held to the same rule. */
+export const OPTIONAL_SECRET_NAMES = [
+  'ADMIN_TOKEN',
+  'SMS_WEBHOOK_SECRET',
+  'EMAIL_WEBHOOK_SECRET',
+  'WEBHOOK_SECRET',
+] as const;
 
 /**
  * No two of these may be equal in production: one leaked (a provider's webhook key, a dev inbox

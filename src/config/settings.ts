@@ -9,6 +9,7 @@ import { DEV_SECRETS, productionSecretProblems, type SecretName } from './secret
 import { parseChannelList, parseChannelsByCountry } from './phone-channels.ts';
 import { parseTestDestinations, validityEnd } from './test-destinations.ts';
 import type { PhoneChannel } from '../shared/vocabulary.ts';
+import { parseWebhookUrls, webhookKey, type WebhookEndpoint } from './webhooks.ts';
 
 // How text becomes a number or a boolean, and that blank optional text is unset: src/config/read-env.ts.
 const int = (def: number, minimum = 0, maximum = Number.MAX_SAFE_INTEGER) =>
@@ -73,6 +74,8 @@ export const envSchema = Type.Object({
   UNVERIFIED_ACCOUNT_TTL_HOURS: int(72, 1, 24 * 365),
   /** Days a message is kept once final (no longer queued or sending): the delivery log's reach. */
   MESSAGE_RETENTION_DAYS: int(30, 1, 3650),
+  /** Days an account's event is kept (accounts/events.ts). */
+  ACCOUNT_EVENT_RETENTION_DAYS: int(365, 1, 3650),
   /** Two letters, either case: upper-cased when the configuration is loaded. */
   DEFAULT_PHONE_REGION: Type.String({ minLength: 2, maxLength: 2, default: 'ZA' }),
   /** ISO 3166 codes, comma-separated, or `*`; unset: the country of DEFAULT_PHONE_REGION. */
@@ -202,6 +205,22 @@ export const envSchema = Type.Object({
   ),
   ADMIN_TOKEN: optionalText,
   DEV_INBOX_TOKEN: optionalText,
+  /** The platform's services told of account changes (delivery/webhooks.ts): http(s) URLs, comma-separated. */
+  WEBHOOK_URLS: optionalText,
+  /** The key their signatures are made with, as Standard Webhooks gives it: `whsec_` and base64 of 24 to 64 bytes. */
+  WEBHOOK_SECRET: Type.Optional(
+    Type.Refine(
+      Type.String(),
+      (v) => webhookKey(v) !== undefined,
+      () => 'must be whsec_ and the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32))',
+    ),
+  ),
+  /** How long one webhook request may take before it counts as failed (and is tried again). */
+  WEBHOOK_TIMEOUT_SECONDS: int(10, 1, 60),
+  /** Webhook requests in flight per endpoint and worker: apart from the codes' own. */
+  WEBHOOK_CONCURRENCY: int(10, 1, 1000),
+  /** How long a webhook is tried again, from its event, before it ends failed. */
+  WEBHOOK_RETRY_HOURS: int(72, 1, 24 * 30),
   /** A separate listener for /metrics, so the public port never serves it. */
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   /** The interface METRICS_PORT listens on; unset: loopback (its counters say which addresses have accounts). */
@@ -232,6 +251,7 @@ export interface Config
     | 'PHONE_CHANNELS'
     | 'PHONE_CHANNELS_BY_COUNTRY'
     | 'TEST_OTP_DESTINATIONS'
+    | 'WEBHOOK_URLS'
   > {
   JWT_SECRET: string;
   OTP_SECRET: string;
@@ -245,6 +265,8 @@ export interface Config
   PHONE_CHANNELS_BY_COUNTRY: ReadonlyMap<string, readonly PhoneChannel[]>;
   /** Each test destination in its normal form, with its fixed code (a secret: never logged or printed). */
   TEST_OTP_DESTINATIONS: ReadonlyMap<string, string>;
+  /** The endpoints told of account changes, in the order given. */
+  WEBHOOK_URLS: readonly WebhookEndpoint[];
   /** Development conveniences (dev inbox, codes in the fallback log line) are on. */
   isDevelopment: boolean;
   /** Secrets that were not set and fell back to the development defaults. */
@@ -281,6 +303,21 @@ export function loadConfig(
   } catch (err) {
     problems.push(`PHONE_CHANNELS_BY_COUNTRY: ${(err as Error).message}`);
   }
+  let webhookEndpoints: WebhookEndpoint[] = [];
+  try {
+    webhookEndpoints = parseWebhookUrls(e.WEBHOOK_URLS, e.APP_ENV === 'production');
+  } catch (err) {
+    problems.push(`WEBHOOK_URLS: ${(err as Error).message}`);
+  }
+  if (webhookEndpoints.length && !e.WEBHOOK_SECRET)
+    problems.push(
+      'WEBHOOK_SECRET: must be set with WEBHOOK_URLS, to sign what they are sent (whsec_ and the base64 of 24 to 64 random bytes)',
+    );
+  // A request that may outlast its lease would be taken over by another worker and sent twice.
+  if (webhookEndpoints.length && e.DELIVERY_LEASE_SECONDS <= e.WEBHOOK_TIMEOUT_SECONDS)
+    problems.push(
+      `DELIVERY_LEASE_SECONDS: must be longer than WEBHOOK_TIMEOUT_SECONDS (${e.WEBHOOK_TIMEOUT_SECONDS}) when WEBHOOK_URLS is set`,
+    );
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   const defaultedSecrets: string[] = [];
   const secret = (name: SecretName): string => {
@@ -326,7 +363,7 @@ export function loadConfig(
       throw new ConfigError(
         `APP_ENV=production refuses these secrets: ${weak.join('; ')}.\n` +
           'Set each to a different random string of at least 32 characters (generate one with: openssl rand -hex 32); ' +
-          'ADMIN_TOKEN, SMS_WEBHOOK_SECRET and EMAIL_WEBHOOK_SECRET may instead be unset, which switches their endpoints off.',
+          'ADMIN_TOKEN, SMS_WEBHOOK_SECRET, EMAIL_WEBHOOK_SECRET and WEBHOOK_SECRET may instead be unset, which switches their endpoints off.',
       );
     }
   }
@@ -347,6 +384,7 @@ export function loadConfig(
     PHONE_CHANNELS: phoneChannels,
     PHONE_CHANNELS_BY_COUNTRY: byCountry,
     TEST_OTP_DESTINATIONS: testDestinations,
+    WEBHOOK_URLS: webhookEndpoints,
     JWT_SECRET: secret('JWT_SECRET'),
     OTP_SECRET: secret('OTP_SECRET'),
     isDevelopment: e.APP_ENV === 'development',

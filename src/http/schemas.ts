@@ -1,4 +1,5 @@
 import { Type, type TSchema } from 'typebox';
+import { ACCOUNT_EVENT_TYPES, type AccountEventType } from '../shared/vocabulary.ts';
 
 /** Shared pieces of the contract: limits on every string keep huge inputs a 400, not a slow hash. */
 export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254, examples: ['thandi@example.com'] });
@@ -55,3 +56,23 @@ export const body = <T extends Record<string, TSchema>>(props: T) => Type.Object
 
 /** Error answers every route may give, for the OpenAPI document. */
 export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ErrorBody]));
+
+/** The filters of an event log's page (an account's own, or support's), as a query string. */
+export const EventFilters = {
+  type: Type.Optional(Type.Enum(ACCOUNT_EVENT_TYPES)),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'Only events at or after this time' })),
+  cursor: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, description: 'The next_cursor of the page before' }),
+  ),
+  limit: Type.Optional(
+    Type.String({ pattern: '^[0-9]{1,4}$', description: 'Events a page (default 50, at most 500)' }),
+  ),
+};
+
+/** The filters as the domain takes them. */
+export const eventFilter = (q: { type?: AccountEventType; since?: string; cursor?: string; limit?: string }) => ({
+  type: q.type,
+  since: q.since === undefined ? undefined : new Date(q.since),
+  cursor: q.cursor,
+  limit: Math.min(500, Math.max(1, Number(q.limit ?? 50))),
+});

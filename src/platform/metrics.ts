@@ -34,6 +34,8 @@ export interface Metrics {
   deliveryFailures: Counter<'channel' | 'provider' | 'stage' | 'reason'>;
   /** Each HTTP request answered: its method, its route's pattern (`unmatched` for none) and the class of its status. */
   httpSeconds: Histogram<'method' | 'route' | 'status_class'>;
+  /** Webhook requests by endpoint (host and path) and outcome: delivered (a 2xx), failed (anything else; it is tried again). */
+  webhookDeliveries: Counter<'endpoint' | 'outcome'>;
   /** A recipient's destination label: its country calling code, or its email domain while fewer than MAX_DOMAIN_LABELS are in use ("other" after). */
   destination(recipient: string): string;
 }
@@ -57,11 +59,24 @@ export interface BreakerReading {
  * attempt fell due (or its lease ran out); a channel with none due is left out.
  */
 export type OldestQueued = () => Promise<Partial<Record<Channel, number>>>;
+/** An endpoint's webhook backlog as the metrics see it. */
+export interface WebhookReading {
+  endpoint: string;
+  backlog: number;
+  oldestPendingSeconds: number;
+}
+
+/** The configured webhook endpoints (their series exist from the start) and a reading of their backlogs, theirs only. */
+export interface WebhookGauges {
+  endpoints: readonly string[];
+  read(): Promise<WebhookReading[]>;
+}
 
 export function createMetrics(
   queueDepth: () => Promise<number>,
   breakers: () => BreakerReading[] = () => [],
   oldestQueued: OldestQueued = async () => ({}),
+  webhooks: WebhookGauges = { endpoints: [], read: async () => [] },
 ): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'panic_' });
@@ -110,6 +125,32 @@ export function createMetrics(
   for (const part of BRAKE_PARTS) smsBrakeRefusals.inc({ part }, 0);
   // the brakes of WhatsApp and calls (otp/road.ts) count under the same name
   for (const channel of PHONE_CHANNELS) if (channel !== 'sms') smsBrakeRefusals.inc({ part: `${channel}_brake` }, 0);
+  const webhookDeliveries = new Counter({
+    name: 'panic_webhook_deliveries_total',
+    help: 'Webhook requests by endpoint (host and path) and outcome: delivered (a 2xx) or failed (anything else, a timeout, no connection: it is tried again)',
+    labelNames: ['endpoint', 'outcome'],
+    registers: [registry],
+  });
+  for (const endpoint of webhooks.endpoints)
+    for (const outcome of ['delivered', 'failed']) webhookDeliveries.inc({ endpoint, outcome }, 0);
+  new Gauge({
+    name: 'panic_webhook_backlog',
+    help: 'Webhook deliveries waiting (queued or being sent), by endpoint',
+    labelNames: ['endpoint'],
+    registers: [registry],
+    async collect() {
+      for (const r of await webhooks.read()) this.set({ endpoint: r.endpoint }, r.backlog);
+    },
+  });
+  new Gauge({
+    name: 'panic_webhook_oldest_pending_seconds',
+    help: 'How long the oldest waiting webhook delivery has waited, by endpoint (0: none waits)',
+    labelNames: ['endpoint'],
+    registers: [registry],
+    async collect() {
+      for (const r of await webhooks.read()) this.set({ endpoint: r.endpoint }, r.oldestPendingSeconds);
+    },
+  });
   const domains = new Set<string>();
   return {
     registry,
@@ -172,6 +213,7 @@ export function createMetrics(
       registers: [registry],
     }),
     retentionRowsRemoved,
+    webhookDeliveries,
     // destination: the country calling code of an SMS, the recipient's domain of an email
     outcomes: new Counter({
       name: 'panic_delivery_outcomes_total',

@@ -21,6 +21,8 @@ import { createMetrics, type Metrics } from '../platform/metrics.ts';
 import { OUTBOX_NOTIFY_CHANNEL, oldestQueuedSeconds, queueDepth } from '../delivery/outbox.ts';
 import { createMessageSeal } from '../delivery/sealed-body.ts';
 import { loadComposer } from '../messages/load.ts';
+import { createWebhookWorker, type WebhookWorker } from '../delivery/webhook-worker.ts';
+import { WEBHOOK_NOTIFY_CHANNEL, webhookBacklogs } from '../delivery/webhooks.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -44,6 +46,8 @@ export interface Runtime {
   channels: Channels;
   metrics: Metrics;
   worker: Worker;
+  /** The webhook worker (delivery/webhook-worker.ts): runs where the worker runs, apart from it. */
+  webhooks: WebhookWorker;
   maintenance: Maintenance;
   app: FastifyInstance;
   /** /metrics alone, when METRICS_PORT is set (serve listens on it). */
@@ -108,10 +112,24 @@ async function assemble(
 ): Promise<Runtime> {
   const makeLimiter = limiterFactory(redis);
   const channels = opts.channels ?? createChannels(config, clock);
+  const endpoints = config.WEBHOOK_URLS;
   const metrics = createMetrics(
     () => queueDepth(handle.db),
     () => breakerReadings(channels),
     () => oldestQueuedSeconds(handle.db, clock()),
+    {
+      endpoints: endpoints.map((e) => e.name),
+      read: async () => {
+        const now = clock().getTime();
+        return (await webhookBacklogs(handle.db, endpoints))
+          .filter((b) => endpoints.some((e) => e.name === b.endpoint))
+          .map((b) => ({
+            endpoint: b.endpoint,
+            backlog: b.backlog,
+            oldestPendingSeconds: b.oldest_pending_at ? Math.max(0, (now - b.oldest_pending_at.getTime()) / 1000) : 0,
+          }));
+      },
+    },
   );
   const base = {
     db: handle.db,
@@ -130,6 +148,10 @@ async function assemble(
   const services: Services = { ...base, road: createRoad(base) };
   const listen = (onNotify: (payload?: string) => void) => handle.listen(OUTBOX_NOTIFY_CHANNEL, onNotify);
   const worker = createWorker({ ...services, listen });
+  const webhooks = createWebhookWorker({
+    ...services,
+    listen: (onNotify) => handle.listen(WEBHOOK_NOTIFY_CHANNEL, onNotify),
+  });
   const maintenance = createMaintenance(services);
   const app = await buildApp(services);
   const metricsApp = config.METRICS_PORT ? await buildMetricsApp(metrics, logger, config) : undefined;
@@ -141,13 +163,14 @@ async function assemble(
     channels,
     metrics,
     worker,
+    webhooks,
     maintenance,
     app,
     metricsApp,
     async close() {
       await maintenance.stop();
       await Promise.all([app.close(), metricsApp?.close()]);
-      await worker.stop();
+      await Promise.all([worker.stop(), webhooks.stop()]);
       await Promise.all(Object.values(channels).map((c) => c.close?.()));
       redis?.disconnect();
       await closeOpened();

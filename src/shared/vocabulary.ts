@@ -117,3 +117,58 @@ export const MESSAGE_EVENT_KINDS = {
 } as const;
 export type MessageEventKind = keyof typeof MESSAGE_EVENT_KINDS;
 export const EVENT_KINDS = Object.keys(MESSAGE_EVENT_KINDS) as MessageEventKind[];
+
+/**
+ * What an account's event log records, one event per change, written in the change's own transaction
+ * (accounts/events.ts), with what each means. `webhook`: the type platform services are sent for it
+ * (delivery/webhooks.ts); the other kinds stay in the log. Events hold facts (addresses, numbers, how a
+ * sign-in went), never a code, a password or a token.
+ */
+export const ACCOUNT_EVENTS = {
+  registered: {
+    help: 'The account was created, or a pending (unverified) registration of its address replaced.',
+    webhook: 'user.registered',
+  },
+  email_verified: { help: 'The email address was proven with a code.', webhook: 'user.email_verified' },
+  phone_verified: {
+    help: 'A phone number was proven with a code while the account had no other verified number.',
+    webhook: 'user.phone_verified',
+  },
+  phone_changed: {
+    help: 'The verified phone number was replaced by a new one, proven with a code.',
+    webhook: 'user.phone_changed',
+  },
+  email_changed: {
+    help: 'The email address was replaced by a new one, proven with a code.',
+    webhook: 'user.email_changed',
+  },
+  login_succeeded: {
+    help: 'A sign-in started a session: how (password or code), and whether from a network new to the account.',
+  },
+  login_failed: { help: 'A sign-in was refused: a wrong password, or an email not verified yet.' },
+  login_throttled: { help: 'Failed sign-ins blocked the next ones for a while (the login throttle).' },
+  unlocked: { help: 'An unlock code lifted the login throttle.' },
+  password_reset: { help: 'The password was set with a reset code; every other session ended.' },
+  password_changed: { help: 'The signed-in person changed the password.' },
+  session_revoked: { help: 'A session was ended: logged out, or revoked from another session.' },
+  refresh_reuse_detected: {
+    help: 'A refresh token already used came back (two parties held it): its session ended.',
+    webhook: 'security.refresh_reuse_detected',
+  },
+  account_deleted: { help: 'The account was deleted.', webhook: 'user.deleted' },
+} as const satisfies Record<string, { help: string; webhook?: string }>;
+export type AccountEventType = keyof typeof ACCOUNT_EVENTS;
+export const ACCOUNT_EVENT_TYPES = Object.keys(ACCOUNT_EVENTS) as AccountEventType[];
+
+/** The webhook type platform services are sent for an event, or undefined for the kinds that stay in the log. */
+export const webhookTypeOf = (type: AccountEventType): string | undefined =>
+  (ACCOUNT_EVENTS[type] as { webhook?: string }).webhook;
+
+/** Who made an account's change, as its event records it. */
+export const ACTORS = {
+  user: 'The person, or whoever asked in their name (a sign-in with a wrong password too): the network says from where.',
+  admin: 'An operator, with the admin token.',
+  system: 'The service itself: the login throttle, a reused refresh token ending its session.',
+} as const;
+export type Actor = keyof typeof ACTORS;
+export const ACTOR_NAMES = Object.keys(ACTORS) as Actor[];

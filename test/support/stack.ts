@@ -129,7 +129,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     throw err;
   }
   try {
-    if (!opts.noWorker) runtime.worker.start();
+    if (!opts.noWorker) {
+      runtime.worker.start();
+      runtime.webhooks.start();
+    }
     address = await runtime.app.listen({ port: 0, host: '127.0.0.1' });
   } catch (err) {
     // A stack that fails to start must not keep the test process alive with its timers and sockets.

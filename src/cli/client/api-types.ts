@@ -2036,6 +2036,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's own security events (sign-ins and from which network, failed ones, verifications, sessions ended), newest first, a page at a time */
+        get: {
+            parameters: {
+                query?: {
+                    type?: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                    /** @description Only events at or after this time */
+                    since?: string;
+                    /** @description The next_cursor of the page before */
+                    cursor?: string;
+                    /** @description Events a page (default 50, at most 500) */
+                    limit?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            events: {
+                                /** @description The event; also the webhook-id of its webhooks */
+                                id: string;
+                                user_id: string;
+                                /** @enum {unknown} */
+                                type: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                                /** Format: date-time */
+                                at: string;
+                                /**
+                                 * @description user (the person, or whoever asked in their name), admin, or system (the service itself)
+                                 * @enum {unknown}
+                                 */
+                                actor: "user" | "admin" | "system";
+                                /** @description The requester's network (IPv4 /24, IPv6 /48), never the address */
+                                network: string | null;
+                                user_agent: string | null;
+                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id */
+                                facts: {
+                                    [key: string]: string | number | boolean | (never | null);
+                                };
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/verify-phone": {
         parameters: {
             query?: never;
@@ -3880,7 +3975,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Per-channel delivery state */
+        /** Per-channel delivery state, and each webhook endpoint's */
         get: {
             parameters: {
                 query?: never;
@@ -3898,11 +3993,137 @@ export interface paths {
                     content: {
                         "application/json": {
                             channels: unknown[];
+                            webhooks: {
+                                /** @description Its host and path */
+                                endpoint: string;
+                                /** @description In WEBHOOK_URLS now (deliveries to one taken off it wait, unsent) */
+                                configured: boolean;
+                                /** Format: date-time */
+                                last_success_at: string | null;
+                                /** Format: date-time */
+                                last_failure_at: string | null;
+                                last_error: string | null;
+                                /** @description Deliveries waiting (queued or being sent) */
+                                backlog: number;
+                                /** Format: date-time */
+                                oldest_pending_at: string | null;
+                            }[];
                         };
                     };
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account event log (never a code, a password or a token): one account's, or everyone's; newest first, a page at a time */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The account: its id, email address or phone */
+                    user?: string;
+                    type?: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                    /** @description Only events at or after this time */
+                    since?: string;
+                    /** @description The next_cursor of the page before */
+                    cursor?: string;
+                    /** @description Events a page (default 50, at most 500) */
+                    limit?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            events: {
+                                /** @description The event; also the webhook-id of its webhooks */
+                                id: string;
+                                user_id: string;
+                                /** @enum {unknown} */
+                                type: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                                /** Format: date-time */
+                                at: string;
+                                /**
+                                 * @description user (the person, or whoever asked in their name), admin, or system (the service itself)
+                                 * @enum {unknown}
+                                 */
+                                actor: "user" | "admin" | "system";
+                                /** @description The requester's network (IPv4 /24, IPv6 /48), never the address */
+                                network: string | null;
+                                user_agent: string | null;
+                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id */
+                                facts: {
+                                    [key: string]: string | number | boolean | (never | null);
+                                };
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };

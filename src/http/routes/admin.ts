@@ -8,7 +8,7 @@ import { recipientKeys } from '../../delivery/recipients.ts';
 import { why } from '../../accounts/why.ts';
 import { WhyReport } from '../../contract/why-report.ts';
 import { AppError } from '../../shared/errors.ts';
-import { errors, Uuid } from '../schemas.ts';
+import { errors, EventFilters, eventFilter, Uuid } from '../schemas.ts';
 import { ALL_STATUSES, PURPOSES, type OtpPurpose } from '../../shared/vocabulary.ts';
 import { healthStats } from '../../delivery/health-stats.ts';
 import { HEALTH_RANGES, HealthStats, type HealthRange } from '../../contract/health-stats.ts';
@@ -16,6 +16,23 @@ import { CodeSent } from '../../contract/code-sent.ts';
 import { ChannelField } from '../../contract/channel.ts';
 import { endSessionsOfPerson, liftSuppression, sendCodeForPerson } from '../../accounts/support.ts';
 import { requesterOf } from '../requester.ts';
+import { eventAccountId, listAccountEvents } from '../../accounts/events.ts';
+import { AccountEventPage } from '../../contract/account-events.ts';
+import { webhookEndpointStates } from '../../delivery/webhooks.ts';
+import { Nullable } from '../../contract/nullable.ts';
+
+const At = Type.String({ format: 'date-time' });
+
+/** A webhook endpoint's state in the delivery state. */
+const WebhookEndpointState = Type.Object({
+  endpoint: Type.String({ description: 'Its host and path' }),
+  configured: Type.Boolean({ description: 'In WEBHOOK_URLS now (deliveries to one taken off it wait, unsent)' }),
+  last_success_at: Nullable(At),
+  last_failure_at: Nullable(At),
+  last_error: Nullable(Type.String()),
+  backlog: Type.Integer({ description: 'Deliveries waiting (queued or being sent)' }),
+  oldest_pending_at: Nullable(At),
+});
 
 const Status = Type.Union(ALL_STATUSES.map((s) => Type.Literal(s)));
 
@@ -142,12 +159,50 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags,
-        summary: 'Per-channel delivery state',
+        summary: "Per-channel delivery state, and each webhook endpoint's",
         security,
-        response: { 200: Type.Object({ channels: Type.Array(Type.Any()) }), ...errors(401) },
+        response: {
+          200: Type.Object({ channels: Type.Array(Type.Any()), webhooks: Type.Array(WebhookEndpointState) }),
+          ...errors(401),
+        },
       },
     },
-    async () => ({ channels: await deliveryState(services.db, channels) }),
+    async () => {
+      const [states, webhooks] = await Promise.all([
+        deliveryState(services.db, channels),
+        webhookEndpointStates(services.db, services.config.WEBHOOK_URLS),
+      ]);
+      return { channels: states, webhooks };
+    },
+  );
+
+  app.get(
+    '/events',
+    {
+      schema: {
+        tags,
+        summary:
+          "The account event log (never a code, a password or a token): one account's, or everyone's; newest first, a page at a time",
+        security,
+        querystring: Type.Object({
+          user: Type.Optional(
+            Type.String({ minLength: 3, maxLength: 254, description: 'The account: its id, email address or phone' }),
+          ),
+          ...EventFilters,
+        }),
+        response: { 200: AccountEventPage, ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { user } = request.query;
+      const userId = user === undefined ? undefined : await eventAccountId(services, user);
+      if (user !== undefined && !userId)
+        throw new AppError(
+          'not_found',
+          'No account has this email address or phone number (an id finds a deleted one).',
+        );
+      return listAccountEvents(services.db, { ...eventFilter(request.query), userId });
+    },
   );
 
   // ---- Support: delivery health and the actions of the console (issue 23), each one domain call.

@@ -88,6 +88,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         services,
         request.body.email,
         request.body.otp,
+        requesterOf(request),
         request.body.password,
       );
       const message = passwordCleared
@@ -166,7 +167,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         response: { 200: TokenPair, ...errors(400, 401) },
       },
     },
-    async (request) => rotateRefreshToken(services, request.body.refresh_token),
+    async (request) => rotateRefreshToken(services, request.body.refresh_token, requesterOf(request)),
   );
 
   app.post(
@@ -182,7 +183,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => {
-      await revokeSessionOf(services, request.user!.id, request.body.refresh_token);
+      await revokeSessionOf(services, request.user!.id, request.body.refresh_token, requesterOf(request));
       return { message: 'Logged out: this session is revoked.' };
     },
   );

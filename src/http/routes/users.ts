@@ -16,7 +16,21 @@ import { requesterOf } from '../requester.ts';
 import { CodeSentReply, PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
 import { SessionList } from '../../contract/session.ts';
-import { body, Email, errors, LocaleTag, LoginPassword, Otp, Password, Phone, Uuid } from '../schemas.ts';
+import {
+  body,
+  Email,
+  errors,
+  EventFilters,
+  eventFilter,
+  LocaleTag,
+  LoginPassword,
+  Otp,
+  Password,
+  Phone,
+  Uuid,
+} from '../schemas.ts';
+import { listAccountEvents } from '../../accounts/events.ts';
+import { AccountEventPage } from '../../contract/account-events.ts';
 import { RegisterBody, registeredMessage, registrationLocale, requireLocale } from '../registration.ts';
 import { confirmEmailChange, requestEmailChange, type Proof } from '../../accounts/email-change.ts';
 
@@ -171,6 +185,22 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     },
   );
 
+  app.get(
+    '/me/events',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary:
+          "The account's own security events (sign-ins and from which network, failed ones, verifications, sessions ended), newest first, a page at a time",
+        security,
+        querystring: Type.Object(EventFilters),
+        response: { 200: AccountEventPage, ...errors(400, 401) },
+      },
+    },
+    async (request) => listAccountEvents(services.db, { ...eventFilter(request.query), userId: request.user!.id }),
+  );
+
   app.post(
     '/verify-phone',
     {
@@ -277,7 +307,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const otp = request.body.otp ?? request.body.otp_code;
       if (!otp)
         throw new AppError('validation_error', 'Invalid body field "otp": send the code as "otp" (or "otp_code").');
-      const user = await verifyPhoneCode(services, request.user!, otp);
+      const user = await verifyPhoneCode(services, request.user!, otp, requesterOf(request));
       return { message: 'Phone number verified.', phone_verified: true as const, user };
     },
   );

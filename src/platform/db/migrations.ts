@@ -288,6 +288,72 @@ const migrations: Record<string, Migration> = {
       );
     },
   },
+  '0013_account_events': {
+    async up(db: Kysely<any>) {
+      await runStatements(
+        db,
+        `
+        -- each change of an account, written in the change's transaction (accounts/events.ts); never a
+        -- code, a password or a token. No foreign key: an event outlives its account (account_deleted), and
+        -- goes after ACCOUNT_EVENT_RETENTION_DAYS. seq orders events (and an account's webhooks); id names
+        -- one outside (the webhook-id)
+        CREATE TABLE account_events (
+          seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          id uuid NOT NULL DEFAULT gen_random_uuid(),
+          user_id uuid NOT NULL,
+          type text NOT NULL,
+          actor text NOT NULL,
+          at timestamptz NOT NULL,
+          network text,
+          user_agent text,
+          facts jsonb NOT NULL DEFAULT '{}'
+        );
+        -- an account's events newest first (the keyset of the event log), and everyone's (and retention)
+        CREATE INDEX account_events_user_idx ON account_events (user_id, at DESC, seq DESC);
+        CREATE INDEX account_events_at_idx ON account_events (at DESC, seq DESC);
+      `,
+      );
+    },
+  },
+  '0014_webhooks': {
+    async up(db: Kysely<any>) {
+      await runStatements(
+        db,
+        `
+        -- the webhook outbox: one row per event and endpoint, queued in the event's transaction and delivered
+        -- by the worker (delivery/webhooks.ts) under a lease, with retries; an endpoint is named by its
+        -- host and path (never its credentials)
+        CREATE TABLE webhook_deliveries (
+          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          event_seq bigint NOT NULL REFERENCES account_events(seq) ON DELETE CASCADE,
+          user_id uuid NOT NULL,
+          endpoint text NOT NULL,
+          status text NOT NULL DEFAULT 'queued',
+          attempts integer NOT NULL DEFAULT 0,
+          next_attempt_at timestamptz NOT NULL,
+          lease_until timestamptz,
+          lease_token uuid,
+          last_error text,
+          last_error_at timestamptz,
+          delivered_at timestamptz,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        );
+        -- an account's pending deliveries to an endpoint in order: a claim takes only the oldest of each
+        CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (endpoint, user_id, event_seq)
+          WHERE status IN ('queued', 'sending');
+        -- retention finds finished ones through this; an event's removal takes its rows through the next
+        CREATE INDEX webhook_deliveries_final_idx ON webhook_deliveries (updated_at) WHERE status NOT IN ('queued', 'sending');
+        CREATE INDEX webhook_deliveries_event_idx ON webhook_deliveries (event_seq);
+        -- an endpoint's last success and last failure (the admin's delivery state)
+        CREATE INDEX webhook_deliveries_delivered_idx ON webhook_deliveries (endpoint, delivered_at)
+          WHERE delivered_at IS NOT NULL;
+        CREATE INDEX webhook_deliveries_error_idx ON webhook_deliveries (endpoint, last_error_at)
+          WHERE last_error_at IS NOT NULL;
+      `,
+      );
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */

@@ -15,11 +15,16 @@ export const RETENTION_TABLES = [
   'otp_codes',
   'otp_long_codes',
   'login_failures',
+  'webhook_deliveries',
+  'account_events',
   'users',
 ] as const;
 export type RetentionTable = (typeof RETENTION_TABLES)[number];
 export type RetentionCounts = Record<RetentionTable, number>;
-export type RetentionSettings = Pick<Config, 'MESSAGE_RETENTION_DAYS' | 'UNVERIFIED_ACCOUNT_TTL_HOURS'>;
+export type RetentionSettings = Pick<
+  Config,
+  'MESSAGE_RETENTION_DAYS' | 'UNVERIFIED_ACCOUNT_TTL_HOURS' | 'ACCOUNT_EVENT_RETENTION_DAYS'
+>;
 
 /** Rows per DELETE: each statement is short, so a year's backlog never holds a lock for long. */
 export const BATCH = 1000;
@@ -32,7 +37,7 @@ interface Rule {
   what(s: RetentionSettings): string;
   /** The rows that go. */
   where(now: Date, s: RetentionSettings): RawBuilder<boolean>;
-  /** The index that finds them (migrations 0003, 0005 and 0009; users: 0002), so no batch reads a whole table. */
+  /** The index that finds them (migrations 0003, 0005, 0009, 0013 and 0014; users: 0002), so no batch reads a whole table. */
   index: string;
 }
 
@@ -84,6 +89,24 @@ export const RULES: Record<RetentionTable, Rule> = {
     what: () => 'not updated for a day and not blocking: the login throttle has forgotten them',
     // recordLoginFailure starts over once updated_at is more than a day old, and a block is over within an hour.
     where: (now) => sql`updated_at < ${before(now, DAY_MS)} AND (blocked_until IS NULL OR blocked_until <= ${now})`,
+  },
+  webhook_deliveries: {
+    key: 'id',
+    index: 'webhook_deliveries_final_idx',
+    what: (s) =>
+      `webhook deliveries delivered or given up for more than MESSAGE_RETENTION_DAYS (${s.MESSAGE_RETENTION_DAYS} days)`,
+    // the pending statuses as literals, as in the index's predicate
+    where: (now, s) =>
+      sql`status NOT IN ('queued', 'sending') AND updated_at < ${before(now, s.MESSAGE_RETENTION_DAYS * DAY_MS)}`,
+  },
+  account_events: {
+    key: 'seq',
+    index: 'account_events_at_idx',
+    what: (s) =>
+      `account events older than ACCOUNT_EVENT_RETENTION_DAYS (${s.ACCOUNT_EVENT_RETENTION_DAYS} days), unless a webhook of theirs still waits`,
+    // a webhook still waiting is never lost to retention: its event stays until it is delivered or given up
+    where: (now, s) =>
+      sql`at < ${before(now, s.ACCOUNT_EVENT_RETENTION_DAYS * DAY_MS)} AND NOT EXISTS (SELECT 1 FROM webhook_deliveries w WHERE w.event_seq = account_events.seq AND w.status IN ('queued', 'sending'))`,
   },
   users: {
     key: 'id',

@@ -1,5 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type {
+  AccountEventType,
+  Actor,
   Channel,
   MessageEventKind,
   MessagePurpose,
@@ -161,6 +163,51 @@ export interface Database {
   messages: MessagesTable;
   suppressions: SuppressionsTable;
   message_events: MessageEventsTable;
+  account_events: AccountEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+}
+
+/** What an event says beyond its type: ids and facts (an address, how a sign-in went), never a code, a password or a token. */
+export type AccountEventFacts = { [key: string]: string | number | boolean | null };
+
+/** One change of an account (accounts/events.ts). */
+export interface AccountEventsTable {
+  /** Orders the events (and an account's webhooks); bigint, read as text. */
+  seq: ColumnType<string, never, never>;
+  /** Names the event outside: the webhook-id. */
+  id: Generated<string>;
+  user_id: string;
+  type: AccountEventType;
+  actor: Actor;
+  at: Timestamp;
+  /** The requester's /24 or /48, never the whole address; null for the service's own changes. */
+  network: string | null;
+  /** The requester's User-Agent, at most 200 characters. */
+  user_agent: string | null;
+  facts: ColumnType<AccountEventFacts, string | undefined, never>;
+}
+
+/** Where a webhook delivery is: waiting (queued, or sending under a lease), or done. */
+export type WebhookStatus = 'queued' | 'sending' | 'delivered' | 'failed';
+
+/** One event to one endpoint (delivery/webhooks.ts). */
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  event_seq: string;
+  user_id: string;
+  /** The endpoint's host and path (config/webhooks.ts), never its credentials. */
+  endpoint: string;
+  status: Generated<WebhookStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  lease_until: NullableTimestamp;
+  /** Set by each claim: an outcome is recorded only by the claim that holds it. */
+  lease_token: string | null;
+  last_error: string | null;
+  last_error_at: NullableTimestamp;
+  delivered_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 /** An email address that bounced hard or complained: later messages to it end `suppressed`. */
