@@ -19,6 +19,7 @@
  * BENCH_WORKER_ENV, space-separated NAME=value pairs, adds settings to it and to the baseline
  * (e.g. DELIVERY_CONCURRENCY=20).
  */
+import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -165,6 +166,7 @@ async function queueBacklog(): Promise<number> {
       await enqueue(
         trx,
         {
+          userId: randomUUID(),
           channel: 'email',
           recipient: m.to,
           purpose: 'email_verification',

@@ -3,6 +3,7 @@
  * a shutdown with sends in flight, a lease taken over by another worker, a worker in another process
  * woken by NOTIFY instead of its poll, and one pool of SMTP connections for many messages.
  */
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.ts';
@@ -307,6 +308,7 @@ describe('exactly once through a database cut longer than a lease, with 30 email
         await enqueue(
           trx,
           {
+            userId: randomUUID(),
             channel: 'email',
             recipient,
             purpose: 'email_verification',

@@ -48,8 +48,9 @@ interface Endpoint {
 const session = { access: '', refresh: '', userId: '', sessionId: '', email: '', jwtSecret: '' };
 
 const f = (name: string, kind: Kind, required = true): Field => ({ name, kind, required });
-/** GET, DELETE and a bodiless POST take no body: they get the Authorization cases only. */
-const hasBody = (ep: Endpoint) => ep.method !== 'GET' && ep.method !== 'DELETE' && !ep.bodiless;
+/** GET, a DELETE without fields and a bodiless POST take no body: they get the Authorization cases only. */
+const hasBody = (ep: Endpoint) =>
+  ep.method !== 'GET' && !(ep.method === 'DELETE' && !ep.fields.length) && !ep.bodiless;
 const fresh = () => person('malformed');
 
 const ENDPOINTS: Endpoint[] = [
@@ -268,6 +269,23 @@ const ENDPOINTS: Endpoint[] = [
     auth: true,
     fields: [f('otp', 'otp')],
     valid: () => ({ otp: '123456' }),
+    emptyObjectInvalid: true,
+  },
+  // The person's data: the export, and the deletion, refused (401) for a wrong password, so the shared account stays.
+  {
+    method: 'GET',
+    path: '/api/v1/users/me/export',
+    auth: true,
+    fields: [],
+    valid: () => ({}),
+    emptyObjectInvalid: false,
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/users/me',
+    auth: true,
+    fields: [f('password', 'loginPassword', false), f('otp', 'otp', false)],
+    valid: () => ({ password: 'not the password' }),
     emptyObjectInvalid: true,
   },
 ];

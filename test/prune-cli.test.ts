@@ -2,6 +2,7 @@
  * `panic-api prune [--dry-run] [--json]`, run as the real command in a child process against a
  * PGlite folder and a database on the PostgreSQL server, holding rows made 40 days ago.
  */
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -34,6 +35,7 @@ async function seed(where: DbOptions): Promise<void> {
         enqueue(
           trx,
           {
+            userId: randomUUID(),
             channel: 'email',
             recipient,
             purpose: 'email_verification',

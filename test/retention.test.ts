@@ -3,6 +3,7 @@
  * server. Rows are made through the API (and the outbox's own functions for message states a test
  * cannot wait for), the clock is moved, maintenance runs, and we look at what is left.
  */
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
@@ -167,6 +168,7 @@ for (const db of await databaseKinds()) {
             enqueue(
               trx,
               {
+                userId: randomUUID(),
                 channel: 'email',
                 recipient,
                 purpose: 'email_verification',

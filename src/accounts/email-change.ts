@@ -9,11 +9,9 @@ import { codeExpiry, sendCode } from '../otp/send-code.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { queueNotice } from '../delivery/notices.ts';
 import { answerEvenly } from './even-answer.ts';
-import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './login-throttle.ts';
+import { clearLoginFailures } from './login-throttle.ts';
+import { proveItIsThem, type Proof } from './proof.ts';
 import { isUniqueViolation, sentPartOf, toPublicUser } from './users.ts';
-
-/** How a signed-in person shows it is them before the account's address moves: its password, or a fresh sign-in code. */
-export type Proof = { password: string } | { otp: string };
 
 /**
  * Sends a code to the address the account asks to move to; the account keeps its address until the
@@ -61,36 +59,6 @@ export async function requestEmailChange(
     });
     return codeExpiry(deps, 'email', now);
   });
-}
-
-/**
- * The password, under the login throttle of the account's address (a stolen session is no way to guess
- * it faster), or a sign-in code: the way for an account without a password, and past a throttle that
- * strangers keep armed.
- */
-async function proveItIsThem(
-  deps: Pick<Services, 'db' | 'config' | 'metrics' | 'passwords'>,
-  user: User,
-  proof: Proof,
-  now: Date,
-): Promise<void> {
-  if ('otp' in proof) {
-    await checkCode(deps, { userId: user.id, purpose: 'login', code: proof.otp, now, revealState: true });
-    return;
-  }
-  deps.passwords.assertCapacity();
-  const email = normalizeEmail(user.email);
-  await assertNotThrottled(deps.db, email, now);
-  if (!(await deps.passwords.verify(user.password_hash, proof.password))) {
-    await recordLoginFailure(deps.db, email, now, deps.config.LOGIN_MAX_FAILURES);
-    throw new AppError(
-      'invalid_credentials',
-      user.password_hash
-        ? 'The password is wrong.'
-        : 'This account has no password: send "otp", a sign-in code, instead.',
-    );
-  }
-  await clearLoginFailures(deps.db, email);
 }
 
 const emailTaken = () =>
@@ -175,6 +143,7 @@ async function switchEmail(
   // may be read by whoever still reads the old inbox.
   await queueNotice(trx, deps, {
     notice: 'email_changed',
+    userId,
     channel: 'email',
     recipient: old.email,
     now,

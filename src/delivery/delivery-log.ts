@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from '../platform/db/schema.ts';
 import type { Channel, MessageStatus } from '../shared/vocabulary.ts';
 import type { LoggedMessage, MessageEvent } from '../contract/delivery-log.ts';
@@ -28,9 +28,10 @@ const LOGGED = [
 /** The delivery log: what happened to each message, with its events, never its body or code. */
 export async function listDeliveryLog(
   db: Kysely<Database>,
-  filter: { recipients?: string[]; status?: MessageStatus; limit: number },
+  filter: { recipients?: string[]; owner?: MessageOwner; status?: MessageStatus; limit: number },
 ): Promise<LoggedMessage[]> {
   let q = db.selectFrom('messages').select(LOGGED).orderBy('created_at', 'desc').limit(filter.limit);
+  if (filter.owner) q = q.where(ownedBy(filter.owner));
   if (filter.recipients?.length) {
     q = q.where(
       sql<string>`lower(recipient)`,
@@ -41,6 +42,26 @@ export async function listDeliveryLog(
   if (filter.status) q = q.where('status', '=', filter.status);
   return withEvents(db, await q.execute());
 }
+
+/** An account, and every address it has or had (lower-cased). */
+export interface MessageOwner {
+  userId: string;
+  addresses: readonly string[];
+}
+
+/**
+ * The messages of an account: written for it (`user_id`), or, written before messages had an owner,
+ * sent to one of its addresses.
+ */
+export const ownedBy =
+  ({ userId, addresses }: MessageOwner) =>
+  (eb: ExpressionBuilder<Database, 'messages'>) =>
+    eb.or([
+      eb('user_id', '=', userId),
+      ...(addresses.length
+        ? [eb.and([eb('user_id', 'is', null), eb(sql<string>`lower(recipient)`, 'in', [...addresses])])]
+        : []),
+    ]);
 
 /** One message of the delivery log, or undefined. */
 export async function deliveryLogEntry(db: Kysely<Database>, id: string): Promise<LoggedMessage | undefined> {

@@ -13,13 +13,14 @@ import { enqueue } from './outbox.ts';
 export async function queueNotice(
   trx: Transaction<Database>,
   deps: Pick<Services, 'seal' | 'composer'>,
-  notice: { notice: Notice; channel: Channel; recipient: string; now: Date } & NoticeInput,
+  notice: { notice: Notice; userId: string; channel: Channel; recipient: string; now: Date } & NoticeInput,
 ): Promise<void> {
-  const { notice: purpose, channel, recipient, now, ...input } = notice;
+  const { notice: purpose, userId, channel, recipient, now, ...input } = notice;
   const rendered = deps.composer.composeNotice(purpose, channel, input);
   await enqueue(
     trx,
     {
+      userId,
       channel,
       recipient,
       purpose,

@@ -17,6 +17,8 @@ import { normalizeEmail } from '../shared/addresses.ts';
 import type { Suppression } from './suppressions.ts';
 
 interface MessageWords {
+  /** The account it is sent for: its erasure finds the message by it. */
+  userId: string;
   channel: Channel;
   recipient: string;
   subject: string | null;
@@ -120,6 +122,7 @@ async function insertMessage(
       code_id: code?.codeId ?? null,
       locale: msg.locale ?? null,
       waits_for: code?.waitsFor ?? null,
+      user_id: msg.userId,
       next_attempt_at: code?.dueAt ?? now,
       created_at: now,
       updated_at: now,

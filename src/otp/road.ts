@@ -122,6 +122,7 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
       .innerJoin('users', 'users.id', 'otp_codes.user_id')
       .select([
         'otp_codes.id',
+        'otp_codes.user_id',
         'otp_codes.purpose',
         'otp_codes.destination',
         'otp_codes.sealed_code',
@@ -160,6 +161,7 @@ export function createRoad(deps: RoadDeps): PhoneRoad {
     await enqueue(
       trx,
       {
+        userId: code.user_id,
         channel: to,
         recipient: code.destination,
         purpose: code.purpose,

@@ -70,6 +70,7 @@ export async function issueAndQueue(
     locale: input.locale ?? deps.config.DEFAULT_LOCALE,
   });
   const message = {
+    userId: input.userId,
     channel: input.channel,
     recipient: input.destination,
     purpose: input.purpose,

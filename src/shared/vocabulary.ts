@@ -88,6 +88,7 @@ export const MESSAGE_STATUSES = {
     final: true,
     help: 'Not sent: its code reached the person on an earlier channel, or was used, before its turn came.',
   },
+  cancelled: { final: true, help: 'Not sent: its account was deleted before it went.' },
 } as const;
 export type MessageStatus = keyof typeof MESSAGE_STATUSES;
 
@@ -114,6 +115,8 @@ export const MESSAGE_EVENT_KINDS = {
   verified: 'Its code was used: the person entered it (recorded on the message that carried it last).',
   test_destination: 'Not sent: its destination is a test destination (TEST_OTP_DESTINATIONS), whose code is fixed.',
   test_code_used: "A test destination's fixed code was used.",
+  erased:
+    "Its account was deleted: the message's address, body and errors were erased (its history stays until retention).",
 } as const;
 export type MessageEventKind = keyof typeof MESSAGE_EVENT_KINDS;
 export const EVENT_KINDS = Object.keys(MESSAGE_EVENT_KINDS) as MessageEventKind[];
@@ -158,6 +161,12 @@ export const ACCOUNT_EVENTS = {
   account_deleted: { help: 'The account was deleted.', webhook: 'user.deleted' },
 } as const satisfies Record<string, { help: string; webhook?: string }>;
 export type AccountEventType = keyof typeof ACCOUNT_EVENTS;
+
+/**
+ * The facts of an account's events that hold an address: an account's erasure drops them from its
+ * events (which stay until retention), so its address and phone are nowhere once it is deleted.
+ */
+export const ADDRESS_FACTS = ['email', 'previous_email', 'phone', 'previous_phone', 'address'] as const;
 export const ACCOUNT_EVENT_TYPES = Object.keys(ACCOUNT_EVENTS) as AccountEventType[];
 
 /** The webhook type platform services are sent for an event, or undefined for the kinds that stay in the log. */

@@ -1611,7 +1611,98 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete your account: with the password, or `otp`, a fresh sign-in code, for an account without one. Your address and phone are erased from what is kept; the address can register again at once */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        password?: string;
+                        /**
+                         * @description The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).
+                         * @example 123456
+                         */
+                        otp?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            message: string;
+                            /** @enum {boolean} */
+                            deleted: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         /** Change the account's settings: `locale`, the language of its messages from the next code on */
@@ -1687,6 +1778,211 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/v1/users/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Everything held about you, as one JSON document: the account, sessions, codes (never the code), account events, the messages sent to you (never a body), suppressions */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            exported_at: string;
+                            account: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                /** @description E.164 */
+                                phone: string;
+                                first_name: string;
+                                last_name: string;
+                                email_verified: boolean;
+                                phone_verified: boolean;
+                                /**
+                                 * @description The language of the account's messages.
+                                 * @enum {unknown}
+                                 */
+                                locale: "en" | "af" | "zu";
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                email_verified_at: string | null;
+                                /** Format: date-time */
+                                phone_verified_at: string | null;
+                                /** Format: date-time */
+                                updated_at: string;
+                                /** @description Whether a password is set (its hash is never shown) */
+                                has_password: boolean;
+                            };
+                            /** @description Every session kept, ended ones too (until retention), the newest first */
+                            sessions: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                last_used_at: string;
+                                /** Format: date-time */
+                                expires_at: string;
+                                /** Format: date-time */
+                                revoked_at: string | null;
+                                /** @enum {unknown} */
+                                method: "password" | "code";
+                                /** @description An IPv4 /24 or an IPv6 /48, never the whole address */
+                                network: string | null;
+                                user_agent: string | null;
+                            }[];
+                            /** @description The codes kept, one per purpose (never the code itself) */
+                            codes: {
+                                /** @enum {unknown} */
+                                purpose: "email_verification" | "phone_verification" | "password_reset" | "unlock" | "login" | "email_change";
+                                destination: string;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                expires_at: string;
+                                /** Format: date-time */
+                                used_at: string | null;
+                                /** @description Wrong guesses at this code */
+                                attempts: number;
+                            }[];
+                            /** @description The account event log, newest first */
+                            events: {
+                                /** @description The event; also the webhook-id of its webhooks */
+                                id: string;
+                                user_id: string;
+                                /** @enum {unknown} */
+                                type: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                                /** Format: date-time */
+                                at: string;
+                                /**
+                                 * @description user (the person, or whoever asked in their name), admin, or system (the service itself)
+                                 * @enum {unknown}
+                                 */
+                                actor: "user" | "admin" | "system";
+                                /** @description The requester's network (IPv4 /24, IPv6 /48), never the address */
+                                network: string | null;
+                                user_agent: string | null;
+                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id */
+                                facts: {
+                                    [key: string]: string | number | boolean | (never | null);
+                                };
+                            }[];
+                            /** @description The messages sent to the person, newest first, without bodies */
+                            messages: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {unknown} */
+                                channel: "email" | "sms" | "whatsapp" | "voice";
+                                recipient: string;
+                                purpose: string;
+                                /** @enum {unknown} */
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn" | "cancelled";
+                                attempts: number;
+                                last_error: string | null;
+                                provider_id: string | null;
+                                /**
+                                 * Format: uuid
+                                 * @description The code it carries: the road's messages of one code across channels share it
+                                 */
+                                code_id: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                sent_at: string | null;
+                                /** Format: date-time */
+                                next_attempt_at: string | null;
+                                /** @description Oldest first */
+                                events: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    /** @enum {unknown} */
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used" | "erased";
+                                    /**
+                                     * @description The message's status once this step was taken
+                                     * @enum {unknown}
+                                     */
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn" | "cancelled";
+                                    /** @description smtp, twilio or http */
+                                    provider: string | null;
+                                    error: string | null;
+                                    /** @description The HTTP status or SMTP reply code the provider answered */
+                                    provider_status: number | null;
+                                    /** @description The provider's error code (Twilio's 21211), or the SMTP client's (EAUTH) */
+                                    provider_code: string | null;
+                                    /** @description A failed attempt's provider error as it came, at most 1000 characters of JSON: an SMTP server's responseCode and response with the client's code and command; an API's HTTP status and error body (Twilio's code, message, more_info) */
+                                    provider_error: {
+                                        [key: string]: unknown;
+                                    } | null;
+                                    duration_ms: number | null;
+                                    provider_id: string | null;
+                                    diagnosis: {
+                                        /** @description What happened */
+                                        cause: string;
+                                        /** @description What the operator can do */
+                                        fix: string;
+                                        /** @description What the person waiting for the code can do */
+                                        hint: string;
+                                    } | null;
+                                }[];
+                            }[];
+                            /** @description Their addresses on the suppression list (a hard bounce or a complaint) */
+                            suppressions: {
+                                address: string;
+                                kind: string;
+                                reason: string;
+                                /** Format: date-time */
+                                created_at: string;
+                            }[];
+                            /** @description Failed sign-ins counted */
+                            login_throttle: {
+                                failures: number;
+                                /** Format: date-time */
+                                blocked_until: string | null;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/users/me/sessions": {
@@ -3469,7 +3765,7 @@ export interface paths {
             parameters: {
                 query?: {
                     to?: string;
-                    status?: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
+                    status?: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn" | "cancelled";
                     limit?: string;
                 };
                 header?: never;
@@ -3493,7 +3789,7 @@ export interface paths {
                                 recipient: string;
                                 purpose: string;
                                 /** @enum {unknown} */
-                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn" | "cancelled";
                                 attempts: number;
                                 last_error: string | null;
                                 provider_id: string | null;
@@ -3513,12 +3809,12 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used" | "erased";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
                                      */
-                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn" | "cancelled";
                                     /** @description smtp, twilio or http */
                                     provider: string | null;
                                     error: string | null;
@@ -3642,7 +3938,7 @@ export interface paths {
                                 recipient: string;
                                 purpose: string;
                                 /** @enum {unknown} */
-                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn" | "cancelled";
                                 attempts: number;
                                 last_error: string | null;
                                 provider_id: string | null;
@@ -3662,12 +3958,12 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used" | "erased";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
                                      */
-                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn" | "cancelled";
                                     /** @description smtp, twilio or http */
                                     provider: string | null;
                                     error: string | null;
@@ -3864,7 +4160,7 @@ export interface paths {
                                 recipient: string;
                                 purpose: string;
                                 /** @enum {unknown} */
-                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
+                                status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn" | "cancelled";
                                 attempts: number;
                                 last_error: string | null;
                                 provider_id: string | null;
@@ -3884,12 +4180,12 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     /** @enum {unknown} */
-                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used";
+                                    kind: "queued" | "attempt_failed" | "sent" | "receipt" | "expired" | "suppressed" | "superseded" | "moved" | "withdrawn" | "verified" | "test_destination" | "test_code_used" | "erased";
                                     /**
                                      * @description The message's status once this step was taken
                                      * @enum {unknown}
                                      */
-                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn";
+                                    status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "bounced" | "failed" | "suppressed" | "captured" | "expired" | "superseded" | "withdrawn" | "cancelled";
                                     /** @description smtp, twilio or http */
                                     provider: string | null;
                                     error: string | null;
@@ -4467,6 +4763,190 @@ export interface paths {
             };
         };
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Look a person up by email or phone (any spelling the API accepts): their account */
+        get: {
+            parameters: {
+                query?: {
+                    email?: string;
+                    phone?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                /** @description E.164 */
+                                phone: string;
+                                first_name: string;
+                                last_name: string;
+                                email_verified: boolean;
+                                phone_verified: boolean;
+                                /**
+                                 * @description The language of the account's messages.
+                                 * @enum {unknown}
+                                 */
+                                locale: "en" | "af" | "zu";
+                                /** Format: date-time */
+                                created_at: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete the person's account and erase their address and phone from what is kept (the same erasure as DELETE /users/me, the admin as actor) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {boolean} */
+                            deleted: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;

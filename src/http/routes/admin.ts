@@ -20,6 +20,9 @@ import { eventAccountId, listAccountEvents } from '../../accounts/events.ts';
 import { AccountEventPage } from '../../contract/account-events.ts';
 import { webhookEndpointStates } from '../../delivery/webhooks.ts';
 import { Nullable } from '../../contract/nullable.ts';
+import { PublicUser } from '../../contract/public-user.ts';
+import { eraseAccount } from '../../accounts/erasure.ts';
+import { lookUpPerson } from '../../accounts/lookup.ts';
 
 const At = Type.String({ format: 'date-time' });
 
@@ -256,5 +259,45 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => ({ revoked: await endSessionsOfPerson(services, request.params.id) }),
+  );
+
+  // -- A person's data (issue 22): look them up, and erase them when they ask support to. --
+
+  app.get(
+    '/users',
+    {
+      schema: {
+        tags,
+        summary: 'Look a person up by email or phone (any spelling the API accepts): their account',
+        security,
+        querystring: Type.Object(
+          {
+            email: Type.Optional(Type.String({ minLength: 3, maxLength: 254 })),
+            phone: Type.Optional(Type.String({ minLength: 3, maxLength: 32 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ user: PublicUser }), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => ({ user: await lookUpPerson(services, request.query) }),
+  );
+
+  app.delete(
+    '/users/:id',
+    {
+      schema: {
+        tags,
+        summary:
+          "Delete the person's account and erase their address and phone from what is kept (the same erasure as DELETE /users/me, the admin as actor)",
+        security,
+        params: Type.Object({ id: Uuid }),
+        response: { 200: Type.Object({ id: Type.String(), deleted: Type.Literal(true) }), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      await eraseAccount(services, request.params.id, 'admin');
+      return { id: request.params.id, deleted: true as const };
+    },
   );
 };

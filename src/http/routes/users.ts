@@ -32,7 +32,11 @@ import {
 import { listAccountEvents } from '../../accounts/events.ts';
 import { AccountEventPage } from '../../contract/account-events.ts';
 import { RegisterBody, registeredMessage, registrationLocale, requireLocale } from '../registration.ts';
-import { confirmEmailChange, requestEmailChange, type Proof } from '../../accounts/email-change.ts';
+import { confirmEmailChange, requestEmailChange } from '../../accounts/email-change.ts';
+import type { Proof } from '../../accounts/proof.ts';
+import { deleteOwnAccount } from '../../accounts/erasure.ts';
+import { exportPersonalData } from '../../accounts/personal-data.ts';
+import { PersonalData } from '../../contract/personal-data.ts';
 
 /** "2 other sessions ended" */
 const endedSessions = (n: number) =>
@@ -94,6 +98,54 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => setLocale(services.db, request.user!.id, requireLocale(request.body.locale), services.clock()),
+  );
+
+  // -- The person's data in their hands (issue 22): take it, and leave. --
+
+  app.get(
+    '/me/export',
+    {
+      preHandler: auth,
+      schema: {
+        tags,
+        summary:
+          'Everything held about you, as one JSON document: the account, sessions, codes (never the code), account events, the messages sent to you (never a body), suppressions',
+        security,
+        response: { 200: PersonalData, ...errors(401) },
+      },
+    },
+    async (request, reply) => {
+      reply.header('content-disposition', 'attachment; filename="panic-account-export.json"');
+      return exportPersonalData(services, request.user!);
+    },
+  );
+
+  app.delete(
+    '/me',
+    {
+      // it hashes a password: the budget of the routes that do
+      config: { limit: { expensive: true } },
+      preHandler: auth,
+      schema: {
+        tags,
+        summary:
+          'Delete your account: with the password, or `otp`, a fresh sign-in code, for an account without one. Your address and phone are erased from what is kept; the address can register again at once',
+        security,
+        body: body({ password: Type.Optional(LoginPassword), otp: Type.Optional(Otp) }),
+        response: {
+          200: Type.Object({ message: Type.String(), deleted: Type.Literal(true) }),
+          ...errors(400, 401, 429, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { password, otp } = request.body;
+      await deleteOwnAccount(services, request.user!, proofOf(password, otp));
+      return {
+        message: 'Your account was deleted, and your email address and phone number erased from what is kept.',
+        deleted: true as const,
+      };
+    },
   );
 
   app.get(

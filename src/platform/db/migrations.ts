@@ -354,6 +354,21 @@ const migrations: Record<string, Migration> = {
       );
     },
   },
+  '0015_message_owner': {
+    async up(db: Kysely<any>) {
+      await runStatements(
+        db,
+        `
+        -- whose message it is, so that an account's erasure finds every message sent for it, a notice to
+        -- an old address too. No foreign key: a message outlives its account (erased) until retention.
+        -- Rows from before: their code's account; a notice before this has none, and is found by address
+        ALTER TABLE messages ADD COLUMN user_id uuid;
+        UPDATE messages m SET user_id = c.user_id FROM otp_codes c WHERE c.id = m.code_id;
+        CREATE INDEX messages_user_idx ON messages (user_id);
+      `,
+      );
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */

@@ -123,6 +123,8 @@ export interface MessagesTable {
   locale: ColumnType<Locale | null, Locale | null | undefined, Locale | null>;
   /** The road's timer: sent when its time comes unless this earlier message of the code is delivered first. */
   waits_for: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The account it was sent for (null: written before messages had one, and not a code's). */
+  user_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Rows a refused code check writes when it claimed no code, so that it costs what a claim costs. */

@@ -1,0 +1,69 @@
+import { sql } from 'kysely';
+import type { Services } from '../runtime/services.ts';
+import { AppError } from '../shared/errors.ts';
+import { isEmailAddress } from '../shared/addresses.ts';
+import { ADDRESS_FACTS, type Actor } from '../shared/vocabulary.ts';
+import { eraseMessages } from '../delivery/erasure.ts';
+import { recordAccountEvent } from './events.ts';
+import { ownerOf } from './personal-data.ts';
+import { proveItIsThem, type Proof } from './proof.ts';
+import type { User } from '../platform/db/schema.ts';
+
+/**
+ * Deletes an account and erases the person from what outlives it, in one transaction: either all of
+ * it happens or none.
+ * - The account goes, and with it (their foreign keys) its codes, sessions and refresh tokens.
+ * - Its messages and account events stay until retention takes them, without its addresses: the
+ *   messages lose their address, body and any address quoted in an error (delivery/erasure.ts); the
+ *   events lose the facts that hold an address (ADDRESS_FACTS). Their network and user agent stay,
+ *   the record of who did what to the account, until retention.
+ * - Every address the account ever had (its own, earlier ones its messages, codes and events name)
+ *   leaves the suppression list and the login throttle: nothing keyed by an address is left.
+ * - An `account_deleted` event, with no address, is written (and its `user.deleted` webhook queued).
+ * The address is free at once: registering it again makes a new account.
+ *
+ * What this does not touch: the send limits and SMS budgets in the limiter's store (keyed by address,
+ * gone within a day), so that deleting an account is no way round them.
+ */
+export async function eraseAccount(
+  deps: Pick<Services, 'db' | 'config' | 'clock'>,
+  userId: string,
+  actor: Extract<Actor, 'user' | 'admin'>,
+): Promise<void> {
+  const now = deps.clock();
+  await deps.db.transaction().execute(async (trx) => {
+    const user = await trx
+      .selectFrom('users')
+      .select(['id', 'email', 'phone'])
+      .where('id', '=', userId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!user) throw new AppError('not_found', 'No account has this id: it may have been deleted already.');
+    const owner = await ownerOf(trx, user);
+    const { addresses } = owner;
+    await eraseMessages(trx, owner, now);
+    await trx
+      .updateTable('account_events')
+      .set({ facts: sql`facts - cast(${sql.val([...ADDRESS_FACTS])} AS text[])` })
+      .where('user_id', '=', userId)
+      .execute();
+    await trx.deleteFrom('suppressions').where(sql<string>`lower(address)`, 'in', addresses).execute();
+    const emails = addresses.filter(isEmailAddress);
+    if (emails.length) await trx.deleteFrom('login_failures').where('email', 'in', emails).execute();
+    await trx.deleteFrom('users').where('id', '=', userId).execute();
+    await recordAccountEvent(trx, deps, { userId, type: 'account_deleted', actor, at: now });
+  });
+}
+
+/**
+ * The signed-in person deletes their own account, once they show it is them (the password, or a
+ * fresh sign-in code): a stolen access token alone deletes nothing.
+ */
+export async function deleteOwnAccount(
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'passwords'>,
+  user: User,
+  proof: Proof,
+): Promise<void> {
+  await proveItIsThem(deps, user, proof, deps.clock());
+  await eraseAccount(deps, user.id, 'user');
+}

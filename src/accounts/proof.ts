@@ -1,0 +1,42 @@
+import type { Services } from '../runtime/services.ts';
+import type { User } from '../platform/db/schema.ts';
+import { AppError } from '../shared/errors.ts';
+import { normalizeEmail } from '../shared/addresses.ts';
+import { checkCode } from '../otp/check-code.ts';
+import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './login-throttle.ts';
+
+/**
+ * How a signed-in person shows it is them before a change a stolen session must not make (the
+ * account's address moves, the account is deleted): its password, or a fresh sign-in code.
+ */
+export type Proof = { password: string } | { otp: string };
+
+/**
+ * The password, under the login throttle of the account's address (a stolen session is no way to guess
+ * it faster), or a sign-in code: the way for an account without a password, and past a throttle that
+ * strangers keep armed.
+ */
+export async function proveItIsThem(
+  deps: Pick<Services, 'db' | 'config' | 'metrics' | 'passwords'>,
+  user: User,
+  proof: Proof,
+  now: Date,
+): Promise<void> {
+  if ('otp' in proof) {
+    await checkCode(deps, { userId: user.id, purpose: 'login', code: proof.otp, now, revealState: true });
+    return;
+  }
+  deps.passwords.assertCapacity();
+  const email = normalizeEmail(user.email);
+  await assertNotThrottled(deps.db, email, now);
+  if (!(await deps.passwords.verify(user.password_hash, proof.password))) {
+    await recordLoginFailure(deps.db, email, now, deps.config.LOGIN_MAX_FAILURES);
+    throw new AppError(
+      'invalid_credentials',
+      user.password_hash
+        ? 'The password is wrong.'
+        : 'This account has no password: send "otp", a sign-in code, instead.',
+    );
+  }
+  await clearLoginFailures(deps.db, email);
+}

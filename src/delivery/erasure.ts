@@ -1,0 +1,67 @@
+import { sql, type RawBuilder, type Transaction } from 'kysely';
+import type { Database } from '../platform/db/schema.ts';
+import { PENDING_STATUSES } from '../shared/vocabulary.ts';
+import { ownedBy, type MessageOwner } from './delivery-log.ts';
+
+/** What an erased message says instead of its address, its body, and an address in its errors. */
+export const ERASED = '[erased]';
+
+/**
+ * Erases a deleted account's messages, in the erasure's transaction: the address, the subject and the
+ * body go, an address quoted in an error or a provider's answer is replaced (the rest of the error
+ * stays: why a message failed is not personal), and one still waiting is cancelled (a worker sending
+ * it now loses its lease, so its outcome is not written back over the erasure). The messages and their
+ * history stay, without the person, until retention takes them. Returns how many messages were erased.
+ */
+export async function eraseMessages(trx: Transaction<Database>, owner: MessageOwner, now: Date): Promise<number> {
+  const quoted = quotedForms(owner.addresses);
+  const scrub = (text: RawBuilder<string | null>) =>
+    quoted ? sql<string | null>`regexp_replace(${text}, ${quoted}, ${ERASED}, 'gi')` : text;
+  const erased = await trx
+    .updateTable('messages')
+    .set({
+      recipient: ERASED,
+      subject: null,
+      body_text: ERASED,
+      body_html: null,
+      otp: null,
+      last_error: scrub(sql<string | null>`last_error`),
+      status: sql`CASE WHEN status IN (${sql.join(PENDING_STATUSES)}) THEN 'cancelled' ELSE status END`,
+      lease_until: null,
+      lease_token: null,
+      updated_at: now,
+    })
+    .where(ownedBy(owner))
+    .returning(['id', 'status'])
+    .execute();
+  if (!erased.length) return 0;
+  const ids = erased.map((m) => m.id);
+  if (quoted)
+    await trx
+      .updateTable('message_events')
+      .set({
+        error: scrub(sql<string | null>`error`),
+        provider_error: sql`cast(${scrub(sql<string | null>`cast(provider_error AS text)`)} AS jsonb)`,
+      })
+      .where('message_id', 'in', ids)
+      .execute();
+  await trx
+    .insertInto('message_events')
+    .values(erased.map((m) => ({ message_id: m.id, at: now, kind: 'erased' as const, status: m.status })))
+    .execute();
+  return erased.length;
+}
+
+/**
+ * One pattern (PostgreSQL's regular expressions) for every way an address is quoted in an error: as
+ * it is, and a number without its '+' too (some providers write 27821234567), or undefined for none.
+ */
+function quotedForms(addresses: readonly string[]): string | undefined {
+  const forms = new Set(addresses.flatMap((a) => (a.startsWith('+') ? [a, a.slice(1)] : [a])));
+  if (!forms.size) return undefined;
+  // longest first, so that "+27…" is replaced whole before "27…" could match inside it
+  return [...forms]
+    .sort((a, b) => b.length - a.length)
+    .map((f) => f.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&'))
+    .join('|');
+}
