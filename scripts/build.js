@@ -1,6 +1,7 @@
 // `npm run build`: src/ compiled to dist/ by TypeScript 7 (the `typescript` package is 5.x for its JS
 // API), then the pages of the dev inbox and the support console (src/dev-inbox/page/,
-// src/console/page/) copied beside their modules, where their page.ts reads them. Plain JavaScript, so node runs it without tsx.
+// src/console/page/, and the style they share, src/shared-page/) copied beside their modules, where
+// their page.ts reads them. Plain JavaScript, so node runs it without tsx.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 // Test files build too, while servers of other test files read dist/: a file is replaced whole
 // (written aside, then renamed) and only when it changed, so no reader meets one half written.
-for (const page of ['dev-inbox/page', 'console/page']) {
+for (const page of ['dev-inbox/page', 'console/page', 'shared-page']) {
   const from = root(`src/${page}`);
   const to = root(`dist/${page}`);
   mkdirSync(to, { recursive: true });

@@ -690,6 +690,11 @@ describe('support console', { skip: skipWithoutChromium }, () => {
         const hosts = new Set<string>();
         const refused: string[] = [];
         page.on('request', (r) => hosts.add(new URL(r.url()).origin));
+        const missing: string[] = [];
+        page.on('response', (r) => {
+          if (['script', 'stylesheet'].includes(r.request().resourceType()) && r.status() !== 200)
+            missing.push(r.url());
+        });
         page.on('console', (m) => {
           if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
         });
@@ -698,6 +703,7 @@ describe('support console', { skip: skipWithoutChromium }, () => {
         await page.goto(`${stack.baseUrl}/console`);
         await page.getByRole('heading', { name: 'Find a person' }).waitFor();
         assert.deepEqual([...hosts], [stack.baseUrl]);
+        assert.deepEqual(missing, [], 'every script and style the pages link is served');
         assert.deepEqual(refused, []);
         // signing out ends the cookie in this browser
         await page.getByRole('button', { name: 'Sign out' }).click();

@@ -37,8 +37,22 @@ async function watchCsp(page: Page): Promise<string[]> {
   return refused;
 }
 
-/** The page's own stylesheet applies (a CSP that blocked it would leave the browser's defaults). */
-const styled = (page: Page) => page.evaluate(() => getComputedStyle(document.querySelector('main')!).maxWidth);
+/** The page's styles and script by the name they are served under, with the file each is read from. */
+const SOURCES = {
+  'base.css': 'src/shared-page/base.css',
+  'inbox.css': 'src/dev-inbox/page/inbox.css',
+  'inbox.js': 'src/dev-inbox/page/inbox.js',
+};
+
+/**
+ * The page's own stylesheet and the shared one apply: main's width and body's margin (a CSP that
+ * blocked them would leave the browser's defaults).
+ */
+const styled = (page: Page) =>
+  page.evaluate(() => [
+    getComputedStyle(document.querySelector('main')!).maxWidth,
+    getComputedStyle(document.body).margin,
+  ]);
 
 describe('dev inbox JSON (APP_ENV=development)', () => {
   let stack: Stack;
@@ -121,18 +135,24 @@ describe('dev inbox JSON (APP_ENV=development)', () => {
       );
     }
     const linked = [...html.matchAll(/<(?:script|link|img)[^>]+(?:src|href)="([^"]*)"/gi)].map((m) => m[1]);
-    assert.deepEqual(linked, ['/dev/inbox/inbox.css', '/dev/inbox/inbox.js'], 'nothing is loaded from elsewhere');
-    const assets = { '/dev/inbox/inbox.css': /^text\/css/, '/dev/inbox/inbox.js': /^text\/javascript/ };
+    assert.deepEqual(
+      linked,
+      ['/dev/inbox/base.css', '/dev/inbox/inbox.css', '/dev/inbox/inbox.js'],
+      'nothing is loaded from elsewhere',
+    );
+    const assets = {
+      '/dev/inbox/base.css': /^text\/css/,
+      '/dev/inbox/inbox.css': /^text\/css/,
+      '/dev/inbox/inbox.js': /^text\/javascript/,
+    };
     for (const [path, type] of Object.entries(assets)) {
       const res = await fetch(`${stack.baseUrl}${path}`);
       assert.equal(res.status, 200, path);
       assert.match(res.headers.get('content-type') ?? '', type, path);
       assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
       const text = await res.text();
-      assert.equal(
-        text,
-        readFileSync(new URL(`../src/dev-inbox/page/${path.split('/').pop()}`, import.meta.url), 'utf8'),
-      );
+      const name = path.split('/').pop() as keyof typeof SOURCES;
+      assert.equal(text, readFileSync(join(ROOT, SOURCES[name]), 'utf8'));
       assert.doesNotMatch(text, /innerHTML/, 'values go into the DOM as text only');
     }
 
@@ -161,6 +181,7 @@ describe('dev inbox outside development (APP_ENV=test)', () => {
       '/dev/inbox',
       '/dev/inbox/messages',
       '/dev/inbox/messages?to=a@b.co',
+      '/dev/inbox/base.css',
       '/dev/inbox/inbox.css',
       '/dev/inbox/inbox.js',
     ]) {
@@ -203,7 +224,7 @@ describe('dev inbox page in headless Chromium', { skip: skipWithoutChromium }, (
 
       await page.goto(`${stack.baseUrl}/dev/inbox`);
       await page.getByText('No messages yet').waitFor({ timeout: 10_000 });
-      assert.equal(await styled(page), '780px');
+      assert.deepEqual(await styled(page), ['780px', '0px']);
       assert.ok(await page.getByText('/api/v1/auth/register').isVisible(), 'the empty state says how to get a code');
       await page.screenshot({ path: join(tmpdir(), 'panic-dev-inbox-empty.png'), fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
@@ -392,7 +413,7 @@ describe('dev inbox page with DEV_INBOX_TOKEN, in headless Chromium', { skip: sk
   it('opened as /dev/inbox?token=…, its style and script come with the token, and without it are refused', {
     timeout: 60_000,
   }, async () => {
-    for (const file of ['inbox.css', 'inbox.js']) {
+    for (const file of Object.keys(SOURCES)) {
       assert.equal((await fetch(`${stack.baseUrl}/dev/inbox/${file}`)).status, 403, file);
       assert.equal((await fetch(`${stack.baseUrl}/dev/inbox/${file}?token=${TOKEN}`)).status, 200, file);
     }
@@ -410,7 +431,7 @@ describe('dev inbox page with DEV_INBOX_TOKEN, in headless Chromium', { skip: sk
         .locator('.code')
         .filter({ hasText: /^\d{6}$/ })
         .waitFor({ timeout: 10_000 });
-      assert.equal(await styled(page), '780px');
+      assert.deepEqual(await styled(page), ['780px', '0px']);
       assert.deepEqual(pageErrors, []);
       assert.deepEqual(refused, []);
     } finally {
@@ -424,17 +445,17 @@ describe('dev inbox page with DEV_INBOX_TOKEN, in headless Chromium', { skip: sk
 // the image ships it.
 
 describe('dev inbox page of the compiled dist/', () => {
-  it('is found beside the compiled module: the build copies page/ to dist/dev-inbox/page/', async () => {
+  it('is found beside the compiled module: the build copies page/ and shared-page/ to dist/', async () => {
     const compiled = pathToFileURL(join(ROOT, 'dist/dev-inbox/page.js')).href;
     const { loadInboxPage } = (await import(compiled)) as typeof import('../src/dev-inbox/page.ts');
     const page = loadInboxPage(undefined);
     assert.match(page.html, /<script type="module" src="\/dev\/inbox\/inbox\.js"><\/script>/);
     assert.deepEqual(
       page.assets.map((a) => a.name),
-      ['inbox.css', 'inbox.js'],
+      Object.keys(SOURCES),
     );
     for (const asset of page.assets) {
-      assert.equal(asset.body, readFileSync(join(ROOT, 'src/dev-inbox/page', asset.name), 'utf8'), asset.name);
+      assert.equal(asset.body, readFileSync(join(ROOT, SOURCES[asset.name]), 'utf8'), asset.name);
     }
   });
 });

@@ -7,7 +7,7 @@ import {
   type PhoneChannel,
 } from '../shared/vocabulary.ts';
 import type { Services } from '../runtime/services.ts';
-import { codeExpiry, rehearseSendCode, sendCode } from '../otp/send-code.ts';
+import { codeExpiry, rehearseSendCode, sendCode, sendCodeWithinBudget } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { isEmailAddress, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
 import { AppError } from '../shared/errors.ts';
@@ -106,6 +106,44 @@ export async function sendAccountCodeEvenly(
       defer(() => rehearseSendCode(deps, { purpose, channel, destination: typed, now }));
     }
     return codeExpiry(deps, channel, now);
+  });
+}
+
+/**
+ * Emails a code of `purpose` when the address's account is `eligible`, and rehearses one otherwise;
+ * answers the same, at the same moment, in every case (a forgotten password, a verification code again).
+ */
+export async function emailAccountCodeEvenly(
+  deps: Pick<Services, 'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'seal' | 'composer'>,
+  purpose: OtpPurpose,
+  rawEmail: string,
+  requester: Requester,
+  eligible: (user: User) => boolean,
+): Promise<CodeSent> {
+  return answerEvenly(deps.logger, async (defer) => {
+    const email = normalizeEmail(rawEmail);
+    await deps.sendLimits.takeAsked(requester, email);
+    const now = deps.clock();
+    const user = await findUserByEmail(deps.db, email);
+    if (user && eligible(user))
+      defer(() =>
+        sendCodeWithinBudget(
+          deps,
+          {
+            userId: user.id,
+            firstName: user.first_name,
+            locale: user.locale,
+            purpose,
+            channel: 'email',
+            destination: email,
+            now,
+          },
+          requester,
+          sentPartOf(user, email),
+        ),
+      );
+    else defer(() => rehearseSendCode(deps, { purpose, channel: 'email', destination: email, now }));
+    return codeExpiry(deps, 'email', now);
   });
 }
 

@@ -1,47 +1,22 @@
 import type { Services } from '../runtime/services.ts';
-import { codeExpiry, rehearseSendCode, sendCodeWithinBudget } from '../otp/send-code.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { normalizeEmail } from '../shared/addresses.ts';
-import { answerEvenly } from './even-answer.ts';
+import { emailAccountCodeEvenly } from './account-code.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { revokeAllSessions, startSession } from './sessions.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
-import { findUserByEmail, sentPartOf } from './users.ts';
+import { findUserByEmail } from './users.ts';
 import { recordAccountEvent } from './events.ts';
 
 /** Emails a reset code when the account exists; answers the same, at the same moment, in every case. */
-export async function forgotPassword(
+export function forgotPassword(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'seal' | 'composer'>,
   rawEmail: string,
   requester: Requester,
 ): Promise<CodeSent> {
-  return answerEvenly(deps.logger, async (defer) => {
-    const email = normalizeEmail(rawEmail);
-    await deps.sendLimits.takeAsked(requester, email);
-    const now = deps.clock();
-    const user = await findUserByEmail(deps.db, email);
-    if (user)
-      defer(() =>
-        sendCodeWithinBudget(
-          deps,
-          {
-            userId: user.id,
-            firstName: user.first_name,
-            locale: user.locale,
-            purpose: 'password_reset',
-            channel: 'email',
-            destination: email,
-            now,
-          },
-          requester,
-          sentPartOf(user, email),
-        ),
-      );
-    else defer(() => rehearseSendCode(deps, { purpose: 'password_reset', channel: 'email', destination: email, now }));
-    return codeExpiry(deps, 'email', now);
-  });
+  return emailAccountCodeEvenly(deps, 'password_reset', rawEmail, requester, () => true);
 }
 
 /**

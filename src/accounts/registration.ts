@@ -1,13 +1,13 @@
 import { sql } from 'kysely';
 import type { Services } from '../runtime/services.ts';
-import { codeExpiry, issueAndQueue, rehearseSendCode, sendCodeWithinBudget } from '../otp/send-code.ts';
+import { codeExpiry, issueAndQueue } from '../otp/send-code.ts';
 import type { CodeSent } from '../contract/code-sent.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { AppError } from '../shared/errors.ts';
 import type { User } from '../platform/db/schema.ts';
 import { assertTextable, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
 import { personName } from '../shared/names.ts';
-import { answerEvenly } from './even-answer.ts';
+import { emailAccountCodeEvenly } from './account-code.ts';
 import { findUserByEmail, isUniqueViolation, toPublicUser } from './users.ts';
 import type { PublicUser } from '../contract/public-user.ts';
 import type { Locale } from '../shared/locales.ts';
@@ -131,38 +131,13 @@ export async function register(
 }
 
 /** Sends a new code if the account exists and is unverified; answers the same, at the same moment, in every case. */
-export async function resendVerification(
+export function resendVerification(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'logger' | 'metrics' | 'sendLimits' | 'seal' | 'composer'>,
   rawEmail: string,
   requester: Requester,
 ): Promise<CodeSent> {
-  return answerEvenly(deps.logger, async (defer) => {
-    const email = normalizeEmail(rawEmail);
-    await deps.sendLimits.takeAsked(requester, email);
-    const now = deps.clock();
-    const user = await findUserByEmail(deps.db, email);
-    if (user && !user.email_verified_at) {
-      defer(() =>
-        sendCodeWithinBudget(
-          deps,
-          {
-            userId: user.id,
-            firstName: user.first_name,
-            locale: user.locale,
-            purpose: 'email_verification',
-            channel: 'email',
-            destination: email,
-            now,
-          },
-          requester,
-          'new',
-        ),
-      );
-    } else {
-      defer(() => rehearseSendCode(deps, { purpose: 'email_verification', channel: 'email', destination: email, now }));
-    }
-    return codeExpiry(deps, 'email', now);
-  });
+  // an unverified account's email is a new destination: sentPartOf says 'new'
+  return emailAccountCodeEvenly(deps, 'email_verification', rawEmail, requester, (user) => !user.email_verified_at);
 }
 
 /**

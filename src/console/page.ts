@@ -1,8 +1,9 @@
 /**
  * The console's pages, as the files a browser-side developer edits in `page/` (plain HTML, CSS and
- * browser JavaScript, no build step), and uPlot's own files from node_modules, read once when the
- * console's routes are registered. `npm run build` copies `page/` to `dist/console/page/`, so tsx on
- * `src/` and node on `dist/` find them alike.
+ * browser JavaScript, no build step), the style it shares with the dev inbox (`shared-page/base.css`)
+ * and uPlot's own files from node_modules, read once when the console's routes are registered.
+ * `npm run build` copies `page/` and `shared-page/` to `dist/`, so tsx on `src/` and node on `dist/`
+ * find them alike.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,6 +35,9 @@ export interface ConsolePages {
 
 /** The page's own files. */
 const OWN_ASSETS = ['console.css', 'common.js', 'sign-in.js', 'person.js', 'health.js'];
+
+/** The style the console shares with the dev inbox, as /console/assets/base.css. */
+const BASE_CSS = { name: 'base.css', path: '../../shared-page/base.css' };
 
 /** uPlot (MIT, no dependencies), served from this origin: nothing is loaded from another host. */
 const UPLOT = { 'uPlot.iife.min.js': 'uplot/dist/uPlot.iife.min.js', 'uPlot.min.css': 'uplot/dist/uPlot.min.css' };
@@ -80,6 +84,7 @@ export function loadConsolePages(): ConsolePages {
     person: withVocabulary('index.html'),
     health: withVocabulary('health.html'),
     assets: [
+      { name: BASE_CSS.name, type: TYPES.css, body: read(BASE_CSS.path) },
       ...OWN_ASSETS.map((name) => ({ name, type: typeOf(name), body: read(name) })),
       ...Object.entries(UPLOT).map(([name, file]) => ({
         name,

@@ -1,11 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Services } from '../runtime/services.ts';
 import { webhookKey, type WebhookEndpoint } from '../config/webhooks.ts';
 import { addSeconds } from '../shared/clock.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { claimWebhooks, recordWebhookOutcome, type ClaimedWebhook, type WebhookOutcome } from './webhooks.ts';
 import { postWebhook } from './webhook-sender.ts';
-import type { Listen } from './worker.ts';
+import { type Listen, workerLifecycle } from './worker-lifecycle.ts';
 
 export type WebhookWorkerDeps = Pick<Services, 'db' | 'config' | 'logger' | 'clock' | 'metrics'> & {
   /** Wakes the worker the moment a delivery is committed; without it, it polls. */
@@ -33,29 +32,18 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
   const { db, config, logger, clock, metrics } = deps;
   const endpoints = config.WEBHOOK_URLS;
   const key = config.WEBHOOK_SECRET ? webhookKey(config.WEBHOOK_SECRET) : undefined;
-  let running = false;
-  let loops: Promise<void>[] = [];
-  let unlisten: (() => Promise<void>) | undefined;
+  // every wake-up wakes every endpoint's loop: a notification does not say whose row it is
+  const life = workerLifecycle({
+    keys: endpoints.map((e) => e.name),
+    listen: deps.listen,
+    wakeByPayload: false,
+    what: 'webhooks',
+    shutdownTimeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS,
+    logger,
+  });
   /** Cuts the requests in flight short when stop() has waited long enough. */
   let stopping = new AbortController();
   const inFlight = new Map<string, { delivery: ClaimedWebhook; done: Promise<void> }>();
-  let wakeups = 0;
-  const wakers = new Set<() => void>();
-  const wake = () => {
-    wakeups++;
-    for (const done of [...wakers]) done();
-  };
-  const pause = (ms: number, seen: number) =>
-    new Promise<void>((resolve) => {
-      if (wakeups !== seen) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        wakers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      wakers.add(done);
-    });
 
   /** Posts one delivery and decides what comes of it: delivered, tried again later, or given up. */
   async function attempt(endpoint: WebhookEndpoint, delivery: ClaimedWebhook): Promise<WebhookOutcome> {
@@ -114,7 +102,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
       .finally(() => {
         inFlight.delete(delivery.id);
         // a slot is free, and the account's next event may now be due
-        wake();
+        life.wake();
       });
     inFlight.set(delivery.id, { delivery, done });
   }
@@ -123,8 +111,8 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
     [...inFlight.values()].filter((f) => f.delivery.endpoint === endpoint.name).map((f) => f.delivery.id);
 
   async function endpointLoop(endpoint: WebhookEndpoint): Promise<void> {
-    while (running) {
-      const seen = wakeups;
+    while (life.running) {
+      const seen = life.seen(endpoint.name);
       const ids = mine(endpoint);
       const free = config.WEBHOOK_CONCURRENCY - ids.length;
       if (free > 0) {
@@ -133,10 +121,10 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
           claimed = await claimWebhooks(db, endpoint.name, clock(), config.DELIVERY_LEASE_SECONDS, free, ids);
         } catch (err) {
           logger.error({ err, endpoint: endpoint.name }, 'webhook worker could not claim deliveries');
-          await pause(config.DELIVERY_POLL_MS, wakeups);
+          await life.pause(endpoint.name, config.DELIVERY_POLL_MS, life.seen(endpoint.name));
           continue;
         }
-        if (!running) {
+        if (!life.running) {
           // claimed while stopping: straight back
           for (const d of claimed)
             await record(d, { status: 'queued', reason: 'the worker stopped', retryAt: clock() });
@@ -145,43 +133,28 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
         for (const d of claimed) begin(endpoint, d);
         if (claimed.length === free) continue;
       }
-      await pause(config.DELIVERY_POLL_MS, seen);
+      await life.pause(endpoint.name, config.DELIVERY_POLL_MS, seen);
     }
   }
 
   return {
     start() {
-      if (running || !endpoints.length) return;
-      running = true;
+      if (life.running || !endpoints.length) return;
       stopping = new AbortController();
-      loops = endpoints.map(endpointLoop);
-      deps
-        .listen?.(wake)
-        .then((off) => {
-          if (!running) return void off();
-          unlisten = off;
-          wake();
-        })
-        .catch((err) =>
-          logger.warn({ err }, 'could not LISTEN for new webhooks; the worker polls every DELIVERY_POLL_MS'),
-        );
+      life.start(() => endpoints.map(endpointLoop));
     },
     async stop() {
-      running = false;
-      wake();
-      await unlisten?.().catch(() => {});
-      unlisten = undefined;
-      await Promise.all(loops);
-      const settled = Promise.all([...inFlight.values()].map((f) => f.done));
-      const deadline = sleep(config.SHUTDOWN_TIMEOUT_SECONDS * 1000, 'deadline' as const, { ref: false });
-      if ((await Promise.race([settled.then(() => 'settled' as const), deadline])) === 'deadline') {
-        logger.warn(
-          { deliveries: [...inFlight.keys()] },
-          'SHUTDOWN_TIMEOUT_SECONDS passed with webhooks in flight: they go back to the queue',
-        );
-        stopping.abort();
-        await settled;
-      }
+      await life.stop(
+        () => [...inFlight.values()].map((f) => f.done),
+        async (settled) => {
+          logger.warn(
+            { deliveries: [...inFlight.keys()] },
+            'SHUTDOWN_TIMEOUT_SECONDS passed with webhooks in flight: they go back to the queue',
+          );
+          stopping.abort();
+          await settled;
+        },
+      );
     },
   };
 }

@@ -1,6 +1,5 @@
 import { noRoad, type Road } from './road.ts';
 import type { Services } from '../runtime/services.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/settings.ts';
 import { addSeconds } from '../shared/clock.ts';
 import { CHANNELS, type Channel } from '../shared/vocabulary.ts';
@@ -20,12 +19,7 @@ import {
   type OutcomeOf,
 } from './outbox.ts';
 import { callingCodeOf } from '../shared/addresses.ts';
-
-/**
- * Subscribes to "a message was committed" (LISTEN, or PGlite's own), with the message's channel as
- * payload when known; answers the unsubscribe.
- */
-export type Listen = (onNotify: (payload?: string) => void) => Promise<() => Promise<void>>;
+import { type Listen, workerLifecycle } from './worker-lifecycle.ts';
 
 /** What the worker takes of the services, and how it hears of new messages. */
 export type WorkerDeps = Pick<Services, 'db' | 'config' | 'channels' | 'logger' | 'clock' | 'metrics' | 'seal'> & {
@@ -81,40 +75,19 @@ function batchLength(queue: readonly OutcomeOf[]): number {
 export function createWorker(deps: WorkerDeps): Worker {
   const { db, config, channels, logger, clock, metrics, seal, road = noRoad } = deps;
   const served = servedChannels(config, channels);
-  let running = false;
-  let loops: Promise<void>[] = [];
-  let unlisten: (() => Promise<void>) | undefined;
+  const life = workerLifecycle({
+    keys: served,
+    listen: deps.listen,
+    wakeByPayload: true,
+    what: 'messages',
+    shutdownTimeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS,
+    logger,
+  });
+  const { wake, pause } = life;
   /** Claimed messages until their outcome is written; `sending` until their send has ended. */
   const inFlight = new Map<string, { message: ClaimedMessage; sending: boolean; done: Promise<void> }>();
   /** Outcomes the database did not take: written before anything new is claimed. */
   const unrecorded: OutcomeOf[] = [];
-  const wakers = Object.fromEntries(CHANNELS.map((c) => [c, new Set<() => void>()])) as Record<
-    Channel,
-    Set<() => void>
-  >;
-  /** Counts each channel's wake-ups, so that one arriving while its loop was claiming is not lost. */
-  const wakeups = Object.fromEntries(CHANNELS.map((c) => [c, 0])) as Record<Channel, number>;
-  /** Wakes one channel's loop (a message of it committed, a slot of it freed), or both. */
-  const wake = (channel?: string) => {
-    for (const c of CHANNELS) {
-      if (channel !== undefined && channel !== c) continue;
-      wakeups[c]++;
-      for (const done of [...wakers[c]]) done();
-    }
-  };
-
-  /** Waits ms, or until the channel is woken after wake-up `seen`. */
-  const pause = (channel: Channel, ms: number, seen: number) =>
-    new Promise<void>((resolve) => {
-      if (wakeups[channel] !== seen) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        wakers[channel].delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      wakers[channel].add(done);
-    });
 
   /** Sends one message and decides its next state; its claim read whether its code is live and its address suppressed. */
   async function attempt(stored: ClaimedMessage): Promise<Outcome> {
@@ -319,8 +292,8 @@ export function createWorker(deps: WorkerDeps): Worker {
 
   /** One loop per channel: it claims as many as it has free slots, as soon as they free. */
   async function channelLoop(channel: Channel): Promise<void> {
-    while (running) {
-      const seen = wakeups[channel];
+    while (life.running) {
+      const seen = life.seen(channel);
       if (!(await flushUnrecorded())) {
         await pause(channel, RECORD_RETRY_MS, seen);
         continue;
@@ -335,10 +308,10 @@ export function createWorker(deps: WorkerDeps): Worker {
           claimed = await claimDue(db, channel, clock(), config.DELIVERY_LEASE_SECONDS, free, ids);
         } catch (err) {
           logger.error({ err, channel }, 'delivery worker could not claim messages');
-          await pause(channel, config.DELIVERY_POLL_MS, wakeups[channel]);
+          await pause(channel, config.DELIVERY_POLL_MS, life.seen(channel));
           continue;
         }
-        if (!running) {
+        if (!life.running) {
           // Claimed while stopping: hand them straight back.
           for (const message of claimed) await record(message, requeued(message));
           break;
@@ -373,39 +346,23 @@ export function createWorker(deps: WorkerDeps): Worker {
       return handled;
     },
     start() {
-      if (running) return;
-      running = true;
-      loops = served.map(channelLoop);
-      deps
-        .listen?.(wake)
-        .then((off) => {
-          if (!running) return void off();
-          unlisten = off;
-          wake(); // for what was committed between the first claim and the LISTEN
-        })
-        .catch((err) =>
-          logger.warn({ err }, 'could not LISTEN for new messages; the worker polls every DELIVERY_POLL_MS'),
-        );
+      life.start(() => served.map(channelLoop));
     },
     async stop() {
-      running = false;
-      wake();
-      await unlisten?.().catch(() => {});
-      unlisten = undefined;
-      await Promise.all(loops);
-      const settled = Promise.all([...inFlight.values()].map((f) => f.done));
-      const deadline = sleep(config.SHUTDOWN_TIMEOUT_SECONDS * 1000, 'deadline' as const, { ref: false });
-      if ((await Promise.race([settled.then(() => 'settled' as const), deadline])) === 'deadline') {
-        const flights = [...inFlight.values()];
-        const left = flights.filter((f) => f.sending).map((f) => f.message);
-        logger.warn(
-          { messages: left.map((m) => m.id) },
-          'SHUTDOWN_TIMEOUT_SECONDS passed with sends in flight: their messages go back to the queue',
-        );
-        for (const message of left) await record(message, requeued(message));
-        // outcomes of ended sends still being written (each write is bounded by DB_QUERY_TIMEOUT_MS)
-        await Promise.all(flights.filter((f) => !f.sending).map((f) => f.done));
-      }
+      await life.stop(
+        () => [...inFlight.values()].map((f) => f.done),
+        async () => {
+          const flights = [...inFlight.values()];
+          const left = flights.filter((f) => f.sending).map((f) => f.message);
+          logger.warn(
+            { messages: left.map((m) => m.id) },
+            'SHUTDOWN_TIMEOUT_SECONDS passed with sends in flight: their messages go back to the queue',
+          );
+          for (const message of left) await record(message, requeued(message));
+          // outcomes of ended sends still being written (each write is bounded by DB_QUERY_TIMEOUT_MS)
+          await Promise.all(flights.filter((f) => !f.sending).map((f) => f.done));
+        },
+      );
       await flushUnrecorded();
     },
   };

@@ -1,21 +1,28 @@
 /**
  * The development inbox page, as the files a browser-side developer edits in `page/`: `index.html`,
- * `inbox.css` and `inbox.js` (plain browser JavaScript, no build step). They are read once, when the
- * inbox's routes are registered, from beside this module: `npm run build` copies `page/` to
- * `dist/dev-inbox/page/`, so tsx on `src/` and node on `dist/` find them alike.
+ * `inbox.css` and `inbox.js` (plain browser JavaScript, no build step), with the style it shares with
+ * the support console (`shared-page/base.css`). They are read once, when the inbox's routes are
+ * registered, from beside this module: `npm run build` copies `page/` and `shared-page/` to `dist/`,
+ * so tsx on `src/` and node on `dist/` find them alike.
  */
 import { readFileSync } from 'node:fs';
 import { CHANNEL_LABELS, MESSAGE_PURPOSES, MESSAGE_STATUSES } from '../shared/vocabulary.ts';
 import { LOCALES } from '../shared/locales.ts';
 
-/** The page's style and script, served beside it under /dev/inbox/, with their content types. */
-const ASSET_TYPES = {
-  'inbox.css': 'text/css; charset=utf-8',
-  'inbox.js': 'text/javascript; charset=utf-8',
-} as const;
+const CSS = 'text/css; charset=utf-8';
+
+/**
+ * The page's styles and script, served beside it under /dev/inbox/ by name, with their content types;
+ * `file` is the link in index.html, relative to it (and the file read).
+ */
+const ASSETS = [
+  { name: 'base.css', file: '../../shared-page/base.css', type: CSS },
+  { name: 'inbox.css', file: 'inbox.css', type: CSS },
+  { name: 'inbox.js', file: 'inbox.js', type: 'text/javascript; charset=utf-8' },
+] as const;
 
 export interface InboxAsset {
-  name: keyof typeof ASSET_TYPES;
+  name: (typeof ASSETS)[number]['name'];
   type: string;
   body: string;
 }
@@ -50,7 +57,7 @@ function vocabularyJson(): string {
 }
 
 /**
- * The page as served: the vocabulary filled in as data, and the links to its style and script made
+ * The page as served: the vocabulary filled in as data, and the links to its styles and script made
  * absolute (they are relative in the file, so it opens from disk too) and, with DEV_INBOX_TOKEN set,
  * carrying the token, since the browser fetches them with no header of ours.
  */
@@ -61,9 +68,9 @@ export function loadInboxPage(token: string | undefined): InboxPage {
     VOCABULARY_BLOCK,
     VOCABULARY_BLOCK.replace('{}', () => vocabularyJson()),
   );
-  const assets = Object.entries(ASSET_TYPES).map(([name, type]) => {
-    html = replaceOnce(html, `"${name}"`, `"/dev/inbox/${name}${query}"`);
-    return { name: name as InboxAsset['name'], type, body: read(name) };
+  const assets = ASSETS.map(({ name, file, type }) => {
+    html = replaceOnce(html, `"${file}"`, `"/dev/inbox/${name}${query}"`);
+    return { name, type, body: read(file) };
   });
   return { html, assets };
 }
