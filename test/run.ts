@@ -26,6 +26,7 @@ import type { Answer, Ask } from './support/lane.ts';
 
 /** Files that assert a duration (a median gap under 1 ms, answers within a bound). */
 const TIMED = new Set([
+  'attack-code-login-timing.test.ts',
   'abuse-enumeration-inbox.test.ts',
   'abuse-ip-limits.test.ts',
   'delivery-worker.test.ts',
