@@ -224,6 +224,8 @@ for (const db of await databaseKinds()) {
         .execute();
       assert.ok(erased.length >= 6, `the account's messages are kept (${erased.length})`);
       assert.equal(erased.find((m) => m.id === waiting)?.status, 'cancelled');
+      // a number keeps its country (delivery health counts per calling code), an email nothing
+      assert.deepEqual(new Set(erased.map((m) => m.recipient)), new Set(['[erased]', '+27 [erased]']));
       const events = await services.db
         .selectFrom('account_events')
         .select(['type', 'actor', 'facts'])

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../platform/db/schema.ts';
 import { PENDING_STATUSES } from '../shared/vocabulary.ts';
+import { callingCodeOf } from '../shared/addresses.ts';
 import { ownedBy, type MessageOwner } from './delivery-log.ts';
 
 /** What an erased message says instead of its address, its body, and an address in its errors. */
@@ -20,7 +21,7 @@ export async function eraseMessages(trx: Transaction<Database>, owner: MessageOw
   const erased = await trx
     .updateTable('messages')
     .set({
-      recipient: ERASED,
+      recipient: erasedRecipient(owner.addresses),
       subject: null,
       body_text: ERASED,
       body_html: null,
@@ -50,6 +51,17 @@ export async function eraseMessages(trx: Transaction<Database>, owner: MessageOw
     .values(erased.map((m) => ({ message_id: m.id, at: now, kind: 'erased' as const, status: m.status })))
     .execute();
   return erased.length;
+}
+
+/**
+ * What an erased message keeps of its address: nothing of an email; a number's calling code ("+27
+ * [erased]"), which names a country, not a person, so delivery health per country still counts it.
+ */
+function erasedRecipient(addresses: readonly string[]) {
+  const numbers = addresses.filter((a) => a.startsWith('+') && callingCodeOf(a));
+  if (!numbers.length) return sql<string>`${ERASED}`;
+  const cases = numbers.map((n) => sql`WHEN ${n} THEN ${`+${callingCodeOf(n)} ${ERASED}`}`);
+  return sql<string>`CASE lower(recipient) ${sql.join(cases, sql` `)} ELSE ${ERASED} END`;
 }
 
 /**
