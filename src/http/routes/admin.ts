@@ -127,7 +127,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      await liftSuppression(services, request.params.address);
+      await liftSuppression(services, request.params.address, requesterOf(request));
       return { address: request.params.address, removed: true as const };
     },
   );
@@ -255,6 +255,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Type.Object({ revoked: Type.Integer() }), ...errors(400, 401, 404) },
       },
     },
-    async (request) => ({ revoked: await endSessionsOfPerson(services, request.params.id) }),
+    async (request) => ({ revoked: await endSessionsOfPerson(services, request.params.id, requesterOf(request)) }),
   );
 };
