@@ -286,6 +286,13 @@ for (const db of await databaseKinds()) {
       const user = (id: string) => q().selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       const login = (email: string, password: string) => stack.api('POST', '/api/v1/auth/login', { email, password });
 
+      /** The account's password hash replaced: a reset's change, and a password change's. */
+      const passwordHashUpdate: Flow['change'] = {
+        table: 'users',
+        ops: 'UPDATE',
+        when: (r) => `NEW.id = ${lit(r.id!)} AND NEW.password_hash IS DISTINCT FROM OLD.password_hash`,
+      };
+
       const flows: Flow[] = [
         {
           type: 'registered',
@@ -408,11 +415,7 @@ for (const db of await databaseKinds()) {
         {
           type: 'password_reset',
           answers: 200,
-          change: {
-            table: 'users',
-            ops: 'UPDATE',
-            when: (r) => `NEW.id = ${lit(r.id!)} AND NEW.password_hash IS DISTINCT FROM OLD.password_hash`,
-          },
+          change: passwordHashUpdate,
           async prepare() {
             const { p, id } = await signedIn('ev-fail-reset');
             expectStatus(await stack.api('POST', '/api/v1/auth/forgot-password', { email: p.email }), 200);
@@ -468,11 +471,7 @@ for (const db of await databaseKinds()) {
         {
           type: 'password_changed',
           answers: 200,
-          change: {
-            table: 'users',
-            ops: 'UPDATE',
-            when: (r) => `NEW.id = ${lit(r.id!)} AND NEW.password_hash IS DISTINCT FROM OLD.password_hash`,
-          },
+          change: passwordHashUpdate,
           async prepare() {
             const { p, tokens, id } = await signedIn('ev-fail-change');
             const hash = (await user(id)).password_hash;

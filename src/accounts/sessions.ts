@@ -1,5 +1,6 @@
 import type { Config } from '../config/settings.ts';
-import type { User } from '../platform/db/schema.ts';
+import type { Transaction } from 'kysely';
+import type { Database, User } from '../platform/db/schema.ts';
 import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { addSeconds } from '../shared/clock.ts';
@@ -171,28 +172,44 @@ export async function revokeSessionOf(
     .where('sessions.user_id', '=', userId)
     .executeTakeFirst();
   if (!row) throw invalidRefresh();
-  await db.transaction().execute(async (trx) => {
-    const ended = await trx
-      .updateTable('sessions')
-      .set({ revoked_at: now })
-      .where('id', '=', row.id)
-      .where('revoked_at', 'is', null)
-      .returning('id')
-      .executeTakeFirst();
-    if (ended)
-      await recordAccountEvent(
-        trx,
-        { config },
-        {
-          userId,
-          type: 'session_revoked',
-          actor: 'user',
-          requester,
-          facts: { session_id: ended.id, reason: 'logout' },
-          at: now,
-        },
-      );
-  });
+  await db
+    .transaction()
+    .execute((trx) => endOneSession(trx, config, { userId, sessionId: row.id, requester, reason: 'logout' }, now));
+}
+
+/**
+ * Ends one live session of the user, with its session_revoked event (the person ends it, `reason` says
+ * how); whether it was live.
+ */
+async function endOneSession(
+  trx: Transaction<Database>,
+  config: Config,
+  { userId, sessionId, requester, reason }: { userId: string; sessionId: string; requester: Requester; reason: string },
+  now: Date,
+): Promise<boolean> {
+  const ended = await trx
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('id', '=', sessionId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning('id')
+    .executeTakeFirst();
+  if (ended)
+    await recordAccountEvent(
+      trx,
+      { config },
+      {
+        userId,
+        type: 'session_revoked',
+        actor: 'user',
+        requester,
+        facts: { session_id: ended.id, reason },
+        at: now,
+      },
+    );
+  return ended !== undefined;
 }
 
 /**
@@ -293,29 +310,8 @@ export async function endSession(
 ): Promise<void> {
   const now = clock();
   await db.transaction().execute(async (trx) => {
-    const ended = await trx
-      .updateTable('sessions')
-      .set({ revoked_at: now })
-      .where('id', '=', sessionId)
-      .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', now)
-      .returning('id')
-      .executeTakeFirst();
-    if (!ended)
+    if (!(await endOneSession(trx, config, { userId, sessionId, requester, reason: 'revoked' }, now)))
       throw new AppError('session_not_found', 'None of your live sessions has this id: it may have ended already.');
-    await recordAccountEvent(
-      trx,
-      { config },
-      {
-        userId,
-        type: 'session_revoked',
-        actor: 'user',
-        requester,
-        facts: { session_id: ended.id, reason: 'revoked' },
-        at: now,
-      },
-    );
   });
 }
 
