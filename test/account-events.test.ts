@@ -201,7 +201,7 @@ for (const db of await databaseKinds()) {
         [
           ['registered', { email: p.email, phone: p.phone, replaced: false }],
           ['email_verified', { email: p.email }],
-          ['password_reset', {}],
+          ['password_reset', { sessions_ended: 0 }],
           [
             'login_succeeded',
             { method: 'password', session_id: (await eventsOf(userId))[3].facts.session_id, new_network: true },
@@ -285,6 +285,13 @@ for (const db of await databaseKinds()) {
         q().selectFrom('login_failures').selectAll().where('email', '=', email).executeTakeFirst();
       const user = (id: string) => q().selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       const login = (email: string, password: string) => stack.api('POST', '/api/v1/auth/login', { email, password });
+
+      /** The account's password hash replaced: a reset's change, and a password change's. */
+      const passwordHashUpdate: Flow['change'] = {
+        table: 'users',
+        ops: 'UPDATE',
+        when: (r) => `NEW.id = ${lit(r.id!)} AND NEW.password_hash IS DISTINCT FROM OLD.password_hash`,
+      };
 
       const flows: Flow[] = [
         {
@@ -408,11 +415,7 @@ for (const db of await databaseKinds()) {
         {
           type: 'password_reset',
           answers: 200,
-          change: {
-            table: 'users',
-            ops: 'UPDATE',
-            when: (r) => `NEW.id = ${lit(r.id!)} AND NEW.password_hash IS DISTINCT FROM OLD.password_hash`,
-          },
+          change: passwordHashUpdate,
           async prepare() {
             const { p, id } = await signedIn('ev-fail-reset');
             expectStatus(await stack.api('POST', '/api/v1/auth/forgot-password', { email: p.email }), 200);
@@ -462,6 +465,110 @@ for (const db of await databaseKinds()) {
               id,
               act: () => stack.api('POST', '/api/v1/auth/refresh', { refresh_token: tokens.refresh_token }),
               changed: async () => (await sessionsOf(id)).some((s) => s.revoked_at !== null),
+            };
+          },
+        },
+        {
+          type: 'password_changed',
+          answers: 200,
+          change: passwordHashUpdate,
+          async prepare() {
+            const { p, tokens, id } = await signedIn('ev-fail-change');
+            const hash = (await user(id)).password_hash;
+            return {
+              email: p.email,
+              id,
+              act: () =>
+                stack.api(
+                  'POST',
+                  '/api/v1/users/me/password',
+                  { current_password: p.password, new_password: 'changed, not reset' },
+                  tokens.access_token,
+                ),
+              changed: async () => (await user(id)).password_hash !== hash,
+            };
+          },
+        },
+        {
+          type: 'email_changed',
+          answers: 200,
+          change: {
+            table: 'users',
+            ops: 'UPDATE',
+            when: (r) => `NEW.id = ${lit(r.id!)} AND NEW.email IS DISTINCT FROM OLD.email`,
+          },
+          async prepare() {
+            const { p, tokens, id } = await signedIn('ev-fail-email');
+            const email = person('ev-fail-email-new').email;
+            const token = tokens.access_token;
+            expectStatus(
+              await stack.api('POST', '/api/v1/users/me/email', { email, password: p.password }, token),
+              200,
+            );
+            const otp = await stack.emailCode(email);
+            return {
+              email: p.email,
+              id,
+              act: () => stack.api('POST', '/api/v1/users/me/email/verify', { otp }, token),
+              changed: async () => (await user(id)).email === email,
+            };
+          },
+        },
+        {
+          type: 'code_sent_by_support',
+          answers: 200,
+          change: {
+            table: 'otp_codes',
+            ops: 'INSERT',
+            when: (r) => `NEW.user_id = ${lit(r.id!)} AND NEW.purpose = 'login'`,
+          },
+          async prepare() {
+            const { p, id } = await signedIn('ev-fail-support-code');
+            const codes = () => q().selectFrom('otp_codes').select('id').where('user_id', '=', id).execute();
+            const before = (await codes()).length;
+            return {
+              email: p.email,
+              id,
+              act: () =>
+                stack.api(
+                  'POST',
+                  `/api/v1/admin/users/${id}/codes`,
+                  { purpose: 'login', channel: 'email' },
+                  ADMIN_TOKEN,
+                ),
+              changed: async () => (await codes()).length > before,
+            };
+          },
+        },
+        {
+          type: 'suppression_lifted',
+          answers: 200,
+          change: { table: 'suppressions', ops: 'DELETE', when: (r) => `OLD.address = ${lit(r.email)}` },
+          async prepare() {
+            const { p, id } = await signedIn('ev-fail-lift');
+            const suppressed = () =>
+              q().selectFrom('suppressions').select('address').where('address', '=', p.email).executeTakeFirst();
+            await q()
+              .insertInto('suppressions')
+              .values({
+                address: p.email,
+                kind: 'complaint',
+                reason: 'spam',
+                message_id: null,
+                created_at: new Date(now),
+              })
+              .execute();
+            return {
+              email: p.email,
+              id,
+              act: () =>
+                stack.api(
+                  'DELETE',
+                  `/api/v1/admin/suppressions/${encodeURIComponent(p.email)}`,
+                  undefined,
+                  ADMIN_TOKEN,
+                ),
+              changed: async () => (await suppressed()) === undefined,
             };
           },
         },

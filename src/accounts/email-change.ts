@@ -12,6 +12,8 @@ import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { proveItIsThem, type Proof } from './proof.ts';
 import { isUniqueViolation, sentPartOf, toPublicUser } from './users.ts';
+import { recordAccountEvent } from './events.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 
 /**
  * Sends a code to the address the account asks to move to; the account keeps its address until the
@@ -68,13 +70,15 @@ const emailTaken = () =>
  * Moves the account to the address its email_change code was sent to (the code's destination: the
  * pending address needs no table). The code proves the new inbox; then, in one transaction, the
  * address becomes the account's, verified, every code sent to an inbox ends, the login throttles of
- * both addresses are lifted and the old address is sent a notice. Sessions stay: the person who just
- * proved both their password (or a sign-in code) and the new inbox is using them.
+ * both addresses are lifted, the old address is sent a notice and the email_changed event (and its
+ * webhook) is written. Sessions stay: the person who just proved both their password (or a sign-in
+ * code) and the new inbox is using them.
  */
 export async function confirmEmailChange(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'seal' | 'composer'>,
   user: User,
   otp: string,
+  requester: Requester,
 ): Promise<PublicUser> {
   const now = deps.clock();
   const { destination } = await checkCode(deps, {
@@ -88,7 +92,9 @@ export async function confirmEmailChange(
   // write: read again once, and the address is then plainly taken or free.
   for (let tries = 0; ; tries++) {
     try {
-      return await deps.db.transaction().execute((trx) => switchEmail(trx, deps, user.id, destination, now));
+      return await deps.db
+        .transaction()
+        .execute((trx) => switchEmail(trx, deps, { userId: user.id, email: destination, requester, now }));
     } catch (err) {
       if (tries === 0 && isUniqueViolation(err, 'users_email_key')) continue;
       throw err;
@@ -98,10 +104,8 @@ export async function confirmEmailChange(
 
 async function switchEmail(
   trx: Transaction<Database>,
-  deps: Pick<Services, 'seal' | 'composer'>,
-  userId: string,
-  email: string,
-  now: Date,
+  deps: Pick<Services, 'config' | 'seal' | 'composer'>,
+  { userId, email, requester, now }: { userId: string; email: string; requester: Requester; now: Date },
 ): Promise<PublicUser> {
   const holder = await trx
     .selectFrom('users')
@@ -151,6 +155,14 @@ async function switchEmail(
     changedAt: now,
     firstName: old.first_name,
     locale: old.locale,
+  });
+  await recordAccountEvent(trx, deps, {
+    userId,
+    type: 'email_changed',
+    actor: 'user',
+    requester,
+    facts: { email, previous_email: old.email },
+    at: now,
   });
   return toPublicUser(moved);
 }

@@ -1,19 +1,24 @@
 import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { assertNotThrottled, recordLoginFailure } from './login-throttle.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 import { revokeAllSessions, type Authenticated } from './sessions.ts';
+import { recordAccountEvent } from './events.ts';
 
 /**
  * A signed-in person changes their password by giving the current one; every other session of the
  * account ends (the one asking stays), and nothing else changes. A wrong current password is a failed
  * sign-in on the account's login throttle, and the throttle refuses here as at login: a stolen access
- * token guesses the password no faster than the sign-in page does. Returns how many sessions ended.
+ * token guesses the password no faster than the sign-in page does. Returns how many sessions ended,
+ * which its password_changed event records too (the sessions a change ends are part of it: no
+ * session_revoked beside it, as for a reset).
  */
 export async function changePassword(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'passwords'>,
   { user, sessionId }: Authenticated,
   currentPassword: string,
   newPassword: string,
+  requester: Requester,
 ): Promise<number> {
   if (!user.password_hash) {
     throw new AppError(
@@ -38,6 +43,15 @@ export async function changePassword(
       .set({ password_hash: passwordHash, updated_at: now })
       .where('id', '=', user.id)
       .execute();
-    return revokeAllSessions(trx, user.id, now, sessionId);
+    const ended = await revokeAllSessions(trx, user.id, now, sessionId);
+    await recordAccountEvent(trx, deps, {
+      userId: user.id,
+      type: 'password_changed',
+      actor: 'user',
+      requester,
+      facts: { sessions_ended: ended },
+      at: now,
+    });
+    return ended;
   });
 }

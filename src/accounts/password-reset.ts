@@ -55,12 +55,13 @@ export async function resetPassword(
       }))
       .where('id', '=', user!.id)
       .execute();
-    await revokeAllSessions(trx, user!.id, now);
+    const ended = await revokeAllSessions(trx, user!.id, now);
     await clearLoginFailures(trx, email);
     const event = { userId: user!.id, actor: 'user' as const, requester, at: now };
     if (!before.email_verified_at)
       await recordAccountEvent(trx, deps, { ...event, type: 'email_verified', facts: { email: user!.email } });
-    await recordAccountEvent(trx, deps, { ...event, type: 'password_reset' });
+    // the sessions it ended are counted here, not repeated as session_revoked (as for a password change)
+    await recordAccountEvent(trx, deps, { ...event, type: 'password_reset', facts: { sessions_ended: ended } });
   });
   // the code stands in for the password it replaces
   return startSession(deps, user!.id, { method: 'password', requester }, now);

@@ -1,5 +1,6 @@
 import type { Config } from '../config/settings.ts';
-import type { User } from '../platform/db/schema.ts';
+import type { Transaction } from 'kysely';
+import type { Database, User } from '../platform/db/schema.ts';
 import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { addSeconds } from '../shared/clock.ts';
@@ -8,7 +9,7 @@ import type { SessionInfo } from '../contract/session.ts';
 import { findUserById } from './users.ts';
 import { hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from './tokens.ts';
 import type { Queryable } from '../platform/db/client.ts';
-import type { SessionMethod } from '../shared/vocabulary.ts';
+import type { Actor, SessionMethod } from '../shared/vocabulary.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import { knownNetwork, recordAccountEvent } from './events.ts';
 
@@ -171,28 +172,44 @@ export async function revokeSessionOf(
     .where('sessions.user_id', '=', userId)
     .executeTakeFirst();
   if (!row) throw invalidRefresh();
-  await db.transaction().execute(async (trx) => {
-    const ended = await trx
-      .updateTable('sessions')
-      .set({ revoked_at: now })
-      .where('id', '=', row.id)
-      .where('revoked_at', 'is', null)
-      .returning('id')
-      .executeTakeFirst();
-    if (ended)
-      await recordAccountEvent(
-        trx,
-        { config },
-        {
-          userId,
-          type: 'session_revoked',
-          actor: 'user',
-          requester,
-          facts: { session_id: ended.id, reason: 'logout' },
-          at: now,
-        },
-      );
-  });
+  await db
+    .transaction()
+    .execute((trx) => endOneSession(trx, config, { userId, sessionId: row.id, requester, reason: 'logout' }, now));
+}
+
+/**
+ * Ends one live session of the user, with its session_revoked event (the person ends it, `reason` says
+ * how); whether it was live.
+ */
+async function endOneSession(
+  trx: Transaction<Database>,
+  config: Config,
+  { userId, sessionId, requester, reason }: { userId: string; sessionId: string; requester: Requester; reason: string },
+  now: Date,
+): Promise<boolean> {
+  const ended = await trx
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('id', '=', sessionId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning('id')
+    .executeTakeFirst();
+  if (ended)
+    await recordAccountEvent(
+      trx,
+      { config },
+      {
+        userId,
+        type: 'session_revoked',
+        actor: 'user',
+        requester,
+        facts: { session_id: ended.id, reason },
+        at: now,
+      },
+    );
+  return ended !== undefined;
 }
 
 /**
@@ -209,6 +226,37 @@ export async function revokeAllSessions(db: Queryable, userId: string, now: Date
   if (keep) ending = ending.where('id', '<>', keep);
   const { numUpdatedRows } = await ending.executeTakeFirst();
   return Number(numUpdatedRows);
+}
+
+/** Who ends sessions, from where, and why: what their session_revoked event records. */
+export interface Ending {
+  actor: Actor;
+  requester: Requester;
+  /** `revoke_others`: the person, from the session that stays; `support`: an operator, every session. */
+  reason: 'revoke_others' | 'support';
+}
+
+/**
+ * Ends every live session of the user but `keep`, with one session_revoked event saying how many and
+ * why (one request, one event, however many sessions it ends; none when none was live). Returns how many ended.
+ */
+export async function endSessions(
+  { db, config, clock }: Pick<Services, 'db' | 'config' | 'clock'>,
+  userId: string,
+  { actor, requester, reason }: Ending,
+  keep?: string,
+): Promise<number> {
+  const now = clock();
+  return db.transaction().execute(async (trx) => {
+    const sessions = await revokeAllSessions(trx, userId, now, keep);
+    if (sessions > 0)
+      await recordAccountEvent(
+        trx,
+        { config },
+        { userId, type: 'session_revoked', actor, requester, facts: { sessions, reason }, at: now },
+      );
+    return sessions;
+  });
 }
 
 /** The account's sessions still live: not revoked, their refresh token not expired. */
@@ -255,22 +303,16 @@ export async function listSessions(
  * session answers exactly as an id that does not exist, so nobody learns which ids do.
  */
 export async function endSession(
-  { db, clock }: Pick<Services, 'db' | 'clock'>,
+  { db, config, clock }: Pick<Services, 'db' | 'config' | 'clock'>,
   userId: string,
   sessionId: string,
+  requester: Requester,
 ): Promise<void> {
   const now = clock();
-  const ended = await db
-    .updateTable('sessions')
-    .set({ revoked_at: now })
-    .where('id', '=', sessionId)
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .returning('id')
-    .executeTakeFirst();
-  if (!ended)
-    throw new AppError('session_not_found', 'None of your live sessions has this id: it may have ended already.');
+  await db.transaction().execute(async (trx) => {
+    if (!(await endOneSession(trx, config, { userId, sessionId, requester, reason: 'revoked' }, now)))
+      throw new AppError('session_not_found', 'None of your live sessions has this id: it may have ended already.');
+  });
 }
 
 /** Who an access token speaks for: its user, and the session it was issued to. */

@@ -10,7 +10,8 @@ import { smsTo } from '../otp/sms-budget.ts';
 import { askableChannels } from '../otp/road.ts';
 import { unsuppress } from '../delivery/suppressions.ts';
 import { findUserByEmail, findUserById, sentPartOf } from './users.ts';
-import { revokeAllSessions } from './sessions.ts';
+import { endSessions } from './sessions.ts';
+import { recordAccountEvent } from './events.ts';
 
 /**
  * What support does for a person, from the admin API or the console (the same routes): each action is
@@ -53,6 +54,7 @@ function refusal(deps: Pick<Services, 'config' | 'channels'>, user: User, purpos
  * A new code of `purpose` to the person's own email or phone, by the channel they name. It counts as
  * any ask does (support's network is the asker), spends the destination's budget of codes sent and,
  * by phone, the account's SMS budget and the channel's brake; it replaces the live code of that purpose.
+ * Its code_sent_by_support event commits with the code (the channel it took: a brake may move it on).
  */
 export async function sendCodeForPerson(
   deps: Pick<
@@ -83,33 +85,60 @@ export async function sendCodeForPerson(
   }
   if (sms) await deps.smsBudget.take(sms);
   const now = deps.clock();
-  await sendCode(deps, {
-    userId: user.id,
-    firstName: user.first_name,
-    locale: user.locale,
-    purpose,
-    // the channel named, when its brake has room
-    channel: isPhoneChannel(channel) ? await deps.road.first(destination, channel) : channel,
-    destination,
-    now,
-  });
+  // the channel named, when its brake has room
+  const taken = isPhoneChannel(channel) ? await deps.road.first(destination, channel) : channel;
+  await sendCode(
+    deps,
+    { userId: user.id, firstName: user.first_name, locale: user.locale, purpose, channel: taken, destination, now },
+    (trx) =>
+      recordAccountEvent(trx, deps, {
+        userId: user.id,
+        type: 'code_sent_by_support',
+        actor: 'admin',
+        requester,
+        facts: { purpose, channel: taken },
+        at: now,
+      }),
+  );
   return { ...codeExpiry(deps, channel, now), destination };
 }
 
 /** Ends every session of the person (each device signs in again); how many were live. */
-export async function endSessionsOfPerson(deps: Pick<Services, 'db' | 'clock'>, userId: string): Promise<number> {
+export async function endSessionsOfPerson(
+  deps: Pick<Services, 'db' | 'config' | 'clock'>,
+  userId: string,
+  requester: Requester,
+): Promise<number> {
   const user = await findUserById(deps.db, userId);
   if (!user) throw noSuchAccount();
-  return revokeAllSessions(deps.db, userId, deps.clock());
+  return endSessions(deps, userId, { actor: 'admin', requester, reason: 'support' });
 }
 
 /**
- * Takes an address off the suppression list (the person fixed their mailbox): the account it belongs
- * to, if any, for the account's event log; not_found when it was not on the list.
+ * Takes an address off the suppression list (the person fixed their mailbox), with the
+ * suppression_lifted event of the account it belongs to in the same transaction; an address of no
+ * account has no log to write to. Returns that account, if any; not_found when it was not on the list.
  */
-export async function liftSuppression(deps: Pick<Services, 'db'>, address: string): Promise<{ userId: string | null }> {
-  if (!(await unsuppress(deps.db, address)))
-    throw new AppError('not_found', 'That address is not on the suppression list.');
-  const user = await findUserByEmail(deps.db, normalizeEmail(address));
-  return { userId: user?.id ?? null };
+export async function liftSuppression(
+  deps: Pick<Services, 'db' | 'config' | 'clock'>,
+  address: string,
+  requester: Requester,
+): Promise<{ userId: string | null }> {
+  const now = deps.clock();
+  return deps.db.transaction().execute(async (trx) => {
+    if (!(await unsuppress(trx, address)))
+      throw new AppError('not_found', 'That address is not on the suppression list.');
+    const email = normalizeEmail(address);
+    const user = await findUserByEmail(trx, email);
+    if (user)
+      await recordAccountEvent(trx, deps, {
+        userId: user.id,
+        type: 'suppression_lifted',
+        actor: 'admin',
+        requester,
+        facts: { address: email },
+        at: now,
+      });
+    return { userId: user?.id ?? null };
+  });
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, SuppressionsTable } from '../platform/db/schema.ts';
 import { normalizeEmail } from '../shared/addresses.ts';
+import type { Queryable } from '../platform/db/client.ts';
 
 export type SuppressionKind = SuppressionsTable['kind'];
 
@@ -39,8 +40,8 @@ export async function suppressionOf(db: Kysely<Database>, address: string): Prom
   return db.selectFrom('suppressions').selectAll().where('address', '=', normalizeEmail(address)).executeTakeFirst();
 }
 
-/** Takes an address off the list (the person fixed their mailbox); true when it was on it. */
-export async function unsuppress(db: Kysely<Database>, address: string): Promise<boolean> {
+/** Takes an address off the list (the person fixed their mailbox); true when it was on it. In the caller's transaction, if any. */
+export async function unsuppress(db: Queryable, address: string): Promise<boolean> {
   const result = await db.deleteFrom('suppressions').where('address', '=', normalizeEmail(address)).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }

@@ -91,12 +91,19 @@ export async function issueAndQueue(
   } else await enqueue(trx, message, input.now, deps.seal);
 }
 
-/** Issues and queues a code in its own transaction (whose commit wakes the workers). */
+/**
+ * Issues and queues a code in its own transaction (whose commit wakes the workers); `alongside`, what
+ * must commit with the code or not at all (the account event of support sending it).
+ */
 export async function sendCode(
   deps: Pick<Services, 'db' | 'config' | 'metrics' | 'seal' | 'composer'>,
   input: CodeRequest,
+  alongside?: (trx: Transaction<Database>) => Promise<void>,
 ): Promise<void> {
-  await deps.db.transaction().execute((trx) => issueAndQueue(trx, deps, input));
+  await deps.db.transaction().execute(async (trx) => {
+    await issueAndQueue(trx, deps, input);
+    await alongside?.(trx);
+  });
   deps.metrics.codesIssued.inc({ purpose: input.purpose, channel: input.channel });
   if (isPhoneChannel(input.channel))
     deps.metrics.phoneCodes.inc({ first_channel: input.channel, calling_code: callingCodeOf(input.destination) });

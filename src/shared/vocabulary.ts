@@ -151,14 +151,26 @@ export const ACCOUNT_EVENTS = {
   login_failed: { help: 'A sign-in was refused: a wrong password, or an email not verified yet.' },
   login_throttled: { help: 'Failed sign-ins blocked the next ones for a while (the login throttle).' },
   unlocked: { help: 'An unlock code lifted the login throttle.' },
-  password_reset: { help: 'The password was set with a reset code; every other session ended.' },
-  password_changed: { help: 'The signed-in person changed the password.' },
-  session_revoked: { help: 'A session was ended: logged out, or revoked from another session.' },
+  password_reset: {
+    help: 'The password was set with a reset code; every session ended (sessions_ended says how many).',
+  },
+  password_changed: {
+    help: 'The signed-in person changed the password with the current one; every other session ended (sessions_ended).',
+  },
+  session_revoked: {
+    help: 'Sessions ended: a logout, one ended from another session, every other one (revoke-others), or all of them by support.',
+  },
   refresh_reuse_detected: {
     help: 'A refresh token already used came back (two parties held it): its session ended.',
     webhook: 'security.refresh_reuse_detected',
   },
   account_deleted: { help: 'The account was deleted.', webhook: 'user.deleted' },
+  code_sent_by_support: {
+    help: "Support sent the person a new code of a purpose, by a channel, to the account's own address.",
+  },
+  suppression_lifted: {
+    help: "Support took the account's email address off the suppression list (its mail had bounced, or its owner complained).",
+  },
 } as const satisfies Record<string, { help: string; webhook?: string }>;
 export type AccountEventType = keyof typeof ACCOUNT_EVENTS;
 

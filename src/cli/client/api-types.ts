@@ -2343,7 +2343,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    type?: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                    type?: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted" | "code_sent_by_support" | "suppression_lifted";
                     /** @description Only events at or after this time */
                     since?: string;
                     /** @description The next_cursor of the page before */
@@ -2369,7 +2369,7 @@ export interface paths {
                                 id: string;
                                 user_id: string;
                                 /** @enum {unknown} */
-                                type: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                                type: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted" | "code_sent_by_support" | "suppression_lifted";
                                 /** Format: date-time */
                                 at: string;
                                 /**
@@ -2380,7 +2380,7 @@ export interface paths {
                                 /** @description The requester's network (IPv4 /24, IPv6 /48), never the address */
                                 network: string | null;
                                 user_agent: string | null;
-                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id */
+                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id or how many sessions ended */
                                 facts: {
                                     [key: string]: string | number | boolean | (never | null);
                                 };
@@ -4344,7 +4344,7 @@ export interface paths {
                 query?: {
                     /** @description The account: its id, email address or phone */
                     user?: string;
-                    type?: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                    type?: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted" | "code_sent_by_support" | "suppression_lifted";
                     /** @description Only events at or after this time */
                     since?: string;
                     /** @description The next_cursor of the page before */
@@ -4370,7 +4370,7 @@ export interface paths {
                                 id: string;
                                 user_id: string;
                                 /** @enum {unknown} */
-                                type: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                                type: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted" | "code_sent_by_support" | "suppression_lifted";
                                 /** Format: date-time */
                                 at: string;
                                 /**
@@ -4381,7 +4381,7 @@ export interface paths {
                                 /** @description The requester's network (IPv4 /24, IPv6 /48), never the address */
                                 network: string | null;
                                 user_agent: string | null;
-                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id */
+                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id or how many sessions ended */
                                 facts: {
                                     [key: string]: string | number | boolean | (never | null);
                                 };

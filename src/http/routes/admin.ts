@@ -130,7 +130,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      await liftSuppression(services, request.params.address);
+      await liftSuppression(services, request.params.address, requesterOf(request));
       return { address: request.params.address, removed: true as const };
     },
   );
@@ -258,7 +258,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Type.Object({ revoked: Type.Integer() }), ...errors(400, 401, 404) },
       },
     },
-    async (request) => ({ revoked: await endSessionsOfPerson(services, request.params.id) }),
+    async (request) => ({ revoked: await endSessionsOfPerson(services, request.params.id, requesterOf(request)) }),
   );
 
   // -- A person's data (issue 22): look them up, and erase them when they ask support to. --

@@ -8,7 +8,7 @@ import { CHANNEL_LABELS, PHONE_CHANNELS } from '../../shared/vocabulary.ts';
 import { ChannelField } from '../../contract/channel.ts';
 import { Nullable } from '../../contract/nullable.ts';
 import { setLocale, toPublicUser } from '../../accounts/users.ts';
-import { endSession, listSessions, revokeAllSessions } from '../../accounts/sessions.ts';
+import { endSession, endSessions, listSessions } from '../../accounts/sessions.ts';
 import { changePassword } from '../../accounts/password-change.ts';
 import { AppError } from '../../shared/errors.ts';
 import { requireUser } from '../auth-hook.ts';
@@ -181,7 +181,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => {
-      await endSession(services, request.user!.id, request.params.id);
+      await endSession(services, request.user!.id, request.params.id, requesterOf(request));
       const current = request.params.id === request.sessionId;
       return {
         message: current ? 'Session ended: it was this one, so you are signed out.' : 'Session ended.',
@@ -205,7 +205,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => {
-      const revoked = await revokeAllSessions(services.db, request.user!.id, services.clock(), request.sessionId!);
+      const revoked = await endSessions(
+        services,
+        request.user!.id,
+        { actor: 'user', requester: requesterOf(request), reason: 'revoke_others' },
+        request.sessionId!,
+      );
       return { message: `${endedSessions(revoked)}; this one stays signed in.`, revoked };
     },
   );
@@ -232,6 +237,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         { user: request.user!, sessionId: request.sessionId! },
         request.body.current_password,
         request.body.new_password,
+        requesterOf(request),
       );
       return { message: `Password changed. ${endedSessions(revoked)}; this one stays signed in.`, revoked };
     },
@@ -409,7 +415,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       },
     },
     async (request) => {
-      const user = await confirmEmailChange(services, request.user!, request.body.otp);
+      const user = await confirmEmailChange(services, request.user!, request.body.otp, requesterOf(request));
       return {
         message: `The account's email is now ${user.email}; the old address was sent a notice and no longer signs in.`,
         email_verified: true as const,
