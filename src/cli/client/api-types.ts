@@ -1870,7 +1870,7 @@ export interface paths {
                                 id: string;
                                 user_id: string;
                                 /** @enum {unknown} */
-                                type: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted";
+                                type: "registered" | "email_verified" | "phone_verified" | "phone_changed" | "email_changed" | "login_succeeded" | "login_failed" | "login_throttled" | "unlocked" | "password_reset" | "password_changed" | "session_revoked" | "refresh_reuse_detected" | "account_deleted" | "code_sent_by_support" | "suppression_lifted";
                                 /** Format: date-time */
                                 at: string;
                                 /**
@@ -1881,7 +1881,7 @@ export interface paths {
                                 /** @description The requester's network (IPv4 /24, IPv6 /48), never the address */
                                 network: string | null;
                                 user_agent: string | null;
-                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id */
+                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id or how many sessions ended */
                                 facts: {
                                     [key: string]: string | number | boolean | (never | null);
                                 };
