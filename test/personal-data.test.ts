@@ -273,6 +273,62 @@ for (const db of await databaseKinds()) {
       assert.deepEqual(await whereIs(stack, p.email), []);
     });
 
+    it('accounts the service removes on its own are deleted accounts too: retention (never verified) and an email change taking a pending address', async () => {
+      const services = stack.runtime.services;
+      const now = services.clock();
+      const lastOf = async (userId: string) =>
+        services.db
+          .selectFrom('account_events')
+          .select(['type', 'actor', 'facts'])
+          .where('user_id', '=', userId)
+          .orderBy('seq', 'desc')
+          .executeTakeFirst();
+      // registered 100 hours ago, never verified: retention removes it (UNVERIFIED_ACCOUNT_TTL_HOURS, 72)
+      const stale = await insertedAccount(stack, person('stale'), new Date(now.getTime() - 100 * 3_600_000), false);
+      const staleId = (
+        await services.db.selectFrom('users').select('id').where('email', '=', stale.email).executeTakeFirstOrThrow()
+      ).id;
+      await stack.runtime.maintenance.runOnce();
+      assert.deepEqual(await lastOf(staleId), {
+        type: 'account_deleted',
+        actor: 'system',
+        facts: { reason: 'never_verified' },
+      });
+      // a pending registration of an address another account then proves
+      const pending = expectStatus(await stack.api('POST', '/api/v1/auth/register', person('pending')), 201);
+      const mover = person('mover');
+      expectStatus(await stack.api('POST', '/api/v1/auth/register', mover), 201);
+      const code = await stack.emailCode(mover.email);
+      expectStatus(await stack.api('POST', '/api/v1/auth/verify-account', { email: mover.email, otp: code }), 200);
+      const token = expectStatus(
+        await stack.api('POST', '/api/v1/auth/login', { email: mover.email, password: mover.password }),
+        200,
+      ).access_token;
+      expectStatus(
+        await stack.api(
+          'POST',
+          '/api/v1/users/me/email',
+          { email: pending.user.email, password: mover.password },
+          token,
+        ),
+        200,
+      );
+      const moveCode = await stack.emailCode(pending.user.email, 2);
+      expectStatus(await stack.api('POST', '/api/v1/users/me/email/verify', { otp: moveCode }, token), 200);
+      assert.deepEqual(await lastOf(pending.user.id), {
+        type: 'account_deleted',
+        actor: 'system',
+        facts: { reason: 'address_proven_by_another' },
+      });
+      await waitUntil(
+        () =>
+          [staleId, pending.user.id].every((id) =>
+            receiver.unique().some((a) => a.payload.type === 'user.deleted' && a.payload.data.user_id === id),
+          ),
+        { what: 'user.deleted for both' },
+      );
+    });
+
     it('support looks a person up by any spelling of their phone, and deletes them: the admin is the actor', async () => {
       const services = stack.runtime.services;
       const p = await insertedAccount(stack, person('support'), services.clock(), true);

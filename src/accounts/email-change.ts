@@ -11,6 +11,7 @@ import { queueNotice } from '../delivery/notices.ts';
 import { answerEvenly } from './even-answer.ts';
 import { clearLoginFailures } from './login-throttle.ts';
 import { proveItIsThem, type Proof } from './proof.ts';
+import { recordRemovedAccounts } from './erasure.ts';
 import { isUniqueViolation, sentPartOf, toPublicUser } from './users.ts';
 import { recordAccountEvent } from './events.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
@@ -116,8 +117,10 @@ async function switchEmail(
   if (holder?.email_verified_at) throw emailTaken();
   // A registration that never proved the inbox, which this person just did: they win it, as their
   // own registration of it would (SECURITY.md, account takeover).
-  if (holder)
+  if (holder) {
     await trx.deleteFrom('users').where('id', '=', holder.id).where('email_verified_at', 'is', null).execute();
+    await recordRemovedAccounts(trx, deps, [holder.id], 'address_proven_by_another', now);
+  }
   const old = await trx
     .selectFrom('users')
     .select(['email', 'first_name', 'locale'])

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { isEmailAddress } from '../shared/addresses.ts';
@@ -7,7 +7,7 @@ import { eraseMessages } from '../delivery/erasure.ts';
 import { recordAccountEvent } from './events.ts';
 import { ownerOf } from './personal-data.ts';
 import { proveItIsThem, type Proof } from './proof.ts';
-import type { User } from '../platform/db/schema.ts';
+import type { Database, User } from '../platform/db/schema.ts';
 
 /**
  * Deletes an account and erases the person from what outlives it, in one transaction: either all of
@@ -66,4 +66,21 @@ export async function deleteOwnAccount(
 ): Promise<void> {
   await proveItIsThem(deps, user, proof, deps.clock());
   await eraseAccount(deps, user.id, 'user');
+}
+
+/**
+ * Accounts the service removed on its own, in the transaction that removed them: each an
+ * `account_deleted` event of the system (and its `user.deleted` webhook), so the platform's services,
+ * told of the registration, hear that the account is gone. Used by retention (accounts never
+ * verified) and by an email change that takes an address from its pending registration.
+ */
+export async function recordRemovedAccounts(
+  trx: Transaction<Database>,
+  deps: Pick<Services, 'config'>,
+  userIds: readonly string[],
+  reason: 'never_verified' | 'address_proven_by_another',
+  at: Date,
+): Promise<void> {
+  for (const userId of userIds)
+    await recordAccountEvent(trx, deps, { userId, type: 'account_deleted', actor: 'system', facts: { reason }, at });
 }

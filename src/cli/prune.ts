@@ -6,6 +6,7 @@ import type { Config } from '../config/settings.ts';
 import { openDatabase } from '../platform/db/client.ts';
 import { isMigrated } from '../platform/db/migrations.ts';
 import { applyRetention, RETENTION_TABLES, RULES, type RetentionCounts } from '../platform/db/retention.ts';
+import { accountRemovals } from '../runtime/maintenance.ts';
 import { apiBaseUrl } from './api-client.ts';
 import { CliError } from './errors.ts';
 import { configOrExit } from './config-or-exit.ts';
@@ -49,7 +50,8 @@ async function prune(config: Config, dryRun: boolean): Promise<RetentionCounts> 
       if (!(await isMigrated(handle.db))) {
         throw new CliError(`The database at ${location} has pending migrations: run \`panic-api migrate\` first.`);
       }
-      return await applyRetention(handle.db, config, systemClock(), { dryRun });
+      const now = systemClock();
+      return await applyRetention(handle.db, config, now, { dryRun, alongside: accountRemovals({ config }, now) });
     } finally {
       await handle.close();
     }

@@ -1,5 +1,6 @@
-import { applyRetention, type RetentionCounts } from '../platform/db/retention.ts';
+import { applyRetention, type RetentionCounts, type RetentionRun } from '../platform/db/retention.ts';
 import type { Services } from './services.ts';
+import { recordRemovedAccounts } from '../accounts/erasure.ts';
 
 /** Housekeeping that runs beside the worker: retention (src/platform/db/retention.ts), every 10 minutes. */
 export interface Maintenance {
@@ -19,9 +20,11 @@ export function createMaintenance(deps: Pick<Services, 'db' | 'config' | 'clock'
   let running: Promise<unknown> | undefined;
 
   const run = async (signal?: AbortSignal) => {
-    const removed = await applyRetention(deps.db, deps.config, deps.clock(), {
+    const now = deps.clock();
+    const removed = await applyRetention(deps.db, deps.config, now, {
       signal,
       onRemoved: (table, rows) => deps.metrics.retentionRowsRemoved.inc({ table }, rows),
+      alongside: accountRemovals(deps, now),
     });
     deps.logger.info({ removed }, 'retention: removed rows past their keeping time');
     return removed;
@@ -50,3 +53,8 @@ export function createMaintenance(deps: Pick<Services, 'db' | 'config' | 'clock'
     },
   };
 }
+
+/** What retention writes with the rows it removes: each account never verified is an event (and a webhook). */
+export const accountRemovals = (deps: Pick<Services, 'config'>, now: Date): RetentionRun['alongside'] => ({
+  users: (trx, ids) => recordRemovedAccounts(trx, deps, ids, 'never_verified', now),
+});

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Config } from '../../config/settings.ts';
 import type { Database } from './schema.ts';
 import { PENDING_STATUSES } from '../../shared/vocabulary.ts';
@@ -125,6 +125,11 @@ export interface RetentionRun {
   signal?: AbortSignal;
   /** After each batch removed (the metric). */
   onRemoved?(table: RetentionTable, rows: number): void;
+  /**
+   * Run in each batch's transaction with the keys it removed, for the tables named: what must be
+   * written exactly when rows go (an account removed is an event, and a webhook, of its own).
+   */
+  alongside?: Partial<Record<RetentionTable, (trx: Transaction<Database>, keys: string[]) => Promise<void>>>;
 }
 
 /** Applies every rule as of `now`; the rows removed (or, dry, that would be) per table. */
@@ -164,10 +169,20 @@ async function deleteInBatches(
   run: RetentionRun,
 ): Promise<number> {
   let removed = 0;
+  const alongside = run.alongside?.[table];
   while (!run.signal?.aborted) {
     const key = sql.ref(RULES[table].key);
-    const result = await sql`DELETE FROM ${sql.table(table)} WHERE ${key} IN (${batchKeys(table, where)})`.execute(db);
-    const n = Number(result.numAffectedRows ?? 0n);
+    const remove = sql<{ key: string }>`DELETE FROM ${sql.table(table)} WHERE ${key} IN (${batchKeys(table, where)})`;
+    const n = alongside
+      ? await db.transaction().execute(async (trx) => {
+          const { rows } = await sql<{ key: string }>`${remove} RETURNING ${key} AS key`.execute(trx);
+          await alongside(
+            trx,
+            rows.map((r) => r.key),
+          );
+          return rows.length;
+        })
+      : Number((await remove.execute(db)).numAffectedRows ?? 0n);
     removed += n;
     if (n) run.onRemoved?.(table, n);
     if (n < BATCH) break;
