@@ -4,16 +4,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sessionPath } from '../src/cli/client/session.ts';
 import { freePort } from './support/net.ts';
 import { person, startStack, type Stack } from './support/stack.ts';
-import { BIN, runCli, type CliRun as Run } from './support/cli.ts';
-
-const SCRIPT = '/usr/bin/script';
+import { failed, noTerminal, ok, runAtTerminal, runCli, type CliRun as Run } from './support/cli.ts';
 
 const json = (run: Run) => {
   try {
@@ -21,18 +18,6 @@ const json = (run: Run) => {
   } catch {
     assert.fail(`stdout is not JSON: ${run.stdout}\nstderr: ${run.stderr}`);
   }
-};
-
-const ok = (run: Run, what: string) => {
-  assert.equal(run.code, 0, `${what}: exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-  assert.equal(run.stderr, '', `${what} writes nothing on stderr when it succeeds`);
-};
-
-/** Exit 1 with exactly one sentence (one line) on stderr. */
-const failed = (run: Run, pattern: RegExp) => {
-  assert.equal(run.code, 1, `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-  assert.match(run.stderr.trimEnd(), pattern);
-  assert.equal(run.stderr.trimEnd().split('\n').length, 1, `one line on stderr: ${run.stderr}`);
 };
 
 describe('panic-api client commands against a running server', () => {
@@ -387,24 +372,9 @@ describe('panic-api client commands against a running server', () => {
 
   it('login at a terminal asks for the password without echoing it', {
     timeout: 60_000,
-    skip: existsSync(SCRIPT) ? false : `${SCRIPT} (util-linux) is missing`,
+    skip: noTerminal,
   }, async () => {
-    // script(1) gives the command a pseudo-terminal; what it shows is what a user would see.
-    const child = spawn(SCRIPT, ['-qfec', `'${process.execPath}' '${BIN}' login '${p.email}'`, '/dev/null'], {
-      env: { ...process.env, NODE_TEST_CONTEXT: undefined, ...env },
-    });
-    let screen = '';
-    child.stdout.on('data', (d) => (screen += d));
-    child.stderr.on('data', (d) => (screen += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const deadline = Date.now() + 20_000;
-    while (!screen.includes('Password:') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(screen.includes('Password:'), `the prompt: ${screen}`);
-    child.stdin.write(`${newPassword}\r`);
-    const timer = setTimeout(() => child.kill(), 20_000);
-    const code = await exited;
-    clearTimeout(timer);
-    child.stdin.end();
+    const { code, screen } = await runAtTerminal(['login', p.email], env, [['Password:', newPassword]]);
     assert.equal(code, 0, screen);
     assert.ok(screen.includes(`Logged in as ${p.email}.`), screen);
     assert.ok(!screen.includes(newPassword), `the password was not echoed: ${screen}`);
@@ -456,6 +426,10 @@ describe('panic-api --help', () => {
     'why',
     'messages',
     'events',
+    'export',
+    'delete-account',
+    'user',
+    'delete-user',
   ];
 
   it('lists every command with its options and an example', { timeout: 60_000 }, async () => {

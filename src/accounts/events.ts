@@ -6,6 +6,7 @@ import type { Requester } from '../shared/trust-proxy.ts';
 import { webhookTypeOf, type AccountEventType, type Actor } from '../shared/vocabulary.ts';
 import { AppError } from '../shared/errors.ts';
 import { isEmailAddress, normalizeEmail, normalizePhone } from '../shared/addresses.ts';
+import { isUuid } from '../shared/ids.ts';
 import { lockAccountOrder, queueWebhooks } from '../delivery/webhooks.ts';
 import type { AccountEvent, AccountEventPage } from '../contract/account-events.ts';
 import { findUserByAddress } from './users.ts';
@@ -144,7 +145,7 @@ function readCursor(cursor: string): { at: string; seq: string } {
  */
 export async function eventAccountId(deps: Pick<Services, 'db' | 'config'>, user: string): Promise<string | undefined> {
   const value = user.trim();
-  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return value.toLowerCase();
+  if (isUuid(value)) return value.toLowerCase();
   const destination = isEmailAddress(value)
     ? normalizeEmail(value)
     : normalizePhone(value, deps.config.DEFAULT_PHONE_REGION);

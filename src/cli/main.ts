@@ -197,6 +197,25 @@ program
   .option('--json', JSON_OPTION)
   .example('panic-api logout')
   .action(lazy(async () => (await import('./client/logout.ts')).logoutCommand));
+program
+  .command('export')
+  .description(
+    'Everything the service holds about you, as one JSON document: the account, sessions, codes (never the code), events, messages (never their text).',
+  )
+  .option('--out <FILE>', 'write it to FILE, readable only by you, instead of printing it')
+  .example('panic-api export --out my-panic-data.json')
+  .action(lazy(async () => (await import('./client/export.ts')).exportCommand));
+program
+  .command('delete-account')
+  .description(
+    'Delete your account for good: your address and phone are erased from what is kept, the address can register again, and the session file goes.',
+  )
+  .option('--password <P>', `the account's password; ${PASSWORD_NOTE}`)
+  .option('--otp <CODE>', 'a sign-in code instead of the password (an account without one)')
+  .option('--yes', "delete without typing the account's email to confirm (needed without a terminal)")
+  .option('--json', JSON_OPTION)
+  .example('panic-api delete-account')
+  .action(lazy(async () => (await import('./client/delete-account.ts')).deleteAccountCommand));
 
 program.commandsGroup('Operations:');
 program
@@ -259,6 +278,25 @@ program
   .option('--json', 'print the page as JSON')
   .example('ADMIN_TOKEN=… panic-api events thandi@example.com --type login_succeeded')
   .action(lazy(async () => (await import('./events.ts')).eventsCommand));
+program
+  .command('user')
+  .description(
+    "Support's lookup of a person by email or phone (any spelling): the account, what is verified, its language, when it was made (needs ADMIN_TOKEN).",
+  )
+  .argument('<EMAIL|PHONE>')
+  .option('--json', 'print {"user": …} as JSON')
+  .example("ADMIN_TOKEN=… panic-api user '082 555 0123'")
+  .action(lazy(async () => (await import('./users.ts')).userCommand));
+program
+  .command('delete-user')
+  .description(
+    "Delete a person's account when they ask to be forgotten: their address and phone are erased from what is kept (needs ADMIN_TOKEN).",
+  )
+  .argument('<ID|EMAIL|PHONE>')
+  .option('--yes', 'delete without typing its email (or the id given) back to confirm (needed without a terminal)')
+  .option('--json', JSON_OPTION)
+  .example('ADMIN_TOKEN=… panic-api delete-user thandi@example.com')
+  .action(lazy(async () => (await import('./users.ts')).deleteUserCommand));
 
 /** The arguments a command is missing, by the names it declares: "Missing EMAIL and OTP." */
 function missing(cmd: Command): string {

@@ -5,6 +5,7 @@ import type { Services } from '../runtime/services.ts';
 import type { RoadMessage } from './road.ts';
 import { suppress, type SuppressionKind } from './suppressions.ts';
 import { reasonLabel } from './reasons.ts';
+import { isUuid } from '../shared/ids.ts';
 
 /** What a provider can tell us after it accepted a message. */
 export type ReceiptStatus = 'sent' | 'delivered' | 'undelivered' | 'failed' | 'bounced';
@@ -34,8 +35,6 @@ export interface AppliedReceipt extends RoadMessage {
   created_at: Date;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Applies a receipt to the message it names, once. Receipts come late, twice and out of order, so only
  * a message still at `sent` (accepted, no final word yet) takes a final state, and `sent` itself changes
@@ -54,7 +53,7 @@ export async function applyReceipt(
     .where('channel', '=', receipt.channel);
   let found: typeof named;
   if ('messageId' in receipt.ref) {
-    if (!UUID.test(receipt.ref.messageId)) return undefined;
+    if (!isUuid(receipt.ref.messageId)) return undefined;
     found = named.where('id', '=', receipt.ref.messageId);
   } else {
     // nodemailer's Message-ID keeps its angle brackets; a mail provider's webhook often drops them

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.ts';
-import { devInboxHint, done, expiryText, passwordFrom, type JsonOption } from './common.ts';
+import { devInboxHint, done, expiryText, proofFrom, type JsonOption } from './common.ts';
 import { authedRequest, writeSession } from './session.ts';
 
 export interface ChangeEmailOptions extends JsonOption {
@@ -19,12 +19,7 @@ export async function changeEmailCommand(newEmail: string | undefined, opts: Cha
     return confirm(opts.code, opts.json);
   }
   if (newEmail === undefined) throw new UsageError('Give the new address, or --code CODE with the code sent there.');
-  if (opts.password !== undefined && opts.otp !== undefined)
-    throw new UsageError('Give --password or --otp (a sign-in code), not both.');
-  const proof =
-    opts.otp !== undefined
-      ? { otp: opts.otp }
-      : { password: await passwordFrom(opts.password, 'Password', '--password P') };
+  const proof = await proofFrom(opts);
   const { body, session } = await authedRequest(opts.json, (client) =>
     client.POST('/api/v1/users/me/email', { body: { email: newEmail, ...proof } }),
   );

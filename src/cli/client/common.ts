@@ -88,19 +88,49 @@ export async function passwordFrom(
   if (!process.stdin.isTTY) {
     throw new UsageError(`No password: give ${optionName}, or run this in a terminal to be asked for it.`);
   }
-  const first = await promptHidden(`${what}:`);
+  const first = await promptLine(`${what}:`, true);
   if (first === '') throw new CliError('No password was entered.');
-  if (confirm && (await promptHidden(`${what} again:`)) !== first)
+  if (confirm && (await promptLine(`${what} again:`, true)) !== first)
     throw new CliError('The two passwords differ; nothing was changed.');
   return first;
 }
 
-/** One line from the terminal, not echoed (npm's `read`); Ctrl-C cancels. */
-async function promptHidden(prompt: string): Promise<string> {
+/**
+ * How the signed-in person shows it is them before a change a stolen session must not make: --otp (a
+ * sign-in code, for an account without a password), else the password, asked at a terminal.
+ */
+export async function proofFrom(opts: {
+  password?: string;
+  otp?: string;
+}): Promise<{ password: string } | { otp: string }> {
+  if (opts.password !== undefined && opts.otp !== undefined)
+    throw new UsageError('Give --password or --otp (a sign-in code), not both.');
+  if (opts.otp !== undefined) return { otp: opts.otp };
+  return { password: await passwordFrom(opts.password, 'Password', '--password P (or --otp CODE)') };
+}
+
+/**
+ * Something that cannot be undone goes ahead only when it is meant: with --yes, or at a terminal where
+ * the person is asked (typedBack). Without either: a UsageError naming --yes, before anything is done.
+ */
+export function refuseUnattended(yes: boolean | undefined, what: string): void {
+  if (!yes && !process.stdin.isTTY)
+    throw new UsageError(`${what} cannot be undone: give --yes to confirm it, or run this in a terminal to be asked.`);
+}
+
+/** At a terminal: the person types `expected` back (any case), or nothing is done. */
+export async function typedBack(expected: string, prompt: string): Promise<void> {
+  const typed = await promptLine(prompt);
+  if (typed.trim().toLowerCase() !== expected.toLowerCase())
+    throw new CliError(`That is not ${expected}: nothing was deleted.`);
+}
+
+/** One line from the terminal (npm's `read`), echoed, or not with `silent`; Ctrl-C cancels. */
+export async function promptLine(prompt: string, silent = false): Promise<string> {
   try {
-    return await read({ prompt, silent: true, replace: '', output: process.stderr });
+    return await read({ prompt, output: process.stderr, ...(silent ? { silent, replace: '' } : {}) });
   } catch (err) {
-    if ((err as Error).message === 'canceled') throw new CliError('Cancelled.');
+    if ((err as Error).message === 'canceled') throw new CliError('Cancelled.', { cause: err });
     throw err;
   }
 }

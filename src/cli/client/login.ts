@@ -1,7 +1,6 @@
-import { read } from 'read';
 import { api, apiBaseUrl } from '../api-client.ts';
 import { CliError } from '../errors.ts';
-import { devInboxHint, done, expiryText, passwordFrom, succeeded, type JsonOption } from './common.ts';
+import { devInboxHint, done, expiryText, passwordFrom, promptLine, succeeded, type JsonOption } from './common.ts';
 import { sessionFrom, sessionPath, writeSession } from './session.ts';
 import type { TokenPair } from '../../contract/token-pair.ts';
 
@@ -49,14 +48,4 @@ async function saved(who: string, opts: JsonOption, pair: TokenPair): Promise<nu
     `The access token expires ${expiryText(session.access_token_expires_at)} and is renewed automatically.`,
     'Next: panic-api me (your account), panic-api verify-phone (verify your phone), panic-api logout.',
   ]);
-}
-
-/** One line from the terminal (npm's `read`); Ctrl-C cancels. */
-async function promptLine(prompt: string): Promise<string> {
-  try {
-    return await read({ prompt, output: process.stderr });
-  } catch (err) {
-    if ((err as Error).message === 'canceled') throw new CliError('Cancelled.');
-    throw err;
-  }
 }

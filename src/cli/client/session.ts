@@ -69,17 +69,22 @@ export async function readSession(path = sessionPath()): Promise<Session | undef
   throw new CliError(`The session file ${path} is damaged: delete it and run \`panic-api login EMAIL\` again.`);
 }
 
-/**
- * Written to a fresh file (mode 0600, in a folder created 0700) then renamed over the old one, so
- * the tokens are never readable by others, not even for a moment, and never half written.
- */
+/** Saved where only its owner can read it (writePrivateFile), in a folder created 0700. */
 export async function writeSession(session: Session, path = sessionPath()): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writePrivateFile(path, `${JSON.stringify(session, null, 2)}\n`);
+}
+
+/**
+ * Written to a fresh file (mode 0600) then renamed over the old one, so what it holds (tokens, a
+ * person's data) is never readable by others, not even for a moment, and never half written.
+ */
+export async function writePrivateFile(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const file = await open(temp, 'wx', 0o600);
   try {
     await file.chmod(0o600); // exactly 0600, whatever the umask
-    await file.writeFile(`${JSON.stringify(session, null, 2)}\n`);
+    await file.writeFile(text);
   } finally {
     await file.close();
   }
