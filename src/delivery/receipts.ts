@@ -5,6 +5,7 @@ import type { Services } from '../runtime/services.ts';
 import type { RoadMessage } from './road.ts';
 import { suppress, type SuppressionKind } from './suppressions.ts';
 import { reasonLabel } from './reasons.ts';
+import { ERASED } from './erasure.ts';
 
 /** What a provider can tell us after it accepted a message. */
 export type ReceiptStatus = 'sent' | 'delivered' | 'undelivered' | 'failed' | 'bounced';
@@ -79,7 +80,9 @@ export async function applyReceipt(
     .limit(1)
     .executeTakeFirst();
   if (!message) return undefined;
-  if (receipt.status === 'sent') return { ...message, changed: false };
+  // an erased message's story ended with its account: a late receipt would write the provider's
+  // words back, the address they quote with them
+  if (receipt.status === 'sent' || message.recipient === ERASED) return { ...message, changed: false };
   const updated = await db
     .updateTable('messages')
     .set({
@@ -137,7 +140,8 @@ export async function takeReceipt(
         })
         .execute();
     }
-    if (done && receipt.suppress) {
+    // an erased message's address is unknown: there is nothing to suppress
+    if (done && receipt.suppress && done.recipient !== ERASED) {
       await suppress(trx, { address: done.recipient, ...receipt.suppress, messageId: done.id }, now);
     }
     return done;
