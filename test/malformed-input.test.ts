@@ -49,8 +49,7 @@ const session = { access: '', refresh: '', userId: '', sessionId: '', email: '',
 
 const f = (name: string, kind: Kind, required = true): Field => ({ name, kind, required });
 /** GET, a DELETE without fields and a bodiless POST take no body: they get the Authorization cases only. */
-const hasBody = (ep: Endpoint) =>
-  ep.method !== 'GET' && !(ep.method === 'DELETE' && !ep.fields.length) && !ep.bodiless;
+const hasBody = (ep: Endpoint) => ep.method !== 'GET' && !(ep.method === 'DELETE' && !ep.fields.length) && !ep.bodiless;
 const fresh = () => person('malformed');
 
 const ENDPOINTS: Endpoint[] = [
