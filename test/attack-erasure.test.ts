@@ -5,7 +5,8 @@
  *   it, the number given at registration) and is then deleted: what it takes of the person's (their
  *   login throttle, their complaint, their messages) and what its export shows of them.
  * - A stolen access token: what it deletes (and moves) by way of a phone it moves itself.
- * - What comes back after the erasure: a provider's receipt, a webhook receiver's refusal in flight.
+ * - What comes back after the erasure: a provider's receipt, a worker's outcome, a webhook receiver's
+ *   refusal in flight.
  * - Races (a deletion twice at once, a code asked, a sign-in and a registration while it runs), bad input.
  * - The send limits, which a deletion keeps: a delete-and-register-again loop against a number.
  * Each finding is counted as `{ …: what got through }`: the assertion holds the count after the fix.
@@ -32,7 +33,7 @@ import { postSigned } from './support/receipts.ts';
 import { skipUnlessRedis } from './support/redis.ts';
 import { waitUntil } from './support/wait.ts';
 import { whereIs } from './support/db-search.ts';
-import { enqueue } from '../src/delivery/outbox.ts';
+import { claimDue, enqueue, recordOutcome } from '../src/delivery/outbox.ts';
 import { suppress, suppressionOf } from '../src/delivery/suppressions.ts';
 import { requestPhoneCode } from '../src/accounts/phone-verification.ts';
 import { eraseAccount } from '../src/accounts/erasure.ts';
@@ -328,6 +329,46 @@ for (const db of await databaseKinds()) {
       assert.deepEqual(found, { placesHoldingTheAddress: 0, erasedSuppressions: 0 });
     });
 
+    it("a message a worker is sending at the deletion: the worker's outcome, which quotes the number, is not written", async () => {
+      const services = stack.runtime.services;
+      const { db } = services;
+      const now = services.clock();
+      const p = await insertedAccount(stack, person('in-flight'), now, true);
+      const userId = await userIdOf(stack, p.email);
+      // a call due in an hour: the running worker leaves it, and this test claims it as a worker would
+      const later = new Date(now.getTime() + 3_600_000);
+      const id = await db.transaction().execute((trx) =>
+        enqueue(
+          trx,
+          {
+            userId,
+            channel: 'voice',
+            recipient: p.phone,
+            purpose: 'phone_verification',
+            subject: null,
+            text: 'Your code',
+            html: null,
+            otp: '123456',
+            expiresAt: new Date(later.getTime() + 600_000),
+            dueAt: later,
+          },
+          now,
+          services.seal,
+        ),
+      );
+      const claimed = (await claimDue(db, 'voice', later, 60, 10)).find((m) => m.id === id);
+      assert.ok(claimed, 'claimed');
+      expectStatus(await admin('DELETE', `/api/v1/admin/users/${userId}`), 200);
+      const failed = {
+        status: 'failed' as const,
+        reason: `21211: The 'To' number ${p.phone} is not a valid phone number`,
+        attempt: { provider: 'twilio', durationMs: 120 },
+      };
+      const written = await recordOutcome(db, claimed, failed, later, false);
+      const found = { written, placesHoldingTheNumber: (await whereIs(stack, p.phone.slice(1))).length };
+      assert.deepEqual(found, { written: false, placesHoldingTheNumber: 0 });
+    });
+
     it("a webhook receiver's refusal that quotes the address, stored or in flight at the deletion, is not kept", async () => {
       const reg = expectStatus(await stack.api('POST', '/api/v1/auth/register', person('webhook')), 201);
       const email = reg.user.email;
@@ -397,6 +438,8 @@ for (const db of await databaseKinds()) {
         ['look up, long phone', () => admin('GET', `/api/v1/admin/users?phone=${'9'.repeat(32)}`)],
         ['look up, repeated', () => admin('GET', '/api/v1/admin/users?email=a%40x.test&email=b%40x.test')],
         ['look up, unknown field', () => admin('GET', '/api/v1/admin/users?name=x')],
+        ['why, NUL address', () => admin('GET', '/api/v1/admin/why?to=a%00b%40example.test')],
+        ['lift a suppression, NUL address', () => admin('DELETE', '/api/v1/admin/suppressions/a%00b%40example.test')],
         ['delete by admin, no uuid', () => admin('DELETE', '/api/v1/admin/users/not-a-uuid')],
         [
           'delete by admin, nil uuid',
