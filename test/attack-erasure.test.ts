@@ -73,6 +73,38 @@ async function ownerlessMessage(
   return row.id;
 }
 
+/** A code's message of the account's, queued for `dueAt`: no worker takes it before then. */
+const waitingCode = (
+  stack: Stack,
+  userId: string,
+  channel: Channel,
+  recipient: string,
+  dueAt: Date,
+): Promise<string> => {
+  const { db, clock, seal } = stack.runtime.services;
+  const text = 'Your code';
+  const expiresAt = new Date(dueAt.getTime() + 600_000);
+  return db.transaction().execute((trx) =>
+    enqueue(
+      trx,
+      {
+        userId,
+        channel,
+        recipient,
+        purpose: 'phone_verification',
+        subject: null,
+        text,
+        html: null,
+        otp: '123456',
+        expiresAt,
+        dueAt,
+      },
+      clock(),
+      seal,
+    ),
+  );
+};
+
 const userIdOf = async (stack: Stack, email: string): Promise<string> =>
   (
     await stack.runtime.services.db
@@ -150,38 +182,25 @@ for (const db of await databaseKinds()) {
       await receiver?.close();
     });
     const admin = (method: 'GET' | 'DELETE', path: string) => stack.request(method, path, undefined, ADMIN_TOKEN);
+    /** An account with its email and phone verified, and its id. */
+    const verifiedAccount = async (tag: string) => {
+      const p = await insertedAccount(stack, person(tag), stack.runtime.services.clock(), true);
+      return { ...p, id: await userIdOf(stack, p.email) };
+    };
 
     it("a throwaway account that names a verified person's address and number takes nothing of theirs, and its export shows nothing of theirs", async () => {
       const services = stack.runtime.services;
       const { db } = services;
       const now = services.clock();
-      const victim = await insertedAccount(stack, person('victim'), now, true);
-      const victimId = await userIdOf(stack, victim.email);
+      const victim = await verifiedAccount('victim');
+      const victimId = victim.id;
       // The victim's: their messages from before messages had an owner (one still waiting), one of their
       // own waiting for its time, and the complaint they made.
       const ownerless = [
         await ownerlessMessage(db, 'email', victim.email, 'delivered', now),
         await ownerlessMessage(db, 'sms', victim.phone, 'queued', now),
       ];
-      const own = await db.transaction().execute((trx) =>
-        enqueue(
-          trx,
-          {
-            userId: victimId,
-            channel: 'sms',
-            recipient: victim.phone,
-            purpose: 'phone_verification',
-            subject: null,
-            text: 'Your code',
-            html: null,
-            otp: '123456',
-            expiresAt: new Date(now.getTime() + 86_400_000),
-            dueAt: new Date(now.getTime() + 86_400_000),
-          },
-          now,
-          services.seal,
-        ),
-      );
+      const own = await waitingCode(stack, victimId, 'sms', victim.phone, new Date(now.getTime() + 86_400_000));
       const theirs = [...ownerless, own];
       await suppress(
         db,
@@ -333,29 +352,10 @@ for (const db of await databaseKinds()) {
       const services = stack.runtime.services;
       const { db } = services;
       const now = services.clock();
-      const p = await insertedAccount(stack, person('in-flight'), now, true);
-      const userId = await userIdOf(stack, p.email);
+      const { id: userId, ...p } = await verifiedAccount('in-flight');
       // a call due in an hour: the running worker leaves it, and this test claims it as a worker would
       const later = new Date(now.getTime() + 3_600_000);
-      const id = await db.transaction().execute((trx) =>
-        enqueue(
-          trx,
-          {
-            userId,
-            channel: 'voice',
-            recipient: p.phone,
-            purpose: 'phone_verification',
-            subject: null,
-            text: 'Your code',
-            html: null,
-            otp: '123456',
-            expiresAt: new Date(later.getTime() + 600_000),
-            dueAt: later,
-          },
-          now,
-          services.seal,
-        ),
-      );
+      const id = await waitingCode(stack, userId, 'voice', p.phone, later);
       const claimed = (await claimDue(db, 'voice', later, 60, 10)).find((m) => m.id === id);
       assert.ok(claimed, 'claimed');
       expectStatus(await admin('DELETE', `/api/v1/admin/users/${userId}`), 200);
@@ -407,8 +407,7 @@ for (const db of await databaseKinds()) {
         `the rest 401 or 404 (${statuses})`,
       );
 
-      const q = await insertedAccount(stack, person('twice-admin'), stack.runtime.services.clock(), true);
-      const id = await userIdOf(stack, q.email);
+      const { id } = await verifiedAccount('twice-admin');
       const byAdmin = await Promise.all([0, 1].map(() => admin('DELETE', `/api/v1/admin/users/${id}`)));
       assert.deepEqual(byAdmin.map((a) => a.status).sort(), [200, 404]);
     });
