@@ -3,9 +3,9 @@ import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { isEmailAddress } from '../shared/addresses.ts';
 import { ADDRESS_FACTS, type Actor } from '../shared/vocabulary.ts';
-import { eraseMessages } from '../delivery/erasure.ts';
+import { eraseMessages, eraseWebhookDeliveries } from '../delivery/erasure.ts';
 import { recordAccountEvent } from './events.ts';
-import { ownerOf } from './personal-data.ts';
+import { ownerOf, suppressionsOf } from './personal-data.ts';
 import { proveItIsThem, type Proof } from './proof.ts';
 import type { Database, User } from '../platform/db/schema.ts';
 
@@ -15,10 +15,13 @@ import type { Database, User } from '../platform/db/schema.ts';
  * - The account goes, and with it (their foreign keys) its codes, sessions and refresh tokens.
  * - Its messages and account events stay until retention takes them, without its addresses: the
  *   messages lose their address, body and any address quoted in an error (delivery/erasure.ts); the
- *   events lose the facts that hold an address (ADDRESS_FACTS). Their network and user agent stay,
- *   the record of who did what to the account, until retention.
- * - Every address the account ever had (its own, earlier ones its messages, codes and events name)
- *   leaves the suppression list and the login throttle: nothing keyed by an address is left.
+ *   events lose the facts that hold an address (ADDRESS_FACTS), and their webhook deliveries any
+ *   address a receiver quoted back. Their network and user agent stay, the record of who did what to
+ *   the account, until retention.
+ * - Its own addresses (those it proved and nobody has verified since: ownerOf) leave the suppression
+ *   list and the login throttle, and so does the bounce of an address it only named. Nothing else
+ *   keyed by an address is touched: an address it merely named (an email change asked for, a number
+ *   given at registration) may be someone else's, whose throttle and complaint are theirs.
  * - An `account_deleted` event, with no address, is written (and its `user.deleted` webhook queued).
  * The address is free at once: registering it again makes a new account.
  *
@@ -34,21 +37,21 @@ export async function eraseAccount(
   await deps.db.transaction().execute(async (trx) => {
     const user = await trx
       .selectFrom('users')
-      .select(['id', 'email', 'phone'])
+      .select(['id', 'email', 'phone', 'email_verified_at', 'phone_verified_at'])
       .where('id', '=', userId)
       .forUpdate()
       .executeTakeFirst();
     if (!user) throw new AppError('not_found', 'No account has this id: it may have been deleted already.');
     const owner = await ownerOf(trx, user);
-    const { addresses } = owner;
     await eraseMessages(trx, owner, now);
+    await eraseWebhookDeliveries(trx, owner, now);
     await trx
       .updateTable('account_events')
       .set({ facts: sql`facts - cast(${sql.val([...ADDRESS_FACTS])} AS text[])` })
       .where('user_id', '=', userId)
       .execute();
-    await trx.deleteFrom('suppressions').where(sql<string>`lower(address)`, 'in', addresses).execute();
-    const emails = addresses.filter(isEmailAddress);
+    await trx.deleteFrom('suppressions').where(suppressionsOf(owner)).execute();
+    const emails = owner.own.filter(isEmailAddress);
     if (emails.length) await trx.deleteFrom('login_failures').where('email', 'in', emails).execute();
     await trx.deleteFrom('users').where('id', '=', userId).execute();
     await recordAccountEvent(trx, deps, { userId, type: 'account_deleted', actor, at: now });

@@ -1,9 +1,10 @@
 import type { Services } from '../runtime/services.ts';
 import type { User } from '../platform/db/schema.ts';
 import { AppError } from '../shared/errors.ts';
-import { normalizeEmail } from '../shared/addresses.ts';
+import { isEmailAddress, normalizeEmail } from '../shared/addresses.ts';
 import { checkCode } from '../otp/check-code.ts';
 import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './login-throttle.ts';
+import { isProvenBy } from './users.ts';
 
 /**
  * How a signed-in person shows it is them before a change a stolen session must not make (the
@@ -13,8 +14,10 @@ export type Proof = { password: string } | { otp: string };
 
 /**
  * The password, under the login throttle of the account's address (a stolen session is no way to guess
- * it faster), or a sign-in code: the way for an account without a password, and past a throttle that
- * strangers keep armed.
+ * it faster), or a sign-in code sent to the account's email: the way for an account without a
+ * password, and past a throttle that strangers keep armed. Not a code sent to its phone: a session
+ * alone moves the phone (verify-phone), so a phone code proves no more than the session asking, while
+ * the email moves only with this proof.
  */
 export async function proveItIsThem(
   deps: Pick<Services, 'db' | 'config' | 'metrics' | 'passwords'>,
@@ -23,7 +26,18 @@ export async function proveItIsThem(
   now: Date,
 ): Promise<void> {
   if ('otp' in proof) {
-    await checkCode(deps, { userId: user.id, purpose: 'login', code: proof.otp, now, revealState: true });
+    const { destination } = await checkCode(deps, {
+      userId: user.id,
+      purpose: 'login',
+      code: proof.otp,
+      now,
+      revealState: true,
+    });
+    if (!isEmailAddress(destination) || !isProvenBy(user, destination))
+      throw new AppError(
+        'otp_invalid',
+        "This takes a sign-in code sent to the account's email address (or the password): a code sent to its phone is not enough.",
+      );
     return;
   }
   deps.passwords.assertCapacity();

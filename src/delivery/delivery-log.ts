@@ -43,24 +43,27 @@ export async function listDeliveryLog(
   return withEvents(db, await q.execute());
 }
 
-/** An account, and every address it has or had (lower-cased). */
+/** An account, as its messages are found. */
 export interface MessageOwner {
   userId: string;
-  addresses: readonly string[];
+  /**
+   * The addresses that are its own (lower-cased): those it proved and no other account has verified
+   * since. A message without an owner to one of them is its; one to an address it only named (an
+   * email change asked for, a number given at registration) may be anybody's.
+   */
+  own: readonly string[];
 }
 
 /**
  * The messages of an account: written for it (`user_id`), or, written before messages had an owner,
- * sent to one of its addresses.
+ * sent to one of its own addresses.
  */
 export const ownedBy =
-  ({ userId, addresses }: MessageOwner) =>
+  ({ userId, own }: MessageOwner) =>
   (eb: ExpressionBuilder<Database, 'messages'>) =>
     eb.or([
       eb('user_id', '=', userId),
-      ...(addresses.length
-        ? [eb.and([eb('user_id', 'is', null), eb(sql<string>`lower(recipient)`, 'in', [...addresses])])]
-        : []),
+      ...(own.length ? [eb.and([eb('user_id', 'is', null), eb(sql<string>`lower(recipient)`, 'in', [...own])])] : []),
     ]);
 
 /** One message of the delivery log, or undefined. */

@@ -6,6 +6,7 @@ import type { RoadMessage } from './road.ts';
 import { suppress, type SuppressionKind } from './suppressions.ts';
 import { reasonLabel } from './reasons.ts';
 import { isUuid } from '../shared/ids.ts';
+import { isErased } from './erasure.ts';
 
 /** What a provider can tell us after it accepted a message. */
 export type ReceiptStatus = 'sent' | 'delivered' | 'undelivered' | 'failed' | 'bounced';
@@ -78,7 +79,9 @@ export async function applyReceipt(
     .limit(1)
     .executeTakeFirst();
   if (!message) return undefined;
-  if (receipt.status === 'sent') return { ...message, changed: false };
+  // an erased message's story ended with its account: a late receipt would write the provider's
+  // words back, the address they quote with them
+  if (receipt.status === 'sent' || isErased(message.recipient)) return { ...message, changed: false };
   const updated = await db
     .updateTable('messages')
     .set({
@@ -136,7 +139,8 @@ export async function takeReceipt(
         })
         .execute();
     }
-    if (done && receipt.suppress) {
+    // an erased message's address is unknown: there is nothing to suppress
+    if (done && receipt.suppress && !isErased(done.recipient)) {
       await suppress(trx, { address: done.recipient, ...receipt.suppress, messageId: done.id }, now);
     }
     return done;

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError, ERROR_CODES, type ErrorCode, type NextStep } from '../shared/errors.ts';
 import { isDatabaseUnavailable } from '../platform/db/unavailable.ts';
+import { isGoneMeanwhile } from '../platform/db/gone.ts';
 
 /** A domain error's next step, in the routes that take it. */
 const NEXT_STEP: Record<NextStep, string> = {
@@ -22,7 +23,7 @@ function send(reply: import('fastify').FastifyReply, code: ErrorCode, message: s
 
 /**
  * Maps every failure to {error:{code,message}}: domain errors by code, framework errors to 4xx, a
- * database outage to 503, the rest to 500.
+ * database outage to 503, a row whose account was deleted meanwhile to 404, the rest to 500.
  */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -44,6 +45,14 @@ export function installErrorHandling(app: FastifyInstance): void {
         'service_unavailable',
         'The database is not answering right now. Try again in a few seconds.',
         DATABASE_RETRY_AFTER_SECONDS,
+      );
+    }
+    if (isGoneMeanwhile(err)) {
+      request.log.warn({ err: err.message }, 'what the request was for was deleted while it ran: 404 not_found');
+      return send(
+        reply,
+        'not_found',
+        'What this request was for was deleted while it ran (the account, or its session): nothing was changed.',
       );
     }
     const status = err.statusCode ?? 500;

@@ -53,10 +53,21 @@ export function jsonBodyReader(app: FastifyInstance, opts: { unstorable?: 'refus
   };
 }
 
-/** Every JSON body of the API is read so (the webhooks read theirs the same way, after their signature). */
+/**
+ * Every JSON body of the API is read so (the webhooks read theirs the same way, after their signature),
+ * and a query string or path with a NUL or a lone surrogate is refused as such a body is: a lookup
+ * with one was a 500 from the database.
+ */
 export function installJsonBodyParser(app: FastifyInstance): void {
   const read = jsonBodyReader(app);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) =>
     read(request, raw as Buffer, done),
   );
+  app.addHook('preValidation', async (request) => {
+    if (findUnstorable(request.query) || findUnstorable(request.params))
+      throw new AppError(
+        'validation_error',
+        'The query or path contains a NUL character or broken Unicode (a lone surrogate).',
+      );
+  });
 }

@@ -4779,6 +4779,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @example thandi@example.com */
                     email?: string;
                     phone?: string;
                 };

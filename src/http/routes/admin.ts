@@ -8,7 +8,7 @@ import { recipientKeys } from '../../delivery/recipients.ts';
 import { why } from '../../accounts/why.ts';
 import { WhyReport } from '../../contract/why-report.ts';
 import { AppError } from '../../shared/errors.ts';
-import { errors, EventFilters, eventFilter, Uuid } from '../schemas.ts';
+import { Email, errors, EventFilters, eventFilter, Phone, Uuid } from '../schemas.ts';
 import { ALL_STATUSES, PURPOSES, type OtpPurpose } from '../../shared/vocabulary.ts';
 import { healthStats } from '../../delivery/health-stats.ts';
 import { HEALTH_RANGES, HealthStats, type HealthRange } from '../../contract/health-stats.ts';
@@ -272,8 +272,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         security,
         querystring: Type.Object(
           {
-            email: Type.Optional(Type.String({ minLength: 3, maxLength: 254 })),
-            phone: Type.Optional(Type.String({ minLength: 3, maxLength: 32 })),
+            email: Type.Optional(Email),
+            phone: Type.Optional(Phone),
           },
           { additionalProperties: false },
         ),
