@@ -97,7 +97,12 @@ interface SlotRow {
  * message's latest event that names one (its send, its failure, its receipt).
  */
 async function countsBySlot(deps: Pick<Services, 'db'>, from: Date, to: Date, seconds: number): Promise<SlotRow[]> {
-  const { rows } = await sql<SlotRow>`
+  const { rows } = await slotCounts(from, to, seconds).execute(deps.db);
+  return rows;
+}
+
+/** The query of countsBySlot (its plan is tested: it reads the range through messages_created_idx). */
+export const slotCounts = (from: Date, to: Date, seconds: number) => sql<SlotRow>`
     SELECT floor(extract(epoch FROM (m.created_at - ${from}::timestamptz)) / ${seconds})::int AS slot,
       m.channel,
       p.provider,
@@ -113,6 +118,4 @@ async function countsBySlot(deps: Pick<Services, 'db'>, from: Date, to: Date, se
       ORDER BY e.at DESC, e.id DESC LIMIT 1
     ) p ON true
     WHERE m.created_at >= ${from} AND m.created_at < ${to} AND m.status <> 'withdrawn'
-    GROUP BY 1, 2, 3, 4`.execute(deps.db);
-  return rows;
-}
+    GROUP BY 1, 2, 3, 4`;

@@ -369,6 +369,18 @@ const migrations: Record<string, Migration> = {
       );
     },
   },
+  '0016_message_time': {
+    async up(db: Kysely<any>) {
+      await runStatements(
+        db,
+        `
+        -- delivery health (delivery/health-stats.ts) reads the messages of the last day or week by when they
+        -- were queued: through this, not a read of the whole table (up to MESSAGE_RETENTION_DAYS of it)
+        CREATE INDEX messages_created_idx ON messages (created_at);
+      `,
+      );
+    },
+  },
 };
 
 /** PGlite's extended protocol takes one statement at a time, so a migration's script is split. */
