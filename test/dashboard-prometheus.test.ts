@@ -75,7 +75,7 @@ describe('deploy/grafana/panic-api.json against a real Prometheus scraping the s
     const panels = dashboard.panels.filter((p) => p.type !== 'row');
     assert.equal(atAll.length, panels.length, 'every panel but the rows');
     const refused = [...atAll, ...picked].flatMap((r) =>
-      r.targets.filter((t) => t.answer.error).map((t) => `${named(r, t)}: ${t.answer.error}`),
+      r.targets.filter((t) => t.answer.error).map((t) => `${named(r, t)}: ${t.answer.error} in ${t.expr}`),
     );
     assert.deepEqual(refused, []);
   });

@@ -19,7 +19,7 @@ import { newWebhookSecret, startWebhookReceiver, type WebhookReceiver } from './
 import { startTwilioWhatsAppServer, type TwilioWhatsAppFixture, whatsAppStatusFields } from './whatsapp.ts';
 import { waitUntil } from './wait.ts';
 
-export const DASHBOARD_FILE = fileURLToPath(new URL('../../deploy/grafana/panic-api.json', import.meta.url));
+const DASHBOARD_FILE = fileURLToPath(new URL('../../deploy/grafana/panic-api.json', import.meta.url));
 
 export interface Target {
   expr: string;
@@ -33,7 +33,6 @@ export interface Panel {
   id: number;
   type: string;
   title: string;
-  description?: string;
   gridPos: { x: number; y: number; w: number; h: number };
   targets?: Target[];
   fieldConfig?: { defaults?: Record<string, unknown> & { custom?: Record<string, unknown> } };
@@ -107,7 +106,7 @@ export interface PanelResult {
 }
 
 /** A series has data when one of its samples is a number (a ratio of nothing is NaN, which Grafana leaves blank). */
-export const seriesHasData = (s: Series): boolean => s.values.some(([, v]) => Number.isFinite(v));
+const seriesHasData = (s: Series): boolean => s.values.some(([, v]) => Number.isFinite(v));
 export const targetHasData = (t: TargetResult): boolean => (t.answer.series ?? []).some(seriesHasData);
 
 /** Every panel with queries (rows have none), each query sent as Grafana would: over the window, or at its end when instant. */
@@ -254,8 +253,9 @@ const verifyPhone = async (s: DashboardService, token: string, otp: string, stat
 /**
  * One wave of a day's traffic, in a few seconds: sign-ups (one with a wrong code first, one that never
  * verifies), a password reset; phone codes by SMS delivered, undelivered and moved on to WhatsApp, and
- * refused by Twilio (an invalid number) and moved on; answers of 400, 401 and 404. With `openBreaker`,
- * Twilio answers 500 to three SMS in a row: the fallback sends them and Twilio's breaker opens (60 s).
+ * refused as an invalid number and moved on; answers of 400, 401 and 404. With `openBreaker`, Twilio
+ * answers 500 to three SMS in a row: the fallback sends them and Twilio's breaker opens for 60 s, in
+ * which the waves' SMS go by the fallback (and its receipts).
  */
 export async function trafficWave(s: DashboardService, opts: { openBreaker?: boolean } = {}): Promise<void> {
   const { stack } = s;

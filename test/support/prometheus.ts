@@ -45,8 +45,11 @@ export interface Prometheus {
   queryRange(expr: string, window: Window): Promise<QueryAnswer>;
   /** /api/v1/query at `time` (Unix seconds). */
   query(expr: string, time: number): Promise<QueryAnswer>;
-  /** Waits for a successful scrape of the target that began at `ms` (Unix ms) or later: what happened before it is stored. */
-  scrapedSince(ms: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Waits for a successful scrape of the target that began at `ms` (Unix ms) or later: what happened
+   * before it is stored. Answers when the newest scrape began (Unix seconds).
+   */
+  scrapedSince(ms: number, timeoutMs?: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -151,12 +154,12 @@ export async function startPrometheus(target: ScrapeTarget): Promise<Prometheus>
     query,
     async scrapedSince(ms, timeoutMs = 15_000) {
       // Prometheus sends its first scrape up to 5 s after it starts (its discovery's update interval).
-      await waitUntil(
+      return waitUntil(
         async () => {
           const answer = await query(`max(timestamp(up{job="${JOB}"} == 1))`, Date.now() / 1000);
           if (!answer.series) throw new Error(answer.error);
           const at = answer.series[0]?.values[0][1];
-          return at !== undefined && at * 1000 >= ms;
+          return at !== undefined && at * 1000 >= ms ? at : undefined;
         },
         { timeoutMs, intervalMs: 200, what: `a scrape of ${target.address} since ${new Date(ms).toISOString()}` },
       ).catch(async (err) => {
