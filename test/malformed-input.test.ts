@@ -177,7 +177,7 @@ const ENDPOINTS: Endpoint[] = [
     method: 'POST',
     path: '/api/v1/users/verify-phone',
     auth: true,
-    fields: [f('phone', 'phone', false)],
+    fields: [f('phone', 'phone', false), f('password', 'loginPassword', false), f('otp', 'otp', false)],
     valid: () => ({}),
     emptyObjectInvalid: false,
   },
