@@ -357,7 +357,7 @@ for (const db of await databaseKinds()) {
         what: "the strangers' unlock SMS",
       });
       const lost = randomMobile();
-      const sent = await owner.api('POST', '/api/v1/users/verify-phone', { phone: lost }, token);
+      const sent = await owner.api('POST', '/api/v1/users/verify-phone', { phone: lost, password: p.password }, token);
       assert.equal(sent.status, 200, sent.text);
       await s.sms.waitFor(lost, WAIT);
     });

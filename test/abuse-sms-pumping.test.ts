@@ -79,8 +79,9 @@ async function login(stack: Stack, p: { email: string; password: string }): Prom
   return r.body.access_token;
 }
 
-const verifyPhone = (stack: Stack, token: string, phone?: string) =>
-  stack.api('POST', '/api/v1/users/verify-phone', phone === undefined ? {} : { phone }, token);
+/** With `password` to replace a verified phone. */
+const verifyPhone = (stack: Stack, token: string, phone?: string, password?: string) =>
+  stack.api('POST', '/api/v1/users/verify-phone', phone === undefined ? {} : { phone, password }, token);
 
 /** Verifies the account's own phone with the SMS code (its first SMS). */
 async function verifyOwnPhone(stack: Stack, a: Account): Promise<void> {
@@ -245,7 +246,7 @@ function perAccountBudgetTests(stack: () => Stack) {
     );
     // what strangers' unlocks could spend is not what the account needs to prove a new number
     const other = zaMobile();
-    assert.equal((await verifyPhone(s, a.token, other)).status, 200);
+    assert.equal((await verifyPhone(s, a.token, other, a.p.password)).status, 200);
     await textCode(s, other);
   });
 }

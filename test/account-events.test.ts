@@ -73,7 +73,15 @@ for (const db of await databaseKinds()) {
       const sms1 = await stack.smsCode(p.phone);
       expectStatus(await stack.api('POST', '/api/v1/users/verify-otp', { otp: sms1 }, first.access_token), 200);
       const newPhone = randomMobile();
-      expectStatus(await stack.api('POST', '/api/v1/users/verify-phone', { phone: newPhone }, first.access_token), 200);
+      expectStatus(
+        await stack.api(
+          'POST',
+          '/api/v1/users/verify-phone',
+          { phone: newPhone, password: p.password },
+          first.access_token,
+        ),
+        200,
+      );
       const sms2 = await stack.smsCode(newPhone);
       expectStatus(await stack.api('POST', '/api/v1/users/verify-otp', { otp: sms2 }, first.access_token), 200);
       // a rotated refresh token presented again ends its session

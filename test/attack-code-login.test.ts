@@ -200,7 +200,10 @@ describe('what a sign-in code signs in to', () => {
     // A moves to a new number; the old one is B's now, proven by B.
     const newNumber = randomMobile();
     const aToken = expectStatus(await net.api('POST', '/api/v1/auth/login', a), 200).access_token;
-    expectStatus(await net.api('POST', '/api/v1/users/verify-phone', { phone: newNumber }, aToken), 200);
+    expectStatus(
+      await net.api('POST', '/api/v1/users/verify-phone', { phone: newNumber, password: a.password }, aToken),
+      200,
+    );
     const aOtp = codeIn((await s.sms.waitFor(newNumber, WAIT)).body);
     expectStatus(await net.api('POST', '/api/v1/users/verify-otp', { otp: aOtp }, aToken), 200);
     const b = await account(s, { phone: moved });
@@ -303,6 +306,7 @@ describe('a stranger denying one person by asking sign-in codes from many networ
     assert.equal(textsTo(victim.phone), 5, "the account's hour of SMS to its verified number");
 
     const home = onNetwork(s.baseUrl, 60);
+    const chosen = 'the owner chose this';
     // A reset: the home network's first code to the inbox this hour.
     expectStatus(await home.api('POST', '/api/v1/auth/forgot-password', { email: victim.email }), 200);
     const reset = await mail(s, victim.email, strangersMails + 1);
@@ -310,7 +314,7 @@ describe('a stranger denying one person by asking sign-in codes from many networ
       await home.api('POST', '/api/v1/auth/reset-password', {
         email: victim.email,
         otp: codeIn(reset.text),
-        new_password: 'the owner chose this',
+        new_password: chosen,
       }),
       200,
     );
@@ -328,7 +332,12 @@ describe('a stranger denying one person by asking sign-in codes from many networ
     // A new number: its own budgets, untouched.
     const newNumber = randomMobile();
     expectStatus(
-      await home.api('POST', '/api/v1/users/verify-phone', { phone: newNumber }, signedIn.access_token),
+      await home.api(
+        'POST',
+        '/api/v1/users/verify-phone',
+        { phone: newNumber, password: chosen },
+        signedIn.access_token,
+      ),
       200,
     );
     await s.sms.waitFor(newNumber, WAIT);
@@ -346,14 +355,11 @@ describe('a stranger denying one person by asking sign-in codes from many networ
       await mobile.api('POST', '/api/v1/auth/verify-unlock-otp', {
         identifier: victim.email,
         otp: codeIn(unlock.text),
-        password: 'the owner chose this',
+        password: chosen,
       }),
       200,
     );
-    expectStatus(
-      await mobile.api('POST', '/api/v1/auth/login', { email: victim.email, password: 'the owner chose this' }),
-      200,
-    );
+    expectStatus(await mobile.api('POST', '/api/v1/auth/login', { email: victim.email, password: chosen }), 200);
     // What strangers can spend: the SMS of the hour to the verified number (SECURITY.md, what is left to a stranger).
     expectStatus(await mobile.api('POST', '/api/v1/auth/otp', { phone: victim.phone }), 200);
     await outboxDrained(s, WAIT.timeoutMs);

@@ -269,7 +269,7 @@ for (const db of await databaseKinds()) {
       const { person: p, tokens } = await verifiedLogin(stack, 'stolen');
       const stolen = tokens.access_token;
       const thiefPhone = randomMobile();
-      // the token alone moves the phone (verify-phone asks for nothing more)...
+      // the token alone puts a first phone on an account that has none (no proof asked for a first)...
       expectStatus(await stack.api('POST', '/api/v1/users/verify-phone', { phone: thiefPhone }, stolen), 200);
       const moved = { otp: await stack.smsCode(thiefPhone) };
       expectStatus(await stack.api('POST', '/api/v1/users/verify-otp', moved, stolen), 200);

@@ -132,7 +132,12 @@ for (const db of await databaseKinds()) {
       assert.equal(ver.body.phone_verified, true);
 
       const other = person('newphone').phone;
-      const change = await stack.api('POST', '/api/v1/users/verify-phone', { phone: other }, tokens.access_token);
+      const change = await stack.api(
+        'POST',
+        '/api/v1/users/verify-phone',
+        { phone: other, password: p.password },
+        tokens.access_token,
+      );
       assert.equal(change.status, 200, change.text);
       assert.equal(change.body.phone, other);
       const code = await stack.smsCode(other);

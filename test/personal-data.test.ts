@@ -58,7 +58,10 @@ for (const db of await databaseKinds()) {
       expectStatus(await stack.api('POST', '/api/v1/users/verify-phone', {}, token), 200);
       codes.push(await stack.smsCode(p.phone));
       expectStatus(await stack.api('POST', '/api/v1/users/verify-otp', { otp: codes.at(-1)! }, token), 200);
-      expectStatus(await stack.api('POST', '/api/v1/users/verify-phone', { phone: newPhone }, token), 200);
+      expectStatus(
+        await stack.api('POST', '/api/v1/users/verify-phone', { phone: newPhone, password: p.password }, token),
+        200,
+      );
       codes.push(await stack.smsCode(newPhone));
       expectStatus(await stack.api('POST', '/api/v1/users/verify-otp', { otp: codes.at(-1)! }, token), 200);
       // an address that bounces: a suppression, and errors that quote it

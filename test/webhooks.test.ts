@@ -74,7 +74,7 @@ for (const db of await databaseKinds()) {
       const first = await stack.smsCode(p.phone);
       expectStatus(await stack.api('POST', '/api/v1/users/verify-otp', { otp: first }, token), 200);
       const phone = randomMobile();
-      expectStatus(await stack.api('POST', '/api/v1/users/verify-phone', { phone }, token), 200);
+      expectStatus(await stack.api('POST', '/api/v1/users/verify-phone', { phone, password: p.password }, token), 200);
       const second = await stack.smsCode(phone);
       expectStatus(await stack.api('POST', '/api/v1/users/verify-otp', { otp: second }, token), 200);
       return { p, tokens, phone, codes: [first, second], userId: await idOf(p.email) };

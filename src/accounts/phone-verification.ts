@@ -15,6 +15,7 @@ import { CHANNEL_LABELS, type Channel, type PhoneChannel } from '../shared/vocab
 import { askableChannels } from '../otp/road.ts';
 import { testCodeFor } from '../config/test-destinations.ts';
 import { recordAccountEvent } from './events.ts';
+import { type Proof, proveItIsThem } from './proof.ts';
 
 const phoneTaken = () => new AppError('phone_taken', 'This phone number is already verified on another account.');
 
@@ -25,16 +26,30 @@ const phoneTaken = () => new AppError('phone_taken', 'This phone number is alrea
  * is answered and charged exactly like a free one: only the code's holder learns, at verify-otp, that
  * it is taken (anything sooner told a stranger which numbers have accounts). A test destination
  * (TEST_OTP_DESTINATIONS) is sent nothing: it spends no SMS budget or brake, only the number's limits.
+ * A verified number is replaced only with proof that it is the person (see proveItIsThem), checked
+ * before anything is spent: a phone put on the account signs in by phone code, so a stolen session
+ * alone must not move it. The proof hangs on the account's own phone, never on the number asked for.
  */
 export async function requestPhoneCode(
   deps: Pick<
     Services,
-    'db' | 'config' | 'clock' | 'metrics' | 'sendLimits' | 'smsBudget' | 'seal' | 'composer' | 'channels' | 'road'
+    | 'db'
+    | 'config'
+    | 'clock'
+    | 'metrics'
+    | 'sendLimits'
+    | 'smsBudget'
+    | 'seal'
+    | 'composer'
+    | 'channels'
+    | 'road'
+    | 'passwords'
   >,
   user: User,
   requester: Requester,
   newPhone?: string,
   asked?: PhoneChannel,
+  proof?: Proof,
 ): Promise<CodeSent & { phone: string }> {
   const phone = newPhone ? normalizePhone(newPhone, deps.config.DEFAULT_PHONE_REGION) : user.phone;
   // Premium, special-service and disallowed numbers are refused here, before any channel is chosen.
@@ -47,6 +62,13 @@ export async function requestPhoneCode(
         .join(', ')}).`,
     );
   const now = deps.clock();
+  // a proof given is checked even where none is needed: a wrong password is never quietly taken
+  if (proof) await proveItIsThem(deps, user, proof, now);
+  else if (user.phone_verified_at && phone !== user.phone)
+    throw new AppError(
+      'proof_required',
+      'The account\'s verified phone is replaced only with proof that it is you: send "password" (the account\'s), or "otp", a sign-in code sent to the account\'s email address.',
+    );
   const test = testCodeFor(deps.config, phone, now) !== undefined;
   const sms = { ...smsTo(user, phone), requester };
   if (!test) await deps.smsBudget.check(sms);

@@ -16,8 +16,9 @@ export type Proof = { password: string } | { otp: string };
  * The password, under the login throttle of the account's address (a stolen session is no way to guess
  * it faster), or a sign-in code sent to the account's email: the way for an account without a
  * password, and past a throttle that strangers keep armed. Not a code sent to its phone: a session
- * alone moves the phone (verify-phone), so a phone code proves no more than the session asking, while
- * the email moves only with this proof.
+ * alone puts a first phone on an account that has none (verify-phone asks this proof only to replace a
+ * verified one), so a phone code proves no more than the session asking, while the email moves only
+ * with this proof.
  */
 export async function proveItIsThem(
   deps: Pick<Services, 'db' | 'config' | 'metrics' | 'passwords'>,

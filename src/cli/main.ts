@@ -131,6 +131,8 @@ program
   .command('verify-phone')
   .description("Text a code to the account's phone, or to a new number.")
   .option('--phone <P>', 'a new number to verify instead (it replaces the old one once verified)')
+  .option('--password <P>', `the account's password, to replace a verified phone; ${PASSWORD_NOTE}`)
+  .option('--otp <CODE>', "a sign-in code sent to the account's email instead of the password")
   .option('--json', JSON_OPTION)
   .example('panic-api verify-phone')
   .action(lazy(async () => (await import('./client/verify-phone.ts')).verifyPhoneCommand));

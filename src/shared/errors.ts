@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   invalid_refresh_token: 401,
   email_not_verified: 403,
   code_login_disabled: 403,
+  proof_required: 403,
   forbidden: 403,
   not_found: 404,
   session_not_found: 404,

@@ -2436,7 +2436,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a code to the account's phone, or to a new number, on its first channel; with `channel`, the live code on that channel */
+        /** Send a code to the account's phone, or to a new number, on its first channel; with `channel`, the live code on that channel. A verified phone is replaced only with the password, or `otp`, a sign-in code sent to the account's email */
         post: {
             parameters: {
                 query?: never;
@@ -2454,6 +2454,12 @@ export interface paths {
                          * @enum {unknown}
                          */
                         channel?: "sms" | "whatsapp" | "voice";
+                        password?: string;
+                        /**
+                         * @description The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).
+                         * @example 123456
+                         */
+                        otp?: string;
                     };
                 };
             };
@@ -2491,6 +2497,20 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };

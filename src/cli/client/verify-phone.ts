@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { devInboxHint, done, expiryText, type JsonOption } from './common.ts';
+import { devInboxHint, done, expiryText, proofFrom, type JsonOption } from './common.ts';
 import { api } from '../api-client.ts';
 import type { Session } from './session.ts';
 import { authedRequest } from './session.ts';
@@ -8,11 +8,26 @@ import { authedRequest } from './session.ts';
 const WATCH_MS = 5000;
 const POLL_MS = 500;
 
-/** `verify-phone [--phone P]`: an SMS code to the account's phone, or to a new number. */
-export async function verifyPhoneCommand({ json, phone }: JsonOption & { phone?: string }): Promise<number> {
-  const { body, session } = await authedRequest(json, (client) =>
-    client.POST('/api/v1/users/verify-phone', { body: phone === undefined ? {} : { phone } }),
-  );
+export interface VerifyPhoneOptions extends JsonOption {
+  phone?: string;
+  password?: string;
+  otp?: string;
+}
+
+/**
+ * `verify-phone [--phone P] [--password P | --otp CODE]`: an SMS code to the account's phone, or to a
+ * new number. A verified phone moves only with proof: without one given, at a terminal the password is
+ * asked when the server answers proof_required, and the ask sent once more with it.
+ */
+export async function verifyPhoneCommand({ json, phone, ...opts }: VerifyPhoneOptions): Promise<number> {
+  const given = opts.password === undefined && opts.otp === undefined ? undefined : await proofFrom(opts);
+  const { body, session } = await authedRequest(json, async (client) => {
+    const ask = (proof?: Awaited<ReturnType<typeof proofFrom>>) =>
+      client.POST('/api/v1/users/verify-phone', { body: { ...(phone === undefined ? {} : { phone }), ...proof } });
+    const first = await ask(given);
+    if (given || first.error?.error.code !== 'proof_required' || !process.stdin.isTTY) return first;
+    return ask(await proofFrom({}));
+  });
   if (json) return done(json, body, []);
   const status = await watch(session);
   return done(json, body, [

@@ -262,11 +262,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   app.post(
     '/verify-phone',
     {
+      // it may hash a password: the budget of the routes that do
+      config: { limit: { expensive: true } },
       preHandler: auth,
       schema: {
         tags,
         summary:
-          "Send a code to the account's phone, or to a new number, on its first channel; with `channel`, the live code on that channel",
+          "Send a code to the account's phone, or to a new number, on its first channel; with `channel`, the live code on that channel. A verified phone is replaced only with the password, or `otp`, a sign-in code sent to the account's email",
         security,
         body: Type.Optional(
           body({
@@ -276,19 +278,17 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
                 description: 'sms, whatsapp or voice: while a code is live it goes out on this channel unchanged',
               }),
             ),
+            password: Type.Optional(LoginPassword),
+            otp: Type.Optional(Otp),
           }),
         ),
-        response: { 200: PhoneCodeSentReply, ...errors(400, 401, 409, 429, 503) },
+        response: { 200: PhoneCodeSentReply, ...errors(400, 401, 403, 409, 429, 503) },
       },
     },
     async (request) => {
-      const sent = await requestPhoneCode(
-        services,
-        request.user!,
-        requesterOf(request),
-        request.body?.phone,
-        request.body?.channel,
-      );
+      const { phone, channel, password, otp } = request.body ?? {};
+      const proof = password === undefined && otp === undefined ? undefined : proofOf(password, otp);
+      const sent = await requestPhoneCode(services, request.user!, requesterOf(request), phone, channel, proof);
       return {
         message: `A code was sent by ${CHANNEL_LABELS[sent.channel]} to ${sent.phone}: POST it to /api/v1/users/verify-otp.`,
         ...sent,
