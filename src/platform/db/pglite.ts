@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 
 /**
@@ -14,12 +15,21 @@ const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
  * PGlite's WebAssembly module, compiled once per process from bytes nothing holds once V8 has copied
  * them. PGlite's own loading holds its 9.4 MiB read buffer through the compile, long enough for it to
  * reach the old generation, where an idle service kept it until V8's next full collection.
+ *
+ * V8 compiles PostgreSQL's hot functions again, optimized, in the background, by default on all of its
+ * worker threads at once; each thread's malloc arena keeps the peak of what its compiles used (idle
+ * RSS ~40 MiB more). One compile at a time runs the same optimized code, reached a little later.
  */
 let pgliteModule: Promise<WebAssembly.Module> | undefined;
-const compiledPglite = () =>
-  (pgliteModule ??= WebAssembly.compile(
-    readFileSync(new URL('pglite.wasm', import.meta.resolve('@electric-sql/pglite'))),
-  ));
+function compiledPglite(): Promise<WebAssembly.Module> {
+  if (!pgliteModule) {
+    setFlagsFromString('--wasm-num-compilation-tasks=1');
+    pgliteModule = WebAssembly.compile(
+      readFileSync(new URL('pglite.wasm', import.meta.resolve('@electric-sql/pglite'))),
+    );
+  }
+  return pgliteModule;
+}
 
 /**
  * A new data folder is created (initdb) in a child process: initdb's WebAssembly instance is never
