@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command, type CommanderError } from 'command
 import { CLIENT_GROUP, commandPath, commandsOf, formatHelp, PanicCommand, usageLine } from './help.ts';
 import { CliError, UsageError } from './errors.ts';
 import { EnvFileError, loadEnvFile, type EnvFile } from '../config/env-file.ts';
+import { newSpaceHeldWhileStarting } from './start-heap.ts';
 
 /** The .env read from the working directory before a command runs (doctor reports it). */
 let envFile: EnvFile | undefined;
@@ -59,8 +60,9 @@ program
   .example('PORT=8000 panic-api serve')
   .action(
     lazy(async () => {
+      const started = newSpaceHeldWhileStarting();
       const { serve } = await import('./serve.ts');
-      return () => serve('serve');
+      return () => serve('serve').finally(started);
     }),
   );
 program
@@ -69,8 +71,9 @@ program
   .example('DATABASE_URL=postgres://postgres@127.0.0.1:5432/panic panic-api worker')
   .action(
     lazy(async () => {
+      const started = newSpaceHeldWhileStarting();
       const { serve } = await import('./serve.ts');
-      return () => serve('worker');
+      return () => serve('worker').finally(started);
     }),
   );
 program

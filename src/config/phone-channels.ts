@@ -1,4 +1,5 @@
-import { isSupportedCountry } from 'libphonenumber-js';
+// The metadata shared/addresses.ts loads: the default entry would load a second copy (its min metadata).
+import { isSupportedCountry } from 'libphonenumber-js/max';
 import { PHONE_CHANNELS, isPhoneChannel, type PhoneChannel } from '../shared/vocabulary.ts';
 
 /** A phone code's channels in the order it takes them; per calling country (ISO 3166 code) where set. */

@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pinoPretty from 'pino-pretty';
 import type { Config } from '../config/settings.ts';
 
 /** Secrets may hide in any of these; pino replaces them before a line is written. */
@@ -72,7 +72,14 @@ export function wantsPrettyLogs(appEnv: Config['APP_ENV'], stdoutIsTTY: boolean 
  * reads at a glance; synchronous like pino's own stdout, so nothing is lost at exit.
  */
 const prettyStdout = (): pino.DestinationStream =>
-  pinoPretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+  // Required here (synchronously, as createLogger is), so only a developer's terminal loads it.
+  (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({
+    colorize: true,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    sync: true,
+  });
 
 /** Writes to `destination`, or to stdout: JSON, or pretty lines in development at a terminal. */
 export function createLogger(

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
 
 /** How long a rate-limit command may wait on Redis before the limit is counted in memory instead. */
@@ -10,6 +10,8 @@ const REDIS_COMMAND_TIMEOUT_MS = 200;
  * flexible counts in memory (its insurance limiter) until the client is ready again.
  */
 export async function connectRedis(url: string, logger: Logger): Promise<Redis> {
+  // Loaded here, not at the top: a service without REDIS_URL never holds ioredis in memory.
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,
     // Not connected: fail at once (and count in memory) rather than queue behind the outage.

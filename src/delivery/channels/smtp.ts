@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../../config/settings.ts';
 import type { Message } from '../../platform/db/schema.ts';
 import { channelStatus, DeliveryError, type DeliveryChannel } from './types.ts';
@@ -49,11 +49,16 @@ export function createSmtpChannel(config: SmtpConfig): DeliveryChannel {
     provider: 'smtp',
     status,
     async send(message: Message) {
-      transport ??= nodemailer.createTransport({
-        ...smtpTransportOptions(config),
-        pool: true,
-        maxConnections: config.SMTP_MAX_CONNECTIONS,
-      });
+      if (!transport) {
+        // nodemailer (megabytes once loaded) comes with the first email, not with every start; ??=
+        // after the await, so sends that met no transport at once still share one pool.
+        const { default: nodemailer } = await import('nodemailer');
+        transport ??= nodemailer.createTransport({
+          ...smtpTransportOptions(config),
+          pool: true,
+          maxConnections: config.SMTP_MAX_CONNECTIONS,
+        });
+      }
       try {
         const info = await transport.sendMail({
           from: config.FROM_EMAIL,

@@ -1,9 +1,6 @@
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import type { Database } from './schema.ts';
-import { listenOnServer } from './listen.ts';
-import { createPgPool } from './pg-pool.ts';
-import { openPglite } from './pglite.ts';
 
 export type Db = Kysely<Database>;
 /** The database or a transaction on it: what a query that may run inside a caller's transaction takes. */
@@ -32,8 +29,10 @@ export interface DbHandle {
   close(): Promise<void>;
 }
 
+/** Each driver is loaded when it is chosen: pg and PGlite each take megabytes that the other kind never uses. */
 export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
   if (opts.url) {
+    const [{ createPgPool }, { listenOnServer }] = await Promise.all([import('./pg-pool.ts'), import('./listen.ts')]);
     const pool = createPgPool({ url: opts.url, timeoutMs: opts.timeoutMs ?? 5000, onIdleError: opts.onIdleError });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const url = opts.url;
@@ -42,6 +41,7 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     return { db, kind: 'postgres', location: redactUrl(url), listen, close: () => db.destroy() };
   }
   const dataDir = opts.dataDir ?? './data';
+  const { openPglite } = await import('./pglite.ts');
   const client = await openPglite(dataDir, opts.template);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   // One process holds PGlite, so its own notifications are all there is to hear.
