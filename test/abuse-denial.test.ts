@@ -6,16 +6,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mailboxKey } from '../src/shared/addresses.ts';
 import { onNetwork, type Client } from './support/clients.ts';
 import { type Answer, type ApiResponse, expectStatus } from './support/api.ts';
 import { databaseKinds, randomMobile, startStack, codeIn, outboxDrained, type Stack } from './support/stack.ts';
 import { waitUntil } from './support/wait.ts';
+import { account, tag } from './support/owners.ts';
 
 const WAIT = { timeoutMs: 15_000 };
 const LIMITS = { OTP_RESEND_COOLDOWN_SECONDS: '0', OTP_MAX_SENDS_PER_HOUR: '5' };
-const tag = () => randomBytes(4).toString('hex');
 
 const byStatus = (answers: ApiResponse[]) =>
   Object.fromEntries(
@@ -33,26 +32,6 @@ const longCodeIn = (text: string): string => {
   return match[0];
 };
 const wrong = (code: string, k: number) => String((Number(code) + k) % 10 ** code.length).padStart(code.length, '0');
-
-/** A verified account written straight into the database: its registration mail would spend one of the 5 sends an hour. */
-async function verifiedAccount(s: Stack) {
-  const p = { email: `owner.${tag()}@example.test`, phone: randomMobile(), password: 'correct horse battery' };
-  const now = new Date();
-  await s.runtime.services.db
-    .insertInto('users')
-    .values({
-      email: p.email,
-      phone: p.phone,
-      first_name: 'Lindiwe',
-      last_name: 'Zulu',
-      password_hash: await s.runtime.services.passwords.hash(p.password),
-      email_verified_at: now,
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
-  return p;
-}
 
 /** Registered through the API from `client` (its network), the email verified with the mailed code, and logged in. */
 async function signedUp(s: Stack, client: Client, word: string) {
@@ -207,7 +186,7 @@ for (const db of await databaseKinds()) {
     });
 
     it("past the cap, each network's first code of the hour still goes: 5 +tag registrations of a verified owner's inbox cannot silence the owner's reset (it arrives, its long code works)", async () => {
-      const victim = await verifiedAccount(s);
+      const victim = await account(s);
       const stranger = onNetwork(s.baseUrl, 150);
       for (let i = 0; i < 5; i++) {
         const r = await stranger.api('POST', '/api/v1/auth/register', {
@@ -305,7 +284,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('strangers who make us send code after code (each from a fresh network) never end the long code in the email the owner is reading', async () => {
-      const victim = await verifiedAccount(s);
+      const victim = await account(s);
       const owner = onNetwork(s.baseUrl, 209);
       assert.equal((await owner.api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
       const mine = longCodeIn((await s.smtp.waitFor(victim.email, WAIT)).text);
@@ -443,7 +422,7 @@ for (const db of await databaseKinds()) {
     });
 
     it("recovery: strangers spend the reset guesses of a verified account and keep its login throttle armed from 8 networks; the owner's long code resets the password and signs in at once (200, a token pair)", async () => {
-      const victim = await verifiedAccount(s);
+      const victim = await account(s);
       const owner = onNetwork(s.baseUrl, 204);
       let mails = 0;
       const refused: ApiResponse[] = [];
@@ -496,7 +475,7 @@ for (const db of await databaseKinds()) {
     });
 
     it("unlock: strangers spend the unlock guesses and re-arm the throttle; the owner's long unlock code with the password signs in at once", async () => {
-      const victim = await verifiedAccount(s);
+      const victim = await account(s);
       const owner = onNetwork(s.baseUrl, 205);
       let mails = 0;
       for (let round = 0; round < 4; round++) {
@@ -544,7 +523,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('a wrong long code costs nothing: 50 of them from 5 networks leave the short code and the guess budget as they were', async () => {
-      const victim = await verifiedAccount(s);
+      const victim = await account(s);
       const owner = onNetwork(s.baseUrl, 206);
       assert.equal((await owner.api('POST', '/api/v1/auth/forgot-password', { email: victim.email })).status, 200);
       const mail = (await s.smtp.waitFor(victim.email, WAIT)).text;
