@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { randomUUID } from 'node:crypto';
 import { startStack, verifiedLogin, type Stack } from './support/stack.ts';
-import { startTwilioWhatsAppServer, type TwilioWhatsAppFixture } from './support/whatsapp.ts';
+import { startTwilioWhatsAppServer, twilioWhatsAppEnv, type TwilioWhatsAppFixture } from './support/whatsapp.ts';
 import { postTwilioStatus } from './support/twilio-status.ts';
 import { signBody } from './support/receipts.ts';
 import { waitUntil } from './support/wait.ts';
@@ -92,10 +92,7 @@ describe('support console', { skip: skipWithoutChromium }, () => {
         SMS_ACCOUNT_SID: twilio.accountSid,
         SMS_API_KEY: twilio.authToken,
         SMS_FROM: '+27100000000',
-        WHATSAPP_PROVIDER: 'twilio',
-        WHATSAPP_FROM,
-        WHATSAPP_TEMPLATE: 'HX0123456789abcdef0123456789abcdef',
-        WHATSAPP_API_URL: twilio.messagesUrl,
+        ...twilioWhatsAppEnv(twilio, WHATSAPP_FROM),
         PHONE_CHANNELS: 'sms,whatsapp',
         PHONE_FALLBACK_AFTER_SECONDS: '60',
       },

@@ -7,7 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, verifiedLogin, type Stack } from './support/stack.ts';
-import { startTwilioWhatsAppServer, whatsAppStatusFields, type TwilioWhatsAppFixture } from './support/whatsapp.ts';
+import {
+  startTwilioWhatsAppServer,
+  twilioWhatsAppEnv,
+  whatsAppStatusFields,
+  type TwilioWhatsAppFixture,
+} from './support/whatsapp.ts';
 import { startTwilioVoiceServer, type TwilioVoiceFixture } from './support/twilio-voice.ts';
 import { postTwilioStatus } from './support/twilio-status.ts';
 import { waitUntil } from './support/wait.ts';
@@ -41,10 +46,7 @@ async function startRoad(env: Record<string, string> = {}): Promise<Road> {
       SMS_ACCOUNT_SID: twilio.accountSid,
       SMS_API_KEY: twilio.authToken,
       SMS_FROM: '+27100000000',
-      WHATSAPP_PROVIDER: 'twilio',
-      WHATSAPP_FROM,
-      WHATSAPP_TEMPLATE: 'HX0123456789abcdef0123456789abcdef',
-      WHATSAPP_API_URL: twilio.messagesUrl,
+      ...twilioWhatsAppEnv(twilio, WHATSAPP_FROM),
       VOICE_PROVIDER: 'twilio',
       VOICE_FROM,
       VOICE_API_URL: voice.callsUrl,

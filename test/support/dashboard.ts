@@ -16,7 +16,12 @@ import { type HttpSmsFixture, startHttpSmsServer } from './sms.ts';
 import { codeIn, phoneCodeAsked, registered, type Stack, startStack, wrongCode } from './stack.ts';
 import { postTwilioStatus } from './twilio-status.ts';
 import { newWebhookSecret, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
-import { startTwilioWhatsAppServer, type TwilioWhatsAppFixture, whatsAppStatusFields } from './whatsapp.ts';
+import {
+  startTwilioWhatsAppServer,
+  twilioWhatsAppEnv,
+  type TwilioWhatsAppFixture,
+  whatsAppStatusFields,
+} from './whatsapp.ts';
 import { waitUntil } from './wait.ts';
 
 const DASHBOARD_FILE = fileURLToPath(new URL('../../deploy/grafana/panic-api.json', import.meta.url));
@@ -177,10 +182,7 @@ export async function startDashboardService(): Promise<DashboardService> {
         SMS_FALLBACK_API_KEY: fallback.apiKey,
         SMS_WEBHOOK_SECRET,
         // the SMS fixture and this one share Twilio's test account, as one customer's SMS and WhatsApp do
-        WHATSAPP_PROVIDER: 'twilio',
-        WHATSAPP_FROM,
-        WHATSAPP_TEMPLATE: 'HX0123456789abcdef0123456789abcdef',
-        WHATSAPP_API_URL: whatsapp.messagesUrl,
+        ...twilioWhatsAppEnv(whatsapp, WHATSAPP_FROM),
         PHONE_CHANNELS: 'sms,whatsapp',
         // a code whose SMS has no receipt yet waits for it rather than moving on during a short run
         PHONE_FALLBACK_AFTER_SECONDS: '3600',

@@ -68,6 +68,19 @@ export interface TwilioWhatsAppFixture extends Counts {
   close(): Promise<void>;
 }
 
+/** The settings that send WhatsApp through a Twilio fixture, from `from` (one of its senders), with an approved template. */
+export function twilioWhatsAppEnv(
+  fixture: Pick<TwilioWhatsAppFixture, 'messagesUrl'>,
+  from: string,
+): Record<string, string> {
+  return {
+    WHATSAPP_PROVIDER: 'twilio',
+    WHATSAPP_FROM: from,
+    WHATSAPP_TEMPLATE: 'HX0123456789abcdef0123456789abcdef',
+    WHATSAPP_API_URL: fixture.messagesUrl,
+  };
+}
+
 /** The messages Twilio answers with for the refusals a message can meet when it is created. */
 const MESSAGE_REFUSALS: Record<number, (to: string) => string> = {
   21211: (to) => `The 'To' number ${to} is not a valid phone number.`,
