@@ -161,7 +161,10 @@ describe('panic-api client commands against a running server', () => {
       asked.stdout.includes(`If ${p.phone} belongs to a verified account, a sign-in code was sent by sms`),
       asked.stdout,
     );
-    assert.ok(asked.stdout.includes(`Then run: panic-api login ${p.phone} --code CODE`), asked.stdout);
+    assert.ok(
+      asked.stdout.includes(`Check your phone, then run: panic-api login ${p.phone} --code CODE`),
+      asked.stdout,
+    );
     const code = await stack.smsCode(p.phone, 2);
     const wrong = await runCli(['login', p.phone, '--code', code === '000000' ? '111111' : '000000'], env);
     failed(wrong, /^The code is not valid\. .*\(otp_invalid, HTTP 400\)$/);

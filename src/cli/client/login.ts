@@ -24,11 +24,15 @@ export async function loginCommand(who: string, opts: LoginOptions): Promise<num
   let otp = opts.code === true ? undefined : opts.code;
   if (otp === undefined) {
     const sent = await succeeded(opts.json, api().POST('/api/v1/auth/otp', { body: name }));
+    const inbox = 'email' in name ? 'your email' : 'your phone';
     const where = [
       `If ${who} belongs to a verified account, a sign-in code was sent by ${sent.channel}; it expires ${expiryText(sent.expires_at, sent.expires_in_minutes)}.`,
+      process.stdin.isTTY
+        ? `Check ${inbox}, then enter the code here.`
+        : `Check ${inbox}, then run: panic-api login ${who} --code CODE`,
       await devInboxHint(who),
     ].filter(Boolean);
-    if (!process.stdin.isTTY) return done(opts.json, sent, [...where, `Then run: panic-api login ${who} --code CODE`]);
+    if (!process.stdin.isTTY) return done(opts.json, sent, where);
     process.stderr.write(`${where.join('\n')}\n`);
     otp = (await promptLine('Code:')).trim();
     if (otp === '') throw new CliError('No code was entered.');

@@ -156,6 +156,6 @@ async function refreshed(json: boolean, session: Session): Promise<Session> {
     return onDisk;
   await deleteSession();
   throw new SessionEndedError(
-    `Your session has ended (it expired, was logged out, or the password was reset): run \`panic-api login ${session.email}\` again.`,
+    `Your session has ended (it expired, was logged out or ended from another session, or the password was changed or reset): run \`panic-api login ${session.email}\` again.`,
   );
 }
