@@ -16,6 +16,10 @@ import { enqueue } from '../src/delivery/outbox.ts';
 import { sendCode } from '../src/otp/send-code.ts';
 import { suppress } from '../src/delivery/suppressions.ts';
 import type { PersonalData } from '../src/contract/personal-data.ts';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+
+/** A number as it is written at home: +27825550123 → "082 555 0123". */
+const national = (e164: string) => parsePhoneNumberFromString(e164)!.formatNational();
 
 const ADMIN_TOKEN = 'admin-token-for-personal-data-tests-0123456789';
 
@@ -110,6 +114,37 @@ for (const db of await databaseKinds()) {
           updated_at: now,
         })
         .execute();
+      // a gateway's refusal quoting the number as it is written at home, spaced and not
+      const unreachable = await services.db
+        .insertInto('messages')
+        .values({
+          user_id: userId,
+          channel: 'sms',
+          recipient: p.phone,
+          purpose: 'phone_verification',
+          subject: null,
+          body_text: 'Your code',
+          status: 'failed',
+          last_error: `HTTP 400: destination ${national(p.phone)} is not reachable`,
+          next_attempt_at: now,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await services.db
+        .insertInto('message_events')
+        .values({
+          message_id: unreachable.id,
+          at: now,
+          kind: 'attempt_failed',
+          status: 'failed',
+          provider: 'http',
+          error: `HTTP 400: destination ${national(p.phone)} is not reachable`,
+          provider_status: 400,
+          provider_error: JSON.stringify({ error: `unknown subscriber ${national(p.phone).replace(/\D/g, '')}` }),
+        })
+        .execute();
       const waiting = await services.db.transaction().execute((trx) =>
         enqueue(
           trx,
@@ -191,6 +226,8 @@ for (const db of await databaseKinds()) {
         newPhone,
         p.phone.slice(1),
         newPhone.slice(1),
+        national(p.phone),
+        national(p.phone).replace(/\D/g, ''),
         p.first_name,
       ];
       const left = Object.fromEntries(

@@ -1,7 +1,7 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../platform/db/schema.ts';
 import { PENDING_STATUSES } from '../shared/vocabulary.ts';
-import { callingCodeOf } from '../shared/addresses.ts';
+import { callingCodeOf, nationalDigitsOf } from '../shared/addresses.ts';
 import { ownedBy, type MessageOwner } from './delivery-log.ts';
 
 /** What an erased message says instead of its address, its body, and an address in its errors. */
@@ -100,15 +100,23 @@ function scrubber(addresses: readonly string[]) {
 }
 
 /**
- * One pattern (PostgreSQL's regular expressions) for every way an address is quoted in an error: as
- * it is, and a number without its '+' too (some providers write 27821234567), or undefined for none.
+ * One pattern (PostgreSQL's regular expressions) for every way an address is quoted in an error, or
+ * undefined for none: an email as it is; a number in international form with or without its '+'
+ * (some providers write 27821234567) and in national form (082 123 4567), its digits apart or not.
  */
 function quotedForms(addresses: readonly string[]): string | undefined {
-  const forms = new Set(addresses.flatMap((a) => (a.startsWith('+') ? [a, a.slice(1)] : [a])));
+  const forms = new Set(addresses.flatMap((a) => (a.startsWith('+') ? numberForms(a) : [escaped(a)])));
   if (!forms.size) return undefined;
-  // longest first, so that "+27…" is replaced whole before "27…" could match inside it
-  return [...forms]
-    .sort((a, b) => b.length - a.length)
-    .map((f) => f.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&'))
-    .join('|');
+  // longest first, so that "+27…" is replaced whole before its national digits could match inside it
+  return [...forms].sort((a, b) => b.length - a.length).join('|');
+}
+
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+
+/** A number's digits, each but the last followed by any spaces, dots, dashes or brackets. */
+const spaced = (digits: string) => [...digits].join('[ ().-]*');
+
+function numberForms(e164: string): string[] {
+  const national = nationalDigitsOf(e164);
+  return [`\\+?${spaced(e164.slice(1))}`, ...(national ? [`0?[ ().-]*${spaced(national)}`] : [])];
 }

@@ -121,6 +121,11 @@ export function phoneFacts(e164: string): { country: string | undefined; fixedLi
   return { country: parsed?.country, fixedLine: parsed?.getType() === 'FIXED_LINE' };
 }
 
+/** A number's national significant number ("825550123" for +27825550123), as a number is written at home without its trunk prefix. */
+export function nationalDigitsOf(e164: string): string | undefined {
+  return parsePhoneNumberFromString(e164)?.nationalNumber;
+}
+
 /** The country calling code of an E.164 number ("27" for +27…), for per-country metrics; '' when unknown. */
 export function callingCodeOf(e164: string): string {
   return parsePhoneNumberFromString(e164)?.countryCallingCode ?? '';
