@@ -302,7 +302,8 @@ describe('the road of a phone code', () => {
     assert.equal(signedIn.token_type, 'bearer');
     assert.ok(signedIn.refresh_token);
 
-    // the person asks for a call, as verify-phone's ask: the code it reads signs in
+    // the person names a channel, as road-ask does: a call reads a sign-in code, which signs in (a sign-in
+    // ask is answered alike for every number, so it sends a new code rather than moving a live one)
     assert.equal(
       expectStatus(await r.stack.api('POST', '/api/v1/auth/otp', { phone: p.phone, channel: 'voice' }), 200).channel,
       'voice',
