@@ -1,14 +1,22 @@
 /**
  * The account event log's later kinds (issue 22 §1), each through the HTTP API as a person or support
- * makes it: a password changed (none when the current one is wrong), an email changed (its webhook
+ * makes it: a password changed (a login_failed instead when the current one is wrong), an email changed (its webhook
  * reaching a real receiver), sessions ended one at a time, all but this one, by a reset; and support's
  * actions with the admin as actor, from the admin's network and user agent.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { databaseKinds, person, startStack, verifiedLogin, type Stack } from './support/stack.ts';
-import { expectStatus } from './support/api.ts';
+import {
+  databaseKinds,
+  person,
+  phoneVerified,
+  randomMobile,
+  startStack,
+  verifiedLogin,
+  type Stack,
+} from './support/stack.ts';
+import { errorCode, expectStatus } from './support/api.ts';
 import { newWebhookSecret, startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 import { waitUntil } from './support/wait.ts';
 
@@ -57,7 +65,7 @@ for (const db of await databaseKinds()) {
     const sessionIds = async (token: string) =>
       expectStatus(await stack.api('GET', '/api/v1/users/me/sessions', undefined, token), 200).sessions;
 
-    it('a password change writes password_changed with the sessions it ended; a wrong current password writes none', async () => {
+    it('a password change writes password_changed with the sessions it ended; a wrong current password writes login_failed instead', async () => {
       const { p, first, userId } = await twoSessions('wire-pw');
       const before = await eventCount(userId);
       const change = (current_password: string) =>
@@ -69,9 +77,13 @@ for (const db of await databaseKinds()) {
           PERSON_UA,
         );
       assert.equal((await change('not the password')).status, 401);
-      assert.deepEqual(await eventsOf(userId, before), [], 'a refused change writes no event');
+      assert.deepEqual(
+        (await eventsOf(userId, before)).map((e) => e.type),
+        ['login_failed'],
+        'a refused change is no password_changed: a failed sign-in (below)',
+      );
       assert.equal(expectStatus(await change(p.password), 200).revoked, 1);
-      assert.deepEqual(await eventsOf(userId, before), [
+      assert.deepEqual(await eventsOf(userId, before + 1), [
         {
           type: 'password_changed',
           actor: 'user',
@@ -80,6 +92,62 @@ for (const db of await databaseKinds()) {
           facts: { sessions_ended: 1 },
         },
       ]);
+    });
+
+    it('a wrong password guessed with a stolen token, at each route that asks for the current one, is a login_failed saying where, which the owner reads at /users/me/events', async () => {
+      const { person: p, tokens } = await phoneVerified(stack, 'wire-guess');
+      const token = tokens.access_token;
+      const userId = await idOf(p.email);
+      const wrong = 'a guessed password';
+      const guesses = [
+        {
+          during: 'password_change',
+          ask: ['POST', '/api/v1/users/me/password', { current_password: wrong, new_password: 'a new passphrase' }],
+        },
+        {
+          during: 'email_change',
+          ask: ['POST', '/api/v1/users/me/email', { email: person('wire-new').email, password: wrong }],
+        },
+        {
+          during: 'phone_change',
+          ask: ['POST', '/api/v1/users/verify-phone', { phone: randomMobile(), password: wrong }],
+        },
+        { during: 'account_deletion', ask: ['DELETE', '/api/v1/users/me', { password: wrong }] },
+      ] as const;
+      const since = new Date(Date.now() - 1000).toISOString();
+      for (const { ask } of guesses) {
+        const [method, path, body] = ask;
+        const refused = await stack.api(method, path, body, token, PERSON_UA);
+        assert.deepEqual([refused.status, errorCode(refused)], [401, 'invalid_credentials'], `${method} ${path}`);
+      }
+      const read = expectStatus(
+        await stack.api('GET', `/api/v1/users/me/events?type=login_failed&since=${since}`, undefined, token),
+        200,
+      );
+      const seen = read.events.map((e) => e.facts.during);
+      const unseen = guesses.filter((g) => !seen.includes(g.during)).map((g) => g.during);
+      assert.deepEqual(unseen, [], 'every wrong guess is in the log');
+      assert.deepEqual(
+        read.events
+          .map((e) => ({ actor: e.actor, network: e.network, user_agent: e.user_agent, facts: e.facts }))
+          .reverse(),
+        guesses.map(({ during }) => ({
+          actor: 'user',
+          network: NETWORK,
+          user_agent: PERSON_UA['user-agent'],
+          facts: { reason: 'wrong_password', during },
+        })),
+        'one each, oldest last in the page',
+      );
+      // login_failed stays in the log, as at sign-in: no webhook for it
+      const hooked = await q()
+        .selectFrom('webhook_deliveries')
+        .innerJoin('account_events', 'account_events.seq', 'webhook_deliveries.event_seq')
+        .select('account_events.type')
+        .where('account_events.user_id', '=', userId)
+        .where('account_events.type', '=', 'login_failed')
+        .execute();
+      assert.deepEqual(hooked, []);
     });
 
     it('a password reset counts the sessions it ended on its password_reset event', async () => {

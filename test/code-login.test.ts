@@ -5,6 +5,7 @@ import {
   databaseKinds,
   insertedAccount,
   person,
+  phoneVerified,
   startStack,
   verifiedLogin,
   wrongCode,
@@ -27,16 +28,6 @@ const loginMessagesTo = async (stack: Stack, recipient: string) =>
       .where('purpose', '=', 'login')
       .execute()
   ).length;
-
-/** A verified account whose phone is verified too. */
-async function withVerifiedPhone(stack: Stack, tag: string) {
-  const account = await verifiedLogin(stack, tag);
-  const token = account.tokens.access_token;
-  expectStatus(await stack.api('POST', '/api/v1/users/verify-phone', {}, token), 200);
-  const code = await stack.smsCode(account.person.phone);
-  expectStatus(await stack.api('POST', '/api/v1/users/verify-otp', { otp: code }, token), 200);
-  return account;
-}
 
 const sessionsOf = (stack: Stack, email: string) =>
   stack.runtime.services.db
@@ -84,7 +75,7 @@ for (const db of await databaseKinds()) {
     });
 
     it('by phone, over the Twilio-speaking fixture, in any spelling of the number', async () => {
-      const { person: p } = await withVerifiedPhone(stack, 'code-phone');
+      const { person: p } = await phoneVerified(stack, 'code-phone');
       const national = `0${p.phone.slice(3, 5)} ${p.phone.slice(5, 8)} ${p.phone.slice(8)}`;
       const asked = expectStatus(await stack.api('POST', '/api/v1/auth/otp', { phone: national }), 200);
       assert.equal(asked.channel, 'sms');

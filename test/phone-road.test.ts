@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, verifiedLogin, type Stack } from './support/stack.ts';
+import { codeIn, startStack, verifiedLogin, type Stack } from './support/stack.ts';
 import {
   startTwilioWhatsAppServer,
   twilioWhatsAppEnv,
@@ -101,16 +101,31 @@ async function askedPhone(r: Road, tag: string, channel?: PhoneChannel) {
   return { p, token: tokens.access_token, asked };
 }
 
+/** A signed-in person whose phone is verified by its SMS code; the SMS delivered, so its road stops there. */
+async function verifiedPhone(r: Road, tag: string) {
+  const { p, token } = await askedPhone(r, tag);
+  const sms = await r.twilio.waitFor(p.phone);
+  expectStatus(await r.stack.api('POST', '/api/v1/users/verify-otp', { otp: codeIn(sms.body!) }, token), 200);
+  await waitUntil(async () => (await messagesOf(r, p.phone)).length === 2 || undefined, {
+    what: 'the waiting WhatsApp message',
+  });
+  assert.equal((await receipt(r, smsFields(sms.sid, p.phone, 'delivered'))).status, 200);
+  return { p, token };
+}
+
 const status = async (r: Road, token: string) =>
   expectStatus(await r.stack.api('GET', '/api/v1/users/verify-phone/status', undefined, token), 200);
 
 const messagesOf = (r: Road, phone: string) =>
   r.stack.runtime.services.db
     .selectFrom('messages')
-    .select(['channel', 'status', 'code_id'])
+    .select(['channel', 'status', 'code_id', 'purpose'])
     .where('recipient', '=', phone)
     .orderBy('created_at')
     .execute();
+
+const loginMessagesOf = async (r: Road, phone: string) =>
+  (await messagesOf(r, phone)).filter((m) => m.purpose === 'login');
 
 describe('the road of a phone code', () => {
   let r: Road;
@@ -258,6 +273,47 @@ describe('the road of a phone code', () => {
     } finally {
       await closeRoad(first);
     }
+  });
+
+  it('a sign-in code asked by phone takes the road: its SMS answered undelivered goes out by WhatsApp, and that code signs in; a call asked for reads one that signs in too', async () => {
+    const { p } = await verifiedPhone(r, 'road-login');
+    const asked = expectStatus(await r.stack.api('POST', '/api/v1/auth/otp', { phone: p.phone }), 200);
+    assert.equal(asked.channel, 'sms');
+    const sms = await r.twilio.waitFor(p.phone, { count: 2 });
+    const code = codeIn(sms.body!);
+    await waitUntil(async () => (await loginMessagesOf(r, p.phone)).length === 2 || undefined, {
+      what: 'the sign-in code waiting on WhatsApp',
+    });
+    assert.equal((await receipt(r, smsFields(sms.sid, p.phone, 'undelivered', '30006'))).status, 200);
+    const wa = await r.twilio.waitFor(`whatsapp:${p.phone}`, { timeoutMs: 1000 });
+    assert.deepEqual(wa.contentVariables, { '1': code }, 'the same code');
+    assert.deepEqual(
+      (await loginMessagesOf(r, p.phone)).slice(0, 2).map((m) => [m.channel, m.status]),
+      [
+        ['sms', 'undelivered'],
+        ['whatsapp', 'sent'],
+      ],
+      "then a call waits for WhatsApp's receipt",
+    );
+    const signedIn = expectStatus(
+      await r.stack.api('POST', '/api/v1/auth/otp/verify', { phone: p.phone, otp: code }),
+      200,
+    );
+    assert.equal(signedIn.token_type, 'bearer');
+    assert.ok(signedIn.refresh_token);
+
+    // the person names a channel, as road-ask does: a call reads a sign-in code, which signs in (a sign-in
+    // ask is answered alike for every number, so it sends a new code rather than moving a live one)
+    assert.equal(
+      expectStatus(await r.stack.api('POST', '/api/v1/auth/otp', { phone: p.phone, channel: 'voice' }), 200).channel,
+      'voice',
+    );
+    const call = await r.voice.waitFor(p.phone);
+    const read = call
+      .twiml!.match(/(\d), (\d), (\d), (\d), (\d), (\d)/)!
+      .slice(1)
+      .join('');
+    expectStatus(await r.stack.api('POST', '/api/v1/auth/otp/verify', { phone: p.phone, otp: read }), 200);
   });
 
   it('a landline (fixed-line to libphonenumber) skips SMS and WhatsApp: its code is read by a call', async () => {

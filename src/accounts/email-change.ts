@@ -31,10 +31,11 @@ export async function requestEmailChange(
   user: User,
   rawEmail: string,
   proof: Proof,
+  requester: Requester,
 ): Promise<CodeSent> {
   return answerEvenly(deps.logger, async () => {
     const now = deps.clock();
-    await proveItIsThem(deps, user, proof, now);
+    await proveItIsThem(deps, user, proof, { by: 'email_change', requester, now });
     const email = normalizeEmail(rawEmail);
     // the asker's own address: it tells nothing about anybody else's
     if (email === normalizeEmail(user.email))

@@ -8,6 +8,7 @@ import { recordAccountEvent } from './events.ts';
 import { ownerOf, suppressionsOf } from './personal-data.ts';
 import { proveItIsThem, type Proof } from './proof.ts';
 import type { Database, User } from '../platform/db/schema.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
 
 /**
  * Deletes an account and erases the person from what outlives it, in one transaction: either all of
@@ -66,8 +67,9 @@ export async function deleteOwnAccount(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'metrics' | 'passwords'>,
   user: User,
   proof: Proof,
+  requester: Requester,
 ): Promise<void> {
-  await proveItIsThem(deps, user, proof, deps.clock());
+  await proveItIsThem(deps, user, proof, { by: 'account_deletion', requester, now: deps.clock() });
   await eraseAccount(deps, user.id, 'user');
 }
 

@@ -2,6 +2,9 @@ import { sql } from 'kysely';
 import { AppError } from '../shared/errors.ts';
 import { addSeconds } from '../shared/clock.ts';
 import type { Queryable } from '../platform/db/client.ts';
+import type { Services } from '../runtime/services.ts';
+import type { Requester } from '../shared/trust-proxy.ts';
+import { recordAccountEvent, rehearseAccountEvents, type AccountEventInput } from './events.ts';
 
 /** Failures older than this are forgotten. */
 const FORGET_AFTER = '1 day';
@@ -61,4 +64,43 @@ export async function recordLoginFailure(
 
 export async function clearLoginFailures(db: Queryable, email: string): Promise<void> {
   await db.deleteFrom('login_failures').where('email', '=', email).execute();
+}
+
+/** The signed-in changes that ask for the current password: where a wrong one was given, beside a sign-in. */
+export type PasswordAskedBy = 'password_change' | 'email_change' | 'phone_change' | 'account_deletion';
+
+/**
+ * A wrong password, counted on the login throttle of `email` with its events, in one transaction:
+ * login_failed (reason wrong_password; `during`, when a signed-in change asked for it, so that a
+ * password guessed with a stolen session shows in its owner's log as one guessed at sign-in does),
+ * and login_throttled when this failure armed the throttle. With no account, the same writes undone:
+ * the answer's time must not tell an unknown email from a known one.
+ */
+export async function countWrongPassword(
+  deps: Pick<Services, 'db' | 'config'>,
+  wrong: { email: string; userId?: string; requester: Requester; now: Date; during?: PasswordAskedBy },
+): Promise<void> {
+  const { email, userId, requester, now, during } = wrong;
+  await deps.db.transaction().execute(async (trx) => {
+    const blocked = await recordLoginFailure(trx, email, now, deps.config.LOGIN_MAX_FAILURES);
+    const events: Omit<AccountEventInput, 'userId'>[] = [
+      {
+        type: 'login_failed',
+        actor: 'user',
+        requester,
+        facts: { reason: 'wrong_password', ...(during ? { during } : {}) },
+        at: now,
+      },
+    ];
+    if (blocked !== undefined)
+      events.push({
+        type: 'login_throttled',
+        actor: 'system',
+        requester,
+        facts: { blocked_seconds: blocked },
+        at: now,
+      });
+    if (!userId) return rehearseAccountEvents(trx, deps, events);
+    for (const event of events) await recordAccountEvent(trx, deps, { ...event, userId });
+  });
 }

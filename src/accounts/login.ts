@@ -1,13 +1,13 @@
 import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { normalizeEmail } from '../shared/addresses.ts';
-import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from './login-throttle.ts';
+import { assertNotThrottled, clearLoginFailures, countWrongPassword } from './login-throttle.ts';
 import { startSession } from './sessions.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail } from './users.ts';
 import type { User } from '../platform/db/schema.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
-import { recordAccountEvent, rehearseAccountEvents, type AccountEventInput } from './events.ts';
+import { recordAccountEvent } from './events.ts';
 
 /**
  * Password login. The password is checked before anything about the account is said, and an unknown
@@ -41,23 +41,7 @@ export async function passwordSession(
 ): Promise<TokenPair> {
   const ok = await deps.passwords.verify(user?.password_hash, password);
   if (!user || !ok) {
-    await deps.db.transaction().execute(async (trx) => {
-      const blocked = await recordLoginFailure(trx, email, now, deps.config.LOGIN_MAX_FAILURES);
-      const events: Omit<AccountEventInput, 'userId'>[] = [
-        { type: 'login_failed', actor: 'user', requester, facts: { reason: 'wrong_password' }, at: now },
-      ];
-      if (blocked !== undefined)
-        events.push({
-          type: 'login_throttled',
-          actor: 'system',
-          requester,
-          facts: { blocked_seconds: blocked },
-          at: now,
-        });
-      // an unknown email makes the same writes, undone: the answer's time must not tell the two apart
-      if (!user) return rehearseAccountEvents(trx, deps, events);
-      for (const event of events) await recordAccountEvent(trx, deps, { ...event, userId: user.id });
-    });
+    await countWrongPassword(deps, { email, userId: user?.id, requester, now });
     throw new AppError('invalid_credentials', 'The email or password is wrong.');
   }
   if (!user.email_verified_at) {

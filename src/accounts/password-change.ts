@@ -1,6 +1,6 @@
 import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
-import { assertNotThrottled, recordLoginFailure } from './login-throttle.ts';
+import { assertNotThrottled, countWrongPassword } from './login-throttle.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import { revokeAllSessions, type Authenticated } from './sessions.ts';
 import { recordAccountEvent } from './events.ts';
@@ -8,10 +8,10 @@ import { recordAccountEvent } from './events.ts';
 /**
  * A signed-in person changes their password by giving the current one; every other session of the
  * account ends (the one asking stays), and nothing else changes. A wrong current password is a failed
- * sign-in on the account's login throttle, and the throttle refuses here as at login: a stolen access
- * token guesses the password no faster than the sign-in page does. Returns how many sessions ended,
- * which its password_changed event records too (the sessions a change ends are part of it: no
- * session_revoked beside it, as for a reset).
+ * sign-in on the account's login throttle, with its login_failed event, and the throttle refuses here
+ * as at login: a stolen access token guesses the password no faster than the sign-in page does, nor
+ * unseen. Returns how many sessions ended, which its password_changed event records too (the sessions
+ * a change ends are part of it: no session_revoked beside it, as for a reset).
  */
 export async function changePassword(
   deps: Pick<Services, 'db' | 'config' | 'clock' | 'passwords'>,
@@ -32,7 +32,13 @@ export async function changePassword(
   const now = deps.clock();
   await assertNotThrottled(deps.db, user.email, now);
   if (!(await deps.passwords.verify(user.password_hash, currentPassword))) {
-    await recordLoginFailure(deps.db, user.email, now, deps.config.LOGIN_MAX_FAILURES);
+    await countWrongPassword(deps, {
+      email: user.email,
+      userId: user.id,
+      requester,
+      now,
+      during: 'password_change',
+    });
     throw new AppError('invalid_credentials', 'The current password is wrong.');
   }
   // Hashed before anything changes: a busy hasher (503) leaves the account as it was.

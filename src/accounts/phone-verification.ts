@@ -63,7 +63,7 @@ export async function requestPhoneCode(
     );
   const now = deps.clock();
   // a proof given is checked even where none is needed: a wrong password is never quietly taken
-  if (proof) await proveItIsThem(deps, user, proof, now);
+  if (proof) await proveItIsThem(deps, user, proof, { by: 'phone_change', requester, now });
   else if (user.phone_verified_at && phone !== user.phone)
     throw new AppError(
       'proof_required',

@@ -15,7 +15,7 @@ export const AccountEvent = Type.Object({
   user_agent: Nullable(Type.String()),
   facts: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]), {
     description:
-      'What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id or how many sessions ended',
+      'What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason, during), a session id or how many sessions ended',
   }),
 });
 export type AccountEvent = Static<typeof AccountEvent>;

@@ -148,7 +148,9 @@ export const ACCOUNT_EVENTS = {
   login_succeeded: {
     help: 'A sign-in started a session: how (password or code), and whether from a network new to the account.',
   },
-  login_failed: { help: 'A sign-in was refused: a wrong password, or an email not verified yet.' },
+  login_failed: {
+    help: 'A sign-in was refused: a wrong password, or an email not verified yet; or a signed-in change was given a wrong current password (during says which).',
+  },
   login_throttled: { help: 'Failed sign-ins blocked the next ones for a while (the login throttle).' },
   unlocked: { help: 'An unlock code lifted the login throttle.' },
   password_reset: {

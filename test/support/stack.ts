@@ -245,6 +245,15 @@ export async function phoneCodeAsked(stack: Stack, tag?: string) {
   return account;
 }
 
+/** A verified account, logged in, whose phone is verified too (by the SMS code it was sent). */
+export async function phoneVerified(stack: Stack, tag?: string) {
+  const account = await phoneCodeAsked(stack, tag);
+  const otp = await stack.smsCode(account.person.phone);
+  const ok = await stack.api('POST', '/api/v1/users/verify-otp', { otp }, account.tokens.access_token);
+  if (ok.status !== 200) throw new Error(`verify-otp failed: ${ok.text}`);
+  return account;
+}
+
 /** Waits until the outbox has nothing left to deliver: after this, what reached the fixtures is final. */
 export async function outboxDrained(stack: Stack, timeoutMs = 15_000): Promise<void> {
   await waitUntil(

@@ -1881,7 +1881,7 @@ export interface paths {
                                 /** @description The requester's network (IPv4 /24, IPv6 /48), never the address */
                                 network: string | null;
                                 user_agent: string | null;
-                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id or how many sessions ended */
+                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason, during), a session id or how many sessions ended */
                                 facts: {
                                     [key: string]: string | number | boolean | (never | null);
                                 };
@@ -2380,7 +2380,7 @@ export interface paths {
                                 /** @description The requester's network (IPv4 /24, IPv6 /48), never the address */
                                 network: string | null;
                                 user_agent: string | null;
-                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id or how many sessions ended */
+                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason, during), a session id or how many sessions ended */
                                 facts: {
                                     [key: string]: string | number | boolean | (never | null);
                                 };
@@ -4401,7 +4401,7 @@ export interface paths {
                                 /** @description The requester's network (IPv4 /24, IPv6 /48), never the address */
                                 network: string | null;
                                 user_agent: string | null;
-                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason), a session id or how many sessions ended */
+                                /** @description What the event says beyond its type: an address or number (previous_phone), how a sign-in went (method, new_network, reason, during), a session id or how many sessions ended */
                                 facts: {
                                     [key: string]: string | number | boolean | (never | null);
                                 };

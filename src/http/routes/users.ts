@@ -140,7 +140,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     },
     async (request) => {
       const { password, otp } = request.body;
-      await deleteOwnAccount(services, request.user!, proofOf(password, otp));
+      await deleteOwnAccount(services, request.user!, proofOf(password, otp), requesterOf(request));
       return {
         message: 'Your account was deleted, and your email address and phone number erased from what is kept.',
         deleted: true as const,
@@ -389,7 +389,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     },
     async (request) => {
       const { email, password, otp } = request.body;
-      const sent = await requestEmailChange(services, request.user!, email, proofOf(password, otp));
+      const sent = await requestEmailChange(
+        services,
+        request.user!,
+        email,
+        proofOf(password, otp),
+        requesterOf(request),
+      );
       return {
         message:
           'A code was sent to the new address: POST it to /api/v1/users/me/email/verify. Until then the account keeps its current address.',
