@@ -59,5 +59,5 @@ export async function passwordSession(
     throw new AppError('email_not_verified', 'Verify your email address first.', undefined, { next: 'verify_email' });
   }
   await clearLoginFailures(deps.db, email);
-  return startSession(deps, user.id, { method: 'password', requester }, now);
+  return startSession(deps, user.id, { method: 'password', requester, passwordHash: user.password_hash! }, now);
 }

@@ -5,6 +5,8 @@ import type { Requester } from '../shared/trust-proxy.ts';
 import { revokeAllSessions, type Authenticated } from './sessions.ts';
 import { recordAccountEvent } from './events.ts';
 
+const wrongPassword = () => new AppError('invalid_credentials', 'The current password is wrong.');
+
 /**
  * A signed-in person changes their password by giving the current one; every other session of the
  * account ends (the one asking stays), and nothing else changes. A wrong current password is a failed
@@ -28,10 +30,11 @@ export async function changePassword(
       { next: 'reset_password' },
     );
   }
+  const verified = user.password_hash;
   deps.passwords.assertCapacity();
   const now = deps.clock();
   await assertNotThrottled(deps.db, user.email, now);
-  if (!(await deps.passwords.verify(user.password_hash, currentPassword))) {
+  if (!(await deps.passwords.verify(verified, currentPassword))) {
     await countWrongPassword(deps, {
       email: user.email,
       userId: user.id,
@@ -39,16 +42,20 @@ export async function changePassword(
       now,
       during: 'password_change',
     });
-    throw new AppError('invalid_credentials', 'The current password is wrong.');
+    throw wrongPassword();
   }
   // Hashed before anything changes: a busy hasher (503) leaves the account as it was.
   const passwordHash = await deps.passwords.hash(newPassword);
   return deps.db.transaction().execute(async (trx) => {
-    await trx
+    // Only over the password just verified: a reset (or another change) that committed while this one
+    // hashed ended this session and chose the password; writing over it would undo the owner's recovery.
+    const changed = await trx
       .updateTable('users')
       .set({ password_hash: passwordHash, updated_at: now })
       .where('id', '=', user.id)
-      .execute();
+      .where('password_hash', '=', verified)
+      .executeTakeFirst();
+    if (!Number(changed.numUpdatedRows)) throw wrongPassword();
     const ended = await revokeAllSessions(trx, user.id, now, sessionId);
     await recordAccountEvent(trx, deps, {
       userId: user.id,

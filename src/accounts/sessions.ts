@@ -17,6 +17,12 @@ import { knownNetwork, recordAccountEvent } from './events.ts';
 export interface SessionOrigin {
   method: SessionMethod;
   requester: Requester;
+  /**
+   * The password hash a password sign-in verified: the session starts only while it is still the
+   * account's. A change or a reset that commits while the sign-in hashes ends the sessions there are,
+   * and this one would begin after it, opened by a password that no longer opens the account.
+   */
+  passwordHash?: string;
 }
 
 type TokenConfig = Pick<Config, 'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_SECONDS'>;
@@ -53,10 +59,21 @@ async function issuePair(
 export async function startSession(
   { db, config }: Pick<Services, 'db' | 'config'>,
   userId: string,
-  { method, requester }: SessionOrigin,
+  { method, requester, passwordHash }: SessionOrigin,
   now: Date,
 ): Promise<TokenPair> {
   return db.transaction().execute(async (trx) => {
+    if (passwordHash !== undefined) {
+      // locked: a change waits for this session to exist (and ends it), or this sign-in sees the change
+      const user = await trx
+        .selectFrom('users')
+        .select('password_hash')
+        .where('id', '=', userId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (user?.password_hash !== passwordHash)
+        throw new AppError('invalid_credentials', 'The email or password is wrong.');
+    }
     const newNetwork = !(await knownNetwork(trx, userId, requester.network));
     const session = await trx
       .insertInto('sessions')

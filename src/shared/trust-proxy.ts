@@ -44,9 +44,20 @@ export function networkOf(ip: string, socketAddress?: string): string {
   const addr = parse(ip) ?? parse(socketAddress) ?? undefined;
   if (!addr) return 'unknown';
   const v6 = addr.kind() === 'ipv6' ? (addr as ipaddr.IPv6) : undefined;
-  const v4 = v6?.isIPv4MappedAddress() ? v6.toIPv4Address() : v6 ? undefined : (addr as ipaddr.IPv4);
+  const v4 = v6 ? embeddedIPv4(v6) : (addr as ipaddr.IPv4);
   if (v4) return `${v4.octets.slice(0, 3).join('.')}.0/24`;
   return `${v6!.toNormalizedString().split(':').slice(0, 3).join(':')}::/48`;
+}
+
+/**
+ * The IPv4 address an IPv6 one stands for: IPv4-mapped (::ffff:a.b.c.d), and 6to4 (2002:AABB:CCDD::/48
+ * is the site of the IPv4 host AA.BB.CC.DD, so its /48 is that whole address).
+ */
+function embeddedIPv4(v6: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address();
+  if (v6.range() !== '6to4') return undefined;
+  const [, high, low] = v6.parts;
+  return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
 }
 
 function parse(value: string | undefined): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
