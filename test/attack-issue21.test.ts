@@ -280,3 +280,26 @@ for (const db of await databaseKinds()) {
     });
   });
 }
+
+describe('an access token that outlives its session (ACCESS_TOKEN_TTL_SECONDS above REFRESH_TOKEN_TTL_SECONDS)', () => {
+  let stack: Stack;
+  let offset = 0;
+  before(async () => {
+    stack = await startStack({
+      clock: () => new Date(Date.now() + offset),
+      env: { ACCESS_TOKEN_TTL_SECONDS: '86400', REFRESH_TOKEN_TTL_SECONDS: '300' },
+    });
+  });
+  after(() => stack.close());
+
+  it('once the session has expired (no longer listed, no longer endable), its access token is refused: 0 of 3 routes answer (before: 3)', async () => {
+    const { tokens } = await verifiedLogin(stack, 'outlived');
+    offset += 301_000;
+    const answered = [];
+    for (const path of ['/api/v1/users/me', '/api/v1/users/me/sessions', '/api/v1/users/me/events'] as const) {
+      const r = await stack.api('GET', path, undefined, tokens.access_token);
+      if (r.status !== 401) answered.push(`${path} ${r.status}`);
+    }
+    assert.deepEqual(answered, []);
+  });
+});

@@ -349,12 +349,14 @@ export async function authenticate(
     'Sign in first: send a valid access token as "Authorization: Bearer <token>".',
   );
   if (!claims) throw unauthorized;
+  // Live: neither ended nor expired (an access token may be set to outlive its session's refresh).
   const session = await db
     .selectFrom('sessions')
     .select('id')
     .where('id', '=', claims.sessionId)
     .where('user_id', '=', claims.userId)
     .where('revoked_at', 'is', null)
+    .where('expires_at', '>', clock())
     .executeTakeFirst();
   const user = session && (await findUserById(db, claims.userId));
   if (!user) throw unauthorized;
