@@ -340,7 +340,9 @@ describe('panic-api client commands against a running server', () => {
     const run = await runCli(['register', q.email, q.phone, q.first_name, q.last_name], env);
     ok(run, 'register without password');
     assert.ok(
-      run.stdout.includes(`No password was set: to log in later, set one with: panic-api forgot-password ${q.email}`),
+      run.stdout.includes(
+        `No password was set: sign in with a code (panic-api login ${q.email} --code), or set one with: panic-api forgot-password ${q.email}`,
+      ),
       run.stdout,
     );
   });

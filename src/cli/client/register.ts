@@ -22,7 +22,7 @@ export async function registerCommand(
     `Account created for ${user.email} (phone ${user.phone}).`,
     `A verification code was emailed to ${user.email}; it expires ${expiryText(body.verification.expires_at, body.verification.expires_in_minutes)}.`,
     password === undefined
-      ? `No password was set: to log in later, set one with: panic-api forgot-password ${user.email}`
+      ? `No password was set: sign in with a code (panic-api login ${user.email} --code), or set one with: panic-api forgot-password ${user.email}`
       : undefined,
     `Check your email, then run: panic-api verify ${user.email} CODE`,
     await devInboxHint(user.email),
