@@ -62,7 +62,10 @@ describe('HOST default: loopback in development, every interface elsewhere', () 
 
 /** A GET over loopback TCP (the stack's own listener). */
 async function overLoopback(stack: Stack, path: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
-  return readAnswer(await fetch(`${stack.baseUrl}${path}`, { headers }));
+  return readAnswer(await fetch(`${stack.baseUrl}${path}`, { headers }), {
+    method: 'GET',
+    url: `${stack.baseUrl}${path}`,
+  });
 }
 
 /**
@@ -83,7 +86,14 @@ async function unixFront(stack: Stack) {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve(readAnswer(new Response(text, { status: res.statusCode }))));
+          res.on('end', () =>
+            resolve(
+              readAnswer(new Response(text, { status: res.statusCode }), {
+                method: 'GET',
+                url: `${stack.baseUrl}${urlPath}`,
+              }),
+            ),
+          );
           res.on('error', reject);
         });
         req.on('error', reject);

@@ -124,9 +124,11 @@ async function twilioPost(
   fields: Record<string, string>,
   token: string,
 ): Promise<ApiResponse<{ message_id: string; status: string; changed: boolean }>> {
-  return readAnswer(
-    await postTwilioStatus(`${PUBLIC_URL}${path}`, fields, token, { postTo: `${stack.baseUrl}${path}` }),
-  );
+  const postTo = `${stack.baseUrl}${path}`;
+  return readAnswer(await postTwilioStatus(`${PUBLIC_URL}${path}`, fields, token, { postTo }), {
+    method: 'POST',
+    url: postTo,
+  });
 }
 
 for (const db of await databaseKinds()) {
@@ -394,6 +396,7 @@ for (const db of await databaseKinds()) {
     const post = async (payload: unknown, signature?: string) =>
       readAnswer<{ statuses: number; changed: number; unknown: number }>(
         await postMetaWebhook(url(), payload, APP_SECRET, { signature }),
+        { method: 'POST', url: url() },
       );
 
     before(async () => {

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { localeOf, LOCALE_CODES, LOCALES, preferredLocale, type Locale } from '../shared/locales.ts';
 import { AppError } from '../shared/errors.ts';
-import { body, Email, LocaleTag, Name, Password, Phone } from './schemas.ts';
+import { body, Email, errors, LocaleTag, Name, Password, Phone, WRITES } from './schemas.ts';
 
 /** Registration's request and answer sentence, shared by /auth/register and its older alias /users/register. */
 export const RegisterBody = (passwordRequired: boolean) =>
@@ -18,6 +18,15 @@ export const RegisterBody = (passwordRequired: boolean) =>
   });
 
 /** A language tag sent in a body as one of our locales; locale_not_supported when its language is not one messages are written in. */
+/** The refusals of both registration routes: a phone or locale refused, an address verified on an account. */
+export const REGISTER_REFUSALS = errors(
+  ...WRITES,
+  'invalid_phone',
+  'phone_not_allowed',
+  'locale_not_supported',
+  'email_taken',
+);
+
 export function requireLocale(tag: string): Locale {
   const locale = localeOf(tag);
   if (!locale) {

@@ -1,4 +1,5 @@
 import { Type, type TSchema } from 'typebox';
+import { ERROR_CODES, type ErrorCode } from '../shared/errors.ts';
 import { ACCOUNT_EVENT_TYPES, type AccountEventType } from '../shared/vocabulary.ts';
 
 /** Shared pieces of the contract: limits on every string keep huge inputs a 400, not a slow hash. */
@@ -45,17 +46,45 @@ export const Otp = Type.String({
 });
 export const Token = Type.String({ minLength: 1, maxLength: 2048 });
 
-export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String() }),
-});
+/** An error answer whose code is one of `codes` (all of one status), listed in its description too. */
+const ErrorOf = (codes: ErrorCode[]) =>
+  Type.Object(
+    { error: Type.Object({ code: Type.Enum(codes, { type: 'string' }), message: Type.String() }) },
+    { description: codes.join(', ') },
+  );
 
 export const Message = Type.Object({ message: Type.String() });
 
 /** A body schema that refuses unknown fields' types but tolerates extra fields (old clients send some). */
 export const body = <T extends Record<string, TSchema>>(props: T) => Type.Object(props);
 
-/** Error answers every route may give, for the OpenAPI document. */
-export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ErrorBody]));
+/**
+ * A route's error answers for the OpenAPI document: its codes grouped by their status (ERROR_CODES),
+ * each status's `error.code` an enum of them. The test suite checks every error answer against it
+ * (test/support/api.ts). The error handler's body is `{error: {code, message}}` and nothing else.
+ */
+export function errors(...codes: ErrorCode[]) {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set(codes))
+    byStatus.set(ERROR_CODES[code], [...(byStatus.get(ERROR_CODES[code]) ?? []), code]);
+  return Object.fromEntries([...byStatus].sort(([a], [b]) => a - b).map(([status, list]) => [status, ErrorOf(list)]));
+}
+
+/**
+ * What every route of a kind may answer, whatever its own refusals. Any route: a query or path its
+ * schema refuses, or one with a NUL or broken Unicode (json-body.ts). A route with a per-IP budget
+ * (ip-rate-limit.ts): rate_limited. One that reads the database: service_unavailable in an outage.
+ */
+export const READS: ErrorCode[] = ['validation_error', 'rate_limited', 'service_unavailable'];
+/** A route that takes a body (POST, PATCH, DELETE): one too large, or not JSON. */
+export const WRITES: ErrorCode[] = [...READS, 'payload_too_large', 'unsupported_media_type'];
+/** A route behind a Bearer token (auth-hook.ts): the user's, or the admin token. */
+export const SIGNED_IN: ErrorCode[] = ['unauthorized'];
+/**
+ * A route that writes rows of an account (a session, a code): the account deleted while it ran is a
+ * 404 not_found (error-handler.ts), never a 500.
+ */
+export const GONE_MEANWHILE: ErrorCode[] = ['not_found'];
 
 /** The filters of an event log's page (an account's own, or support's), as a query string. */
 export const EventFilters = {

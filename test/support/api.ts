@@ -96,8 +96,17 @@ export type UntypedApi = <T = unknown>(
   headers?: Record<string, string>,
 ) => Promise<ApiResponse<T>>;
 
-/** An answer as the tests read it: the body parsed when it is JSON, else its text (`T` as the caller says). */
-export async function readAnswer<T = unknown>(res: Response): Promise<ApiResponse<T>> {
+/** A call as it was sent: its method and its whole URL. */
+export interface Sent {
+  method: string;
+  url: string;
+}
+
+/**
+ * An answer as the tests read it: the body parsed when it is JSON, else its text (`T` as the caller
+ * says). An error answer of a route of the contract is checked against it first (`checkErrorAnswer`).
+ */
+export async function readAnswer<T = unknown>(res: Response, sent: Sent): Promise<ApiResponse<T>> {
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -105,7 +114,109 @@ export async function readAnswer<T = unknown>(res: Response): Promise<ApiRespons
   } catch {
     // not JSON: keep the text
   }
-  return { status: res.status, body: parsed as T, text, headers: res.headers };
+  const answer = { status: res.status, body: parsed as T, text, headers: res.headers };
+  if (answer.status >= 400) await checkErrorAnswer(sent, answer);
+  return answer;
+}
+
+/** An OpenAPI document's error answers: per route, each status's codes (null: any code). */
+interface ErrorContract {
+  routes: { method: string; path: string; segments: string[]; statuses: Map<number, string[] | null> }[];
+}
+
+type OpenApiDoc = {
+  paths?: Record<
+    string,
+    Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
+  >;
+};
+
+function errorContractOf(doc: OpenApiDoc): ErrorContract {
+  const routes: ErrorContract['routes'] = [];
+  for (const [path, operations] of Object.entries(doc.paths ?? {}))
+    for (const [method, op] of Object.entries(operations)) {
+      const statuses = new Map<number, string[] | null>();
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        if (Number(status) < 400) continue;
+        const schema = response.content?.['application/json']?.schema as
+          | { properties?: { error?: { properties?: { code?: { enum?: string[] } } } } }
+          | undefined;
+        statuses.set(Number(status), schema?.properties?.error?.properties?.code?.enum ?? null);
+      }
+      routes.push({ method: method.toUpperCase(), path, segments: path.split('/'), statuses });
+    }
+  return { routes };
+}
+
+/**
+ * The served contract of each origin the suite calls, read once, when its first error answer comes.
+ * A stack registers its own (`serveContract`): a later stack on the same port replaces it.
+ */
+const contracts = new Map<string, () => Promise<ErrorContract | null>>();
+
+/** Read `load` once, at the first call. */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => {
+    loaded ??= load();
+    return loaded;
+  };
+}
+
+/** How the contract of `origin` is read: a stack gives its app's document (what its /openapi.json serves). */
+export function serveContract(origin: string, document: () => unknown): void {
+  contracts.set(
+    origin,
+    once(async () => errorContractOf(document() as OpenApiDoc)),
+  );
+}
+
+/** Any other origin (a service in a child process): its /openapi.json, none when it serves none. */
+const fetchedContract = (origin: string) =>
+  once(async () => {
+    const res = await fetch(`${origin}/openapi.json`).catch(() => undefined);
+    return res?.ok ? errorContractOf((await res.json()) as OpenApiDoc) : null;
+  });
+
+/** The route of the contract a concrete path is, the one with the most literal segments when several are. */
+function routeOf(contract: ErrorContract, method: string, pathname: string) {
+  const segments = pathname.split('/');
+  let best: { route: ErrorContract['routes'][number]; literal: number } | undefined;
+  for (const route of contract.routes) {
+    if (route.method !== method || route.segments.length !== segments.length) continue;
+    let literal = 0;
+    const matches = route.segments.every((s, i) => {
+      if (/^\{[^}]+\}$/.test(s)) return segments[i] !== '';
+      literal++;
+      return s === segments[i];
+    });
+    if (matches && (!best || literal > best.literal)) best = { route, literal };
+  }
+  return best?.route;
+}
+
+/**
+ * Fails the call when an error answer of a route of the contract is not in it: the route must list the
+ * status, and the body's `error.code` must be one of that status's codes. Routes outside the document
+ * (the dev inbox, the console, /metrics, unknown routes) are not checked.
+ */
+async function checkErrorAnswer(sent: Sent, answer: ApiResponse): Promise<void> {
+  const url = new URL(sent.url);
+  let contract = contracts.get(url.origin);
+  if (!contract) {
+    contract = fetchedContract(url.origin);
+    contracts.set(url.origin, contract);
+  }
+  const route = routeOf((await contract()) ?? { routes: [] }, sent.method.toUpperCase(), url.pathname);
+  if (!route) return;
+  const code = errorCode(answer);
+  const where = `${route.method} ${route.path} answered ${answer.status} ${code ?? answer.text.slice(0, 80)}`;
+  const codes = route.statuses.get(answer.status);
+  assert.ok(codes !== undefined, `${where}: /openapi.json lists no ${answer.status} for this route`);
+  assert.ok(
+    codes === null || (code !== null && codes.includes(code)),
+    `${where}: /openapi.json lists only ${codes?.join(', ')} for its ${answer.status}`,
+  );
 }
 
 /** The error code of an answer, null when it has none. */

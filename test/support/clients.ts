@@ -31,7 +31,12 @@ export function clientFrom(baseUrl: string, address: string): Client {
             for (const [k, v] of Object.entries(res.headers))
               if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
             const raw = Buffer.concat(chunks);
-            resolve(readAnswer(new Response(raw.length ? raw : null, { status: res.statusCode, headers: h })));
+            resolve(
+              readAnswer(new Response(raw.length ? raw : null, { status: res.statusCode, headers: h }), {
+                method,
+                url: `${base.origin}${path}`,
+              }),
+            );
           });
           res.on('error', reject);
         },

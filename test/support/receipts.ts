@@ -29,7 +29,11 @@ export async function postRaw(
   body: string,
   headers: Record<string, string>,
 ): Promise<ReceiptAnswer> {
-  return (await readAnswer(await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers, body }))) as ReceiptAnswer;
+  const url = `${stack.baseUrl}${path}`;
+  return (await readAnswer(await fetch(url, { method: 'POST', headers, body }), {
+    method: 'POST',
+    url,
+  })) as ReceiptAnswer;
 }
 
 /** A JSON receipt signed with `secret`. */

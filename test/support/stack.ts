@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/settings.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { createRuntime, type Runtime } from '../../src/runtime/create-runtime.ts';
 import type { Clock } from '../../src/shared/clock.ts';
-import { readAnswer, type TypedApi, type UntypedApi } from './api.ts';
+import { readAnswer, serveContract, type TypedApi, type UntypedApi } from './api.ts';
 import { createTestDatabase, pgAvailable } from './pg.ts';
 import { borrowMigratedDatabase } from './pglite-template.ts';
 import { startTwilioServer, type TwilioFixture } from './sms.ts';
@@ -141,6 +141,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     throw err;
   }
 
+  serveContract(address, () => runtime.app.swagger());
   const request: UntypedApi = async (method, path, body, token, extra = {}) => {
     const headers: Record<string, string> = { ...extra };
     if (body !== undefined) headers['content-type'] ??= 'application/json';
@@ -150,7 +151,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       headers,
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
-    return readAnswer(res);
+    return readAnswer(res, { method, url: `${address}${path}` });
   };
 
   return {

@@ -31,6 +31,21 @@ export interface paths {
                         };
                     };
                 };
+                /** @description validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "validation_error";
+                                message: string;
+                            };
+                        };
+                    };
+                };
             };
         };
         put?: never;
@@ -72,7 +87,22 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "validation_error";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -80,13 +110,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable, not_ready */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -94,7 +125,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable" | "not_ready";
                                 message: string;
                             };
                         };
@@ -194,7 +226,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, invalid_phone, phone_not_allowed, locale_not_supported */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -202,13 +234,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "invalid_phone" | "phone_not_allowed" | "locale_not_supported";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description email_taken */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -216,13 +249,44 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "email_taken";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -230,13 +294,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -244,7 +309,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -303,7 +369,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -311,13 +377,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -325,7 +437,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -406,7 +534,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, otp_invalid */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -414,13 +542,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "otp_invalid";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -428,7 +602,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -488,7 +663,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -496,13 +671,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description invalid_credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -510,13 +686,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "invalid_credentials";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description email_not_verified */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -524,13 +701,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "email_not_verified";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -538,13 +761,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -552,7 +776,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -621,7 +846,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, invalid_phone */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -629,13 +854,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "invalid_phone";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description code_login_disabled */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -643,13 +869,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "code_login_disabled";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -657,13 +929,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -671,7 +944,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -740,7 +1014,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, otp_invalid, invalid_phone */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -748,13 +1022,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "otp_invalid" | "invalid_phone";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description code_login_disabled */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -762,13 +1037,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "code_login_disabled";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -776,7 +1097,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -831,7 +1168,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -839,13 +1176,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description invalid_refresh_token */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -853,7 +1191,83 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "invalid_refresh_token";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -903,7 +1317,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -911,13 +1325,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized, invalid_refresh_token */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -925,7 +1340,68 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized" | "invalid_refresh_token";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -982,7 +1458,22 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "validation_error";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -990,7 +1481,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -1051,7 +1573,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1059,13 +1581,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1073,7 +1641,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -1140,7 +1724,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, otp_invalid */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1148,13 +1732,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "otp_invalid";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1162,13 +1792,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1176,7 +1807,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -1237,7 +1869,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1245,13 +1877,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1259,13 +1937,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1273,7 +1952,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -1338,7 +2018,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, otp_invalid */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1346,13 +2026,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "otp_invalid";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description invalid_credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1360,13 +2041,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "invalid_credentials";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description email_not_verified */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1374,13 +2056,74 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "email_not_verified";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1388,7 +2131,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -1486,7 +2230,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, invalid_phone, phone_not_allowed, locale_not_supported */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1494,13 +2238,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "invalid_phone" | "phone_not_allowed" | "locale_not_supported";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description email_taken */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1508,13 +2253,44 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "email_taken";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1522,13 +2298,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1536,7 +2313,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -1593,7 +2371,22 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "validation_error";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1601,7 +2394,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -1645,7 +2469,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, otp_invalid, otp_expired, otp_attempts_exceeded */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1653,13 +2477,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized, invalid_credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1667,13 +2492,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized" | "invalid_credentials";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1681,13 +2552,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1695,7 +2567,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -1748,7 +2621,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, locale_not_supported */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1756,13 +2629,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "locale_not_supported";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1770,7 +2644,68 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -1961,7 +2896,22 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "validation_error";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1969,7 +2919,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2038,7 +3019,22 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "validation_error";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2046,7 +3042,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2097,7 +3124,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2105,13 +3132,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2119,13 +3147,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description session_not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2133,7 +3162,68 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "session_not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2178,7 +3268,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2186,13 +3276,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2200,7 +3291,68 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2254,7 +3406,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2262,13 +3414,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized, invalid_credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2276,13 +3429,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized" | "invalid_credentials";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description password_not_set */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2290,13 +3444,44 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "password_not_set";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -2304,13 +3489,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2318,7 +3504,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2389,7 +3576,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2397,13 +3584,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2411,7 +3599,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2481,7 +3700,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, otp_invalid, otp_expired, otp_attempts_exceeded, invalid_phone, phone_not_allowed */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2489,13 +3708,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "invalid_phone" | "phone_not_allowed";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized, invalid_credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2503,13 +3723,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized" | "invalid_credentials";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description proof_required */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2517,27 +3738,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "proof_required";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
-                409: {
+                /** @description not_found */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -2545,13 +3798,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2559,7 +3813,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2627,7 +3882,22 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "validation_error";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2635,13 +3905,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2649,7 +3920,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2730,7 +4032,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, otp_invalid, otp_expired, otp_attempts_exceeded */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2738,13 +4040,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2752,13 +4055,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description phone_taken */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2766,7 +4070,68 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "phone_taken";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2831,7 +4196,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, otp_invalid, otp_expired, otp_attempts_exceeded, email_unchanged */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2839,13 +4204,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "email_unchanged";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized, invalid_credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2853,13 +4219,59 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized" | "invalid_credentials";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -2867,13 +4279,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2881,7 +4294,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -2955,7 +4369,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, otp_invalid, otp_expired, otp_attempts_exceeded */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2963,13 +4377,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2977,13 +4392,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description email_taken */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2991,7 +4407,68 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "email_taken";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -3055,7 +4532,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3063,13 +4540,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3077,13 +4555,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "forbidden";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -3091,13 +4570,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -3105,13 +4585,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "payload_too_large";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unsupported_media_type */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3119,13 +4600,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -3133,7 +4615,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -3196,7 +4694,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3204,13 +4702,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3218,13 +4717,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "forbidden";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -3232,13 +4732,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -3246,13 +4747,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "payload_too_large";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unsupported_media_type */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3260,13 +4762,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -3274,7 +4777,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -3318,7 +4837,7 @@ export interface paths {
                         "text/plain": string;
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3326,13 +4845,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3340,13 +4860,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "forbidden";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -3354,7 +4875,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
@@ -3421,7 +4943,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3429,13 +4951,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3443,13 +4966,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "forbidden";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -3457,13 +4981,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "payload_too_large";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unsupported_media_type */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3471,13 +4996,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -3485,7 +5011,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -3543,7 +5085,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3551,13 +5093,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3565,13 +5108,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "forbidden";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -3579,13 +5123,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -3593,13 +5138,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "payload_too_large";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unsupported_media_type */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3607,13 +5153,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -3621,7 +5168,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -3681,7 +5244,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3689,13 +5252,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3703,13 +5267,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "forbidden";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -3717,13 +5282,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -3731,13 +5297,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "payload_too_large";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unsupported_media_type */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3745,13 +5312,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -3759,7 +5327,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -3861,7 +5445,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3869,13 +5453,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -3883,7 +5468,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4038,7 +5654,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4046,13 +5662,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4060,7 +5677,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4111,7 +5759,22 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "validation_error";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4119,13 +5782,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4133,7 +5797,68 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4232,7 +5957,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4240,13 +5965,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4254,13 +5980,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4268,7 +5995,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4327,7 +6085,22 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "validation_error";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4335,7 +6108,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4410,7 +6214,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4418,13 +6222,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4432,13 +6237,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4446,7 +6252,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4544,7 +6381,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4552,13 +6389,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4566,7 +6404,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4628,7 +6497,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4636,13 +6505,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4650,13 +6520,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4664,13 +6535,44 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -4678,13 +6580,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "rate_limited";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description service_unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4692,7 +6595,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4738,7 +6642,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4746,13 +6650,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4760,13 +6665,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4774,7 +6680,68 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4837,7 +6804,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error, invalid_phone */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4845,13 +6812,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error" | "invalid_phone";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4859,13 +6827,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4873,7 +6842,38 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };
@@ -4924,7 +6924,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description validation_error */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4932,13 +6932,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "validation_error";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -4946,13 +6947,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "unauthorized";
                                 message: string;
                             };
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description not_found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4960,7 +6962,68 @@ export interface paths {
                     content: {
                         "application/json": {
                             error: {
-                                code: string;
+                                /** @enum {string} */
+                                code: "not_found";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "payload_too_large";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "unsupported_media_type";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "rate_limited";
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description service_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
                                 message: string;
                             };
                         };

@@ -8,7 +8,7 @@ import { recipientKeys } from '../../delivery/recipients.ts';
 import { why } from '../../accounts/why.ts';
 import { WhyReport } from '../../contract/why-report.ts';
 import { AppError } from '../../shared/errors.ts';
-import { Email, errors, EventFilters, eventFilter, Phone, Uuid } from '../schemas.ts';
+import { Email, errors, EventFilters, eventFilter, Phone, READS, SIGNED_IN, Uuid, WRITES } from '../schemas.ts';
 import { ALL_STATUSES, PURPOSES, type OtpPurpose } from '../../shared/vocabulary.ts';
 import { healthStats } from '../../delivery/health-stats.ts';
 import { HEALTH_RANGES, HealthStats, type HealthRange } from '../../contract/health-stats.ts';
@@ -77,7 +77,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
           status: Type.Optional(Status),
           limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
         }),
-        response: { 200: Type.Object({ messages: Type.Array(LoggedMessage) }), ...errors(400, 401) },
+        response: { 200: Type.Object({ messages: Type.Array(LoggedMessage) }), ...errors(...READS, ...SIGNED_IN) },
       },
     },
     async (request) => {
@@ -100,7 +100,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
           "Why codes to an address or number do not arrive: recent messages, suppression, limits blocking now, the diagnosis and the person's hint",
         security,
         querystring: Type.Object({ to: Type.String({ minLength: 3, maxLength: 254 }) }),
-        response: { 200: WhyReport, ...errors(400, 401) },
+        response: { 200: WhyReport, ...errors(...READS, ...SIGNED_IN) },
       },
     },
     async (request) => {
@@ -126,7 +126,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Take an address off the suppression list (the person fixed their mailbox)',
         security,
         params: Type.Object({ address: Type.String({ minLength: 3, maxLength: 254 }) }),
-        response: { 200: Type.Object({ address: Type.String(), removed: Type.Literal(true) }), ...errors(401, 404) },
+        response: {
+          200: Type.Object({ address: Type.String(), removed: Type.Literal(true) }),
+          ...errors(...WRITES, ...SIGNED_IN, 'not_found'),
+        },
       },
     },
     async (request) => {
@@ -143,7 +146,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         summary: 'One message of the delivery log, with its events oldest first',
         security,
         params: Type.Object({ id: Uuid }),
-        response: { 200: Type.Object({ message: LoggedMessage }), ...errors(400, 401, 404) },
+        response: { 200: Type.Object({ message: LoggedMessage }), ...errors(...READS, ...SIGNED_IN, 'not_found') },
       },
     },
     async (request) => {
@@ -166,7 +169,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         security,
         response: {
           200: Type.Object({ channels: Type.Array(Type.Any()), webhooks: Type.Array(WebhookEndpointState) }),
-          ...errors(401),
+          ...errors(...READS, ...SIGNED_IN),
         },
       },
     },
@@ -193,7 +196,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
           ),
           ...EventFilters,
         }),
-        response: { 200: AccountEventPage, ...errors(400, 401, 404) },
+        response: { 200: AccountEventPage, ...errors(...READS, ...SIGNED_IN, 'not_found') },
       },
     },
     async (request) => {
@@ -218,7 +221,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
           'Delivery health from the database: codes queued and used per channel, provider and calling code (24 h by the hour, 7 d by the day), breakers, the queue',
         security,
         querystring: Type.Object({ range: Type.Optional(Type.Enum(Object.keys(HEALTH_RANGES) as HealthRange[])) }),
-        response: { 200: HealthStats, ...errors(400, 401) },
+        response: { 200: HealthStats, ...errors(...READS, ...SIGNED_IN) },
       },
     },
     async (request) => healthStats(services, request.query.range ?? '24h'),
@@ -240,7 +243,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         ),
         response: {
           200: Type.Object({ destination: Type.String(), ...CodeSent.properties }),
-          ...errors(400, 401, 404, 429, 503),
+          ...errors(...WRITES, ...SIGNED_IN, 'not_found'),
         },
       },
     },
@@ -255,7 +258,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         summary: 'End every session of the person: each of their devices signs in again',
         security,
         params: Type.Object({ id: Uuid }),
-        response: { 200: Type.Object({ revoked: Type.Integer() }), ...errors(400, 401, 404) },
+        response: { 200: Type.Object({ revoked: Type.Integer() }), ...errors(...WRITES, ...SIGNED_IN, 'not_found') },
       },
     },
     async (request) => ({ revoked: await endSessionsOfPerson(services, request.params.id, requesterOf(request)) }),
@@ -277,7 +280,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ user: PublicUser }), ...errors(400, 401, 404) },
+        response: {
+          200: Type.Object({ user: PublicUser }),
+          ...errors(...READS, ...SIGNED_IN, 'invalid_phone', 'not_found'),
+        },
       },
     },
     async (request) => ({ user: await lookUpPerson(services, request.query) }),
@@ -292,7 +298,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
           "Delete the person's account and erase their address and phone from what is kept (the same erasure as DELETE /users/me, the admin as actor)",
         security,
         params: Type.Object({ id: Uuid }),
-        response: { 200: Type.Object({ id: Type.String(), deleted: Type.Literal(true) }), ...errors(400, 401, 404) },
+        response: {
+          200: Type.Object({ id: Type.String(), deleted: Type.Literal(true) }),
+          ...errors(...WRITES, ...SIGNED_IN, 'not_found'),
+        },
       },
     },
     async (request) => {

@@ -11,12 +11,26 @@ import { revokeSessionOf, rotateRefreshToken } from '../../accounts/sessions.ts'
 import { toPublicUser } from '../../accounts/users.ts';
 import { requireUser } from '../auth-hook.ts';
 import { requesterOf } from '../requester.ts';
-import { RegisterBody, registeredMessage, registrationLocale } from '../registration.ts';
+import { REGISTER_REFUSALS, RegisterBody, registeredMessage, registrationLocale } from '../registration.ts';
 import { CodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
 import { PublicUser } from '../../contract/public-user.ts';
 import { TokenPair } from '../../contract/token-pair.ts';
 import { ChannelField } from '../../contract/channel.ts';
-import { body, Email, errors, LoginPassword, Message, Otp, Password, Phone, Token } from '../schemas.ts';
+import {
+  body,
+  Email,
+  errors,
+  GONE_MEANWHILE,
+  LoginPassword,
+  Message,
+  Otp,
+  Password,
+  Phone,
+  READS,
+  SIGNED_IN,
+  Token,
+  WRITES,
+} from '../schemas.ts';
 
 const SAME_ANSWER = 'If an account needs it, a code has been sent. It expires at the time given.';
 
@@ -34,7 +48,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags,
         summary: 'Create an account and email a verification code',
         body: RegisterBody(true),
-        response: { 201: RegisterReply, ...errors(400, 409, 429, 503) },
+        response: { 201: RegisterReply, ...REGISTER_REFUSALS },
       },
     },
     async (request, reply) => {
@@ -58,7 +72,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags,
         summary: 'Send a new email verification code (same answer for every address)',
         body: body({ email: Email }),
-        response: { 200: CodeSentReply, ...errors(400, 429) },
+        response: { 200: CodeSentReply, ...errors(...WRITES, ...GONE_MEANWHILE) },
       },
     },
     async (request) => ({
@@ -79,7 +93,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         body: body({ email: Email, otp: Otp, password: Type.Optional(Password) }),
         response: {
           200: Type.Object({ message: Type.String(), is_verified: Type.Literal(true), user: PublicUser }),
-          ...errors(400, 503),
+          ...errors(...WRITES, 'otp_invalid'),
         },
       },
     },
@@ -106,7 +120,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags,
         summary: 'Log in with email and password',
         body: body({ email: Email, password: LoginPassword }),
-        response: { 200: TokenPair, ...errors(400, 401, 403, 429, 503) },
+        response: {
+          200: TokenPair,
+          ...errors(...WRITES, 'invalid_credentials', 'email_not_verified', ...GONE_MEANWHILE),
+        },
       },
     },
     async (request) => login(services, request.body.email, request.body.password, requesterOf(request)),
@@ -131,7 +148,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
             }),
           ),
         }),
-        response: { 200: CodeSentReply, ...errors(400, 403, 429, 503) },
+        response: {
+          200: CodeSentReply,
+          ...errors(...WRITES, 'invalid_phone', 'code_login_disabled', ...GONE_MEANWHILE),
+        },
       },
     },
     async (request) => ({
@@ -148,7 +168,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         summary:
           'Sign in with a code, step 2: the code for a token pair, as /auth/login answers (every refusal: otp_invalid)',
         body: body({ ...CodeLoginName, otp: Otp }),
-        response: { 200: TokenPair, ...errors(400, 403, 429) },
+        response: {
+          200: TokenPair,
+          ...errors(...WRITES, 'otp_invalid', 'invalid_phone', 'code_login_disabled', ...GONE_MEANWHILE),
+        },
       },
     },
     async (request) => {
@@ -164,7 +187,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags,
         summary: 'Trade a refresh token for a new pair (the old one dies)',
         body: body({ refresh_token: Token }),
-        response: { 200: TokenPair, ...errors(400, 401) },
+        response: { 200: TokenPair, ...errors(...WRITES, 'invalid_refresh_token', ...GONE_MEANWHILE) },
       },
     },
     async (request) => rotateRefreshToken(services, request.body.refresh_token, requesterOf(request)),
@@ -179,7 +202,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         summary: 'Revoke the session of a refresh token',
         security: [{ bearer: [] }],
         body: body({ refresh_token: Token }),
-        response: { 200: Message, ...errors(400, 401) },
+        response: { 200: Message, ...errors(...WRITES, ...SIGNED_IN, 'invalid_refresh_token') },
       },
     },
     async (request) => {
@@ -196,7 +219,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags,
         summary: 'The signed-in user',
         security: [{ bearer: [] }],
-        response: { 200: PublicUser, ...errors(401) },
+        response: { 200: PublicUser, ...errors(...READS, ...SIGNED_IN) },
       },
     },
     async (request) => toPublicUser(request.user!),
@@ -209,7 +232,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags,
         summary: 'Email a password reset code (same answer for every address)',
         body: body({ email: Email }),
-        response: { 200: CodeSentReply, ...errors(400, 429) },
+        response: { 200: CodeSentReply, ...errors(...WRITES, ...GONE_MEANWHILE) },
       },
     },
     async (request) => ({
@@ -227,7 +250,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         summary:
           'Set a new password with a reset code; every other session ends, and this answer signs in (a token pair)',
         body: body({ email: Email, otp: Otp, new_password: Password }),
-        response: { 200: Type.Object({ message: Type.String(), ...TokenPair.properties }), ...errors(400, 429, 503) },
+        response: {
+          200: Type.Object({ message: Type.String(), ...TokenPair.properties }),
+          ...errors(...WRITES, 'otp_invalid', ...GONE_MEANWHILE),
+        },
       },
     },
     async (request) => {
@@ -257,7 +283,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
           identifier: Identifier,
           delivery_method: Type.Optional(ChannelField({ default: 'email' })),
         }),
-        response: { 200: CodeSentReply, ...errors(400, 429, 503) },
+        response: { 200: CodeSentReply, ...errors(...WRITES, ...GONE_MEANWHILE) },
       },
     },
     async (request) => ({
@@ -285,7 +311,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
             unlocked: Type.Literal(true),
             ...Type.Partial(TokenPair).properties,
           }),
-          ...errors(400, 401, 403, 503),
+          ...errors(...WRITES, 'otp_invalid', 'invalid_credentials', 'email_not_verified', ...GONE_MEANWHILE),
         },
       },
     },

@@ -4,7 +4,7 @@ import type { Db } from '../../platform/db/client.ts';
 import { ping } from '../../platform/db/client.ts';
 import { isMigrated } from '../../platform/db/migrations.ts';
 import { AppError } from '../../shared/errors.ts';
-import { errors } from '../schemas.ts';
+import { errors, READS } from '../schemas.ts';
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
   const tags = ['health'];
@@ -13,7 +13,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, {
     '/health',
     {
       config: { limit: { family: null } },
-      schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+      schema: {
+        tags,
+        summary: 'Liveness',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }), ...errors('validation_error') },
+      },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -26,7 +30,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, {
         summary: 'Readiness: the database answers and is migrated',
         response: {
           200: Type.Object({ status: Type.Literal('ready'), database: Type.Literal('ok') }),
-          ...errors(429, 503),
+          ...errors(...READS, 'not_ready'),
         },
       },
     },

@@ -10,7 +10,7 @@ import { Nullable } from '../../contract/nullable.ts';
 import { setLocale, toPublicUser } from '../../accounts/users.ts';
 import { endSession, endSessions, listSessions } from '../../accounts/sessions.ts';
 import { changePassword } from '../../accounts/password-change.ts';
-import { AppError } from '../../shared/errors.ts';
+import { AppError, type ErrorCode } from '../../shared/errors.ts';
 import { requireUser } from '../auth-hook.ts';
 import { requesterOf } from '../requester.ts';
 import { CodeSentReply, PhoneCodeSentReply, RegisterReply } from '../../contract/code-sent.ts';
@@ -21,6 +21,10 @@ import {
   Email,
   errors,
   EventFilters,
+  GONE_MEANWHILE,
+  READS,
+  SIGNED_IN,
+  WRITES,
   eventFilter,
   LocaleTag,
   LoginPassword,
@@ -31,12 +35,23 @@ import {
 } from '../schemas.ts';
 import { listAccountEvents } from '../../accounts/events.ts';
 import { AccountEventPage } from '../../contract/account-events.ts';
-import { RegisterBody, registeredMessage, registrationLocale, requireLocale } from '../registration.ts';
+import {
+  REGISTER_REFUSALS,
+  RegisterBody,
+  registeredMessage,
+  registrationLocale,
+  requireLocale,
+} from '../registration.ts';
 import { confirmEmailChange, requestEmailChange } from '../../accounts/email-change.ts';
 import type { Proof } from '../../accounts/proof.ts';
 import { deleteOwnAccount } from '../../accounts/erasure.ts';
 import { exportPersonalData } from '../../accounts/personal-data.ts';
 import { PersonalData } from '../../contract/personal-data.ts';
+
+/** What a code proven here may be refused for: this route tells its holder the code's state. */
+const CODE_REFUSALS: ErrorCode[] = ['otp_invalid', 'otp_expired', 'otp_attempts_exceeded'];
+/** The refusals of a proof (proof.ts): a wrong password, or a sign-in code refused. */
+const PROOF: ErrorCode[] = ['invalid_credentials', ...CODE_REFUSALS];
 
 /** "2 other sessions ended" */
 const endedSessions = (n: number) =>
@@ -56,7 +71,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags,
         summary: 'Alias of /auth/register for existing clients: password optional, answers 200',
         body: RegisterBody(false),
-        response: { 200: RegisterReply, ...errors(400, 409, 429, 503) },
+        response: { 200: RegisterReply, ...REGISTER_REFUSALS },
       },
     },
     async (request) => {
@@ -78,7 +93,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     {
       config: { limit: { family: 'auth' } },
       preHandler: auth,
-      schema: { tags, summary: 'Alias of /auth/me', security, response: { 200: PublicUser, ...errors(401) } },
+      schema: {
+        tags,
+        summary: 'Alias of /auth/me',
+        security,
+        response: { 200: PublicUser, ...errors(...READS, ...SIGNED_IN) },
+      },
     },
     async (request) => toPublicUser(request.user!),
   );
@@ -94,7 +114,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         security,
         // only what can be changed: a field this route would ignore is a 400, not a silent no-op
         body: Type.Object({ locale: LocaleTag }, { additionalProperties: false }),
-        response: { 200: PublicUser, ...errors(400, 401) },
+        response: { 200: PublicUser, ...errors(...WRITES, ...SIGNED_IN, 'locale_not_supported') },
       },
     },
     async (request) => setLocale(services.db, request.user!.id, requireLocale(request.body.locale), services.clock()),
@@ -111,7 +131,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         summary:
           'Everything held about you, as one JSON document: the account, sessions, codes (never the code), account events, the messages sent to you (never a body), suppressions',
         security,
-        response: { 200: PersonalData, ...errors(401) },
+        response: { 200: PersonalData, ...errors(...READS, ...SIGNED_IN) },
       },
     },
     async (request, reply) => {
@@ -134,7 +154,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         body: body({ password: Type.Optional(LoginPassword), otp: Type.Optional(Otp) }),
         response: {
           200: Type.Object({ message: Type.String(), deleted: Type.Literal(true) }),
-          ...errors(400, 401, 429, 503),
+          ...errors(...WRITES, ...SIGNED_IN, ...PROOF, ...GONE_MEANWHILE),
         },
       },
     },
@@ -156,7 +176,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags,
         summary: "The account's live sessions (device, network, when used), the most recently used first",
         security,
-        response: { 200: SessionList, ...errors(401) },
+        response: { 200: SessionList, ...errors(...READS, ...SIGNED_IN) },
       },
     },
     async (request) => ({ sessions: await listSessions(services, request.user!.id, request.sessionId!) }),
@@ -176,7 +196,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
             message: Type.String(),
             current: Type.Boolean({ description: 'The session ended was the one asking: it is signed out.' }),
           }),
-          ...errors(400, 401, 404),
+          ...errors(...WRITES, ...SIGNED_IN, 'session_not_found'),
         },
       },
     },
@@ -200,7 +220,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         security,
         response: {
           200: Type.Object({ message: Type.String(), revoked: Type.Integer({ description: 'Sessions ended.' }) }),
-          ...errors(400, 401),
+          ...errors(...WRITES, ...SIGNED_IN),
         },
       },
     },
@@ -227,7 +247,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         body: body({ current_password: LoginPassword, new_password: Password }),
         response: {
           200: Type.Object({ message: Type.String(), revoked: Type.Integer({ description: 'Sessions ended.' }) }),
-          ...errors(400, 401, 409, 429, 503),
+          ...errors(...WRITES, ...SIGNED_IN, 'invalid_credentials', 'password_not_set'),
         },
       },
     },
@@ -253,7 +273,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
           "The account's own security events (sign-ins and from which network, failed ones, verifications, sessions ended), newest first, a page at a time",
         security,
         querystring: Type.Object(EventFilters),
-        response: { 200: AccountEventPage, ...errors(400, 401) },
+        response: { 200: AccountEventPage, ...errors(...READS, ...SIGNED_IN) },
       },
     },
     async (request) => listAccountEvents(services.db, { ...eventFilter(request.query), userId: request.user!.id }),
@@ -282,7 +302,18 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
             otp: Type.Optional(Otp),
           }),
         ),
-        response: { 200: PhoneCodeSentReply, ...errors(400, 401, 403, 409, 429, 503) },
+        response: {
+          200: PhoneCodeSentReply,
+          ...errors(
+            ...WRITES,
+            ...SIGNED_IN,
+            ...PROOF,
+            'proof_required',
+            'invalid_phone',
+            'phone_not_allowed',
+            ...GONE_MEANWHILE,
+          ),
+        },
       },
     },
     async (request) => {
@@ -331,7 +362,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
               description: 'Channels the person may ask for now (POST verify-phone with `channel`).',
             }),
           }),
-          ...errors(401, 404),
+          ...errors(...READS, ...SIGNED_IN, 'not_found'),
         },
       },
     },
@@ -357,7 +388,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         body: body({ otp: Type.Optional(Otp), otp_code: Type.Optional(Otp) }),
         response: {
           200: Type.Object({ message: Type.String(), phone_verified: Type.Literal(true), user: PublicUser }),
-          ...errors(400, 401, 409),
+          ...errors(...WRITES, ...SIGNED_IN, ...CODE_REFUSALS, 'phone_taken'),
         },
       },
     },
@@ -384,7 +415,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
           'Ask to move the account to a new email address: a code is sent there (the same answer for every address); with the password, or `otp`, a sign-in code, for an account without one',
         security,
         body: body({ email: Email, password: Type.Optional(LoginPassword), otp: Type.Optional(Otp) }),
-        response: { 200: CodeSentReply, ...errors(400, 401, 429, 503) },
+        response: {
+          200: CodeSentReply,
+          ...errors(...WRITES, ...SIGNED_IN, ...PROOF, 'email_unchanged', ...GONE_MEANWHILE),
+        },
       },
     },
     async (request) => {
@@ -416,7 +450,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         body: body({ otp: Otp }),
         response: {
           200: Type.Object({ message: Type.String(), email_verified: Type.Literal(true), user: PublicUser }),
-          ...errors(400, 401, 409),
+          ...errors(...WRITES, ...SIGNED_IN, ...CODE_REFUSALS, 'email_taken'),
         },
       },
     },

@@ -14,7 +14,7 @@ import type { Config } from '../../config/settings.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Limiter } from '../../platform/rate-limit.ts';
 import { clientBucket } from '../../shared/trust-proxy.ts';
-import { errors } from '../schemas.ts';
+import { errors, WRITES } from '../schemas.ts';
 import { jsonBodyReader, refuseUnstorable, type BodyReader } from '../json-body.ts';
 import { bodySignature, signatureMatches, twilioSignature } from '../webhook-signatures.ts';
 import { sameSecret } from '../same-secret.ts';
@@ -29,7 +29,7 @@ const Answer = Type.Object({
     description: 'False for a repeated receipt, a late `sent`, or one after the message already had its final word.',
   }),
 });
-const answers = { 200: Answer, ...errors(400, 403, 404, 413, 415, 429) };
+const answers = { 200: Answer, ...errors(...WRITES, 'forbidden', 'not_found') };
 const tags = ['webhooks'];
 /**
  * Genuine receipts come in bursts from a provider's few addresses: no general per-IP budget, but a
@@ -411,7 +411,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
           }),
           response: {
             200: { description: 'hub.challenge, as sent', content: { 'text/plain': { schema: Type.String() } } },
-            ...errors(400, 403, 429),
+            ...errors('validation_error', 'forbidden', 'rate_limited'),
           },
         },
       },
@@ -448,7 +448,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
             '`delivered` and `read` count as `delivered`, `failed` as `failed` with its error code and details; `sent` changes nothing. ' +
             "A person's messages and other fields are ignored. Any signed body is answered 200, even one naming no message of ours.",
           body: MetaWebhook,
-          response: { 200: MetaAnswer, ...errors(400, 403, 413, 415, 429) },
+          response: { 200: MetaAnswer, ...errors(...WRITES, 'forbidden') },
         },
       },
       async (request) => {
