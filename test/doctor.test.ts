@@ -282,16 +282,18 @@ describe('panic-api doctor', () => {
     assert.match(byName.config.fix ?? '', /TRUST_PROXY/);
   });
 
-  it('test destinations: a warning after secrets naming them (never their codes) and their last day; a failure once it is over', async () => {
+  it('test destinations: a warning after secrets naming them (never their codes) and their last day; a failure once it is over, or outside development more than 90 days ahead', async () => {
     const list = { TEST_OTP_DESTINATIONS: '+27820000001=482913,Review@Example.com=135790' };
-    const listed = await doctor({ ...healthy, ...list, TEST_OTP_VALID_UNTIL: '2999-12-31' });
+    // within the 90 days outside development allows, by the clock doctor reads
+    const lastDay = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+    const listed = await doctor({ ...healthy, ...list, TEST_OTP_VALID_UNTIL: lastDay });
     assert.equal(listed.code, 0, JSON.stringify(listed.report, null, 2));
     assert.deepEqual(listed.report.checks.map((c) => c.name).slice(0, 3), ['config', 'secrets', 'test-destinations']);
     const line = listed.byName['test-destinations'];
     assert.equal(line.status, 'warn');
     assert.equal(
       line.finding,
-      '2 test destinations get a fixed code and are sent nothing, until 2999-12-31 (that day included, UTC): +27820000001, review@example.com (codes not shown)',
+      `2 test destinations get a fixed code and are sent nothing, until ${lastDay} (that day included, UTC): +27820000001, review@example.com (codes not shown)`,
     );
     assert.match(line.fix ?? '', /remove TEST_OTP_DESTINATIONS once it is over/);
     const over = await doctor({ ...healthy, ...list, TEST_OTP_VALID_UNTIL: '2020-01-31' });
@@ -299,9 +301,22 @@ describe('panic-api doctor', () => {
     assert.equal(over.byName['test-destinations'].status, 'fail');
     assert.match(
       over.byName['test-destinations'].finding,
-      /TEST_OTP_VALID_UNTIL=2020-01-31 is over, .*the service refuses to start$/,
+      /^TEST_OTP_VALID_UNTIL=2020-01-31 is over .*TEST_OTP_DESTINATIONS lists \+27820000001, review@example\.com \(codes not shown\): the service refuses to start$/,
     );
-    for (const run of [listed, over]) {
+    assert.match(over.byName['test-destinations'].fix ?? '', /Remove TEST_OTP_DESTINATIONS/);
+    // a date further off than a review (APP_ENV=test): a failure, in the words the service refuses with
+    const farOff = await doctor({ ...healthy, ...list, TEST_OTP_VALID_UNTIL: '2999-12-31' });
+    assert.equal(farOff.code, 1);
+    assert.equal(farOff.byName['test-destinations'].status, 'fail');
+    assert.match(
+      farOff.byName['test-destinations'].finding,
+      /^TEST_OTP_VALID_UNTIL=2999-12-31 is more than 90 days after today \(\d{4}-\d\d-\d\d, UTC, by the service's clock\): outside development \(APP_ENV=test\).*: the service refuses to start$/,
+    );
+    assert.match(
+      farOff.byName['test-destinations'].fix ?? '',
+      /^Set TEST_OTP_VALID_UNTIL to the review's last day, \d{4}-\d\d-\d\d at the latest/,
+    );
+    for (const run of [listed, over, farOff]) {
       const text = JSON.stringify(run.report);
       for (const code of ['482913', '135790']) assert.ok(!text.includes(code), `doctor printed the code ${code}`);
     }

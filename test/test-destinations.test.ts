@@ -2,8 +2,8 @@
  * Issue 21, part 4: app-store reviewers' destinations (TEST_OTP_DESTINATIONS). A code for one is its
  * fixed code under every rule of codes, nothing reaches a provider (the real SMTP server, the
  * Twilio-speaking fixtures for SMS and calls), no SMS budget is spent and no road moves the code; each
- * use is an event of the delivery log; past TEST_OTP_VALID_UNTIL (or without it outside development)
- * the service refuses to start and says why.
+ * use is an event of the delivery log; past TEST_OTP_VALID_UNTIL (or without it, or with it more than
+ * 90 days ahead, outside development) the service refuses to start and says why.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -354,7 +354,53 @@ describe('refusals: every one names the setting and says why', () => {
     await onIt.close();
   });
 
-  it('`panic-api serve` in production past the date, and without it, exits 2 with the sentence and no stack trace', async () => {
+  it("outside development (production and test) a date more than 90 days after the clock's today refuses the start; 90 days starts; development has no cap", async () => {
+    // late in the day, UTC: "today" is the clock's UTC date, 2030-06-15
+    const now = Date.parse('2030-06-15T23:30:00Z');
+    const list = { TEST_OTP_DESTINATIONS: `${PHONES.fixed}=${CODES.fixed}` };
+    let refused = 0;
+    for (const env of [production, { APP_ENV: 'test', ...list }]) {
+      // refused before anything opens; a start let through is closed and not counted
+      const outcome = await starting({ ...env, TEST_OTP_VALID_UNTIL: dayOf(now, 91) }, now).then(
+        (runtime) => runtime.close(),
+        (err: unknown) => err,
+      );
+      if (outcome instanceof Error && !(outcome instanceof ConfigError)) throw outcome;
+      if (!(outcome instanceof ConfigError)) continue;
+      assert.equal(
+        outcome.message,
+        `TEST_OTP_VALID_UNTIL=2030-09-14 is more than 90 days after today (2030-06-15, UTC, by the service's clock): ` +
+          `outside development (APP_ENV=${env.APP_ENV}) it is the last day of a review, at most 90 days ahead, ` +
+          "since a far-off date keeps a reviewer's fixed code a way into its account long after the review. " +
+          "Set TEST_OTP_VALID_UNTIL to the review's last day, 2030-09-13 at the latest (YYYY-MM-DD, UTC), and set it again for a later review; or remove TEST_OTP_DESTINATIONS.",
+      );
+      refused += 1;
+    }
+    assert.equal(refused, 2, 'a date 91 days ahead starts nothing, in production and in test');
+    // 90 days ahead is a review's length: it starts, in both
+    for (const env of [production, list]) {
+      const onIt = await startStack({
+        clock: () => new Date(now),
+        env: { ...env, TEST_OTP_VALID_UNTIL: dayOf(now, 90) },
+      });
+      await onIt.close();
+    }
+    // development requires no date and caps none
+    const dev = await startStack({
+      clock: () => new Date(now),
+      env: { ...DEV_ENV, ...list, TEST_OTP_VALID_UNTIL: '2999-12-31' },
+    });
+    try {
+      assert.ok(
+        dev.logs.some((l) => l.includes('1 test destination, until 2999-12-31')),
+        dev.logs.join(''),
+      );
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('`panic-api serve` in production past the date, without it, and more than 90 days ahead, exits 2 with the sentence and no stack trace', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'panic-test-destinations-'));
     try {
       const env = { ...production, DATA_DIR: dataDir, PORT: '0' };
@@ -366,7 +412,15 @@ describe('refusals: every one names the setting and says why', () => {
       assert.equal(missing.code, 2, missing.stderr);
       assert.match(missing.stderr, /TEST_OTP_DESTINATIONS is set but TEST_OTP_VALID_UNTIL is not/);
       assert.match(missing.stderr, /APP_ENV=production/);
-      for (const run of [past, missing]) assert.ok(!(run.stdout + run.stderr).includes(CODES.fixed), 'never the code');
+      const farOff = await runCli(['serve'], { ...env, TEST_OTP_VALID_UNTIL: dayOf(Date.now(), 91) });
+      assert.equal(farOff.code, 2, farOff.stderr);
+      assert.match(
+        farOff.stderr,
+        /TEST_OTP_VALID_UNTIL=\d{4}-\d\d-\d\d is more than 90 days after today .*APP_ENV=production/,
+      );
+      assert.doesNotMatch(farOff.stderr, /^\s+at /m, 'no stack trace');
+      for (const run of [past, missing, farOff])
+        assert.ok(!(run.stdout + run.stderr).includes(CODES.fixed), 'never the code');
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

@@ -6,6 +6,8 @@ import { assertTextable, isEmailAddress, normalizeEmail, normalizePhone } from '
  * sentence here ever holds one.
  */
 
+const DAY_MS = 86_400_000;
+
 /** A destination in the form codes are issued to: an email lower-cased, a phone as it is (E.164). */
 const keyOf = (destination: string): string =>
   isEmailAddress(destination) ? normalizeEmail(destination) : destination;
@@ -16,7 +18,7 @@ export function validityEnd(date: string): Date | undefined {
   const start = new Date(`${date}T00:00:00Z`);
   // Date rolls 2025-02-30 over to March 2: a date that does not come back unchanged is not one
   if (Number.isNaN(start.getTime()) || start.toISOString().slice(0, 10) !== date) return undefined;
-  return new Date(start.getTime() + 86_400_000);
+  return new Date(start.getTime() + DAY_MS);
 }
 
 /**
@@ -94,17 +96,46 @@ export function testCodeFor(config: TestSettings, destination: string, now: Date
   return config.TEST_OTP_DESTINATIONS.get(keyOf(destination));
 }
 
+/** How far ahead TEST_OTP_VALID_UNTIL may be outside development: a review's length, not a lifetime. */
+export const TEST_OTP_MAX_DAYS_AHEAD = 90;
+
+/** Why the service refuses its test destinations (`problem`), and what to do about it (`fix`). */
+export interface TestDestinationsRefusal {
+  problem: string;
+  fix: string;
+}
+
 /**
  * Why the service may not start with these test destinations at `now`, or undefined when it may: a
- * TEST_OTP_VALID_UNTIL whose day is over (in development too: a date in the past means the review is).
+ * TEST_OTP_VALID_UNTIL whose day is over (in development too: a date in the past means the review is),
+ * or, outside development, one more than TEST_OTP_MAX_DAYS_AHEAD days after today (UTC): a far-off date
+ * would keep a reviewer's fixed code a way into its account long after the review.
  */
-export function expiredTestDestinations(config: TestSettings, now: Date): string | undefined {
+export function refusedTestDestinations(
+  config: TestSettings & { APP_ENV: string },
+  now: Date,
+): TestDestinationsRefusal | undefined {
   const date = config.TEST_OTP_VALID_UNTIL;
-  const end = date ? validityEnd(date) : undefined;
-  if (!config.TEST_OTP_DESTINATIONS.size || !end || now < end) return undefined;
-  return (
-    `TEST_OTP_VALID_UNTIL=${date} is over (the test destinations' fixed codes worked through that day, UTC; it is now ${now.toISOString()}). ` +
-    'A date in the past means the review is over, and a reviewer destination left in TEST_OTP_DESTINATIONS would stay a way into its account. ' +
-    'Remove TEST_OTP_DESTINATIONS, or set TEST_OTP_VALID_UNTIL to the last day of a new review (YYYY-MM-DD).'
-  );
+  const end = date && validityEnd(date);
+  if (!config.TEST_OTP_DESTINATIONS.size || !date || !end) return undefined;
+  if (now >= end) {
+    return {
+      problem:
+        `TEST_OTP_VALID_UNTIL=${date} is over (the test destinations' fixed codes worked through that day, UTC; it is now ${now.toISOString()}). ` +
+        'A date in the past means the review is over, and a reviewer destination left in TEST_OTP_DESTINATIONS would stay a way into its account.',
+      fix: 'Remove TEST_OTP_DESTINATIONS, or set TEST_OTP_VALID_UNTIL to the last day of a new review (YYYY-MM-DD, UTC).',
+    };
+  }
+  // development requires no date, so caps none (as settings.ts requires one only outside it)
+  if (config.APP_ENV === 'development') return undefined;
+  const today = now.toISOString().slice(0, 10);
+  const latestDay = new Date(Date.parse(today) + TEST_OTP_MAX_DAYS_AHEAD * DAY_MS).toISOString().slice(0, 10);
+  if (date <= latestDay) return undefined;
+  return {
+    problem:
+      `TEST_OTP_VALID_UNTIL=${date} is more than ${TEST_OTP_MAX_DAYS_AHEAD} days after today (${today}, UTC, by the service's clock): ` +
+      `outside development (APP_ENV=${config.APP_ENV}) it is the last day of a review, at most ${TEST_OTP_MAX_DAYS_AHEAD} days ahead, ` +
+      "since a far-off date keeps a reviewer's fixed code a way into its account long after the review.",
+    fix: `Set TEST_OTP_VALID_UNTIL to the review's last day, ${latestDay} at the latest (YYYY-MM-DD, UTC), and set it again for a later review; or remove TEST_OTP_DESTINATIONS.`,
+  };
 }

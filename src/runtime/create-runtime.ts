@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, type Config } from '../config/settings.ts';
-import { expiredTestDestinations } from '../config/test-destinations.ts';
+import { refusedTestDestinations } from '../config/test-destinations.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { openDatabase, type DbHandle } from '../platform/db/client.ts';
 import { migrateToLatest } from '../platform/db/migrations.ts';
@@ -60,9 +60,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config);
   const clock = opts.clock ?? systemClock;
-  // Judged by the service's own clock, before anything opens: a review that is over starts nothing.
-  const expired = expiredTestDestinations(config, clock());
-  if (expired) throw new ConfigError(expired);
+  // Judged by the service's own clock, before anything opens: a review that is over, or dated too far off, starts nothing.
+  const refused = refusedTestDestinations(config, clock());
+  if (refused) throw new ConfigError(`${refused.problem} ${refused.fix}`);
   const tests = config.TEST_OTP_DESTINATIONS.size;
   if (tests) {
     // How many and until when, never which codes.
