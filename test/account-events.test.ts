@@ -17,7 +17,7 @@ import {
   verifiedLogin,
   type Stack,
 } from './support/stack.ts';
-import { errorCode, expectStatus, type ApiResponse } from './support/api.ts';
+import { breakingOnPurpose, errorCode, expectStatus, type ApiResponse } from './support/api.ts';
 import { runCli } from './support/cli.ts';
 import type { AccountEventType } from '../src/shared/vocabulary.ts';
 
@@ -263,7 +263,9 @@ for (const db of await databaseKinds()) {
             `CREATE CONSTRAINT TRIGGER ${name} AFTER ${ops} ON ${table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${name}()`,
           )
           .execute(q());
+        const mended = breakingOnPurpose(stack.baseUrl);
         return async () => {
+          mended();
           await sql.raw(`DROP TRIGGER ${name} ON ${table}`).execute(q());
           await sql.raw(`DROP FUNCTION ${name}()`).execute(q());
         };
