@@ -57,7 +57,9 @@ export function api(opts: { baseUrl?: string; token?: string; timeoutMs?: number
 export function apiErrorMessage(status: number, body: unknown, retryAfter?: string | null): string {
   const err = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
   const seconds = Number(retryAfter);
-  const wait = retryAfter && Number.isInteger(seconds) && seconds > 0 ? ` Try again in ${waitText(seconds)}.` : '';
+  const said = /try again in/i.test(err?.message ?? ''); // the login throttle's sentence names its wait
+  const wait =
+    !said && retryAfter && Number.isInteger(seconds) && seconds > 0 ? ` Try again in ${waitText(seconds)}.` : '';
   return err?.message
     ? `${err.message}${wait} (${err.code}, HTTP ${status})`
     : `The server answered HTTP ${status}.${wait}`;
