@@ -390,7 +390,10 @@ describe('panic-api client commands against a running server', () => {
 describe('panic-api client in development', () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ env: { APP_ENV: 'development', SMTP_SERVER: '', SMS_PROVIDER: '' } });
+    // the cooldown as shipped: a second ask at once is a 429 whose wait the command must say
+    stack = await startStack({
+      env: { APP_ENV: 'development', SMTP_SERVER: '', SMS_PROVIDER: '', OTP_RESEND_COOLDOWN_SECONDS: '60' },
+    });
   });
   after(() => stack.close());
 
@@ -403,6 +406,23 @@ describe('panic-api client in development', () => {
     ok(run, 'register');
     assert.ok(run.stdout.includes(`Check your email, then run: panic-api verify ${p.email} CODE`), run.stdout);
     assert.ok(run.stdout.includes(`or see the code with: panic-api inbox --to ${p.email}`), run.stdout);
+  });
+
+  it('login --code with a number typed with spaces: the next commands quote it; asking again at once says how long to wait', {
+    timeout: 60_000,
+  }, async () => {
+    const n = person('cli-quote').phone.slice(3);
+    const typed = `0${n.slice(0, 2)} ${n.slice(2, 5)} ${n.slice(5)}`;
+    const env = {
+      API_BASE_URL: stack.baseUrl,
+      PANIC_API_SESSION_FILE: join(tmpdir(), 'panic-cli-unused', 'session.json'),
+    };
+    const asked = await runCli(['login', typed, '--code'], env);
+    ok(asked, 'login --code');
+    assert.ok(asked.stdout.includes(`then run: panic-api login '${typed}' --code CODE`), asked.stdout);
+    assert.ok(asked.stdout.includes(`or see the code with: panic-api inbox --to '${typed}'`), asked.stdout);
+    const again = await runCli(['login', typed, '--code'], env);
+    failed(again, /Wait before asking for another\. Try again in \d+ s\. \(rate_limited, HTTP 429\)$/);
   });
 });
 

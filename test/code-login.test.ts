@@ -236,6 +236,10 @@ describe('sign-in codes follow the rules of codes', () => {
     const refused = await stack.api('POST', '/api/v1/auth/otp', { phone: person('code-off').phone });
     assert.equal(refused.status, 403);
     assert.equal(errorCode(refused), 'code_login_disabled');
+    // A person who signed in by code may have no password: the answer names both ways that are left.
+    const { message } = (refused.body as { error: { message: string } }).error;
+    assert.match(message, /ask for a code by email instead/);
+    assert.match(message, /POST \/api\/v1\/auth\/forgot-password/);
     assert.equal(
       errorCode(await stack.api('POST', '/api/v1/auth/otp/verify', { phone: person('code-off').phone, otp: '123456' })),
       'code_login_disabled',

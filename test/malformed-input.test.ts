@@ -532,8 +532,10 @@ function bodyCases(ep: Endpoint): Case[] {
       request: () => json({ ...ep.valid(), padding: 'x'.repeat(1024 * KB) }),
     },
     {
+      // fetch's default for a string body: 415 names the fix, a 400 "must be object" did not
       name: 'Content-Type: text/plain with a valid JSON text',
-      status: [400, 415],
+      status: 415,
+      code: 'unsupported_media_type',
       request: () => raw(validText(), 'text/plain'),
     },
     {
@@ -789,6 +791,38 @@ describe('malformed input: every endpoint answers 4xx with {error:{code,message}
       }
     });
   }
+
+  it('a malformed path is a 400 validation_error in the envelope, and no answer quotes a regular expression', async () => {
+    const cases = [
+      ['not-a-session-id', /an id as the API lists it/],
+      ['%ff%fe', /not valid URL encoding/],
+      ['%zz', /not valid URL encoding/],
+      ['a'.repeat(5000), /too long/],
+    ] as const;
+    for (const [id, words] of cases) {
+      const res = await send(
+        {
+          method: 'DELETE',
+          path: '',
+          url: `/api/v1/users/me/sessions/${id}`,
+          auth: true,
+          fields: [],
+          valid: () => ({}),
+          emptyObjectInvalid: false,
+        },
+        {},
+      );
+      const error = assertErrorBody(res, id.slice(0, 20));
+      assert.equal(res.status, 400, res.text.slice(0, 300));
+      assert.equal(error.code, 'validation_error');
+      assert.match(error.message, words);
+      assert.ok(!res.text.includes('a'.repeat(200)), 'the path is not echoed back');
+    }
+    const code = await stack.api('POST', '/api/v1/auth/otp/verify', { email: session.email, otp: '' });
+    assert.equal(code.status, 400, code.text);
+    assert.match(code.text, /the digits of the code/);
+    assert.doesNotMatch(code.text, /\^|\{4,10\}/, 'the pattern is worded, not quoted');
+  });
 
   it('the shared session is still alive after every case (no case logged it out or rotated it)', async () => {
     const me = await stack.api('GET', '/api/v1/auth/me', undefined, session.access);

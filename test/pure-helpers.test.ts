@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { Type } from 'typebox';
 import { clientBucket, fastifyTrustProxy, isLoopback, parseTrustProxy } from '../src/shared/trust-proxy.ts';
 import { readEnv } from '../src/config/read-env.ts';
+import { apiErrorMessage } from '../src/cli/api-client.ts';
+import { messageEventLines } from '../src/cli/message-events.ts';
 
 describe('clientBucket', () => {
   it('an IPv4 address is its own bucket, also written as IPv4-mapped IPv6', () => {
@@ -73,5 +75,38 @@ describe('readEnv', () => {
       problems.some((p) => p.startsWith('MODE:')),
       problems.join('\n'),
     );
+  });
+});
+
+describe("apiErrorMessage (the CLI's sentence for an API refusal)", () => {
+  const refusal = (message: string) => ({ error: { code: 'rate_limited', message } });
+  it('adds the Retry-After wait the API sentence leaves to the header, once', () => {
+    assert.equal(
+      apiErrorMessage(429, refusal('A code was sent here a moment ago. Wait before asking for another.'), '42'),
+      'A code was sent here a moment ago. Wait before asking for another. Try again in 42 s. (rate_limited, HTTP 429)',
+    );
+    assert.match(apiErrorMessage(429, refusal('Slow down.'), '600'), /Try again in 10 minutes\./);
+    const throttle = 'Too many failed sign-ins for this account. Try again in 30 s.';
+    assert.equal(apiErrorMessage(429, refusal(throttle), '30'), `${throttle} (rate_limited, HTTP 429)`);
+    assert.equal(apiErrorMessage(400, refusal('Bad.'), null), 'Bad. (rate_limited, HTTP 400)');
+  });
+});
+
+describe('messageEventLines', () => {
+  it('an event kind of three words reads as words (test_code_used: "test code used")', () => {
+    const event = {
+      at: '2031-05-04T10:00:00.000Z',
+      kind: 'test_code_used',
+      status: 'captured',
+      provider: null,
+      provider_status: null,
+      provider_code: null,
+      provider_id: null,
+      duration_ms: null,
+      error: null,
+      provider_error: null,
+      diagnosis: null,
+    } as unknown as Parameters<typeof messageEventLines>[0][number];
+    assert.deepEqual(messageEventLines([event]), ['2031-05-04T10:00:00.000Z  test code used → captured']);
   });
 });

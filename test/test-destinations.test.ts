@@ -272,7 +272,7 @@ describe('test destinations in development', () => {
   after(() => stack?.close());
 
   it('need no date; the dev inbox still shows the message and its code, and the log never does', async () => {
-    assert.ok(stack.logs.some((l) => l.includes('1 test destination, until no end date (development)')));
+    assert.ok(stack.logs.some((l) => l.includes('1 test destination, with no end date (development)')));
     expectStatus(
       await stack.api('POST', '/api/v1/auth/register', { ...person('dev-reviewer'), email: REVIEW_EMAIL }),
       201,

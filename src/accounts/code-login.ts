@@ -28,11 +28,18 @@ function identifierOf(deps: Pick<Services, 'config'>, name: CodeLoginName): Iden
   if ((name.email === undefined) === (name.phone === undefined))
     throw new AppError('validation_error', 'Send either "email" or "phone" (not both).');
   const half = name.email !== undefined ? 'email' : 'phone';
-  if (!deps.config.CODE_LOGIN.split(',').includes(half))
+  const on = deps.config.CODE_LOGIN.split(',');
+  if (!on.includes(half)) {
+    // The way that is left, for a person who may have no password at all (a code was their sign-in).
+    const other = half === 'email' ? 'phone' : 'email';
+    const instead = on.includes(other) ? `ask for a code by ${other} instead, or ` : '';
     throw new AppError(
       'code_login_disabled',
-      `Sign-in with a code by ${half} is switched off here (CODE_LOGIN=${deps.config.CODE_LOGIN}): sign in with your password.`,
+      `Sign-in with a code by ${half} is switched off here (CODE_LOGIN=${deps.config.CODE_LOGIN}): ${instead}sign in with your password. No password yet?`,
+      undefined,
+      { next: 'reset_password' },
     );
+  }
   return name.email !== undefined
     ? { email: normalizeEmail(name.email) }
     : { phone: normalizePhone(name.phone!, deps.config.DEFAULT_PHONE_REGION) };

@@ -50,8 +50,19 @@ export function api(opts: { baseUrl?: string; token?: string; timeoutMs?: number
   return createClient<paths>({ baseUrl, fetch: guardedFetch(baseUrl, opts.timeoutMs), headers });
 }
 
-/** The API's own error sentence, for a non-2xx answer. */
-export function apiErrorMessage(status: number, body: unknown): string {
+/**
+ * The API's own error sentence, for a non-2xx answer, with how long to wait when it says (a 429's or
+ * a 503's `Retry-After`, which the sentence itself leaves to the header).
+ */
+export function apiErrorMessage(status: number, body: unknown, retryAfter?: string | null): string {
   const err = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-  return err?.message ? `${err.message} (${err.code}, HTTP ${status})` : `The server answered HTTP ${status}.`;
+  const seconds = Number(retryAfter);
+  const said = /try again in/i.test(err?.message ?? ''); // the login throttle's sentence names its wait
+  const wait =
+    !said && retryAfter && Number.isInteger(seconds) && seconds > 0 ? ` Try again in ${waitText(seconds)}.` : '';
+  return err?.message
+    ? `${err.message}${wait} (${err.code}, HTTP ${status})`
+    : `The server answered HTTP ${status}.${wait}`;
 }
+
+const waitText = (seconds: number): string => (seconds < 120 ? `${seconds} s` : `${Math.ceil(seconds / 60)} minutes`);

@@ -15,7 +15,7 @@ export function messageEventLines(events: MessageEvent[]): string[] {
   return events.flatMap((e) => {
     // The status it left the message in, when the kind does not say it (a failed attempt: queued or failed).
     const left = e.status === e.kind ? '' : ` → ${e.status}`;
-    const line = `${e.at}  ${e.kind.replace('_', ' ')}${left}${detail(e)}`;
+    const line = `${e.at}  ${e.kind.replaceAll('_', ' ')}${left}${detail(e)}`;
     return [
       line,
       // the provider's own words, as it gave them (an SMTP reply with its command, an API's error body)

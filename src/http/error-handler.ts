@@ -1,7 +1,8 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CODES, type ErrorCode, type NextStep } from '../shared/errors.ts';
 import { isDatabaseUnavailable } from '../platform/db/unavailable.ts';
 import { isGoneMeanwhile } from '../platform/db/gone.ts';
+import { PATTERN_WORDS } from './schemas.ts';
 
 /** A domain error's next step, in the routes that take it. */
 const NEXT_STEP: Record<NextStep, string> = {
@@ -16,9 +17,22 @@ const worded = (err: AppError) => (err.next ? `${err.message} ${NEXT_STEP[err.ne
 /** What a client is told to wait during a database outage: long enough not to hammer a restart. */
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 
-function send(reply: import('fastify').FastifyReply, code: ErrorCode, message: string, retryAfter?: number) {
+function send(reply: FastifyReply, code: ErrorCode, message: string, retryAfter?: number) {
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   return reply.status(ERROR_CODES[code]).send({ error: { code, message } });
+}
+
+/**
+ * A path Fastify refuses before routing: broken percent-encoding (`%zz`, bytes that are not UTF-8) or a
+ * part longer than the router reads (100 characters). Fastify's own answer is another shape and, for
+ * the long part, echoes the whole path back.
+ */
+export function frameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const message =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'A part of the path is too long: no id is that long.'
+      : 'The path is not valid URL encoding: percent-encode it as UTF-8.';
+  return send(reply, 'validation_error', message);
 }
 
 /**
@@ -34,7 +48,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       const field = first?.instancePath
         ? first.instancePath.replace(/^\//, '').replace(/\//g, '.')
         : (first?.params as { missingProperty?: string })?.missingProperty;
-      const detail = first?.message ?? err.message;
+      const pattern = first?.keyword === 'pattern' ? (first.params as { pattern?: string }).pattern : undefined;
+      const detail =
+        pattern !== undefined
+          ? `must be ${PATTERN_WORDS.get(pattern) ?? 'in the form /docs gives'}`
+          : (first?.message ?? err.message);
       return send(reply, 'validation_error', `Invalid ${where}${field ? ` field "${field}"` : ''}: ${detail}.`);
     }
     if (isDatabaseUnavailable(err)) {

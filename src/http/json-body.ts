@@ -60,6 +60,9 @@ export function jsonBodyReader(app: FastifyInstance, opts: { unstorable?: 'refus
  */
 export function installJsonBodyParser(app: FastifyInstance): void {
   const read = jsonBodyReader(app);
+  // Fastify also reads text/plain, which a JSON body then fails as "must be object": fetch sends a
+  // string body as text/plain unless told otherwise, and 415 says what to change.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) =>
     read(request, raw as Buffer, done),
   );

@@ -2,6 +2,14 @@ import { Type, type TSchema } from 'typebox';
 import { ERROR_CODES, type ErrorCode } from '../shared/errors.ts';
 import { ACCOUNT_EVENT_TYPES, type AccountEventType } from '../shared/vocabulary.ts';
 
+const NAME_PATTERN =
+  "^(?!.*[wW]{3}\\.)(?!.*\\.[\\p{M}\\u200C\\u200D]*\\p{L}[\\p{M}\\u200C\\u200D]*\\p{L})(?!.*[\\uFF00-\\uFFEF]) *\\p{L}[\\p{L}\\p{M}\\u200C\\u200D '’.\\-]*$";
+const LOCALE_PATTERN = '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$';
+const UUID_PATTERN = '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$';
+const OTP_PATTERN = '^([0-9]{4,10}|[0-9A-Za-z][0-9A-Za-z -]{14,22}[0-9A-Za-z])$';
+/** An events page's size in a query string (the account's own log, support's). */
+export const PageLimit = '^[0-9]{1,4}$';
+
 /** Shared pieces of the contract: limits on every string keep huge inputs a 400, not a slow hash. */
 export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254, examples: ['thandi@example.com'] });
 export const Phone = Type.String({ minLength: 3, maxLength: 32, examples: ['+27825550123', '082 555 0123'] });
@@ -17,8 +25,7 @@ export const Phone = Type.String({ minLength: 3, maxLength: 32, examples: ['+278
 export const Name = Type.String({
   minLength: 1,
   maxLength: 64,
-  pattern:
-    "^(?!.*[wW]{3}\\.)(?!.*\\.[\\p{M}\\u200C\\u200D]*\\p{L}[\\p{M}\\u200C\\u200D]*\\p{L})(?!.*[\\uFF00-\\uFFEF]) *\\p{L}[\\p{L}\\p{M}\\u200C\\u200D '’.\\-]*$",
+  pattern: NAME_PATTERN,
   description: "Letters, spaces, ' - and . only; at most 64 characters.",
   examples: ['Thandi'],
 });
@@ -26,7 +33,7 @@ export const Name = Type.String({
 export const LocaleTag = Type.String({
   minLength: 2,
   maxLength: 35,
-  pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$',
+  pattern: LOCALE_PATTERN,
   examples: ['af', 'zu-ZA'],
 });
 export const Password = Type.String({ minLength: 8, maxLength: 256, description: 'At least 8 characters.' });
@@ -36,15 +43,27 @@ export const LoginPassword = Type.String({ minLength: 1, maxLength: 256 });
  * which PostgreSQL's uuid type does not read (a 500, not a 404).
  */
 export const Uuid = Type.String({
-  pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$',
+  pattern: UUID_PATTERN,
 });
 export const Otp = Type.String({
-  pattern: '^([0-9]{4,10}|[0-9A-Za-z][0-9A-Za-z -]{14,22}[0-9A-Za-z])$',
+  pattern: OTP_PATTERN,
   description:
     'The digits of the code, or the long code of the same email (16 letters and digits, dashes and spaces ignored).',
   examples: ['123456', 'K7QM-3XJD-9TWP-R2HB'],
 });
 export const Token = Type.String({ minLength: 1, maxLength: 2048 });
+
+/**
+ * What a field refused by its `pattern` must look like, in words: the answer names the form, never
+ * the regular expression (which tells a person nothing). A pattern missing here says to see /docs.
+ */
+export const PATTERN_WORDS: ReadonlyMap<string, string> = new Map([
+  [NAME_PATTERN, "letters, spaces, ' - and . only"],
+  [LOCALE_PATTERN, 'a language tag such as en, af or zu-ZA'],
+  [UUID_PATTERN, 'an id as the API lists it (a UUID, 8-4-4-4-12 hex digits)'],
+  [OTP_PATTERN, 'the digits of the code, or the long code of the same email (16 letters and digits)'],
+  [PageLimit, 'a whole number'],
+]);
 
 /** An error answer whose code is one of `codes` (all of one status), listed in its description too. */
 const ErrorOf = (codes: ErrorCode[]) =>
@@ -93,9 +112,7 @@ export const EventFilters = {
   cursor: Type.Optional(
     Type.String({ minLength: 1, maxLength: 200, description: 'The next_cursor of the page before' }),
   ),
-  limit: Type.Optional(
-    Type.String({ pattern: '^[0-9]{1,4}$', description: 'Events a page (default 50, at most 500)' }),
-  ),
+  limit: Type.Optional(Type.String({ pattern: PageLimit, description: 'Events a page (default 50, at most 500)' })),
 };
 
 /** The filters as the domain takes them. */

@@ -66,10 +66,12 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const tests = config.TEST_OTP_DESTINATIONS.size;
   if (tests) {
     // How many and until when, never which codes.
-    const until = config.TEST_OTP_VALID_UNTIL ?? 'no end date (development)';
+    const until = config.TEST_OTP_VALID_UNTIL
+      ? `until ${config.TEST_OTP_VALID_UNTIL}`
+      : 'with no end date (development)';
     logger.info(
       { test_destinations: tests, valid_until: config.TEST_OTP_VALID_UNTIL ?? null },
-      `${tests} test destination${tests === 1 ? '' : 's'}, until ${until}: their codes are fixed and nothing is sent to them`,
+      `${tests} test destination${tests === 1 ? '' : 's'}, ${until}: their codes are fixed and nothing is sent to them`,
     );
   }
   const handle =

@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../platform/logger.ts';
 import type { Services } from './services.ts';
 import type { LimiterFactory } from '../platform/rate-limit.ts';
-import { installErrorHandling } from '../http/error-handler.ts';
+import { frameworkError, installErrorHandling } from '../http/error-handler.ts';
 import { installIpRateLimit } from '../http/ip-rate-limit.ts';
 import { installJsonBodyParser } from '../http/json-body.ts';
 import { authRoutes } from '../http/routes/auth.ts';
@@ -39,6 +39,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       headersTimeout: services.config.REQUEST_TIMEOUT_SECONDS * 1000,
     },
     http2: false,
+    frameworkErrors: frameworkError,
     // Wrong types are refused, not coerced: "12345678" and 12345678 are not the same password.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

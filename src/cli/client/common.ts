@@ -12,6 +12,13 @@ export interface JsonOption {
   json?: boolean;
 }
 
+/**
+ * An argument as a next command shows it, so that it pastes into a shell: `'082 555 0123'`, not three
+ * arguments. Plain addresses and numbers stay as typed.
+ */
+export const shellArg = (value: string): string =>
+  /^[\w@.+%:,/=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+
 /** The answer: the API's JSON body with --json, else the sentences. Returns the exit code 0. */
 export function done(json: boolean | undefined, body: unknown, human: Array<string | undefined>): 0 {
   process.stdout.write(
@@ -24,9 +31,9 @@ export function done(json: boolean | undefined, body: unknown, human: Array<stri
  * A non-2xx answer as an error: the API's own sentence on stderr (via main), and with --json its
  * error body on stdout too, so a script can read the machine code.
  */
-export function apiFailure(status: number, body: unknown, json: boolean): CliError {
+export function apiFailure(status: number, body: unknown, json: boolean, retryAfter?: string | null): CliError {
   if (json && body !== null && typeof body === 'object') process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-  return new CliError(apiErrorMessage(status, body));
+  return new CliError(apiErrorMessage(status, body, retryAfter));
 }
 
 /** What openapi-fetch answers: the typed body of a 2xx answer, or the error body, and the response. */
@@ -42,7 +49,7 @@ export async function succeeded<T extends Answer>(
   call: T | Promise<T>,
 ): Promise<NonNullable<T['data']>> {
   const { data, error, response } = await call;
-  if (!response.ok) throw apiFailure(response.status, error, json === true);
+  if (!response.ok) throw apiFailure(response.status, error, json === true, response.headers.get('retry-after'));
   return data as NonNullable<T['data']>;
 }
 
@@ -68,7 +75,7 @@ export function expiryText(expiresAt: string, minutes?: number, now = new Date()
 export async function devInboxHint(to: string, baseUrl?: string): Promise<string | undefined> {
   try {
     const res = await devInboxMessages(to, { baseUrl, timeoutMs: 3000 });
-    return res.status === 200 ? `or see the code with: panic-api inbox --to ${to}` : undefined;
+    return res.status === 200 ? `or see the code with: panic-api inbox --to ${shellArg(to)}` : undefined;
   } catch {
     return undefined;
   }

@@ -1,6 +1,15 @@
 import { api, apiBaseUrl } from '../api-client.ts';
 import { CliError } from '../errors.ts';
-import { devInboxHint, done, expiryText, passwordFrom, promptLine, succeeded, type JsonOption } from './common.ts';
+import {
+  devInboxHint,
+  done,
+  expiryText,
+  passwordFrom,
+  promptLine,
+  shellArg,
+  succeeded,
+  type JsonOption,
+} from './common.ts';
 import { sessionFrom, sessionPath, writeSession } from './session.ts';
 import type { TokenPair } from '../../contract/token-pair.ts';
 
@@ -29,7 +38,7 @@ export async function loginCommand(who: string, opts: LoginOptions): Promise<num
       `If ${who} belongs to a verified account, a sign-in code was sent by ${sent.channel}; it expires ${expiryText(sent.expires_at, sent.expires_in_minutes)}.`,
       process.stdin.isTTY
         ? `Check ${inbox}, then enter the code here.`
-        : `Check ${inbox}, then run: panic-api login ${who} --code CODE`,
+        : `Check ${inbox}, then run: panic-api login ${shellArg(who)} --code CODE`,
       await devInboxHint(who),
     ].filter(Boolean);
     if (!process.stdin.isTTY) return done(opts.json, sent, where);

@@ -8,7 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { api, apiBaseUrl, type Api } from '../api-client.ts';
 import { CliError } from '../errors.ts';
-import { apiFailure, succeeded, type Answer } from './common.ts';
+import { apiFailure, shellArg, succeeded, type Answer } from './common.ts';
 import type { paths } from './api-types.ts';
 
 /** The token pair, as login and refresh answer it. */
@@ -111,7 +111,7 @@ export async function currentSession(): Promise<Session> {
   const wanted = process.env.API_BASE_URL?.trim() ? apiBaseUrl() : undefined;
   if (wanted && wanted !== session.api_base_url) {
     throw new CliError(
-      `The saved session is for ${session.api_base_url}, not ${wanted}: run \`panic-api login ${session.email}\` against this server, or unset API_BASE_URL.`,
+      `The saved session is for ${session.api_base_url}, not ${wanted}: run \`panic-api login ${shellArg(session.email)}\` against this server, or unset API_BASE_URL.`,
     );
   }
   return session;
@@ -149,13 +149,13 @@ async function refreshed(json: boolean, session: Session): Promise<Session> {
     await writeSession(next);
     return next;
   }
-  if (response.status !== 401) throw apiFailure(response.status, error, json);
+  if (response.status !== 401) throw apiFailure(response.status, error, json, response.headers.get('retry-after'));
   // Another panic-api may have refreshed (and so rotated) the pair a moment ago: use its pair.
   const onDisk = await readSession();
   if (onDisk && onDisk.refresh_token !== session.refresh_token && onDisk.api_base_url === session.api_base_url)
     return onDisk;
   await deleteSession();
   throw new SessionEndedError(
-    `Your session has ended (it expired, was logged out or ended from another session, or the password was changed or reset): run \`panic-api login ${session.email}\` again.`,
+    `Your session has ended (it expired, was logged out or ended from another session, or the password was changed or reset): run \`panic-api login ${shellArg(session.email)}\` again.`,
   );
 }

@@ -8,7 +8,18 @@ import { recipientKeys } from '../../delivery/recipients.ts';
 import { why } from '../../accounts/why.ts';
 import { WhyReport } from '../../contract/why-report.ts';
 import { AppError } from '../../shared/errors.ts';
-import { Email, errors, EventFilters, eventFilter, Phone, READS, SIGNED_IN, Uuid, WRITES } from '../schemas.ts';
+import {
+  Email,
+  errors,
+  EventFilters,
+  eventFilter,
+  PageLimit,
+  Phone,
+  READS,
+  SIGNED_IN,
+  Uuid,
+  WRITES,
+} from '../schemas.ts';
 import { ALL_STATUSES, PURPOSES, type OtpPurpose } from '../../shared/vocabulary.ts';
 import { healthStats } from '../../delivery/health-stats.ts';
 import { HEALTH_RANGES, HealthStats, type HealthRange } from '../../contract/health-stats.ts';
@@ -75,7 +86,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         querystring: Type.Object({
           to: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
           status: Type.Optional(Status),
-          limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+          limit: Type.Optional(Type.String({ pattern: PageLimit })),
         }),
         response: { 200: Type.Object({ messages: Type.Array(LoggedMessage) }), ...errors(...READS, ...SIGNED_IN) },
       },
