@@ -83,6 +83,11 @@ describe('panic-api client commands against a running server', () => {
     assert.equal(noPassword.code, 2, noPassword.stderr);
     assert.match(noPassword.stderr, /No password: give --password P, or run this in a terminal/);
     assert.match(noPassword.stderr, /Usage: panic-api login EMAIL\|PHONE \[--password P\] \[--code\] \[--json\]/);
+
+    const both = await runCli(['login', p.email, '--code', '123456', '--password', p.password], env);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /Give --password or --code, not both/);
+    assert.ok(!existsSync(sessionFile), 'nothing was sent, nothing saved');
   });
 
   it('login --password saves the session 0600 in a 0700 folder, without the password, and prints no token', {

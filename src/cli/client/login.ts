@@ -1,5 +1,5 @@
 import { api, apiBaseUrl } from '../api-client.ts';
-import { CliError } from '../errors.ts';
+import { CliError, UsageError } from '../errors.ts';
 import {
   devInboxHint,
   done,
@@ -21,6 +21,8 @@ type LoginOptions = JsonOption & { password?: string; code?: string | true };
  * terminal; elsewhere it says how to give it); `--code OTP` signs in with a code asked for earlier.
  */
 export async function loginCommand(who: string, opts: LoginOptions): Promise<number> {
+  if (opts.code !== undefined && opts.password !== undefined)
+    throw new UsageError('Give --password or --code, not both: a code signs in without the password.');
   if (opts.code === undefined) {
     const password = await passwordFrom(opts.password, 'Password', '--password P');
     return saved(
