@@ -1,5 +1,6 @@
 import type { PublicUser } from '../contract/public-user.ts';
 import { printable } from './printable.ts';
+import { formatTime } from './times.ts';
 
 const mark = (verified: boolean) => (verified ? 'verified' : 'NOT verified');
 
@@ -11,5 +12,5 @@ export const accountLines = (u: PublicUser): string[] =>
     `  phone    ${u.phone} (${mark(u.phone_verified)})`,
     `  id       ${u.id}`,
     `  locale   ${u.locale}`,
-    `  created  ${new Date(u.created_at).toLocaleString()}`,
+    `  created  ${formatTime(u.created_at)}`,
   ].map(printable);

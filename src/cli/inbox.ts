@@ -3,22 +3,12 @@ import { CliError } from './errors.ts';
 import { devInboxMessages, type InboxRow } from './dev-inbox.ts';
 import { CHANNEL_LABELS, purposeLabel } from '../shared/vocabulary.ts';
 import { alignColumns } from './columns.ts';
+import { formatTime } from './times.ts';
 
 const POLL_MS = 2000;
 
 const NOT_DEVELOPMENT =
   'the dev inbox exists only with APP_ENV=development; use `panic-api messages --to X` for the delivery log';
-
-const pad2 = (n: number) => String(n).padStart(2, '0');
-
-/** Local time; the date too when it is not today. */
-export function formatTime(iso: string, now = new Date()): string {
-  const d = new Date(iso);
-  const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-  return d.toDateString() === now.toDateString()
-    ? time
-    : `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${time}`;
-}
 
 const COLUMNS: Array<[string, (m: InboxRow) => string]> = [
   ['TIME', (m) => formatTime(m.created_at)],

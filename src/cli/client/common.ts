@@ -6,6 +6,7 @@ import { read } from 'read';
 import { apiErrorMessage } from '../api-client.ts';
 import { CliError, UsageError } from '../errors.ts';
 import { devInboxMessages } from '../dev-inbox.ts';
+import { formatTime } from '../times.ts';
 
 /** `--json`: commander leaves it undefined when it is not given. */
 export interface JsonOption {
@@ -53,17 +54,11 @@ export async function succeeded<T extends Answer>(
   return data as NonNullable<T['data']>;
 }
 
-const pad2 = (n: number) => String(n).padStart(2, '0');
-
 /** "at 14:32 (in 10 minutes)" in local time; the date too when it is not today. */
 export function expiryText(expiresAt: string, minutes?: number, now = new Date()): string {
   const at = new Date(expiresAt);
   if (Number.isNaN(at.getTime())) return minutes === undefined ? 'soon' : `in ${minutes} minutes`;
-  const time = `${pad2(at.getHours())}:${pad2(at.getMinutes())}`;
-  const when =
-    at.toDateString() === now.toDateString()
-      ? time
-      : `${at.getFullYear()}-${pad2(at.getMonth() + 1)}-${pad2(at.getDate())} ${time}`;
+  const when = formatTime(at, { seconds: false, now });
   const mins = minutes ?? Math.max(0, Math.round((at.getTime() - now.getTime()) / 60_000));
   return `at ${when} (in ${mins} minute${mins === 1 ? '' : 's'})`;
 }

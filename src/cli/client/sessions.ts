@@ -1,6 +1,6 @@
 import { alignColumns } from '../columns.ts';
 import { UsageError } from '../errors.ts';
-import { formatTime } from '../inbox.ts';
+import { formatTime } from '../times.ts';
 import { done, type JsonOption } from './common.ts';
 import { authedRequest, deleteSession, sessionPath } from './session.ts';
 
