@@ -66,6 +66,9 @@ export async function clearLoginFailures(db: Queryable, email: string): Promise<
   await db.deleteFrom('login_failures').where('email', '=', email).execute();
 }
 
+/** A sign-in refused for its email or password: one answer, whichever was wrong, and whenever it was found out. */
+export const wrongEmailOrPassword = () => new AppError('invalid_credentials', 'The email or password is wrong.');
+
 /** The signed-in changes that ask for the current password: where a wrong one was given, beside a sign-in. */
 export type PasswordAskedBy = 'password_change' | 'email_change' | 'phone_change' | 'account_deletion';
 

@@ -1,7 +1,7 @@
 import type { Services } from '../runtime/services.ts';
 import { AppError } from '../shared/errors.ts';
 import { normalizeEmail } from '../shared/addresses.ts';
-import { assertNotThrottled, clearLoginFailures, countWrongPassword } from './login-throttle.ts';
+import { assertNotThrottled, clearLoginFailures, countWrongPassword, wrongEmailOrPassword } from './login-throttle.ts';
 import { startSession } from './sessions.ts';
 import type { TokenPair } from '../contract/token-pair.ts';
 import { findUserByEmail } from './users.ts';
@@ -42,7 +42,7 @@ export async function passwordSession(
   const ok = await deps.passwords.verify(user?.password_hash, password);
   if (!user || !ok) {
     await countWrongPassword(deps, { email, userId: user?.id, requester, now });
-    throw new AppError('invalid_credentials', 'The email or password is wrong.');
+    throw wrongEmailOrPassword();
   }
   if (!user.email_verified_at) {
     await deps.db.transaction().execute(async (trx) => {

@@ -12,6 +12,7 @@ import type { Queryable } from '../platform/db/client.ts';
 import type { Actor, SessionMethod } from '../shared/vocabulary.ts';
 import type { Requester } from '../shared/trust-proxy.ts';
 import { knownNetwork, recordAccountEvent } from './events.ts';
+import { wrongEmailOrPassword } from './login-throttle.ts';
 
 /** How a session began and from where: what its owner is shown of it. */
 export interface SessionOrigin {
@@ -71,8 +72,7 @@ export async function startSession(
         .where('id', '=', userId)
         .forUpdate()
         .executeTakeFirst();
-      if (user?.password_hash !== passwordHash)
-        throw new AppError('invalid_credentials', 'The email or password is wrong.');
+      if (user?.password_hash !== passwordHash) throw wrongEmailOrPassword();
     }
     const newNetwork = !(await knownNetwork(trx, userId, requester.network));
     const session = await trx
